@@ -1,0 +1,35 @@
+# Two commands do all set-up on a fresh machine with Python >= 3.11: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export SENTINELLE_DATA_DIR ?= $(CURDIR)/var
+
+.PHONY: demo test install messages lint serve clean
+
+$(BIN)/sentinelle: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/sentinelle messages
+
+# Compiled catalogues are build products: made here, not committed.
+messages: $(BIN)/sentinelle
+	cd src/sentinelle && ../../$(BIN)/django-admin compilemessages --ignore '.venv' -v 0
+
+demo: install
+	mkdir -p $(SENTINELLE_DATA_DIR)
+	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle migrate --noinput -v 0
+	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle seed-demo
+	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle runserver 127.0.0.1:8000
+
+test: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(BIN)/sentinelle
+	$(BIN)/ruff check src tests bench
+
+clean:
+	rm -rf $(VENV) var

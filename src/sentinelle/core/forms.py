@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
+
+from sentinelle.core import signin
+
+
+def client_address(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") if request is not None else None
+
+
+class SignInForm(AuthenticationForm):
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "locked": _("Too many failed sign-ins. Try again in a few minutes."),
+    }
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        if username and signin.is_locked(username):
+            raise forms.ValidationError(self.error_messages["locked"], code="locked")
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            if username:
+                signin.record_failure(username, client_address(self.request), "password")
+            raise
+
+
+class TokenCodeForm(forms.Form):
+    code = forms.CharField(label=_("Six-digit code from your authenticator app"),
+                           max_length=8, widget=forms.TextInput(attrs={
+                               "autocomplete": "one-time-code", "inputmode": "numeric",
+                               "autofocus": True}))
+
+    def clean_code(self) -> str:
+        code = self.cleaned_data["code"].strip().replace(" ", "")
+        if not code.isdigit():
+            raise forms.ValidationError(_("The code is made of digits."))
+        return code
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100, required=False,
+                           help_text=_("What the token is for, e.g. “SIEM export”."))
+    read_only = forms.BooleanField(label=_("Read-only"), required=False)
+    expires_days = forms.IntegerField(label=_("Expires after (days)"), min_value=1,
+                                      max_value=3650, required=False)

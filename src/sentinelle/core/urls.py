@@ -1,0 +1,14 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from sentinelle.core import views
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("account/login/", views.SignInView.as_view(), name="login"),
+    path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/two-factor/", views.two_factor, name="two-factor"),
+    path("account/tokens/", views.tokens, name="tokens"),
+    path("account/tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
+    path("healthz", views.healthz, name="healthz"),
+]

@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from sentinelle.core.models import User
+from sentinelle.incidents import fields
+from sentinelle.incidents.models import (
+    TLP,
+    Category,
+    Evidence,
+    Incident,
+    IncidentVersion,
+    Indicator,
+    Message,
+    RsitType,
+    Severity,
+    Status,
+    SummaryReturn,
+    Transition,
+)
+
+
+def _django_to_drf(func, value):
+    try:
+        return func(value)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from None
+
+
+class CategoryField(serializers.Field):
+    def to_representation(self, value: Category) -> str:
+        return value.code
+
+    def to_internal_value(self, data) -> Category:
+        return _django_to_drf(fields.parse_category, data)
+
+
+class RsitField(serializers.Field):
+    def to_representation(self, value: RsitType) -> str:
+        return value.machine_tag
+
+    def to_internal_value(self, data) -> RsitType:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(_("Expected text such as “availability:ddos”."))
+        return _django_to_drf(fields.parse_rsit, data)
+
+
+class StateField(serializers.Field):
+    def to_representation(self, value) -> str:
+        return value.alpha2
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError(_("Expected a two-letter ISO code."))
+        return _django_to_drf(fields.parse_state, data)
+
+
+class IndicatorSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=Indicator.Type.choices)
+    value = serializers.CharField(max_length=2048, trim_whitespace=True)
+
+
+class AnalystField(serializers.SlugRelatedField):
+    def get_queryset(self):
+        return User.objects.filter(role__in=("analyst", "admin"), is_active=True)
+
+
+class IncidentSerializer(serializers.Serializer):
+    """The report contract other tools rely on (README, "REST API")."""
+
+    id = serializers.IntegerField(read_only=True)
+    reference = serializers.CharField(read_only=True)
+    state = serializers.CharField(source="state.alpha2", read_only=True)
+    status = serializers.CharField(read_only=True)
+    version = serializers.IntegerField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+    submitted_at = serializers.DateTimeField(read_only=True)
+
+    title = serializers.CharField(max_length=200)
+    category = CategoryField()
+    rsit = RsitField(source="rsit_type")
+    tlp = serializers.ChoiceField(choices=TLP.choices)
+    severity = serializers.ChoiceField(choices=Severity.choices, default=Severity.MEDIUM)
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(required=False, allow_null=True)
+    detected_at = serializers.DateTimeField(required=False, allow_null=True)
+    description = serializers.CharField(max_length=100_000)
+    narrative_language = serializers.CharField(max_length=10, default="en")
+    affected_services = serializers.ListField(child=serializers.CharField(max_length=200),
+                                              required=False, default=list,
+                                              max_length=fields.MAX_SERVICES)
+    users_affected = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    duration_hours = serializers.FloatField(read_only=True)
+    user_hours = serializers.FloatField(read_only=True)
+    alleged_origin_state = StateField(required=False, allow_null=True)
+    consent_to_name = serializers.BooleanField(default=False)
+    indicators = IndicatorSerializer(many=True, required=False, default=list,
+                                     max_length=fields.MAX_INDICATORS)
+    named_analysts = AnalystField(slug_field="username", many=True, required=False)
+    submit = serializers.BooleanField(default=True, write_only=True, help_text=_(
+        "Submit at once (default) or keep as a draft."))
+    note = serializers.CharField(max_length=500, required=False, default="", write_only=True,
+                                 help_text=_("Reason for an amendment."))
+
+    def validate_indicators(self, items):
+        pairs = [(item["type"], item["value"]) for item in items]
+        return _django_to_drf(lambda p: fields.parse_indicators(p, label=_("indicator")), pairs)
+
+    def validate_affected_services(self, items):
+        return fields.parse_services(items)
+
+    def to_representation(self, instance: Incident):
+        data = super().to_representation(instance)
+        latest = getattr(instance, "latest_indicators", None)
+        if latest is None:
+            latest = Indicator.objects.filter(incident=instance, version__number=instance.version)
+        data["indicators"] = [{"type": i.type, "value": i.value} for i in latest]
+        return data
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username")
+
+    class Meta:
+        model = IncidentVersion
+        fields = ["number", "author", "created_at", "note", "content"]
+
+
+class TransitionSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", read_only=True)
+    from_status = serializers.CharField(read_only=True)
+    to = serializers.ChoiceField(source="to_status", choices=Status.choices)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
+    duplicate_of = serializers.IntegerField(required=False, write_only=True)
+
+    class Meta:
+        model = Transition
+        fields = ["from_status", "to", "actor", "at", "note", "duplicate_of"]
+        read_only_fields = ["at"]
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username", read_only=True)
+
+    class Meta:
+        model = Message
+        fields = ["id", "kind", "author", "body", "created_at"]
+        read_only_fields = ["id", "kind", "created_at"]
+
+
+class EvidenceSerializer(serializers.ModelSerializer):
+    uploaded_by = serializers.CharField(source="uploaded_by.username", read_only=True)
+    download = serializers.SerializerMethodField()
+    file = serializers.FileField(write_only=True)
+
+    class Meta:
+        model = Evidence
+        fields = ["id", "filename", "size", "sha256", "content_type", "description",
+                  "uploaded_by", "uploaded_at", "download", "file"]
+        read_only_fields = ["filename", "size", "sha256", "content_type", "uploaded_at"]
+
+    def get_download(self, obj) -> str:
+        request = self.context.get("request")
+        path = f"/api/v1/evidence/{obj.pk}/download/"
+        return request.build_absolute_uri(path) if request else path
+
+
+class SummaryLineSerializer(serializers.Serializer):
+    category = CategoryField()
+    rsit_class = serializers.CharField()
+    incidents = serializers.IntegerField(min_value=0, max_value=10_000_000)
+    user_hours = serializers.FloatField(min_value=0, default=0)
+
+
+class SummaryReturnSerializer(serializers.ModelSerializer):
+    state = serializers.CharField(source="state.alpha2", read_only=True)
+    submitted_by = serializers.CharField(source="submitted_by.username", read_only=True)
+    lines = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SummaryReturn
+        fields = ["id", "state", "year", "version", "submitted_by", "submitted_at", "notes",
+                  "lines"]
+
+    def get_lines(self, obj) -> list[dict]:
+        return [{"category": line.category.code, "rsit_class": line.rsit_class.code,
+                 "incidents": line.incidents, "user_hours": line.user_hours}
+                for line in obj.lines.all()]
+
+
+class SummaryReturnInputSerializer(serializers.Serializer):
+    year = serializers.IntegerField(min_value=2000, max_value=2100)
+    notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
+    lines = SummaryLineSerializer(many=True, max_length=1000)

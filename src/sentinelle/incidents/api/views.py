@@ -1,0 +1,219 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, parsers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
+from rest_framework.response import Response
+
+from sentinelle.incidents import services, summaries
+from sentinelle.incidents.api import serializers as s
+from sentinelle.incidents.downloads import evidence_response
+from sentinelle.incidents.filters import IncidentFilter
+from sentinelle.incidents.models import (
+    Category,
+    Evidence,
+    Incident,
+    Indicator,
+    RsitType,
+    SummaryReturn,
+)
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+
+
+def _as_drf(exc: DjangoValidationError) -> ValidationError:
+    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else
+                           {"non_field_errors": exc.messages})
+
+
+def _visible_incident(request, pk) -> Incident:
+    return get_object_or_404(Incident.objects.for_user(request.user), pk=pk)
+
+
+class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                      mixins.UpdateModelMixin, viewsets.GenericViewSet):
+    """Incident reports. Reads are scoped to what the caller may see; a PATCH adds a version."""
+
+    serializer_class = s.IncidentSerializer
+    filterset_class = IncidentFilter
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        current = Indicator.objects.order_by("id")
+        return (Incident.objects.for_user(self.request.user)
+                .select_related("state", "category", "rsit_type__rsit_class",
+                                "alleged_origin_state")
+                .prefetch_related(Prefetch("versions__indicators", queryset=current)))
+
+    def _latest_indicators(self, incident):
+        for version in incident.versions.all():
+            if version.number == incident.version:
+                incident.latest_indicators = list(version.indicators.all())
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        for incident in page:
+            self._latest_indicators(incident)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        submit, note = data.pop("submit"), data.pop("note")
+        try:
+            serializer.instance = services.create_report(self.request.user, data, submit=submit,
+                                                         note=note)
+        except DjangoValidationError as exc:
+            raise _as_drf(exc) from None
+
+    def partial_update(self, request, *args, **kwargs):
+        incident = self.get_object()
+        serializer = self.get_serializer(incident, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        changes.pop("submit", None)
+        note = changes.pop("note", "")
+        try:
+            services.amend_report(incident, request.user, changes, note=note)
+        except DjangoValidationError as exc:
+            raise _as_drf(exc) from None
+        incident.refresh_from_db()
+        return Response(self.get_serializer(incident).data)
+
+    def update(self, request, *args, **kwargs):
+        if not kwargs.get("partial"):
+            return self.partial_update(request, *args, **kwargs)
+        return super().update(request, *args, **kwargs)
+
+    @extend_schema(responses=s.VersionSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def versions(self, request, pk=None):
+        incident = self.get_object()
+        return Response(s.VersionSerializer(
+            incident.versions.select_related("author").order_by("number"), many=True).data)
+
+    @extend_schema(request=s.TransitionSerializer, responses=s.TransitionSerializer(many=True))
+    @action(detail=True, methods=["get", "post"])
+    def transitions(self, request, pk=None):
+        incident = self.get_object()
+        if request.method == "POST":
+            serializer = s.TransitionSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
+            duplicate_of = None
+            if data.get("duplicate_of"):
+                duplicate_of = get_object_or_404(Incident.objects.for_user(request.user),
+                                                 pk=data["duplicate_of"])
+            try:
+                services.change_status(incident, request.user, data["to_status"],
+                                       note=data.get("note", ""), duplicate_of=duplicate_of)
+            except DjangoValidationError as exc:
+                raise _as_drf(exc) from None
+            code = status.HTTP_201_CREATED
+        else:
+            code = status.HTTP_200_OK
+        items = incident.transitions.select_related("actor")
+        return Response(s.TransitionSerializer(items, many=True).data, status=code)
+
+    @extend_schema(request=s.MessageSerializer, responses=s.MessageSerializer(many=True))
+    @action(detail=True, methods=["get", "post"])
+    def messages(self, request, pk=None):
+        incident = self.get_object()
+        # The thread is between the Secretariat and the reporting State, whatever the TLP.
+        if services.workflow.party(request.user, incident) is None:
+            raise NotFound()
+        if request.method == "POST":
+            serializer = s.MessageSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            try:
+                message = services.post_message(incident, request.user,
+                                                serializer.validated_data["body"])
+            except DjangoValidationError as exc:
+                raise _as_drf(exc) from None
+            return Response(s.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+        thread = incident.messages.for_user(request.user).select_related("author")
+        return Response(s.MessageSerializer(thread, many=True).data)
+
+    @extend_schema(request={"multipart/form-data": s.EvidenceSerializer},
+                   responses=s.EvidenceSerializer(many=True))
+    @action(detail=True, methods=["get", "post"],
+            parser_classes=[parsers.MultiPartParser, parsers.FormParser])
+    def evidence(self, request, pk=None):
+        incident = self.get_object()
+        if request.method == "POST":
+            upload = request.FILES.get("file")
+            if upload is None:
+                raise ValidationError({"file": ["Attach a file in the “file” field."]})
+            try:
+                item = services.attach_evidence(incident, request.user, upload,
+                                                request.data.get("description", ""))
+            except services.EvidenceTooLarge as exc:
+                raise PayloadTooLarge(exc.messages[0]) from None
+            except DjangoValidationError as exc:
+                if services.workflow.party(request.user, incident) is None:
+                    raise PermissionDenied(exc.messages[0]) from None
+                raise _as_drf(exc) from None
+            context = {"request": request}
+            return Response(s.EvidenceSerializer(item, context=context).data,
+                            status=status.HTTP_201_CREATED)
+        items = incident.evidence.select_related("uploaded_by")
+        return Response(s.EvidenceSerializer(items, many=True,
+                                             context={"request": request}).data)
+
+
+class EvidenceViewSet(viewsets.GenericViewSet):
+    queryset = Evidence.objects.none()
+    serializer_class = s.EvidenceSerializer
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        item = get_object_or_404(Evidence.objects.for_user(request.user), pk=pk)
+        return evidence_response(item)
+
+
+class SummaryReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                           mixins.CreateModelMixin, viewsets.GenericViewSet):
+    """Annual summary returns of the caller's State (all States for the Secretariat)."""
+
+    serializer_class = s.SummaryReturnSerializer
+
+    def get_queryset(self):
+        return (SummaryReturn.objects.for_user(self.request.user)
+                .select_related("state", "submitted_by")
+                .prefetch_related("lines__category", "lines__rsit_class"))
+
+    @extend_schema(request=s.SummaryReturnInputSerializer, responses=s.SummaryReturnSerializer)
+    def create(self, request, *args, **kwargs):
+        serializer = s.SummaryReturnInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            lines = [summaries.ReturnLine(line["category"],
+                                          summaries.parse_rsit_class(line["rsit_class"]),
+                                          line["incidents"], line["user_hours"])
+                     for line in data["lines"]]
+            summary = summaries.submit_return(request.user, data["year"], lines, data["notes"])
+        except DjangoValidationError as exc:
+            raise _as_drf(exc) from None
+        return Response(self.get_serializer(summary).data, status=status.HTTP_201_CREATED)
+
+
+class TaxonomyViewSet(viewsets.ViewSet):
+    """The reporting taxonomy: categories and RSIT class:type values accepted by the API."""
+
+    @extend_schema(responses={200: dict})
+    def list(self, request):
+        return Response({
+            "categories": [{"code": c.code, "label": c.label, "clause": c.clause}
+                           for c in Category.objects.filter(active=True)],
+            "rsit": [{"value": t.machine_tag, "class": t.rsit_class.label, "type": t.label}
+                     for t in RsitType.objects.select_related("rsit_class")],
+        })

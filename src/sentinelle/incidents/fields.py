@@ -1,0 +1,71 @@
+"""Parsing shared by the web form and the API, so both refuse the same input the same way."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from sentinelle.core.models import MemberState
+from sentinelle.incidents.indicators import IndicatorError, normalise
+from sentinelle.incidents.models import Category, Indicator, RsitType
+
+MAX_INDICATORS = 1000
+MAX_SERVICES = 50
+
+
+def parse_category(code: str) -> Category:
+    category = Category.objects.filter(code=str(code).strip(), active=True).first()
+    if category is None:
+        raise ValidationError(_("Unknown category “%(code)s”.") % {"code": code})
+    return category
+
+
+def parse_rsit(value: str) -> RsitType:
+    text = str(value).strip()
+    if ":" not in text:
+        raise ValidationError(_("Give the RSIT class and type as “class:type”, "
+                                "e.g. “availability:ddos”."))
+    class_code, type_code = (part.strip() for part in text.split(":", 1))
+    rsit_type = RsitType.objects.select_related("rsit_class").filter(
+        rsit_class__code=class_code, code=type_code).first()
+    if rsit_type is None:
+        raise ValidationError(_("Unknown RSIT class and type “%(value)s”.") % {"value": text})
+    return rsit_type
+
+
+def parse_state(alpha2: str) -> MemberState:
+    state = MemberState.objects.filter(alpha2=str(alpha2).strip().upper()).first()
+    if state is None:
+        raise ValidationError(_("Unknown Member State “%(code)s”.") % {"code": alpha2})
+    return state
+
+
+def parse_indicators(items: list[tuple[str, str]], label: str = "#") -> list[tuple[str, str]]:
+    """Validate (type, value) pairs; errors name the item's position from 1."""
+    if len(items) > MAX_INDICATORS:
+        raise ValidationError(_("At most %(n)s indicators per report.") % {"n": MAX_INDICATORS})
+    cleaned, errors, seen = [], [], set()
+    for position, (kind, value) in enumerate(items, start=1):
+        if kind not in Indicator.Type.values:
+            errors.append(_("%(where)s %(n)s: unknown indicator type “%(type)s”.") % {
+                "where": label, "n": position, "type": kind})
+            continue
+        try:
+            normal = normalise(kind, value)
+        except IndicatorError as exc:
+            errors.append(_("%(where)s %(n)s: %(reason)s") % {
+                "where": label, "n": position, "reason": exc})
+            continue
+        if (kind, normal) not in seen:
+            seen.add((kind, normal))
+            cleaned.append((kind, normal))
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def parse_services(items: list[str]) -> list[str]:
+    services = [str(item).strip()[:200] for item in items if str(item).strip()]
+    if len(services) > MAX_SERVICES:
+        raise ValidationError(_("At most %(n)s affected services.") % {"n": MAX_SERVICES})
+    return services

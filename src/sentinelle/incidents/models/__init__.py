@@ -1,0 +1,28 @@
+from sentinelle.incidents.models.evidence import Evidence
+from sentinelle.incidents.models.reports import (
+    TLP,
+    Incident,
+    IncidentVersion,
+    Indicator,
+    Severity,
+)
+from sentinelle.incidents.models.summary import SummaryLine, SummaryReturn
+from sentinelle.incidents.models.taxonomy import Category, RsitClass, RsitType
+from sentinelle.incidents.models.workflow import Message, Status, Transition
+
+__all__ = [
+    "TLP",
+    "Category",
+    "Evidence",
+    "Incident",
+    "IncidentVersion",
+    "Indicator",
+    "Message",
+    "RsitClass",
+    "RsitType",
+    "Severity",
+    "Status",
+    "SummaryLine",
+    "SummaryReturn",
+    "Transition",
+]

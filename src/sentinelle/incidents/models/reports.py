@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from sentinelle.incidents.models.workflow import Status
+
+
+class TLP(models.TextChoices):
+    CLEAR = "clear", _("TLP:CLEAR")
+    GREEN = "green", _("TLP:GREEN")
+    AMBER = "amber", _("TLP:AMBER")
+    AMBER_STRICT = "amber+strict", _("TLP:AMBER+STRICT")
+    RED = "red", _("TLP:RED")
+
+
+# Who may see a report other than its own State, by TLP (see README, "Who sees what").
+TLP_FOR_ALL_FOCAL_POINTS = (TLP.CLEAR, TLP.GREEN)
+TLP_FOR_SECRETARIAT = (TLP.CLEAR, TLP.GREEN, TLP.AMBER)
+TLP_FOR_NAMED_ANALYSTS = (TLP.AMBER_STRICT, TLP.RED)
+
+
+class Severity(models.TextChoices):
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+    CRITICAL = "critical", _("Critical")
+
+
+class IncidentQuerySet(models.QuerySet):
+    def for_user(self, user) -> IncidentQuerySet:
+        """The one place that decides which reports a user may see; outsiders see nothing.
+
+        A draft belongs to its State until submitted. Others see a report by its TLP: CLEAR is
+        public, GREEN reaches every focal point, AMBER the Secretariat, AMBER+STRICT and RED only
+        the analysts the reporting State named.
+        """
+        shared = self.exclude(status=Status.DRAFT)
+        if user is None or not user.is_authenticated or user.is_council:
+            return shared.exclude(status=Status.WITHDRAWN).filter(tlp=TLP.CLEAR)
+        if user.is_secretariat:
+            named = Incident.named_analysts.through.objects.filter(
+                incident_id=OuterRef("pk"), user_id=user.pk)
+            return shared.filter(Q(tlp__in=TLP_FOR_SECRETARIAT)
+                                 | Q(tlp__in=TLP_FOR_NAMED_ANALYSTS) & Exists(named))
+        if user.is_focal_point:
+            return self.filter(Q(state_id=user.state_id)
+                               | Q(pk__in=shared.filter(tlp__in=TLP_FOR_ALL_FOCAL_POINTS)
+                                   .values("pk")))
+        return self.none()
+
+
+class Incident(models.Model):
+    """A report. Its content lives in immutable versions; these columns mirror the latest one
+    so that lists and statistics can filter without unpacking JSON."""
+
+    state = models.ForeignKey("core.MemberState", on_delete=models.PROTECT,
+                              related_name="incidents", verbose_name=_("reporting State"))
+    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                 related_name="+", verbose_name=_("reported by"))
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices,
+                              default=Status.DRAFT, db_index=True)
+    version = models.PositiveIntegerField(_("version"), default=1)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
+    duplicate_of = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="duplicates", verbose_name=_("duplicate of"))
+    named_analysts = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="restricted_incidents",
+        verbose_name=_("named Secretariat analysts"),
+        help_text=_("Only these analysts see an AMBER+STRICT or RED report."))
+
+    # Mirror of the latest version.
+    title = models.CharField(_("title"), max_length=200)
+    category = models.ForeignKey("incidents.Category", on_delete=models.PROTECT,
+                                 related_name="incidents", verbose_name=_("category"))
+    rsit_type = models.ForeignKey("incidents.RsitType", on_delete=models.PROTECT,
+                                  related_name="incidents", verbose_name=_("RSIT class and type"))
+    tlp = models.CharField(_("TLP"), max_length=12, choices=TLP.choices, default=TLP.AMBER,
+                           db_index=True)
+    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices,
+                                default=Severity.MEDIUM)
+    started_at = models.DateTimeField(_("started"), db_index=True)
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+    detected_at = models.DateTimeField(_("detected"), null=True, blank=True)
+    affected_services = models.JSONField(_("affected services"), default=list, blank=True)
+    users_affected = models.PositiveBigIntegerField(_("users affected"), null=True, blank=True)
+    duration_hours = models.FloatField(_("duration (hours)"), null=True, blank=True)
+    user_hours = models.FloatField(_("user-hours"), null=True, blank=True)
+    alleged_origin_state = models.ForeignKey(
+        "core.MemberState", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("alleged origin State"))
+    description = models.TextField(_("narrative"))
+    narrative_language = models.CharField(_("narrative language"), max_length=10, default="en")
+    consent_to_name = models.BooleanField(
+        _("consent to be named in the Council report"), default=False)
+
+    objects = IncidentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("incident report")
+        verbose_name_plural = _("incident reports")
+        indexes = [models.Index(fields=["state", "status"]),
+                   models.Index(fields=["category", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("incident-detail", args=[self.pk])
+
+    @property
+    def reference(self) -> str:
+        return f"{self.state.alpha2}-{self.created_at:%Y}-{self.pk:05d}"
+
+    @property
+    def rsit(self) -> str:
+        return self.rsit_type.machine_tag
+
+
+class IncidentVersion(models.Model):
+    """One immutable state of a report's content. Versions are only ever added."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField(_("version"))
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                               related_name="+", verbose_name=_("author"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    note = models.CharField(_("reason for the change"), max_length=500, blank=True)
+    content = models.JSONField(encoder=DjangoJSONEncoder)
+
+    class Meta:
+        ordering = ["incident", "number"]
+        constraints = [models.UniqueConstraint(fields=["incident", "number"],
+                                               name="incident_version_unique")]
+        verbose_name = _("report version")
+        verbose_name_plural = _("report versions")
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} v{self.number}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Report versions are immutable; add a new version instead.")
+        super().save(*args, **kwargs)
+
+
+class Indicator(models.Model):
+    """A technical indicator of one version; the latest version's ones are the report's."""
+
+    class Type(models.TextChoices):
+        IPV4 = "ipv4", _("IPv4 address")
+        IPV6 = "ipv6", _("IPv6 address")
+        PREFIX = "prefix", _("IP prefix")
+        ASN = "asn", _("AS number")
+        DOMAIN = "domain", _("domain name")
+        URL = "url", _("URL")
+        EMAIL = "email", _("e-mail address")
+        SHA256 = "sha256", _("SHA-256 hash")
+
+    version = models.ForeignKey(IncidentVersion, on_delete=models.PROTECT,
+                                related_name="indicators")
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="+")
+    type = models.CharField(_("type"), max_length=10, choices=Type.choices)
+    value = models.CharField(_("value"), max_length=2048)
+
+    class Meta:
+        indexes = [models.Index(fields=["type", "value"])]
+        verbose_name = _("indicator")
+        verbose_name_plural = _("indicators")
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.value}"

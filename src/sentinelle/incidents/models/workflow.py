@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    UNDER_ANALYSIS = "under-analysis", _("Under analysis")
+    INFO_REQUESTED = "info-requested", _("Information requested")
+    CLOSED = "closed", _("Closed")
+    DUPLICATE = "duplicate", _("Duplicate")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class Transition(models.Model):
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT,
+                                 related_name="transitions")
+    from_status = models.CharField(_("from"), max_length=20, choices=Status.choices)
+    to_status = models.CharField(_("to"), max_length=20, choices=Status.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                              related_name="+", verbose_name=_("by"))
+    at = models.DateTimeField(_("when"), auto_now_add=True)
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("status change")
+        verbose_name_plural = _("status changes")
+
+    def __str__(self) -> str:
+        return f"{self.from_status} → {self.to_status}"
+
+
+class MessageQuerySet(models.QuerySet):
+    def for_user(self, user) -> MessageQuerySet:
+        """Messages are between the Secretariat and the reporting State, whatever the TLP."""
+        from sentinelle.incidents.models.reports import Incident
+
+        visible = self.filter(incident__in=Incident.objects.for_user(user))
+        if user is not None and user.is_authenticated and user.is_secretariat:
+            return visible
+        if user is not None and user.is_authenticated and user.is_focal_point:
+            return visible.filter(incident__state_id=user.state_id)
+        return self.none()
+
+
+class Message(models.Model):
+    class Kind(models.TextChoices):
+        REQUEST = "request", _("Request for information")
+        ANSWER = "answer", _("Answer")
+        NOTE = "note", _("Message")
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT,
+                                 related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                               related_name="+", verbose_name=_("author"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.NOTE)
+    body = models.TextField(_("message"))
+    created_at = models.DateTimeField(_("sent"), auto_now_add=True)
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"

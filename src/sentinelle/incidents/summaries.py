@@ -1,0 +1,111 @@
+"""Annual summary returns: validation shared by the form, the API and the CSV upload."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils.translation import gettext as _
+
+from sentinelle.core import audit
+from sentinelle.incidents.fields import parse_category
+from sentinelle.incidents.models import Category, RsitClass, SummaryLine, SummaryReturn
+
+CSV_COLUMNS = ("category", "rsit_class", "incidents", "user_hours")
+MAX_CSV_BYTES = 1024 * 1024
+
+
+@dataclass
+class ReturnLine:
+    category: Category
+    rsit_class: RsitClass
+    incidents: int
+    user_hours: float
+
+
+def parse_rsit_class(code: str) -> RsitClass:
+    found = RsitClass.objects.filter(code=str(code).strip()).first()
+    if found is None:
+        raise ValidationError(_("Unknown RSIT class “%(code)s”.") % {"code": code})
+    return found
+
+
+def check_lines(lines: list[ReturnLine]) -> None:
+    seen = set()
+    for number, line in enumerate(lines, start=1):
+        key = (line.category.pk, line.rsit_class.pk)
+        if key in seen:
+            raise ValidationError(_("Line %(n)s repeats %(category)s × %(rsit)s.") % {
+                "n": number, "category": line.category.code, "rsit": line.rsit_class.code})
+        seen.add(key)
+    if not lines:
+        raise ValidationError(_("A return needs at least one line."))
+
+
+def parse_csv(data: bytes) -> list[ReturnLine]:
+    """Read a CSV return; every error names its line, and one bad line rejects the file."""
+    if len(data) > MAX_CSV_BYTES:
+        raise ValidationError(_("The file is larger than %(n)s bytes.") % {"n": MAX_CSV_BYTES})
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationError(_("The file is not UTF-8 text.")) from None
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ValidationError(_("Line 1: missing column(s) %(cols)s.") % {
+            "cols": ", ".join(missing)})
+    lines, errors = [], []
+    for row in reader:
+        number = reader.line_num
+        try:
+            incidents = int((row.get("incidents") or "").strip())
+            user_hours = float((row.get("user_hours") or "0").strip() or 0)
+            if incidents < 0 or user_hours < 0 or user_hours != user_hours:
+                raise ValueError
+        except ValueError:
+            errors.append(_("Line %(n)s: incidents and user_hours must be non-negative numbers.")
+                          % {"n": number})
+            continue
+        try:
+            lines.append(ReturnLine(parse_category(row.get("category") or ""),
+                                    parse_rsit_class(row.get("rsit_class") or ""),
+                                    incidents, user_hours))
+        except ValidationError as exc:
+            errors.append(_("Line %(n)s: %(reason)s") % {"n": number, "reason": exc.messages[0]})
+    if errors:
+        raise ValidationError(errors)
+    return lines
+
+
+def template_csv() -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    writer.writerow(["routing-disruption", "availability", 3, 1250.5])
+    return out.getvalue()
+
+
+@transaction.atomic
+def submit_return(user, year: int, lines: list[ReturnLine], notes: str = "") -> SummaryReturn:
+    """Add a return for the user's State; a second one for the same year is a new version."""
+    if not (user.is_authenticated and user.is_focal_point):
+        raise ValidationError(_("Only a Member State's focal point can send a summary return."))
+    check_lines(lines)
+    last = SummaryReturn.objects.filter(
+        state_id=user.state_id, year=year).aggregate(v=Max("version"))["v"]
+    summary = SummaryReturn.objects.create(state_id=user.state_id, year=year,
+                                           version=(last or 0) + 1, submitted_by=user,
+                                           notes=notes)
+    SummaryLine.objects.bulk_create(
+        SummaryLine(summary=summary, category=line.category, rsit_class=line.rsit_class,
+                    incidents=line.incidents, user_hours=line.user_hours) for line in lines)
+    audit.record("summary.submit", summary, after={
+        "state": user.state.alpha2, "year": year, "version": summary.version,
+        "lines": [[line.category.code, line.rsit_class.code, line.incidents, line.user_hours]
+                  for line in lines]})
+    return summary

@@ -1,0 +1,185 @@
+"""Django settings, all from SENTINELLE_* environment variables (see README, "Configuration")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+from sentinelle.env import env_bool, env_int, env_list, env_secret, env_str
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DATA_DIR = Path(env_str("SENTINELLE_DATA_DIR", str(Path.cwd() / "var")))
+
+DEBUG = env_bool("SENTINELLE_DEBUG", False)
+# The demo and the tests run without configuration; a deployment sets a real secret.
+SECRET_KEY = env_secret("SENTINELLE_SECRET_KEY", "insecure-demo-key-change-me-in-production")
+ALLOWED_HOSTS = env_list("SENTINELLE_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("SENTINELLE_CSRF_TRUSTED_ORIGINS", [])
+SITE_NAME = env_str("SENTINELLE_SITE_NAME", "Sentinelle")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_filters",
+    "django_htmx",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "sentinelle.core",
+    "sentinelle.incidents",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "sentinelle.core.middleware.RequestIdMiddleware",
+    "sentinelle.core.middleware.TwoFactorRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "sentinelle.urls"
+WSGI_APPLICATION = "sentinelle.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "sentinelle.core.context_processors.site",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_secret("DATABASE_URL", f"sqlite:///{DATA_DIR / 'sentinelle.sqlite3'}"),
+        conn_max_age=env_int("SENTINELLE_DB_CONN_MAX_AGE", 60),
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # WAL lets readers proceed during a write; the timeout rides out short write bursts.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "core.User"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "dashboard"
+
+# Two-factor sign-in is required for focal points and the Secretariat; only the demo relaxes it.
+REQUIRE_2FA = env_bool("SENTINELLE_REQUIRE_2FA", True)
+LOCKOUT_ATTEMPTS = env_int("SENTINELLE_LOCKOUT_ATTEMPTS", 5)
+LOCKOUT_MINUTES = env_int("SENTINELLE_LOCKOUT_MINUTES", 15)
+OTP_TOTP_ISSUER = SITE_NAME
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", _("English")),
+    ("fr", _("French")),
+    ("es", _("Spanish")),
+]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = env_str("SENTINELLE_TIME_ZONE", "UTC")
+
+STATIC_URL = "static/"
+# Set for production with `sentinelle collectstatic`; unset, WhiteNoise serves from the package.
+STATIC_ROOT = env_str("SENTINELLE_STATIC_ROOT", "") or None
+MEDIA_ROOT = Path(env_str("SENTINELLE_MEDIA_ROOT", str(DATA_DIR / "media")))
+# Static files are served by WhiteNoise straight from the package: no collectstatic step.
+WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+EVIDENCE_MAX_BYTES = env_int("SENTINELLE_EVIDENCE_MAX_BYTES", 25 * 1024 * 1024)
+# Uploads above this stream to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+EMAIL_BACKEND = env_str("SENTINELLE_EMAIL_BACKEND",
+                        "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("SENTINELLE_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("SENTINELLE_EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("SENTINELLE_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env_secret("SENTINELLE_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("SENTINELLE_EMAIL_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("SENTINELLE_FROM_EMAIL", "sentinelle@localhost")
+BASE_URL = env_str("SENTINELLE_BASE_URL", "http://127.0.0.1:8000")
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("SENTINELLE_SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_AGE = env_int("SENTINELLE_SESSION_SECONDS", 8 * 3600)
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "sentinelle.core.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "sentinelle.core.api.permissions.TokenScopePermission",
+    ],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "sentinelle.core.api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Sentinelle API",
+    "DESCRIPTION": "Report ICT security incidents, evidence and annual summary returns.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Served from this instance: users on closed or slow networks reach no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("SENTINELLE_LOG_LEVEL", "WARNING")},
+}
