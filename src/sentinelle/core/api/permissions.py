@@ -16,6 +16,4 @@ class TokenScopePermission(BasePermission):
             return True
         if not (request.user and request.user.is_authenticated):
             return False
-        if isinstance(request.auth, ApiToken) and request.auth.read_only:
-            return False
-        return True
+        return not (isinstance(request.auth, ApiToken) and request.auth.read_only)

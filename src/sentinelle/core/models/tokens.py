@@ -64,7 +64,7 @@ class ApiToken(models.Model):
 
     @classmethod
     def authenticate(cls, secret: str) -> ApiToken | None:
-        parts = secret.split("_")
+        parts = secret.split("_", 2)  # the random part may itself contain "_"
         if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
             return None
         token = cls.objects.active().select_related("user").filter(prefix=parts[1]).first()

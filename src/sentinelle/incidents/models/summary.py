@@ -71,3 +71,6 @@ class SummaryLine(models.Model):
                                                name="summary_line_unique")]
         verbose_name = _("summary line")
         verbose_name_plural = _("summary lines")
+
+    def __str__(self) -> str:
+        return f"{self.category.code} × {self.rsit_class.code}: {self.incidents}"
