@@ -1,8 +1,15 @@
 """End-to-end journeys in a real headless Chromium (Debian's /usr/bin/chromium) via Playwright.
 
 The live server runs in a thread of this process, so `settings` overrides reach it. Data
-migrations load the Member States and the taxonomy; `serialized_rollback` puts them back after
-the transactional flush so later tests still find them.
+migrations load the Member States and the taxonomy; `serialized_rollback` reloads them before
+each test here (the transactional flush removes them), and `_reference_data_stays` once more
+after the module.
+
+Playwright's sync API marks an asyncio loop as running in the main thread for as long as it is
+started, and Django then keeps its database connections in per-context (not thread-local)
+storage. pytest-django's set-up and flush must see the thread-local connection (it holds the
+serialized data for the rollback), so Playwright is started per test, after the database
+fixtures, and stopped before their teardown.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from django_otp.oath import TOTP, hotp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -29,8 +37,24 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "browser"
 TIMEOUT_MS = 15_000
 
 
-@pytest.fixture(scope="module")
-def browser():
+@pytest.fixture(scope="module", autouse=True)
+def _reference_data_stays(django_db_setup, django_db_blocker):
+    """Leave the migrations' data (Member States, taxonomy) in place for later tests.
+
+    Each transactional test ends with a flush, and `serialized_rollback` reloads the data only at
+    the start of the next such test; pytest-django runs tests that reach the database through
+    `request.getfixturevalue` after this module, on the flushed database.
+    """
+    yield
+    with django_db_blocker.unblock():
+        for alias in connections:
+            contents = getattr(connections[alias], "_test_serialized_contents", None)
+            if contents:
+                connections[alias].creation.deserialize_db_from_string(contents)
+
+
+@pytest.fixture
+def browser(transactional_db, live_server):
     if not have_chromium():
         pytest.skip(f"Chromium not found at {CHROMIUM}: install Debian's chromium package")
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -97,6 +121,12 @@ def sign_in(page, live_server, username: str, device: TOTPDevice) -> None:
     page.wait_for_url(f"{live_server.url}/")
 
 
+def stylesheet_applied(page) -> bool:
+    """site.css reached the browser: the header is laid out as a flex row."""
+    return page.evaluate(
+        "getComputedStyle(document.querySelector('header.site')).display") == "flex"
+
+
 def status_text(page) -> str:
     return page.locator("#status").inner_text().strip()
 
@@ -140,6 +170,7 @@ def test_report_request_and_answer_journey(new_page, live_server, require_2fa):
     assert row.locator("code.hash").inner_text().strip() == expected_sha256
     assert row.locator("td.num").inner_text().strip() == str(len(evidence))
     assert "203.0.113.7" in focal.locator("table").first.inner_text()
+    assert stylesheet_applied(focal)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     focal.screenshot(path=str(ARTIFACTS / "report-detail.png"), full_page=True)
 
@@ -197,6 +228,7 @@ def test_anonymous_visitor_switches_to_french(new_page, live_server):
     page = new_page()
     page.goto("/account/login/")
     assert page.locator("html").get_attribute("lang") == "en"
+    assert stylesheet_applied(page)
     with page.expect_navigation():
         page.select_option("#language", "fr")
     html = page.locator("html")

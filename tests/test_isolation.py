@@ -181,13 +181,15 @@ def test_dashboard_lists_no_report_beyond_visibility(world, viewer):
 
 
 def test_state_filter_does_not_reveal_which_states_reported(world, bob):
-    """Switzerland has only an AMBER report: the public list must not name it in a filter."""
+    """A report the public may not see must not change what the public list offers."""
+    def state_choices() -> str:
+        html = web_client(None).get("/incidents/").content.decode()
+        return html[html.index('name="state"'):].split("</select>", 1)[0]
+
+    before = state_choices()
     file_report(bob, title="CH amber", tlp="amber")
-    html = web_client(None).get("/incidents/").content.decode()
-    assert 'value="CH"' not in html
-    assert 'value="CU"' in html  # Cuba has a public report
-    html = web_client(world["users"]["charlie"]).get("/incidents/").content.decode()
-    assert 'value="CH"' in html
+    file_report(bob, title="CH draft", tlp="clear", submit=False)
+    assert state_choices() == before
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,7 +281,7 @@ def test_information_request_text_does_not_leak_through_status_history(world, vi
                            note="Send the firewall logs of the ministry")
     user = world["users"][viewer]
     html = web_client(user).get(f"/incidents/{incident.pk}/").content.decode()
-    assert response_ok(html, incident.title)
+    assert incident.title in html
     assert "firewall logs" not in html
     data = api_client(user).get(f"/api/v1/incidents/{incident.pk}/transitions/").json()
     assert [t["to"] for t in data] == ["submitted", "info-requested"]
@@ -287,10 +289,6 @@ def test_information_request_text_does_not_leak_through_status_history(world, vi
     # The parties still read it.
     html = web_client(world["users"]["alice"]).get(f"/incidents/{incident.pk}/").content.decode()
     assert "firewall logs" in html
-
-
-def response_ok(html: str, title: str) -> bool:
-    return title in html
 
 
 def test_named_analyst_list_is_per_report(world, charlie):

@@ -94,3 +94,15 @@ def test_tokens_page_shows_the_secret_once_and_revokes(client, alice, bob):
     token.refresh_from_db()
     assert token.revoked_at is not None
     assert ApiToken.authenticate(secret) is None
+
+
+def test_api_session_needs_the_second_factor_too(client, alice, settings):
+    settings.REQUIRE_2FA = True
+    sign_in(client, "alice")
+    # Signed in with the password only: the API treats the session as anonymous.
+    response = client.post("/api/v1/incidents/", {}, content_type="application/json")
+    assert response.status_code in (401, 403)
+    device = TOTPDevice.objects.create(user=alice, name="t", confirmed=True)
+    client.post("/account/two-factor/", {"code": code_for(device), "next": "/"})
+    response = client.post("/api/v1/incidents/", {}, content_type="application/json")
+    assert response.status_code == 400  # now authenticated: the empty body is refused

@@ -15,7 +15,9 @@ import argparse
 import datetime as dt
 import json
 import random
+import statistics
 import sys
+import time
 from urllib.parse import unquote, urlsplit
 
 # Other States whose focal points file part of the seeded reports (the list's scoping differs
@@ -143,24 +145,34 @@ def probe(focal_token: str, analyst_token: str) -> dict:
     client = Client(HTTP_HOST="127.0.0.1")
     out: dict[str, dict] = {}
 
-    def count(label: str, method: str, path: str, token: str | None, body=None):
+    def count(label: str, method: str, path: str, token: str | None, body=None, repeat=1):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        with CaptureQueriesContext(connection) as ctx:
-            if method == "GET":
-                response = client.get(path, headers=headers)
-            else:
-                response = client.post(path, data=json.dumps(body),
-                                       content_type="application/json", headers=headers)
-        out[label] = {"status": response.status_code, "queries": len(ctx.captured_queries)}
+        cpu, wall = [], []
+        for _ in range(repeat):
+            t_cpu, t_wall = time.process_time(), time.perf_counter()
+            with CaptureQueriesContext(connection) as ctx:
+                if method == "GET":
+                    response = client.get(path, headers=headers)
+                else:
+                    response = client.post(path, data=json.dumps(body),
+                                           content_type="application/json", headers=headers)
+            cpu.append(time.process_time() - t_cpu)
+            wall.append(time.perf_counter() - t_wall)
+        out[label] = {"status": response.status_code, "queries": len(ctx.captured_queries),
+                      "bytes": len(response.content),
+                      "cpu_ms": round(statistics.median(cpu) * 1000, 2),
+                      "wall_ms": round(statistics.median(wall) * 1000, 2)}
 
-    # Run each request twice and keep the second: the first warms per-process caches.
-    for _round in range(2):
-        count("healthz", "GET", "/healthz", None)
+    # The first round warms per-process caches; the second is kept. Timings are single-client,
+    # in-process (Python CPU of Django + psycopg, not of PostgreSQL), median of `repeat`.
+    for final in (False, True):
+        repeat = 15 if final else 1
+        count("healthz", "GET", "/healthz", None, repeat=repeat)
         for who, token in (("focal_point", focal_token), ("analyst", analyst_token)):
             for limit in (1, 10, 50):
                 count(f"list_{who}_limit{limit}", "GET", f"/api/v1/incidents/?limit={limit}",
-                      token)
-        count("post", "POST", "/api/v1/incidents/", focal_token, body=report_body(0))
+                      token, repeat=repeat)
+        count("post", "POST", "/api/v1/incidents/", focal_token, body=report_body(int(final)))
     return out
 
 

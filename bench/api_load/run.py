@@ -113,16 +113,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def postgres_pids() -> list[int]:
-    pids = []
+def machine_busy() -> float:
+    """CPU seconds all CPUs spent busy since boot (/proc/stat), to see what else ran."""
+    values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / CLK_TCK
+
+
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds of every PostgreSQL process (server, backends), by pid."""
+    cpu = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 if (entry / "comm").read_text().strip().startswith("postgres"):
-                    pids.append(int(entry.name))
+                    cpu[int(entry.name)] = cpu_seconds(int(entry.name))
             except OSError:
                 continue
-    return pids
+    return cpu
 
 
 class Gunicorn:
@@ -229,8 +236,12 @@ def _request(conn, phase: Phase, n: int) -> int:
 
 
 def run_phase(port: int, phase: Phase, clients: int, requests: int, max_seconds: float,
-              warmup: int, first_n: int) -> None:
-    """`requests` requests from `clients` threads, or fewer if `max_seconds` runs out."""
+              warmup: int, first_n: int, measure=None) -> None:
+    """`requests` requests from `clients` threads, or fewer if `max_seconds` runs out.
+
+    `warmup` unrecorded requests per client come first; `measure()` is called after them and
+    again at the end (CPU snapshots).
+    """
     lock = threading.Lock()
     issued = 0
     deadline = 0.0
@@ -279,6 +290,8 @@ def run_phase(port: int, phase: Phase, clients: int, requests: int, max_seconds:
             t.start()
         for t in threads:
             t.join()
+    if measure:
+        measure()
     deadline = time.monotonic() + max_seconds
     started = time.perf_counter()
     threads = [threading.Thread(target=client, args=(None,)) for _ in range(clients)]
@@ -287,6 +300,8 @@ def run_phase(port: int, phase: Phase, clients: int, requests: int, max_seconds:
     for t in threads:
         t.join()
     phase.wall = time.perf_counter() - started
+    if measure:
+        measure()
     for latency, status in results:
         phase.statuses[status] = phase.statuses.get(status, 0) + 1
         if status == phase.expect:
@@ -363,6 +378,8 @@ def table(result: dict) -> str:
         f" analyst {result['dataset']['visible_analyst']})",
         f"peak RSS: largest worker {mem['peak_rss_max_worker_mb']} MB, all workers together"
         f" {mem['peak_rss_workers_total_mb']} MB (master {mem['master_rss_mb']} MB)",
+        "CPUs busy with other processes during the phases: " + ", ".join(
+            f"{k} {p['other_processes_cores']}" for k, p in result["phases"].items()),
         "SQL = queries per request (limit=50 for lists), counted in-process by helper.py probe;"
         " CPU = per request, from /proc (DB = all postgres processes).",
     ]
@@ -380,10 +397,12 @@ def parse_args(argv):
     parser.add_argument("--venv", default=str(REPO / ".venv"))
     parser.add_argument("--reports", type=int, default=2000, help="reports seeded (2000)")
     parser.add_argument("--clients", "-c", type=int, default=16, help="concurrent clients (16)")
-    parser.add_argument("--requests", "-n", type=int, default=2000,
-                        help="requests measured per endpoint (2000)")
-    parser.add_argument("--max-seconds", type=float, default=60,
-                        help="cap on each endpoint's measured phase (60)")
+    parser.add_argument("--requests", "-n", type=int, default=1000,
+                        help="requests measured per endpoint (1000)")
+    parser.add_argument("--reference-requests", type=int, default=5000,
+                        help="requests measured for /healthz, the fast reference (5000)")
+    parser.add_argument("--max-seconds", type=float, default=40,
+                        help="cap on each endpoint's measured phase, in seconds (40)")
     parser.add_argument("--warmup", type=int, default=5,
                         help="unrecorded requests per client before each phase (5)")
     parser.add_argument("--workers", type=int, default=2 * cpus + 1,
@@ -392,9 +411,9 @@ def parse_args(argv):
     parser.add_argument("--json", help="write the results as JSON to this path")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database")
     args = parser.parse_args(argv)
-    for name in ("reports", "clients", "requests", "workers", "threads"):
+    for name in ("reports", "clients", "requests", "reference_requests", "workers", "threads"):
         if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1")
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
     return args
 
 
@@ -440,17 +459,25 @@ def main(argv: list[str] | None = None) -> int:
         ]
         results = {}
         for i, phase in enumerate(phases):
-            log(f"measuring {phase.label}: {args.requests} requests, {args.clients} clients")
-            pg = postgres_pids()
-            cpu0 = server.cpu(), sum(cpu_seconds(p) for p in pg), time.process_time()
-            run_phase(server.port, phase, args.clients, args.requests, args.max_seconds,
-                      args.warmup, first_n=(i + 1) * 1_000_000)
-            cpu1 = server.cpu(), sum(cpu_seconds(p) for p in pg), time.process_time()
-            results[phase.key] = summarise(phase, *(b - a for a, b in zip(cpu0, cpu1,
-                                                                          strict=True)))
+            snaps = []
+
+            def snapshot(snaps=snaps):
+                snaps.append((machine_busy(), server.cpu(), postgres_cpu(), time.process_time()))
+
+            count = args.reference_requests if phase.key == "healthz" else args.requests
+            log(f"measuring {phase.label}: {count} requests, {args.clients} clients")
+            run_phase(server.port, phase, args.clients, count, args.max_seconds,
+                      args.warmup, first_n=(i + 1) * 1_000_000, measure=snapshot)
+            (busy0, srv0, pg0, cli0), (busy1, srv1, pg1, cli1) = snaps
+            # Backends that ended during the phase are not counted; new ones count in full.
+            pg = sum(cpu - pg0.get(pid, 0.0) for pid, cpu in pg1.items())
+            results[phase.key] = summarise(phase, srv1 - srv0, pg, cli1 - cli0)
+            other = (busy1 - busy0) - (srv1 - srv0) - pg - (cli1 - cli0)
+            results[phase.key]["machine_busy_cores"] = round((busy1 - busy0) / phase.wall, 2)
+            results[phase.key]["other_processes_cores"] = round(max(other, 0) / phase.wall, 2)
             p = results[phase.key]
             log(f"  {p['ok']}/{p['requests']} ok, {p['req_per_s']} req/s, p50 {p['p50_ms']} ms,"
-                f" p95 {p['p95_ms']} ms")
+                f" p95 {p['p95_ms']} ms; other processes used {p['other_processes_cores']} CPUs")
         memory = server.memory()
         result = {
             "benchmark": "bench/api_load",
@@ -459,6 +486,7 @@ def main(argv: list[str] | None = None) -> int:
                         "python": platform.python_version(),
                         "postgresql": db_info["server_version"]},
             "config": {"clients": args.clients, "requests_per_phase": args.requests,
+                       "reference_requests": args.reference_requests,
                        "max_seconds_per_phase": args.max_seconds, "warmup": args.warmup,
                        "workers": args.workers, "threads": args.threads,
                        "gunicorn": " ".join(server.cmd[1:])},
@@ -468,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
             "memory": memory,
             "queries_per_request": queries,
         }
-        print(table(result))
+        print(table(result), flush=True)
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
             log(f"wrote {args.json}")

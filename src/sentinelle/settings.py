@@ -120,6 +120,8 @@ TIME_ZONE = env_str("SENTINELLE_TIME_ZONE", "UTC")
 STATIC_URL = "static/"
 # Set for production with `sentinelle collectstatic`; unset, WhiteNoise serves from the package.
 STATIC_ROOT = env_str("SENTINELLE_STATIC_ROOT", "") or None
+# The project's own assets (site.css) live in the package, not in an app's static/ folder.
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 MEDIA_ROOT = Path(env_str("SENTINELLE_MEDIA_ROOT", str(DATA_DIR / "media")))
 # Static files are served by WhiteNoise straight from the package: no collectstatic step.
 WHITENOISE_USE_FINDERS = True
@@ -154,7 +156,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "sentinelle.core.api.authentication.BearerTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "sentinelle.core.api.authentication.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "sentinelle.core.api.permissions.TokenScopePermission",

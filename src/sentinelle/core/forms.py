@@ -38,7 +38,7 @@ class TokenCodeForm(forms.Form):
     def clean_code(self) -> str:
         code = self.cleaned_data["code"].strip().replace(" ", "")
         if not code.isdigit():
-            raise forms.ValidationError(_("The code is made of digits."))
+            raise forms.ValidationError(_("The code must contain only digits."))
         return code
 
 

@@ -12,7 +12,8 @@ class IncidentFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search"))
     state = django_filters.ModelChoiceFilter(
         field_name="state", to_field_name="alpha2", label=_("Member State"),
-        queryset=MemberState.objects.filter(incidents__isnull=False).distinct())
+        # All States, not only those with reports: the list must not reveal who reported.
+        queryset=MemberState.objects.all())
     category = django_filters.ModelChoiceFilter(
         to_field_name="code", queryset=Category.objects.all(), label=_("Category"))
     rsit_class = django_filters.ModelChoiceFilter(

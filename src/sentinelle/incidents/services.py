@@ -153,6 +153,7 @@ def create_report(user, cleaned: dict, *, submit: bool = False, note: str = "") 
     audit.record("incident.create", incident, after=version.content)
     if submit:
         change_status(incident, user, Status.SUBMITTED)
+        incident.refresh_from_db()  # change_status saved another copy: status, submitted_at
     return incident
 
 
@@ -233,8 +234,7 @@ def post_message(incident: Incident, user, body: str) -> Message:
     if kind == Message.Kind.ANSWER:
         incident.status = Status.UNDER_ANALYSIS
         Transition.objects.create(incident=incident, from_status=Status.INFO_REQUESTED,
-                                  to_status=Status.UNDER_ANALYSIS, actor=user,
-                                  note=_("Information provided."))
+                                  to_status=Status.UNDER_ANALYSIS, actor=user)
         incident.save(update_fields=["status", "updated_at"])
         audit.record("incident.status", incident, before={"status": Status.INFO_REQUESTED},
                      after={"status": Status.UNDER_ANALYSIS})

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
@@ -37,3 +38,19 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class VerifiedSessionAuthentication(authentication.SessionAuthentication):
+    """The browser session, but only once the second factor is verified where it is required:
+    otherwise a password alone would open the API that the web pages guard."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        user = result[0]
+        if (settings.REQUIRE_2FA and user.needs_second_factor
+                and not getattr(request._request.user, "is_verified", lambda: False)()):
+            return None
+        set_actor(user)
+        return result

@@ -114,10 +114,13 @@ class IncidentSerializer(serializers.Serializer):
 
     def to_representation(self, instance: Incident):
         data = super().to_representation(instance)
-        latest = getattr(instance, "latest_indicators", None)
-        if latest is None:
-            latest = Indicator.objects.filter(incident=instance, version__number=instance.version)
-        data["indicators"] = [{"type": i.type, "value": i.value} for i in latest]
+        prefetched = getattr(instance, "latest", None)  # set by IncidentViewSet.get_queryset
+        if prefetched is not None:
+            indicators = [i for version in prefetched for i in version.indicators.all()]
+        else:
+            indicators = Indicator.objects.filter(incident=instance,
+                                                  version__number=instance.version).order_by("id")
+        data["indicators"] = [{"type": i.type, "value": i.value} for i in indicators]
         return data
 
 

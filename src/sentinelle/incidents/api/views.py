@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, parsers, status, viewsets
@@ -17,6 +17,7 @@ from sentinelle.incidents.models import (
     Category,
     Evidence,
     Incident,
+    IncidentVersion,
     Indicator,
     RsitType,
     SummaryReturn,
@@ -46,23 +47,15 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        current = Indicator.objects.order_by("id")
+        # Only the latest version's indicators, without the versions' JSON content.
+        latest = (IncidentVersion.objects.filter(number=F("incident__version")).defer("content")
+                  .prefetch_related(Prefetch("indicators",
+                                             queryset=Indicator.objects.order_by("id"))))
         return (Incident.objects.for_user(self.request.user)
                 .select_related("state", "category", "rsit_type__rsit_class",
                                 "alleged_origin_state")
-                .prefetch_related(Prefetch("versions__indicators", queryset=current)))
-
-    def _latest_indicators(self, incident):
-        for version in incident.versions.all():
-            if version.number == incident.version:
-                incident.latest_indicators = list(version.indicators.all())
-
-    def list(self, request, *args, **kwargs):
-        queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(queryset)
-        for incident in page:
-            self._latest_indicators(incident)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+                .prefetch_related("named_analysts",
+                                  Prefetch("versions", queryset=latest, to_attr="latest")))
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -84,7 +77,8 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
             services.amend_report(incident, request.user, changes, note=note)
         except DjangoValidationError as exc:
             raise _as_drf(exc) from None
-        incident.refresh_from_db()
+        # Fetch again: refresh_from_db() would keep the prefetched, now stale, indicators.
+        incident = self.get_object()
         return Response(self.get_serializer(incident).data)
 
     def update(self, request, *args, **kwargs):
@@ -120,7 +114,12 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
         else:
             code = status.HTTP_200_OK
         items = incident.transitions.select_related("actor")
-        return Response(s.TransitionSerializer(items, many=True).data, status=code)
+        data = s.TransitionSerializer(items, many=True).data
+        # Notes belong to the thread (an information request's text): parties only.
+        if services.workflow.party(request.user, incident) is None:
+            for item in data:
+                item["note"] = ""
+        return Response(data, status=code)
 
     @extend_schema(request=s.MessageSerializer, responses=s.MessageSerializer(many=True))
     @action(detail=True, methods=["get", "post"])
