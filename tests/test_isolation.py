@@ -409,3 +409,30 @@ def test_summary_returns_api(world, viewer, allowed):
     assert detail.status_code == (200 if allowed else 404)
     if allowed:
         assert detail.json()["state"] == "CU"
+
+
+def test_loosening_the_tlp_does_not_publish_what_the_report_said_before(client, alice, bob,
+                                                                        charlie):
+    incident = file_report(alice, tlp="red", description="Names of the cooperating engineers")
+    services.amend_report(incident, alice, {"tlp": "green",
+                                            "description": "Sanitised account"})
+    for viewer in (bob, charlie):
+        versions = api_client(viewer).get(f"/api/v1/incidents/{incident.pk}/versions/").json()
+        assert [v["number"] for v in versions] == [2]
+        client.force_login(viewer)
+        page = client.get(f"/incidents/{incident.pk}/").content.decode()
+        assert "Sanitised account" in page
+        assert "cooperating engineers" not in client.get(
+            f"/incidents/{incident.pk}/diff/").content.decode()
+        assert client.get(f"/incidents/{incident.pk}/diff/?a=1&b=2").status_code == 404
+    own = api_client(alice).get(f"/api/v1/incidents/{incident.pk}/versions/").json()
+    assert [v["number"] for v in own] == [1, 2]
+
+
+def test_a_withdrawn_report_leaves_other_states_view(alice, bob, charlie):
+    incident = file_report(alice, tlp="green")
+    assert api_client(bob).get(f"/api/v1/incidents/{incident.pk}/").status_code == 200
+    services.change_status(incident, alice, "withdrawn")
+    assert api_client(bob).get(f"/api/v1/incidents/{incident.pk}/").status_code == 404
+    assert api_client(charlie).get(f"/api/v1/incidents/{incident.pk}/").status_code == 200
+    assert api_client(alice).get(f"/api/v1/incidents/{incident.pk}/").status_code == 200

@@ -10,6 +10,7 @@ from rest_framework.exceptions import APIException, NotFound, PermissionDenied, 
 from rest_framework.response import Response
 
 from sentinelle.incidents import services, summaries
+from sentinelle.incidents.access import versions_for_user
 from sentinelle.incidents.api import serializers as s
 from sentinelle.incidents.downloads import evidence_response
 from sentinelle.incidents.filters import IncidentFilter
@@ -90,8 +91,8 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
     @action(detail=True, methods=["get"])
     def versions(self, request, pk=None):
         incident = self.get_object()
-        return Response(s.VersionSerializer(
-            incident.versions.select_related("author").order_by("number"), many=True).data)
+        return Response(s.VersionSerializer(versions_for_user(request.user, incident),
+                                            many=True).data)
 
     @extend_schema(request=s.TransitionSerializer, responses=s.TransitionSerializer(many=True))
     @action(detail=True, methods=["get", "post"])

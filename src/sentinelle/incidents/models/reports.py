@@ -35,13 +35,16 @@ class IncidentQuerySet(models.QuerySet):
     def for_user(self, user) -> IncidentQuerySet:
         """The one place that decides which reports a user may see; outsiders see nothing.
 
-        A draft belongs to its State until submitted. Others see a report by its TLP: CLEAR is
+        A draft belongs to its State until submitted, and a withdrawn report leaves everyone's
+        view but its State's and the Secretariat's. Others see a report by its TLP: CLEAR is
         public, GREEN reaches every focal point, AMBER the Secretariat, AMBER+STRICT and RED only
         the analysts the reporting State named.
         """
         shared = self.exclude(status=Status.DRAFT)
+        # A withdrawn report stays with its State and the Secretariat that received it.
+        published = shared.exclude(status=Status.WITHDRAWN)
         if user is None or not user.is_authenticated or user.is_council:
-            return shared.exclude(status=Status.WITHDRAWN).filter(tlp=TLP.CLEAR)
+            return published.filter(tlp=TLP.CLEAR)
         if user.is_secretariat:
             named = Incident.named_analysts.through.objects.filter(
                 incident_id=OuterRef("pk"), user_id=user.pk)
@@ -49,7 +52,7 @@ class IncidentQuerySet(models.QuerySet):
                                  | Q(tlp__in=TLP_FOR_NAMED_ANALYSTS) & Exists(named))
         if user.is_focal_point:
             return self.filter(Q(state_id=user.state_id)
-                               | Q(pk__in=shared.filter(tlp__in=TLP_FOR_ALL_FOCAL_POINTS)
+                               | Q(pk__in=published.filter(tlp__in=TLP_FOR_ALL_FOCAL_POINTS)
                                    .values("pk")))
         return self.none()
 

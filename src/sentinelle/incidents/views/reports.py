@@ -13,7 +13,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from sentinelle.incidents import exports, services, workflow
-from sentinelle.incidents.access import get_incident_for_party, get_incident_for_user
+from sentinelle.incidents.access import (
+    get_incident_for_party,
+    get_incident_for_user,
+    versions_for_user,
+)
 from sentinelle.incidents.filters import IncidentFilter
 from sentinelle.incidents.forms import EvidenceForm, IncidentForm, MessageForm, TransitionForm
 from sentinelle.incidents.models import Incident, Status
@@ -42,11 +46,13 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     incident = get_incident_for_user(request.user, pk)
     is_party = workflow.party(request.user, incident) is not None
-    versions = incident.versions.select_related("author").order_by("number")
+    versions = versions_for_user(request.user, incident)
+    for previous, version in zip([None, *versions], versions, strict=False):
+        version.previous_number = previous.number if previous else None
     context = {
         "incident": incident,
         "versions": versions,
-        "current": versions.last(),
+        "current": versions[-1],
         "transitions": incident.transitions.select_related("actor"),
         "evidence": incident.evidence.select_related("uploaded_by"),
         "is_party": is_party,
@@ -114,7 +120,7 @@ def incident_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if workflow.party(request.user, incident) != workflow.STATE:
         raise Http404
     if incident.status not in workflow.AMENDABLE:
-        messages.error(request, _("A closed, duplicate or withdrawn report is not amended."))
+        messages.error(request, _("A closed, duplicate or withdrawn report cannot be amended."))
         return redirect("incident-detail", pk=pk)
     content = services.current_content(incident)
     form = IncidentForm(request.POST or None, initial=IncidentForm.initial_from(content),
@@ -144,10 +150,11 @@ def incident_validate(request: HttpRequest) -> HttpResponse:
 
 def version_diff(request: HttpRequest, pk: int) -> HttpResponse:
     incident = get_incident_for_user(request.user, pk)
-    versions = {v.number: v for v in incident.versions.select_related("author")}
+    versions = {v.number: v for v in versions_for_user(request.user, incident)}
+    numbers = sorted(versions)
     try:
-        a = versions[int(request.GET.get("a", incident.version - 1 or 1))]
-        b = versions[int(request.GET.get("b", incident.version))]
+        a = versions[int(request.GET.get("a", numbers[-2] if len(numbers) > 1 else numbers[0]))]
+        b = versions[int(request.GET.get("b", numbers[-1]))]
     except (KeyError, ValueError):
         raise Http404 from None
     rows = []
@@ -161,5 +168,5 @@ def version_diff(request: HttpRequest, pk: int) -> HttpResponse:
             rows.append({"field": key, "old": old, "new": new, "lines": lines})
     return render(request, "incidents/diff.html",
                   {"incident": incident, "a": a, "b": b, "rows": rows,
-                   "numbers": sorted(versions)})
+                   "numbers": numbers})
 
