@@ -168,7 +168,8 @@ def amend_report(incident: Incident, user, changes: dict, note: str = "") -> Inc
         raise workflow.WorkflowError(
             _("The Secretariat may change only the classification of a report."))
     if incident.status not in workflow.AMENDABLE:
-        raise workflow.WorkflowError(_("A closed, duplicate or withdrawn report cannot be amended."))
+        raise workflow.WorkflowError(
+            _("A closed, duplicate or withdrawn report cannot be amended."))
     base = current_content(incident)
     cleaned = {**base, **changes}
     errors = check_time_window(cleaned)
