@@ -24,6 +24,8 @@ def _media_and_email(settings, tmp_path):
     settings.REQUIRE_2FA = False
     # PBKDF2's deliberate slowness costs seconds per user created; tests need no such cost.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Jobs run inside the request in tests; test_jobs.py runs the database worker for real.
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 
 
 def make_user(username: str, role: str, state: str | None = None, **extra) -> User:

@@ -33,8 +33,14 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks",
+    "django_tasks_db",
     "sentinelle.core",
     "sentinelle.incidents",
+    "sentinelle.exchange",
+    "sentinelle.analysis",
+    "sentinelle.reports",
+    "sentinelle.actionplan",
 ]
 
 MIDDLEWARE = [
@@ -178,6 +184,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# Long work (imports, reports, federation) runs as tasks. "database" needs a worker process
+# (`sentinelle db_worker`); "immediate" runs the task in the request, for the demo and tests.
+_TASK_BACKENDS = {"database": "django_tasks_db.DatabaseBackend",
+                  "immediate": "django_tasks.backends.immediate.ImmediateBackend"}
+TASKS = {"default": {"BACKEND": _TASK_BACKENDS[env_str("SENTINELLE_TASK_BACKEND", "database")]}}
 
 LOGGING = {
     "version": 1,

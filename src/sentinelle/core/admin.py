@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from sentinelle.core.models import ApiToken, AuditEntry, MemberState, User
+from sentinelle.core.models import ApiToken, AuditEntry, MemberState, SharingGroup, User
 
 
 @admin.register(MemberState)
@@ -42,3 +42,9 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(SharingGroup)
+class SharingGroupAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at"]
+    filter_horizontal = ["states"]

@@ -10,5 +10,7 @@ urlpatterns = [
     path("account/two-factor/", views.two_factor, name="two-factor"),
     path("account/tokens/", views.tokens, name="tokens"),
     path("account/tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
+    path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
+    path("jobs/<int:pk>/output/", views.job_output, name="job-output"),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Sum
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -21,7 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from sentinelle.core import audit, signin
 from sentinelle.core.forms import ApiTokenForm, SignInForm, TokenCodeForm, client_address
-from sentinelle.core.models import ApiToken
+from sentinelle.core.models import ApiToken, Job
 from sentinelle.incidents.models import Category, Incident, Status
 
 
@@ -138,3 +138,21 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness probe; also the trivial view the API load benchmark compares against."""
     return JsonResponse({"status": "ok", "version": settings.SPECTACULAR_SETTINGS["VERSION"]})
+
+
+@login_required
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A job's status; the page polls itself (htmx) until the job is finished."""
+    job = get_object_or_404(Job.objects.for_user(request.user), pk=pk)
+    template = "core/_job_status.html" if request.htmx else "core/job.html"
+    return render(request, template, {"job": job})
+
+
+@login_required
+def job_output(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(Job.objects.for_user(request.user), pk=pk,
+                            status=Job.Status.SUCCEEDED)
+    if not job.output:
+        raise Http404
+    return FileResponse(job.output.open("rb"), as_attachment=True,
+                        filename=job.output_name or f"job-{job.pk}")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -24,6 +26,10 @@ TLP_FOR_SECRETARIAT = (TLP.CLEAR, TLP.GREEN, TLP.AMBER)
 TLP_FOR_NAMED_ANALYSTS = (TLP.AMBER_STRICT, TLP.RED)
 
 
+def new_stix_id() -> str:
+    return f"incident--{uuid.uuid4()}"
+
+
 class Severity(models.TextChoices):
     LOW = "low", _("Low")
     MEDIUM = "medium", _("Medium")
@@ -38,7 +44,8 @@ class IncidentQuerySet(models.QuerySet):
         A draft belongs to its State until submitted, and a withdrawn report leaves everyone's
         view but its State's and the Secretariat's. Others see a report by its TLP: CLEAR is
         public, GREEN reaches every focal point, AMBER the Secretariat, AMBER+STRICT and RED only
-        the analysts the reporting State named.
+        the analysts the reporting State named. A report shared with a sharing group also
+        reaches that group's focal points, unless it is RED.
         """
         shared = self.exclude(status=Status.DRAFT)
         # A withdrawn report stays with its State and the Secretariat that received it.
@@ -51,9 +58,12 @@ class IncidentQuerySet(models.QuerySet):
             return shared.filter(Q(tlp__in=TLP_FOR_SECRETARIAT)
                                  | Q(tlp__in=TLP_FOR_NAMED_ANALYSTS) & Exists(named))
         if user.is_focal_point:
+            in_group = published.exclude(tlp=TLP.RED).filter(
+                sharing_group__states=user.state_id)
             return self.filter(Q(state_id=user.state_id)
                                | Q(pk__in=published.filter(tlp__in=TLP_FOR_ALL_FOCAL_POINTS)
-                                   .values("pk")))
+                                   .values("pk"))
+                               | Q(pk__in=in_group.values("pk")))
         return self.none()
 
 
@@ -73,6 +83,13 @@ class Incident(models.Model):
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
     duplicate_of = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
                                      related_name="duplicates", verbose_name=_("duplicate of"))
+    stix_id = models.CharField(
+        _("STIX identifier"), max_length=80, unique=True, default=new_stix_id,
+        help_text=_("Stable identity across instances: exports, TAXII and federation use it."))
+    sharing_group = models.ForeignKey(
+        "core.SharingGroup", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="incidents", verbose_name=_("shared with group"),
+        help_text=_("The group's focal points see the report whatever its TLP below RED."))
     named_analysts = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="restricted_incidents",
         verbose_name=_("named Secretariat analysts"),

@@ -1,0 +1,90 @@
+"""Running long work as a Job: enqueued through Django's Tasks API, status and progress kept on
+the Job row so the UI, the API and the CLI can show it.
+
+An app registers what a kind of job does with @handler("kind"); the function receives the Job
+and a Progress, and returns a JSON-able result. A ValidationError becomes a failed job whose
+message is shown to the user; any other error fails the job with a generic reason (and a log).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_tasks import task
+
+from sentinelle.core.audit import audit_context
+from sentinelle.core.models import Job
+
+log = logging.getLogger(__name__)
+_HANDLERS: dict[str, Callable[[Job, Progress], Any]] = {}
+
+
+def handler(kind: str):
+    def register(func):
+        _HANDLERS[kind] = func
+        return func
+    return register
+
+
+class Progress:
+    """Counts work done; writes it to the Job at most every half second."""
+
+    def __init__(self, job: Job, interval: float = 0.5):
+        self.job, self.interval, self._last = job, interval, 0.0
+
+    def total(self, total: int | None) -> None:
+        self.job.progress_total = total
+        Job.objects.filter(pk=self.job.pk).update(progress_total=total)
+
+    def advance(self, count: int = 1) -> None:
+        self.job.progress_done += count
+        now = time.monotonic()
+        if now - self._last >= self.interval:
+            self._last = now
+            Job.objects.filter(pk=self.job.pk).update(progress_done=self.job.progress_done)
+
+
+def start(kind: str, owner, params: dict | None = None, upload=None) -> Job:
+    """Create the Job, keep its input file, and enqueue it."""
+    if kind not in _HANDLERS:
+        raise ValueError(f"unknown job kind {kind!r}")
+    job = Job(kind=kind, owner=owner, params=params or {})
+    if upload is not None:
+        job.input_name = upload.name[:255]
+        job.input.save(upload.name, upload, save=False)
+    job.save()
+    run_job.enqueue(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+@task()
+def run_job(job_id: int) -> None:
+    job = Job.objects.select_related("owner").get(pk=job_id)
+    if job.status != Job.Status.QUEUED:
+        return
+    job.status, job.started_at = Job.Status.RUNNING, timezone.now()
+    job.save(update_fields=["status", "started_at"])
+    progress = Progress(job)
+    try:
+        with audit_context(actor=job.owner, request_id=f"job-{job.pk}"):
+            result = _HANDLERS[job.kind](job, progress)
+    except ValidationError as exc:
+        job.status, job.message = Job.Status.FAILED, " ".join(exc.messages)[:10_000]
+    except Exception:
+        log.exception("job %s (%s) failed", job.pk, job.kind)
+        job.status = Job.Status.FAILED
+        job.message = _("The job failed unexpectedly; the administrator can find the details "
+                        "in the server log.")
+    else:
+        job.status, job.result = Job.Status.SUCCEEDED, result
+    job.progress_done = progress.job.progress_done
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "message", "result", "progress_done", "finished_at",
+                            "output", "output_name", "progress_total"])
