@@ -38,7 +38,7 @@ def test_a_successful_sign_in_clears_the_failures(client, alice, settings):
 
 
 @pytest.mark.parametrize("who", ["alice", "charlie"])
-def test_second_factor_is_required_for_focal_points_and_secretariat(client, who, request,
+def test_second_factor_is_required_for_focal_points_and_secretariat(db, client, who, request,
                                                                      settings):
     settings.REQUIRE_2FA = True
     request.getfixturevalue(who)
