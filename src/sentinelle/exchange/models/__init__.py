@@ -1,1 +1,4 @@
-__all__: list[str] = []
+from sentinelle.exchange.models.indicators import SharedIndicator
+from sentinelle.exchange.models.remotes import FederationCursor
+
+__all__ = ["FederationCursor", "SharedIndicator"]

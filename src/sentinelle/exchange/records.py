@@ -1,0 +1,92 @@
+"""What every format parser produces: plain records, no Django, so parsers run and fuzz alone.
+
+A parser is a function ``parse(stream: BinaryIO, *, name: str = "") -> Iterator[Record]`` that
+reads its input incrementally and yields, in input order:
+
+- ``ReportRecord``: one incident report to create or merge;
+- ``IndicatorRecord``: one indicator shared on its own (not part of a report);
+- ``Rejection``: one item that cannot be imported, with where it is and why.
+
+A parser never raises for bad content in one item: it yields a Rejection naming the item's
+location (``line 12``, ``$.objects[3].pattern``, ``/IODEF-Document/Incident[2]``) and goes on.
+It raises ``FormatError`` only when the whole input is unusable (not this format, XML bomb,
+truncated container); the message says what the input looks like instead when it can tell.
+Values are normalised by the importer (indicators.normalise, parse_category, …), not here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol
+
+
+class FormatError(ValueError):
+    """The input as a whole cannot be read as the requested format."""
+
+
+@dataclass
+class Attachment:
+    """A file that goes with a report as evidence (an OONI measurement, the ARF original)."""
+
+    name: str
+    content: bytes
+    description: str = ""
+
+
+@dataclass
+class ReportRecord:
+    where: str
+    source_format: str
+    title: str
+    description: str = ""
+    # Identity across systems: a STIX id ("incident--<uuid>") or the source's own id, which the
+    # importer turns into a stable STIX id (uuid5) so that re-importing merges, not duplicates.
+    external_id: str | None = None
+    category: str | None = None          # Sentinelle category code, if the format says
+    rsit: str | None = None              # "class:type"
+    tlp: str | None = None               # clear|green|amber|amber+strict|red
+    severity: str | None = None          # low|medium|high|critical
+    started_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    detected_at: dt.datetime | None = None
+    affected_services: list[str] = field(default_factory=list)
+    users_affected: int | None = None
+    alleged_origin_state: str | None = None   # ISO alpha-2
+    narrative_language: str = "en"
+    indicators: list[tuple[str, str]] = field(default_factory=list)   # (type, value)
+    tags: list[str] = field(default_factory=list)    # kept as given (MISP tags, galaxies, …)
+    attachments: list[Attachment] = field(default_factory=list)
+    modified: dt.datetime | None = None   # for conflict resolution: newer wins
+    sharing_group: str | None = None      # name of a sharing group (MISP distribution 4)
+
+
+@dataclass
+class IndicatorRecord:
+    where: str
+    source_format: str
+    type: str                 # ipv4|ipv6|prefix|asn|domain|url|email|sha256
+    value: str
+    external_id: str | None = None        # STIX id "indicator--<uuid>" when known
+    name: str = ""
+    description: str = ""
+    pattern: str | None = None            # the STIX pattern when the source had one
+    tlp: str | None = None
+    valid_from: dt.datetime | None = None
+    valid_until: dt.datetime | None = None
+    labels: list[str] = field(default_factory=list)
+    modified: dt.datetime | None = None
+    report_ref: str | None = None         # external_id of a ReportRecord it belongs to
+
+
+@dataclass
+class Rejection:
+    where: str
+    reason: str
+
+
+Record = ReportRecord | IndicatorRecord | Rejection
+
+
+class Parser(Protocol):
+    def __call__(self, stream: BinaryIO, *, name: str = "") -> object: ...
