@@ -1,1 +1,7 @@
-urlpatterns: list = []
+from django.urls import path
+
+from sentinelle.exchange import views
+
+urlpatterns = [
+    path("", views.exchange_home, name="exchange"),
+]

@@ -141,12 +141,17 @@ def _require_reporter(user) -> None:
 
 
 @transaction.atomic
-def create_report(user, cleaned: dict, *, submit: bool = False, note: str = "") -> Incident:
+def create_report(user, cleaned: dict, *, submit: bool = False, note: str = "",
+                  stix_id: str | None = None, sharing_group=None) -> Incident:
+    """A new report of the user's State; `stix_id` keeps an imported report's identity."""
     _require_reporter(user)
     errors = check_time_window(cleaned)
     if errors:
         raise ValidationError(errors)
-    incident = Incident(state_id=user.state_id, reporter=user, version=1)
+    incident = Incident(state_id=user.state_id, reporter=user, version=1,
+                        sharing_group=sharing_group)
+    if stix_id:
+        incident.stix_id = stix_id
     _mirror(incident, cleaned)
     incident.save()
     version = _add_version(incident, user, cleaned, note)

@@ -1,0 +1,35 @@
+from django.shortcuts import get_object_or_404
+from rest_framework import serializers, viewsets
+from rest_framework.response import Response
+
+from sentinelle.core.models import Job
+
+
+class JobSerializer(serializers.ModelSerializer):
+    output = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = ["id", "kind", "status", "input_name", "progress_done", "progress_total",
+                  "message", "result", "created_at", "started_at", "finished_at", "output"]
+
+    def get_output(self, job) -> str | None:
+        if not job.output or job.status != Job.Status.SUCCEEDED:
+            return None
+        request = self.context.get("request")
+        path = f"/jobs/{job.pk}/output/"
+        return request.build_absolute_uri(path) if request else path
+
+
+class JobViewSet(viewsets.ViewSet):
+    """Status of a long job (import, report, federation) you started."""
+
+    serializer_class = JobSerializer
+
+    def retrieve(self, request, pk=None):
+        job = get_object_or_404(Job.objects.for_user(request.user), pk=pk)
+        return Response(JobSerializer(job, context={"request": request}).data)
+
+    def list(self, request):
+        jobs = Job.objects.for_user(request.user)[:100]
+        return Response(JobSerializer(jobs, many=True, context={"request": request}).data)

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+
+from django.http import FileResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import parsers, serializers, status, viewsets
+from rest_framework.exceptions import NotAuthenticated, ValidationError
+from rest_framework.response import Response
+
+from sentinelle.core import jobs
+from sentinelle.core.api.jobs import JobSerializer
+from sentinelle.exchange import formats
+from sentinelle.exchange.exporting import EXPORTERS, export
+from sentinelle.incidents.models import TLP
+
+
+class ImportSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    format = serializers.CharField(default="auto")
+    tlp = serializers.ChoiceField(choices=TLP.choices, required=False)
+    dry_run = serializers.BooleanField(default=False)
+
+    def validate_format(self, value: str) -> str:
+        if value != "auto" and value not in formats.FORMAT_MODULES:
+            raise serializers.ValidationError(
+                f"Unknown format “{value}”. Known: auto, {', '.join(formats.FORMAT_MODULES)}.")
+        return value
+
+
+class ImportViewSet(viewsets.ViewSet):
+    """Start an import (all or nothing); follow it at /api/v1/jobs/{id}/."""
+
+    parser_classes = [parsers.MultiPartParser]
+    serializer_class = ImportSerializer
+
+    @extend_schema(request={"multipart/form-data": ImportSerializer},
+                   responses={202: JobSerializer})
+    def create(self, request):
+        if not request.user.is_focal_point:
+            raise ValidationError({"non_field_errors": [
+                "Imports are made by a Member State's focal point."]})
+        data = ImportSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        params = {k: v for k, v in data.validated_data.items() if k != "file"}
+        job = jobs.start("import", request.user, params, upload=data.validated_data["file"])
+        return Response(JobSerializer(job, context={"request": request}).data,
+                        status=status.HTTP_202_ACCEPTED)
+
+
+class ExportViewSet(viewsets.ViewSet):
+    """Download what you may see, in a CSIRT format."""
+
+    @extend_schema(parameters=[
+        OpenApiParameter("format", str, enum=sorted(EXPORTERS), required=True),
+        OpenApiParameter("since", dt.date), OpenApiParameter("category", str, many=True)],
+        responses={(200, "application/octet-stream"): bytes})
+    def list(self, request):
+        if not request.user.is_authenticated:
+            raise NotAuthenticated()
+        fmt = request.query_params.get("format", "")
+        if fmt not in EXPORTERS:
+            raise ValidationError({"format": [f"Give one of: {', '.join(sorted(EXPORTERS))}."]})
+        try:
+            since = (dt.date.fromisoformat(request.query_params["since"])
+                     if request.query_params.get("since") else None)
+        except ValueError:
+            raise ValidationError({"since": ["Use YYYY-MM-DD."]}) from None
+        # FileResponse closes the spool when the download is sent.
+        spool = tempfile.TemporaryFile()  # noqa: SIM115
+        export(fmt, request.user, spool, since=since,
+               categories=request.query_params.getlist("category"))
+        spool.seek(0)
+        _module, _function, media, extension = EXPORTERS[fmt]
+        return FileResponse(spool, as_attachment=True, content_type=media,
+                            filename=f"sentinelle-export.{extension}")

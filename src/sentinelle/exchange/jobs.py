@@ -1,0 +1,40 @@
+"""The import job: what the API and the web UI start, and the CLI runs in-process."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+
+from sentinelle.core import jobs
+from sentinelle.exchange.importer import import_records
+from sentinelle.exchange.reading import open_records
+from sentinelle.exchange.records import FormatError
+
+
+@jobs.handler("import")
+def run_import(job, progress) -> dict:
+    params = job.params
+    progress.total(job.input.size)
+    with job.input.open("rb") as stream:
+        try:
+            fmt, records = open_records(stream, params.get("format", "auto"), job.input_name)
+        except FormatError as exc:
+            raise ValidationError(str(exc)) from None
+
+        def advance(_count: int) -> None:
+            progress.job.progress_done = stream.tell()
+            progress.advance(0)
+
+        try:
+            summary = import_records(records, user=job.owner, default_tlp=params.get("tlp"),
+                                     dry_run=bool(params.get("dry_run")),
+                                     source_name=job.input_name, progress=advance)
+        except FormatError as exc:
+            raise ValidationError(str(exc)) from None
+    progress.job.progress_done = job.input.size
+    result = {"format": fmt, **summary.as_dict()}
+    if not summary.ok:
+        job.result = result
+        raise ValidationError(
+            f"{len(summary.rejected)} item(s) rejected; nothing was written. First: "
+            f"{summary.rejected[0].where}: {summary.rejected[0].reason}")
+    return result
