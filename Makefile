@@ -22,6 +22,7 @@ demo: install
 	mkdir -p $(SENTINELLE_DATA_DIR)
 	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle migrate --noinput -v 0
 	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle seed-demo
+	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle seed-actionplan
 	@# The task worker runs beside the server and stops with it.
 	trap 'kill 0' EXIT; \
 	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle db_worker --interval 1 & \

@@ -506,3 +506,12 @@ def test_information_request_mail_is_in_the_recipients_language(
             "[%(site_name)s] Information requested on report %(ref)s") % {
             "site_name": "Sentinelle", "ref": incident.reference}
     assert french == expected
+
+
+def test_openapi_schema_and_docs_are_served(client, db):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+    document = schema.json()
+    assert "/api/v1/incidents/" in document["paths"]
+    assert "bearerAuth" in document["components"]["securitySchemes"]
+    assert client.get("/api/docs/").status_code == 200

@@ -137,6 +137,11 @@ STORAGES = {
 }
 
 EVIDENCE_MAX_BYTES = env_int("SENTINELLE_EVIDENCE_MAX_BYTES", 25 * 1024 * 1024)
+# Analysis: counts below this, tied to a named State, are shown as "<N" outside the Secretariat.
+SMALL_COUNT = env_int("SENTINELLE_SMALL_COUNT", 3)
+# MaxMind-format (MMDB) databases for IP enrichment: ASN and country (GeoLite2 or compatible).
+GEOIP_ASN_DB = env_str("SENTINELLE_GEOIP_ASN_DB", "")
+GEOIP_COUNTRY_DB = env_str("SENTINELLE_GEOIP_COUNTRY_DB", "")
 # Uploads above this stream to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -1,1 +1,13 @@
-urlpatterns: list = []
+from django.urls import path
+
+from sentinelle.analysis import views
+
+urlpatterns = [
+    path("", views.dashboard, name="analysis"),
+    path("public/", views.public_dashboard, name="analysis-public"),
+    path("export/<str:name>.<str:fmt>", views.export, name="analysis-export"),
+    path("public/export/<str:name>.<str:fmt>", views.public_export,
+         name="analysis-public-export"),
+    path("duplicates/", views.duplicates, name="analysis-duplicates"),
+    path("duplicates/merge/", views.merge, name="analysis-merge"),
+]

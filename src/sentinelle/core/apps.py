@@ -6,3 +6,6 @@ class CoreConfig(AppConfig):
     name = "sentinelle.core"
     label = "core"
     verbose_name = _("Core")
+
+    def ready(self) -> None:
+        from sentinelle.core.api import schema  # noqa: F401  (registers OpenAPI extensions)

@@ -8,4 +8,5 @@ class ExchangeConfig(AppConfig):
     verbose_name = _("Exchange")
 
     def ready(self) -> None:
-        from sentinelle.exchange import jobs  # noqa: F401  (registers the "import" job)
+        # Importing registers the "import" and "federate" jobs.
+        from sentinelle.exchange import federation, jobs  # noqa: F401

@@ -6,3 +6,6 @@ class ReportsConfig(AppConfig):
     name = "sentinelle.reports"
     label = "reports"
     verbose_name = _("Council reports")
+
+    def ready(self):
+        from sentinelle.reports import jobs  # noqa: F401 - registers the job handler

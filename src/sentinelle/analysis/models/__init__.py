@@ -1,1 +1,3 @@
-__all__: list[str] = []
+from sentinelle.analysis.models.enrichment import IpEnrichment
+
+__all__ = ["IpEnrichment"]

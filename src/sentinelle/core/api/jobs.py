@@ -1,4 +1,5 @@
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.response import Response
 
@@ -26,6 +27,8 @@ class JobViewSet(viewsets.ViewSet):
 
     serializer_class = JobSerializer
 
+    @extend_schema(parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
+                   responses=JobSerializer)
     def retrieve(self, request, pk=None):
         job = get_object_or_404(Job.objects.for_user(request.user), pk=pk)
         return Response(JobSerializer(job, context={"request": request}).data)

@@ -7,7 +7,20 @@ from __future__ import annotations
 import importlib
 
 # name -> module path; order matters for detection (most specific first).
-FORMAT_MODULES: dict[str, str] = {}
+FORMAT_MODULES: dict[str, str] = {
+    "stix": "sentinelle.exchange.formats.stix",
+    # Containers with unmistakable signatures first (MIME report, XML root, zip)...
+    "arf": "sentinelle.exchange.formats.arf",
+    "iodef": "sentinelle.exchange.formats.iodef",
+    "xlsx": "sentinelle.exchange.formats.xlsx",
+    # ...then JSON told apart by their keys (MISP refuses STIX bundles itself)...
+    "misp": "sentinelle.exchange.formats.misp",
+    "xarf": "sentinelle.exchange.formats.xarf",
+    "veris": "sentinelle.exchange.formats.veris",
+    "ooni": "sentinelle.exchange.formats.ooni",
+    # ...and CSV last: it accepts any file named .csv.
+    "csv": "sentinelle.exchange.formats.csvxlsx",
+}
 
 
 def get(name: str):

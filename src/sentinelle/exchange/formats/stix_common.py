@@ -119,6 +119,15 @@ def known_type(stix_type: str) -> bool:
     return stix_type in _registry()[1]
 
 
+_SCO_SCHEMAS = {p.name[:-5] for p in (resources.files("sentinelle.exchange") / "data" / "stix21"
+                                      / "observables").iterdir() if p.name.endswith(".json")}
+
+
+def is_sco_type(stix_type: Any) -> bool:
+    """Cyber-observables may omit spec_version in STIX 2.1; other objects may not."""
+    return stix_type in _SCO_SCHEMAS
+
+
 def schema_error(obj: Any) -> tuple[str, str] | None:
     """(relative JSON path, reason) of the most relevant schema violation of one STIX object,
     or None when it is valid. Custom types (x-…) have no schema and only get the core checks."""

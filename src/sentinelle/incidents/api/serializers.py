@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from sentinelle.core.models import User
@@ -29,6 +31,7 @@ def _django_to_drf(func, value):
         raise serializers.ValidationError(exc.messages) from None
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class CategoryField(serializers.Field):
     def to_representation(self, value: Category) -> str:
         return value.code
@@ -37,6 +40,7 @@ class CategoryField(serializers.Field):
         return _django_to_drf(fields.parse_category, data)
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class RsitField(serializers.Field):
     def to_representation(self, value: RsitType) -> str:
         return value.machine_tag
@@ -47,6 +51,7 @@ class RsitField(serializers.Field):
         return _django_to_drf(fields.parse_rsit, data)
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class StateField(serializers.Field):
     def to_representation(self, value) -> str:
         return value.alpha2
@@ -60,11 +65,6 @@ class StateField(serializers.Field):
 class IndicatorSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=Indicator.Type.choices)
     value = serializers.CharField(max_length=2048, trim_whitespace=True)
-
-
-class AnalystField(serializers.SlugRelatedField):
-    def get_queryset(self):
-        return User.objects.filter(role__in=("analyst", "admin"), is_active=True)
 
 
 class IncidentSerializer(serializers.Serializer):
@@ -99,7 +99,9 @@ class IncidentSerializer(serializers.Serializer):
     consent_to_name = serializers.BooleanField(default=False)
     indicators = IndicatorSerializer(many=True, required=False, default=list,
                                      max_length=fields.MAX_INDICATORS)
-    named_analysts = AnalystField(slug_field="username", many=True, required=False)
+    named_analysts = serializers.SlugRelatedField(
+        slug_field="username", many=True, required=False,
+        queryset=User.objects.filter(role__in=("analyst", "admin"), is_active=True))
     submit = serializers.BooleanField(default=True, write_only=True, help_text=_(
         "Submit at once (default) or keep as a draft."))
     note = serializers.CharField(max_length=500, required=False, default="", write_only=True,

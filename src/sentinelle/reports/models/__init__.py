@@ -1,1 +1,3 @@
-__all__: list[str] = []
+from sentinelle.reports.models.generated import CouncilReport
+
+__all__ = ["CouncilReport"]

@@ -1,0 +1,226 @@
+"""Council report at scale: time and peak memory of the annual report for N generated incidents
+on PostgreSQL, beside the bare SQL aggregation queries (the floor), in the same process.
+
+    .venv/bin/python bench/report/run.py --sizes 10000,100000,1000000
+
+Drops and re-creates the database of --database-url (default
+postgres://sentinelle:sentinelle@127.0.0.1:5432/sentinelle_report_bench), migrates, then for each
+size replaces the incidents with N generated rows (COPY, not the service layer: the report reads,
+it does not care how rows were written), 80 % in the report year and the rest over the four years
+before, with acknowledgement transitions for 60 % and evidence rows for 25 %. Measures, each
+once warm: the floor (one GROUP BY per table of the report, the percentile of the time to
+acknowledge, and the five trend totals, as raw SQL), the HTML report and the PDF report. Peak
+memory is tracemalloc's peak of Python allocations during the step (a second, traced run, so
+tracing does not distort the times). Prints a table and the growth from the second-largest to the
+largest size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import os
+import random
+import re
+import sys
+import time
+import tracemalloc
+import uuid
+
+DEFAULT_URL = "postgres://sentinelle:sentinelle@127.0.0.1:5432/sentinelle_report_bench"
+YEAR = 2026
+
+
+def recreate(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    if not re.fullmatch(r"\w+", name):
+        sys.exit(f"refusing database name {name!r}")
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sentinelle.settings")
+    os.environ.setdefault("SENTINELLE_DATA_DIR", "/tmp/sentinelle-report-bench")
+    os.makedirs(os.environ["SENTINELLE_DATA_DIR"], exist_ok=True)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("seed_actionplan", "--year", str(YEAR), stdout=io.StringIO())
+
+
+def populate(n: int, rng: random.Random) -> None:
+    from django.db import connection
+
+    from sentinelle.core.models import MemberState, Role, User
+    from sentinelle.incidents.models import Category, RsitType
+
+    states = list(MemberState.objects.order_by("pk")[:60])
+    users = []
+    for state in states:
+        user, _ = User.objects.get_or_create(username=f"bench-{state.alpha2.lower()}",
+                                             defaults={"role": Role.FOCAL_POINT, "state": state})
+        users.append(user)
+    categories = list(Category.objects.values_list("pk", flat=True))
+    types = list(RsitType.objects.values_list("pk", flat=True))
+    with connection.cursor() as cur:
+        cur.execute("TRUNCATE incidents_evidence, incidents_transition, incidents_indicator, "
+                    "incidents_incidentversion, incidents_incident_named_analysts, "
+                    "incidents_message, incidents_incident RESTART IDENTITY CASCADE")
+    cols = ["state_id", "reporter_id", "status", "version", "created_at", "updated_at",
+            "submitted_at", "stix_id", "title", "category_id", "rsit_type_id", "tlp", "severity",
+            "started_at", "ended_at", "affected_services", "users_affected", "duration_hours",
+            "user_hours", "description", "narrative_language", "consent_to_name"]
+    statuses = ["submitted", "acknowledged", "under-analysis", "closed"]
+    tlps = ["clear", "green", "amber", "amber", "amber+strict", "red"]
+    raw = connection.connection  # psycopg 3
+    acked = []
+    with raw.cursor() as cur, cur.copy(
+            f"COPY incidents_incident ({', '.join(cols)}) FROM STDIN") as copy:
+        for i in range(n):
+            year = YEAR if rng.random() < 0.8 else YEAR - rng.randint(1, 4)
+            start = dt.datetime(year, 1, 1, tzinfo=dt.UTC) + dt.timedelta(
+                minutes=rng.randrange(365 * 24 * 60))
+            hours = rng.choice([0.5, 1, 2, 6, 24, 48])
+            users_affected = rng.choice([200, 5000, 40000, 250000])
+            k = rng.randrange(len(users))
+            status = rng.choice(statuses)
+            copy.write_row([users[k].state_id, users[k].pk, status, 1, start, start, start,
+                            f"incident--{uuid.UUID(int=rng.getrandbits(128))}", f"bench {i}",
+                            rng.choice(categories), rng.choice(types), rng.choice(tlps),
+                            rng.choice(["low", "medium", "high", "critical"]), start,
+                            start + dt.timedelta(hours=hours), "[]", users_affected, hours,
+                            users_affected * hours, "generated", "en", rng.random() < 0.5])
+            if status != "submitted":
+                acked.append((i + 1, start + dt.timedelta(hours=rng.uniform(1, 120))))
+    actor = users[0].pk
+    with raw.cursor() as cur, cur.copy(
+            "COPY incidents_transition (incident_id, from_status, to_status, actor_id, at, note) "
+            "FROM STDIN") as copy:
+        for pk, at in acked:
+            copy.write_row([pk, "submitted", "acknowledged", actor, at, ""])
+    with raw.cursor() as cur, cur.copy(
+            "COPY incidents_evidence (incident_id, uploaded_by_id, uploaded_at, file, filename, "
+            "size, sha256, content_type, description) FROM STDIN") as copy:
+        now = dt.datetime.now(dt.UTC)
+        for pk in range(1, n + 1, 4):
+            copy.write_row([pk, actor, now, "evidence/bench", "x.csv", 1, "0" * 64, "text/csv",
+                            ""])
+    raw.commit()
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
+
+
+FLOOR_SQL = [
+    # One GROUP BY per table of the report, for the year, and the trend totals.
+    """SELECT category_id, count(*), sum(user_hours) FROM incidents_incident
+       WHERE status NOT IN ('draft','withdrawn','duplicate') AND started_at >= %(a)s
+       AND started_at < %(b)s GROUP BY 1""",
+    """SELECT t.rsit_class_id, count(*), sum(i.user_hours) FROM incidents_incident i
+       JOIN incidents_rsittype t ON t.id = i.rsit_type_id
+       WHERE status NOT IN ('draft','withdrawn','duplicate') AND started_at >= %(a)s
+       AND started_at < %(b)s GROUP BY 1""",
+    """SELECT rsit_type_id, count(*), sum(user_hours) FROM incidents_incident
+       WHERE status NOT IN ('draft','withdrawn','duplicate') AND started_at >= %(a)s
+       AND started_at < %(b)s GROUP BY 1""",
+    """SELECT s.itu_d_region, s.admin_region, i.state_id, count(*), sum(i.user_hours),
+       count(*) FILTER (WHERE consent_to_name) FROM incidents_incident i
+       JOIN core_memberstate s ON s.id = i.state_id
+       WHERE status NOT IN ('draft','withdrawn','duplicate') AND started_at >= %(a)s
+       AND started_at < %(b)s GROUP BY 1, 2, 3""",
+    """SELECT date_trunc('month', started_at), severity, status, count(*), sum(user_hours)
+       FROM incidents_incident WHERE status NOT IN ('draft','withdrawn','duplicate')
+       AND started_at >= %(a)s AND started_at < %(b)s GROUP BY 1, 2, 3""",
+    """SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY t.at - i.submitted_at),
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY t.at - i.submitted_at)
+       FROM incidents_incident i JOIN incidents_transition t ON t.incident_id = i.id
+       AND t.to_status = 'acknowledged'
+       WHERE i.status NOT IN ('draft','withdrawn','duplicate') AND i.started_at >= %(a)s
+       AND i.started_at < %(b)s""",
+    """SELECT count(*) FILTER (WHERE EXISTS (SELECT 1 FROM incidents_evidence e
+       WHERE e.incident_id = i.id)) FROM incidents_incident i
+       WHERE status NOT IN ('draft','withdrawn','duplicate') AND started_at >= %(a)s
+       AND started_at < %(b)s""",
+    """SELECT date_part('year', started_at), count(*), count(DISTINCT state_id),
+       sum(user_hours) FROM incidents_incident
+       WHERE status NOT IN ('draft','withdrawn','duplicate') AND started_at >= %(t)s
+       AND started_at < %(b)s GROUP BY 1""",
+]
+
+
+def floor() -> None:
+    from django.db import connection
+
+    params = {"a": dt.datetime(YEAR, 1, 1, tzinfo=dt.UTC),
+              "b": dt.datetime(YEAR + 1, 1, 1, tzinfo=dt.UTC),
+              "t": dt.datetime(YEAR - 4, 1, 1, tzinfo=dt.UTC)}
+    with connection.cursor() as cur:
+        for sql in FLOOR_SQL:
+            cur.execute(sql, params)
+            cur.fetchall()
+
+
+def report(fmt: str):
+    def run():
+        from sentinelle.reports.options import ReportOptions
+        from sentinelle.reports.service import produce
+
+        produce(ReportOptions(year=YEAR, lang="en", fmt=fmt, date=dt.date(2027, 3, 1)))
+    return run
+
+
+def measure(step) -> tuple[float, float]:
+    started = time.perf_counter()
+    step()
+    seconds = time.perf_counter() - started
+    tracemalloc.start()
+    step()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return seconds, peak / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL",
+                                                                 DEFAULT_URL))
+    parser.add_argument("--seed", type=int, default=4)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    recreate(args.database_url)
+    setup(args.database_url)
+    report("html")()  # warm: imports, fonts, templates
+    results = {}
+    print(f"{'incidents':>10} {'load s':>8} {'floor s':>8} {'floor MiB':>9} {'html s':>8} "
+          f"{'html MiB':>9} {'pdf s':>8} {'pdf MiB':>8}", flush=True)
+    for n in sizes:
+        t0 = time.perf_counter()
+        populate(n, random.Random(args.seed))
+        load = time.perf_counter() - t0
+        floor()  # warm PostgreSQL's cache the same way for every step
+        report("html")()
+        row = [measure(floor), measure(report("html")), measure(report("pdf"))]
+        results[n] = row
+        print(f"{n:>10} {load:>8.1f} {row[0][0]:>8.2f} {row[0][1]:>9.1f} {row[1][0]:>8.2f} "
+              f"{row[1][1]:>9.1f} {row[2][0]:>8.2f} {row[2][1]:>8.1f}", flush=True)
+    if len(sizes) >= 2:
+        a, b = sizes[-2], sizes[-1]
+        names = ["floor", "html report", "pdf report"]
+        growth = ", ".join(f"{name} ×{results[b][i][0] / results[a][i][0]:.1f} time "
+                           f"×{results[b][i][1] / max(results[a][i][1], 0.01):.1f} memory"
+                           for i, name in enumerate(names))
+        print(f"growth {a:,} → {b:,} incidents (×{b / a:g}): {growth}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Computed outcome indicators: every value comes from the statistics service
+(``sentinelle.analysis.statistics``), for the calendar year evaluated, so that the action plan
+and the Council report never disagree with the dashboards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sentinelle.actionplan.models import Metric
+
+
+def value_from_stats(metric: str, stats, category_code: str | None = None) -> float | None:
+    """The metric's value in a Stats; None when the year has no incident data."""
+    totals = stats.totals
+    if not totals.get("incidents"):
+        return None
+    if metric == Metric.STATES_REPORTING:
+        return float(totals.get("states_reporting") or 0)
+    if metric == Metric.MEDIAN_ACK_HOURS:
+        return stats.time_to_acknowledge.get("median_hours")
+    if metric == Metric.EVIDENCE_SHARE:
+        rate = totals.get("evidence_rate")
+        return None if rate is None else round(100.0 * rate, 1)
+    if metric == Metric.INCIDENTS_IN_CATEGORY:
+        for row in stats.by_category:
+            if row["key"] == category_code:
+                return float(row["incidents"])
+        return 0.0
+    raise ValueError(f"unknown metric {metric!r}")
+
+
+def calculator(stats_for_year: Callable[[int], object] | None = None
+               ) -> Callable[[object, int], float | None]:
+    """A function (indicator, year) -> value that computes each year's statistics once."""
+    cache: dict[int, object] = {}
+
+    def default(year: int):
+        from sentinelle.analysis.statistics import StatsFilter, compute
+
+        return compute(StatsFilter(year=year), with_year_over_year=False)
+
+    load = stats_for_year or default
+
+    def value_for(indicator, year: int) -> float | None:
+        if year not in cache:
+            cache[year] = load(year)
+        code = indicator.category.code if indicator.category_id else None
+        return value_from_stats(indicator.metric, cache[year], code)
+
+    return value_for

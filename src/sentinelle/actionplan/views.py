@@ -1,0 +1,137 @@
+"""The action plan pages: everyone signed in reads; the Secretariat edits."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.forms.models import model_to_dict
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import get_valid_filename
+from django.utils.translation import gettext as _
+
+from sentinelle.actionplan.evaluation import evaluate
+from sentinelle.actionplan.forms import ActionForm, IndicatorForm, ProgressUpdateForm
+from sentinelle.actionplan.models import Action, Indicator, ProgressUpdate
+from sentinelle.core import audit
+
+
+def _require_secretariat(request) -> None:
+    if not request.user.is_secretariat:
+        raise Http404
+
+
+def _year(request) -> int:
+    try:
+        year = int(request.GET.get("year", ""))
+    except ValueError:
+        return dt.date.today().year
+    return year if 2000 <= year <= 2100 else dt.date.today().year
+
+
+def _snapshot(obj) -> dict:
+    data = model_to_dict(obj)
+    for key, value in list(data.items()):
+        if hasattr(value, "name"):
+            data[key] = value.name
+    return data
+
+
+@login_required
+def plan(request: HttpRequest) -> HttpResponse:
+    year = _year(request)
+    evaluation = evaluate(year)
+    return render(request, "actionplan/plan.html", {
+        "evaluation": evaluation, "year": year,
+        "years": range(dt.date.today().year, dt.date.today().year - 5, -1),
+        "can_edit": request.user.is_secretariat})
+
+
+@login_required
+def action_detail(request: HttpRequest, code: str) -> HttpResponse:
+    action = get_object_or_404(Action, code=code)
+    year = _year(request)
+    evaluation = evaluate(year)
+    result = next(r for r in evaluation.actions if r.action.pk == action.pk)
+    return render(request, "actionplan/action.html", {
+        "action": action, "result": result, "year": year, "evaluation": evaluation,
+        "can_edit": request.user.is_secretariat})
+
+
+def _save(request, form, verb: str, before: dict | None):
+    with transaction.atomic():
+        obj = form.save()
+        audit.record(verb, obj, before=before, after=_snapshot(obj))
+    return obj
+
+
+@login_required
+def action_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
+    _require_secretariat(request)
+    action = get_object_or_404(Action, code=code) if code else None
+    before = _snapshot(action) if action else None
+    form = ActionForm(request.POST or None, instance=action)
+    if request.method == "POST" and form.is_valid():
+        action = _save(request, form, "actionplan.action." + ("change" if before else "add"),
+                       before)
+        messages.success(request, _("The action was saved."))
+        return redirect(action)
+    return render(request, "actionplan/form.html", {
+        "form": form, "title": _("Edit the action") if action else _("New action"),
+        "cancel": action.get_absolute_url() if action else "/action-plan/"})
+
+
+@login_required
+def indicator_edit(request: HttpRequest, code: str, indicator: str | None = None
+                   ) -> HttpResponse:
+    _require_secretariat(request)
+    action = get_object_or_404(Action, code=code)
+    instance = get_object_or_404(Indicator, code=indicator, action=action) if indicator \
+        else Indicator(action=action)
+    before = _snapshot(instance) if indicator else None
+    form = IndicatorForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        _save(request, form, "actionplan.indicator." + ("change" if before else "add"), before)
+        messages.success(request, _("The indicator was saved."))
+        return redirect(action)
+    return render(request, "actionplan/form.html", {
+        "form": form, "action": action,
+        "title": _("Edit the indicator") if indicator else _("New indicator"),
+        "cancel": action.get_absolute_url()})
+
+
+@login_required
+def update_create(request: HttpRequest, indicator: str) -> HttpResponse:
+    _require_secretariat(request)
+    instance = get_object_or_404(Indicator.objects.select_related("action"), code=indicator)
+    form = ProgressUpdateForm(request.POST or None, request.FILES or None,
+                              initial={"date": dt.date.today()})
+    if request.method == "POST" and form.is_valid():
+        update = form.save(commit=False)
+        update.indicator, update.recorded_by = instance, request.user
+        upload = form.cleaned_data.get("evidence_file")
+        if upload:
+            update.evidence_name = get_valid_filename(upload.name)[:255]
+        with transaction.atomic():
+            update.save()
+            audit.record("actionplan.update.add", update, after=_snapshot(update))
+        messages.success(request, _("The progress update was recorded."))
+        return redirect(instance.action)
+    return render(request, "actionplan/form.html", {
+        "form": form, "action": instance.action, "multipart": True,
+        "title": _("Progress update for %(indicator)s") % {"indicator": instance.name},
+        "cancel": instance.action.get_absolute_url()})
+
+
+@login_required
+def update_evidence(request: HttpRequest, pk: int) -> HttpResponse:
+    update = get_object_or_404(ProgressUpdate, pk=pk)
+    if not update.evidence_file:
+        raise Http404
+    response = FileResponse(update.evidence_file.open("rb"), as_attachment=True,
+                            filename=update.evidence_name or f"evidence-{update.pk}")
+    response["Content-Security-Policy"] = "sandbox"
+    return response

@@ -1,0 +1,75 @@
+"""GET /api/v1/statistics/: the dashboards' figures, with the same disclosure rules."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from sentinelle.analysis import disclosure
+from sentinelle.analysis.filters import filter_from_query
+from sentinelle.analysis.statistics import TABLES, compute
+
+_ROW = inline_serializer("StatisticsRow", fields={
+    "key": serializers.CharField(), "label": serializers.CharField(),
+    "incidents": serializers.IntegerField(allow_null=True,
+                                          help_text="None when suppressed (shown \"<3\")"),
+    "reported": serializers.IntegerField(allow_null=True),
+    "from_summary_returns": serializers.IntegerField(allow_null=True),
+    "user_hours": serializers.FloatField(allow_null=True),
+    "suppressed": serializers.BooleanField(),
+})
+_TIMES = inline_serializer("ResponseTimes", fields={
+    "count": serializers.IntegerField(), "median_hours": serializers.FloatField(allow_null=True),
+    "p90_hours": serializers.FloatField(allow_null=True)})
+_BODY = inline_serializer("Statistics", fields={
+    "filter": serializers.DictField(),
+    "totals": serializers.DictField(help_text="incidents, reported, from_summary_returns, "
+                                              "user_hours, states_reporting, with_evidence, "
+                                              "evidence_rate"),
+    **{name: _ROW.__class__(many=True) for name in TABLES},
+    "time_to_acknowledge": _TIMES, "time_to_close": _TIMES,
+    "year_over_year": serializers.DictField(),
+    "suppressed": serializers.BooleanField(),
+    "small_count_threshold": serializers.IntegerField(),
+})
+
+
+def _param(name: str, description: str, many: bool = False,
+           kind: OpenApiTypes = OpenApiTypes.STR) -> OpenApiParameter:
+    return OpenApiParameter(name, kind, description=description, many=many)
+
+
+class StatisticsView(APIView):
+    @extend_schema(
+        operation_id="statistics", tags=["analysis"], responses={200: _BODY},
+        summary="Incident statistics (the dashboards' figures)",
+        description=(
+            "Counts and user-hours by category, RSIT class and type, region, State, month, "
+            "severity and status; response times; States reporting; evidence rate; year-over-"
+            "year change. Submitted reports of every TLP are counted, combined with annual "
+            "summary returns by max() per State × year × category × RSIT class. The Secretariat "
+            "sees every figure; others see counts below the small-count threshold that are tied "
+            "to a named State as null with suppressed=true (a focal point sees its own State in "
+            "full)."),
+        parameters=[
+            _param("year", "Calendar year of the incidents' start", kind=OpenApiTypes.INT),
+            _param("date_from", "First day (YYYY-MM-DD)", kind=OpenApiTypes.DATE),
+            _param("date_to", "Last day (YYYY-MM-DD)", kind=OpenApiTypes.DATE),
+            _param("state", "ISO alpha-2 code(s) of reporting States", many=True),
+            _param("category", "Category code(s)", many=True),
+            _param("rsit_class", "RSIT class code(s)", many=True),
+            _param("region", "ITU-D region or administrative region letter(s)", many=True),
+        ])
+    def get(self, request: Request) -> Response:
+        try:
+            flt = filter_from_query(request.query_params)
+        except ValidationError as exc:
+            return Response(exc.message_dict, status=400)
+        stats = disclosure.for_viewer(compute(flt), request.user)
+        return Response({**stats.as_dict(),
+                         "small_count_threshold": disclosure.small_count_threshold()})

@@ -1,0 +1,145 @@
+"""Dashboards, exports and the duplicates queue. Figures come from the statistics service;
+what a reader may see is decided by disclosure.for_viewer (Secretariat full, others suppressed)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from sentinelle.analysis import charts, correlation, disclosure
+from sentinelle.analysis.filters import filter_from_query, query_from_filter
+from sentinelle.analysis.statistics import Stats, StatsFilter, compute
+from sentinelle.analysis.tables import EXPORTABLE, TITLES, table
+from sentinelle.core.models import MemberState
+from sentinelle.core.models.states import ADMIN_REGIONS, ITU_D_REGIONS
+from sentinelle.incidents import exports, services
+from sentinelle.incidents.models import Category, Incident
+
+_CHARTED = ("by_category", "by_rsit_class", "by_itu_d_region", "by_state")
+
+
+def _viewer(request: HttpRequest, public: bool):
+    # The public page shows what an anonymous reader sees, whoever is signed in.
+    return None if public else request.user
+
+
+def _stats(request: HttpRequest, public: bool) -> tuple[StatsFilter, Stats, list[str]]:
+    errors: list[str] = []
+    try:
+        flt = filter_from_query(request.GET)
+    except ValidationError as exc:
+        errors = [str(m) for msgs in exc.message_dict.values() for m in msgs]
+        flt = StatsFilter(year=timezone.now().year)
+    if not request.GET:
+        flt = StatsFilter(year=timezone.now().year)
+    return flt, disclosure.for_viewer(compute(flt), _viewer(request, public)), errors
+
+
+def _with_display(rows: list[dict]) -> list[dict]:
+    return [{**r, "display": f"<{disclosure.small_count_threshold()}"} if r.get("suppressed")
+            else r for r in rows]
+
+
+def _render(request: HttpRequest, public: bool) -> HttpResponse:
+    flt, stats, errors = _stats(request, public)
+    sections = []
+    for name in EXPORTABLE:
+        header, rows = table(stats, name)
+        chart = None
+        if name in _CHARTED:
+            chart = charts.bar_chart(_with_display(getattr(stats, name)), str(TITLES[name]))
+        elif name == "by_month":
+            chart = charts.column_chart(_with_display(stats.by_month), str(TITLES[name]))
+        sections.append({"name": name, "title": TITLES[name], "header": header, "rows": rows,
+                         "chart": chart})
+    return render(request, "analysis/dashboard.html", {
+        "public": public, "flt": flt, "stats": stats, "sections": sections, "errors": errors,
+        "query": query_from_filter(flt), "threshold": disclosure.small_count_threshold(),
+        "full_view": not public and disclosure.is_full_view(request.user),
+        "states": MemberState.objects.filter(is_member=True),
+        "categories": Category.objects.all(), "regions": [*ITU_D_REGIONS, *ADMIN_REGIONS],
+        "years": range(timezone.now().year, timezone.now().year - 10, -1),
+    })
+
+
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The analysis dashboard: every figure for the Secretariat, suppressed cuts for others."""
+    if not request.user.is_authenticated:
+        return redirect("analysis-public")
+    return _render(request, public=False)
+
+
+def public_dashboard(request: HttpRequest) -> HttpResponse:
+    """Public statistics: aggregates with small counts tied to a State suppressed."""
+    return _render(request, public=True)
+
+
+def _export(request: HttpRequest, name: str, fmt: str, public: bool) -> HttpResponse:
+    if name not in EXPORTABLE or fmt not in ("csv", "xlsx"):
+        raise Http404
+    try:
+        flt = filter_from_query(request.GET)
+    except ValidationError as exc:
+        return HttpResponse("; ".join(f"{k}: {' '.join(v)}" for k, v in
+                                      exc.message_dict.items()), status=400,
+                            content_type="text/plain; charset=utf-8")
+    stats = disclosure.for_viewer(compute(flt), _viewer(request, public))
+    header, rows = table(stats, name)
+    filename = f"sentinelle-{name.replace('_', '-')}-{flt.year or 'all'}"
+    writer = exports.csv_response if fmt == "csv" else exports.xlsx_response
+    return writer(filename, header, rows)
+
+
+def export(request: HttpRequest, name: str, fmt: str) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect("analysis-public-export", name=name, fmt=fmt)
+    return _export(request, name, fmt, public=False)
+
+
+def public_export(request: HttpRequest, name: str, fmt: str) -> HttpResponse:
+    return _export(request, name, fmt, public=True)
+
+
+def _require_secretariat(request: HttpRequest) -> None:
+    if not request.user.is_secretariat:
+        raise Http404  # outsiders learn nothing, not even that the page exists
+
+
+@login_required
+def duplicates(request: HttpRequest) -> HttpResponse:
+    """The analyst's queue of duplicate suggestions and correlated clusters."""
+    _require_secretariat(request)
+    return render(request, "analysis/duplicates.html", {
+        "suggestions": correlation.duplicate_suggestions(request.user),
+        "clusters": correlation.clusters(request.user),
+    })
+
+
+@login_required
+@require_POST
+def merge(request: HttpRequest) -> HttpResponse:
+    """Mark a report as a duplicate of a primary: a status change, the original is kept."""
+    _require_secretariat(request)
+    visible = Incident.objects.for_user(request.user)
+    try:
+        duplicate = visible.get(pk=int(request.POST.get("duplicate", "")))
+        primary = visible.get(pk=int(request.POST.get("primary", "")))
+    except (ValueError, Incident.DoesNotExist):
+        raise Http404 from None
+    try:
+        services.change_status(duplicate, request.user, "duplicate",
+                               note=request.POST.get("note", ""), duplicate_of=primary)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, _("%(dup)s is marked as a duplicate of %(primary)s.") % {
+            "dup": duplicate.reference, "primary": primary.reference})
+    return redirect(request.POST.get("next") if request.POST.get("next", "").startswith("/")
+                    and not request.POST["next"].startswith("//") else "analysis-duplicates")

@@ -1,0 +1,308 @@
+"""Federation over TAXII 2.1 with the OASIS client (taxii2-client): pull a remote collection
+into this instance, push this instance's objects to a remote collection.
+
+Rules (docs in README, "Federation and TAXII"):
+
+- **Incremental**: a FederationCursor per (remote, API root, collection, direction) keeps the
+  last ``added_after``: the remote's X-TAXII-Date-Added-Last for a pull, our own date added for a
+  push. It moves only when a run succeeded, so a failed run is simply retried.
+- **Idempotent**: objects keep their STIX ids; the importer merges what it already has.
+- **Conflicts**: a report known on both sides is settled by STIX ``modified``: the newer wins
+  (the importer amends the local report into a new version, or leaves it). Each conflict is
+  recorded in the audit trail with both times and the winner.
+- **Attribution**: a pull imports as a local focal point, so reports land in that user's
+  State. Objects the remote attributes to *another* Member State (created_by_ref is that State's
+  identity) are skipped: each State shares its own reports.
+- **What leaves** on push: only the pushing user's own State's objects, and only TLP:CLEAR and
+  TLP:GREEN, unless the remote collection is declared a sharing group's collection
+  (``sharing_group``): then also the TLP:AMBER objects shared with that group. AMBER+STRICT and
+  RED never leave.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import os
+import tempfile
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import requests
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from taxii2client.common import _HTTPConnection
+from taxii2client.exceptions import TAXIIServiceException
+from taxii2client.exceptions import ValidationError as TaxiiClientError
+from taxii2client.v21 import Collection, as_pages
+
+from sentinelle.core import audit, jobs
+from sentinelle.core.models import MemberState, SharingGroup
+from sentinelle.exchange.exporters import stix as stix_export
+from sentinelle.exchange.exporters.stix import state_identity_id
+from sentinelle.exchange.formats import stix
+from sentinelle.exchange.importer import import_records
+from sentinelle.exchange.models import FederationCursor
+from sentinelle.exchange.taxii import collections as tc
+from sentinelle.incidents.models import TLP, Incident
+
+TIMEOUT = 60          # seconds per HTTP request: a stuck peer must not hang a job forever
+PAGE = 500            # objects per GET
+PUSH_BATCH = 200      # objects per POST, well under any max_content_length
+PUSHABLE = (TLP.CLEAR, TLP.GREEN)
+
+
+class FederationError(Exception):
+    pass
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """Sentinelle API tokens (and most TAXII servers behind a gateway) use Bearer tokens."""
+
+    def __init__(self, token: str):
+        self.token = token
+
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+
+def open_collection(remote: str, api_root: str, collection: str, *, token: str | None = None,
+                    user: str | None = None, password: str | None = None
+                    ) -> tuple[Collection, dict[str, str]]:
+    """The remote collection, and a dict that always holds the last X-TAXII-Date-Added-Last
+    seen (taxii2-client does not expose response headers, a session hook does)."""
+    conn = _HTTPConnection(user=user, password=password, version="2.1",
+                           auth=BearerAuth(token) if token else None)
+    conn.session.request = functools.partial(conn.session.request, timeout=TIMEOUT)
+    seen: dict[str, str] = {}
+
+    def capture(response, *args, **kwargs):
+        last = response.headers.get("X-TAXII-Date-Added-Last")
+        if last and (not seen.get("last") or _when(last) > _when(seen["last"])):
+            seen["last"] = last
+        return response
+
+    conn.session.hooks["response"].append(capture)
+    base = api_root if api_root.startswith(("http://", "https://")) else \
+        f"{remote.rstrip('/')}/{api_root.strip('/')}/"
+    return Collection(_collection_url(conn, base.rstrip("/"), collection), conn=conn), seen
+
+
+def _collection_url(conn: _HTTPConnection, base: str, key: str) -> str:
+    """Collections are addressed by id; a name or a title is resolved to it first (our
+    server answers to names too, and taxii2-client insists that the URL carry the id)."""
+    try:
+        uuid.UUID(key)
+        return f"{base}/collections/{key}/"
+    except ValueError:
+        pass
+    try:
+        return f"{base}/collections/{conn.get(f'{base}/collections/{key}/')['id']}/"
+    except (requests.RequestException, KeyError, TypeError):
+        pass
+    try:
+        listing = conn.get(f"{base}/collections/").get("collections", [])
+    except requests.RequestException as exc:
+        raise FederationError(f"{base}: {exc}") from None
+    for found in listing:
+        if key.lower() in (str(found.get("id")).lower(), str(found.get("title")).lower()):
+            return f"{base}/collections/{found['id']}/"
+    raise FederationError(f"{base}: no collection {key!r}")
+
+
+def _when(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+@dataclass
+class RunResult:
+    direction: str
+    objects: int = 0
+    skipped_other_states: int = 0
+    conflicts: list[dict[str, str]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    cursor: str = ""
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _cursor(remote: str, api_root: str, collection: str, direction: str,
+            user) -> FederationCursor:
+    # One cursor per local account too: two States pulling the same remote collection with
+    # their own tokens see different objects, so they must not share a position.
+    cursor, _created = FederationCursor.objects.get_or_create(
+        remote=remote, api_root=api_root, collection=f"{collection}@{user.get_username()}",
+        direction=direction)
+    return cursor
+
+
+def _other_state_identities(user) -> set[str]:
+    return {state_identity_id(a) for a in MemberState.objects.exclude(pk=user.state_id)
+            .values_list("alpha2", flat=True)}
+
+
+_NOT_CONTENT = {"created", "modified", "created_by_ref", "external_references",
+                "x_sentinelle_status", "spec_version", "labels"}
+
+
+def _content(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k not in _NOT_CONTENT}
+
+
+def _record_conflicts(objects: list[dict[str, Any]], user, remote: str) -> list[dict[str, str]]:
+    """Audit every report both sides hold in different versions: the newer `modified` wins."""
+    incoming = {o["id"]: o for o in objects if o.get("type") == "incident" and "modified" in o}
+    conflicts = []
+    for incident in stix_export.exportable(Incident.objects.filter(stix_id__in=list(incoming))):
+        if _content(stix_export.incident_object(incident)) == _content(incoming[incident.stix_id]):
+            continue   # the same report on both sides: times differ, nothing conflicts
+        remote_modified = _when(incoming[incident.stix_id]["modified"])
+        local_modified = incident.updated_at.replace(microsecond=(
+            incident.updated_at.microsecond // 1000) * 1000)
+        if remote_modified == local_modified:
+            continue
+        winner = "remote" if remote_modified > local_modified else "local"
+        entry = {"id": incident.stix_id, "local_modified": local_modified.isoformat(),
+                 "remote_modified": remote_modified.isoformat(), "winner": winner}
+        audit.record("exchange.federate.conflict", incident, actor=user,
+                     before={"modified": entry["local_modified"]},
+                     after={"modified": entry["remote_modified"], "winner": winner,
+                            "remote": remote})
+        conflicts.append(entry)
+    return conflicts
+
+
+def pull(*, remote: str, api_root: str, collection: str, user, token: str | None = None,
+         dry_run: bool = False, full: bool = False, auth: dict | None = None) -> RunResult:
+    """Fetch what the remote collection added since the last pull and import it as `user`."""
+    if not (user.is_authenticated and user.is_focal_point):
+        raise FederationError("a pull imports on behalf of a Member State's focal point "
+                              "(--user or --state)")
+    cursor = _cursor(remote, api_root, collection, FederationCursor.Direction.PULL, user)
+    remote_collection, seen = open_collection(remote, api_root, collection, token=token,
+                                              **(auth or {}))
+    params = {"added_after": cursor.added_after} if cursor.added_after and not full else {}
+    others = _other_state_identities(user)
+    result = RunResult("pull", dry_run=dry_run)
+    incidents: list[dict[str, Any]] = []   # reports only (not indicators): conflict check
+    written = 0
+    # Spooled to disk past 16 MiB: a large pull is parsed as a stream, like a large file.
+    with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as spool:
+        spool.write(b'{"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000000",'
+                    b' "objects": [')
+        try:
+            for envelope in as_pages(remote_collection.get_objects, per_request=PAGE, **params):
+                for obj in envelope.get("objects", []) or []:
+                    result.objects += 1
+                    if obj.get("created_by_ref") in others or obj.get("id") in others:
+                        result.skipped_other_states += 1
+                        continue
+                    spool.write((b",\n" if written else b"\n") + json.dumps(obj).encode())
+                    written += 1
+                    if obj.get("type") == "incident" and obj.get("modified"):
+                        incidents.append(obj)
+        except (requests.RequestException, TAXIIServiceException, TaxiiClientError) as exc:
+            raise FederationError(f"{remote}: {exc}") from None
+        spool.write(b"\n]}")
+        spool.seek(0)
+        with transaction.atomic():
+            result.conflicts = _record_conflicts(incidents, user, remote)
+            summary = import_records(stix.parse(spool), user=user, dry_run=dry_run,
+                                     source_name=f"taxii:{remote} {api_root}/{collection}")
+            result.summary = summary.as_dict()
+            if not summary.written:
+                transaction.set_rollback(True)   # the conflicts were not settled after all
+    if summary.rejected:
+        first = summary.rejected[0]
+        raise FederationError(f"{len(summary.rejected)} object(s) rejected, nothing written. "
+                              f"First: {first.where}: {first.reason}")
+    if not dry_run:
+        cursor.added_after = seen.get("last") or cursor.added_after
+        cursor.last_run_at = timezone.now()
+        cursor.last_result = result.as_dict()
+        cursor.save()
+    result.cursor = cursor.added_after
+    return result
+
+
+def pushable(user, sharing_group: SharingGroup | None = None) -> tc.Collection:
+    """What a push may send, as a collection definition (see the module docstring)."""
+    if sharing_group is not None:
+        return tc.Collection("push", "group", "", "", tlps=(*PUSHABLE, TLP.AMBER),
+                             group=sharing_group, state_id=user.state_id)
+    return tc.Collection("push", "community", "", "", tlps=PUSHABLE, state_id=user.state_id)
+
+
+def push(*, remote: str, api_root: str, collection: str, user, token: str | None = None,
+         sharing_group: str | None = None, dry_run: bool = False, full: bool = False,
+         auth: dict | None = None) -> RunResult:
+    """Send this State's shareable objects added since the last push to the remote."""
+    if not (user.is_authenticated and user.is_focal_point):
+        raise FederationError("a push sends a Member State's own objects: give a focal point")
+    group = None
+    if sharing_group:
+        group = SharingGroup.objects.filter(name=sharing_group, states=user.state_id).first()
+        if group is None:
+            raise FederationError(f"--sharing-group: {user.state} is not in a group named "
+                                  f"{sharing_group!r}")
+    cursor = _cursor(remote, api_root, collection, FederationCursor.Direction.PUSH, user)
+    since = _when(cursor.added_after) if cursor.added_after and not full else None
+    entries = tc.entries(pushable(user, group), user, tc.Filters(added_after=since))
+    result = RunResult("push", objects=len(entries), dry_run=dry_run)
+    if entries and not dry_run:
+        remote_collection, _seen = open_collection(remote, api_root, collection, token=token,
+                                                   **(auth or {}))
+        for start in range(0, len(entries), PUSH_BATCH):
+            batch = entries[start:start + PUSH_BATCH]
+            try:
+                status = remote_collection.add_objects(
+                    {"objects": [e.build() for e in batch]}, wait_for_completion=True,
+                    poll_interval=1, timeout=TIMEOUT)
+            except (requests.RequestException, TAXIIServiceException, TaxiiClientError) as exc:
+                raise FederationError(f"{remote}: {exc}") from None
+            if status.failure_count:
+                failure = status.failures[0]
+                raise FederationError(
+                    f"the remote refused {status.failure_count} object(s); first "
+                    f"{failure.get('id')}: {failure.get('message', '')}")
+            # Advance after each accepted batch: a later failure resends only the rest.
+            cursor.added_after = batch[-1].date_added.isoformat()
+            cursor.save(update_fields=["added_after"])
+    if not dry_run:
+        cursor.last_run_at = timezone.now()
+        cursor.last_result = result.as_dict()
+        cursor.save()
+    result.cursor = cursor.added_after
+    return result
+
+
+def resolve_token(params: dict[str, Any]) -> str | None:
+    """A token from a file or an environment variable: jobs never store a clear token."""
+    if params.get("token_file"):
+        with open(params["token_file"], encoding="utf-8") as handle:
+            return handle.read().strip()
+    if params.get("token_env"):
+        return os.environ.get(params["token_env"])
+    return os.environ.get("SENTINELLE_FEDERATION_TOKEN")
+
+
+@jobs.handler("federate")
+def run_federation(job, progress) -> dict:
+    """A scheduled or requested federation run: params direction, remote, api_root,
+    collection, optional sharing_group, token_file or token_env."""
+    params = dict(job.params)
+    run = pull if params.get("direction") == "pull" else push
+    kwargs = {k: params[k] for k in ("remote", "api_root", "collection") if k in params}
+    if run is push and params.get("sharing_group"):
+        kwargs["sharing_group"] = params["sharing_group"]
+    try:
+        result = run(user=job.owner, token=resolve_token(params), **kwargs)
+    except (FederationError, OSError) as exc:
+        raise ValidationError(str(exc)) from None
+    return result.as_dict()

@@ -1,0 +1,341 @@
+"""STIX 2.1 bundles → Sentinelle records (see records.py for the contract, docs/formats.md for
+the mapping).
+
+Streaming. ``objects`` items are read one by one with ijson, so a 1 GB bundle never sits in
+memory whole. The difficulty is that a relationship may come after the objects it links: an
+indicator that ``indicates`` an incident belongs in that report, not among shared indicators.
+
+- When the input can be rewound (a file, an upload), the parser reads it twice. The first pass
+  keeps only the links (relationship ends, report containers, observed-data references, incident
+  ids); the second yields standalone indicators as soon as they are read. Memory grows with the
+  links and the reports, not with the indicators.
+- When it cannot (a pipe), indicators are held until the end of the input, because any later
+  relationship could claim them: memory then grows with the indicators. Callers that care pass
+  a seekable stream.
+
+Reports are always yielded last, in input order, once every indicator that belongs to them has
+been seen. Objects Sentinelle has no place for (malware, campaign, threat-actor, sighting, …)
+are read, validated and ignored; invalid objects become Rejections with their JSON path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import ijson
+
+from sentinelle.exchange.formats import stix_common as sc
+from sentinelle.exchange.records import (
+    FormatError,
+    IndicatorRecord,
+    Record,
+    Rejection,
+    ReportRecord,
+)
+
+FORMAT = "stix"
+_SNIFF_BUNDLE = re.compile(rb'"type"\s*:\s*"bundle"')
+_SNIFF_SPEC = re.compile(rb'"spec_version"\s*:\s*"2\.[01]"')
+_SNIFF_ID = re.compile(rb'"id"\s*:\s*"[a-z0-9-]+--[0-9a-fA-F]{8}-')
+_RSIT_TAG = re.compile(r'^rsit:([a-z-]+)="?([a-z0-9-]+)"?$')
+_SCO_TYPES = {"ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr", "autonomous-system",
+              "file"}
+# Relationship types that tie an indicator or an observation to an incident.
+_LINK_TYPES = {"indicates", "related-to", "based-on", "derived-from", "attributed-to", "uses",
+               "targets"}
+
+
+def sniff(head: bytes, name: str = "") -> bool:
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not text.startswith((b"{", b"[")):
+        return False
+    if _SNIFF_BUNDLE.search(text):
+        return True
+    return bool(_SNIFF_SPEC.search(text) and _SNIFF_ID.search(text))
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+def _objects(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
+    """(JSON path, object) for each STIX object: the items of a bundle's ``objects``, of a bare
+    JSON array, or a single object standing alone."""
+    head = stream.read(1)
+    while head and head in b" \t\r\n\xef\xbb\xbf":
+        head = stream.read(1)
+    if head not in (b"{", b"["):
+        raise FormatError("This is not JSON: a STIX 2.1 bundle starts with '{'.")
+    stream = _Rejoined(head, stream)
+    prefix_items, base = ("objects.item", "$.objects") if head == b"{" else ("item", "$")
+    root = ijson.ObjectBuilder()   # the top-level object minus its "objects": small
+    builder: ijson.ObjectBuilder | None = None
+    depth = index = 0
+    try:
+        for prefix, event, value in ijson.parse(stream, use_float=True):
+            if builder is not None:
+                builder.event(event, value)
+                if event in ("start_map", "start_array"):
+                    depth += 1
+                elif event in ("end_map", "end_array"):
+                    depth -= 1
+                    if depth == 0:
+                        yield f"{base}[{index}]", builder.value
+                        builder, index = None, index + 1
+            elif prefix == prefix_items:
+                if event in ("start_map", "start_array"):
+                    builder, depth = ijson.ObjectBuilder(), 1
+                    builder.event(event, value)
+                else:
+                    yield f"{base}[{index}]", value   # a scalar where an object should be
+                    index += 1
+            elif head == b"{" and not (prefix == "objects" or prefix.startswith("objects.")
+                                       or (prefix == "" and value == "objects")):
+                root.event(event, value)
+    except ijson.common.IncompleteJSONError as exc:
+        raise FormatError(f"The JSON is truncated or malformed after {base}[{index}]: "
+                          f"{exc}") from None
+    top = getattr(root, "value", None)
+    if head == b"{" and isinstance(top, dict) and top.get("type") != "bundle":
+        if not (isinstance(top.get("type"), str) and isinstance(top.get("id"), str)):
+            raise FormatError("This JSON is neither a STIX 2.1 bundle nor a STIX object.")
+        yield "$", top   # a single object standing alone is a bundle of one
+
+
+class _Rejoined(io.RawIOBase):
+    """The stream with the byte already read put back in front (ijson needs the whole text)."""
+
+    def __init__(self, first: bytes, rest: BinaryIO):
+        self._first, self._rest = first, rest
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:
+            return b""
+        if self._first:
+            first, self._first = self._first, b""
+            more = self._rest.read(size - 1 if size and size > 0 else -1) if size != 1 else b""
+            return first + (more or b"")
+        return self._rest.read(size)
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def _seekable(stream: BinaryIO) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+# --- links between objects -------------------------------------------------------------------
+
+@dataclass
+class _Links:
+    """What decides where an indicator belongs: small, proportional to links, not indicators."""
+
+    incidents: set[str] = field(default_factory=set)
+    owner: dict[str, str] = field(default_factory=dict)        # object id -> incident id
+    observed_by: dict[str, str] = field(default_factory=dict)  # SCO id -> observed-data id
+    markings: dict[str, str] = field(default_factory=dict)     # custom marking id -> TLP
+
+    def learn(self, obj: dict[str, Any]) -> None:
+        kind, oid = obj.get("type"), obj.get("id")
+        if not isinstance(oid, str):
+            return
+        if kind == "incident":
+            self.incidents.add(oid)
+        elif kind == "relationship" and obj.get("relationship_type") in _LINK_TYPES:
+            src, dst = obj.get("source_ref"), obj.get("target_ref")
+            if isinstance(dst, str) and dst.startswith("incident--") and isinstance(src, str):
+                self.owner.setdefault(src, dst)
+            elif isinstance(src, str) and src.startswith("incident--") and isinstance(dst, str):
+                self.owner.setdefault(dst, src)
+        elif kind == "report":
+            refs = list(sc.iter_refs(obj, "object_refs"))
+            owners = [r for r in refs if r.startswith("incident--")]
+            if len(owners) == 1:   # a container of one incident: its objects are that report's
+                for ref in refs:
+                    if ref != owners[0]:
+                        self.owner.setdefault(ref, owners[0])
+        elif kind == "observed-data":
+            for ref in sc.iter_refs(obj, "object_refs"):
+                self.observed_by.setdefault(ref, oid)
+        elif kind == "marking-definition":
+            level = sc.tlp_of_marking(obj)
+            if level:
+                self.markings[oid] = level
+
+    def incident_of(self, oid: str) -> str | None:
+        return self.owner.get(oid) or self.owner.get(self.observed_by.get(oid, ""))
+
+    def tlp(self, obj: dict[str, Any]) -> str | None:
+        refs = sc.iter_refs(obj, "object_marking_refs")
+        return sc.strictest([sc.TLP_BY_MARKING_ID.get(r) or self.markings.get(r, "")
+                             for r in refs])
+
+
+# --- mapping ---------------------------------------------------------------------------------
+
+def _time(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _report(where: str, obj: dict[str, Any], tlp: str | None) -> ReportRecord:
+    labels = [x for x in obj.get("labels") or [] if isinstance(x, str)]
+    rsit = obj.get("x_sentinelle_rsit")
+    for label in labels:
+        match = _RSIT_TAG.match(label)
+        if rsit is None and match:
+            rsit = f"{match.group(1)}:{match.group(2)}"
+    x = {k[len("x_sentinelle_"):]: v for k, v in obj.items() if k.startswith("x_sentinelle_")}
+    users = x.get("users_affected")
+    return ReportRecord(
+        where=where, source_format=FORMAT, title=str(obj.get("name", ""))[:200],
+        description=str(obj.get("description") or ""), external_id=obj.get("id"),
+        category=x.get("category"), rsit=rsit, tlp=tlp, severity=x.get("severity"),
+        started_at=_time(x.get("started_at")) or _time(obj.get("created")),
+        ended_at=_time(x.get("ended_at")), detected_at=_time(x.get("detected_at")),
+        affected_services=[s for s in x.get("affected_services") or [] if isinstance(s, str)],
+        users_affected=users if isinstance(users, int) else None,
+        alleged_origin_state=x.get("alleged_origin_state"),
+        narrative_language=str(obj.get("lang") or x.get("narrative_language") or "en"),
+        tags=[t for t in labels if not _RSIT_TAG.match(t)],
+        modified=_time(obj.get("modified")), sharing_group=x.get("sharing_group"))
+
+
+def _indicators(where: str, obj: dict[str, Any], tlp: str | None) -> list[IndicatorRecord]:
+    """One record per value a STIX indicator or SCO names; the first keeps the STIX id."""
+    oid = obj["id"]
+    if obj["type"] == "indicator":
+        if obj.get("pattern_type", "stix") != "stix":
+            return []   # sigma, yara, snort…: rules, not values
+        pairs = sc.pattern_indicators(str(obj.get("pattern", "")))
+        common = {
+            "name": str(obj.get("name") or "")[:300],
+            "description": str(obj.get("description") or ""),
+            "valid_from": _time(obj.get("valid_from")),
+            "valid_until": _time(obj.get("valid_until")),
+            "labels": [x for x in obj.get("labels") or [] if isinstance(x, str)],
+            "modified": _time(obj.get("modified")),
+        }
+        pattern = str(obj.get("pattern", ""))
+    else:
+        pair = sc.sco_indicator(obj)
+        pairs = [pair] if pair else []
+        common = {}
+        pattern = None
+        oid = "indicator--" + oid.split("--", 1)[1]   # SCO ids are deterministic already
+    records = []
+    for n, (kind, value) in enumerate(pairs):
+        records.append(IndicatorRecord(
+            where=where, source_format=FORMAT, type=kind, value=value,
+            external_id=oid if n == 0 else sc.derived_id("indicator", oid, kind, value),
+            pattern=pattern if len(pairs) == 1 else sc.indicator_pattern(kind, value),
+            tlp=tlp, **common))
+    return records
+
+
+# --- the parser ------------------------------------------------------------------------------
+
+def parse(stream: BinaryIO, *, name: str = "") -> Iterator[Record]:
+    links = _Links()
+    complete = False
+    if _seekable(stream):
+        start = stream.tell()
+        for _where, obj in _objects(stream):
+            if isinstance(obj, dict):
+                links.learn(obj)
+        stream.seek(start)
+        complete = True
+    yield from _emit(_objects(stream), links, complete)
+
+
+def _emit(objects: Iterable[tuple[str, Any]], links: _Links,
+          complete: bool) -> Iterator[Record]:
+    reports: dict[str, ReportRecord] = {}
+    pending: dict[str, list[tuple[str, str]]] = {}   # incident id -> indicators seen before it
+    notes: dict[str, list[str]] = {}
+    held: list[tuple[str, IndicatorRecord]] = []     # single pass: owner unknown until the end
+
+    def place(oid: str, records: list[IndicatorRecord]) -> Iterator[Record]:
+        owner = links.incident_of(oid)
+        if owner is None and not complete:
+            held.extend((oid, r) for r in records)
+            return
+        for record in records:
+            if owner in reports:
+                _add(reports[owner].indicators, (record.type, record.value))
+            elif owner in links.incidents:
+                _add(pending.setdefault(owner, []), (record.type, record.value))
+            else:   # standalone, or linked to a report the receiving instance already has
+                record.report_ref = owner
+                yield record
+
+    for where, obj in objects:
+        problem = None if _stix20(obj) else sc.schema_error(obj)
+        if problem is not None:
+            path, reason = problem
+            yield Rejection(where=f"{where}{path}", reason=reason)
+            continue
+        if not complete:
+            links.learn(obj)
+        kind, oid = obj["type"], obj.get("id", "")
+        if obj.get("revoked") is True:
+            continue   # withdrawn by its producer: nothing to import
+        if kind == "incident":
+            record = _report(where, obj, links.tlp(obj))
+            for pair in pending.pop(oid, []):
+                _add(record.indicators, pair)
+            reports[oid] = record
+        elif kind == "indicator" or kind in _SCO_TYPES:
+            yield from place(oid, _indicators(where, obj, links.tlp(obj)))
+        elif kind == "observed-data" and isinstance(obj.get("objects"), dict):
+            # STIX 2.0-style embedded observables belong to the observed-data's owner.
+            tlp = links.tlp(obj)
+            for key, sco in obj["objects"].items():
+                if isinstance(sco, dict) and sco.get("type") in _SCO_TYPES:
+                    sco = {**sco, "id": sco.get("id") or sc.derived_id(sco["type"], oid, key)}
+                    yield from place(oid, _indicators(f"{where}.objects.{key}", sco, tlp))
+        elif kind == "note":
+            text = "\n".join(str(obj.get(k)) for k in ("abstract", "content") if obj.get(k))
+            for ref in sc.iter_refs(obj, "object_refs"):
+                if ref.startswith("incident--") and text:
+                    notes.setdefault(ref, []).append(text)
+
+    for oid, record in held:   # single pass: every relationship is known now
+        owner = links.incident_of(oid)
+        if owner in reports:
+            _add(reports[owner].indicators, (record.type, record.value))
+        else:
+            record.report_ref = owner
+            yield record
+    for oid, record in reports.items():
+        for text in notes.get(oid, []):
+            record.description = f"{record.description}\n\n{text}".strip()
+        yield record
+
+
+def _stix20(obj: Any) -> bool:
+    """A STIX 2.0 domain or relationship object (no spec_version; TAXII servers still hold
+    them): the 2.1 schemas do not apply. Its pattern, if any, is read all the same."""
+    return (isinstance(obj, dict) and "spec_version" not in obj and isinstance(obj.get("id"), str)
+            and obj.get("type") not in _SCO_TYPES and not sc.is_sco_type(obj.get("type")))
+
+
+def _add(values: list[tuple[str, str]], pair: tuple[str, str]) -> None:
+    if pair not in values:
+        values.append(pair)

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from sentinelle.core import audit, jobs
+from sentinelle.exchange import federation
+from sentinelle.exchange.accounts import acting_user
+
+
+class Command(BaseCommand):
+    help = ("Pull from or push to a remote TAXII 2.1 collection, incrementally. Example: "
+            "sentinelle federate pull --remote https://hub.example.org/taxii2/ --api-root "
+            "sentinelle --collection all --token-file /run/secrets/hub --state CU")
+
+    def add_arguments(self, parser):
+        parser.add_argument("direction", choices=["pull", "push"])
+        parser.add_argument("--remote", required=True, help="the remote TAXII server URL")
+        parser.add_argument("--api-root", required=True,
+                            help="API root name (as in /taxii2/<name>/) or its full URL")
+        parser.add_argument("--collection", required=True, help="collection id (or name)")
+        parser.add_argument("--token", help="the remote's API token (prefer --token-file)")
+        parser.add_argument("--token-file", help="a file holding the remote's API token")
+        parser.add_argument("--token-env", help="an environment variable holding the token "
+                                                "(default SENTINELLE_FEDERATION_TOKEN)")
+        parser.add_argument("--basic-user", help="HTTP basic user, for servers such as medallion")
+        parser.add_argument("--basic-password", help="HTTP basic password")
+        parser.add_argument("--state", help="ISO alpha-2 of the local State")
+        parser.add_argument("--user", help="the local focal point to act as")
+        parser.add_argument("--sharing-group",
+                            help="push: the remote collection is this group's; AMBER objects "
+                                 "shared with the group may go too")
+        parser.add_argument("--full", action="store_true",
+                            help="ignore the cursor and take everything again (idempotent)")
+        parser.add_argument("--dry-run", action="store_true", help="pull: check, write nothing; "
+                                                                   "push: count, send nothing")
+        parser.add_argument("--background", action="store_true",
+                            help="run as a job (needs --token-file or --token-env)")
+
+    def handle(self, *args, **options):
+        user = acting_user(options["user"], options["state"])
+        where = {"remote": options["remote"], "api_root": options["api_root"],
+                 "collection": options["collection"]}
+        if options["background"]:
+            if options["token"]:
+                raise CommandError("--background: give --token-file or --token-env; a job "
+                                   "never stores a token in clear")
+            params = {"direction": options["direction"], **where,
+                      "token_file": options["token_file"], "token_env": options["token_env"],
+                      "sharing_group": options["sharing_group"]}
+            job = jobs.start("federate", user, {k: v for k, v in params.items() if v})
+            self.stdout.write(f"job {job.pk}: {job.status}")
+            return
+        try:
+            token = options["token"] or federation.resolve_token(
+                {"token_file": options["token_file"], "token_env": options["token_env"]})
+        except OSError as exc:
+            raise CommandError(f"--token-file: {exc}") from None
+        auth = None
+        if options["basic_user"]:
+            auth = {"user": options["basic_user"], "password": options["basic_password"]}
+        kwargs = {**where, "user": user, "token": token, "auth": auth,
+                  "dry_run": options["dry_run"], "full": options["full"]}
+        if options["direction"] == "push":
+            kwargs["sharing_group"] = options["sharing_group"]
+        run = federation.pull if options["direction"] == "pull" else federation.push
+        with audit.audit_context(actor=user, request_id=f"command:federate-{options['direction']}"):
+            try:
+                result = run(**kwargs)
+            except federation.FederationError as exc:
+                raise CommandError(str(exc)) from None
+        self.stdout.write(json.dumps(result.as_dict(), default=str))

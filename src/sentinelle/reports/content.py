@@ -1,0 +1,576 @@
+"""Assembling the annual report to Council from the statistics service, the correlation service
+and the action plan evaluation.
+
+Every figure comes from ``sentinelle.analysis.statistics.compute`` for the year, as the public
+sees it (``sentinelle.analysis.disclosure.for_viewer`` with no user): small counts tied to a
+State are already suppressed there. On top of that, this module applies the report's own rules
+(documented in annex B of every report and in the README):
+
+* **Naming**: a State is named only if *every* report it made that counts in the year carries its
+  consent to be named (``Incident.consent_to_name``); the others are counted, never named.
+* **TLP**: nothing from a TLP:AMBER, AMBER+STRICT or RED report appears except inside aggregate
+  counts; titles are quoted only from TLP:CLEAR reports of States that consented.
+* **Small counts**: in the breakdown tables and charts (category, RSIT class and type, region,
+  month, severity), a count below ``SENTINELLE_SMALL_COUNT`` is shown as "<k" as well, since a
+  rare category can point at the one State that reported it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from django.contrib.auth.models import AnonymousUser
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from sentinelle.actionplan import metrics
+from sentinelle.actionplan.evaluation import Status, evaluate
+from sentinelle.actionplan.models import Metric
+from sentinelle.analysis import disclosure
+from sentinelle.analysis.statistics import (
+    StatsFilter,
+    compute,
+    counted_incidents,
+    small_count_threshold,
+)
+from sentinelle.incidents.models import TLP
+from sentinelle.reports import charts, formatting
+from sentinelle.reports.document import (
+    AnnexRow,
+    Bullets,
+    ChartBlock,
+    Cover,
+    Document,
+    Figure,
+    Paragraph,
+    Section,
+    Table,
+)
+from sentinelle.reports.options import ReportOptions
+
+TREND_YEARS = 5
+MAX_CLEAR_EXAMPLES = 10
+
+
+def labels() -> dict[str, str]:
+    """The report's fixed headings and cover phrases, one gettext call each so that
+    ``makemessages`` finds them all (call inside ``translation.override``)."""
+    return {
+        "council": _("Council %(year)s"),
+        "agenda_item": _("Agenda item: %(item)s"),
+        "document": _("Document %(number)s"),
+        "original": _("Original: %(language)s"),
+        "report_by": _("Report by the Secretary-General"),
+        "title": _("Annual report on ICT security incidents reported by Member States in "
+                   "%(year)s and evaluation of the action plan"),
+        "summary": _("Summary"),
+        "action_required": _("Action required"),
+        "references": _("References"),
+        "introduction": _("Introduction"),
+        "reporting": _("Reporting in %(year)s"),
+        "analysis": _("Analysis of the incidents"),
+        "by_category": _("By category"),
+        "by_rsit": _("By RSIT class"),
+        "by_month": _("By month"),
+        "response": _("Response times and evidence"),
+        "trends": _("Trends over the previous years"),
+        "clusters": _("Notable clusters"),
+        "actionplan": _("Evaluation of the action plan"),
+        "gateway": _("Cybersecurity gateway and cooperation"),
+        "annex_a": _("Annex A – Data tables"),
+        "annex_b": _("Annex B – Method"),
+    }
+
+
+class _Fmt:
+    """Figures formatted for the report's language, remembering their source."""
+
+    def __init__(self, year: int, threshold: int):
+        self.year, self.k = year, threshold
+
+    def fig(self, value, path: str, digits: int = 0, year: int | None = None) -> Figure:
+        source = f"{year or self.year}|{path}" if path else ""
+        if value is None:
+            return Figure(f"<{self.k}", source, suppressed=True)
+        return Figure(formatting.number(value, digits), source, raw=value)
+
+    def count(self, value, path: str, year: int | None = None, digits: int = 0) -> Figure:
+        """A breakdown count: shown as "<k" below the threshold (see the module docstring)."""
+        source = f"{year or self.year}|{path}" if path else ""
+        if value is None or 0 < value < self.k:
+            return Figure(f"<{self.k}", source, suppressed=True, raw=value)
+        return Figure(formatting.number(value, digits), source, raw=value)
+
+    def share(self, value, path: str) -> Figure:
+        if value is None:
+            return Figure("–", f"{self.year}|{path}", raw=None)
+        return Figure(formatting.percent(value, 1), f"{self.year}|{path}", raw=value)
+
+
+def para(template: str, **figures) -> Paragraph:
+    """A translated sentence with %(name)s placeholders replaced by figures (or strings)."""
+    parts: list = []
+    pos = 0
+    for match in re.finditer(r"%\((\w+)\)s", template):
+        if match.start() > pos:
+            parts.append(template[pos:match.start()])
+        value = figures[match.group(1)]
+        parts.append(value if isinstance(value, Figure) else str(value))
+        pos = match.end()
+    if pos < len(template):
+        parts.append(template[pos:])
+    return Paragraph(parts)
+
+
+def public_stats(flt: StatsFilter, with_year_over_year: bool = True):
+    """(raw, public) statistics for a filter: the raw ones decide consent, the public ones are
+    printed."""
+    raw = compute(flt, with_year_over_year=with_year_over_year)
+    return raw, disclosure.for_viewer(raw, AnonymousUser())
+
+
+def named_states(raw) -> set[str]:
+    """States that consented to be named: every counted report of theirs in the year carries
+    consent (a State known only from a summary return is not named)."""
+    return {row["key"] for row in raw.by_state
+            if row["reported"] > 0 and row["consenting"] == row["reported"]}
+
+
+def build(options: ReportOptions) -> Document:
+    with translation.override(options.lang):
+        return _Builder(options).build()
+
+
+class _Builder:
+    def __init__(self, options: ReportOptions):
+        self.o = options
+        self.year = options.year
+        self.k = small_count_threshold()
+        self.f = _Fmt(self.year, self.k)
+        self.flt = StatsFilter(year=self.year)
+        self.raw, self.stats = public_stats(self.flt)
+        self.named = named_states(self.raw)
+        self.csv: list[AnnexRow] = []
+        self.L = labels()
+        self.has_data = bool(self.raw.totals.get("incidents")) or bool(
+            self.raw.totals.get("states_reporting"))
+
+    # --- front matter ------------------------------------------------------------------------
+    def build(self) -> Document:
+        o, L = self.o, self.L
+        original = translation.get_language_info("en")["name_translated"]
+        cover = Cover(
+            council=L["council"] % {"year": o.council}
+            + (f" – {o.session}" if o.session else ""),
+            session=o.session,
+            agenda_item=L["agenda_item"] % {"item": o.agenda_item},
+            document=L["document"] % {"number": o.document_reference},
+            date=formatting.date(o.document_date),
+            original=L["original"] % {"language": original},
+            report_by=L["report_by"],
+            title=(L["title"] % {"year": self.year}).upper(),
+        )
+        sections = [self.introduction(), self.reporting(), self.analysis(), self.trends(),
+                    self.clusters(), self.action_plan(), self.gateway()]
+        annexes = [self.annex_tables(), self.annex_method()]
+        return Document(
+            lang=o.lang, cover=cover, summary=self.summary(),
+            action_required=[Paragraph([_(
+                "The Council is invited to take note of this report and to provide guidance, "
+                "as appropriate.")])],
+            references=[
+                _("Plenipotentiary Resolution 130 (Rev. Busan, 2014)"),
+                _("Plenipotentiary Resolution 174 (Rev. Busan, 2014)"),
+                _("Plenipotentiary Resolution 64 (Rev. Busan, 2014)"),
+                _("Proposal CUB/70/1-3 to the Plenipotentiary Conference (Busan, 2014)"),
+            ],
+            sections=sections, annexes=annexes, csv=self.csv, labels=L)
+
+    def summary(self) -> list[Paragraph]:
+        t, f = self.stats.totals, self.f
+        if not self.has_data:
+            return [para(_("No incident report or annual summary return was received for "
+                           "%(year)s. This report presents the mandate, the evaluation of the "
+                           "action plan and the trends of the previous years."), year=self.year)]
+        evaluation = self.evaluation()
+        return [
+            para(_("In %(year)s, %(states)s Member States reported %(incidents)s ICT security "
+                   "incidents to the Secretariat under Resolution 130, affecting an estimated "
+                   "%(user_hours)s user-hours."),
+                 year=self.year, states=f.fig(t["states_reporting"], "totals|states_reporting"),
+                 incidents=f.fig(t["incidents"], "totals|incidents"),
+                 user_hours=f.fig(t["user_hours"], "totals|user_hours")),
+            para(_("This report analyses these incidents by category and RSIT class, compares "
+                   "them with the previous years and evaluates the action plan, whose overall "
+                   "verdict is: %(verdict)s."), verdict=evaluation.verdict.label),
+        ]
+
+    # --- sections ----------------------------------------------------------------------------
+    def introduction(self) -> Section:
+        s = Section("1", self.L["introduction"])
+        s.add(Paragraph([_(
+            "Resolution 130 (Rev. Busan, 2014) invites Member States to inform the "
+            "Secretary-General of incidents of extraterritorial interception and surveillance "
+            "of communications, of practices that undermine trust and security in the use of "
+            "ICTs, and of practices that disrupt the routing of traffic and degrade the quality "
+            "of telecommunication services. It instructs the Secretary-General to report to "
+            "Council every year with an analysis of the information received and an evaluation "
+            "of the effectiveness of the action plan.")]))
+        s.add(Paragraph([_(
+            "Resolution 64 (Rev. Busan, 2014) concerns non-discriminatory access to modern ICT "
+            "facilities, services and applications, including access to public Internet sites "
+            "and resources; Resolution 174 (Rev. Busan, 2014) concerns the illicit use of ICTs "
+            "and the exchange of technical information on network security.")]))
+        s.add(para(_("Figures in this report were produced by the Sentinelle platform from the "
+                     "reports and annual summary returns received for %(year)s. States are "
+                     "named only with their consent, and small counts are suppressed (see "
+                     "Annex B)."), year=self.year))
+        return s
+
+    def reporting(self) -> Section:
+        s = Section("2", self.L["reporting"] % {"year": self.year})
+        t, f = self.stats.totals, self.f
+        if not self.has_data:
+            s.add(para(_("No incident report or annual summary return was received for "
+                         "%(year)s."), year=self.year))
+            return s
+        s.add(para(_("%(states)s Member States reported in %(year)s: %(reported)s individual "
+                     "reports, and %(returns)s further incidents counted from annual summary "
+                     "returns (a return counts only what it adds to the individual reports of "
+                     "the same State, category and RSIT class)."),
+                   states=f.fig(t["states_reporting"], "totals|states_reporting"),
+                   year=self.year, reported=f.fig(t["reported"], "totals|reported"),
+                   returns=f.fig(t["from_summary_returns"], "totals|from_summary_returns")))
+        s.add(Paragraph([_("Reports reach the Secretariat through the web form, the REST API "
+                           "and bulk files; the platform does not yet record the channel of "
+                           "each report, so no breakdown by channel is given.")]))
+        regions = s.sub(_("Regions"))
+        regions.add(self.count_table("by_itu_d_region", _("Incidents by ITU-D region"),
+                                     _("Region"), self.stats.by_itu_d_region))
+        states = s.sub(_("Member States named with their consent"))
+        named_rows = [r for r in self.stats.by_state if r["key"] in self.named]
+        others = len([r for r in self.raw.by_state if r["key"] not in self.named])
+        if named_rows:
+            rows = [[r["label"], self.f.fig(r["incidents"], f"by_state|{r['key']}|incidents"),
+                     self.f.fig(r["user_hours"], f"by_state|{r['key']}|user_hours")]
+                    for r in named_rows]
+            states.add(Table("named_states", _("Incidents by Member State (named with consent)"),
+                             [_("Member State"), _("Incidents"), _("User-hours")], rows,
+                             [False, True, True]))
+            self._csv_rows("by_state", named_rows, ("incidents", "user_hours"))
+        else:
+            states.add(Paragraph([_("No reporting State consented to be named.")]))
+        if others:
+            states.add(Paragraph([ngettext(
+                "%(n)s further Member State reported without consenting to be named; its "
+                "incidents are included in every aggregate figure.",
+                "%(n)s further Member States reported without consenting to be named; their "
+                "incidents are included in every aggregate figure.", others) % {
+                    "n": formatting.number(others)}]))
+        clear = self.clear_examples()
+        if clear:
+            examples = s.sub(_("Reports shared under TLP:CLEAR"))
+            examples.add(Bullets([Paragraph([f"{state} – {title} ({category})"])
+                                  for state, title, category in clear]))
+        return s
+
+    def analysis(self) -> Section:
+        s = Section("3", self.L["analysis"])
+        st = self.stats
+        cat = s.sub(self.L["by_category"])
+        cat.add(self.count_table("by_category", _("Incidents and user-hours by category"),
+                                 _("Category"), st.by_category))
+        self.chart(cat, "chart-category", _("Incidents by category"), st.by_category)
+        rsit = s.sub(self.L["by_rsit"])
+        rsit.add(self.count_table("by_rsit_class", _("Incidents and user-hours by RSIT class"),
+                                  _("RSIT class"), st.by_rsit_class))
+        self.chart(rsit, "chart-rsit", _("Incidents by RSIT class"),
+                   [r for r in st.by_rsit_class if r["incidents"] != 0])
+        month = s.sub(self.L["by_month"])
+        rows = [dict(r, label=formatting.date(
+            dt.date(int(r["key"][:4]), int(r["key"][5:]), 1), form="MMM")) for r in st.by_month]
+        self.chart(month, "chart-month", _("Incidents by month of start"), rows,
+                   horizontal=False)
+        response = s.sub(self.L["response"])
+        ack, close, t = st.time_to_acknowledge, st.time_to_close, st.totals
+        response.add(para(_("Median time from submission to acknowledgement: %(median)s hours "
+                            "(90th percentile %(p90)s hours, %(n)s reports)."),
+                          median=self.f.fig(ack.get("median_hours"),
+                                            "time_to_acknowledge|median_hours", 1),
+                          p90=self.f.fig(ack.get("p90_hours"), "time_to_acknowledge|p90_hours",
+                                         1),
+                          n=self.f.fig(ack.get("count"), "time_to_acknowledge|count")))
+        response.add(para(_("Median time from submission to closure: %(median)s hours "
+                            "(%(n)s reports closed)."),
+                          median=self.f.fig(close.get("median_hours"),
+                                            "time_to_close|median_hours", 1),
+                          n=self.f.fig(close.get("count"), "time_to_close|count")))
+        response.add(para(_("Reports with evidence attached: %(n)s (%(share)s)."),
+                          n=self.f.fig(t.get("with_evidence"), "totals|with_evidence"),
+                          share=self.f.share(t.get("evidence_rate"), "totals|evidence_rate")))
+        return s
+
+    def trends(self) -> Section:
+        s = Section("4", self.L["trends"])
+        years = list(range(self.year - TREND_YEARS + 1, self.year + 1))
+        totals = {}
+        for year in years:
+            if year == self.year:
+                totals[year] = self.stats.totals
+            else:
+                totals[year] = public_stats(StatsFilter(year=year), False)[1].totals
+        rows = [[str(y), self.f.fig(totals[y]["incidents"], "totals|incidents", year=y),
+                 self.f.fig(totals[y]["states_reporting"], "totals|states_reporting", year=y),
+                 self.f.fig(totals[y]["user_hours"], "totals|user_hours", year=y)]
+                for y in years]
+        s.add(Table("trend", _("Incidents, reporting States and user-hours by year"),
+                    [_("Year"), _("Incidents"), _("Member States reporting"), _("User-hours")],
+                    rows, [False, True, True, True]))
+        for y in years:
+            for column in ("incidents", "states_reporting", "user_hours"):
+                self.csv.append(AnnexRow("trend", str(y), str(y), column,
+                                         _raw(totals[y][column])))
+        if any(totals[y]["incidents"] for y in years):
+            self.chart(s, "chart-trend", _("Incidents by year"),
+                       [{"key": str(y), "label": str(y), "incidents": totals[y]["incidents"]}
+                        for y in years], horizontal=False, small_counts=False)
+        yoy = self.stats.year_over_year
+        s.add(para(_("Change from %(previous)s to %(year)s: %(change)s."),
+                   previous=yoy.get("previous_year", self.year - 1), year=self.year,
+                   change=Figure(formatting.signed_percent(yoy.get("change_pct")),
+                                 f"{self.year}|year_over_year|change_pct",
+                                 raw=yoy.get("change_pct"))))
+        rows = []
+        for r in yoy.get("by_category", []):
+            path = f"year_over_year|by_category|{r['key']}"
+            small = self.f.count(r["incidents"], f"{path}|incidents").suppressed or \
+                self.f.count(r["previous"], f"{path}|previous").suppressed
+            change = Figure(f"<{self.k}" if small else
+                            formatting.signed_percent(r["change_pct"]),
+                            f"{self.year}|{path}|change_pct", suppressed=small,
+                            raw=r["change_pct"])
+            rows.append([r["label"], self.f.count(r["previous"], f"{path}|previous"),
+                         self.f.count(r["incidents"], f"{path}|incidents"), change])
+        if rows:
+            s.add(Table("year_over_year", _("Incidents by category, this year and the previous"),
+                        [_("Category"), str(self.year - 1), str(self.year), _("Change")], rows,
+                        [False, True, True, True]))
+        return s
+
+    def clusters(self) -> Section:
+        s = Section("5", self.L["clusters"])
+        found = self.cluster_summaries()
+        if found is None:
+            s.add(Paragraph([_("The correlation service is not available; no cluster is "
+                               "reported.")]))
+        elif not found:
+            s.add(para(_("No cluster of %(k)s or more related reports from two or more Member "
+                         "States was found for %(year)s."), k=self.k, year=self.year))
+        else:
+            s.add(Paragraph([_("Reports are related when they share technical indicators, "
+                               "networks or autonomous systems, or name the same alleged origin "
+                               "in overlapping periods. Only the size and the categories of each "
+                               "cluster are given.")]))
+            rows = [[str(i), formatting.number(size), formatting.number(states), categories]
+                    for i, (size, states, categories) in enumerate(found, 1)]
+            s.add(Table("clusters", _("Clusters of related reports"),
+                        [_("Cluster"), _("Reports"), _("Member States"), _("Categories")], rows,
+                        [False, True, True, False]))
+        return s
+
+    def action_plan(self) -> Section:
+        s = Section("6", self.L["actionplan"])
+        evaluation = self.evaluation()
+        if not evaluation.actions:
+            s.add(Paragraph([_("No action plan has been recorded.")]))
+            return s
+        counts = evaluation.counts()
+        s.add(para(_("Evaluated on %(date)s. Overall verdict: %(verdict)s. Of %(n)s indicators, "
+                     "%(achieved)s achieved, %(on_track)s on track, %(at_risk)s at risk, "
+                     "%(off_track)s off track and %(not_measured)s not measured."),
+                   date=formatting.date(evaluation.on), verdict=evaluation.verdict.label,
+                   n=formatting.number(len(evaluation.indicators)),
+                   achieved=formatting.number(counts[Status.ACHIEVED]),
+                   on_track=formatting.number(counts[Status.ON_TRACK]),
+                   at_risk=formatting.number(counts[Status.AT_RISK]),
+                   off_track=formatting.number(counts[Status.OFF_TRACK]),
+                   not_measured=formatting.number(counts[Status.NOT_MEASURED])))
+        s.add(Table("actions", _("Actions and verdicts"),
+                    [_("Action"), _("Resolution clause"), _("Responsible"), _("Verdict")],
+                    [[f"{a.action.code} {a.action.title}", a.action.clause,
+                      a.action.get_responsible_display(), a.verdict.label]
+                     for a in evaluation.actions], [False, False, False, False]))
+        rows = []
+        for a in evaluation.actions:
+            for r in a.indicators:
+                ind = r.indicator
+                value = self.indicator_value(ind, r.value)
+                rows.append([f"{ind.code} {ind.name}", ind.unit,
+                             formatting.number(ind.baseline, 2), formatting.number(ind.target, 2),
+                             formatting.date(ind.deadline, form="medium"), value,
+                             r.status.label])
+                self.csv.append(AnnexRow("action_plan", ind.code, ind.name, "value",
+                                         _raw(r.value)))
+                self.csv.append(AnnexRow("action_plan", ind.code, ind.name, "status",
+                                         r.status.value))
+        s.add(Table("indicators", _("Indicators"),
+                    [_("Indicator"), _("Unit"), _("Baseline"), _("Target"), _("Deadline"),
+                     _("Value"), _("Status")], rows,
+                    [False, False, True, True, False, True, False]))
+        s.add(Paragraph([_("An indicator is on track when its progress from the baseline is at "
+                           "most ten points behind a straight line from the baseline to the "
+                           "target at the deadline, at risk when at most twenty-five points "
+                           "behind, and off track beyond that or when the deadline has passed "
+                           "(Annex B).")]))
+        return s
+
+    def gateway(self) -> Section:
+        s = Section("7", self.L["gateway"])
+        s.add(Paragraph([_("The cybersecurity gateway (initiatives, good practices and the "
+                           "directory of national CIRTs) is not yet in service on the platform, "
+                           "so no gateway activity is reported for this year.")]))
+        return s
+
+    def annex_tables(self) -> Section:
+        s = Section("", self.L["annex_a"], level=2)
+        st = self.stats
+        s.add(para(_("Every table of this annex is also provided as a CSV file beside this "
+                     "document. A count below %(k)s is shown as “<%(k)s”."), k=self.k))
+        s.add(self.count_table("by_rsit_type", _("Incidents by RSIT class and type"),
+                               _("RSIT class and type"), st.by_rsit_type))
+        s.add(self.count_table("by_admin_region", _("Incidents by administrative region"),
+                               _("Region"), st.by_admin_region))
+        s.add(self.count_table("by_month", _("Incidents by month"), _("Month"), st.by_month))
+        s.add(self.count_table("by_severity", _("Incidents by severity"), _("Severity"),
+                               st.by_severity))
+        return s
+
+    def annex_method(self) -> Section:
+        s = Section("", self.L["annex_b"], level=2)
+        s.add(Bullets([
+            Paragraph([_("What counts: every submitted report (not drafts, withdrawn reports or "
+                         "duplicates), in the year in which the incident started. Annual summary "
+                         "returns add only what they count beyond the individual reports of the "
+                         "same State, category and RSIT class.")]),
+            Paragraph([_("Naming: a Member State is named only when every report it made for "
+                         "the year carries its consent to be named.")]),
+            Paragraph([_("Confidentiality: nothing from reports marked TLP:AMBER, "
+                         "TLP:AMBER+STRICT or TLP:RED appears except within aggregate counts.")]),
+            para(_("Small counts: a count from 1 to %(k1)s in a breakdown, or one that would "
+                   "reveal a single State's figure, is shown as “<%(k)s”."),
+                 k1=self.k - 1, k=self.k),
+            Paragraph([_("Action plan: progress is the share of the way from the baseline to "
+                         "the target; the plan expects progress along a straight line from the "
+                         "baseline date to the deadline. Achieved: the target is reached. On "
+                         "track: at most ten points behind. At risk: at most twenty-five points "
+                         "behind. Off track: further behind, or past the deadline. An action "
+                         "takes the status of its weakest indicator; the plan is on track when "
+                         "at least three quarters of its measured indicators are achieved or on "
+                         "track and none is off track, at risk when at least half are.")]),
+        ]))
+        return s
+
+    # --- helpers -----------------------------------------------------------------------------
+    def count_table(self, name: str, caption: str, first: str, rows: list[dict]) -> Table:
+        body = [[r["label"], self.f.count(r["incidents"], f"{name}|{r['key']}|incidents"),
+                 self.user_hours(r, name)] for r in rows]
+        self._csv_rows(name, rows, ("incidents", "user_hours"), small=True)
+        return Table(name, caption, [first, _("Incidents"), _("User-hours")], body,
+                     [False, True, True])
+
+    def user_hours(self, row: dict, name: str) -> Figure:
+        path = f"{self.year}|{name}|{row['key']}|user_hours"
+        hidden = row["incidents"] is None or 0 < row["incidents"] < self.k
+        if hidden or row["user_hours"] is None:
+            return Figure(f"<{self.k}", path, suppressed=True, raw=row["user_hours"])
+        return Figure(formatting.number(row["user_hours"]), path, raw=row["user_hours"])
+
+    def _csv_rows(self, name: str, rows: list[dict], columns: tuple[str, ...],
+                  small: bool = False) -> None:
+        for r in rows:
+            hidden = r["incidents"] is None or (small and 0 < r["incidents"] < self.k)
+            for column in columns:
+                value = f"<{self.k}" if hidden or r[column] is None else _raw(r[column])
+                self.csv.append(AnnexRow(name, r["key"], r["label"], column, value))
+
+    def chart(self, section: Section, key: str, caption: str, rows: list[dict],
+              horizontal: bool = True, small_counts: bool = True) -> None:
+        if not any(r["incidents"] for r in rows):
+            section.add(Paragraph([_("No data to chart.")]))
+            return
+        values, texts = [], []
+        for r in rows:
+            n = r["incidents"]
+            if n is None or (small_counts and 0 < n < self.k):
+                values.append(None)
+                texts.append(f"<{self.k}")
+            else:
+                values.append(n)
+                texts.append(formatting.number(n))
+        section.add(ChartBlock(charts.bars(key, caption, [r["label"] for r in rows], values,
+                                           texts, _("Incidents"), horizontal=horizontal)))
+
+    def indicator_value(self, indicator, value) -> Figure | str:
+        if value is None:
+            return "–"
+        if indicator.kind != "computed":
+            return formatting.number(value, 2)
+        path = {Metric.STATES_REPORTING: "totals|states_reporting",
+                Metric.MEDIAN_ACK_HOURS: "time_to_acknowledge|median_hours",
+                Metric.EVIDENCE_SHARE: "totals|evidence_rate",
+                Metric.INCIDENTS_IN_CATEGORY:
+                    f"by_category|{indicator.category.code if indicator.category else ''}"
+                    "|incidents"}[indicator.metric]
+        if indicator.metric == Metric.EVIDENCE_SHARE:
+            return self.f.share(value / 100.0, path)
+        return self.f.fig(value, path, 1)
+
+    _evaluation = None
+
+    def evaluation(self):
+        if self._evaluation is None:
+            stats = self.stats
+            computed = metrics.calculator(lambda year: stats)
+            self._evaluation = evaluate(self.year, computed=computed)
+        return self._evaluation
+
+    def clear_examples(self) -> list[tuple[str, str, str]]:
+        if not self.named:
+            return []
+        qs = (counted_incidents(self.flt).filter(tlp=TLP.CLEAR, state__alpha2__in=self.named,
+                                                 consent_to_name=True)
+              .select_related("state", "category").order_by("started_at", "pk"))
+        return [(i.state.name, i.title, i.category.label) for i in qs[:MAX_CLEAR_EXAMPLES]]
+
+    def cluster_summaries(self) -> list[tuple[int, int, str]] | None:
+        """(reports, States, categories) of each cluster of the year with at least k reports
+        from two or more States; nothing that identifies a report or a State."""
+        try:
+            from sentinelle.analysis.correlation import clusters
+        except ImportError:  # pragma: no cover - the analysis app always ships it now
+            return None
+        from sentinelle.core.models import Role, User
+
+        # An unsaved analyst: sees what any Secretariat analyst sees (not AMBER+STRICT or RED
+        # reports, which reach only the analysts a State named).
+        reader = User(role=Role.ANALYST)
+        start = dt.datetime(self.year, 1, 1, tzinfo=dt.UTC)
+        end = dt.datetime(self.year + 1, 1, 1, tzinfo=dt.UTC)
+        out = []
+        for cluster in clusters(reader, since=start):
+            members = [i for i in cluster.incidents if i.started_at < end]
+            states = {i.state_id for i in members}
+            if len(members) >= self.k and len(states) >= 2:
+                categories = sorted({i.category.label for i in members})
+                out.append((len(members), len(states), ", ".join(categories)))
+        return out
+
+
+def _raw(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -1,0 +1,27 @@
+"""Shared by the tests/test_format_*.py files: fixture paths and a parse-to-list helper."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from sentinelle.exchange import formats
+from sentinelle.exchange.records import Rejection, ReportRecord
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED_FORMATS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "formats"
+
+
+def parse(fmt: str, data: bytes | Path, name: str = "") -> list:
+    if isinstance(data, Path):
+        name = name or data.name
+        data = data.read_bytes()
+    return list(formats.get(fmt).parse(io.BytesIO(data), name=name))
+
+
+def reports(records: list) -> list[ReportRecord]:
+    return [r for r in records if isinstance(r, ReportRecord)]
+
+
+def rejections(records: list) -> list[Rejection]:
+    return [r for r in records if isinstance(r, Rejection)]
