@@ -107,7 +107,8 @@ def file_report(user: User, **overrides):
         "description": data["description"],
         "narrative_language": "en",
         "consent_to_name": False,
-        "indicators": [(i["type"], i["value"].lower()) for i in data["indicators"]],
+        "indicators": fields.parse_indicators([(i["type"], i["value"])
+                                               for i in data["indicators"]]),
         "named_analysts": data.get("named_analysts", []),
     }
     return services.create_report(user, cleaned, submit=data.get("submit", True))

@@ -215,6 +215,18 @@ def test_two_instances_federate_both_ways(db, live_server, peer, tmp_path, alice
     assert pushed.state == alice.state and pushed.title == "Filed on B"
     assert not Incident.objects.filter(title="B amber").exists()
     assert AuditEntry.objects.filter(action="exchange.import").exists()
+    # A pulls from B's own TAXII server (gunicorn): B's amber report of Cuba comes home to
+    # Cuba; what A already has is merged, not copied.
+    token_b = peer.run("token", "create", "--user", "alice-b").stdout.strip()
+    port = free_port()
+    with running([str(BIN / "gunicorn"), "sentinelle.wsgi", "-b", f"127.0.0.1:{port}",
+                  "--timeout", "60", "--workers", "1"], port, env=peer.env):
+        result = federation.pull(remote=f"http://127.0.0.1:{port}/taxii2/",
+                                 api_root="sentinelle", collection="all", user=alice,
+                                 token=token_b)
+    assert result.summary["reports_created"] == 1, result
+    assert Incident.objects.get(title="B amber").tlp == "amber"
+    assert not Incident.objects.filter(title="Swiss amber").exclude(pk=swiss.pk).exists()
     # Bad token: a clear error, non-zero exit.
     failed = peer.run("federate", "pull", *common, "--token", "snl_bad_bad", "--user", "alice-b",
                       check=False)

@@ -42,8 +42,10 @@ def sniff(head: bytes, name: str = "") -> bool:
     if not text.startswith("{"):
         return False
     first = text.split("\n", 1)[0]
-    return '"test_keys"' in first or ('"probe_cc"' in first
-                                      and '"measurement_start_time"' in first)
+    if '"test_keys"' in first or ('"probe_cc"' in first and '"measurement_start_time"' in first):
+        return True
+    # One pretty-printed measurement, as in OONI's specification examples.
+    return '"measurement_start_time"' in text and '"data_format_version"' in text
 
 
 @dataclass
@@ -56,28 +58,14 @@ class _Group:
 
 def parse(stream: BinaryIO, *, name: str = "") -> Iterator[Record]:
     group: _Group | None = None
-    good = 0
-    for number, raw in enumerate(iter(lambda: stream.readline(MAX_LINE), b""), start=1):
-        if not raw.strip():
-            continue
-        if len(raw) >= MAX_LINE and not raw.endswith(b"\n"):
-            yield Rejection(f"line {number}", f"longer than {MAX_LINE} bytes")
-            _skip_rest_of_line(stream)
-            continue
-        try:
-            measurement = json.loads(raw)
-        except ValueError as exc:
-            if good == 0 and number == 1:
-                stream.seek(0)
-                raise wrong_format("OONI measurement lines", stream.read(65536), name,
-                                   f"line 1 is not JSON: {exc}") from None
-            yield Rejection(f"line {number}", f"not a JSON measurement: {exc}")
+    for number, raw, measurement in _measurements(stream, name):
+        if isinstance(measurement, Rejection):
+            yield measurement
             continue
         problem = _check(measurement)
         if problem:
             yield Rejection(f"line {number}", problem)
             continue
-        good += 1
         key = (str(measurement.get("probe_cc") or "ZZ"),
                str(measurement.get("input") or measurement.get("test_name") or ""))
         if group is not None and (group.key != key or len(group.lines) >= GROUP_LIMIT):
@@ -88,6 +76,44 @@ def parse(stream: BinaryIO, *, name: str = "") -> Iterator[Record]:
         group.lines.append((number, raw.rstrip(b"\r\n"), measurement))
     if group is not None:
         yield _record(group)
+
+
+def _measurements(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes, Any]]:
+    """(line number, raw bytes, measurement or Rejection), from JSON lines or, as OONI's
+    specification examples are written, one pretty-printed measurement (or a list of them)."""
+    for number, raw in enumerate(iter(lambda: stream.readline(MAX_LINE), b""), start=1):
+        if not raw.strip():
+            continue
+        if len(raw) >= MAX_LINE and not raw.endswith(b"\n"):
+            yield number, raw, Rejection(f"line {number}", f"longer than {MAX_LINE} bytes")
+            _skip_rest_of_line(stream)
+            continue
+        try:
+            yield number, raw, json.loads(raw)
+        except ValueError as exc:
+            if number == 1:
+                yield from _whole_document(stream, name, exc)
+                return
+            yield number, raw, Rejection(f"line {number}", f"not a JSON measurement: {exc}")
+
+
+def _whole_document(stream: BinaryIO, name: str, first_error: ValueError):
+    stream.seek(0)
+    data = stream.read(MAX_LINE + 1)
+    try:
+        if len(data) > MAX_LINE:
+            raise ValueError(f"larger than {MAX_LINE} bytes")
+        document = json.loads(data)
+    except ValueError:
+        raise wrong_format("OONI measurements", data[:65536], name,
+                           f"line 1 is not JSON: {first_error}") from None
+    if isinstance(document, dict):
+        yield 1, data, document
+    elif isinstance(document, list):
+        for position, item in enumerate(document):
+            yield position + 1, json.dumps(item, ensure_ascii=False).encode(), item
+    else:
+        raise wrong_format("OONI measurements", data[:65536], name, "not a measurement")
 
 
 def _skip_rest_of_line(stream: BinaryIO) -> None:
