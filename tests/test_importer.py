@@ -149,3 +149,16 @@ def test_web_import_starts_a_job(client, alice):
                                           "format": "auto", "tlp": ""})
     assert response.status_code == 302 and "/jobs/" in response.url
     assert "Succeeded" in client.get(response.url).content.decode()
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "es"])
+def test_import_templates_download_and_import_back(client, alice, language):
+    csv_template = client.get(f"/exchange/template.csv?lang={language}")
+    assert csv_template.status_code == 200
+    xlsx_template = client.get(f"/exchange/template.xlsx?lang={language}")
+    assert xlsx_template.status_code == 200
+    for extension, body in (("csv", csv_template.content), ("xlsx", xlsx_template.content)):
+        _fmt, records = open_records(io.BytesIO(body), "auto", f"template.{extension}")
+        summary = import_records(records, user=alice, dry_run=True)
+        assert summary.ok and summary.reports_created == 1, summary.rejected
+    assert client.get("/exchange/template.csv?lang=xx").status_code == 404

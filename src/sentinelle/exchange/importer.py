@@ -230,7 +230,7 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
                 progress(1)
         importer.flush()
         if summary.written:
-            audit.record("exchange.import", source_name or "import", object_type="import",
+            audit.record("exchange.import", (source_name or "import")[:64], object_type="import",
                          after={k: v for k, v in summary.as_dict().items()
                                 if k not in ("rejected", "created_ids")})
         else:

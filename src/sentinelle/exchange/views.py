@@ -3,10 +3,12 @@ from __future__ import annotations
 import tempfile
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language
 
 from sentinelle.core import jobs
+from sentinelle.exchange import templates_csv
 from sentinelle.exchange.exporting import EXPORTERS, export
 from sentinelle.exchange.forms import ExportForm, ImportForm
 
@@ -35,3 +37,20 @@ def exchange_home(request: HttpRequest) -> HttpResponse:
                             filename=f"sentinelle-export.{extension}")
     return render(request, "exchange/home.html", {
         "import_form": import_form, "export_form": export_form or ExportForm()})
+
+
+def import_template(request: HttpRequest, extension: str) -> HttpResponse:
+    """The CSV/XLSX import template, headers in the requested (or active) language."""
+    language = request.GET.get("lang") or (get_language() or "en").split("-")[0]
+    if language not in templates_csv.LANGUAGES:
+        raise Http404
+    if extension not in ("csv", "xlsx"):
+        raise Http404
+    if extension == "csv":
+        return HttpResponse(templates_csv.template_csv(language),
+                            content_type="text/csv; charset=utf-8",
+                            headers={"Content-Disposition":
+                                     f'attachment; filename="sentinelle-import-{language}.csv"'})
+    return HttpResponse(templates_csv.template_xlsx(language),
+                        content_type=EXPORTERS["xlsx"][2], headers={"Content-Disposition":
+                                 f'attachment; filename="sentinelle-import-{language}.xlsx"'})
