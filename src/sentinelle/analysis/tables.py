@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from sentinelle.analysis.statistics import TABLES, Stats, small_count_threshold
 
@@ -47,7 +47,8 @@ def table(stats: Stats, name: str) -> tuple[list[str], list[list[Any]]]:
         return header, [[_cell(row, k) for k in keys] for row in getattr(stats, name)]
     if name == "year_over_year":
         rows = stats.year_over_year.get("by_category", [])
-        header = [_("Code"), _("Label"), _("Incidents"), _("Previous year"), _("Change"),
+        header = [_("Code"), _("Label"), _("Incidents"), _("Previous year"),
+                  pgettext("year-over-year difference", "Change"),
                   _("Change (%)")]
         keys = ["key", "label", "incidents", "previous", "change", "change_pct"]
         return header, [[_cell(row, k) for k in keys] for row in rows]

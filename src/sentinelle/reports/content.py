@@ -61,7 +61,8 @@ def labels() -> dict[str, str]:
         "council": _("Council %(year)s"),
         "agenda_item": _("Agenda item: %(item)s"),
         "document": _("Document %(number)s"),
-        "original": _("Original: %(language)s"),
+        # Translators: cover of a Council document; the report is drafted in English.
+        "original": _("Original: English"),
         "report_by": _("Report by the Secretary-General"),
         "title": _("Annual report on ICT security incidents reported by Member States in "
                    "%(year)s and evaluation of the action plan"),
@@ -160,7 +161,6 @@ class _Builder:
     # --- front matter ------------------------------------------------------------------------
     def build(self) -> Document:
         o, L = self.o, self.L
-        original = translation.get_language_info("en")["name_translated"]
         cover = Cover(
             council=L["council"] % {"year": o.council}
             + (f" – {o.session}" if o.session else ""),
@@ -168,7 +168,7 @@ class _Builder:
             agenda_item=L["agenda_item"] % {"item": o.agenda_item},
             document=L["document"] % {"number": o.document_reference},
             date=formatting.date(o.document_date),
-            original=L["original"] % {"language": original},
+            original=L["original"],
             report_by=L["report_by"],
             title=(L["title"] % {"year": self.year}).upper(),
         )
