@@ -28,11 +28,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
     readonly_fields = ["prefix", "digest", "created_at", "last_used_at"]
 
 
-@admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ["seq", "at", "actor_name", "action", "object_type", "object_id"]
-    list_filter = ["action", "object_type"]
-    search_fields = ["actor_name", "object_id", "request_id"]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For records that change only through their audited services, never by hand."""
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -42,6 +39,13 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["seq", "at", "actor_name", "action", "object_type", "object_id"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["actor_name", "object_id", "request_id"]
 
 
 @admin.register(SharingGroup)

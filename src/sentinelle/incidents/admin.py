@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from sentinelle.core.admin import ReadOnlyAdmin
 from sentinelle.incidents.models import Category, Incident, RsitClass, RsitType
 
 
@@ -21,17 +22,8 @@ class RsitClassAdmin(admin.ModelAdmin):
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(ReadOnlyAdmin):
     """Read-only: reports change only through the audited workflow."""
 
     list_display = ["id", "state", "title", "category", "tlp", "status", "started_at"]
     list_filter = ["status", "tlp", "category"]
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False

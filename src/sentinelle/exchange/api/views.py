@@ -4,6 +4,7 @@ import datetime as dt
 import tempfile
 
 from django.http import FileResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import parsers, serializers, status, viewsets
 from rest_framework.exceptions import NotAuthenticated, ValidationError
@@ -25,7 +26,8 @@ class ImportSerializer(serializers.Serializer):
     def validate_format(self, value: str) -> str:
         if value != "auto" and value not in formats.FORMAT_MODULES:
             raise serializers.ValidationError(
-                f"Unknown format “{value}”. Known: auto, {', '.join(formats.FORMAT_MODULES)}.")
+                _("Unknown format “%(format)s”. Known: %(known)s.") % {
+                    "format": value, "known": ", ".join(["auto", *formats.FORMAT_MODULES])})
         return value
 
 
@@ -40,7 +42,7 @@ class ImportViewSet(viewsets.ViewSet):
     def create(self, request):
         if not request.user.is_focal_point:
             raise ValidationError({"non_field_errors": [
-                "Imports are made by a Member State's focal point."]})
+                _("Imports are made by a Member State's focal point.")]})
         data = ImportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         params = {k: v for k, v in data.validated_data.items() if k != "file"}
@@ -61,12 +63,13 @@ class ExportViewSet(viewsets.ViewSet):
             raise NotAuthenticated()
         fmt = request.query_params.get("format", "")
         if fmt not in EXPORTERS:
-            raise ValidationError({"format": [f"Give one of: {', '.join(sorted(EXPORTERS))}."]})
+            raise ValidationError({"format": [_("Give one of: %(known)s.") % {
+                "known": ", ".join(sorted(EXPORTERS))}]})
         try:
             since = (dt.date.fromisoformat(request.query_params["since"])
                      if request.query_params.get("since") else None)
         except ValueError:
-            raise ValidationError({"since": ["Use YYYY-MM-DD."]}) from None
+            raise ValidationError({"since": [_("Use YYYY-MM-DD.")]}) from None
         # FileResponse closes the spool when the download is sent.
         spool = tempfile.TemporaryFile()  # noqa: SIM115
         export(fmt, request.user, spool, since=since,
