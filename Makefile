@@ -14,9 +14,10 @@ $(BIN)/sentinelle: pyproject.toml
 
 install: $(BIN)/sentinelle messages
 
-# Compiled catalogues are build products: made here, not committed.
+# Compiled catalogues are build products: made here, not committed. Babel compiles them, so
+# GNU gettext is not needed to install or test.
 messages: $(BIN)/sentinelle
-	cd src/sentinelle && ../../$(BIN)/django-admin compilemessages --ignore '.venv' -v 0
+	$(BIN)/python scripts/compile_messages.py
 
 demo: install
 	mkdir -p $(SENTINELLE_DATA_DIR)
