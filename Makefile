@@ -24,6 +24,7 @@ demo: install
 	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle migrate --noinput -v 0
 	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle seed-demo
 	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle seed-actionplan
+	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle seed-gateway
 	@# The task worker runs beside the server and stops with it.
 	trap 'kill 0' EXIT; \
 	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle db_worker --interval 1 & \

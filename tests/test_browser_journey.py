@@ -1,86 +1,27 @@
 """End-to-end journeys in a real headless Chromium (Debian's /usr/bin/chromium) via Playwright.
 
-The live server runs in a thread of this process, so `settings` overrides reach it. Data
-migrations load the Member States and the taxonomy; `serialized_rollback` reloads them before
-each test here (the transactional flush removes them), and `_reference_data_stays` once more
-after the module.
-
-Playwright's sync API marks an asyncio loop as running in the main thread for as long as it is
-started, and Django then keeps its database connections in per-context (not thread-local)
-storage. pytest-django's set-up and flush must see the thread-local connection (it holds the
-serialized data for the rollback), so Playwright is started per test, after the database
-fixtures, and stopped before their teardown.
+The fixtures (and why Playwright starts per test) are in tests/browser_fixtures.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from pathlib import Path
 
 import pytest
-from django.db import connections
 from django_otp.oath import TOTP, hotp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from sentinelle.core.models import Role, User
-from tests.conftest import PASSWORD, have_chromium, make_user
+from tests import browser_fixtures
+from tests.browser_fixtures import ARTIFACTS, stylesheet_applied
+from tests.conftest import PASSWORD, make_user
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "browser"
-TIMEOUT_MS = 15_000
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _reference_data_stays(django_db_setup, django_db_blocker):
-    """Leave the migrations' data (Member States, taxonomy) in place for later tests.
-
-    Each transactional test ends with a flush, and `serialized_rollback` reloads the data only at
-    the start of the next such test; pytest-django runs tests that reach the database through
-    `request.getfixturevalue` after this module, on the flushed database.
-    """
-    yield
-    with django_db_blocker.unblock():
-        for alias in connections:
-            contents = getattr(connections[alias], "_test_serialized_contents", None)
-            if contents:
-                connections[alias].creation.deserialize_db_from_string(contents)
-
-
-@pytest.fixture
-def browser(transactional_db, live_server):
-    if not have_chromium():
-        pytest.skip(f"Chromium not found at {CHROMIUM}: install Debian's chromium package")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-        # Connections opened while Playwright's loop ran live in that context's storage; close
-        # them here, or PostgreSQL refuses to drop the test database at the end of the run.
-        connections.close_all()
-
-
-@pytest.fixture
-def new_page(browser, live_server):
-    """Open a page in a fresh browser context (its own cookies: one person per context)."""
-    contexts = []
-
-    def _open():
-        context = browser.new_context(base_url=live_server.url, locale="en-GB")
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        return context.new_page()
-
-    yield _open
-    for context in contexts:
-        context.close()
+_reference_data_stays = browser_fixtures._reference_data_stays
+browser = browser_fixtures.browser
+new_page = browser_fixtures.new_page
 
 
 @pytest.fixture
@@ -122,12 +63,6 @@ def sign_in(page, live_server, username: str, device: TOTPDevice) -> None:
     page.fill("#id_code", current_code(device))
     page.get_by_role("button", name="Verify").click()
     page.wait_for_url(f"{live_server.url}/")
-
-
-def stylesheet_applied(page) -> bool:
-    """site.css reached the browser: the header is laid out as a flex row."""
-    return page.evaluate(
-        "getComputedStyle(document.querySelector('header.site')).display") == "flex"
 
 
 def status_text(page) -> str:

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "sentinelle.analysis",
     "sentinelle.reports",
     "sentinelle.actionplan",
+    "sentinelle.gateway",
 ]
 
 MIDDLEWARE = [
@@ -117,6 +118,9 @@ LANGUAGES = [
     ("en", _("English")),
     ("fr", _("French")),
     ("es", _("Spanish")),
+    ("ar", _("Arabic")),
+    ("zh-hans", _("Simplified Chinese")),
+    ("ru", _("Russian")),
 ]
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]
 USE_I18N = True

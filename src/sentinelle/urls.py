@@ -10,6 +10,7 @@ urlpatterns = [
     path("analysis/", include("sentinelle.analysis.urls")),
     path("reports/", include("sentinelle.reports.urls")),
     path("action-plan/", include("sentinelle.actionplan.urls")),
+    path("gateway/", include("sentinelle.gateway.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("sentinelle.incidents.api.urls")),
@@ -17,6 +18,7 @@ urlpatterns = [
     path("api/v1/", include("sentinelle.analysis.api.urls")),
     path("api/v1/", include("sentinelle.reports.api.urls")),
     path("api/v1/", include("sentinelle.actionplan.api.urls")),
+    path("api/v1/", include("sentinelle.gateway.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -35,6 +35,21 @@ EXAMPLES: dict[str, dict[str, str]] = {
         "description": "Ataque volumétrico desde una red de bots; el portal estuvo "
                        "inaccesible durante 4 horas.",
     },
+    "ar": {
+        "title": "هجوم حجب الخدمة الموزع على البوابة الوطنية",
+        "affected_services": "الإنترنت الثابت; الإنترنت المتنقل",
+        "description": "هجوم حجمي من شبكة روبوتات؛ تعذّر الوصول إلى البوابة لمدة 4 ساعات.",
+    },
+    "zh": {
+        "title": "针对国家门户网站的 DDoS 攻击",
+        "affected_services": "固定互联网; 移动互联网",
+        "description": "来自僵尸网络的流量型攻击；门户网站 4 小时无法访问。",
+    },
+    "ru": {
+        "title": "DDoS-атака на национальный портал",
+        "affected_services": "фиксированный интернет; мобильный интернет",
+        "description": "Объёмная атака с ботнета; портал был недоступен в течение 4 часов.",
+    },
 }
 CODES = {
     "category": "trust-security", "rsit": "availability:ddos", "tlp": "amber",

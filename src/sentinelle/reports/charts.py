@@ -14,13 +14,20 @@ import textwrap
 from dataclasses import dataclass
 
 import matplotlib
+from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+# Chinese and Arabic labels need glyphs DejaVu Sans lacks: fall back to Debian's Noto fonts
+# (fonts-noto-cjk, fonts-noto-core; .ci/run installs them) when they are installed.
+_INSTALLED = {entry.name for entry in font_manager.fontManager.ttflist}
+FONTS = ["DejaVu Sans", *(name for name in ("Noto Sans CJK SC", "Noto Sans Arabic")
+                          if name in _INSTALLED)]
 
 matplotlib.rcParams.update({
     "svg.hashsalt": "sentinelle-council-report",
     "svg.fonttype": "none",
-    "font.family": "DejaVu Sans",
+    "font.family": FONTS,
     "font.size": 9,
     "axes.spines.top": False,
     "axes.spines.right": False,

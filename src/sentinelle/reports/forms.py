@@ -7,7 +7,8 @@ from django.utils.translation import gettext_lazy as _
 
 from sentinelle.reports.options import DEFAULT_AGENDA_ITEM, DEFAULT_DOCUMENT, FORMATS
 
-LANGUAGE_CHOICES = [("en", _("English")), ("fr", _("French")), ("es", _("Spanish"))]
+LANGUAGE_CHOICES = [("en", _("English")), ("fr", _("French")), ("es", _("Spanish")),
+                    ("ar", _("Arabic")), ("zh-hans", _("Chinese")), ("ru", _("Russian"))]
 FORMAT_LABELS = {"pdf": "PDF", "docx": "DOCX (Word)", "html": "HTML"}
 
 

@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-LANGUAGES = ("en", "fr", "es")
+LANGUAGES = ("en", "fr", "es", "ar", "zh-hans", "ru")
+# Other spellings of a language, mapped to its code in LANGUAGES (the Django language code).
+LANGUAGE_ALIASES = {"zh": "zh-hans", "zh_hans": "zh-hans", "zh-cn": "zh-hans", "zh_cn": "zh-hans"}
 FORMATS = ("pdf", "docx", "html")
 # The letter ITU puts after a document number for each language version.
-LANGUAGE_SUFFIX = {"en": "E", "fr": "F", "es": "S", "ar": "A", "zh": "C", "ru": "R"}
+LANGUAGE_SUFFIX = {"en": "E", "fr": "F", "es": "S", "ar": "A", "zh": "C", "zh-hans": "C",
+                   "ru": "R"}
 DEFAULT_AGENDA_ITEM = "PL 1.6"
 DEFAULT_DOCUMENT = 70
 
@@ -33,6 +36,8 @@ class ReportOptions:
 
     def __post_init__(self):
         errors = {}
+        lang = LANGUAGE_ALIASES.get(str(self.lang).lower(), self.lang)
+        object.__setattr__(self, "lang", lang)
         if self.lang not in LANGUAGES:
             errors["lang"] = _("Unknown language “%(value)s”; choose one of %(choices)s.") % {
                 "value": self.lang, "choices": ", ".join(LANGUAGES)}

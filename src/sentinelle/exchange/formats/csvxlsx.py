@@ -1,6 +1,6 @@
 """The CSV and XLSX template: one row per report, columns named as the API fields.
 
-The header may be written in any language of COLUMNS (English, French, Spanish today) or
+The header may be written in any language of COLUMNS (the six ITU languages) or
 with the API field names; matching ignores case, accents and spacing. The same table makes
 the downloadable templates (exchange/templates_csv.py), so what we hand out is what we read.
 
@@ -30,28 +30,42 @@ NAME = "csv"
 
 # field -> labels per language. Order = the template's column order.
 COLUMNS: dict[str, dict[str, str]] = {
-    "title": {"en": "Title", "fr": "Titre", "es": "Título"},
-    "category": {"en": "Category", "fr": "Catégorie", "es": "Categoría"},
-    "rsit": {"en": "RSIT class and type", "fr": "Classe et type RSIT",
-             "es": "Clase y tipo RSIT"},
-    "tlp": {"en": "TLP", "fr": "TLP", "es": "TLP"},
-    "severity": {"en": "Severity", "fr": "Gravité", "es": "Gravedad"},
-    "started_at": {"en": "Started", "fr": "Début", "es": "Inicio"},
-    "ended_at": {"en": "Ended", "fr": "Fin", "es": "Fin"},
-    "detected_at": {"en": "Detected", "fr": "Détecté", "es": "Detectado"},
+    "title": {"en": "Title", "fr": "Titre", "es": "Título", "ar": "العنوان", "zh": "标题",
+              "ru": "Название"},
+    "category": {"en": "Category", "fr": "Catégorie", "es": "Categoría", "ar": "الفئة",
+                 "zh": "类别", "ru": "Категория"},
+    "rsit": {"en": "RSIT class and type", "fr": "Classe et type RSIT", "es": "Clase y tipo RSIT",
+             "ar": "فئة RSIT ونوعه", "zh": "RSIT 类和类型", "ru": "Класс и тип RSIT"},
+    "tlp": {"en": "TLP", "fr": "TLP", "es": "TLP", "ar": "TLP", "zh": "TLP", "ru": "TLP"},
+    "severity": {"en": "Severity", "fr": "Gravité", "es": "Gravedad", "ar": "درجة الخطورة",
+                 "zh": "严重程度", "ru": "Степень серьёзности"},
+    "started_at": {"en": "Started", "fr": "Début", "es": "Inicio", "ar": "البداية",
+                   "zh": "开始时间", "ru": "Начало"},
+    "ended_at": {"en": "Ended", "fr": "Fin", "es": "Fin", "ar": "النهاية", "zh": "结束时间",
+                 "ru": "Окончание"},
+    "detected_at": {"en": "Detected", "fr": "Détecté", "es": "Detectado", "ar": "الكشف",
+                    "zh": "检测时间", "ru": "Обнаружено"},
     "affected_services": {"en": "Affected services", "fr": "Services touchés",
-                          "es": "Servicios afectados"},
+                          "es": "Servicios afectados", "ar": "الخدمات المتأثرة", "zh": "受影响服务",
+                          "ru": "Затронутые услуги"},
     "users_affected": {"en": "Users affected", "fr": "Utilisateurs touchés",
-                       "es": "Usuarios afectados"},
+                       "es": "Usuarios afectados", "ar": "المستخدمون المتأثرون", "zh": "受影响用户",
+                       "ru": "Затронутые пользователи"},
     "alleged_origin_state": {"en": "Alleged origin State", "fr": "État d'origine présumé",
-                             "es": "Estado de origen presunto"},
-    "description": {"en": "Narrative", "fr": "Récit", "es": "Relato"},
+                             "es": "Estado de origen presunto", "ar": "دولة المصدر المزعوم",
+                             "zh": "被指称来源国",
+                             "ru": "Предполагаемое государство происхождения"},
+    "description": {"en": "Narrative", "fr": "Récit", "es": "Relato", "ar": "السرد", "zh": "陈述",
+                    "ru": "Описание событий"},
     "narrative_language": {"en": "Narrative language", "fr": "Langue du récit",
-                           "es": "Idioma del relato"},
-    "indicators": {"en": "Indicators", "fr": "Indicateurs", "es": "Indicadores"},
-    "stix_id": {"en": "STIX identifier", "fr": "Identifiant STIX", "es": "Identificador STIX"},
+                           "es": "Idioma del relato", "ar": "لغة السرد", "zh": "陈述语言",
+                           "ru": "Язык описания"},
+    "indicators": {"en": "Indicators", "fr": "Indicateurs", "es": "Indicadores", "ar": "المؤشرات",
+                   "zh": "指标", "ru": "Индикаторы"},
+    "stix_id": {"en": "STIX identifier", "fr": "Identifiant STIX", "es": "Identificador STIX",
+                "ar": "معرّف STIX", "zh": "STIX 标识符", "ru": "Идентификатор STIX"},
 }
-LANGUAGES = ("en", "fr", "es")
+LANGUAGES = ("en", "fr", "es", "ar", "zh", "ru")
 TLP = ("clear", "green", "amber", "amber+strict", "red")
 SEVERITIES = ("low", "medium", "high", "critical")
 MAX_CELL = 100_000
