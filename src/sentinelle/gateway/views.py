@@ -23,6 +23,7 @@ from sentinelle.gateway.filters import apply_filters, filter_choices
 from sentinelle.gateway.forms import FORMS, ModerationForm, translation_form
 from sentinelle.gateway.kinds import KINDS, get_entry_for_editor, get_entry_for_user, model_for
 from sentinelle.gateway.models import EntryStatus
+from sentinelle.gateway.statistics_search import statistics_hits
 
 PAGE_SIZE = 25
 
@@ -157,7 +158,9 @@ def moderation(request: HttpRequest) -> HttpResponse:
 def search_view(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")[:search.MAX_QUERY]
     hits = search.run(query, KINDS) if query.strip() else []
-    return render(request, "gateway/search.html", {"query": query, "hits": hits})
+    figures = statistics_hits(query) if query.strip() else []
+    return render(request, "gateway/search.html",
+                  {"query": query, "hits": hits, "figures": figures})
 
 
 def export_json(request: HttpRequest) -> HttpResponse:
