@@ -4,8 +4,10 @@ State A (Cuba), one of State B (Switzerland) and a Secretariat analyst."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import os
 import shutil
+import subprocess  # noqa: S404 - runs msgfmt with fixed arguments
 from pathlib import Path
 
 import pytest
@@ -119,3 +121,32 @@ def have_chromium() -> bool:
 
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+LOCALE = Path(__file__).resolve().parents[1] / "src" / "sentinelle" / "locale"
+
+
+@pytest.fixture
+def catalogues(settings, tmp_path):
+    """Compile every .po into a temporary LOCALE_PATHS (changing the setting resets Django's
+    translation caches), so a stale .mo in the tree cannot decide a test; without msgfmt, fall
+    back to the catalogues `make` compiled in the tree."""
+    msgfmt = shutil.which("msgfmt")
+    if msgfmt is None:
+        if not all(po.with_suffix(".mo").exists()
+                   for po in LOCALE.glob("*/LC_MESSAGES/django.po")):
+            pytest.skip("msgfmt is not installed and the catalogues are not compiled")
+        settings.LOCALE_PATHS = [LOCALE]
+        return
+    for po in LOCALE.glob("*/LC_MESSAGES/django.po"):
+        mo = tmp_path / po.relative_to(LOCALE).with_suffix(".mo")
+        mo.parent.mkdir(parents=True)
+        subprocess.run([msgfmt, "--check", "-o", str(mo), str(po)],  # noqa: S603
+                       check=True, capture_output=True)
+    settings.LOCALE_PATHS = [tmp_path]
+
+
+def page(response) -> str:
+    """The text of a successful page, HTML entities decoded."""
+    assert response.status_code == 200
+    return html.unescape(response.content.decode())

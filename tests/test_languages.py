@@ -8,7 +8,6 @@ cannot hide or fake a translation (as in tests/test_translations.py).
 
 from __future__ import annotations
 
-import html
 import importlib
 import re
 import shutil
@@ -27,7 +26,7 @@ from sentinelle.exchange.formats.csvxlsx import COLUMNS, HEADER_KEYS, _key
 from sentinelle.incidents.models import Category, RsitClass, RsitType
 from sentinelle.reports import service
 from sentinelle.reports.options import ReportOptions
-from tests.conftest import file_report
+from tests.conftest import file_report, page
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "sentinelle"
@@ -71,27 +70,6 @@ TERMS = {
                            "ru": "Сообщить об инциденте"},
     "TLP:CLEAR": {"ar": "TLP:CLEAR", "zh-hans": "TLP:CLEAR", "ru": "TLP:CLEAR"},
 }
-
-
-@pytest.fixture
-def catalogues(settings, tmp_path):
-    if MSGFMT is None:
-        if not all((LOCALE / d / "LC_MESSAGES" / "django.mo").exists()
-                   for d in CATALOGUES.values()):
-            pytest.skip("msgfmt is not installed and the catalogues are not compiled")
-        settings.LOCALE_PATHS = [LOCALE]
-        return
-    for po in LOCALE.glob("*/LC_MESSAGES/django.po"):
-        mo = tmp_path / po.relative_to(LOCALE).with_suffix(".mo")
-        mo.parent.mkdir(parents=True)
-        subprocess.run([MSGFMT, "--check", "-o", str(mo), str(po)],  # noqa: S603
-                       check=True, capture_output=True)
-    settings.LOCALE_PATHS = [tmp_path]
-
-
-def page(response) -> str:
-    assert response.status_code == 200
-    return html.unescape(response.content.decode())
 
 
 def test_the_six_official_languages_are_offered():

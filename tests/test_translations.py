@@ -6,13 +6,14 @@ stale or missing compiled ``.mo`` next to the ``.po`` cannot hide (or fake) a tr
 
 from __future__ import annotations
 
-import html
 import shutil
 import subprocess  # noqa: S404 - runs msgfmt and our own checker with fixed arguments
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import page
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKER = ROOT / "scripts" / "check_translations.py"
@@ -70,28 +71,6 @@ def test_checker_names_an_incomplete_catalogue(tmp_path):
     assert result.returncode == 1
     assert str(po) in result.stderr
     assert "1 translated, 1 fuzzy, 1 untranslated" in result.stdout
-
-
-@pytest.fixture
-def catalogues(settings, tmp_path):
-    """Compile every .po into a temporary LOCALE_PATHS (changing the setting resets Django's
-    translation caches); without msgfmt, fall back to the compiled catalogues in the tree."""
-    if MSGFMT is None:
-        if not all((LOCALE / lang / "LC_MESSAGES" / "django.mo").exists() for lang in HOME):
-            pytest.skip("msgfmt is not installed and the catalogues are not compiled")
-        settings.LOCALE_PATHS = [LOCALE]
-        return
-    for po in LOCALE.glob("*/LC_MESSAGES/django.po"):
-        mo = tmp_path / po.relative_to(LOCALE).with_suffix(".mo")
-        mo.parent.mkdir(parents=True)
-        subprocess.run([MSGFMT, "--check", "-o", str(mo), str(po)],  # noqa: S603
-                       check=True, capture_output=True)
-    settings.LOCALE_PATHS = [tmp_path]
-
-
-def page(response) -> str:
-    assert response.status_code == 200
-    return html.unescape(response.content.decode())
 
 
 @pytest.mark.parametrize("lang", sorted(HOME))
