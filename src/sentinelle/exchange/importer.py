@@ -19,6 +19,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from sentinelle.core import audit
 from sentinelle.core.models import SharingGroup
@@ -93,7 +94,7 @@ class _Importer:
         tlp = (value or self.default_tlp or TLP.AMBER).lower().removeprefix("tlp:")
         tlp = {"white": TLP.CLEAR}.get(tlp, tlp)
         if tlp not in TLP.values:
-            raise ValidationError(f"unknown TLP {value!r}")
+            raise ValidationError(_("unknown TLP “%(value)s”") % {"value": value})
         return tlp
 
     def _group(self, name: str | None) -> SharingGroup | None:
@@ -102,13 +103,13 @@ class _Importer:
         if name not in self.groups:
             self.groups[name] = SharingGroup.objects.filter(name=name).first()
         if self.groups[name] is None:
-            raise ValidationError(f"unknown sharing group {name!r}")
+            raise ValidationError(_("unknown sharing group “%(name)s”") % {"name": name})
         return self.groups[name]
 
     def _cleaned(self, record: ReportRecord) -> dict:
         started = _aware(record.started_at or record.detected_at or record.ended_at)
         if started is None:
-            raise ValidationError("no start, detection or end time")
+            raise ValidationError(_("no start, detection or end time"))
         indicators = fields.parse_indicators(record.indicators, label="indicator")
         return {
             "title": (record.title or "").strip()[:200] or "(untitled)",
@@ -159,7 +160,7 @@ class _Importer:
 
     def _merge(self, existing: Incident, record: ReportRecord, cleaned: dict) -> None:
         if existing.state_id != self.user.state_id:
-            raise ValidationError("this report belongs to another State")
+            raise ValidationError(_("this report belongs to another State"))
         modified = _aware(record.modified)
         if modified is None or modified <= existing.updated_at:
             self.summary.reports_merged += 1
@@ -215,7 +216,8 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
                    progress: Callable[[int], None] | None = None) -> ImportSummary:
     """Import everything or nothing. With rejections or dry_run nothing stays written."""
     if not (user.is_authenticated and user.is_focal_point):
-        raise ValidationError("imports are made on behalf of a Member State's focal point")
+        raise ValidationError(
+            _("Imports are made by a Member State's focal point."))
     summary = ImportSummary(dry_run=dry_run)
     importer = _Importer(user, default_tlp, summary, submit=submit)
     with transaction.atomic():

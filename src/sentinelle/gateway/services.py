@@ -96,12 +96,18 @@ def create_entry(user, model: type[GatewayEntry], data: dict[str, Any]) -> Gatew
     if not user.is_secretariat:
         # A focal point writes for its own State only, whatever the form said.
         entry.state_id = user.state_id
+    _persist(entry, m2m, user, "create", None)
+    return entry
+
+
+def _persist(entry: GatewayEntry, m2m: dict[str, Any], user, action: str,
+             before: dict | None) -> None:
+    """Save the entry, its many-to-many values and its revision together, or none of them."""
     with transaction.atomic():
         entry.save()
         for name, value in m2m.items():
             getattr(entry, name).set(value)
-        _revise(entry, user, "create", None)
-    return entry
+        _revise(entry, user, action, before)
 
 
 def update_entry(user, entry: GatewayEntry, data: dict[str, Any]) -> GatewayEntry:
@@ -113,11 +119,7 @@ def update_entry(user, entry: GatewayEntry, data: dict[str, Any]) -> GatewayEntr
         entry.state_id = user.state_id
         if entry.status == S.PUBLISHED:
             entry.status = S.SUBMITTED
-    with transaction.atomic():
-        entry.save()
-        for name, value in m2m.items():
-            getattr(entry, name).set(value)
-        _revise(entry, user, "update", before)
+    _persist(entry, m2m, user, "update", before)
     return entry
 
 

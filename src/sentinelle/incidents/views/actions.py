@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from sentinelle.incidents import services
@@ -68,7 +69,8 @@ def evidence_upload(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             _report_errors(request, exc)
             return redirect(f"{incident.get_absolute_url()}#evidence")
-        messages.success(request, f"{item.filename} — SHA-256 {item.sha256}")
+        messages.success(request, _("%(name)s attached — SHA-256 %(hash)s") % {
+            "name": item.filename, "hash": item.sha256})
     else:
         _report_errors(request, ValidationError(form.errors.as_text()))
     return redirect(f"{incident.get_absolute_url()}#evidence")
