@@ -1,0 +1,44 @@
+"""The measuring tools run without the platform: no Django, no settings, no database."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+CHECK = """
+import sys
+from sentinelle import cli
+try:
+    cli.main(["sentinelle", *sys.argv[1:]])
+except SystemExit as exit:
+    code = exit.code
+print("django" in sys.modules, code, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("argv", [["evidence", "verify", "/nonexistent.zip"],
+                                  ["evidence", "--help"]])
+def test_plain_groups_do_not_load_django(argv):
+    completed = subprocess.run([sys.executable, "-c", CHECK, *argv], capture_output=True,
+                               text=True, timeout=60,
+                               env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": ""})
+    last = completed.stderr.strip().splitlines()[-1]
+    assert last.startswith("False"), completed.stderr
+
+
+def test_submit_goes_to_the_management_command(monkeypatch):
+    from sentinelle import cli
+
+    seen = {}
+
+    def fake_execute(argv):
+        seen["argv"] = argv
+
+    import django.core.management
+
+    monkeypatch.setattr(django.core.management, "execute_from_command_line", fake_execute)
+    cli.main(["sentinelle", "probe", "submit", "b.zip", "--user", "fp-cu"])
+    assert seen["argv"] == ["sentinelle", "submit_bundle", "b.zip", "--user", "fp-cu",
+                            "--expect", "probe"]
