@@ -1,0 +1,1 @@
+"""Routing observatory: MRT reading, BGP element extraction and route-leak/hijack scans."""

@@ -1,0 +1,302 @@
+"""Stream routing Elements through the detectors; nothing holds the whole feed in memory.
+
+`scan(elements, watch, vrps, asrel, options)` is the one-call form; `Scanner` is the same
+thing fed element by element (the CLI uses it to show progress and to feed several files).
+
+Visibility (the IODA definition): a peer is *full-feed* when it carries more than
+``full_feed_v4`` IPv4 (default 400,000) or ``full_feed_v6`` IPv6 (10,000) prefixes. A watched
+prefix is visible to a peer when that peer has a route to it or to a more-specific inside it.
+A ``visibility-loss`` alert is raised when fewer than ``visibility_threshold`` (0.5) of the
+full-feed peers whose state is known see it:
+
+* over a RIB dump (elements of kind "B"), once the RIB has been read: every full-feed peer of
+  the RIB is known, so a watched prefix absent from the RIB is reported with share 0;
+* over update streams, at the end of every ``visibility_bucket`` (300 s, IODA's 5 minutes):
+  announcements and withdrawals are applied to the state (started from a preceding RIB when
+  there is one). Without a RIB, only peers that announced or withdrew something inside the
+  watched prefix have a known state, and full-feed status comes from the number of distinct
+  prefixes a peer announced (so short update files rarely reach it: lower the thresholds).
+
+Counting distinct prefixes per peer for update streams keeps a set per peer until the peer
+reaches the threshold; RIB entries are simply counted (a RIB lists each prefix once per peer).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from .asrel import ASRelationships
+from .detectors import (
+    Alert,
+    AlertStore,
+    Finding,
+    detect_hijack,
+    detect_leak,
+    rpki_finding,
+)
+from .elements import Element
+from .prefixes import Network
+from .rpki import VRPSet
+from .watchlist import WatchedPrefix, WatchList
+
+Peer = tuple[str, str, int]  # (collector, peer address, peer ASN)
+
+
+@dataclass
+class ScanOptions:
+    dedup_window: int = 3600
+    visibility: bool = True
+    visibility_threshold: float = 0.5
+    visibility_bucket: int = 300
+    full_feed_v4: int = 400_000
+    full_feed_v6: int = 10_000
+    max_examples: int = 5
+
+
+@dataclass
+class ScanStats:
+    elements: int = 0
+    announcements: int = 0
+    withdrawals: int = 0
+    rib_entries: int = 0
+    matched: int = 0  # elements touching a watched prefix or originated by a State's ASN
+    no_origin: int = 0
+    bad_prefix: int = 0
+    visibility_evaluations: int = 0
+    full_feed_peers: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+@lru_cache(maxsize=1 << 16)
+def _network(prefix: str) -> Network:
+    return ipaddress.ip_network(prefix, strict=False)
+
+
+class VisibilityTracker:
+    def __init__(self, watch: WatchList, options: ScanOptions, store: AlertStore,
+                 stats: ScanStats) -> None:
+        self.watch = watch
+        self.options = options
+        self.store = store
+        self.stats = stats
+        self.watched = [w for w in watch.prefixes() if not w.squat]
+        self.rib_counts: dict[Peer, list[int]] = {}
+        self.announced: dict[Peer, tuple[set[str], set[str]]] = {}
+        self.full: set[tuple[Peer, int]] = set()
+        self.routes: dict[WatchedPrefix, dict[Peer, set[str]]] = {w: {} for w in self.watched}
+        self.known: dict[WatchedPrefix, set[Peer]] = {w: set() for w in self.watched}
+        self.rib_run = False
+        self.rib_time = 0
+        self.rib_collectors: set[str] = set()
+        self.rib_peers: set[Peer] = set()
+        self.bucket: int | None = None
+        self.dirty = False
+
+    def _threshold(self, version: int) -> int:
+        return self.options.full_feed_v4 if version == 4 else self.options.full_feed_v6
+
+    def observe(self, element: Element, network: Network,
+                watched: list[WatchedPrefix]) -> None:
+        peer = (element.collector, element.peer_ip, element.peer_asn)
+        version = network.version
+        if element.kind == "B":
+            if not self.rib_run:
+                self.rib_run = True
+                self.rib_collectors = set()
+                self.rib_peers = set()
+                self.rib_time = 0
+            if element.collector not in self.rib_collectors:
+                self._reset_collector(element.collector)
+            self.rib_peers.add(peer)
+            counts = self.rib_counts.setdefault(peer, [0, 0])
+            counts[version == 6] += 1
+            if counts[version == 6] > self._threshold(version):
+                self.full.add((peer, version))
+            self.rib_time = max(self.rib_time, element.time)
+            for w in watched:
+                if w in self.routes:
+                    self.routes[w].setdefault(peer, set()).add(element.prefix)
+            return
+        if self.rib_run:
+            self.end_rib()
+        bucket = element.time // self.options.visibility_bucket
+        if self.bucket is None:
+            self.bucket = bucket
+        elif bucket > self.bucket:
+            if self.dirty:
+                self.evaluate((self.bucket + 1) * self.options.visibility_bucket, "updates")
+            self.bucket = bucket
+        if element.kind == "A":
+            if (peer, version) not in self.full:
+                sets = self.announced.setdefault(peer, (set(), set()))
+                seen = sets[version == 6]
+                seen.add(element.prefix)
+                if len(seen) > self._threshold(version):
+                    self.full.add((peer, version))
+                    seen.clear()  # no longer needed: the peer is full-feed for good
+            for w in watched:
+                if w in self.routes:
+                    self.routes[w].setdefault(peer, set()).add(element.prefix)
+                    self.known[w].add(peer)
+                    self.dirty = True
+        elif element.kind == "W":
+            for w in watched:
+                if w in self.routes:
+                    routes = self.routes[w].get(peer)
+                    if routes is not None:
+                        routes.discard(element.prefix)
+                    self.known[w].add(peer)
+                    self.dirty = True
+
+    def _reset_collector(self, collector: str) -> None:
+        """A new RIB from a collector replaces what we knew about its peers."""
+        self.rib_collectors.add(collector)
+        for peer in [p for p in self.rib_counts if p[0] == collector]:
+            del self.rib_counts[peer]
+            self.full.discard((peer, 4))
+            self.full.discard((peer, 6))
+        for w in self.watched:
+            for peer in [p for p in self.routes[w] if p[0] == collector]:
+                del self.routes[w][peer]
+            self.known[w] = {p for p in self.known[w] if p[0] != collector}
+
+    def end_rib(self) -> None:
+        self.rib_run = False
+        for w in self.watched:
+            self.known[w] |= self.rib_peers
+        self.evaluate(self.rib_time, "rib")
+
+    def peer_down(self, peer: Peer) -> None:
+        for w in self.watched:
+            if peer in self.routes[w]:
+                self.routes[w][peer].clear()
+                self.dirty = True
+
+    def finish(self) -> None:
+        if self.rib_run:
+            self.end_rib()
+        elif self.bucket is not None and self.dirty:
+            self.evaluate((self.bucket + 1) * self.options.visibility_bucket, "updates")
+
+    def evaluate(self, time: int, mode: str) -> None:
+        self.dirty = False
+        self.stats.visibility_evaluations += 1
+        full_peers = {peer for peer, _ in self.full}
+        self.stats.full_feed_peers = max(self.stats.full_feed_peers, len(full_peers))
+        if not full_peers:
+            note = ("visibility not evaluated: no full-feed peer (more than "
+                    f"{self.options.full_feed_v4} IPv4 / {self.options.full_feed_v6} IPv6 "
+                    "prefixes)")
+            if note not in self.stats.notes:
+                self.stats.notes.append(note)
+            return
+        for w in self.watched:
+            version = w.prefix.version
+            known = {p for p in self.known[w] if (p, version) in self.full}
+            if not known:
+                continue
+            routes = self.routes[w]
+            seeing = {p for p in known if routes.get(p)}
+            share = len(seeing) / len(known)
+            if share >= self.options.visibility_threshold:
+                continue
+            finding = Finding(
+                "visibility-loss", state=w.state, prefix=str(w.prefix),
+                watched_prefix=str(w.prefix), offending_asn=None, legitimate_origins=w.origins,
+                details={"share": round(share, 4), "seen_by": len(seeing),
+                         "full_feed_peers": len(known),
+                         "threshold": self.options.visibility_threshold, "mode": mode,
+                         "evaluated_at": time},
+            )
+            self.store.record_event(finding, time, known - seeing)
+
+
+class Scanner:
+    def __init__(self, watch: WatchList, vrps: VRPSet | None = None,
+                 asrel: ASRelationships | None = None,
+                 options: ScanOptions | None = None) -> None:
+        self.watch = watch
+        self.vrps = vrps
+        self.asrel = asrel
+        self.options = options or ScanOptions()
+        self.store = AlertStore(self.options.dedup_window, self.options.max_examples)
+        self.stats = ScanStats()
+        self.visibility = (VisibilityTracker(watch, self.options, self.store, self.stats)
+                           if self.options.visibility else None)
+
+    def feed(self, element: Element) -> None:
+        stats = self.stats
+        stats.elements += 1
+        kind = element.kind
+        if kind == "A":
+            stats.announcements += 1
+        elif kind == "W":
+            stats.withdrawals += 1
+        else:
+            stats.rib_entries += 1
+        try:
+            network = _network(element.prefix)
+        except ValueError:
+            stats.bad_prefix += 1
+            return
+        watched_all = self.watch.matches_all(network)
+        if self.visibility is not None:
+            self.visibility.observe(element, network, watched_all)
+        if kind == "W":
+            return
+        origin = element.origin()
+        origin_states = self.watch.states_of_asn(origin) if isinstance(origin, int) else []
+        if not watched_all and not origin_states:
+            return
+        stats.matched += 1
+        if origin is None:
+            stats.no_origin += 1
+            return
+        # the most specific watched prefix per State
+        matches: dict[str, WatchedPrefix] = {}
+        for watched in watched_all:
+            matches[watched.state] = watched
+        store = self.store
+        for code, watched in matches.items():
+            state = self.watch.states[code]
+            finding = detect_hijack(element, network, watched, state)
+            if finding is not None:
+                store.record(finding, element)
+            if self.asrel is not None:
+                leak = detect_leak(element, network, watched, self.asrel)
+                if leak is not None:
+                    store.record(leak, element)
+        if self.vrps is not None:
+            validation = self.vrps.validate(network, origin)
+            if validation.state == "invalid":
+                for code in dict.fromkeys([*matches, *origin_states]):
+                    finding = rpki_finding(validation, element, network, code,
+                                           matches.get(code))
+                    if finding is not None:
+                        store.record(finding, element)
+
+    def peer_down(self, collector: str, peer_ip: str, peer_asn: int) -> None:
+        """A RIS_PEER_STATE "down": the peer's routes are gone."""
+        if self.visibility is not None:
+            self.visibility.peer_down((collector, peer_ip, peer_asn))
+
+    def finish(self) -> list[Alert]:
+        if self.visibility is not None:
+            self.visibility.finish()
+        return self.store.alerts()
+
+
+def scan(elements: Iterable[Element], watch: WatchList, vrps: VRPSet | None = None,
+         asrel: ASRelationships | None = None,
+         options: ScanOptions | None = None) -> list[Alert]:
+    """Run every detector over a stream of elements; returns the deduplicated alerts."""
+    scanner = Scanner(watch, vrps, asrel, options or ScanOptions())
+    for element in elements:
+        scanner.feed(element)
+    return scanner.finish()
