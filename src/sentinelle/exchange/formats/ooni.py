@@ -153,7 +153,7 @@ def verdict(measurement: dict) -> tuple[str, list[str]]:
 
 
 def _anomalous(value: str) -> bool:
-    return value not in ("accessible", "undetermined", "ok")
+    return value not in ("accessible", "undetermined", "ok", "inconclusive")
 
 
 def _record(group: _Group) -> ReportRecord:

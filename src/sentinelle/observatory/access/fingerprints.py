@@ -1,0 +1,443 @@
+"""Block-page fingerprints as data: which answer is a CDN's geoblock, a server's denial or a
+national censorship block page.
+
+The knowledge lives in YAML files (``data/fingerprints.yaml`` ships with Sentinelle; users add
+their own with ``sentinelle probe run --fingerprints FILE``). Each entry::
+
+    - id: cloudflare-1009              # [a-z0-9._-], unique across all loaded files
+      provider: Cloudflare             # who answers (plain text)
+      kind: geoblock                   # geoblock | server-denial | censorship-blockpage
+      location: body                   # status | header:<name> | body | title
+      pattern_type: regex              # exact | contains | regex
+      pattern: "banned the country"    # text (an integer is accepted for status)
+      case_insensitive: true           # optional, default true
+      all_of:                          # optional: more conditions that must ALL hold too
+        - {location: status, pattern_type: exact, pattern: 403}
+        - {location: "header:server", pattern_type: contains, pattern: cloudflare}
+      source: https://...              # where the knowledge comes from (URL or document)
+      description: ...                 # optional, plain text
+
+An entry matches when its own condition (if it has one) and every ``all_of`` condition hold.
+A header condition holds if any header of that name matches. ``exact`` compares the whole
+(stripped) value; ``contains`` looks for a substring; ``regex`` searches.
+
+Files are untrusted input: size, entry count and pattern length are capped, YAML aliases are
+refused (no "billion laughs"), unknown keys and HTML in text fields are errors naming the file,
+the entry and the field. Regexes are compiled once and must be cheap by construction, because
+Python's backtracking engine cannot be interrupted: no unbounded repeats (write ``{0,200}``, not
+``*``), no nested repeats, no repeated alternations, no backreferences, and repeat maxima whose
+product stays within REPEAT_BUDGET (see ``unsafe_regex``). Only the first ``MATCH_CHARS``
+characters of a body are searched, so a search costs at most about
+``MATCH_CHARS * REPEAT_BUDGET`` steps.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+try:  # Python >= 3.11 keeps the regex parser private; it is the only way to inspect a pattern.
+    from re import _constants as _sre_c
+    from re import _parser as _sre_parse
+except ImportError:  # pragma: no cover - Python 3.10 and older
+    import sre_constants as _sre_c  # type: ignore[no-redef]
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
+
+BUILTIN = Path(__file__).resolve().parent / "data" / "fingerprints.yaml"
+MAX_FILE_BYTES = 1024 * 1024          # a fingerprint file is text written by people
+MAX_ENTRIES = 2000
+MAX_PATTERN = 1000
+MAX_CONDITIONS = 8
+MATCH_CHARS = 64 * 1024               # block pages are small; regex cost scales with it
+MAX_TITLE = 2000
+
+KINDS = {  # file value -> Match.kind (contracts.md names censorship pages just "censorship")
+    "geoblock": "geoblock",
+    "server-denial": "server-denial",
+    "censorship-blockpage": "censorship",
+    "censorship": "censorship",
+}
+PATTERN_TYPES = ("exact", "contains", "regex")
+ENTRY_KEYS = {"id", "provider", "kind", "location", "pattern_type", "pattern",
+              "case_insensitive", "all_of", "source", "description"}
+CONDITION_KEYS = {"location", "pattern_type", "pattern", "case_insensitive"}
+TEXT_LIMITS = {"provider": 100, "source": 500, "description": 500}
+_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,79}")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")   # RFC 9110 token
+_TITLE = re.compile(rf"<title\b[^>]{{0,200}}>([^<]{{0,{MAX_TITLE}}})", re.IGNORECASE)
+_SPACE = re.compile(r"\s+")
+
+
+class FingerprintError(ValueError):
+    """A fingerprint file is unusable; the message names the file, the entry and the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    id: str
+    provider: str
+    kind: str            # "geoblock" | "server-denial" | "censorship"
+    source: str
+    description: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"id": self.id, "provider": self.provider, "kind": self.kind,
+                "source": self.source}
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    location: str                 # "status" | "header" | "body" | "title"
+    header: str | None            # lower-case header name when location is "header"
+    pattern_type: str
+    pattern: str
+    case_insensitive: bool
+    regex: re.Pattern[str] | None = None
+
+    def holds(self, page: _Page) -> bool:
+        if self.location == "header":
+            return any(self._test(v, v.casefold())
+                       for v in page.headers.get(self.header or "", ()))
+        text = {"status": page.status, "body": page.body, "title": page.title}[self.location]
+        if text is None:
+            return False
+        return self._test(text, page.folded(self.location, text) if self.case_insensitive
+                          else text)
+
+    def _test(self, text: str, folded: str) -> bool:
+        if self.regex is not None:
+            return self.regex.search(text) is not None
+        if self.case_insensitive:
+            text, pattern = folded, self.pattern.casefold()
+        else:
+            pattern = self.pattern
+        if self.pattern_type == "exact":
+            return text.strip() == pattern.strip()
+        return pattern in text
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    id: str
+    provider: str
+    kind: str
+    source: str
+    conditions: tuple[Condition, ...]
+    description: str = ""
+    origin: str = ""              # file it came from, for error messages and reports
+
+    def matches(self, page: _Page) -> bool:
+        return all(c.holds(page) for c in self.conditions)
+
+    def to_match(self) -> Match:
+        return Match(self.id, self.provider, self.kind, self.source, self.description)
+
+
+@dataclass(slots=True)
+class _Page:
+    """One answer, normalised once for all fingerprints."""
+    status: str | None
+    headers: dict[str, list[str]]
+    body: str
+    title: str | None
+    _folded: dict[str, str] = field(default_factory=dict)
+
+    def folded(self, location: str, text: str) -> str:
+        """``text`` case-folded, once per page and location (bodies are the big ones)."""
+        if location not in self._folded:
+            self._folded[location] = text.casefold()
+        return self._folded[location]
+
+
+@dataclass
+class FingerprintSet:
+    fingerprints: list[Fingerprint] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.fingerprints)
+
+    def __iter__(self) -> Iterator[Fingerprint]:
+        return iter(self.fingerprints)
+
+    @property
+    def ids(self) -> list[str]:
+        return [f.id for f in self.fingerprints]
+
+    def match(self, status: int | str | None, headers_list: Iterable[Sequence[Any]] | None,
+              body_text: str | bytes | None) -> list[Match]:
+        """Every fingerprint the answer matches, in file order."""
+        page = make_page(status, headers_list, body_text)
+        return [f.to_match() for f in self.fingerprints if f.matches(page)]
+
+
+def make_page(status: int | str | None, headers_list: Iterable[Sequence[Any]] | None,
+              body_text: str | bytes | None) -> _Page:
+    headers: dict[str, list[str]] = {}
+    for item in headers_list or ():
+        if isinstance(item, Sequence) and not isinstance(item, str) and len(item) == 2:
+            headers.setdefault(str(item[0]).strip().lower(), []).append(str(item[1]))
+    if isinstance(body_text, bytes | bytearray):
+        # Bytes that are not UTF-8 (block pages in windows-1256, koi8-r...) still match on
+        # their ASCII parts; a replacement character never matches a pattern by accident.
+        body = bytes(body_text[:MATCH_CHARS * 4]).decode("utf-8", errors="replace")
+    else:
+        body = body_text or ""
+    body = body[:MATCH_CHARS]
+    return _Page(status=None if status is None else str(status).strip(), headers=headers,
+                 body=body, title=page_title(body))
+
+
+def page_title(body: str) -> str | None:
+    """The <title> text, unescaped and with whitespace collapsed, or None."""
+    found = _TITLE.search(body[:MATCH_CHARS])
+    if not found:
+        return None
+    return _SPACE.sub(" ", html.unescape(found.group(1))).strip()
+
+
+# ---------------------------------------------------------------------------------- loading
+
+def load(paths: Iterable[str | Path] | None = None, *, builtin: bool = True) -> FingerprintSet:
+    """The built-in fingerprints (unless ``builtin=False``) followed by those of ``paths``."""
+    files = ([BUILTIN] if builtin else []) + [Path(p) for p in (paths or ())]
+    result: list[Fingerprint] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        for fingerprint in load_file(path):
+            if fingerprint.id in seen:
+                raise FingerprintError(
+                    f"{path}: fingerprint {fingerprint.id!r}: field id: already defined in "
+                    f"{seen[fingerprint.id]}")
+            seen[fingerprint.id] = str(path)
+            result.append(fingerprint)
+    return FingerprintSet(result)
+
+
+def load_file(path: str | Path) -> list[Fingerprint]:
+    path = Path(path)
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise FingerprintError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise FingerprintError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FingerprintError(f"{path}: not UTF-8 (byte {exc.start})") from None
+    return parse(text, str(path))
+
+
+def parse(text: str, origin: str = "<fingerprints>") -> list[Fingerprint]:
+    try:
+        document = yaml.load(text, Loader=_loader(origin))  # noqa: S506 - SafeLoader subclass
+    except FingerprintError:
+        raise
+    except RecursionError:
+        raise FingerprintError(f"{origin}: YAML nested too deeply") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise FingerprintError(f"{origin}:{where} not valid YAML: {problem}") from None
+    if document is None:
+        return []
+    if not isinstance(document, list):
+        raise FingerprintError(f"{origin}: the file must be a YAML list of fingerprints")
+    if len(document) > MAX_ENTRIES:
+        raise FingerprintError(f"{origin}: more than {MAX_ENTRIES} fingerprints")
+    return [_entry(item, index, origin) for index, item in enumerate(document)]
+
+
+def _loader(origin: str) -> type[yaml.SafeLoader]:
+    class Loader(yaml.SafeLoader):
+        def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+            if self.check_event(yaml.AliasEvent):
+                line = self.peek_event().start_mark.line + 1
+                raise FingerprintError(f"{origin}: line {line}: YAML aliases are not allowed")
+            return super().compose_node(parent, index)
+    return Loader
+
+
+def _entry(item: Any, index: int, origin: str) -> Fingerprint:
+    label = f"entry {index}"
+    if isinstance(item, dict) and isinstance(item.get("id"), str):
+        label = f"entry {index} ({item['id'][:80]!r})"
+
+    def fail(name: str, problem: str) -> FingerprintError:
+        return FingerprintError(f"{origin}: {label}: field {name}: {problem}")
+
+    if not isinstance(item, dict):
+        raise fail("-", "a fingerprint must be a mapping")
+    unknown = sorted(str(k) for k in item if k not in ENTRY_KEYS)
+    if unknown:
+        raise fail(unknown[0], f"unknown key (allowed: {', '.join(sorted(ENTRY_KEYS))})")
+    for name in ("id", "provider", "kind", "source"):
+        if item.get(name) in (None, ""):
+            raise fail(name, "missing")
+    ident = item["id"]
+    if not isinstance(ident, str) or not _ID.fullmatch(ident):
+        raise fail("id", "must be 1-80 characters a-z 0-9 . _ - starting with a letter or digit")
+    texts = {name: _text(item.get(name, ""), name, fail) for name in TEXT_LIMITS}
+    kind = item["kind"]
+    if kind not in KINDS:
+        raise fail("kind", f"{kind!r} is not one of geoblock, server-denial, "
+                           "censorship-blockpage")
+    case_insensitive = item.get("case_insensitive", True)
+    if not isinstance(case_insensitive, bool):
+        raise fail("case_insensitive", "must be true or false")
+    conditions: list[Condition] = []
+    own = {k: item[k] for k in ("location", "pattern_type", "pattern") if k in item}
+    if own:
+        conditions.append(_condition({**own, "case_insensitive": case_insensitive}, fail, ""))
+    all_of = item.get("all_of", [])
+    if not isinstance(all_of, list):
+        raise fail("all_of", "must be a list of conditions")
+    if len(all_of) > MAX_CONDITIONS:
+        raise fail("all_of", f"more than {MAX_CONDITIONS} conditions")
+    for position, condition in enumerate(all_of):
+        if not isinstance(condition, dict):
+            raise fail(f"all_of[{position}]", "a condition must be a mapping")
+        extra = sorted(str(k) for k in condition if k not in CONDITION_KEYS)
+        if extra:
+            raise fail(f"all_of[{position}].{extra[0]}", "unknown key (allowed: "
+                       f"{', '.join(sorted(CONDITION_KEYS))})")
+        conditions.append(_condition({"case_insensitive": case_insensitive, **condition}, fail,
+                                     f"all_of[{position}]."))
+    if not conditions:
+        raise fail("pattern", "missing (give location, pattern_type and pattern, or all_of)")
+    return Fingerprint(id=ident, provider=texts["provider"], kind=KINDS[kind],
+                       source=texts["source"], conditions=tuple(conditions),
+                       description=texts["description"], origin=origin)
+
+
+def _text(value: Any, name: str, fail) -> str:  # type: ignore[no-untyped-def]
+    if not isinstance(value, str):
+        raise fail(name, "must be text")
+    value = value.strip()
+    if len(value) > TEXT_LIMITS[name]:
+        raise fail(name, f"longer than {TEXT_LIMITS[name]} characters")
+    # These fields end up in reports and web pages: plain text only.
+    if "<" in value or ">" in value:
+        raise fail(name, "must be plain text (no < or >)")
+    if any(ord(c) < 32 for c in value):
+        raise fail(name, "contains control characters")
+    return value
+
+
+def _condition(spec: dict[str, Any], fail, prefix: str) -> Condition:  # type: ignore[no-untyped-def]
+    for name in ("location", "pattern_type", "pattern"):
+        if name not in spec or spec[name] in (None, ""):
+            raise fail(prefix + name, "missing")
+    location = spec["location"]
+    header = None
+    if not isinstance(location, str):
+        raise fail(prefix + "location", "must be text")
+    if location.lower().startswith("header:"):
+        header = location.split(":", 1)[1].strip()
+        if not _HEADER_NAME.fullmatch(header):
+            raise fail(prefix + "location", f"{location!r} is not header:<name>")
+        header, location = header.lower(), "header"
+    elif location not in ("status", "body", "title"):
+        raise fail(prefix + "location", f"{location!r} is not status, header:<name>, body "
+                                        "or title")
+    pattern_type = spec["pattern_type"]
+    if pattern_type not in PATTERN_TYPES:
+        raise fail(prefix + "pattern_type", f"{pattern_type!r} is not exact, contains or regex")
+    pattern = spec["pattern"]
+    if isinstance(pattern, bool) or not isinstance(pattern, str | int):
+        raise fail(prefix + "pattern", "must be text")
+    pattern = str(pattern)
+    if len(pattern) > MAX_PATTERN:
+        raise fail(prefix + "pattern", f"longer than {MAX_PATTERN} characters")
+    case_insensitive = spec.get("case_insensitive", True)
+    if not isinstance(case_insensitive, bool):
+        raise fail(prefix + "case_insensitive", "must be true or false")
+    regex = None
+    if pattern_type == "regex":
+        problem = unsafe_regex(pattern)
+        if problem:
+            raise fail(prefix + "pattern", problem)
+        try:
+            regex = re.compile(pattern, re.IGNORECASE if case_insensitive else 0)
+        except re.error as exc:
+            raise fail(prefix + "pattern", f"bad regular expression: {exc}") from None
+    return Condition(location=location, header=header, pattern_type=pattern_type,
+                     pattern=pattern, case_insensitive=case_insensitive, regex=regex)
+
+
+_REPEATS = {_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT}
+_REPEATS |= {getattr(_sre_c, "POSSESSIVE_REPEAT", _sre_c.MAX_REPEAT)}
+_BACKREFS = {_sre_c.GROUPREF, _sre_c.GROUPREF_EXISTS}
+REPEAT_BUDGET = 1024     # product of (maximum + 1) over the repeats of one pattern
+
+
+def unsafe_regex(pattern: str) -> str | None:
+    """Why the pattern could make Python's backtracking engine slow (None if it cannot, as far
+    as a structural check tells).
+
+    Refused: unbounded repeats (``*``, ``+``, ``{n,}``: write ``{0,200}``), nested repeats like
+    ``(a{0,9}){0,9}``, repeated alternations like ``(a|ab){0,9}``, backreferences, and repeats
+    whose maxima multiply beyond REPEAT_BUDGET. With these rules a search costs at most about
+    ``len(text) * REPEAT_BUDGET`` steps, and the text is capped at MATCH_CHARS.
+    """
+    try:
+        tree = _sre_parse.parse(pattern)
+    except re.error as exc:
+        return f"bad regular expression: {exc}"
+    except RecursionError:
+        return "regular expression nested too deeply"
+    try:
+        cost = _cost(tree, inside_repeat=False)
+    except _Unsafe as exc:
+        return str(exc)
+    if cost > REPEAT_BUDGET:
+        return (f"its repeats allow too many combinations ({cost} > {REPEAT_BUDGET}); "
+                "use smaller maxima")
+    return None
+
+
+class _Unsafe(Exception):
+    pass
+
+
+def _cost(node: Any, inside_repeat: bool) -> int:
+    """Backtracking combinations of a sequence: the product of its repeats' (maximum + 1);
+    an alternation costs the sum of its branches."""
+    cost = 1
+    for op, av in node:
+        if op in _BACKREFS:
+            raise _Unsafe("backreferences are not allowed")
+        if op in _REPEATS:
+            _low, high, sub = av
+            if high >= _sre_c.MAXREPEAT:
+                raise _Unsafe("unbounded repeats (*, +, {n,}) are not allowed: give a maximum, "
+                              "e.g. {0,200}")
+            repeats = high > 1
+            if repeats and inside_repeat:
+                raise _Unsafe("nested quantifiers (such as (a+)+) are not allowed")
+            cost *= (high + 1) * _cost(sub, inside_repeat or repeats)
+        elif op is _sre_c.BRANCH:
+            if inside_repeat:
+                raise _Unsafe("a repeated alternation (such as (a|ab)*) is not allowed")
+            cost *= sum(_cost(branch, inside_repeat) for branch in av[1])
+        else:
+            for child in _children(av):
+                cost *= _cost(child, inside_repeat)
+        cost = min(cost, REPEAT_BUDGET * 1024)      # the verdict is known; stop the growth
+    return cost
+
+
+def _children(av: Any) -> Iterator[Any]:
+    if isinstance(av, _sre_parse.SubPattern):
+        yield av
+    elif isinstance(av, tuple | list):
+        for item in av:
+            yield from _children(item)

@@ -1,0 +1,580 @@
+"""The verdict on one URL: what the local vantage point saw, against what the control saw.
+
+Inputs are two measurements in the structure of contracts.md (OONI ts-017 test_keys-like:
+``queries``, ``tcp_connect``, ``tls_handshakes``, ``requests`` newest first, ``failure``), the
+failure to reach the control helper if any, and the block-page fingerprints. The output is one of
+eight verdicts, with reasons (short English sentences with the figures) and the provider that
+refused, when a fingerprint names it.
+
+The rules, applied in this order; the first that applies decides:
+
+ 1. **No control** (the helper could not be reached, or answered no measurement) →
+    ``inconclusive``; the first reason names the control failure. Whatever the local side saw is
+    added as further reasons (a geoblock page seen locally still names its provider), but
+    without a control nothing is shown to be discriminatory.
+ 2. **Local answer is a geoblock page** (a fingerprint of kind ``geoblock`` matches the local
+    final response, HTTP *or HTTPS*) and the control got a response below 400 that does not
+    match it → ``geoblocked``, provider named. (OONI's Web Connectivity judges every HTTPS
+    answer unblocked and so misses this.) If the control is refused too, or failed →
+    ``inconclusive``.
+ 3. **Local answer is a censorship block page** (kind ``censorship-blockpage``) not seen at the
+    control → ``dns-tampering`` if the DNS answers are inconsistent (rule 5's test), else
+    ``http-diff``; the reason names the block page. Never ``geoblocked``.
+ 4. **Control failed too**: the control got no HTTP response → ``inconclusive`` naming both
+    failures (the site is down or refuses the control; nothing to compare).
+ 5. **DNS** (compared by ASN as OONI does): local and control answers are *consistent* if they
+    share any IP address or any ASN. ``dns-tampering`` when a local resolver answered NXDOMAIN
+    or failed while the control resolved the name (a timeout or SERVFAIL of one resolver while
+    another local resolver answered does not count), or answered only with bogon addresses
+    (private, loopback, link-local, reserved) that the control did not give and that share
+    nothing with the control's; or when the answers are inconsistent *and* the local fetch then
+    failed (rules 6-8 would fire) or differed (rule 11 would say ``http-diff``) — OONI's rule,
+    since CDNs legitimately answer differently per country. A denial (rule 9) stays
+    ``server-denied``, with the DNS difference added to the reasons.
+ 6. **TCP**: the local fetch got no response, every local TCP connect failed and the control
+    connected at least once → ``tcp-blocked``.
+ 7. **TLS**: the local fetch got no response, every local TLS handshake failed (reset, EOF,
+    timeout, invalid certificate...) or the request failed with a TLS error, and the control's
+    handshake succeeded → ``tls-interference``.
+ 8. **Local HTTP failure**: no local response while the control got one → ``http-diff`` with the
+    failure (OONI calls this "http-failure").
+ 9. **Denial**: the control got 2xx/3xx, and locally a fingerprint of kind ``server-denial``
+    matches that does not match at the control, or the local status is a denial code (403, 451,
+    401, 407, 429 and other 4xx except 404, 408 and 410) → ``server-denied``. 451 is named
+    "Unavailable For Legal Reasons (RFC 7725)" and the ``Link: rel="blocked-by"`` target is
+    quoted when present.
+10. **Control refused**: the control got 4xx/5xx → ``inconclusive`` (nothing to compare with).
+11. **HTTP comparison** (OONI Web Connectivity's): status codes differ → ``http-diff``;
+    otherwise the answers are similar when at least one of these holds: body length proportion
+    (shorter / longer) above 0.7, titles share a word of 5+ characters, the uncommon headers
+    (not in OONI's list of common ones) overlap or neither side has any. None holds →
+    ``http-diff``; one holds → ``accessible``. The figures are given either way.
+
+Nothing else produces a verdict: a case no rule covers is ``inconclusive`` with what was seen.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sentinelle.observatory.access.fingerprints import (
+    MATCH_CHARS,
+    FingerprintSet,
+    Match,
+    page_title,
+)
+
+VERDICTS = ("accessible", "geoblocked", "server-denied", "dns-tampering", "tcp-blocked",
+            "tls-interference", "http-diff", "inconclusive")
+BODY_PROPORTION = 0.7                   # OONI: above this, body lengths match
+TITLE_WORD = 5                          # OONI (DOMAIN-NOTES): a shared word longer than 4
+NOT_DENIAL = {404, 408, 410}            # 4xx that say "not here" or "too slow", not "not you"
+# OONI probe-cli webconnectivity (v0.4) headers that every server sends: not telling.
+COMMON_HEADERS = frozenset({
+    "date", "content-type", "server", "cache-control", "vary", "set-cookie", "location",
+    "expires", "x-powered-by", "content-encoding", "last-modified", "accept-ranges", "pragma",
+    "x-frame-options", "etag", "x-content-type-options", "age", "via", "p3p",
+    "x-xss-protection", "content-language", "cf-ray", "strict-transport-security", "link",
+    "x-varnish", "content-length", "connection", "transfer-encoding", "keep-alive",
+})
+TLS_FAILURES = ("ssl_", "tls_")
+# Answers that deny the name exists (a lie when the control resolves it), as opposed to a
+# resolver that is merely slow or broken.
+DNS_DENIALS = frozenset({"dns_nxdomain_error", "dns_no_answer", "dns_refused_error",
+                         "dns_bogon_error"})
+_BLOCKED_BY = re.compile(r"<([^>]{1,500})>\s{0,20};[^,]{0,200}?rel=\"?blocked-by", re.IGNORECASE)
+AsnLookup = Mapping[str, "int | None"] | Callable[[str], "int | None"] | None
+
+
+@dataclass(slots=True)
+class Verdict:
+    verdict: str
+    reasons: list[str]
+    provider: str | None = None
+    matches: list[dict[str, str]] = field(default_factory=list)   # local fingerprint matches
+    comparison: dict[str, Any] = field(default_factory=dict)      # OONI-style test keys
+
+
+# ------------------------------------------------------------------------- reading a measurement
+
+def final_request(measurement: dict | None) -> dict | None:
+    """The newest request entry (requests are newest first, as OONI writes them)."""
+    requests = (measurement or {}).get("requests")
+    if isinstance(requests, list) and requests and isinstance(requests[0], dict):
+        return requests[0]
+    return None
+
+
+def final_response(measurement: dict | None) -> dict | None:
+    """The final HTTP response, or None when the last request got none."""
+    request = final_request(measurement)
+    response = request.get("response") if request else None
+    if isinstance(response, dict) and status_code(response) is not None:
+        return response
+    return None
+
+
+def http_failure(measurement: dict | None) -> str | None:
+    if final_response(measurement) is not None:
+        return None
+    request = final_request(measurement)
+    failure = (request or {}).get("failure") or (measurement or {}).get("failure")
+    return str(failure) if failure else ("no_http_response" if measurement else None)
+
+
+def body_bytes(response: dict | None) -> bytes:
+    """The (possibly truncated) body as bytes: text, or OONI's {"format": "base64"} form."""
+    body = (response or {}).get("body")
+    if isinstance(body, dict) and body.get("format") == "base64":
+        data = body.get("data")
+        if not isinstance(data, str):
+            return b""
+        try:
+            return base64.b64decode(data[: (MATCH_CHARS * 8)], validate=False)
+        except (binascii.Error, ValueError):
+            return b""
+    if isinstance(body, str):
+        return body.encode("utf-8", errors="replace")
+    if isinstance(body, bytes | bytearray):
+        return bytes(body)
+    return b""
+
+
+def body_text(response: dict | None) -> str:
+    # Non-UTF-8 pages (windows-1256, koi8-r...) keep their ASCII markup readable.
+    return body_bytes(response).decode("utf-8", errors="replace")
+
+
+def body_length(response: dict | None) -> int | None:
+    if not response:
+        return None
+    length = response.get("body_length")
+    if isinstance(length, int) and not isinstance(length, bool) and length >= 0:
+        return length
+    if response.get("body") is None:
+        return None
+    return len(body_bytes(response))
+
+
+def headers_list(response: dict | None) -> list[list[str]]:
+    items = (response or {}).get("headers_list")
+    if isinstance(items, list):
+        return [[str(i[0]), str(i[1])] for i in items
+                if isinstance(i, list | tuple) and len(i) == 2]
+    headers = (response or {}).get("headers")
+    if isinstance(headers, dict):
+        return [[str(k), str(v)] for k, v in headers.items()]
+    return []
+
+
+def status_code(response: dict | None) -> int | None:
+    code = (response or {}).get("code", (response or {}).get("status_code"))
+    if isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 999:
+        return code
+    return None
+
+
+# ------------------------------------------------------------------------------------- DNS
+
+@dataclass(slots=True)
+class _Resolver:
+    name: str
+    engine: str = "system"
+    addresses: set[str] = field(default_factory=set)
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Dns:
+    queried: bool
+    resolvers: list[_Resolver]
+    addresses: set[str]
+    asns: set[int]
+
+    @property
+    def failure(self) -> str | None:
+        if self.addresses or not self.queried:
+            return None
+        failures = [f for r in self.resolvers for f in r.failures]
+        if "dns_nxdomain_error" in failures:
+            return "dns_nxdomain_error"
+        return failures[0] if failures else "dns_no_answer"
+
+
+def _dns(measurement: dict | None, lookup: AsnLookup) -> _Dns:
+    resolvers: dict[str, _Resolver] = {}
+    asns: set[int] = set()
+    queries = (measurement or {}).get("queries")
+    for query in queries if isinstance(queries, list) else []:
+        if not isinstance(query, dict):
+            continue
+        engine = str(query.get("engine") or "system")
+        name = f"{engine} resolver"
+        if query.get("resolver_address"):
+            name += f" {query['resolver_address']}"
+        resolver = resolvers.setdefault(name, _Resolver(name, engine))
+        if query.get("failure"):
+            resolver.failures.append(str(query["failure"]))
+        for answer in query.get("answers") or []:
+            if not isinstance(answer, dict):
+                continue
+            address = answer.get("ipv4") or answer.get("ipv6")
+            if not isinstance(address, str) or not _is_ip(address):
+                continue
+            resolver.addresses.add(address)
+            asn = answer.get("asn")
+            if not isinstance(asn, int) or isinstance(asn, bool) or asn <= 0:
+                asn = _lookup(lookup, address)
+            if asn:
+                asns.add(asn)
+    addresses = set().union(*(r.addresses for r in resolvers.values())) if resolvers else set()
+    return _Dns(bool(resolvers), list(resolvers.values()), addresses, asns)
+
+
+def _lookup(lookup: AsnLookup, address: str) -> int | None:
+    try:
+        value = lookup(address) if callable(lookup) else (lookup or {}).get(address)
+    except (ValueError, KeyError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def is_bogon(address: str) -> bool:
+    """Private, loopback, link-local, reserved, multicast or unspecified (OONI's "bogon")."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
+            or ip.is_multicast or ip.is_unspecified)
+
+
+def dns_consistency(local: _Dns, control: _Dns) -> str | None:
+    """OONI's dns_consistency: "consistent", "inconsistent" or None (nothing to compare)."""
+    if not local.queried or not control.queried:
+        return None
+    if local.failure and control.failure:
+        return "consistent" if local.failure == control.failure else "inconsistent"
+    if local.addresses & control.addresses or local.asns & control.asns:
+        return "consistent"
+    return "inconsistent"
+
+
+def _dns_tampering(local: _Dns, control: _Dns) -> str | None:
+    """The strong signs of rule 5, as a reason, or None."""
+    if not control.addresses:
+        return None
+    shown = ", ".join(sorted(control.addresses)[:3])
+    for resolver in local.resolvers:
+        if not resolver.addresses and resolver.failures:
+            failure = ("dns_nxdomain_error" if "dns_nxdomain_error" in resolver.failures
+                       else resolver.failures[0])
+            if local.addresses and failure not in DNS_DENIALS:
+                # One resolver timing out while another answered is flakiness, not a lie.
+                continue
+            if any(r.engine == resolver.engine and not r.addresses and r.failures
+                   for r in control.resolvers):
+                # The control's resolver of the same kind failed too: the name is unknown
+                # to that kind of resolver (e.g. a local zone), not hidden from this vantage.
+                continue
+            what = "NXDOMAIN" if failure == "dns_nxdomain_error" else "no address"
+            return (f"{resolver.name} answered {what} ({failure}) while the control resolved "
+                    f"{len(control.addresses)} address(es) ({shown})")
+        bogons = {a for a in resolver.addresses if is_bogon(a)} - control.addresses
+        if bogons and not resolver.addresses & control.addresses:
+            return (f"{resolver.name} answered bogon address(es) "
+                    f"{', '.join(sorted(bogons)[:3])} while the control resolved {shown}")
+    return None
+
+
+def _dns_reason(local: _Dns, control: _Dns) -> str:
+    mine = ", ".join(sorted(local.addresses)[:3]) or "nothing"
+    theirs = ", ".join(sorted(control.addresses)[:3]) or "nothing"
+    asns = (f"; ASNs {_asns(local.asns)} vs {_asns(control.asns)}"
+            if local.asns or control.asns else "")
+    return (f"DNS answers share no address and no ASN with the control's (local {mine}, "
+            f"control {theirs}{asns})")
+
+
+def _asns(asns: set[int]) -> str:
+    return ", ".join(f"AS{a}" for a in sorted(asns)[:3]) or "unknown"
+
+
+# ------------------------------------------------------------------------------ HTTP compare
+
+def compare(local: dict | None, control: dict | None, resolver_asns: AsnLookup = None
+            ) -> dict[str, Any]:
+    """OONI Web Connectivity's comparison keys (None where there is nothing to compare)."""
+    mine, theirs = final_response(local), final_response(control)
+    local_dns, control_dns = _dns(local, resolver_asns), _dns(control, resolver_asns)
+    result: dict[str, Any] = {
+        "dns_experiment_failure": local_dns.failure,
+        "dns_consistency": dns_consistency(local_dns, control_dns) if control else None,
+        "http_experiment_failure": http_failure(local),
+        "body_length_match": None, "body_proportion": None, "status_code_match": None,
+        "headers_match": None, "title_match": None,
+    }
+    if mine is None or theirs is None:
+        return result
+    status, control_status = status_code(mine), status_code(theirs)
+    if (status is not None and control_status is not None
+            and (control_status // 100 == 2 or status == control_status)):
+        result["status_code_match"] = status == control_status
+    lengths = body_length(mine), body_length(theirs)
+    truncated = bool(mine.get("body_is_truncated") or theirs.get("body_is_truncated"))
+    if None not in lengths and not truncated:
+        small, large = sorted(lengths)  # type: ignore[type-var]
+        proportion = 1.0 if large == 0 else small / large
+        result["body_proportion"] = round(proportion, 4)
+        result["body_length_match"] = proportion > BODY_PROPORTION
+    result["headers_match"] = headers_match(headers_list(mine), headers_list(theirs))
+    result["title_match"] = title_match(page_title(body_text(mine)[:MATCH_CHARS]),
+                                        page_title(body_text(theirs)[:MATCH_CHARS]))
+    return result
+
+
+def headers_match(mine: list[list[str]], theirs: list[list[str]]) -> bool:
+    """OONI: match if an uncommon header name is on both sides, or neither side has one."""
+    ours = {k.lower() for k, _v in mine} - COMMON_HEADERS
+    others = {k.lower() for k, _v in theirs} - COMMON_HEADERS
+    if ours & others:
+        return True
+    return not ours and not others
+
+
+def title_match(mine: str | None, theirs: str | None) -> bool | None:
+    """True if the titles share a word of 5+ characters; None if either has no such word."""
+    def words(title: str | None) -> set[str]:
+        return {w.casefold() for w in (title or "").split() if len(w) >= TITLE_WORD}
+    ours, others = words(mine), words(theirs)
+    if not ours or not others:
+        return None
+    return bool(ours & others)
+
+
+# ----------------------------------------------------------------------------------- decide
+
+def decide(url: str, local: dict, control: dict | None, control_failure: str | None,
+           fingerprints: FingerprintSet, resolver_asns: AsnLookup = None) -> Verdict:
+    """The verdict on ``url`` by the rules of this module's docstring.
+
+    ``resolver_asns`` gives the ASN of an answer address that has none (a mapping from address
+    to ASN, or a function such as ``vantage.GeoDB(...).asn``); both sides are looked up alike.
+    """
+    local = local if isinstance(local, dict) else {}
+    comparison = compare(local, control, resolver_asns) if control else compare(local, None)
+    mine = final_response(local)
+    status = status_code(mine)
+    matches = fingerprints.match(status, headers_list(mine), body_text(mine)) if mine else []
+    matched = [m.as_dict() for m in matches]
+
+    def verdict(name: str, reasons: list[str], provider: str | None = None) -> Verdict:
+        return Verdict(name, reasons, provider, matched, comparison)
+
+    # Rule 1: no control.
+    if control is None or control_failure:
+        why = control_failure or "the control helper returned no measurement"
+        reasons = [f"control unavailable: {why}"]
+        reasons += _local_summary(local, mine, matches)
+        geo = [m for m in matches if m.kind == "geoblock"]
+        return verdict("inconclusive", reasons, _provider(geo))
+
+    theirs = final_response(control)
+    control_status = status_code(theirs)
+    control_ids = ({m.id for m in fingerprints.match(control_status, headers_list(theirs),
+                                                     body_text(theirs))} if theirs else set())
+    local_dns, control_dns = _dns(local, resolver_asns), _dns(control, resolver_asns)
+    inconsistent = comparison["dns_consistency"] == "inconsistent"
+
+    # Rule 2: geoblock page.
+    geo = [m for m in matches if m.kind == "geoblock"]
+    if geo:
+        page = _page_reason(geo, status)
+        shared = [m.id for m in geo if m.id in control_ids]
+        if shared:
+            return verdict("inconclusive", [page, f"the control got the same page "
+                                            f"({', '.join(shared)}): it is refused too"],
+                           _provider(geo))
+        if control_status is None:
+            return verdict("inconclusive", [page, "control got no response "
+                                            f"({http_failure(control)})"], _provider(geo))
+        if control_status >= 400:
+            return verdict("inconclusive", [page, f"control status {control_status}: the "
+                                            "control is refused too"], _provider(geo))
+        return verdict("geoblocked", [page, f"local status {status}, control status "
+                                      f"{control_status}"], _provider(geo))
+
+    # Rule 3: censorship block page.
+    censored = [m for m in matches if m.kind == "censorship" and m.id not in control_ids]
+    if censored:
+        first = censored[0]
+        reasons = [f"local answer is the {first.provider} block page ({first.id}), "
+                   f"status {status}"]
+        if control_status is not None:
+            reasons.append(f"control status {control_status}")
+        if inconsistent:
+            return verdict("dns-tampering", [*reasons, _dns_reason(local_dns, control_dns)])
+        return verdict("http-diff", reasons)
+
+    # Rule 4: the control failed too.
+    if theirs is None:
+        return verdict("inconclusive", [
+            f"control got no response ({http_failure(control)})",
+            *(_local_summary(local, mine, matches) or ["local got no response either"])])
+
+    # Rule 5: DNS.
+    strong = _dns_tampering(local_dns, control_dns)
+    if strong:
+        return verdict("dns-tampering", [strong])
+    local_failed = mine is None
+    if inconsistent and local_failed:
+        return verdict("dns-tampering", [_dns_reason(local_dns, control_dns),
+                                         f"local fetch failed ({http_failure(local)}), "
+                                         f"control status {control_status}"])
+
+    if local_failed:
+        failure = http_failure(local) or "no_http_response"
+        # Rule 6: TCP.
+        tcp = _entries(local, "tcp_connect")
+        if tcp and not any(_tcp_ok(e) for e in tcp):
+            # The control got a response (rule 4), so it connected.
+            failures = sorted({_tcp_failure(e) for e in tcp})
+            return verdict("tcp-blocked", [
+                f"all {len(tcp)} local TCP connect(s) failed ({', '.join(failures)}) while "
+                f"the control connected and got status {control_status}"])
+        # Rule 7: TLS.
+        tls = _entries(local, "tls_handshakes")
+        tls_failed = bool(tls) and not any(not e.get("failure") for e in tls)
+        if tls_failed or failure.startswith(TLS_FAILURES):
+            control_tls = _entries(control, "tls_handshakes")
+            if not control_tls or any(not e.get("failure") for e in control_tls):
+                failures = sorted({str(e.get("failure")) for e in tls}) or [failure]
+                count = f"all {len(tls)} local TLS handshake(s)" if tls else "the local request"
+                return verdict("tls-interference", [
+                    f"{count} failed ({', '.join(failures)}) while the control's handshake "
+                    f"succeeded and it got status {control_status}"])
+        # Rule 8: local HTTP failure.
+        return verdict("http-diff", [f"local HTTP request failed ({failure}) while the control "
+                                     f"got status {control_status}"])
+
+    assert status is not None and control_status is not None   # by construction
+
+    # Rule 9: denial.
+    denial = [m for m in matches if m.kind == "server-denial" and m.id not in control_ids]
+    denied_status = 400 <= status < 500 and status not in NOT_DENIAL
+    if control_status < 400 and (denial or denied_status):
+        reasons = [f"local status {_status_phrase(status)}, control status {control_status}"]
+        if denial:
+            reasons.append(_page_reason(denial, status))
+        link = _blocked_by(headers_list(mine))
+        if link:
+            reasons.append(f"the Link rel=\"blocked-by\" header names {link}")
+        if inconsistent:
+            reasons.append(_dns_reason(local_dns, control_dns))
+        return verdict("server-denied", reasons, _provider(denial))
+
+    # Rule 10: the control is refused or failing.
+    if control_status >= 400:
+        return verdict("inconclusive", [f"control status {control_status}, local status "
+                                        f"{status}: the control cannot vouch for the site"])
+
+    # Rule 11: compare the answers.
+    figures = _figures(comparison)
+    similar = any(comparison[k] is True for k in ("body_length_match", "headers_match",
+                                                  "title_match"))
+    if comparison["status_code_match"] is False:
+        reasons = [f"local status {status}, control status {control_status}", *figures]
+    elif not similar:
+        reasons = ["the answers differ in body length, title and uncommon headers", *figures]
+    else:
+        return verdict("accessible", [f"local status {status}, control status "
+                                      f"{control_status}", *figures])
+    if inconsistent:
+        return verdict("dns-tampering", [_dns_reason(local_dns, control_dns), *reasons])
+    return verdict("http-diff", reasons)
+
+
+def _entries(measurement: dict | None, key: str) -> list[dict]:
+    items = (measurement or {}).get(key)
+    return [e for e in items if isinstance(e, dict)] if isinstance(items, list) else []
+
+
+def _tcp_ok(entry: dict) -> bool:
+    status = entry.get("status")
+    return isinstance(status, dict) and status.get("success") is True
+
+
+def _tcp_failure(entry: dict) -> str:
+    status = entry.get("status")
+    failure = status.get("failure") if isinstance(status, dict) else None
+    return f"{entry.get('ip')}:{entry.get('port')} {failure or 'unknown_failure'}"
+
+
+def _provider(matches: list[Match]) -> str | None:
+    """The first provider that names someone ("any" does not)."""
+    for match in matches:
+        if match.provider and match.provider.lower() != "any":
+            return match.provider
+    return None
+
+
+def _page_reason(matches: list[Match], status: int | None) -> str:
+    first = next((m for m in matches if m.provider.lower() != "any"), matches[0])
+    who = "" if first.provider.lower() == "any" else f"{first.provider} "
+    kind = {"geoblock": "geoblock", "server-denial": "denial",
+            "censorship": "block"}.get(first.kind, first.kind)
+    others = [m.id for m in matches if m is not first]
+    more = f"; also {', '.join(others)}" if others else ""
+    return f"local answer (status {status}) matches the {who}{kind} page {first.id}{more}"
+
+
+def _status_phrase(status: int) -> str:
+    if status == 451:
+        return "451 Unavailable For Legal Reasons (RFC 7725)"
+    return str(status)
+
+
+def _blocked_by(items: list[list[str]]) -> str | None:
+    for name, value in items:
+        if name.lower() == "link":
+            found = _BLOCKED_BY.search(value)
+            if found:
+                return found.group(1)
+    return None
+
+
+def _figures(comparison: dict[str, Any]) -> list[str]:
+    figures = []
+    if comparison["body_proportion"] is not None:
+        figures.append(f"body length ratio {comparison['body_proportion']:.2f}")
+    if comparison["title_match"] is not None:
+        figures.append("titles share a word" if comparison["title_match"]
+                       else "titles share no word")
+    if comparison["headers_match"] is not None:
+        figures.append("uncommon headers match" if comparison["headers_match"]
+                       else "uncommon headers differ")
+    return figures
+
+
+def _local_summary(local: dict, mine: dict | None, matches: list[Match]) -> list[str]:
+    if mine is None:
+        failure = http_failure(local)
+        return [f"local fetch failed ({failure})"] if failure else []
+    reasons = [f"local status {status_code(mine)}"]
+    if matches:
+        reasons.append(_page_reason(matches, status_code(mine)))
+    return reasons
