@@ -234,7 +234,7 @@ def test_the_demo_year_gives_a_complete_report(tmp_path):
     call_command("seed_actionplan", "--year", str(YEAR), stdout=io.StringIO())
     doc = content.build(options())
     titles = [s.title for s in doc.sections]
-    assert len(titles) == 7 and all(s.blocks or s.subsections for s in doc.sections)
+    assert len(titles) == 8 and all(s.blocks or s.subsections for s in doc.sections)
     keys = {t.key for t in doc.tables()}
     assert {"by_itu_d_region", "by_category", "by_rsit_class", "trend", "actions",
             "indicators", "by_rsit_type", "by_month"} <= keys

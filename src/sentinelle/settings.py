@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "sentinelle.reports",
     "sentinelle.actionplan",
     "sentinelle.gateway",
+    "sentinelle.observatory",
 ]
 
 MIDDLEWARE = [

@@ -11,6 +11,7 @@ urlpatterns = [
     path("reports/", include("sentinelle.reports.urls")),
     path("action-plan/", include("sentinelle.actionplan.urls")),
     path("gateway/", include("sentinelle.gateway.urls")),
+    path("observatory/", include("sentinelle.observatory.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("sentinelle.incidents.api.urls")),

@@ -1,0 +1,27 @@
+from django.contrib import admin
+
+from sentinelle.core.admin import ReadOnlyAdmin
+from sentinelle.observatory.models import AccessObservation, BundleSubmission, RoutingAlertRecord
+
+
+@admin.register(BundleSubmission)
+class BundleSubmissionAdmin(ReadOnlyAdmin):
+    """Read-only: submissions are made only by the audited submission service."""
+
+    list_display = ["id", "state", "kind", "incident", "sha256", "submitted_at"]
+    list_filter = ["kind"]
+    search_fields = ["sha256"]
+
+
+@admin.register(AccessObservation)
+class AccessObservationAdmin(ReadOnlyAdmin):
+    list_display = ["id", "state", "service", "verdict", "provider", "measured_at"]
+    list_filter = ["verdict"]
+    search_fields = ["service", "url"]
+
+
+@admin.register(RoutingAlertRecord)
+class RoutingAlertRecordAdmin(ReadOnlyAdmin):
+    list_display = ["id", "state", "type", "prefix", "offending_asn", "first_seen"]
+    list_filter = ["type"]
+    search_fields = ["prefix"]

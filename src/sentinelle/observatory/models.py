@@ -1,0 +1,152 @@
+"""What a submitted evidence bundle leaves in the database besides its report.
+
+A bundle becomes one draft report (incidents.Incident) with the bundle attached unchanged as
+evidence. ``BundleSubmission`` remembers which bundle (by SHA-256, once per State) made which
+report; ``AccessObservation`` and ``RoutingAlertRecord`` keep one row per probe result or routing
+alert so that statistics (the access-denial index) never unpack the bundle again.
+
+Every row belongs to a report, and is visible exactly when its report is: ``for_user`` filters
+through ``Incident.objects.for_user`` (the one place that decides who sees a report).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+__all__ = [
+    "DENIAL_VERDICTS",
+    "AccessObservation",
+    "BundleSubmission",
+    "RoutingAlertRecord",
+    "Verdict",
+]
+
+
+class Verdict(models.TextChoices):
+    ACCESSIBLE = "accessible", _("accessible")
+    GEOBLOCKED = "geoblocked", _("geoblocked")
+    SERVER_DENIED = "server-denied", _("denied by the server")
+    DNS_TAMPERING = "dns-tampering", _("DNS tampering")
+    TCP_BLOCKED = "tcp-blocked", _("TCP connection blocked")
+    TLS_INTERFERENCE = "tls-interference", _("TLS interference")
+    HTTP_DIFF = "http-diff", _("different HTTP answer")
+    INCONCLUSIVE = "inconclusive", _("inconclusive")
+
+
+# Verdicts that count as a denial of access in the index; "accessible" is the other conclusive
+# verdict, "inconclusive" counts in neither.
+DENIAL_VERDICTS = (Verdict.GEOBLOCKED, Verdict.SERVER_DENIED, Verdict.DNS_TAMPERING,
+                   Verdict.TCP_BLOCKED, Verdict.TLS_INTERFERENCE, Verdict.HTTP_DIFF)
+
+
+class ThroughIncidentQuerySet(models.QuerySet):
+    def for_user(self, user) -> ThroughIncidentQuerySet:
+        """Rows of the reports ``user`` may see, and no others."""
+        from sentinelle.incidents.models import Incident
+
+        return self.filter(incident__in=Incident.objects.for_user(user).values("pk"))
+
+
+class BundleSubmission(models.Model):
+    """One evidence bundle submitted by a State, and the report it made."""
+
+    class Kind(models.TextChoices):
+        ACCESS = "access-probe", _("access probe")
+        ROUTING = "routing-scan", _("routing scan")
+
+    incident = models.OneToOneField("incidents.Incident", on_delete=models.PROTECT,
+                                    related_name="bundle_submission",
+                                    verbose_name=_("report"))
+    evidence = models.OneToOneField("incidents.Evidence", on_delete=models.PROTECT,
+                                    related_name="+", verbose_name=_("evidence"))
+    state = models.ForeignKey("core.MemberState", on_delete=models.PROTECT, related_name="+",
+                              verbose_name=_("reporting State"))
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                     related_name="+", verbose_name=_("submitted by"))
+    submitted_at = models.DateTimeField(_("submitted"), auto_now_add=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    tool = models.CharField(_("tool"), max_length=100, blank=True)
+    key_fingerprint = models.CharField(_("signing key"), max_length=100, blank=True)
+    public_key = models.TextField(_("public key"), blank=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    vantage = models.JSONField(_("vantage point"), default=dict, blank=True)
+    control = models.JSONField(_("control"), default=dict, blank=True)
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+
+    objects = ThroughIncidentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["state", "sha256"],
+                                               name="bundle_once_per_state")]
+        verbose_name = _("bundle submission")
+        verbose_name_plural = _("bundle submissions")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.sha256[:12]}"
+
+
+class AccessObservation(models.Model):
+    """One probe result: a URL measured from the State's vantage point, with its verdict."""
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT,
+                                 related_name="access_observations", verbose_name=_("report"))
+    submission = models.ForeignKey(BundleSubmission, on_delete=models.PROTECT,
+                                   related_name="observations")
+    state = models.ForeignKey("core.MemberState", on_delete=models.PROTECT, related_name="+",
+                              verbose_name=_("affected State"))
+    service = models.CharField(_("service"), max_length=255, db_index=True)
+    url = models.CharField(_("URL"), max_length=2048)
+    category_code = models.CharField(_("category code"), max_length=20, blank=True)
+    verdict = models.CharField(_("verdict"), max_length=20, choices=Verdict.choices)
+    provider = models.CharField(_("provider"), max_length=100, blank=True)
+    measured_at = models.DateTimeField(_("measured"))
+    vantage_cc = models.CharField(_("vantage country"), max_length=2, blank=True)
+    vantage_asn = models.PositiveBigIntegerField(_("vantage ASN"), null=True, blank=True)
+    control_cc = models.CharField(_("control country"), max_length=2, blank=True)
+
+    objects = ThroughIncidentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["measured_at", "id"]
+        indexes = [models.Index(fields=["state", "service", "measured_at"]),
+                   models.Index(fields=["measured_at"])]
+        verbose_name = _("access observation")
+        verbose_name_plural = _("access observations")
+
+    def __str__(self) -> str:
+        return f"{self.url} {self.verdict}"
+
+
+class RoutingAlertRecord(models.Model):
+    """One routing alert (ARTEMIS-style type) from a routing scan."""
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT,
+                                 related_name="routing_alerts", verbose_name=_("report"))
+    submission = models.ForeignKey(BundleSubmission, on_delete=models.PROTECT,
+                                   related_name="alerts")
+    state = models.ForeignKey("core.MemberState", on_delete=models.PROTECT, related_name="+",
+                              verbose_name=_("affected State"))
+    alert_id = models.CharField(_("alert"), max_length=100, blank=True)
+    type = models.CharField(_("type"), max_length=40)
+    prefix = models.CharField(_("prefix"), max_length=50)
+    offending_asn = models.PositiveBigIntegerField(_("offending AS"), null=True, blank=True)
+    first_seen = models.DateTimeField(_("first seen"), null=True, blank=True)
+    last_seen = models.DateTimeField(_("last seen"), null=True, blank=True)
+    peers = models.PositiveIntegerField(_("peers"), default=0)
+    collectors = models.PositiveIntegerField(_("collectors"), default=0)
+
+    objects = ThroughIncidentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["first_seen", "id"]
+        indexes = [models.Index(fields=["state", "type", "first_seen"])]
+        verbose_name = _("routing alert")
+        verbose_name_plural = _("routing alerts")
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.prefix}"

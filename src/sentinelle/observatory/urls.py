@@ -1,0 +1,12 @@
+from django.urls import path
+
+from sentinelle.observatory import views
+
+urlpatterns = [
+    path("", views.home, name="observatory"),
+    path("submissions/<int:pk>/", views.submission_detail, name="observatory-submission"),
+    path("submissions/<int:pk>/observations.csv", views.submission_csv,
+         name="observatory-submission-csv"),
+    path("index/", views.access_index, name="observatory-index"),
+    path("index.csv", views.access_index_csv, name="observatory-index-csv"),
+]

@@ -1,0 +1,130 @@
+"""The observatory pages: submit a bundle (focal points), the submissions one may see, and the
+access-denial index. Every read goes through ``for_user``; outsiders get 404."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from sentinelle.analysis.access_index import (
+    DIMENSIONS,
+    IndexFilter,
+    compute_index,
+    index_table,
+)
+from sentinelle.analysis.disclosure import is_full_view
+from sentinelle.core import jobs
+from sentinelle.incidents import exports
+from sentinelle.observatory.forms import IndexFilterForm, SubmitForm
+from sentinelle.observatory.models import AccessObservation, BundleSubmission, RoutingAlertRecord
+from sentinelle.observatory.tasks import KIND
+
+MAX_ROWS_SHOWN = 500
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Focal points upload bundles and see their State's submissions; the Secretariat sees
+    every submission it may see, by State and kind."""
+    user = request.user
+    form = SubmitForm()
+    if request.method == "POST" and user.is_focal_point:
+        form = SubmitForm(request.POST, request.FILES)
+        if form.is_valid():
+            job = jobs.start(KIND, user, {"expect": form.cleaned_data["expect"]},
+                             upload=form.cleaned_data["file"])
+            return redirect("job-detail", pk=job.pk)
+    visible = BundleSubmission.objects.for_user(user).select_related(
+        "incident__state", "state", "submitted_by")
+    if user.is_focal_point:
+        visible = visible.filter(state_id=user.state_id)
+    overview = None
+    if is_full_view(user):
+        overview = visible.order_by().values("state__alpha2", "kind").annotate(
+            n=Count("pk")).order_by("state__alpha2", "kind")
+    return render(request, "observatory/home.html", {
+        "form": form, "submissions": visible[:MAX_ROWS_SHOWN], "overview": overview,
+        "can_submit": user.is_focal_point})
+
+
+def _submission_for_user(user, pk: int) -> BundleSubmission:
+    return get_object_or_404(BundleSubmission.objects.for_user(user).select_related(
+        "incident__state", "state", "submitted_by", "evidence"), pk=pk)
+
+
+def _rows(submission: BundleSubmission):
+    if submission.kind == BundleSubmission.Kind.ACCESS:
+        return AccessObservation.objects.filter(submission=submission).order_by("id")
+    return RoutingAlertRecord.objects.filter(submission=submission).order_by("id")
+
+
+@login_required
+def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    submission = _submission_for_user(request.user, pk)
+    rows = _rows(submission)
+    return render(request, "observatory/submission.html", {
+        "submission": submission, "rows": rows[:MAX_ROWS_SHOWN], "total": rows.count(),
+        "access": submission.kind == BundleSubmission.Kind.ACCESS})
+
+
+@login_required
+def submission_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    submission = _submission_for_user(request.user, pk)
+    if submission.kind == BundleSubmission.Kind.ACCESS:
+        header = [_("Service"), _("URL"), _("Category code"), _("Verdict"), _("Provider"),
+                  _("Measured (UTC)"), _("Vantage country"), _("Vantage ASN"),
+                  _("Control country")]
+        rows = ([o.service, o.url, o.category_code, o.verdict, o.provider,
+                 o.measured_at.isoformat(), o.vantage_cc, o.vantage_asn or "", o.control_cc]
+                for o in _rows(submission).iterator())
+    else:
+        header = [_("Type"), _("Prefix"), _("Offending AS"), _("First seen (UTC)"),
+                  _("Last seen (UTC)"), _("Peers"), _("Collectors")]
+        rows = ([a.type, a.prefix, a.offending_asn or "",
+                 a.first_seen.isoformat() if a.first_seen else "",
+                 a.last_seen.isoformat() if a.last_seen else "", a.peers, a.collectors]
+                for a in _rows(submission).iterator())
+    return exports.csv_response(f"sentinelle-observations-{submission.pk}", header, rows)
+
+
+def _index_filter(request: HttpRequest) -> tuple[IndexFilterForm, IndexFilter]:
+    form = IndexFilterForm(request.GET or {"year": timezone.now().year})
+    if not form.is_valid():
+        return form, IndexFilter(year=timezone.now().year)
+    data = form.cleaned_data
+    return form, IndexFilter(year=data.get("year"),
+                             states=(data["state"].upper(),) if data.get("state") else (),
+                             services=(data["service"].strip(),) if data.get("service") else ())
+
+
+def _grouping(request: HttpRequest) -> tuple[str, ...]:
+    wanted = [g for g in request.GET.get("by", "").split(",") if g in DIMENSIONS]
+    return tuple(wanted) or DIMENSIONS
+
+
+@login_required
+def access_index(request: HttpRequest) -> HttpResponse:
+    """The access-denial index per State and service, for the year and by month."""
+    form, flt = _index_filter(request)
+    tables = []
+    for title, group_by in ((_("By Member State and service"), ("state", "service")),
+                            (_("By Member State, service and month"), DIMENSIONS)):
+        index = compute_index(flt, request.user, group_by=group_by)
+        header, rows = index_table(index)
+        tables.append({"title": title, "header": header, "rows": rows,
+                       "by": ",".join(group_by), "suppressed": index.suppressed})
+    return render(request, "observatory/index.html", {
+        "form": form, "tables": tables, "query": request.GET.urlencode(),
+        "full_view": is_full_view(request.user), "threshold": index.threshold})
+
+
+@login_required
+def access_index_csv(request: HttpRequest) -> HttpResponse:
+    _form, flt = _index_filter(request)
+    group_by = _grouping(request)
+    header, rows = index_table(compute_index(flt, request.user, group_by=group_by))
+    return exports.csv_response(f"sentinelle-access-index-{flt.year or 'all'}", header, rows)
