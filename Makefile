@@ -25,6 +25,7 @@ demo: install
 	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle seed-demo
 	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle seed-actionplan
 	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle seed-gateway
+	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle seed-observatory
 	@# The task worker runs beside the server and stops with it.
 	trap 'kill 0' EXIT; \
 	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle db_worker --interval 1 & \

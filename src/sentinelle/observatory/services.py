@@ -228,8 +228,17 @@ def _indicators(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def _counts_text(counts: Counter) -> str:
-    return ", ".join(f"{key} ×{n}" for key, n in sorted(counts.items(),
-                                                        key=lambda kv: (-kv[1], kv[0])))
+    return ", ".join(f"{_verdict_label(key)} ×{n}"
+                     for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _verdict_label(key: str) -> str:
+    """A verdict in the narrative's language, with its code when they differ (the code is what
+    the measurements and the exports say); any other key (a provider) as it is."""
+    if key not in Verdict.values:
+        return key
+    label = str(Verdict(key).label)
+    return key if label == key else f"{label} ({key})"
 
 
 def _narrative_language() -> str:

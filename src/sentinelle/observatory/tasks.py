@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.utils import translation
+
 from sentinelle.core import jobs
 from sentinelle.observatory import services
 
@@ -13,7 +16,11 @@ def run_submit(job, progress) -> dict:
     """Verify the uploaded bundle and make its draft report; a refusal fails the job with the
     verifier's words (services.BundleRefused is a ValidationError)."""
     progress.total(1)
-    with job.input.open("rb") as stream:
+    # The narrative and any refusal in the uploader's language, whether the job runs in the
+    # request (immediate backend) or in a worker (database backend, whose language is the
+    # default one).
+    language = job.params.get("language") or job.owner.language or settings.LANGUAGE_CODE
+    with translation.override(language), job.input.open("rb") as stream:
         outcome = services.submit(job.owner, stream, expect=job.params.get("expect") or None,
                                   name=job.input_name)
     progress.advance(1)

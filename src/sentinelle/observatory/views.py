@@ -8,6 +8,7 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from sentinelle.analysis.access_index import (
@@ -35,7 +36,9 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and user.is_focal_point:
         form = SubmitForm(request.POST, request.FILES)
         if form.is_valid():
-            job = jobs.start(KIND, user, {"expect": form.cleaned_data["expect"]},
+            # The language travels with the job: a worker process has none of its own.
+            job = jobs.start(KIND, user, {"expect": form.cleaned_data["expect"],
+                                          "language": get_language()},
                              upload=form.cleaned_data["file"])
             return redirect("job-detail", pk=job.pk)
     visible = BundleSubmission.objects.for_user(user).select_related(

@@ -16,7 +16,7 @@ of early batched TABLE_DUMP records), in the same layout.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -48,37 +48,52 @@ def bgpdump_lines(path_or_stream: str | Path | IO[bytes], stats: ReadStats | Non
                 yield line
 
 
+def render_rows(rows: list[Row], append: Callable[[str], None], extended: bool = True) -> None:
+    """Append the bgpdump -m lines (without newlines) of one record's rows. `write_bgpdump`
+    and the `--jobs` workers (`parallel`) both render through here, so their output is the
+    same byte for byte."""
+    fmt = format_row
+    for r in rows:
+        # the common route lines inline, the rest through format_row
+        if r[0] != "STATE" and r[7] is None and r[14] is not None:
+            a = r[8]
+            if a is None:
+                append(r[14] + r[6])
+            elif extended or r[13]:
+                tails = a._tails
+                tail = tails.get(r[9]) if tails is not None and r[10] == 0 else None
+                if tail is None:
+                    tail = a.tail(r[9], r[10])
+                append(f"{r[14]}{r[6]}|{tail}")
+            continue
+        if not extended and r[0] != "STATE" and not r[13]:
+            continue
+        line = fmt(r)
+        if line is not None:
+            append(line)
+
+
+FLUSH_LINES = 2048  # lines gathered before one write
+
+
 def write_bgpdump(path_or_stream: str | Path | IO[bytes], out: IO[str],
                   stats: ReadStats | None = None, *, extended: bool = True) -> int:
     """Write the bgpdump -m lines of a file to `out`; returns the number of lines."""
     n = 0
     write = out.write
-    fmt = format_row
+    render = render_rows
+    lines: list[str] = []
+    append = lines.append
     for _raw, rows in iter_rows(path_or_stream, stats):
-        if not rows:
-            continue
-        lines = []
-        append = lines.append
-        for r in rows:
-            # the common route lines inline, the rest through format_row
-            if r[0] != "STATE" and r[7] is None and r[14] is not None:
-                a = r[8]
-                if a is None:
-                    append(r[14] + r[6])
-                elif extended or r[13]:
-                    tails = a._tails
-                    tail = tails.get(r[9]) if tails is not None and r[10] == 0 else None
-                    if tail is None:
-                        tail = a.tail(r[9], r[10])
-                    append(f"{r[14]}{r[6]}|{tail}")
-                continue
-            if not extended and r[0] != "STATE" and not r[13]:
-                continue
-            line = fmt(r)
-            if line is not None:
-                append(line)
-        if lines:
-            n += len(lines)
-            lines.append("")
-            write("\n".join(lines))
+        if rows:
+            render(rows, append, extended)
+            if len(lines) >= FLUSH_LINES:
+                n += len(lines)
+                lines.append("")
+                write("\n".join(lines))
+                lines.clear()
+    if lines:
+        n += len(lines)
+        lines.append("")
+        write("\n".join(lines))
     return n

@@ -9,10 +9,12 @@ lines themselves are what bgpdump prints, plus the routes bgpdump does not decod
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from .bgpdump_format import write_bgpdump
 from .mrt import ReadStats
+from .parallel import ParallelDump, resolve_jobs
 
 
 def _problems(stats: ReadStats) -> list[str]:
@@ -35,7 +37,7 @@ def _problems(stats: ReadStats) -> list[str]:
     return out
 
 
-USAGE = """usage: sentinelle routing dump [--bgpdump-only] FILE...
+USAGE = """usage: sentinelle routing dump [--bgpdump-only] [--jobs N] FILE...
 
 Print the routes of MRT files (gzip, bzip2 or plain; "-" for stdin) as `bgpdump -m` lines.
 Damaged or truncated input is reported on stderr; the readable part is still printed.
@@ -43,6 +45,9 @@ Damaged or truncated input is reported on stderr; the readable part is still pri
   --bgpdump-only  print only what bgpdump 1.6 prints (leave out TABLE_DUMP_V2 multicast and
                   RIB_GENERIC entries, BGP4MP_ENTRY routes and the extra entries of early
                   batched TABLE_DUMP records)
+  --jobs N        decode in N processes (default 1; 0: one per CPU). The main process reads
+                  and frames the file, the others decode batches of records; the output
+                  and the warnings are the same as with one process
 
 example:
   sentinelle routing dump updates.20261128.1200.gz | head
@@ -55,13 +60,25 @@ def dump_main(paths: list[str], out: TextIO | None = None, err: TextIO | None = 
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     extended = True
+    jobs = 1
     files = []
-    for arg in paths:
+    args = iter(paths)
+    for arg in args:
         if arg in ("-h", "--help"):
             out.write(USAGE)
             return 0
         if arg == "--bgpdump-only":
             extended = False
+        elif arg == "--jobs" or arg.startswith("--jobs="):
+            value = arg[len("--jobs="):] if arg.startswith("--jobs=") else next(args, None)
+            try:
+                jobs = int(value)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                jobs = -1
+            if jobs < 0:
+                print(f"sentinelle routing dump: --jobs needs a number >= 0, not {value!r}\n"
+                      f"{USAGE}", file=err)
+                return 2
         elif arg.startswith("-") and arg != "-":
             print(f"sentinelle routing dump: unknown option {arg}\n{USAGE}", file=err)
             return 2
@@ -70,6 +87,15 @@ def dump_main(paths: list[str], out: TextIO | None = None, err: TextIO | None = 
     if not files:
         print(f"sentinelle routing dump: no MRT file given\n{USAGE}", file=err)
         return 2
+    jobs = resolve_jobs(jobs)
+    if jobs <= 1:
+        return _dump_files(files, out, err, extended, write_bgpdump)
+    with ParallelDump(jobs) as pool:
+        return _dump_files(files, out, err, extended, pool.write)
+
+
+def _dump_files(files: list[str], out: TextIO, err: TextIO, extended: bool,
+                write: Callable[..., int]) -> int:
     status = 0
     for path in files:
         stats = ReadStats()
@@ -81,7 +107,7 @@ def dump_main(paths: list[str], out: TextIO | None = None, err: TextIO | None = 
             status = 1
             continue
         try:
-            lines = write_bgpdump(stream, out, stats, extended=extended)
+            lines = write(stream, out, stats, extended=extended)
         except BrokenPipeError:
             return status  # the reader of stdout went away (e.g. `| head`)
         finally:

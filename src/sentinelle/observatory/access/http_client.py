@@ -1,0 +1,209 @@
+"""The HTTP phase of a measurement: HTTP/1.1 written here on asyncio streams.
+
+We need the raw request and response heads for the evidence, and control over every byte
+read: one GET (``fetch``, recorded in the session's ``requests``, newest first, and its
+transcript), the body cut at ``max_body``. ``read_exchange`` is also the control client's
+transport (``runner``), so it never raises: failures are data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .connect import MAX_HEAD, address_text
+from .failures import failure_string
+
+if TYPE_CHECKING:
+    from .connect import Connection
+    from .measure import Session
+
+__all__ = [
+    "REQUEST_HEADERS", "USER_AGENT", "Exchange", "body_bytes", "body_value", "fetch",
+    "header_value", "read_exchange",
+]
+
+USER_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/119.0.0.0 Safari/537.36")
+REQUEST_HEADERS = [
+    ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+    ("Accept-Language", "en-US,en;q=0.9"),
+    ("User-Agent", USER_AGENT),
+]
+
+
+async def fetch(session: Session, connection: Connection, url: str, parts) -> dict[str, Any]:
+    start = session.now()
+    host = parts.hostname or ""
+    default_port = 443 if parts.scheme == "https" else 80
+    host_header = f"[{host}]" if ":" in host else host
+    if parts.port and parts.port != default_port:
+        host_header += f":{parts.port}"
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = [("Host", host_header), *REQUEST_HEADERS]
+    head = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
+    head += "Accept-Encoding: identity\r\nConnection: close\r\n\r\n"
+    request_head = head.encode("latin-1", "replace")
+    entry: dict[str, Any] = {
+        "network": "tcp", "address": address_text(connection.ip, connection.port),
+        "alpn": "http/1.1" if parts.scheme == "https" else "",
+        "failure": None,
+        "request": {"method": "GET", "url": url, "headers_list": [list(h) for h in headers],
+                    "headers": dict(headers), "body": "", "body_is_truncated": False,
+                    "x_transport": "tcp"},
+        "response": {"code": 0, "headers_list": [], "headers": {}, "body": "",
+                     "body_is_truncated": False, "body_length": 0},
+        "t0": start}
+    exchange = await read_exchange(connection.reader, connection.writer, request_head,
+                                   timeout=session.config.http_timeout,
+                                   max_body=session.config.max_body)
+    entry["failure"] = exchange.failure
+    if exchange.code:
+        entry["response"] = {
+            "code": exchange.code, "headers_list": [list(h) for h in exchange.headers],
+            "headers": dict(exchange.headers), "body": body_value(exchange.body),
+            "body_is_truncated": exchange.truncated, "body_length": len(exchange.body)}
+    entry["t"] = session.now()
+    session.requests.insert(0, entry)      # newest first, as OONI writes them
+    session.transcripts.append({
+           "type": "http", "address": entry["address"], "url": url,
+           "raw_encoding": "latin-1",
+           "request_head": request_head.decode("latin-1"),
+           "response_head": exchange.raw_head.decode("latin-1"),
+           "body_bytes_read": len(exchange.body), "body_is_truncated": exchange.truncated,
+           "failure": exchange.failure, "t0": start, "t": entry["t"]})
+    return entry
+
+
+@dataclass
+class Exchange:
+    code: int = 0
+    reason: str = ""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    truncated: bool = False
+    raw_head: bytes = b""
+    failure: str | None = None
+
+
+async def read_exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                        request: bytes, *, timeout: float, max_body: int) -> Exchange:
+    """Send ``request`` (head and body) and read one response, body cut at ``max_body``.
+    Never raises: failures are in ``Exchange.failure`` with what was read so far."""
+    result = Exchange()
+    try:
+        async with asyncio.timeout(timeout):
+            writer.write(request)
+            await writer.drain()
+            while True:
+                try:
+                    raw = await reader.readuntil(b"\r\n\r\n")
+                except asyncio.LimitOverrunError:
+                    result.failure = f"unknown_failure: response head larger than {MAX_HEAD} bytes"
+                    return result
+                result.raw_head += raw
+                code, reason, headers = _parse_head(raw)
+                if 100 <= code < 200 and code != 101:
+                    continue                 # 100 Continue and friends precede the real answer
+                result.code, result.reason, result.headers = code, reason, headers
+                break
+            if result.code not in (204, 304):      # these never have a body (RFC 9110)
+                await _read_body(reader, result, max_body)
+    except ValueError as exc:
+        result.failure = f"unknown_failure: malformed HTTP response ({exc})"[:200]
+    except Exception as exc:  # noqa: BLE001 - every failure is data here
+        result.failure = failure_string(exc)
+    return result
+
+
+def _parse_head(raw: bytes) -> tuple[int, str, list[tuple[str, str]]]:
+    lines = raw.decode("latin-1").split("\r\n")
+    status = lines[0].split(" ", 2)
+    if len(status) < 2 or not status[0].startswith("HTTP/") or not status[1].isdigit():
+        raise ValueError(f"bad status line {lines[0][:80]!r}")
+    headers = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise ValueError(f"bad header line {line[:80]!r}")
+        headers.append((name.strip(), value.strip()))
+    return int(status[1]), status[2] if len(status) > 2 else "", headers
+
+
+async def _read_body(reader: asyncio.StreamReader, result: Exchange, cap: int) -> None:
+    chunks: list[bytes] = []
+    size = 0
+
+    def take(data: bytes) -> bool:
+        """Keep data up to the cap; False once the cap is reached."""
+        nonlocal size
+        room = cap - size
+        if len(data) > room:
+            chunks.append(data[:room])
+            size = cap
+            result.truncated = True
+            return False
+        chunks.append(data)
+        size += len(data)
+        return True
+
+    try:
+        encoding = (header_value(result.headers, "transfer-encoding") or "").lower()
+        length = header_value(result.headers, "content-length")
+        if "chunked" in encoding:
+            while True:
+                line = await reader.readuntil(b"\r\n")
+                chunk_size = int(line.split(b";")[0].strip() or b"0", 16)
+                if chunk_size == 0:
+                    break
+                remaining = chunk_size
+                while remaining:
+                    data = await reader.read(min(remaining, 65536))
+                    if not data:
+                        raise asyncio.IncompleteReadError(b"", remaining)
+                    remaining -= len(data)
+                    if not take(data):
+                        return
+                await reader.readexactly(2)
+        elif length is not None and length.strip().isdigit():
+            remaining = int(length.strip())
+            if remaining > cap:
+                result.truncated = True
+            while remaining and size < cap:
+                data = await reader.read(min(remaining, cap - size, 65536))
+                if not data:
+                    raise asyncio.IncompleteReadError(b"", remaining)
+                remaining -= len(data)
+                take(data)
+        else:
+            while True:
+                data = await reader.read(65536)
+                if not data or not take(data):
+                    return
+    finally:
+        result.body = b"".join(chunks)
+
+
+def body_value(body: bytes) -> str | dict[str, str]:
+    """OONI's body encoding: text when it is UTF-8, else base64."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"format": "base64", "data": base64.b64encode(body).decode()}
+
+
+def body_bytes(value: Any) -> bytes:
+    if isinstance(value, dict) and value.get("format") == "base64":
+        return base64.b64decode(value.get("data") or "")
+    return str(value or "").encode("utf-8", "replace")
+
+
+def header_value(headers: list, name: str) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
