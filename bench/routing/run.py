@@ -8,13 +8,17 @@ records: bgpdump stops after its first record), also the largest file bgpdump re
 For each file, in separate processes (fresh caches, honest peak memory):
 
   ours -m    `bgpdump -m` lines written to /dev/null (bgpdump_format.write_bgpdump)
+  ours -j N  the same through `sentinelle routing dump --jobs N` (parallel.ParallelDump: this
+             process frames, N pool processes decode; pool start-up included)
   elements   read_elements() only, the detectors' input
   bgpdump    `bgpdump -q -m FILE > /dev/null`
 
 Each is run --repeat times and the run with the least CPU time is kept (the machine may be
-shared); wall time and CPU time (user+system of the measuring process or of bgpdump) are both
-reported, rates are routes (lines / elements) per second. Peak memory is the process's VmHWM
-(for bgpdump sampled while it writes, so a lower bound).
+shared), except `ours -j N`, compared on wall-clock time, where the fastest run is kept; wall
+time and CPU time (user+system of the measuring process and its pool workers, or of bgpdump)
+are both reported, rates are routes (lines / elements) per second. Peak memory is the process's
+VmHWM (for `-j N` summed over the main process and its workers, which counts the pages they
+share since the fork more than once; for bgpdump sampled while it runs, so a lower bound).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import bz2
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -69,6 +74,23 @@ def child(mode: str, path: str) -> None:
     from sentinelle.observatory.routing.mrt import ReadStats, read_elements
 
     stats = ReadStats()
+    if mode.startswith("jobs"):
+        from sentinelle.observatory.routing.parallel import ParallelDump
+
+        kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0, c0 = time.perf_counter(), time.process_time()
+        pool = ParallelDump(int(mode[4:]))
+        with open(os.devnull, "w") as out:
+            n = pool.write(path, out, stats)
+        workers = sum(vm_hwm_mib(w.pid) for w in pool.pool._pool)  # type: ignore[attr-defined]
+        pool.close()  # joins the workers: their CPU time is in RUSAGE_CHILDREN from here
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu += (kids.ru_utime - kids0.ru_utime) + (kids.ru_stime - kids0.ru_stime)
+        print(json.dumps({"n": n, "wall": wall, "cpu": cpu,
+                          "rss_mib": vm_hwm_mib(os.getpid()) + workers,
+                          "records": stats.records}))
+        return
     t0, c0 = time.perf_counter(), time.process_time()
     if mode == "lines":
         with open(os.devnull, "w") as out:
@@ -102,20 +124,31 @@ def run_ours(mode: str, path: Path) -> dict:
     return json.loads(out.stdout)
 
 
-def run_bgpdump(path: Path) -> dict | None:
+def run_bgpdump(path: Path, count: bool = False) -> dict | None:
+    """bgpdump -q -m FILE > /dev/null, timed; `count` also reads its lines through a pipe
+    (to know how many it prints: that run's times include our reading of the pipe)."""
     exe = shutil.which("bgpdump")
     if exe is None:
         return None
     t0 = time.perf_counter()
-    proc = subprocess.Popen([exe, "-q", "-m", str(path)], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([exe, "-q", "-m", str(path)],
+                            stdout=subprocess.PIPE if count else subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     n = 0
     rss = 0.0
-    assert proc.stdout is not None
-    for block in iter(lambda: proc.stdout.read(1 << 16), b""):  # type: ignore[union-attr]
-        n += block.count(b"\n")  # counting its lines costs us, not bgpdump
-        rss = max(rss, vm_hwm_mib(proc.pid))  # VmHWM only grows: the last read is the peak
-    _, _, usage = os.wait4(proc.pid, 0)  # this child's own CPU time
+    if count:
+        assert proc.stdout is not None
+        for block in iter(lambda: proc.stdout.read(1 << 16), b""):  # type: ignore[union-attr]
+            n += block.count(b"\n")
+            rss = max(rss, vm_hwm_mib(proc.pid))  # VmHWM only grows: the last read is the peak
+        _, _, usage = os.wait4(proc.pid, 0)  # this child's own CPU time
+    else:
+        while True:
+            pid, _, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            rss = max(rss, vm_hwm_mib(proc.pid))
+            time.sleep(0.005)
     proc.returncode = 0
     wall = time.perf_counter() - t0
     return {"n": n, "wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mib": rss}
@@ -125,13 +158,23 @@ def best(runs: list[dict]) -> dict:
     return min(runs, key=lambda r: r["cpu"])
 
 
-def bench(path: Path, repeat: int) -> dict:
+def bench(path: Path, repeat: int, jobs: int) -> dict:
     result = {"file": str(path.relative_to(SHARED_MRT)) if SHARED_MRT in path.parents
-              else str(path), "decompressed_bytes": decompressed_size(path)}
+              else str(path), "decompressed_bytes": decompressed_size(path), "jobs": jobs}
     result["ours_lines"] = best([run_ours("lines", path) for _ in range(repeat)])
+    if jobs > 1:
+        result["ours_jobs"] = min((run_ours(f"jobs{jobs}", path) for _ in range(repeat)),
+                                  key=lambda r: r["wall"])
     result["ours_elements"] = best([run_ours("elements", path) for _ in range(repeat)])
+    counted = run_bgpdump(path, count=True)
     runs = [r for r in (run_bgpdump(path) for _ in range(repeat)) if r is not None]
-    result["bgpdump"] = best(runs) if runs else None
+    if counted is not None and runs:
+        fastest = min(runs, key=lambda r: r["wall"])
+        result["bgpdump"] = dict(best(runs), n=counted["n"],
+                                 rss_mib=max(r["rss_mib"] for r in runs + [counted]))
+        result["bgpdump_wall"] = dict(fastest, n=counted["n"])
+    else:
+        result["bgpdump"] = None
     return result
 
 
@@ -139,8 +182,11 @@ def report(r: dict) -> None:
     print(f"\n{r['file']}  ({r['decompressed_bytes'] / 1e6:.1f} MB decompressed)")
     print(f"{'':12} {'routes':>9} {'wall s':>7} {'CPU s':>7} {'routes/s wall':>14} "
           f"{'routes/s CPU':>13} {'peak RSS':>9}")
-    for label, key in (("ours -m", "ours_lines"), ("elements", "ours_elements"),
-                       ("bgpdump -m", "bgpdump")):
+    jobs = r.get("jobs", 1)
+    for label, key in (("ours -m", "ours_lines"), (f"ours -j {jobs}", "ours_jobs"),
+                       ("elements", "ours_elements"), ("bgpdump -m", "bgpdump")):
+        if key == "ours_jobs" and key not in r:
+            continue
         m = r.get(key)
         if m is None:
             print(f"{label:12} (bgpdump not installed)")
@@ -149,14 +195,20 @@ def report(r: dict) -> None:
               f"{m['n'] / m['wall']:>14,.0f} {m['n'] / max(m['cpu'], 1e-9):>13,.0f} "
               f"{m['rss_mib']:>6.1f} MiB")
     b, o = r.get("bgpdump"), r["ours_lines"]
-    if b and b["n"]:
+    if b and b["n"] < o["n"] // 2:
+        print(f"note: bgpdump printed {b['n']:,} lines, we printed {o['n']:,}: "
+              "it stopped early (damaged framing); no ratios")
+    elif b and b["n"]:
         print(f"ours -m / bgpdump, routes per CPU second: "
               f"{(o['n'] / o['cpu']) / (b['n'] / b['cpu']):.2f}; "
               f"elements / bgpdump: "
               f"{(r['ours_elements']['n'] / r['ours_elements']['cpu']) / (b['n'] / b['cpu']):.2f}")
-        if b["n"] < o["n"] // 2:
-            print(f"note: bgpdump printed {b['n']:,} lines, we printed {o['n']:,}: "
-                  "it stopped early (damaged framing)")
+        j, bw = r.get("ours_jobs"), r.get("bgpdump_wall")
+        if j and bw:
+            print(f"ours -j {jobs} / bgpdump, routes per wall-clock second (fastest runs): "
+                  f"{(j['n'] / j['wall']) / (bw['n'] / bw['wall']):.2f} "
+                  f"({j['wall']:.2f} s vs {bw['wall']:.2f} s); ours -m / bgpdump: "
+                  f"{(o['n'] / o['wall']) / (bw['n'] / bw['wall']):.2f}")
 
 
 def main() -> int:
@@ -164,6 +216,8 @@ def main() -> int:
     ap.add_argument("--file", action="append", type=Path, help="MRT file(s) to measure")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--jobs", type=int, default=2,
+                    help="also measure `dump --jobs N` (default 2; 1 to skip)")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -192,7 +246,7 @@ def main() -> int:
           f"load average {os.getloadavg()[0]:.2f}")
     results = []
     for path in files:
-        r = bench(path, args.repeat)
+        r = bench(path, args.repeat, args.jobs)
         report(r)
         results.append(r)
     if args.json:

@@ -24,15 +24,17 @@ What makes the output the same as one process's, byte for byte:
   suppressed ones. The warning about RIB entries whose peer no PEER_INDEX_TABLE lists is given
   once per file sequentially; each batch reports its own, the merge keeps the first.
 
-One difference remains, documented rather than removed: the "attribute type N truncated"
-warning is raised when an attribute block is first decoded, and the attribute cache that
-decides "first" is per process. A file with such damage that repeats the same broken block in
-records decoded by different workers can list that warning more often than one process would
-(the counts, the lines and every other warning are unaffected).
+The "attribute type N truncated" warning is raised when an attribute block is first decoded,
+which one process's attribute cache decides; each worker has its own cache, so the workers
+say which block each such warning comes from and the main process gives it once per run. One
+difference remains, documented rather than removed: one process forgets its cache every
+`ATTR_CACHE_SIZE` new blocks and then warns again about a damaged block it meets again; the
+parallel dump does not (the lines and the counts are unaffected either way).
 """
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import struct
@@ -42,6 +44,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any
 
+from . import bgp_attributes, mrt_records
 from .bgpdump_format import render_rows
 from .mrt_framing import (
     MAX_WARNINGS,
@@ -55,7 +58,7 @@ from .mrt_records import Context, decode
 
 __all__ = ["BATCH_BYTES", "IN_FLIGHT_PER_JOB", "ParallelDump", "resolve_jobs"]
 
-BATCH_BYTES = 1 << 20  # raw MRT bytes per batch (records are never split)
+BATCH_BYTES = 512 << 10  # raw MRT bytes per batch (records are never split)
 IN_FLIGHT_PER_JOB = 2  # batches queued or decoding per worker
 
 _HEAD = struct.Struct(">IHH").unpack_from
@@ -82,7 +85,7 @@ class _FramingStats(ReadStats):
 
     def warn(self, message: str) -> None:
         if len(self.events) < MAX_WARNINGS:
-            self.events.append((self.records, 0, message, False))
+            self.events.append((self.records, 0, message, None))
         else:
             self.overflow += 1  # 50 framing warnings come before it: suppressed in the end
 
@@ -93,6 +96,7 @@ class _BatchStats(ReadStats):
 
     at: int = 0
     ctx: Any = None
+    blob: Any = None  # the attribute block being decoded (see _cache_attrs_tracked)
     events: list = field(default_factory=list)
     kept: int = 0
     overflow: int = 0
@@ -100,15 +104,23 @@ class _BatchStats(ReadStats):
 
     def warn(self, message: str) -> None:
         ctx = self.ctx
-        if ctx is not None and ctx.missing_peers_warned and not self.peer_warned:
+        if self.blob is not None:
+            # raised on the first decoding of an attribute block: merged apart, once a run
+            asn_len, addpath, blob = self.blob
+            key = hashlib.blake2b(bytes((asn_len, addpath)) + blob, digest_size=16).digest()
+            self.events.append((self.at, 1, message, key))
+        elif ctx is not None and ctx.missing_peers_warned and not self.peer_warned:
             # the once-per-file warning about unknown peers: merged apart, first one kept
             self.peer_warned = True
-            self.events.append((self.at, 1, message, True))
+            self.events.append((self.at, 1, message, _PEER))
         elif self.kept < MAX_WARNINGS:
             self.kept += 1
-            self.events.append((self.at, 1, message, False))
+            self.events.append((self.at, 1, message, None))
         else:
-            self.overflow += 1
+            self.overflow += 1  # 50 warnings that stay come before it: suppressed in the end
+
+
+_PEER = "peer"
 
 
 # --------------------------------------------------------------------------- worker side
@@ -116,6 +128,28 @@ class _BatchStats(ReadStats):
 # Per worker process: the file being decoded, its Context and the raw PEER_INDEX_TABLE the
 # Context's peer list was built from.
 _worker: dict[str, Any] = {"key": None, "ctx": None, "peer_raw": None}
+
+
+_cache_attrs = bgp_attributes.cache_attrs
+
+
+def _cache_attrs_tracked(cache: dict, blob: bytes, asn_len: int, addpath: bool,
+                         stats: ReadStats | None) -> Any:
+    """`bgp_attributes.cache_attrs` in the workers: tells the batch's stats which attribute
+    block a warning comes from, so that the main process can give it once, as the one
+    process whose attribute cache remembers the block does."""
+    if type(stats) is not _BatchStats:
+        return _cache_attrs(cache, blob, asn_len, addpath, stats)
+    stats.blob = (asn_len, addpath, blob)
+    try:
+        return _cache_attrs(cache, blob, asn_len, addpath, stats)
+    finally:
+        stats.blob = None
+
+
+def _init_worker() -> None:
+    bgp_attributes.cache_attrs = _cache_attrs_tracked  # type: ignore[assignment]
+    mrt_records.cache_attrs = _cache_attrs_tracked  # type: ignore[assignment]
 
 
 def _peers_of(raw: bytes, name: str) -> list | None:
@@ -191,8 +225,9 @@ class ParallelDump:
         self.jobs = jobs
         self.batch_bytes = batch_bytes if batch_bytes is not None else BATCH_BYTES
         self.in_flight = in_flight if in_flight is not None else IN_FLIGHT_PER_JOB * jobs
-        self.pool = mp.Pool(jobs)
+        self.pool = mp.Pool(jobs, initializer=_init_worker)
         self._files = 0
+        self._attr_warned: set[bytes] = set()  # attribute blocks warned about in this run
         self._broken = False  # a write stopped half-way: batches may still be queued
 
     def __enter__(self) -> ParallelDump:
@@ -290,11 +325,16 @@ class ParallelDump:
         events = framing.events + batch_events
         events.sort(key=lambda e: (e[0], e[1]))  # stable: a record's warnings keep their order
         peer_warned = False
-        for _at, _kind, message, is_peer in events:
-            if is_peer:
+        attr_warned = self._attr_warned
+        for _at, _kind, message, tag in events:
+            if tag == _PEER:
                 if peer_warned:
                     continue
                 peer_warned = True
+            elif tag is not None:
+                if tag in attr_warned:
+                    continue
+                attr_warned.add(tag)
             stats.warn(message)
         stats.suppressed_warnings += framing.overflow + overflow
         return n
