@@ -258,7 +258,7 @@ def test_routing_submit_refuses_a_probe_bundle(probe_run, alice):
 # --- the upload job in a worker keeps the uploader's language -----------------------------------
 
 def test_the_upload_job_run_by_a_worker_writes_in_the_uploaders_language(
-        alice, client, tmp_path, monkeypatch):
+        alice, client, tmp_path, monkeypatch, catalogues):
     """`make demo` runs jobs in a database worker, whose language is the default one; the
     narrative and the job's message must still be in the language of the page the bundle was
     uploaded from (as with the immediate backend of the tests)."""
