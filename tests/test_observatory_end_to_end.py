@@ -18,9 +18,11 @@ import hashlib
 import io
 import json
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from django.core.management import call_command
+from django.db import connections
 
 from sentinelle import cli as sentinelle_cli
 from sentinelle.analysis.access_index import IndexFilter, compute_index
@@ -46,8 +48,13 @@ def _lines(path: Path) -> list[dict]:
 
 
 def _sentinelle(*argv: str) -> None:
-    """`sentinelle ARGV...` in this process (so it writes to the test database)."""
-    sentinelle_cli.main(["sentinelle", *argv])
+    """`sentinelle ARGV...` in this process (so it writes to the test database).
+
+    A management command run from the command line closes every database connection when it
+    ends (``BaseCommand.run_from_argv``); on PostgreSQL that would close the connection holding
+    the test's transaction, so closing is held off for the call."""
+    with mock.patch.object(connections, "close_all"):
+        sentinelle_cli.main(["sentinelle", *argv])
 
 
 # --- (a) a real probe run, submitted ---------------------------------------------------------
