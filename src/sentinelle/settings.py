@@ -193,6 +193,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two models have a "kind" field with choices; name the bundle's so neither gets a hash.
+    "ENUM_NAME_OVERRIDES": {
+        "BundleKindEnum": "sentinelle.observatory.models.BundleSubmission.Kind"},
 }
 
 # Long work (imports, reports, federation) runs as tasks. "database" needs a worker process

@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/v1/", include("sentinelle.reports.api.urls")),
     path("api/v1/", include("sentinelle.actionplan.api.urls")),
     path("api/v1/", include("sentinelle.gateway.api.urls")),
+    path("api/v1/", include("sentinelle.observatory.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
