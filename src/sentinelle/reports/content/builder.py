@@ -1,26 +1,10 @@
-"""Assembling the annual report to Council from the statistics service, the correlation service
-and the action plan evaluation.
-
-Every figure comes from ``sentinelle.analysis.statistics.compute`` for the year, as the public
-sees it (``sentinelle.analysis.disclosure.for_viewer`` with no user): small counts tied to a
-State are already suppressed there. On top of that, this module applies the report's own rules
-(documented in annex B of every report and in the README):
-
-* **Naming**: a State is named only if *every* report it made that counts in the year carries its
-  consent to be named (``Incident.consent_to_name``); the others are counted, never named.
-* **TLP**: nothing from a TLP:AMBER, AMBER+STRICT or RED report appears except inside aggregate
-  counts; titles are quoted only from TLP:CLEAR reports of States that consented.
-* **Small counts**: in the breakdown tables and charts (category, RSIT class and type, region,
-  month, severity), a count below ``SENTINELLE_SMALL_COUNT`` is shown as "<k" as well, since a
-  rare category can point at the one State that reported it.
-"""
+"""The report's builder: front matter, sections 1-7 and the annexes (section 8 is in
+``access``)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 
-from django.contrib.auth.models import AnonymousUser
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -28,16 +12,20 @@ from django.utils.translation import ngettext
 from sentinelle.actionplan import metrics
 from sentinelle.actionplan.evaluation import Status, evaluate
 from sentinelle.actionplan.models import Metric
-from sentinelle.analysis import disclosure
-from sentinelle.analysis.access_index import IndexFilter, compute_index, routing_alert_counts
-from sentinelle.analysis.statistics import (
-    StatsFilter,
-    compute,
-    counted_incidents,
-    small_count_threshold,
-)
+from sentinelle.analysis.statistics import StatsFilter, counted_incidents, small_count_threshold
 from sentinelle.incidents.models import TLP
 from sentinelle.reports import charts, formatting
+from sentinelle.reports.content.access import AccessSection
+from sentinelle.reports.content.common import (
+    MAX_CLEAR_EXAMPLES,
+    TREND_YEARS,
+    Fmt,
+    labels,
+    named_states,
+    para,
+    public_stats,
+    raw_text,
+)
 from sentinelle.reports.document import (
     AnnexRow,
     Bullets,
@@ -51,94 +39,7 @@ from sentinelle.reports.document import (
 )
 from sentinelle.reports.options import ReportOptions
 
-TREND_YEARS = 5
-MAX_CLEAR_EXAMPLES = 10
-
-
-def labels() -> dict[str, str]:
-    """The report's fixed headings and cover phrases, one gettext call each so that
-    ``makemessages`` finds them all (call inside ``translation.override``)."""
-    return {
-        "council": _("Council %(year)s"),
-        "agenda_item": _("Agenda item: %(item)s"),
-        "document": _("Document %(number)s"),
-        # Translators: cover of a Council document; the report is drafted in English.
-        "original": _("Original: English"),
-        "report_by": _("Report by the Secretary-General"),
-        "title": _("Annual report on ICT security incidents reported by Member States in "
-                   "%(year)s and evaluation of the action plan"),
-        "summary": _("Summary"),
-        "action_required": _("Action required"),
-        "references": _("References"),
-        "introduction": _("Introduction"),
-        "reporting": _("Reporting in %(year)s"),
-        "analysis": _("Analysis of the incidents"),
-        "by_category": _("By category"),
-        "by_rsit": _("By RSIT class"),
-        "by_month": _("By month"),
-        "response": _("Response times and evidence"),
-        "trends": _("Trends over the previous years"),
-        "clusters": _("Notable clusters"),
-        "actionplan": _("Evaluation of the action plan"),
-        "gateway": _("Cybersecurity gateway and cooperation"),
-        "access": _("Denial of access to public Internet resources"),
-        "annex_a": _("Annex A – Data tables"),
-        "annex_b": _("Annex B – Method"),
-    }
-
-
-class _Fmt:
-    """Figures formatted for the report's language, remembering their source."""
-
-    def __init__(self, year: int, threshold: int):
-        self.year, self.k = year, threshold
-
-    def fig(self, value, path: str, digits: int = 0, year: int | None = None) -> Figure:
-        source = f"{year or self.year}|{path}" if path else ""
-        if value is None:
-            return Figure(f"<{self.k}", source, suppressed=True)
-        return Figure(formatting.number(value, digits), source, raw=value)
-
-    def count(self, value, path: str, year: int | None = None, digits: int = 0) -> Figure:
-        """A breakdown count: shown as "<k" below the threshold (see the module docstring)."""
-        source = f"{year or self.year}|{path}" if path else ""
-        if value is None or 0 < value < self.k:
-            return Figure(f"<{self.k}", source, suppressed=True, raw=value)
-        return Figure(formatting.number(value, digits), source, raw=value)
-
-    def share(self, value, path: str) -> Figure:
-        if value is None:
-            return Figure("–", f"{self.year}|{path}", raw=None)
-        return Figure(formatting.percent(value, 1), f"{self.year}|{path}", raw=value)
-
-
-def para(template: str, **figures) -> Paragraph:
-    """A translated sentence with %(name)s placeholders replaced by figures (or strings)."""
-    parts: list = []
-    pos = 0
-    for match in re.finditer(r"%\((\w+)\)s", template):
-        if match.start() > pos:
-            parts.append(template[pos:match.start()])
-        value = figures[match.group(1)]
-        parts.append(value if isinstance(value, Figure) else str(value))
-        pos = match.end()
-    if pos < len(template):
-        parts.append(template[pos:])
-    return Paragraph(parts)
-
-
-def public_stats(flt: StatsFilter, with_year_over_year: bool = True):
-    """(raw, public) statistics for a filter: the raw ones decide consent, the public ones are
-    printed."""
-    raw = compute(flt, with_year_over_year=with_year_over_year)
-    return raw, disclosure.for_viewer(raw, AnonymousUser())
-
-
-def named_states(raw) -> set[str]:
-    """States that consented to be named: every counted report of theirs in the year carries
-    consent (a State known only from a summary return is not named)."""
-    return {row["key"] for row in raw.by_state
-            if row["reported"] > 0 and row["consenting"] == row["reported"]}
+__all__ = ["build"]
 
 
 def build(options: ReportOptions) -> Document:
@@ -146,12 +47,12 @@ def build(options: ReportOptions) -> Document:
         return _Builder(options).build()
 
 
-class _Builder:
+class _Builder(AccessSection):
     def __init__(self, options: ReportOptions):
         self.o = options
         self.year = options.year
         self.k = small_count_threshold()
-        self.f = _Fmt(self.year, self.k)
+        self.f = Fmt(self.year, self.k)
         self.flt = StatsFilter(year=self.year)
         self.raw, self.stats = public_stats(self.flt)
         self.named = named_states(self.raw)
@@ -333,7 +234,7 @@ class _Builder:
         for y in years:
             for column in ("incidents", "states_reporting", "user_hours"):
                 self.csv.append(AnnexRow("trend", str(y), str(y), column,
-                                         _raw(totals[y][column])))
+                                         raw_text(totals[y][column])))
         if any(totals[y]["incidents"] for y in years):
             self.chart(s, "chart-trend", _("Incidents by year"),
                        [{"key": str(y), "label": str(y), "incidents": totals[y]["incidents"]}
@@ -414,7 +315,7 @@ class _Builder:
                              formatting.date(ind.deadline, form="medium"), value,
                              r.status.label])
                 self.csv.append(AnnexRow("action_plan", ind.code, ind.name, "value",
-                                         _raw(r.value)))
+                                         raw_text(r.value)))
                 self.csv.append(AnnexRow("action_plan", ind.code, ind.name, "status",
                                          r.status.value))
         s.add(Table("indicators", _("Indicators"),
@@ -434,130 +335,6 @@ class _Builder:
                            "directory of national CIRTs) is not yet in service on the platform, "
                            "so no gateway activity is reported for this year.")]))
         return s
-
-    def access(self) -> Section:
-        """The access-denial index and the routing alerts submitted as evidence bundles."""
-        s = Section("8", self.L["access"])
-        s.add(Paragraph([_(
-            "Member States can submit signed evidence bundles made by the platform's access "
-            "probe: each URL is fetched from the State and from a control point abroad, and "
-            "given a verdict. The access-denial index of a service is the share of conclusive "
-            "measurements in which access was denied (geoblocked, denied by the server, DNS "
-            "tampering, TCP blocked, TLS interference or a different HTTP answer); inconclusive "
-            "measurements are left out. Only submitted reports count.")]))
-        flt = IndexFilter(year=self.year)
-        rows = compute_index(flt, None, group_by=("state", "service"), threshold=0).rows
-        if not rows:
-            s.add(para(_("No access measurement was submitted for %(year)s."), year=self.year))
-        else:
-            self._access_tables(s, rows)
-        self._routing_alerts(s.sub(_("Disruption of traffic routing: alerts submitted as "
-                                     "evidence")), flt)
-        return s
-
-    def _index_cells(self, conclusive: int, denied: int, index) -> list[Figure]:
-        if 0 < conclusive < self.k:
-            return [Figure(f"<{self.k}", "", suppressed=True) for _n in range(3)]
-        return [Figure(formatting.percent(index, 1), "", raw=index),
-                self.f.fig(denied, ""), self.f.fig(conclusive, "")]
-
-    def _access_tables(self, s: Section, rows: list[dict]) -> None:
-        f = self.f
-        total = {key: sum(r[key] for r in rows) for key in ("measurements", "conclusive",
-                                                             "denied")}
-        share = total["denied"] / total["conclusive"] if total["conclusive"] else None
-        s.add(para(_("Measurements submitted for %(year)s: %(n)s (services: %(services)s; "
-                     "Member States: %(states)s). Access was denied in %(denied)s of the "
-                     "%(conclusive)s conclusive measurements (%(share)s)."),
-                   year=self.year, states=f.fig(len({r["state"] for r in rows}), ""),
-                   n=f.fig(total["measurements"], ""),
-                   services=f.fig(len({r["service"] for r in rows}), ""),
-                   denied=f.fig(total["denied"], ""), conclusive=f.fig(total["conclusive"], ""),
-                   share=Figure(formatting.percent(share, 1), "", raw=share)))
-        columns = [_("Access-denial index"), _("Denied"), _("Conclusive measurements")]
-        named = s.sub(_("Access-denial index by Member State and service"))
-        shown = [r for r in rows if r["state"] in self.named]
-        if shown:
-            named.add(Table("access_index", _("Access-denial index by Member State and service "
-                                              "(States named with consent)"),
-                            [_("Member State"), _("Service"), *columns],
-                            [[r["state_name"], r["service"],
-                              *self._index_cells(r["conclusive"], r["denied"], r["index"])]
-                             for r in shown], [False, False, True, True, True]))
-            for r in shown:
-                self._index_csv("access_index", f"{r['state']}|{r['service']}",
-                                f"{r['state_name']} – {r['service']}", r)
-        else:
-            named.add(Paragraph([_("No State that submitted measurements consented to be "
-                                   "named.")]))
-        others = len({r["state"] for r in rows} - self.named)
-        if others:
-            named.add(Paragraph([ngettext(
-                "%(n)s further Member State submitted measurements without consenting to be "
-                "named; they count in the figures by service.",
-                "%(n)s further Member States submitted measurements without consenting to be "
-                "named; they count in the figures by service.", others) % {
-                    "n": formatting.number(others)}]))
-        by_service: dict[str, dict] = {}
-        for r in rows:
-            agg = by_service.setdefault(r["service"], {"states": set(), "conclusive": 0,
-                                                       "denied": 0, "measurements": 0})
-            agg["states"].add(r["state"])
-            for key in ("conclusive", "denied", "measurements"):
-                agg[key] += r[key]
-        services = s.sub(_("Access-denial index by service"))
-        # A service measured from one State only would show that State's figures: left out.
-        shared = {name: agg for name, agg in sorted(by_service.items())
-                  if len(agg["states"]) >= 2}
-        if shared:
-            body = []
-            for name, agg in shared.items():
-                index = round(agg["denied"] / agg["conclusive"], 4) if agg["conclusive"] \
-                    else None
-                body.append([name, f.fig(len(agg["states"]), ""),
-                             *self._index_cells(agg["conclusive"], agg["denied"], index)])
-                self._index_csv("access_index_by_service", name, name,
-                                {**agg, "index": index})
-            services.add(Table("access_index_by_service",
-                               _("Access-denial index by service (measured from two or more "
-                                 "Member States)"),
-                               [_("Service"), _("Member States"), *columns], body,
-                               [False, True, True, True, True]))
-        single = len(by_service) - len(shared)
-        if single:
-            services.add(Paragraph([ngettext(
-                "%(n)s service was measured from a single Member State and is not listed.",
-                "%(n)s services were measured from a single Member State and are not listed.",
-                single) % {"n": formatting.number(single)}]))
-
-    def _index_csv(self, table: str, key: str, label: str, r: dict) -> None:
-        hidden = 0 < r["conclusive"] < self.k
-        for column in ("index", "denied", "conclusive"):
-            value = f"<{self.k}" if hidden else _raw(r[column])
-            self.csv.append(AnnexRow(table, key, label, column, value))
-
-    def _routing_alerts(self, s: Section, flt: IndexFilter) -> None:
-        by_type = routing_alert_counts(flt, None, ("type",))
-        if not by_type:
-            s.add(para(_("No routing alert was submitted for %(year)s."), year=self.year))
-            return
-        s.add(Table("routing_alerts", _("Routing alerts by type (ARTEMIS notation)"),
-                    [_("Type"), _("Alerts"), _("Reports")],
-                    [[r["type"], self.f.count(r["alerts"], ""), self.f.count(r["reports"], "")]
-                     for r in by_type], [False, True, True]))
-        for r in by_type:
-            hidden = 0 < r["alerts"] < self.k
-            self.csv.append(AnnexRow("routing_alerts", r["type"], r["type"], "alerts",
-                                     f"<{self.k}" if hidden else _raw(r["alerts"])))
-        named = [r for r in routing_alert_counts(flt, None, ("state", "type"))
-                 if r["state"] in self.named]
-        if named:
-            names = {r["key"]: r["label"] for r in self.stats.by_state}
-            s.add(Table("routing_alerts_by_state",
-                        _("Routing alerts by Member State and type (States named with consent)"),
-                        [_("Member State"), _("Type"), _("Alerts")],
-                        [[names.get(r["state"], r["state"]), r["type"],
-                          self.f.fig(r["alerts"], "")] for r in named], [False, False, True]))
 
     def annex_tables(self) -> Section:
         s = Section("", self.L["annex_a"], level=2)
@@ -623,7 +400,7 @@ class _Builder:
         for r in rows:
             hidden = r["incidents"] is None or (small and 0 < r["incidents"] < self.k)
             for column in columns:
-                value = f"<{self.k}" if hidden or r[column] is None else _raw(r[column])
+                value = f"<{self.k}" if hidden or r[column] is None else raw_text(r[column])
                 self.csv.append(AnnexRow(name, r["key"], r["label"], column, value))
 
     def chart(self, section: Section, key: str, caption: str, rows: list[dict],
@@ -698,10 +475,3 @@ class _Builder:
                 out.append((len(members), len(states), ", ".join(categories)))
         return out
 
-
-def _raw(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)

@@ -1,0 +1,115 @@
+"""What every section of the Council report shares: headings, figure formatting, sentences
+with figures, the public statistics and the consent rule."""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib.auth.models import AnonymousUser
+from django.utils.translation import gettext as _
+
+from sentinelle.analysis import disclosure
+from sentinelle.analysis.statistics import StatsFilter, compute
+from sentinelle.reports import formatting
+from sentinelle.reports.document import Figure, Paragraph
+
+__all__ = ["MAX_CLEAR_EXAMPLES", "TREND_YEARS", "Fmt", "labels", "named_states", "para",
+           "public_stats", "raw_text"]
+
+TREND_YEARS = 5
+MAX_CLEAR_EXAMPLES = 10
+
+
+def labels() -> dict[str, str]:
+    """The report's fixed headings and cover phrases, one gettext call each so that
+    ``makemessages`` finds them all (call inside ``translation.override``)."""
+    return {
+        "council": _("Council %(year)s"),
+        "agenda_item": _("Agenda item: %(item)s"),
+        "document": _("Document %(number)s"),
+        # Translators: cover of a Council document; the report is drafted in English.
+        "original": _("Original: English"),
+        "report_by": _("Report by the Secretary-General"),
+        "title": _("Annual report on ICT security incidents reported by Member States in "
+                   "%(year)s and evaluation of the action plan"),
+        "summary": _("Summary"),
+        "action_required": _("Action required"),
+        "references": _("References"),
+        "introduction": _("Introduction"),
+        "reporting": _("Reporting in %(year)s"),
+        "analysis": _("Analysis of the incidents"),
+        "by_category": _("By category"),
+        "by_rsit": _("By RSIT class"),
+        "by_month": _("By month"),
+        "response": _("Response times and evidence"),
+        "trends": _("Trends over the previous years"),
+        "clusters": _("Notable clusters"),
+        "actionplan": _("Evaluation of the action plan"),
+        "gateway": _("Cybersecurity gateway and cooperation"),
+        "access": _("Denial of access to public Internet resources"),
+        "annex_a": _("Annex A – Data tables"),
+        "annex_b": _("Annex B – Method"),
+    }
+
+
+class Fmt:
+    """Figures formatted for the report's language, remembering their source."""
+
+    def __init__(self, year: int, threshold: int):
+        self.year, self.k = year, threshold
+
+    def fig(self, value, path: str, digits: int = 0, year: int | None = None) -> Figure:
+        source = f"{year or self.year}|{path}" if path else ""
+        if value is None:
+            return Figure(f"<{self.k}", source, suppressed=True)
+        return Figure(formatting.number(value, digits), source, raw=value)
+
+    def count(self, value, path: str, year: int | None = None, digits: int = 0) -> Figure:
+        """A breakdown count: shown as "<k" below the threshold (see the module docstring)."""
+        source = f"{year or self.year}|{path}" if path else ""
+        if value is None or 0 < value < self.k:
+            return Figure(f"<{self.k}", source, suppressed=True, raw=value)
+        return Figure(formatting.number(value, digits), source, raw=value)
+
+    def share(self, value, path: str) -> Figure:
+        if value is None:
+            return Figure("–", f"{self.year}|{path}", raw=None)
+        return Figure(formatting.percent(value, 1), f"{self.year}|{path}", raw=value)
+
+
+def para(template: str, **figures) -> Paragraph:
+    """A translated sentence with %(name)s placeholders replaced by figures (or strings)."""
+    parts: list = []
+    pos = 0
+    for match in re.finditer(r"%\((\w+)\)s", template):
+        if match.start() > pos:
+            parts.append(template[pos:match.start()])
+        value = figures[match.group(1)]
+        parts.append(value if isinstance(value, Figure) else str(value))
+        pos = match.end()
+    if pos < len(template):
+        parts.append(template[pos:])
+    return Paragraph(parts)
+
+
+def public_stats(flt: StatsFilter, with_year_over_year: bool = True):
+    """(raw, public) statistics for a filter: the raw ones decide consent, the public ones are
+    printed."""
+    raw = compute(flt, with_year_over_year=with_year_over_year)
+    return raw, disclosure.for_viewer(raw, AnonymousUser())
+
+
+def named_states(raw) -> set[str]:
+    """States that consented to be named: every counted report of theirs in the year carries
+    consent (a State known only from a summary return is not named)."""
+    return {row["key"] for row in raw.by_state
+            if row["reported"] > 0 and row["consenting"] == row["reported"]}
+
+
+def raw_text(value) -> str:
+    """A figure as the annex CSV writes it: nothing for None, 12 rather than 12.0."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
