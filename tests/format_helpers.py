@@ -9,6 +9,9 @@ from sentinelle.exchange import formats
 from sentinelle.exchange.records import Rejection, ReportRecord
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# OONI's Web Connectivity example measurement, from its specification.
+OONI_MEASUREMENT = (FIXTURES / "probe" / "ooni-spec-examples"
+                    / "ts-017-web-connectivity.measurement.json")
 SHARED_FORMATS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "formats"
 
 

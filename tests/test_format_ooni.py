@@ -9,10 +9,10 @@ import pytest
 
 from sentinelle.exchange.formats import ooni
 from sentinelle.exchange.records import FormatError
-from tests.format_helpers import FIXTURES, parse, rejections, reports
+from tests.format_helpers import OONI_MEASUREMENT, parse, rejections, reports
 
 MEASUREMENT = json.loads(
-    (FIXTURES / "ooni" / "ts-017-web-connectivity.measurement.json").read_text())
+    (OONI_MEASUREMENT).read_text())
 
 
 def line(**changes) -> bytes:

@@ -11,7 +11,7 @@ from sentinelle.exchange import formats
 from sentinelle.exchange.reading import open_records
 from sentinelle.exchange.records import FormatError
 from sentinelle.exchange.templates_csv import template_csv, template_xlsx
-from tests.format_helpers import FIXTURES
+from tests.format_helpers import FIXTURES, OONI_MEASUREMENT
 
 SAMPLES = {
     "misp": FIXTURES / "misp" / "misp_event.json",
@@ -23,7 +23,7 @@ SAMPLES = {
 
 
 def ooni_line() -> bytes:
-    text = (FIXTURES / "ooni" / "ts-017-web-connectivity.measurement.json").read_text()
+    text = (OONI_MEASUREMENT).read_text()
     import json
     return json.dumps(json.loads(text)).encode() + b"\n"
 

@@ -13,8 +13,10 @@ from sentinelle.exchange.importer import import_records
 from sentinelle.exchange.reading import open_records
 from sentinelle.incidents.models import Evidence, Incident
 from tests.conftest import SHARED, file_report
+from tests.format_helpers import OONI_MEASUREMENT
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
 EXAMPLES = [
     ("misp", FIXTURES / "misp" / "misp_event.json"),
     ("misp", FIXTURES / "misp" / "existing_event.json"),
@@ -27,7 +29,7 @@ EXAMPLES = [
     ("arf", FIXTURES / "arf" / "001.eml"),
     ("arf", FIXTURES / "arf" / "002.eml"),
     ("arf", FIXTURES / "arf" / "003.eml"),
-    ("ooni", FIXTURES / "ooni" / "ts-017-web-connectivity.measurement.json"),
+    ("ooni", OONI_MEASUREMENT),
 ]
 
 
@@ -49,7 +51,7 @@ def test_official_example_imports(alice, fmt, path):
 
 
 def test_ooni_measurements_become_evidence_on_an_access_denial_report(alice):
-    run_import(alice, FIXTURES / "ooni" / "ts-017-web-connectivity.measurement.json")
+    run_import(alice, OONI_MEASUREMENT)
     incident = Incident.objects.get()
     assert incident.category.code == "access-denial"
     assert Evidence.objects.filter(incident=incident).exists()

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from sentinelle import __version__
 from sentinelle.observatory.access import measure as m
 from sentinelle.observatory.access.targets import check_url
 
@@ -42,14 +43,6 @@ REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
            404: "Not Found", 405: "Method Not Allowed", 413: "Content Too Large",
            429: "Too Many Requests", 431: "Request Header Fields Too Large",
            500: "Internal Server Error", 503: "Service Unavailable"}
-
-
-def version() -> str:
-    try:
-        from importlib.metadata import version as _v
-        return _v("sentinelle")
-    except Exception:  # noqa: BLE001 - running from a source tree
-        return "0"
 
 
 def address_problem(ip: str, *, allow_private: bool = False,
@@ -233,7 +226,7 @@ class HelperServer:
         vantage = dict(self.config.vantage)
         if not vantage.get("ip"):
             vantage["ip"] = self.config.bind or local_ip
-        return {"software": SOFTWARE, "version": version(), "vantage": vantage,
+        return {"software": SOFTWARE, "version": __version__, "vantage": vantage,
                 "client_ip": client,
                 "policy": {"allow_private": self.config.allow_private,
                            "allow_nets": [str(n) for n in self.config.allow_nets],
@@ -283,7 +276,7 @@ class HelperServer:
                 return 503, {"error": "measurement took too long"}, []
         return 200, {"measurement": result.keys, "transcripts": result.transcripts,
                      "vantage": self.identity(client, local_ip)["vantage"],
-                     "client_ip": client, "software": SOFTWARE, "version": version()}, []
+                     "client_ip": client, "software": SOFTWARE, "version": __version__}, []
 
 
 # ---- client ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import secrets
 import string
 from typing import Any
 
+from sentinelle import __version__
 from sentinelle.observatory.access import vantage as vantage_mod
 from sentinelle.observatory.access import verdict as verdict_mod
 
@@ -36,18 +37,6 @@ BLOCKING = {"accessible": False, "dns-tampering": "dns", "tcp-blocked": "tcp_ip"
             "tls-interference": "http-failure", "http-diff": "http-diff",
             "geoblocked": "http-diff", "server-denied": "http-diff", "inconclusive": None}
 _ALPHABET = string.ascii_letters + string.digits
-
-
-def software_version() -> str:
-    try:
-        from sentinelle import __version__
-        return str(__version__)
-    except ImportError:  # pragma: no cover - the package always defines it today
-        from importlib.metadata import PackageNotFoundError, version
-        try:
-            return version("sentinelle")
-        except PackageNotFoundError:
-            return "0"
 
 
 def ooni_time(value: dt.datetime | str | None) -> str:
@@ -126,7 +115,7 @@ def measurement_line(url: str, category_code: str | None, local: dict, control: 
         "resolver_ip": resolver_ip or "",
         "resolver_network_name": resolver_network_name or "",
         "software_name": SOFTWARE_NAME,
-        "software_version": software_version(),
+        "software_version": __version__,
         "test_helpers": {"backend": {"address": control_url or "",
                                      "type": "https" if (control_url or "").startswith("https")
                                      else "http"}},
