@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export SENTINELLE_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: demo test install messages lint serve clean
+.PHONY: demo test install messages lint serve clean fuzz
 
 $(BIN)/sentinelle: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,8 @@ install: $(BIN)/sentinelle messages
 messages: $(BIN)/sentinelle
 	$(BIN)/python scripts/compile_messages.py
 
+# The demo serves plain HTTP on 127.0.0.1: SENTINELLE_DEMO turns the production defaults off.
+demo: export SENTINELLE_DEMO := true
 demo: install
 	mkdir -p $(SENTINELLE_DATA_DIR)
 	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle migrate --noinput -v 0
@@ -32,11 +34,17 @@ demo: install
 	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle runserver 127.0.0.1:8000
 
 test: install
-	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff check src tests bench scripts fuzz
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Mutation fuzzing of every parser a user can reach (fuzz/README.md); `make test` runs a short
+# pass of the same targets (tests/test_fuzz.py).
+FUZZ_SECONDS ?= 60
+fuzz: $(BIN)/sentinelle
+	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS)
+
 lint: $(BIN)/sentinelle
-	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff check src tests bench scripts fuzz
 
 clean:
 	rm -rf $(VENV) var

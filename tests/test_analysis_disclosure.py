@@ -1,15 +1,20 @@
-"""Who sees which figures: the Secretariat everything, others small counts suppressed except
-their own State's. Checked on the service, the API, the dashboards and the exports."""
+"""Who sees which figures: the Secretariat precise figures of what it may see, a focal point its
+own State precisely, everyone else the year's public publication (small counts and what would
+recover them suppressed, only consenting States named). Checked on the service, the API, the
+dashboards and the exports. The differencing attack is in test_trust_statistics.py."""
 
 from __future__ import annotations
 
 import io
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.http import QueryDict
 from openpyxl import load_workbook
 
-from sentinelle.analysis.disclosure import for_viewer
+from sentinelle.analysis.disclosure import publication, statistics_for
 from sentinelle.analysis.statistics import StatsFilter, compute
+from sentinelle.incidents.models import Incident
 from tests.conftest import api_client, file_report
 
 pytestmark = pytest.mark.django_db
@@ -17,12 +22,14 @@ API = "/api/v1/statistics/"
 
 
 @pytest.fixture
-def year(alice, bob):
-    """Cuba: 1 RED report (below the threshold of 3). Switzerland: 4 reports. France: 3."""
+def year(alice, bob, charlie):
+    """Cuba: 1 RED report (below the threshold of 3), Charlie named for it. Switzerland: 4
+    reports. France: 3. Nobody consented to be named."""
     from tests.conftest import make_user
 
     fr = make_user("fred", "focal-point", "FR")
-    file_report(alice, tlp="red", title="Cuban secret")
+    red = file_report(alice, tlp="red", title="Cuban secret")
+    red.named_analysts.add(charlie)
     for _ in range(4):
         file_report(bob, tlp="green")
     for _ in range(3):
@@ -34,60 +41,70 @@ def _row(rows, key):
     return next(r for r in rows if r["key"] == key)
 
 
-def test_secretariat_sees_every_figure(year, charlie):
-    stats = for_viewer(compute(StatsFilter(year=year)), charlie)
+def _for(user, **params) -> object:
+    query = QueryDict(mutable=True)
+    query.update(params)
+    return statistics_for(user, query)
+
+
+def test_secretariat_sees_every_figure_it_may_see(year, charlie, django_user_model):
+    stats = _for(charlie, year=str(year))
     assert _row(stats.by_state, "CU")["incidents"] == 1
     assert not stats.suppressed
+    # Another analyst, not named for the RED report, does not count it.
+    other = django_user_model.objects.create(username="dana", role="analyst")
+    stats = _for(other, year=str(year), state="CU")
+    assert stats.totals["incidents"] == 0
 
 
-def test_outsiders_never_get_cuba_alone_below_threshold(year, bob, council):
+def test_outsiders_get_the_publication(year, bob, council):
     for viewer in (bob, council, None):
-        stats = for_viewer(compute(StatsFilter(year=year)), viewer)
-        cu = _row(stats.by_state, "CU")
-        assert cu["incidents"] is None and cu["suppressed"]
-        # Secondary suppression: otherwise total − visible rows would give Cuba's 1.
-        visible = [r for r in stats.by_state if not r["suppressed"]]
-        known = sum(r["incidents"] for r in visible)
-        if viewer is not None and viewer.username == "bob":
-            assert all(r["key"] == "CH" for r in visible)
-        assert stats.totals["incidents"] - known != 1 or not visible
-        # Americas holds only Cuba: its region figure is Cuba's.
+        stats = _for(viewer, year=str(year))
+        # Nobody consented: no State is named; every figure is the year's publication.
+        assert stats.by_state == []
+        assert stats.totals["incidents"] == 8
+        # Americas holds only Cuba's 1: hidden.
         assert _row(stats.by_itu_d_region, "Americas")["incidents"] is None
         assert _row(stats.by_admin_region, "A")["incidents"] is None
-        # A filter naming Cuba suppresses every small cell.
-        only_cu = for_viewer(compute(StatsFilter(year=year, states=("CU",))), viewer)
-        assert only_cu.totals["incidents"] is None
-        assert all(r["incidents"] in (0, None) for r in only_cu.by_category)
+        # Europe (7) would then give Americas by subtraction: hidden too.
+        assert _row(stats.by_itu_d_region, "Europe")["incidents"] is None
+        # A filter naming Cuba is refused, naming the parameter.
+        with pytest.raises(ValidationError) as exc:
+            _for(viewer, year=str(year), state="CU")
+        assert "state" in exc.value.message_dict
 
 
 def test_focal_point_sees_own_state_in_full(year, alice):
-    stats = for_viewer(compute(StatsFilter(year=year)), alice)
-    assert _row(stats.by_state, "CU")["incidents"] == 1
-    own = for_viewer(compute(StatsFilter(year=year, states=("CU",))), alice)
+    own = _for(alice, year=str(year), state="CU", date_from="2026-03-01",
+               date_to="2026-03-01")
     assert own.totals["incidents"] == 1 and not own.suppressed
+    assert _for(alice, year=str(year)).by_state == []  # the rest as the public sees it
 
 
 def test_api_isolation(year, alice, bob, charlie):
-    def cuba(user):
-        body = api_client(user).get(API, {"year": year}).json()
-        return _row(body["by_state"], "CU")["incidents"]
+    def cuba(user, **params):
+        return api_client(user).get(API, {"year": year, **params})
 
-    assert cuba(charlie) == 1
-    assert cuba(alice) == 1
-    assert cuba(bob) is None
-    assert cuba(None) is None
-    body = api_client(bob).get(API, {"year": year, "state": "CU"}).json()
-    assert body["totals"]["incidents"] is None and body["suppressed"] is True
-    assert "Cuban secret" not in str(body)
+    assert _row(cuba(charlie).json()["by_state"], "CU")["incidents"] == 1
+    assert cuba(alice, state="CU").json()["totals"]["incidents"] == 1
+    for user in (bob, None):
+        body = cuba(user).json()
+        assert body["by_state"] == [] and body["suppressed"] is True
+        response = cuba(user, state="CU")
+        assert response.status_code == 400 and "state" in response.json()
+        assert "Cuban secret" not in str(body)
 
 
 def test_api_same_numbers_as_service(year, charlie):
     body = api_client(charlie).get(API, {"year": year, "category": "trust-security"}).json()
-    stats = compute(StatsFilter(year=year, categories=("trust-security",)))
+    stats = compute(StatsFilter(year=year, categories=("trust-security",)),
+                    scope=Incident.objects.for_user(charlie))
     assert body["totals"]["incidents"] == stats.totals["incidents"] == 8
     assert [r["incidents"] for r in body["by_category"]] == \
         [r["incidents"] for r in stats.by_category]
     assert body["small_count_threshold"] == 3
+    public = api_client(None).get(API, {"year": year}).json()
+    assert public["totals"] == publication(year).as_dict()["totals"]
 
 
 def test_api_bad_input_is_400(db):
@@ -98,12 +115,11 @@ def test_api_bad_input_is_400(db):
 
 
 def test_threshold_is_configurable(year, bob, settings):
-    settings.SMALL_COUNT = 5
-    stats = for_viewer(compute(StatsFilter(year=year)), bob)
-    assert _row(stats.by_state, "FR")["incidents"] is None  # 3 < 5
     settings.SMALL_COUNT = 1
-    stats = for_viewer(compute(StatsFilter(year=year)), bob)
-    assert _row(stats.by_state, "CU")["incidents"] == 1
+    stats = _for(bob, year=str(year))
+    assert _row(stats.by_itu_d_region, "Americas")["incidents"] == 1
+    settings.SMALL_COUNT = 3
+    assert _row(_for(bob, year=str(year)).by_itu_d_region, "Americas")["incidents"] is None
 
 
 def _csv(client, url: str, **params) -> str:
@@ -121,25 +137,27 @@ def test_dashboards_and_exports_isolation(year, client, alice, bob, charlie):
 
     client.force_login(bob)
     csv = _csv(client, "/analysis/export/by_state.csv", year=year)
-    assert "CU,Cuba,<3," in csv
-    xlsx = client.get("/analysis/export/by_state.xlsx", {"year": year})
+    assert "Cuba" not in csv
+    xlsx = client.get("/analysis/export/by_itu_d_region.xlsx", {"year": year})
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
-    cuba = next(row for row in sheet.iter_rows(values_only=True) if row[0] == "CU")
-    assert cuba[2] == "<3"
+    americas = next(row for row in sheet.iter_rows(values_only=True) if row[0] == "Americas")
+    assert americas[2] == "<3"
     page = client.get("/analysis/", {"year": year, "state": "CU"}).content.decode()
-    assert "&lt;3" in page
+    assert "published for whole calendar years" in page
+    assert client.get("/analysis/export/by_state.csv",
+                      {"year": year, "state": "CU"}).status_code == 400
 
     client.force_login(alice)
-    csv = _csv(client, "/analysis/export/by_state.csv", year=year)
+    csv = _csv(client, "/analysis/export/by_state.csv", year=year, state="CU")
     assert "CU,Cuba,1," in csv
 
     client.logout()
     assert client.get("/analysis/").status_code == 302
     csv = _csv(client, "/analysis/public/export/by_state.csv", year=year)
-    assert "CU,Cuba,<3," in csv
+    assert "Cuba" not in csv
     public = client.get("/analysis/public/", {"year": year}).content.decode()
     assert "Cuban secret" not in public
     # The public page shows the public cut even to the Secretariat.
     client.force_login(charlie)
     csv = _csv(client, "/analysis/public/export/by_state.csv", year=year)
-    assert "CU,Cuba,<3," in csv
+    assert "Cuba" not in csv

@@ -84,5 +84,12 @@ def test_seed_demo_builds_a_consistent_year():
     assert Incident.objects.count() == 40
     assert User.objects.filter(role="focal-point").count() >= 20
     assert SummaryReturn.objects.count() == 2
+    # Some demo States consent to be named on every report, so the public figures and the
+    # Council report have a by-State table to show; the others are counted unnamed.
+    from sentinelle.analysis.disclosure import named_states
+    from sentinelle.analysis.statistics import StatsFilter, compute
+
+    named = named_states(compute(StatsFilter(year=2025), with_shares=True))
+    assert {"CU", "FR"} <= named and "CH" not in named and "RU" not in named
     assert "already present" in run("seed_demo")
     run("audit", "verify")

@@ -83,10 +83,13 @@ def test_dry_run_counts_and_writes_nothing(alice):
 
 
 def test_a_state_cannot_merge_into_another_states_report(alice, bob):
+    # The same source id is each State's own (issue 11, finding 8): Bob gets a report of his
+    # State, and Cuba's stays as it was.
     run(alice, lines(REPORT))
     summary = run(bob, lines(REPORT))
-    assert "another State" in summary.rejected[0].reason
-    assert Incident.objects.get().state.alpha2 == "CU"
+    assert summary.ok and summary.reports_created == 1
+    assert sorted(Incident.objects.values_list("state__alpha2", "version")) == [
+        ("CH", 1), ("CU", 1)]
 
 
 def test_duplicate_indicators_in_one_file_are_merged(alice):

@@ -1,8 +1,10 @@
 """Tenancy: every read path shows a report only to those its status and TLP allow.
 
-Alice's State (Cuba) files one report at each TLP, plus a draft. Each viewer is checked against
-the same matrix on every read path, web and API: whoever may not see a report gets 404 (never
-403) and never finds its reference in a list, an export or the dashboard.
+Alice's State (Cuba) files one report at each TLP, plus a draft, and three reports shared with a
+sharing group of Cuba and France. Each viewer is checked against the same matrix on every read
+path, web, API and the Django admin: whoever may not see a report gets 404 (never 403) and never
+finds its reference in a list, an export or the dashboard. Evidence and messages added while a
+report was RED stay RED after it is loosened (the past-TLP rows at the end).
 """
 
 from __future__ import annotations
@@ -16,34 +18,52 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from openpyxl import load_workbook
 
-from sentinelle.core.models import Role
+from sentinelle.core.models import AuditEntry, MemberState, Role, SharingGroup
 from sentinelle.incidents import services, summaries
 from sentinelle.incidents.models import Category, Evidence, Message, RsitClass, Status
 from tests.conftest import api_client, file_report, make_user
 
-VIEWERS = ["alice", "amelie", "bob", "charlie", "council", "anonymous"]
-REPORTS = ["draft", "clear", "green", "amber", "strict_named", "strict", "red_named", "red"]
-SECRETARIAT_SEES = {"clear", "green", "amber", "strict_named", "red_named"}
+VIEWERS = ["alice", "amelie", "bob", "gaspard", "charlie", "ada", "council", "anonymous"]
+REPORTS = ["draft", "clear", "green", "amber", "strict_named", "strict", "red_named", "red",
+           "grp_amber", "grp_strict", "grp_red"]
+TLPS = {"draft": "clear", "clear": "clear", "green": "green", "amber": "amber",
+        "strict_named": "amber+strict", "strict": "amber+strict", "red_named": "red",
+        "red": "red", "grp_amber": "amber", "grp_strict": "amber+strict", "grp_red": "red"}
+# Shared with the sharing group of Cuba and France (Gaspard's State).
+GROUP_SHARED = {"grp_amber", "grp_strict", "grp_red"}
+SECRETARIAT_SEES = {"clear", "green", "amber", "grp_amber"}
 
 # Which of Cuba's reports each viewer may see.
 VISIBLE = {
     "alice": set(REPORTS),  # the reporting focal point
     "amelie": set(REPORTS),  # another focal point of the same State
     "bob": {"clear", "green"},  # focal point of another State
-    "charlie": SECRETARIAT_SEES,  # Secretariat analyst, named on two restricted reports
+    "gaspard": {"clear", "green", "grp_amber"},  # in a sharing group with Cuba: up to AMBER
+    # Secretariat analyst, named on two restricted reports and on the group's strict and red.
+    "charlie": SECRETARIAT_SEES | {"strict_named", "red_named", "grp_strict", "grp_red"},
+    "ada": SECRETARIAT_SEES,  # Secretariat administrator (Django admin), named on nothing
     "council": {"clear"},
     "anonymous": {"clear"},
 }
 # Who takes part in a report's thread: the reporting State and the Secretariat (if it sees it).
-PARTY = {"alice": set(REPORTS), "amelie": set(REPORTS), "charlie": SECRETARIAT_SEES,
-         "bob": set(), "council": set(), "anonymous": set()}
+PARTY = {"alice": set(REPORTS), "amelie": set(REPORTS), "charlie": VISIBLE["charlie"],
+         "ada": VISIBLE["ada"], "bob": set(), "gaspard": set(), "council": set(),
+         "anonymous": set()}
+
+
+def with_tlp(tlp: str) -> set[str]:
+    return {key for key in REPORTS if TLPS[key] == tlp and key != "draft"}
 
 
 @pytest.fixture
 def world(alice, bob, charlie, council):
     amelie = make_user("amelie", Role.FOCAL_POINT, "CU")
-    users = {"alice": alice, "amelie": amelie, "bob": bob, "charlie": charlie,
-             "council": council, "anonymous": None}
+    gaspard = make_user("gaspard", Role.FOCAL_POINT, "FR")
+    ada = make_user("ada", Role.ADMIN, is_staff=True, is_superuser=True)
+    group = SharingGroup.objects.create(name="Cuba and France")
+    group.states.set(MemberState.objects.filter(alpha2__in=("CU", "FR")))
+    users = {"alice": alice, "amelie": amelie, "bob": bob, "gaspard": gaspard,
+             "charlie": charlie, "ada": ada, "council": council, "anonymous": None}
     reports = {
         "draft": file_report(alice, title="CU draft", tlp="clear", submit=False),
         "clear": file_report(alice, title="CU clear", tlp="clear"),
@@ -55,7 +75,14 @@ def world(alice, bob, charlie, council):
         "red_named": file_report(alice, title="CU red named", tlp="red",
                                  named_analysts=[charlie]),
         "red": file_report(alice, title="CU red", tlp="red"),
+        "grp_amber": file_report(alice, title="CU group amber", tlp="amber"),
+        "grp_strict": file_report(alice, title="CU group strict", tlp="amber+strict",
+                                  named_analysts=[charlie]),
+        "grp_red": file_report(alice, title="CU group red", tlp="red", named_analysts=[charlie]),
     }
+    for key in GROUP_SHARED:
+        reports[key].sharing_group = group
+        reports[key].save(update_fields=["sharing_group"])
     assert reports["draft"].status == Status.DRAFT
     evidence = {}
     for key, incident in reports.items():
@@ -144,8 +171,7 @@ def test_exports_respect_filters_within_visibility(world, viewer):
     response = web_client(world["users"][viewer]).get("/incidents/",
                                                       {"export": "csv", "tlp": "red"})
     rows = list(csv.reader(io.StringIO(body(response).decode("utf-8-sig"))))
-    expected = {world["reports"][k].reference for k in ("red", "red_named")
-                if k in VISIBLE[viewer]}
+    expected = {world["reports"][k].reference for k in with_tlp("red") & VISIBLE[viewer]}
     assert {row[0] for row in rows[1:]} == expected
 
 
@@ -162,8 +188,7 @@ def test_api_list_shows_exactly_the_visible_reports(world, viewer):
 def test_api_list_filter_by_tlp_does_not_widen(world, viewer):
     response = api_client(world["users"][viewer]).get("/api/v1/incidents/", {"tlp": "red"})
     refs = {item["reference"] for item in response.json()["results"]}
-    assert refs == {world["reports"][k].reference for k in ("red", "red_named")
-                    if k in VISIBLE[viewer]}
+    assert refs == {world["reports"][k].reference for k in with_tlp("red") & VISIBLE[viewer]}
 
 
 @pytest.mark.parametrize("viewer", VIEWERS)
@@ -174,8 +199,8 @@ def test_dashboard_lists_no_report_beyond_visibility(world, viewer):
     assert shown <= expected_refs(world, viewer)
     if viewer in ("anonymous", "council"):
         assert shown == {world["reports"]["clear"].reference}
-    if viewer == "charlie":  # everything submitted and visible waits for acknowledgement
-        assert shown == expected_refs(world, "charlie")
+    if viewer in ("charlie", "ada"):  # everything submitted and visible awaits acknowledgement
+        assert shown == expected_refs(world, viewer)
     if viewer == "alice":  # her drafts and her submitted reports
         assert world["reports"]["draft"].reference in shown
 
@@ -436,3 +461,127 @@ def test_a_withdrawn_report_leaves_other_states_view(alice, bob, charlie):
     assert api_client(bob).get(f"/api/v1/incidents/{incident.pk}/").status_code == 404
     assert api_client(charlie).get(f"/api/v1/incidents/{incident.pk}/").status_code == 200
     assert api_client(alice).get(f"/api/v1/incidents/{incident.pk}/").status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------
+# The Django admin: one more reader, under the same table
+
+
+ADMIN_VIEWERS = ["ada", "charlie"]  # charlie made staff: the named analyst sees his reports
+
+
+def admin_client(world, viewer: str) -> Client:
+    user = world["users"][viewer]
+    user.is_staff = user.is_superuser = True
+    user.save()
+    return web_client(user)
+
+
+@pytest.mark.parametrize("viewer", ADMIN_VIEWERS)
+def test_admin_report_list_and_pages(world, viewer):
+    client = admin_client(world, viewer)
+    listing = client.get("/admin/incidents/incident/", {"all": ""}).content.decode()
+    for key, incident in world["reports"].items():
+        assert (f">{incident.title}<" in listing or f"{incident.title}</" in listing) == (
+            key in VISIBLE[viewer]), key
+    codes = _codes(client, world, "/admin/incidents/incident/{id}/change/")
+    # Django's admin sends an unknown object back to the index: the same for hidden and absent.
+    assert codes == {key: 200 if key in VISIBLE[viewer] else 302 for key in REPORTS}
+
+
+@pytest.mark.parametrize("viewer", ADMIN_VIEWERS)
+def test_admin_audit_entries_show_content_only_of_visible_reports(world, viewer):
+    client = admin_client(world, viewer)
+    for key, incident in world["reports"].items():
+        entry = AuditEntry.objects.get(action="incident.create", object_id=str(incident.pk))
+        text = client.get(f"/admin/core/auditentry/{entry.pk}/change/").content.decode()
+        assert (incident.title in text) == (key in VISIBLE[viewer]), key
+        evidence = AuditEntry.objects.get(action="evidence.add",
+                                          object_id=str(world["evidence"][key].pk))
+        text = client.get(f"/admin/core/auditentry/{evidence.pk}/change/").content.decode()
+        assert (f"{key}.txt" in text) == (key in VISIBLE[viewer]), key
+
+
+def test_admin_audit_list_cannot_be_filtered_by_content(world):
+    client = admin_client(world, "ada")
+    response = client.get("/admin/core/auditentry/", {"after__title__icontains": "CU red"})
+    assert response.status_code in (302, 400)  # refused, never a count of hidden entries
+
+
+# ---------------------------------------------------------------------------------------------
+# Past TLP: evidence and messages keep the TLP of the version current when they were added
+
+# A RED report (Charlie named) shared with the Cuba-France group, with evidence and a message,
+# then loosened to AMBER (no one named): what was added while it was RED stays RED.
+LOOSENED_SEES = {"alice", "amelie", "gaspard", "charlie", "ada"}
+RED_ERA_SEES = {"alice", "amelie", "charlie"}
+AMBER_ERA_EVIDENCE = LOOSENED_SEES
+AMBER_ERA_MESSAGES = {"alice", "amelie", "charlie", "ada"}
+
+
+@pytest.fixture
+def loosened(world):
+    alice, charlie = world["users"]["alice"], world["users"]["charlie"]
+    incident = file_report(alice, title="CU loosened", tlp="red", named_analysts=[charlie])
+    incident.sharing_group = world["reports"]["grp_amber"].sharing_group
+    incident.save(update_fields=["sharing_group"])
+    red_file = services.attach_evidence(incident, alice, SimpleUploadedFile(
+        "red-era.txt", b"red era"), "red-era description")
+    services.post_message(incident, alice, "red-era message")
+    services.amend_report(incident, alice, {"tlp": "amber", "named_analysts": []})
+    incident.refresh_from_db()
+    amber_file = services.attach_evidence(incident, alice, SimpleUploadedFile(
+        "amber-era.txt", b"amber era"), "amber-era description")
+    services.post_message(incident, alice, "amber-era message")
+    return {"incident": incident, "red": red_file, "amber": amber_file}
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+@pytest.mark.parametrize("path", ["/evidence/{id}/download/", "/api/v1/evidence/{id}/download/"])
+def test_past_tlp_evidence_download(world, loosened, viewer, path):
+    client = (web_client if path.startswith("/evidence") else api_client)(world["users"][viewer])
+    codes = {era: client.get(path.format(id=loosened[era].pk)).status_code
+             for era in ("red", "amber")}
+    assert codes == {"red": 200 if viewer in RED_ERA_SEES else 404,
+                     "amber": 200 if viewer in AMBER_ERA_EVIDENCE else 404}
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+def test_past_tlp_evidence_and_messages_in_api_lists(world, loosened, viewer):
+    client = api_client(world["users"][viewer])
+    base = f"/api/v1/incidents/{loosened['incident'].pk}"
+    response = client.get(f"{base}/evidence/")
+    if viewer not in LOOSENED_SEES:
+        assert response.status_code == 404
+        return
+    names = [item["filename"] for item in response.json()]
+    assert ("red-era.txt" in names) is (viewer in RED_ERA_SEES)
+    assert ("amber-era.txt" in names) is (viewer in AMBER_ERA_EVIDENCE)
+    response = client.get(f"{base}/messages/")
+    if viewer not in AMBER_ERA_MESSAGES:
+        assert response.status_code == 404
+        return
+    bodies = [item["body"] for item in response.json()]
+    assert ("red-era message" in bodies) is (viewer in RED_ERA_SEES)
+    assert "amber-era message" in bodies
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+def test_past_tlp_evidence_and_messages_on_the_web_page(world, loosened, viewer):
+    response = web_client(world["users"][viewer]).get(f"/incidents/{loosened['incident'].pk}/")
+    if viewer not in LOOSENED_SEES:
+        assert response.status_code == 404
+        return
+    html = response.content.decode()
+    assert ("red-era" in html) is (viewer in RED_ERA_SEES)
+    assert ("amber-era.txt" in html) is (viewer in AMBER_ERA_EVIDENCE)
+    assert ("amber-era message" in html) is (viewer in AMBER_ERA_MESSAGES)
+
+
+@pytest.mark.parametrize("viewer", ADMIN_VIEWERS)
+def test_past_tlp_evidence_and_messages_in_the_admin(world, loosened, viewer):
+    client = admin_client(world, viewer)
+    html = client.get(f"/admin/incidents/incident/{loosened['incident'].pk}/change/")
+    html = html.content.decode()
+    assert ("red-era" in html) is (viewer in RED_ERA_SEES)
+    assert "amber-era.txt" in html and "amber-era message" in html

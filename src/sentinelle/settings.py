@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
-from sentinelle.env import env_bool, env_int, env_list, env_secret, env_str
+from sentinelle.core.instance_keys import load_or_create_secret
+from sentinelle.env import SettingError, env_bool, env_int, env_list, env_secret, env_str
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(env_str("SENTINELLE_DATA_DIR", str(Path.cwd() / "var")))
 
 DEBUG = env_bool("SENTINELLE_DEBUG", False)
-# The demo and the tests run without configuration; a deployment sets a real secret.
-SECRET_KEY = env_secret("SENTINELLE_SECRET_KEY", "insecure-demo-key-change-me-in-production")
+# `make demo` sets SENTINELLE_DEMO: plain HTTP on 127.0.0.1. Everything else, including an
+# installation with no environment at all, gets the production defaults (HTTPS-only cookies, HSTS).
+DEMO = env_bool("SENTINELLE_DEMO", False)
+_PRODUCTION = not (DEMO or DEBUG)
+# A key shipped with the code would be shared by every installation that forgot to set one:
+# without SENTINELLE_SECRET_KEY(_FILE), each installation generates its own in its data directory.
+SECRET_KEY = env_secret("SENTINELLE_SECRET_KEY") or base64.urlsafe_b64encode(
+    load_or_create_secret(DATA_DIR / "secret_key", 48)).decode("ascii")
+# The audit chain's HMAC key and the instance's Ed25519 signing key (PEM) for audit checkpoints;
+# when unset, each is generated in DATA_DIR on first use (sentinelle.core.audit).
+AUDIT_KEY = env_secret("SENTINELLE_AUDIT_KEY")
+INSTANCE_KEY = env_secret("SENTINELLE_INSTANCE_KEY")
 ALLOWED_HOSTS = env_list("SENTINELLE_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("SENTINELLE_CSRF_TRUSTED_ORIGINS", [])
 SITE_NAME = env_str("SENTINELLE_SITE_NAME", "Sentinelle")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "sentinelle.core.admin_site.SentinelleAdminConfig",  # django.contrib.admin, 2FA-aware
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -47,10 +60,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before the CSRF check, which reads the whole body: a capped upload is refused unread.
+    "sentinelle.exchange.uploads.UploadCapMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -142,6 +158,9 @@ STORAGES = {
 }
 
 EVIDENCE_MAX_BYTES = env_int("SENTINELLE_EVIDENCE_MAX_BYTES", 25 * 1024 * 1024)
+# An import file (API, web page) above this is refused with 413, from its declared length
+# before the body is read (exchange/uploads.py).
+IMPORT_MAX_BYTES = env_int("SENTINELLE_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
 # Analysis: counts below this, tied to a named State, are shown as "<N" outside the Secretariat.
 SMALL_COUNT = env_int("SENTINELLE_SMALL_COUNT", 3)
 # MaxMind-format (MMDB) databases for IP enrichment: ASN and country (GeoLite2 or compatible).
@@ -162,8 +181,39 @@ DEFAULT_FROM_EMAIL = env_str("SENTINELLE_FROM_EMAIL", "sentinelle@localhost")
 BASE_URL = env_str("SENTINELLE_BASE_URL", "http://127.0.0.1:8000")
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("SENTINELLE_SECURE_COOKIES", False)
+SESSION_COOKIE_SECURE = env_bool("SENTINELLE_SECURE_COOKIES", _PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Browsers ignore HSTS over plain HTTP, so it costs the demo nothing, but off there it is explicit.
+SECURE_HSTS_SECONDS = env_int("SENTINELLE_HSTS_SECONDS", 365 * 24 * 3600 if _PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SENTINELLE_HSTS_INCLUDE_SUBDOMAINS", _PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("SENTINELLE_HSTS_PRELOAD", _PRODUCTION)
+# Off by default: behind a TLS proxy that does not say the request was HTTPS it would loop.
+SECURE_SSL_REDIRECT = env_bool("SENTINELLE_SSL_REDIRECT", False)
+# Trusting X-Forwarded-Proto is only safe when a proxy always sets it, so only when configured:
+# SENTINELLE_PROXY_SSL_HEADER=X-Forwarded-Proto (the value meaning HTTPS is "https").
+_PROXY_SSL_HEADER = env_str("SENTINELLE_PROXY_SSL_HEADER", "").strip()
+if _PROXY_SSL_HEADER and not _PROXY_SSL_HEADER.replace("-", "").isalnum():
+    raise SettingError(f"SENTINELLE_PROXY_SSL_HEADER={_PROXY_SSL_HEADER!r} is not a header name "
+                       "(e.g. X-Forwarded-Proto)")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https") if _PROXY_SSL_HEADER
+    else None)
+# Every page, demo included: scripts only from static files of this instance (no inline script,
+# no eval), nothing framed, no plugins. The downloads set their own, stricter policy.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 SESSION_COOKIE_AGE = env_int("SENTINELLE_SESSION_SECONDS", 8 * 3600)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from sentinelle.core import views as core_views
 
 urlpatterns = [
     path("", include("sentinelle.core.urls")),
@@ -13,6 +15,8 @@ urlpatterns = [
     path("gateway/", include("sentinelle.gateway.urls")),
     path("observatory/", include("sentinelle.observatory.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Before admin.site.urls, so that reverse("admin:login") lands here: one sign-in path.
+    path("admin/login/", core_views.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("sentinelle.incidents.api.urls")),
     path("api/v1/", include("sentinelle.exchange.api.urls")),
@@ -22,5 +26,7 @@ urlpatterns = [
     path("api/v1/", include("sentinelle.gateway.api.urls")),
     path("api/v1/", include("sentinelle.observatory.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves its start-up script as a file: the CSP allows no inline script.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(
+        url_name="api-schema", template_name="api/swagger_ui.html"), name="api-docs"),
 ]

@@ -24,7 +24,8 @@ def value_from_stats(metric: str, stats, category_code: str | None = None) -> fl
     if metric == Metric.INCIDENTS_IN_CATEGORY:
         for row in stats.by_category:
             if row["key"] == category_code:
-                return float(row["incidents"])
+                # None: hidden by the disclosure rule in the public figures the report uses.
+                return None if row["incidents"] is None else float(row["incidents"])
         return 0.0
     raise ValueError(f"unknown metric {metric!r}")
 

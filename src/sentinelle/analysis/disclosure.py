@@ -1,31 +1,66 @@
-"""Who sees which cut of the statistics: small-count suppression outside the Secretariat.
+"""The disclosure rule: which figures leave the Secretariat, for every surface at once.
 
-The statistics service computes every figure over every report (aggregates over all TLPs).
-Before a figure leaves the Secretariat, ``for_viewer`` hides the small counts that could point at
-one State's incidents:
+There is **one public computation**, ``publication(year)``: the figures of one calendar year, as
+the public, Council readers and every focal point (for States other than its own) see them. The
+home page, the gateway's statistics, ``/analysis/public/``, the statistics API and the Council
+report all show it, so they cannot disagree. The rule (also in the README, "Disclosure rule"):
 
-* the Secretariat sees every figure;
-* a focal point sees its own State's figures in full, and everyone else's as below;
-* Council readers and the public see aggregates in which any cell **tied to a named State** whose
-  count is below ``SENTINELLE_SMALL_COUNT`` (default 3) is suppressed (``None``, shown "<3").
+* **Granularity fixed by the server**: a whole calendar year, of incidents by the year in which
+  they started. A year is the reporting period of Resolution 130 and of the summary returns, and
+  the only period in which most cells reach the threshold; months would leave most cells of a
+  State's year below it, and any finer window that the caller chooses lets two windows differ by
+  one report (issue 11, finding 7). The caller chooses the year, nothing else: dates, States,
+  categories, RSIT classes and regions are refused by name (HTTP 400) outside the Secretariat.
+  Tables within the year (by month, severity, …) are part of the same fixed publication.
+* **Every cell, margins included**, obeys the same small-count rule: a count ``n`` is shown only
+  if ``n == 0`` or ``n >= k`` (``SENTINELLE_SMALL_COUNT``, default 3) *and* no single State
+  contributes all but 1 … k−1 of it (the State would learn that the others reported fewer than
+  k). Otherwise it is hidden (``None``, "<k").
+* **Secondary suppression**: within every relation "margin = sum of cells" (each table against
+  the year's total, States within their region, RSIT types within their class, a row's
+  individual reports and summary-return excess within its incidents, reports with evidence or
+  acknowledged within the reports), the cells one cannot see — hidden ones, plus the part of the
+  margin that no row shows — must again add up to 0 or to at least k, with no single State
+  holding all but fewer than k of them. If not, the next smallest visible cell is hidden too, or,
+  failing that, the margin. So no subtraction recovers a hidden figure.
+* **Naming**: a State appears by name only if every report it made that counts in the year
+  carries its consent (``Incident.consent_to_name``), as in the Council report; the others are
+  only counted, inside aggregates.
+* **Restricted reports** (TLP:AMBER, AMBER+STRICT, RED) are counted like all others, but only in
+  this yearly publication, whose cells are all at least k: no window can be narrowed to them.
 
-A cell is tied to a named State when it is a row of the table by State, when the filter names
-States (then every cell describes them), or when a region (or the whole cut) has a single
-reporting State besides the viewer's own, so that the region's figure *is* that State's figure.
-Secondary suppression closes the subtraction attack: if a group (all States, one region) would
-have exactly one hidden State row that the viewer does not know, the next smallest visible one is
-hidden too, or, failing that, the group's own figure.
+The Secretariat sees precise, unsuppressed figures with every filter, counted over the reports
+it may see (``Incident.objects.for_user``). A focal point sees its own State's figures precisely
+(``state=<own>`` with any filter) and everything else as the public does.
 """
 
 from __future__ import annotations
 
 import copy
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
-from sentinelle.analysis.statistics import TABLES, Stats, small_count_threshold
+from django.core.exceptions import ValidationError
+from django.http import QueryDict
+from django.utils.translation import gettext as _
 
-__all__ = ["display", "for_viewer", "is_full_view"]
+from sentinelle.analysis.filters import filter_from_query
+from sentinelle.analysis.statistics import (
+    TABLES,
+    Stats,
+    StatsFilter,
+    compute,
+    small_count_threshold,
+)
+from sentinelle.incidents.models import Incident
 
+__all__ = ["PUBLIC_PARAMETERS", "display", "is_full_view", "named_states", "public_year",
+           "publication", "publish", "small_count_threshold", "statistics_for"]
+
+# The only parameter a reader outside the Secretariat may choose.
+PUBLIC_PARAMETERS = ("year",)
+_NARROWING = ("date_from", "date_to", "state", "category", "rsit_class", "region")
 _FIGURES = ("incidents", "reported", "from_summary_returns", "user_hours")
 
 
@@ -34,112 +69,265 @@ def is_full_view(user) -> bool:
 
 
 def _own_state(user) -> str | None:
-    if user is not None and user.is_authenticated and user.is_focal_point:
+    if user is not None and user.is_authenticated and user.is_focal_point and user.state_id:
         return user.state.alpha2
     return None
 
 
-def _hide(row: dict[str, Any]) -> None:
-    for key in _FIGURES:
-        if key in row:
-            row[key] = None
-    row["suppressed"] = True
+# --- who gets what --------------------------------------------------------------------------
+
+def public_year(query: QueryDict) -> int:
+    """The year a public reader asks for (this year by default); ValidationError names every
+    other parameter, which only the Secretariat may use."""
+    refused = {name: [_("The public figures are published for whole calendar years only: "
+                        "choose a year, not “%(name)s”.") % {"name": name}]
+               for name in _NARROWING if any(v.strip() for v in query.getlist(name))}
+    year = None
+    try:
+        year = filter_from_query(query).year
+    except ValidationError as exc:
+        refused = {**exc.message_dict, **refused}
+    if refused:
+        raise ValidationError(refused)
+    return year or dt.date.today().year
 
 
-def _small(value: int | None, threshold: int) -> bool:
-    # Zero is shown: "no incident" identifies no incident.
-    return value is not None and 0 < value < threshold
+def statistics_for(user, query: QueryDict) -> Stats:
+    """The figures ``user`` may read for a query string; ValidationError names a bad or
+    refused parameter. Anonymous readers are ``None`` or an AnonymousUser."""
+    if is_full_view(user):
+        return compute(filter_from_query(query), scope=Incident.objects.for_user(user))
+    own = _own_state(user)
+    if own is not None:
+        flt = filter_from_query(query)
+        if flt.states == (own,):
+            return compute(flt, scope=Incident.objects.for_user(user))
+    return publication(public_year(query))
 
 
-def for_viewer(stats: Stats, user, threshold: int | None = None) -> Stats:
-    """A copy of ``stats`` with what ``user`` may not see suppressed; every row gains a
-    ``suppressed`` flag and the Stats' ``suppressed`` is True if anything was hidden."""
-    threshold = small_count_threshold() if threshold is None else threshold
-    out = copy.deepcopy(stats)
+def publication(year: int) -> Stats:
+    """The public figures of a calendar year (see the module docstring)."""
+    now = compute(StatsFilter(year=year), with_shares=True, with_year_over_year=False)
+    before = compute(StatsFilter(year=year - 1), with_shares=True, with_year_over_year=False)
+    return publish(now, before)
+
+
+def named_states(raw: Stats) -> set[str]:
+    """States that may be named: every counted report of theirs carries consent (a State known
+    only from a summary return is not named)."""
+    return {row["key"] for row in raw.by_state
+            if row["reported"] > 0 and row["consenting"] == row["reported"]}
+
+
+# --- the rule -------------------------------------------------------------------------------
+
+@dataclass
+class _Cell:
+    row: dict[str, Any]
+    field: str
+    value: int
+    shares: dict[int, int]
+    sort_key: str = ""
+
+    @property
+    def hidden(self) -> bool:
+        return self.row.get(self.field) is None
+
+    def hide(self) -> None:
+        self.row[self.field] = None
+        self.row["suppressed"] = True
+        if self.field == "incidents":
+            for key in _FIGURES:
+                if key in self.row:
+                    self.row[key] = None
+        if self.field in ("incidents", "reported") and "consenting" in self.row:
+            self.row["consenting"] = None
+
+
+@dataclass
+class _Relation:
+    margin: _Cell
+    cells: list[_Cell]
+
+    def unseen(self) -> tuple[int, dict[int, int]]:
+        """What cannot be read of this relation: hidden cells plus the unlisted remainder."""
+        total = self.margin.value - sum(c.value for c in self.cells)
+        shares = dict(self.margin.shares)
+        for cell in self.cells:
+            for state, n in cell.shares.items():
+                shares[state] = shares.get(state, 0) - n
+        shares = {s: n for s, n in shares.items() if n > 0}
+        for cell in self.cells:
+            if cell.hidden:
+                total += cell.value
+                for state, n in cell.shares.items():
+                    shares[state] = shares.get(state, 0) + n
+        return total, shares
+
+
+def _sensitive(value: int, shares: dict[int, int], k: int) -> bool:
+    if 0 < value < k:
+        return True
+    # One State holding all but a few: it would learn that the others reported fewer than k.
+    rest = value - max(shares.values(), default=0)
+    return 0 < rest < k
+
+
+def publish(raw: Stats, previous: Stats | None = None, threshold: int | None = None) -> Stats:
+    """A copy of ``raw`` (computed ``with_shares``) with the disclosure rule applied."""
+    if "totals" not in raw.shares:
+        raise ValueError("publish() needs figures computed with_shares=True")
+    k = small_count_threshold() if threshold is None else threshold
+    out = copy.deepcopy(raw)
+    out.shares = {}
+    named = named_states(raw)
+    out.by_state = [r for r in out.by_state if r["key"] in named]
     for name in TABLES:
         for row in getattr(out, name):
             row["suppressed"] = False
-    for row in out.year_over_year.get("by_category", []):
-        row["suppressed"] = False
-    if is_full_view(user):
-        return out
-    own = _own_state(user)
-    named = {s.upper() for s in stats.filter.states}
-    if named and named == {own}:
-        return out  # the viewer's own State, in full
-    if named:
-        _suppress_everything(out, threshold)
-        return out
-    _suppress_states(out, own, threshold)
+    cells, relations = _relations(out, raw.shares)
+    total = cells[("totals", "incidents")]
+    if _sensitive(total.value, total.shares, k):
+        _hide_everything(out)
+    else:
+        for cell in cells.values():
+            if _sensitive(cell.value, cell.shares, k):
+                cell.hide()
+        _secondary(relations, k)
+    _derived(out)
+    out.year_over_year = _year_over_year(out, publish(previous, None, k)) \
+        if previous is not None else {}
+    out.suppressed = any(c.hidden and c.value for c in cells.values())
     return out
 
 
-def _suppress_states(out: Stats, own: str | None, threshold: int) -> None:
-    rows = out.by_state
-    for row in rows:
-        if row["key"] != own and _small(row["incidents"], threshold):
-            _hide(row)
-    groups = [("all", rows)]
-    for field, table in (("itu_d_region", out.by_itu_d_region),
-                         ("admin_region", out.by_admin_region)):
-        for region in table:
-            members = [r for r in rows if r[field] == region["key"]]
-            groups.append((region, members))
-    everyone = [r for r in rows if r["key"] != own and r["incidents"] != 0]
-    if len(everyone) == 1:
-        # One State besides the viewer's: every figure of the cut is that State's.
-        _suppress_everything(out, threshold)
-        return
+def _relations(out: Stats, shares: dict[str, Any]) -> tuple[dict, list[_Relation]]:
+    cells: dict[tuple, _Cell] = {}
+    totals = out.totals
+    cells[("totals", "incidents")] = _Cell(totals, "incidents", totals["incidents"],
+                                           shares["totals"]["incidents"], "total")
+    cells[("totals", "reported")] = _Cell(totals, "reported", totals["reported"],
+                                          shares["totals"]["reported"], "reported")
+    cells[("totals", "from_summary_returns")] = _Cell(
+        totals, "from_summary_returns", totals["from_summary_returns"], {}, "returns")
+    cells[("totals", "with_evidence")] = _Cell(totals, "with_evidence",
+                                               totals["with_evidence"], {}, "evidence")
+    for name in ("time_to_acknowledge", "time_to_close"):
+        times = getattr(out, name)
+        cells[(name, "count")] = _Cell(times, "count", times["count"], {}, name)
+    for name in TABLES:
+        for row in getattr(out, name):
+            share = shares.get(name, {}).get(row["key"], {})
+            cells[(name, row["key"])] = _Cell(row, "incidents", row["incidents"], share,
+                                              row["key"])
+            if row.get("from_summary_returns"):
+                cells[(name, row["key"], "reported")] = _Cell(row, "reported", row["reported"],
+                                                              share, row["key"])
+                cells[(name, row["key"], "returns")] = _Cell(
+                    row, "from_summary_returns", row["from_summary_returns"], {}, row["key"])
+
+    def rows(name: str) -> list[_Cell]:
+        return [cells[(name, r["key"])] for r in getattr(out, name)]
+
+    total, reported = cells[("totals", "incidents")], cells[("totals", "reported")]
+    relations = [_Relation(total, [reported, cells[("totals", "from_summary_returns")]])]
+    for name in ("by_category", "by_rsit_class", "by_itu_d_region", "by_admin_region",
+                 "by_state"):
+        relations.append(_Relation(total, rows(name)))
+    for name in ("by_rsit_type", "by_month", "by_severity", "by_status"):
+        relations.append(_Relation(reported, rows(name)))
+    relations.append(_Relation(reported, [cells[("totals", "with_evidence")]]))
+    for name in ("time_to_acknowledge", "time_to_close"):
+        relations.append(_Relation(reported, [cells[(name, "count")]]))
+    for name in ("by_category", "by_rsit_class", "by_itu_d_region", "by_admin_region",
+                 "by_state"):
+        for row in getattr(out, name):
+            if (name, row["key"], "reported") in cells:
+                relations.append(_Relation(cells[(name, row["key"])],
+                                           [cells[(name, row["key"], "reported")],
+                                            cells[(name, row["key"], "returns")]]))
+    for name, field in (("by_itu_d_region", "itu_d_region"), ("by_admin_region",
+                                                              "admin_region")):
+        for region in getattr(out, name):
+            members = [cells[("by_state", r["key"])] for r in out.by_state
+                       if r[field] == region["key"]]
+            relations.append(_Relation(cells[(name, region["key"])], members))
+    for cls in out.by_rsit_class:
+        margin = cells.get((
+            "by_rsit_class", cls["key"], "reported"), cells[("by_rsit_class", cls["key"])])
+        members = [cells[("by_rsit_type", r["key"])] for r in out.by_rsit_type
+                   if r["key"].split(":")[0] == cls["key"]]
+        relations.append(_Relation(margin, members))
+    return cells, relations
+
+
+def _secondary(relations: list[_Relation], k: int) -> None:
+    """Hide more cells until, in every relation, what cannot be read is safe."""
     changed = True
     while changed:
         changed = False
-        for group, members in groups:
-            others = [r for r in members if r["key"] != own and r["incidents"] != 0]
-            hidden = [r for r in others if r["suppressed"]]
-            visible = sorted((r for r in others if not r["suppressed"]),
-                             key=lambda r: (r["incidents"], r["key"]))
-            if len(hidden) != 1:
+        for rel in relations:
+            unseen, shares = rel.unseen()
+            if rel.margin.hidden:
+                # The margin is hidden here but may be read elsewhere: keep one cell hidden
+                # so that it cannot be recomputed from this relation either.
+                needs = unseen == 0 and rel.margin.value != 0
+            else:
+                needs = unseen != 0 and (unseen < k or _sensitive(unseen, shares, k))
+            if not needs:
                 continue
+            visible = sorted((c for c in rel.cells if not c.hidden and c.value),
+                             key=lambda c: (c.value, c.sort_key))
             if visible:
-                _hide(visible[0])
+                visible[0].hide()
                 changed = True
-            elif group == "all":
-                _suppress_everything(out, threshold)
-                return
-            elif not group.get("suppressed"):
-                # The region's figure minus the viewer's own is that one State's figure.
-                _hide(group)
+            elif not rel.margin.hidden:
+                rel.margin.hide()
                 changed = True
-    if any(r["suppressed"] for r in rows):
-        out.suppressed = True
 
 
-def _suppress_everything(out: Stats, threshold: int) -> None:
-    """Every cell describes named States: hide each small one."""
+def _hide_everything(out: Stats) -> None:
     for name in TABLES:
         for row in getattr(out, name):
-            if _small(row["incidents"], threshold):
-                _hide(row)
-    totals = out.totals
-    if _small(totals.get("incidents"), threshold):
-        for key in (*_FIGURES, "with_evidence", "evidence_rate"):
-            totals[key] = None
-        totals["suppressed"] = True
-    if _small(totals.get("reported"), threshold):
-        totals["with_evidence"] = totals["evidence_rate"] = None
+            if row["incidents"]:
+                _Cell(row, "incidents", row["incidents"], {}).hide()
+    for key in (*_FIGURES, "with_evidence", "evidence_rate"):
+        out.totals[key] = None
     for times in (out.time_to_acknowledge, out.time_to_close):
-        if _small(times.get("count"), threshold):
+        times["count"] = None
+
+
+def _derived(out: Stats) -> None:
+    """Figures computed from hidden counts are hidden with them."""
+    t = out.totals
+    if t.get("incidents") is None:
+        t["user_hours"] = None
+    if t.get("with_evidence") is None or t.get("reported") is None:
+        t["with_evidence"] = t["evidence_rate"] = None
+    for times in (out.time_to_acknowledge, out.time_to_close):
+        if times.get("count") is None:
             times.update(median_hours=None, p90_hours=None, suppressed=True)
-    yoy = out.year_over_year
-    if yoy and (_small(yoy["incidents"], threshold)
-                or _small(yoy["previous_incidents"], threshold)):
-        yoy.update(incidents=None, previous_incidents=None, change=None, change_pct=None,
-                   suppressed=True)
-    for row in yoy.get("by_category", []):
-        if _small(row["incidents"], threshold) or _small(row["previous"], threshold):
-            row.update(incidents=None, previous=None, change=None, change_pct=None,
-                       suppressed=True)
-    out.suppressed = True
+
+
+def _year_over_year(now: Stats, before: Stats) -> dict[str, Any]:
+    """Change from the previous year's publication to this one, from published figures only."""
+    def change(a: int | None, b: int | None) -> tuple[int | None, float | None]:
+        if a is None or b is None:
+            return None, None
+        return a - b, (round(100.0 * (a - b) / b, 1) if b else None)
+
+    diff, pct = change(now.totals["incidents"], before.totals["incidents"])
+    rows = []
+    previous = {r["key"]: r["incidents"] for r in before.by_category}
+    for row in now.by_category:
+        c, p = change(row["incidents"], previous.get(row["key"], 0))
+        rows.append({"key": row["key"], "label": row["label"], "incidents": row["incidents"],
+                     "previous": previous.get(row["key"], 0), "change": c, "change_pct": p,
+                     "suppressed": c is None})
+    return {"year": now.filter.year, "previous_year": before.filter.year,
+            "incidents": now.totals["incidents"],
+            "previous_incidents": before.totals["incidents"], "change": diff,
+            "change_pct": pct, "by_category": rows}
 
 
 def display(value: Any, threshold: int | None = None) -> str:

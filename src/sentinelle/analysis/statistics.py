@@ -41,6 +41,7 @@ reports in Python, so that it scales to a million reports on PostgreSQL. Percent
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,8 +188,11 @@ class Stats:
     time_to_acknowledge: dict[str, Any] = field(default_factory=dict)
     time_to_close: dict[str, Any] = field(default_factory=dict)
     year_over_year: dict[str, Any] = field(default_factory=dict)
-    # Cells hidden by small-count suppression (filled by disclosure.for_viewer, empty here).
+    # True when small-count suppression hid a figure (set by disclosure.publish, never here).
     suppressed: bool = False
+    # Who contributed to each count, for the disclosure rule only (never serialised):
+    # {table: {row key: {State pk: incidents}}}, plus "totals" -> {"incidents"|"reported": {...}}.
+    shares: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (the API's body)."""
@@ -231,9 +235,14 @@ def _dimension_q(flt: StatsFilter, state: str, category: str, rsit_class: str) -
     return q
 
 
-def counted_incidents(flt: StatsFilter) -> QuerySet[Incident]:
-    """The individual reports a filter counts (every TLP; not scoped to a user: aggregates)."""
+def counted_incidents(flt: StatsFilter,
+                      scope: QuerySet[Incident] | None = None) -> QuerySet[Incident]:
+    """The individual reports a filter counts: every TLP, or only those of ``scope`` (a viewer's
+    ``Incident.objects.for_user()``, so that a precise view counts only what its reader may
+    see)."""
     qs = Incident.objects.exclude(status__in=COUNTED_EXCLUDED_STATUSES)
+    if scope is not None:
+        qs = qs.filter(pk__in=scope.values("pk"))
     start, end = flt.bounds()
     # Ranges rather than __year so that the started_at index serves the query.
     if start:
@@ -253,7 +262,8 @@ def _whole_years(flt: StatsFilter) -> tuple[int | None, int | None] | None:
     return first, last
 
 
-def _summary_lines(flt: StatsFilter) -> QuerySet[SummaryLine] | None:
+def _summary_lines(flt: StatsFilter,
+                   scope: QuerySet[Incident] | None = None) -> QuerySet[SummaryLine] | None:
     years = _whole_years(flt)
     if years is None:
         return None
@@ -267,7 +277,8 @@ def _summary_lines(flt: StatsFilter) -> QuerySet[SummaryLine] | None:
     lines = lines.filter(
         _dimension_q(flt, "summary__state", "category", "rsit_class"))
     # The individually reported figures of the same cell (any period filter is whole years).
-    cell = Incident.objects.exclude(status__in=COUNTED_EXCLUDED_STATUSES).filter(
+    # Within the same scope, so that the excess of a return reveals nothing outside it.
+    cell = counted_incidents(StatsFilter(), scope).filter(
         state_id=OuterRef("summary__state_id"), category_id=OuterRef("category_id"),
         rsit_type__rsit_class_id=OuterRef("rsit_class_id"),
         started_at__year=OuterRef("summary__year")).order_by().values("state_id")
@@ -365,13 +376,16 @@ def _response_times(reports: QuerySet[Incident], to_status: str) -> dict[str, An
 # --- the service -------------------------------------------------------------------------------
 
 def compute(flt: StatsFilter, *, include_summary_returns: bool = True,
-            with_year_over_year: bool = True) -> Stats:
+            with_year_over_year: bool = True, scope: QuerySet[Incident] | None = None,
+            with_shares: bool = False) -> Stats:
     """Every figure for ``flt`` (see the module docstring for what counts and the combining rule).
 
-    ``include_summary_returns=False`` gives the individual reports only.
+    ``include_summary_returns=False`` gives the individual reports only. ``scope`` limits the
+    reports counted (see ``counted_incidents``). ``with_shares`` also records which State
+    contributed how much to each count (``Stats.shares``), which the disclosure rule needs.
     """
-    reports = counted_incidents(flt)
-    lines = _summary_lines(flt) if include_summary_returns else None
+    reports = counted_incidents(flt, scope)
+    lines = _summary_lines(flt, scope) if include_summary_returns else None
     stats = Stats(filter=flt)
 
     categories = [(c.pk, c.code, c.label) for c in Category.objects.all()]
@@ -400,9 +414,60 @@ def compute(flt: StatsFilter, *, include_summary_returns: bool = True,
     stats.totals = _totals(reports, lines)
     stats.time_to_acknowledge = _response_times(reports, Status.ACKNOWLEDGED)
     stats.time_to_close = _response_times(reports, Status.CLOSED)
-    stats.year_over_year = _year_over_year(flt, stats, include_summary_returns) \
+    stats.year_over_year = _year_over_year(flt, stats, include_summary_returns, scope) \
         if with_year_over_year else {}
+    if with_shares:
+        stats.shares = _all_shares(reports, lines, categories, classes, types, stats)
     return stats
+
+
+def _shares(reports: QuerySet, lines: QuerySet | None, key: str, returns_key: str | None,
+            keys: dict) -> dict[str, dict[int, int]]:
+    """{row key: {State pk: incidents}} of one table, by SQL GROUP BY (key, State)."""
+    out: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for r in reports.order_by().values(key, "state_id").annotate(n=Count("pk")):
+        if r[key] in keys:
+            out[keys[r[key]]][r["state_id"]] += r["n"]
+    if lines is not None and returns_key is not None:
+        for r in lines.order_by().values(returns_key, "summary__state_id") \
+                .annotate(n=Sum("excess")):
+            if r[returns_key] in keys and r["n"]:
+                out[keys[r[returns_key]]][r["summary__state_id"]] += r["n"]
+    return {k: dict(v) for k, v in out.items()}
+
+
+def _all_shares(reports: QuerySet, lines: QuerySet | None, categories: list, classes: list,
+                types: list, stats: Stats) -> dict[str, Any]:
+    regions = {k: k for k, _label in ITU_D_REGIONS}
+    admin = {k: k for k, _label in ADMIN_REGIONS}
+    shares = {
+        "by_category": _shares(reports, lines, "category_id", "category_id",
+                               {pk: code for pk, code, _l in categories}),
+        "by_rsit_class": _shares(reports, lines, "rsit_type__rsit_class_id", "rsit_class_id",
+                                 {pk: code for pk, code, _l in classes}),
+        "by_rsit_type": _shares(reports, None, "rsit_type_id", None,
+                                {pk: tag for pk, tag, _l in types}),
+        "by_itu_d_region": _shares(reports, lines, "state__itu_d_region",
+                                   "summary__state__itu_d_region", regions),
+        "by_admin_region": _shares(reports, lines, "state__admin_region",
+                                   "summary__state__admin_region", admin),
+        "by_severity": _shares(reports, None, "severity", None,
+                               {k: k for k, _l in Severity.choices}),
+        "by_status": _shares(reports, None, "status", None, {k: k for k, _l in Status.choices}),
+    }
+    months = reports.annotate(month=TruncMonth("started_at", tzinfo=dt.UTC))
+    by_month: dict[str, dict[int, int]] = defaultdict(dict)
+    for r in months.order_by().values("month", "state_id").annotate(n=Count("pk")):
+        by_month[r["month"].strftime("%Y-%m")][r["state_id"]] = r["n"]
+    shares["by_month"] = dict(by_month)
+    pks = dict(MemberState.objects.filter(alpha2__in=[r["key"] for r in stats.by_state])
+               .values_list("alpha2", "pk"))
+    shares["by_state"] = {r["key"]: {pks[r["key"]]: r["incidents"]} for r in stats.by_state}
+    shares["totals"] = {
+        "incidents": {pks[r["key"]]: r["incidents"] for r in stats.by_state},
+        "reported": {pks[r["key"]]: r["reported"] for r in stats.by_state},
+    }
+    return shares
 
 
 def _state_table(reports: QuerySet, lines: QuerySet | None) -> list[dict[str, Any]]:
@@ -464,12 +529,13 @@ def _change(now: int, before: int) -> tuple[int, float | None]:
     return now - before, (round(100.0 * (now - before) / before, 1) if before else None)
 
 
-def _year_over_year(flt: StatsFilter, stats: Stats, include_returns: bool) -> dict[str, Any]:
+def _year_over_year(flt: StatsFilter, stats: Stats, include_returns: bool,
+                    scope: QuerySet[Incident] | None = None) -> dict[str, Any]:
     previous_filter = flt.previous_year()
     if previous_filter is None:
         return {}
     previous = compute(previous_filter, include_summary_returns=include_returns,
-                       with_year_over_year=False)
+                       with_year_over_year=False, scope=scope)
     now, before = stats.totals["incidents"], previous.totals["incidents"]
     change, pct = _change(now, before)
     before_rows = {r["key"]: r["incidents"] for r in previous.by_category}

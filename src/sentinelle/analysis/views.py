@@ -1,20 +1,21 @@
 """Dashboards, exports and the duplicates queue. Figures come from the statistics service;
-what a reader may see is decided by disclosure.for_viewer (Secretariat full, others suppressed)."""
+what a reader may see is decided by disclosure.statistics_for (the Secretariat precise, a focal
+point its own State precisely, everything else the public publication of a calendar year)."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from sentinelle.analysis import charts, correlation, disclosure
-from sentinelle.analysis.filters import filter_from_query, query_from_filter
-from sentinelle.analysis.statistics import Stats, StatsFilter, compute
+from sentinelle.analysis.filters import query_from_filter
+from sentinelle.analysis.statistics import Stats, StatsFilter
 from sentinelle.analysis.tables import EXPORTABLE, TITLES, table
 from sentinelle.core.models import MemberState
 from sentinelle.core.models.states import ADMIN_REGIONS, ITU_D_REGIONS
@@ -31,14 +32,16 @@ def _viewer(request: HttpRequest, public: bool):
 
 def _stats(request: HttpRequest, public: bool) -> tuple[StatsFilter, Stats, list[str]]:
     errors: list[str] = []
+    query = request.GET
+    if not query:
+        query = QueryDict(f"year={timezone.now().year}")
+    viewer = _viewer(request, public)
     try:
-        flt = filter_from_query(request.GET)
+        stats = disclosure.statistics_for(viewer, query)
     except ValidationError as exc:
         errors = [str(m) for msgs in exc.message_dict.values() for m in msgs]
-        flt = StatsFilter(year=timezone.now().year)
-    if not request.GET:
-        flt = StatsFilter(year=timezone.now().year)
-    return flt, disclosure.for_viewer(compute(flt), _viewer(request, public)), errors
+        stats = disclosure.statistics_for(viewer, QueryDict(f"year={timezone.now().year}"))
+    return stats.filter, stats, errors
 
 
 def _with_display(rows: list[dict]) -> list[dict]:
@@ -62,6 +65,8 @@ def _render(request: HttpRequest, public: bool) -> HttpResponse:
         "public": public, "flt": flt, "stats": stats, "sections": sections, "errors": errors,
         "query": query_from_filter(flt), "threshold": disclosure.small_count_threshold(),
         "full_view": not public and disclosure.is_full_view(request.user),
+        "own_state": None if public or not request.user.is_authenticated
+        or not request.user.is_focal_point else request.user.state,
         "states": MemberState.objects.filter(is_member=True),
         "categories": Category.objects.all(), "regions": [*ITU_D_REGIONS, *ADMIN_REGIONS],
         "years": range(timezone.now().year, timezone.now().year - 10, -1),
@@ -84,12 +89,12 @@ def _export(request: HttpRequest, name: str, fmt: str, public: bool) -> HttpResp
     if name not in EXPORTABLE or fmt not in ("csv", "xlsx"):
         raise Http404
     try:
-        flt = filter_from_query(request.GET)
+        stats = disclosure.statistics_for(_viewer(request, public), request.GET)
     except ValidationError as exc:
         return HttpResponse("; ".join(f"{k}: {' '.join(v)}" for k, v in
                                       exc.message_dict.items()), status=400,
                             content_type="text/plain; charset=utf-8")
-    stats = disclosure.for_viewer(compute(flt), _viewer(request, public))
+    flt = stats.filter
     header, rows = table(stats, name)
     filename = f"sentinelle-{name.replace('_', '-')}-{flt.year or 'all'}"
     writer = exports.csv_response if fmt == "csv" else exports.xlsx_response

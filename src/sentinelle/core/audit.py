@@ -3,26 +3,87 @@
 Entries are written by the service functions that make the change (not by model signals) because
 only they know the "before" and the acting user. Actor and request id come from a context set by
 the request middleware, the API authentication or the command being run.
+
+Each entry is chained to the previous one by an HMAC-SHA-256 under the audit key, which is kept
+outside the database (SENTINELLE_AUDIT_KEY, or a file generated in the data directory), so a
+database writer cannot re-hash an edited suffix. A hash chain still cannot show that its tail was
+cut; signed checkpoints of its head can, as Certificate Transparency's signed tree heads do: the
+Secretariat keeps or publishes them, and ``verify_chain(checkpoints=...)`` checks that the chain
+still holds each head with the same hash.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextvars
+import functools
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from sentinelle.core.models.audit import GENESIS_HASH, AuditEntry
+from sentinelle.core.instance_keys import load_or_create_secret
+from sentinelle.core.models.audit import (
+    GENESIS_HASH,
+    KEYED_MARKER,
+    SCHEME_HMAC,
+    SCHEME_PLAIN,
+    AuditEntry,
+)
+from sentinelle.evidence import keys
 
 _actor: contextvars.ContextVar[Any] = contextvars.ContextVar("audit_actor", default=None)
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("audit_request", default="")
 _LOCK_KEY = 0x53454E54  # "SENT": one advisory lock serialises the chain on PostgreSQL
+AUDIT_KEY_FILE = "audit_key"          # in settings.DATA_DIR, when SENTINELLE_AUDIT_KEY is unset
+INSTANCE_KEY_FILE = "instance_key"    # the same for SENTINELLE_INSTANCE_KEY
+MIN_AUDIT_KEY_LENGTH = 32
+CHECKPOINT_FORMAT = "sentinelle-audit-checkpoint/1"
+MAX_CHECKPOINT_SIZE = 64 * 1024
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def audit_key() -> bytes:
+    """The HMAC key of the chain: SENTINELLE_AUDIT_KEY(_FILE), else generated in the data dir."""
+    return _audit_key(settings.AUDIT_KEY, Path(settings.DATA_DIR) / AUDIT_KEY_FILE)
+
+
+@functools.lru_cache(maxsize=4)
+def _audit_key(configured: str, path: Path) -> bytes:
+    if configured:
+        if len(configured) < MIN_AUDIT_KEY_LENGTH:
+            raise ImproperlyConfigured(f"SENTINELLE_AUDIT_KEY must be at least "
+                                       f"{MIN_AUDIT_KEY_LENGTH} characters long")
+        return configured.encode()
+    return load_or_create_secret(path, 32)
+
+
+def instance_signing_key() -> Ed25519PrivateKey:
+    """The instance's Ed25519 key: SENTINELLE_INSTANCE_KEY(_FILE) as PEM, else generated."""
+    return _instance_key(settings.INSTANCE_KEY, Path(settings.DATA_DIR) / INSTANCE_KEY_FILE)
+
+
+@functools.lru_cache(maxsize=4)
+def _instance_key(configured: str, path: Path) -> Ed25519PrivateKey:
+    if configured:
+        try:
+            return keys.private_from_pem(configured.encode(), origin="SENTINELLE_INSTANCE_KEY")
+        except keys.KeyFileError as exc:
+            raise ImproperlyConfigured(str(exc)) from None
+    # An Ed25519 private key is 32 random bytes, so the generic secret file serves as it is.
+    return Ed25519PrivateKey.from_private_bytes(load_or_create_secret(path, 32))
 
 
 @contextmanager
@@ -71,8 +132,9 @@ def record(action: str, obj: Any, *, before: Any = None, after: Any = None,
             before=_jsonable(before),
             after=_jsonable(after),
             prev_hash=last.hash if last else GENESIS_HASH,
+            scheme=SCHEME_HMAC,
         )
-        entry.hash = entry.compute_hash()
+        entry.hash = entry.compute_hash(audit_key())
         entry.save()
     return entry
 
@@ -83,17 +145,124 @@ class ChainProblem:
     reason: str
 
 
-def verify_chain(progress: Any = None) -> ChainProblem | None:
-    """Walk the chain in order; return the first entry that does not hold, or None."""
-    expected_prev, expected_seq = GENESIS_HASH, 1
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed statement that entry #seq of the chain had this hash."""
+
+    seq: int
+    hash: str
+    created_at: str
+    key_fingerprint: str
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used; the message names the file and why."""
+
+
+def verify_chain(progress: Any = None, *, key: bytes | None = None,
+                 checkpoints: Iterable[Checkpoint] = ()) -> ChainProblem | None:
+    """Walk the chain in order; return the first entry that does not hold, or None.
+
+    Plain SHA-256 entries (written before the chain was keyed) may only open the chain, and must
+    be followed by the keyed marker entry: otherwise turning keyed entries back into plain ones,
+    re-hashed without the key, would pass. Each checkpoint's entry must be there with its hash.
+    """
+    key = audit_key() if key is None else key
+    pending = {checkpoint.seq: checkpoint for checkpoint in checkpoints}
+    expected_prev, expected_seq, keyed = GENESIS_HASH, 1, False
     for entry in AuditEntry.objects.order_by("seq").iterator(chunk_size=2000):
         if entry.seq != expected_seq:
             return ChainProblem(expected_seq, f"entry #{expected_seq} is missing")
         if entry.prev_hash != expected_prev:
             return ChainProblem(entry.seq, "its link to the previous entry does not match")
-        if entry.compute_hash() != entry.hash:
-            return ChainProblem(entry.seq, "its content does not match its hash")
+        if entry.scheme == SCHEME_PLAIN and keyed:
+            return ChainProblem(entry.seq, "it is not keyed but an earlier entry is")
+        if entry.scheme == SCHEME_HMAC and not keyed and entry.seq > 1 \
+                and entry.action != KEYED_MARKER:
+            return ChainProblem(entry.seq, "the entries before it are not keyed and it is not "
+                                           "the marker that must follow them")
+        if entry.scheme not in (SCHEME_PLAIN, SCHEME_HMAC):
+            return ChainProblem(entry.seq, f"unknown hash scheme {entry.scheme!r}")
+        if entry.compute_hash(key) != entry.hash:
+            hint = " (or the audit key is not the one it was written with)" \
+                if entry.scheme == SCHEME_HMAC else ""
+            return ChainProblem(entry.seq, f"its content does not match its hash{hint}")
+        checkpoint = pending.pop(entry.seq, None)
+        if checkpoint is not None and checkpoint.hash != entry.hash:
+            return ChainProblem(entry.seq, f"its hash is not the one the checkpoint of "
+                                           f"{checkpoint.created_at} recorded")
+        keyed = keyed or entry.scheme == SCHEME_HMAC
         expected_prev, expected_seq = entry.hash, entry.seq + 1
         if progress is not None:
             progress()
+    if expected_seq > 1 and not keyed:
+        return ChainProblem(expected_seq, "no keyed entry follows the entries written before "
+                                          "the chain was keyed")
+    for seq, checkpoint in sorted(pending.items()):
+        if seq == 0 and checkpoint.hash == GENESIS_HASH:
+            continue   # a checkpoint of the empty chain, taken before the first entry
+        return ChainProblem(seq, f"the chain ends at #{expected_seq - 1} but the checkpoint of "
+                                 f"{checkpoint.created_at} names entry #{seq}: entries were "
+                                 "removed")
     return None
+
+
+def _canonical(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def make_checkpoint(signing_key: Ed25519PrivateKey | None = None) -> dict[str, Any]:
+    """The head of the chain (sequence and hash), signed with the instance's key."""
+    signing_key = signing_key or instance_signing_key()
+    head = AuditEntry.objects.order_by("-seq").only("seq", "hash", "at").first()
+    public = signing_key.public_key()
+    body = {
+        "format": CHECKPOINT_FORMAT,
+        "site": settings.SITE_NAME,
+        "seq": head.seq if head else 0,
+        "hash": head.hash if head else GENESIS_HASH,
+        "entry_at": head.at.isoformat() if head else None,
+        "created_at": timezone.now().isoformat(timespec="seconds"),
+        "public_key": base64.b64encode(keys.public_raw(public)).decode(),
+        "key_fingerprint": keys.fingerprint(public),
+    }
+    return {**body, "signature": base64.b64encode(signing_key.sign(_canonical(body))).decode()}
+
+
+def read_checkpoint(path: str | Path, public_key: Ed25519PublicKey | None = None) -> Checkpoint:
+    """A checkpoint whose signature holds under ``public_key`` (default: this instance's key).
+
+    The key inside the file only names the signer: trusting it would let whoever rewrote the
+    chain sign a checkpoint of their own.
+    """
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_CHECKPOINT_SIZE:
+            raise CheckpointError(f"{path}: too large to be a checkpoint")
+        document = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise CheckpointError(f"{path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(document, dict) or document.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not a {CHECKPOINT_FORMAT} file")
+    body = {name: value for name, value in document.items() if name != "signature"}
+    seq, digest = body.get("seq"), body.get("hash")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise CheckpointError(f"{path}: seq must be a whole number")
+    if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
+        raise CheckpointError(f"{path}: hash must be 64 lower-case hex digits")
+    try:
+        signature = base64.b64decode(str(document.get("signature", "")), validate=True)
+    except (binascii.Error, ValueError):
+        raise CheckpointError(f"{path}: signature is not base64") from None
+    key = public_key or instance_signing_key().public_key()
+    try:
+        key.verify(signature, _canonical(body))
+    except InvalidSignature:
+        named = str(body.get("key_fingerprint", "?"))
+        mine = keys.fingerprint(key)
+        detail = "" if named == mine else f" (the file names key {named}, not {mine})"
+        raise CheckpointError(f"{path}: the signature does not hold under key {mine}"
+                              f"{detail}") from None
+    return Checkpoint(seq, digest, str(body.get("created_at", "")), keys.fingerprint(key))

@@ -4,10 +4,15 @@ the Job row so the UI, the API and the CLI can show it.
 An app registers what a kind of job does with @handler("kind"); the function receives the Job
 and a Progress, and returns a JSON-able result. A ValidationError becomes a failed job whose
 message is shown to the user; any other error fails the job with a generic reason (and a log).
+
+A job's input file is kept only while the job runs: uploads may hold what their State shared
+under TLP:RED, and a failed import must not leave them in media/jobs/. What the audit needs —
+the name, size and SHA-256 of what was submitted — stays on the Job row.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -57,8 +62,20 @@ def start(kind: str, owner, params: dict | None = None, upload=None) -> Job:
     job = Job(kind=kind, owner=owner, params=params or {})
     if upload is not None:
         job.input_name = upload.name[:255]
+        digest, size = hashlib.sha256(), 0
+        for chunk in upload.chunks():
+            digest.update(chunk)
+            size += len(chunk)
+        upload.seek(0)
+        job.input_size, job.input_sha256 = size, digest.hexdigest()
         job.input.save(upload.name, upload, save=False)
-    job.save()
+    try:
+        job.save()
+    except Exception:
+        # No row, no file: the input must not outlive a job that was never recorded.
+        if job.input:
+            job.input.delete(save=False)
+        raise
     run_job.enqueue(job.pk)
     job.refresh_from_db()
     return job
@@ -86,5 +103,18 @@ def run_job(job_id: int) -> None:
         job.status, job.result = Job.Status.SUCCEEDED, result
     job.progress_done = progress.job.progress_done
     job.finished_at = timezone.now()
+    _discard_input(job)
     job.save(update_fields=["status", "message", "result", "progress_done", "finished_at",
-                            "output", "output_name", "progress_total"])
+                            "output", "output_name", "progress_total", "input"])
+
+
+def _discard_input(job: Job) -> None:
+    """Remove the input file once the job has ended, succeeded or failed; its name, size and
+    SHA-256 stay on the row."""
+    if not job.input:
+        return
+    try:
+        job.input.delete(save=False)
+    except OSError:
+        # Leave the row pointing at the file so that it is still known and can be removed.
+        log.exception("job %s: could not remove its input %s", job.pk, job.input.name)

@@ -1,28 +1,36 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+from collections.abc import Callable
+from functools import wraps
 
 import qrcode
 import qrcode.image.svg
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Sum
+from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.plugins.otp_totp.models import default_key as totp_default_key
 
+from sentinelle.analysis import disclosure
 from sentinelle.core import audit, signin
 from sentinelle.core.forms import ApiTokenForm, SignInForm, TokenCodeForm, client_address
+from sentinelle.core.middleware import redirect_to_second_factor, second_factor_pending
 from sentinelle.core.models import ApiToken, Job
-from sentinelle.incidents.models import Category, Incident, Status
+from sentinelle.incidents.models import Incident, Status
 
 
 class SignInView(auth_views.LoginView):
@@ -31,36 +39,91 @@ class SignInView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def form_valid(self, form):
-        signin.clear(form.get_user().get_username())
-        audit.record("signin.password", form.get_user(), actor=form.get_user(),
+        user = form.get_user()
+        # The failures are forgotten only when the sign-in is complete: clearing them on the
+        # password alone would let someone who knows it guess codes without ever being locked.
+        if not (settings.REQUIRE_2FA and user.needs_second_factor):
+            signin.clear(user.get_username())
+        audit.record("signin.password", user, actor=user,
                      after={"address": client_address(self.request)})
         return super().form_valid(form)
 
 
-def _safe_next(request: HttpRequest) -> str:
+def _safe_next(request: HttpRequest, default: str = "/") -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                       require_https=request.is_secure()):
         return target
-    return "/"
+    return default
 
 
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """Where the Django admin sends whoever it does not admit: to the one sign-in page, with its
+    lock-out and second factor. No password is ever checked here."""
+    target = _safe_next(request, default=reverse("admin:index"))
+    if request.user.is_authenticated:
+        # Signed in (and, where required, verified: the middleware saw to that) but not an
+        # administrator: an outsider, who gets 404 rather than a loop back to sign-in.
+        if admin.site.has_permission(request):
+            return redirect(target)
+        raise Http404
+    return redirect(f"{reverse('login')}?{urlencode({'next': target})}")
+
+
+def verified_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The view needs a complete sign-in: the second factor too, where it is required.
+
+    The middleware already enforces this; the decorator keeps pages that hand out credentials
+    safe should that middleware's exemptions ever grow."""
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if second_factor_pending(request):
+            return redirect_to_second_factor(request)
+        return view(request, *args, **kwargs)
+    return wrapper
+
+
+_ENROLMENT_SESSION_KEY = "sentinelle_enrolment_secret"
+
+
+def _own_enrolment_secret(request: HttpRequest, device: TOTPDevice) -> bool:
+    """Give this session a secret no other session has seen; True when it had to be replaced.
+
+    Anyone with the password of an account that has not enrolled yet reaches this page. Were the
+    secret shared between sessions, they could copy it and wait for the owner to confirm it,
+    then hold a working second factor; a fresh secret per session makes their copy useless."""
+    digest = hashlib.sha256(device.key.encode()).hexdigest()
+    if request.session.get(_ENROLMENT_SESSION_KEY) == digest:
+        return False
+    device.key = totp_default_key()
+    device.save(update_fields=["key"])
+    request.session[_ENROLMENT_SESSION_KEY] = hashlib.sha256(device.key.encode()).hexdigest()
+    return True
+
+
+@never_cache  # the enrolment page shows the secret
 @login_required
 def two_factor(request: HttpRequest) -> HttpResponse:
     """Ask for the TOTP code; a user with no authenticator yet enrols one here first."""
     user = request.user
     device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     enrolling = device is None
+    replaced = False
     if enrolling:
         device, _created = TOTPDevice.objects.get_or_create(
             user=user, confirmed=False, defaults={"name": "authenticator"})
+        replaced = _own_enrolment_secret(request, device)
     form = TokenCodeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and replaced:
+        form.add_error("code", _("The secret to scan has changed: scan this QR code again."))
+    elif request.method == "POST" and form.is_valid():
         if signin.is_locked(user.get_username()):
             form.add_error("code", _("Too many failed sign-ins. Try again in a few minutes."))
         elif device.verify_token(form.cleaned_data["code"]):
             if enrolling:
                 device.confirmed = True
                 device.save(update_fields=["confirmed"])
+                request.session.pop(_ENROLMENT_SESSION_KEY, None)
                 audit.record("otp.enrol", user, after={"device": device.pk})
             otp_login(request, device)
             signin.clear(user.get_username())
@@ -83,11 +146,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """The home page, shaped by the role: what needs doing first, then the figures."""
     user = request.user
     visible = Incident.objects.for_user(user)
-    # Aggregates over every submitted report are public; the reports themselves are not.
-    submitted = Incident.objects.exclude(status__in=(Status.DRAFT, Status.WITHDRAWN))
-    context: dict = {"by_category": (submitted.values("category__code")
-                                     .annotate(n=Count("id"), uh=Sum("user_hours"))
-                                     .order_by("category__position"))}
+    # The figures are the year's public publication, the same on every public surface
+    # (analysis.disclosure); the reports themselves are not public.
+    year = timezone.now().year
+    stats = disclosure.publication(year)
+    context: dict = {"year": year, "by_category": [
+        {**row, "shown": disclosure.display(row["incidents"]),
+         "hours_shown": disclosure.display(row["user_hours"])} for row in stats.by_category]}
     if user.is_authenticated and user.is_focal_point:
         own = visible.filter(state_id=user.state_id)
         context["awaiting_answer"] = own.filter(status=Status.INFO_REQUESTED)
@@ -102,13 +167,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context["counts"] = dict(visible.values_list("status").annotate(n=Count("id")))
     else:
         context["recent"] = visible.select_related("category", "state")[:10]
-    labels = {c.code: c.label for c in Category.objects.all()}
-    for row in context["by_category"]:
-        row["label"] = labels.get(row["category__code"], row["category__code"])
     return render(request, "core/dashboard.html", context)
 
 
+@never_cache  # the response may show a token's secret
 @login_required
+@verified_required
 def tokens(request: HttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST or None)
     new_secret = None
@@ -123,6 +187,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@verified_required
 @require_POST
 def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(ApiToken.objects.filter(user=request.user), pk=pk)
@@ -143,9 +208,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @login_required
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A job's status; the page polls itself (htmx) until the job is finished."""
-    job = get_object_or_404(Job.objects.for_user(request.user), pk=pk)
+    job = get_object_or_404(Job.objects.status_for_user(request.user), pk=pk)
     template = "core/_job_status.html" if request.htmx else "core/job.html"
-    return render(request, template, {"job": job})
+    # Another's job: its status only, never its files, message or result.
+    return render(request, template, {"job": job, "is_owner": job.owner_id == request.user.pk})
 
 
 @login_required

@@ -6,8 +6,11 @@ Ed25519 signature of the manifest's exact bytes. So one signature covers every b
 file, and a verifier needs only this module and the signer's public key.
 
 Verification reads members with a size cap and refuses names that could escape a folder when
-unpacked, members the manifest does not list and listed files that are missing: a bundle that
-verifies holds exactly what was signed, nothing more.
+unpacked, symbolic links, members the manifest does not list and listed files that are missing: a
+bundle that verifies holds exactly what was signed, nothing more. Everything that costs no more
+than the zip's directory and the manifest (counts, names, declared sizes, the signature) is
+checked first, and a single problem there refuses the bundle before any member is read, so a
+hostile zip costs about what its directory costs, not what its members inflate to.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import io
 import json
 import posixpath
 import shutil
+import stat
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,8 +40,11 @@ FORMAT = "sentinelle-evidence/1"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 KINDS = ("access-probe", "routing-scan")
-MAX_MEMBERS = 100_000
+# A probe run may measure 100,000 URLs (observatory.access.targets.MAX_URLS), one transcript each,
+# plus the measurements, the manifest and the signature.
+MAX_MEMBERS = 100_100
 MAX_MEMBER_SIZE = 4 * 1024**3     # per file, uncompressed
+MAX_TOTAL_SIZE = 8 * 1024**3      # all files together, uncompressed
 MAX_MANIFEST_SIZE = 64 * 1024**2
 CHUNK = 1024 * 1024
 
@@ -149,7 +157,8 @@ def _open(path: str | Path) -> zipfile.ZipFile:
         return zipfile.ZipFile(path)
     except FileNotFoundError:
         raise BundleError(f"{path}: no such file") from None
-    except (zipfile.BadZipFile, OSError) as exc:
+    # zipfile raises NotImplementedError for zip versions and methods it does not know.
+    except (zipfile.BadZipFile, OSError, NotImplementedError) as exc:
         raise BundleError(f"{path}: not a readable zip file ({exc})") from None
 
 
@@ -163,7 +172,7 @@ def _read_capped(archive: zipfile.ZipFile, name: str, cap: int) -> bytes:
     try:
         with archive.open(info) as handle:
             data = handle.read(cap + 1)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
         raise BundleError(f"{name} is damaged ({exc})") from None
     if len(data) > cap:   # The header may lie about the size; the stream does not.
         raise BundleError(f"{name} is larger than {cap} bytes")
@@ -176,6 +185,8 @@ def _manifest_bytes(archive: zipfile.ZipFile) -> tuple[bytes, dict]:
         manifest = json.loads(body)
     except ValueError as exc:
         raise BundleError(f"{MANIFEST} is not JSON ({exc})") from None
+    except RecursionError:   # the C parser recurses: a deeply nested manifest is no manifest
+        raise BundleError(f"{MANIFEST} is nested too deeply") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BundleError(f"{MANIFEST} is not a {FORMAT} manifest")
     if not isinstance(manifest.get("files"), list):
@@ -202,15 +213,21 @@ def iter_member(path: str | Path, name: str) -> Iterator[bytes]:
         yield from iter(lambda: handle.read(CHUNK), b"")
 
 
-def _hash_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, int]:
+def _hash_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> tuple[str, int]:
+    """SHA-256 and size of a member, reading at most ``cap`` + 1 bytes whatever the header says."""
     digest, size = hashlib.sha256(), 0
     with archive.open(info) as handle:
-        while chunk := handle.read(CHUNK):
+        while chunk := handle.read(min(CHUNK, cap + 1 - size)):
             size += len(chunk)
-            if size > MAX_MEMBER_SIZE:
-                raise BundleError(f"{info.filename} is larger than {MAX_MEMBER_SIZE} bytes")
+            if size > cap:
+                raise BundleError(f"{info.filename} is larger than {cap} bytes")
             digest.update(chunk)
     return digest.hexdigest(), size
+
+
+def _is_symlink(info: zipfile.ZipInfo) -> bool:
+    """A member the zip marks as a symbolic link (Unix mode in the high 16 bits)."""
+    return stat.S_ISLNK(info.external_attr >> 16)
 
 
 def _signature_problem(archive: zipfile.ZipFile, body: bytes, manifest: dict,
@@ -243,12 +260,33 @@ def _signature_problem(archive: zipfile.ZipFile, body: bytes, manifest: dict,
     return None, keys.fingerprint(key)
 
 
-def verify(path: str | Path, public_key: Ed25519PublicKey | None = None) -> VerifyResult:
+def _listed_files(manifest: dict, problems: list[str]) -> dict[str, dict]:
+    listed: dict[str, dict] = {}
+    for position, entry in enumerate(manifest["files"]):
+        try:
+            name = check_name(str(entry["name"]))
+            size = int(entry["size"])
+            if size < 0:
+                raise ValueError("negative size")
+            if name in listed:
+                raise ValueError(f"{name} is listed more than once")
+            listed[name] = {"sha256": str(entry["sha256"]), "size": size}
+        # OverflowError: int() of a float size such as 1e999 (infinity).
+        except (KeyError, TypeError, ValueError, OverflowError, BundleError) as exc:
+            problems.append(f"manifest.json files[{position}] is not valid ({exc})")
+    return listed
+
+
+def verify(path: str | Path, public_key: Ed25519PublicKey | None = None, *,
+           max_members: int | None = None, max_total_size: int | None = None) -> VerifyResult:
     """Check every file's hash and size, that nothing was added or removed, and the signature.
 
     Without ``public_key`` the key in the manifest is used: that proves integrity since signing,
     and the caller should compare ``signer`` with the fingerprint the signer published.
+    Members are hashed only once the signature, the member list and the declared sizes hold.
     """
+    max_members = MAX_MEMBERS if max_members is None else max_members
+    max_total_size = MAX_TOTAL_SIZE if max_total_size is None else max_total_size
     problems: list[str] = []
     try:
         archive = _open(path)
@@ -256,42 +294,48 @@ def verify(path: str | Path, public_key: Ed25519PublicKey | None = None) -> Veri
         return VerifyResult(False, [str(exc)])
     with archive:
         infos = archive.infolist()
-        if len(infos) > MAX_MEMBERS:
-            return VerifyResult(False, [f"more than {MAX_MEMBERS} files in the bundle"])
-        names = [info.filename for info in infos]
-        for name in {n for n in names if names.count(n) > 1}:
-            problems.append(f"{name} appears more than once in the zip")
+        if len(infos) > max_members:
+            return VerifyResult(False, [f"more than {max_members} files in the bundle"])
+        counts = Counter(info.filename for info in infos)
+        problems += [f"{name} appears more than once in the zip"
+                     for name, count in counts.items() if count > 1]
+        problems += [f"{info.filename} is a symbolic link" for info in infos if _is_symlink(info)]
         try:
             body, manifest = _manifest_bytes(archive)
         except BundleError as exc:
             return VerifyResult(False, [*problems, str(exc)])
-        listed: dict[str, dict] = {}
-        for position, entry in enumerate(manifest["files"]):
-            try:
-                name = check_name(str(entry["name"]))
-                listed[name] = {"sha256": str(entry["sha256"]), "size": int(entry["size"])}
-            except (KeyError, TypeError, ValueError, BundleError) as exc:
-                problems.append(f"manifest.json files[{position}] is not valid ({exc})")
+        problem, signer = _signature_problem(archive, body, manifest, public_key)
+        if problem:
+            problems.append(problem)
+        listed = _listed_files(manifest, problems)
         by_name = {info.filename: info for info in infos}
+        total = 0
         for name, expected in listed.items():
             info = by_name.get(name)
             if info is None:
                 problems.append(f"{name} is listed in the manifest but missing")
-                continue
-            try:
-                digest, size = _hash_member(archive, info)
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError, BundleError) as exc:
+            elif max(info.file_size, expected["size"]) > MAX_MEMBER_SIZE:
+                problems.append(f"{name} is larger than {MAX_MEMBER_SIZE} bytes")
+            elif info.file_size != expected["size"]:
+                problems.append(f"{name}: the zip says {info.file_size} bytes, the manifest "
+                                f"{expected['size']} bytes")
+            total += expected["size"]
+        if total > max_total_size:
+            problems.append(f"the files add up to {total} bytes, more than {max_total_size}")
+        problems += [f"{name} is in the zip but not in the manifest" for name in counts
+                     if name not in listed and name not in (MANIFEST, SIGNATURE)]
+        if problems:    # Refused on the directory and the manifest alone: nothing was inflated.
+            return VerifyResult(False, problems, manifest, signer)
+        for name, expected in listed.items():
+            try:   # The header's size was checked; the stream is read no further than it.
+                digest, size = _hash_member(archive, by_name[name], expected["size"])
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
+                    BundleError) as exc:
                 problems.append(f"{name} is damaged ({exc})")
                 continue
             if digest != expected["sha256"] or size != expected["size"]:
                 problems.append(f"{name}: SHA-256 {digest} ({size} bytes) does not match the "
                                 f"manifest's {expected['sha256']} ({expected['size']} bytes)")
-        for name in names:
-            if name not in listed and name not in (MANIFEST, SIGNATURE):
-                problems.append(f"{name} is in the zip but not in the manifest")
-        problem, signer = _signature_problem(archive, body, manifest, public_key)
-        if problem:
-            problems.append(problem)
     return VerifyResult(not problems, problems, manifest, signer)
 
 

@@ -69,12 +69,17 @@ def _read(path: str | Path) -> bytes:
 
 
 def load_private(path: str | Path) -> Ed25519PrivateKey:
+    return private_from_pem(_read(path), origin=str(path))
+
+
+def private_from_pem(data: bytes, *, origin: str) -> Ed25519PrivateKey:
+    """An unencrypted PEM Ed25519 private key; errors name ``origin`` (a file or variable)."""
     try:
-        key = serialization.load_pem_private_key(_read(path), password=None)
+        key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise KeyFileError(f"{path}: not an unencrypted PEM private key ({exc})") from None
+        raise KeyFileError(f"{origin}: not an unencrypted PEM private key ({exc})") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise KeyFileError(f"{path}: not an Ed25519 key")
+        raise KeyFileError(f"{origin}: not an Ed25519 key")
     return key
 
 

@@ -47,12 +47,16 @@ from sentinelle.exchange.formats import stix
 from sentinelle.exchange.importer import import_records
 from sentinelle.exchange.models import FederationCursor
 from sentinelle.exchange.taxii import collections as tc
-from sentinelle.incidents.models import TLP, Incident
+from sentinelle.incidents import visibility
+from sentinelle.incidents.models import Incident
 
 TIMEOUT = 60          # seconds per HTTP request: a stuck peer must not hang a job forever
 PAGE = 500            # objects per GET
 PUSH_BATCH = 200      # objects per POST, well under any max_content_length
-PUSHABLE = (TLP.CLEAR, TLP.GREEN)
+# What leaves this instance is what another State's focal points, or a sharing group's, may
+# see here (incidents/visibility.py): never AMBER+STRICT or RED.
+PUSHABLE = tuple(visibility.tlps_for(visibility.Audience.FOCAL_POINTS))
+PUSHABLE_TO_GROUP = tuple(visibility.tlps_for(visibility.Audience.GROUP))
 
 
 class FederationError(Exception):
@@ -159,7 +163,10 @@ def _record_conflicts(objects: list[dict[str, Any]], user, remote: str) -> list[
     """Audit every report both sides hold in different versions: the newer `modified` wins."""
     incoming = {o["id"]: o for o in objects if o.get("type") == "incident" and "modified" in o}
     conflicts = []
-    for incident in stix_export.exportable(Incident.objects.filter(stix_id__in=list(incoming))):
+    # Only the puller's own reports: the importer never merges into another State's (issue 11,
+    # finding 8), and their times are not the puller's to read.
+    own = Incident.objects.filter(stix_id__in=list(incoming), state_id=user.state_id)
+    for incident in stix_export.exportable(own):
         if _content(stix_export.incident_object(incident)) == _content(incoming[incident.stix_id]):
             continue   # the same report on both sides: times differ, nothing conflicts
         remote_modified = _when(incoming[incident.stix_id]["modified"])
@@ -234,7 +241,7 @@ def pull(*, remote: str, api_root: str, collection: str, user, token: str | None
 def pushable(user, sharing_group: SharingGroup | None = None) -> tc.Collection:
     """What a push may send, as a collection definition (see the module docstring)."""
     if sharing_group is not None:
-        return tc.Collection("push", "group", "", "", tlps=(*PUSHABLE, TLP.AMBER),
+        return tc.Collection("push", "group", "", "", tlps=PUSHABLE_TO_GROUP,
                              group=sharing_group, state_id=user.state_id)
     return tc.Collection("push", "community", "", "", tlps=PUSHABLE, state_id=user.state_id)
 

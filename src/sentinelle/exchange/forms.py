@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from sentinelle.exchange import formats
+from sentinelle.exchange import formats, uploads
 from sentinelle.exchange.exporting import EXPORTERS
 from sentinelle.incidents.models import TLP, Category
 
@@ -17,6 +17,14 @@ class ImportForm(forms.Form):
                             choices=[("", "—"), *TLP.choices])
     dry_run = forms.BooleanField(label=_("Dry run: check and count, write nothing"),
                                  required=False)
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > uploads.import_limit():
+            raise forms.ValidationError(
+                uploads.too_large_message(upload.size, uploads.import_limit()),
+                code="too_large")
+        return upload
 
 
 class ExportForm(forms.Form):

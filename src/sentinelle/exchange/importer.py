@@ -1,15 +1,27 @@
 """Import parsed records into the platform: one transaction, all or nothing.
 
 Reports are created through incidents.services (validated, versioned, audited like any other
-report). A record already known by its STIX id is *merged*: left as it is, or amended into a new
-version when its `modified` time is newer. Standalone indicators are written in batches, since
-feeds carry hundreds of thousands of them. Any rejection rolls the whole import back, and the
-summary says what would have been created.
+report). A record the importing State already holds under its STIX id is *merged*: left as it
+is, or amended into a new version when its `modified` time is newer.
+
+Identity never crosses States (issue 11, finding 8). Ids derived from a format's own id (IODEF
+IncidentID, VERIS, X-ARF, ARF, OONI, content) are derived within the importing State's
+namespace, and *sealed* to it: the uuid carries the State's code and a check (`seal`), so
+anyone can tell whose namespace an id is in. An explicit STIX id (STIX, MISP uuid, the CSV
+stix_id column) sealed to another State is always moved into the importer's own namespace,
+whether or not that State holds it: nobody can probe or squat another State's derived ids, even
+by computing them and posting them as STIX. Any other explicit id is kept, so federation
+round-trips; if another State already holds it, the record gets an id in the importer's own
+namespace instead. Lookups only ever match the importer's own rows.
+
+Standalone indicators are written in batches, since feeds carry hundreds of thousands of them.
+Any rejection rolls the whole import back, and the summary says what would have been created.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -29,8 +41,12 @@ from sentinelle.incidents import fields, services
 from sentinelle.incidents.indicators import IndicatorError, normalise
 from sentinelle.incidents.models import TLP, Incident, Severity
 
-# Fixed namespace: the same source id gives the same STIX id on every instance.
+# Fixed namespace: the same source id imported by the same State gives the same STIX id on every
+# instance.
 SENTINELLE_NAMESPACE = uuid.UUID("6f1b9d1e-5a4c-4d55-9a34-8c2f0f6c2b71")
+# How many times an id held by another State is moved into the importer's namespace before the
+# record is refused: past the first step only a State squatting on purpose gets there.
+MAX_REMAP = 4
 INDICATOR_BATCH = 1000
 DEFAULT_CATEGORY = "other"
 DEFAULT_RSIT = "other:undetermined"
@@ -63,16 +79,87 @@ class ImportSummary:
         return data
 
 
-def stable_id(kind: str, source_format: str, external_id: str | None, fallback: str) -> str:
-    """The record's own STIX id, or one derived from its source id (or its content)."""
-    if external_id and external_id.startswith(f"{kind}--"):
-        try:
-            uuid.UUID(external_id.split("--", 1)[1])
-            return external_id
-        except ValueError:
-            pass
+def _is_stix_id(kind: str, external_id: str | None) -> bool:
+    if not (external_id and external_id.startswith(f"{kind}--")):
+        return False
+    try:
+        uuid.UUID(external_id.split("--", 1)[1])
+    except ValueError:
+        return False
+    return True
+
+
+# A sealed uuid keeps the first 80 bits of a uuid5 (version and variant included) and puts in
+# its last 48 bits the State's alpha-2 code (10 bits) and a 38-bit check over both: a random id
+# passes for sealed once in 2^38.
+_NODE_BITS, _CHECK_BITS = 48, 38
+
+
+def _check(code: str, high: int) -> int:
+    digest = hashlib.sha256(b"sentinelle-id:" + code.encode() + high.to_bytes(10, "big"))
+    return int.from_bytes(digest.digest()[:5], "big") >> (40 - _CHECK_BITS)
+
+
+def _sealable(code: str) -> bool:
+    return len(code) == 2 and code.isascii() and code.isalpha() and code.isupper()
+
+
+def seal(value: uuid.UUID, code: str) -> uuid.UUID:
+    """`value` sealed to the State whose alpha-2 code is `code`."""
+    high = value.int >> _NODE_BITS
+    number = (ord(code[0]) - 65) * 26 + (ord(code[1]) - 65)
+    return uuid.UUID(int=(high << _NODE_BITS) | (number << _CHECK_BITS) | _check(code, high))
+
+
+def sealed_to(stix_id: str) -> str | None:
+    """The alpha-2 code of the State whose namespace `stix_id` is in, or None (not sealed)."""
+    try:
+        value = uuid.UUID(stix_id.split("--", 1)[1])
+    except (IndexError, ValueError):
+        return None
+    high, node = value.int >> _NODE_BITS, value.int & ((1 << _NODE_BITS) - 1)
+    number = node >> _CHECK_BITS
+    if number >= 26 * 26:
+        return None
+    code = chr(65 + number // 26) + chr(65 + number % 26)
+    return code if node & ((1 << _CHECK_BITS) - 1) == _check(code, high) else None
+
+
+def stable_id(kind: str, source_format: str, external_id: str | None, fallback: str,
+              scope: str = "") -> str:
+    """The record's own STIX id, or one derived from its source id (or its content).
+
+    A derived id is in the namespace of `scope` (the importing State's alpha-2 code) and sealed
+    to it; an explicit id sealed to another State is moved into `scope`'s namespace. The empty
+    scope gives the unscoped id of earlier versions, still recognised on the importer's own
+    reports."""
+    if _is_stix_id(kind, external_id):
+        owner = sealed_to(external_id)
+        if scope and owner is not None and owner != scope:
+            return own_namespace_id(kind, scope, external_id)
+        return external_id
     key = f"{source_format}:{external_id}" if external_id else f"content:{fallback}"
-    return f"{kind}--{uuid.uuid5(SENTINELLE_NAMESPACE, key)}"
+    if not scope:
+        return f"{kind}--{uuid.uuid5(SENTINELLE_NAMESPACE, key)}"
+    return _in_namespace(kind, scope, f"{scope}:{key}")
+
+
+def _in_namespace(kind: str, scope: str, key: str) -> str:
+    value = uuid.uuid5(SENTINELLE_NAMESPACE, key)
+    return f"{kind}--{seal(value, scope) if _sealable(scope) else value}"
+
+
+def own_namespace_id(kind: str, scope: str, stix_id: str) -> str:
+    """Where an id another State holds, or sealed to another State, goes for `scope`:
+    deterministic, so a re-import finds it again."""
+    return _in_namespace(kind, scope, f"{scope}:id:{stix_id}")
+
+
+def candidate_ids(kind: str, scope: str, primary: str) -> list[str]:
+    chain = [primary]
+    for _step in range(MAX_REMAP):
+        chain.append(own_namespace_id(kind, scope, chain[-1]))
+    return chain
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -85,10 +172,36 @@ class _Importer:
     def __init__(self, user, default_tlp: str | None, summary: ImportSummary,
                  submit: bool = True):
         self.user, self.default_tlp, self.summary, self.submit = user, default_tlp, summary, submit
-        self.pending: list[SharedIndicator] = []
+        self.pending: list[tuple[str, str | None, SharedIndicator]] = []
         self.stored_files: list[str] = []
         self.groups: dict[str, SharingGroup | None] = {}
         self.reports_by_ref: dict[str, Incident] = {}
+        self.scope = user.state.alpha2 if user.state_id else ""
+
+    def _ids(self, kind: str, record: ReportRecord | IndicatorRecord,
+             fallback: str) -> tuple[str, str | None]:
+        """(primary id, the unscoped id earlier versions derived, if any)."""
+        primary = stable_id(kind, record.source_format, record.external_id, fallback,
+                            scope=self.scope)
+        legacy = stable_id(kind, record.source_format, record.external_id, fallback)
+        return primary, (legacy if legacy != primary else None)
+
+    def _identify_report(self, primary: str, legacy: str | None) -> tuple[Incident | None, str]:
+        """The importer's own report under this identity, or the id a new one gets.
+
+        One query whatever exists: the rows found are only compared with the importer's
+        State, and another State's row only moves the new id along the chain."""
+        chain = candidate_ids("incident", self.scope, primary)
+        wanted = [*chain, legacy] if legacy else chain
+        holders = dict(Incident.objects.filter(stix_id__in=wanted)
+                       .values_list("stix_id", "state_id"))
+        for stix_id in wanted:
+            if holders.get(stix_id) == self.user.state_id:
+                return Incident.objects.get(stix_id=stix_id), stix_id
+        for stix_id in chain:
+            if stix_id not in holders:
+                return None, stix_id
+        raise ValidationError(_("this item's identifier cannot be used; give it another id"))
 
     def _tlp(self, value: str | None) -> str:
         tlp = (value or self.default_tlp or TLP.AMBER).lower().removeprefix("tlp:")
@@ -134,11 +247,11 @@ class _Importer:
 
     def report(self, record: ReportRecord) -> None:
         fallback = f"{record.title}|{record.started_at}|{record.description}"
-        stix_id = stable_id("incident", record.source_format, record.external_id, fallback)
+        primary, legacy = self._ids("incident", record, fallback)
         try:
             cleaned = self._cleaned(record)
             group = self._group(record.sharing_group)
-            existing = Incident.objects.filter(stix_id=stix_id).first()
+            existing, stix_id = self._identify_report(primary, legacy)
             if existing is not None:
                 self._merge(existing, record, cleaned)
                 incident = existing
@@ -159,8 +272,6 @@ class _Importer:
             self.reports_by_ref[record.external_id] = incident
 
     def _merge(self, existing: Incident, record: ReportRecord, cleaned: dict) -> None:
-        if existing.state_id != self.user.state_id:
-            raise ValidationError(_("this report belongs to another State"))
         modified = _aware(record.modified)
         if modified is None or modified <= existing.updated_at:
             self.summary.reports_merged += 1
@@ -184,35 +295,64 @@ class _Importer:
             self.summary.rejected.append(Rejection(record.where, f"{record.type}: {reason}"))
             return
         now = timezone.now()
-        stix_id = stable_id("indicator", record.source_format, record.external_id,
-                            f"{record.type}:{value}")
+        stix_id, legacy = self._ids("indicator", record, f"{record.type}:{value}")
         incident = self.reports_by_ref.get(record.report_ref) if record.report_ref else None
-        self.pending.append(SharedIndicator(
+        self.pending.append((record.where, legacy, SharedIndicator(
             stix_id=stix_id, state_id=self.user.state_id, created_by=self.user,
             source=record.source_format, type=record.type, value=value,
             pattern=record.pattern or "", name=record.name[:300],
             description=record.description, labels=list(record.labels), tlp=tlp,
             incident=incident, valid_from=_aware(record.valid_from),
             valid_until=_aware(record.valid_until), created=_aware(record.modified) or now,
-            modified=_aware(record.modified) or now))
+            modified=_aware(record.modified) or now)))
         if len(self.pending) >= INDICATOR_BATCH:
             self.flush()
 
     def flush(self) -> None:
+        """Write a batch of indicators: those the importer's State already holds (by id, or
+        by the unscoped id of earlier versions) are merged, the others created; an id held by
+        another State moves along the importer's own chain, as for reports."""
         if not self.pending:
             return
         batch, self.pending = self.pending, []
-        unique = {item.stix_id: item for item in batch}
-        known = set(SharedIndicator.objects.filter(stix_id__in=list(unique))
-                    .values_list("stix_id", flat=True))
-        fresh = [item for stix_id, item in unique.items() if stix_id not in known]
+        unique: dict[str, tuple[str, str | None, SharedIndicator]] = {}
+        for where, legacy, item in batch:
+            unique.setdefault(item.stix_id, (where, legacy, item))
+        chains = {primary: [primary] for primary in unique}
+        fresh: list[SharedIndicator] = []
+        taken: set[str] = set()
+        for depth in range(MAX_REMAP + 1):
+            wanted = {chain[-1] for chain in chains.values()}
+            if depth == 0:
+                wanted |= {legacy for _where, legacy, _item in unique.values() if legacy}
+            holders = dict(SharedIndicator.objects.filter(stix_id__in=list(wanted))
+                           .values_list("stix_id", "state_id"))
+            moved: dict[str, list[str]] = {}
+            for primary, chain in chains.items():
+                _where, legacy, item = unique[primary]
+                if holders.get(chain[-1]) == self.user.state_id or (
+                        depth == 0 and legacy and holders.get(legacy) == self.user.state_id):
+                    continue                                     # merged
+                if chain[-1] not in holders and chain[-1] not in taken:
+                    item.stix_id = chain[-1]
+                    taken.add(item.stix_id)
+                    fresh.append(item)
+                    continue
+                moved[primary] = [*chain, own_namespace_id("indicator", self.scope, chain[-1])]
+            chains = moved
+            if not chains:
+                break
+        for primary in chains:   # only a deliberate squat of the whole chain ends here
+            self.summary.rejected.append(Rejection(unique[primary][0], _(
+                "this item's identifier cannot be used; give it another id")))
         SharedIndicator.objects.bulk_create(fresh, batch_size=INDICATOR_BATCH)
         self.summary.indicators_created += len(fresh)
-        self.summary.indicators_merged += len(batch) - len(fresh)
+        self.summary.indicators_merged += len(batch) - len(fresh) - len(chains)
 
 
 def import_records(records: Iterable, *, user, default_tlp: str | None = None,
                    dry_run: bool = False, submit: bool = True, source_name: str = "",
+                   source_sha256: str = "",
                    progress: Callable[[int], None] | None = None) -> ImportSummary:
     """Import everything or nothing. With rejections or dry_run nothing stays written."""
     if not (user.is_authenticated and user.is_focal_point):
@@ -232,9 +372,12 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
                 progress(1)
         importer.flush()
         if summary.written:
+            after = {k: v for k, v in summary.as_dict().items()
+                     if k not in ("rejected", "created_ids")}
+            if source_sha256:   # the uploaded file itself is removed when its job ends
+                after["sha256"] = source_sha256
             audit.record("exchange.import", (source_name or "import")[:64], object_type="import",
-                         after={k: v for k, v in summary.as_dict().items()
-                                if k not in ("rejected", "created_ids")})
+                         after=after)
         else:
             transaction.set_rollback(True)
     if not summary.written:

@@ -27,7 +27,8 @@ def run_import(job, progress) -> dict:
         try:
             summary = import_records(records, user=job.owner, default_tlp=params.get("tlp"),
                                      dry_run=bool(params.get("dry_run")),
-                                     source_name=job.input_name, progress=advance)
+                                     source_name=job.input_name,
+                                     source_sha256=job.input_sha256, progress=advance)
         except FormatError as exc:
             raise ValidationError(str(exc)) from None
     progress.job.progress_done = job.input.size

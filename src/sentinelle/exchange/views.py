@@ -8,7 +8,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import get_language
 
 from sentinelle.core import jobs
-from sentinelle.exchange import templates_csv
+from sentinelle.core.middleware import second_factor_pending
+from sentinelle.exchange import templates_csv, uploads
 from sentinelle.exchange.exporting import EXPORTERS, export
 from sentinelle.exchange.forms import ExportForm, ImportForm
 
@@ -24,6 +25,8 @@ def exchange_home(request: HttpRequest) -> HttpResponse:
             job = jobs.start("import", request.user, params,
                              upload=import_form.cleaned_data["file"])
             return redirect("job-detail", pk=job.pk)
+        if import_form.has_error("file", code="too_large"):
+            return _home(request, import_form, status=413)
     export_form = ExportForm(request.GET if "format" in request.GET else None)
     if export_form.is_bound and export_form.is_valid():
         data = export_form.cleaned_data
@@ -35,8 +38,27 @@ def exchange_home(request: HttpRequest) -> HttpResponse:
         _module, _function, media, extension = EXPORTERS[fmt]
         return FileResponse(spool, as_attachment=True, content_type=media,
                             filename=f"sentinelle-export.{extension}")
+    return _home(request, import_form, export_form)
+
+
+def _home(request: HttpRequest, import_form: ImportForm, export_form: ExportForm | None = None,
+          status: int = 200) -> HttpResponse:
     return render(request, "exchange/home.html", {
-        "import_form": import_form, "export_form": export_form or ExportForm()})
+        "import_form": import_form, "export_form": export_form or ExportForm()}, status=status)
+
+
+def _refuse_import(request: HttpRequest, message: str) -> HttpResponse:
+    """The page again, its file field carrying the size error: 413, nothing read or stored.
+    This runs before the sign-in checks, so whoever may not see the page gets the bare message."""
+    if not request.user.is_authenticated or second_factor_pending(request):
+        return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+    form = ImportForm(data={"format": "auto"})
+    form.is_valid()
+    form.errors["file"] = form.error_class([message])
+    return _home(request, form, status=413)
+
+
+exchange_home.upload_cap = uploads.UploadCap(uploads.import_limit, _refuse_import)
 
 
 def import_template(request: HttpRequest, extension: str) -> HttpResponse:

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.contrib.auth.models import AnonymousUser
-
-from sentinelle.analysis.disclosure import for_viewer
-from sentinelle.analysis.statistics import StatsFilter, compute
+from sentinelle.analysis.disclosure import publication
 from sentinelle.incidents.models import Category, RsitClass
 
 
@@ -24,7 +21,7 @@ def statistics_hits(query: str, year: int | None = None) -> list[dict]:
     classes = [c.code for c in RsitClass.objects.all() if _matches(query, c.labels, c.code)]
     if not categories and not classes:
         return []
-    stats = for_viewer(compute(StatsFilter(year=year)), AnonymousUser())
+    stats = publication(year)
     hits = []
     for table, wanted in (("by_category", categories), ("by_rsit_class", classes)):
         for row in getattr(stats, table):

@@ -7,7 +7,6 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -16,8 +15,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from sentinelle.analysis.disclosure import for_viewer
-from sentinelle.analysis.statistics import StatsFilter, compute
+from sentinelle.analysis.disclosure import publication
 from sentinelle.gateway import exports, search, services
 from sentinelle.gateway.filters import apply_filters, filter_choices
 from sentinelle.gateway.forms import FORMS, ModerationForm, translation_form
@@ -179,15 +177,15 @@ def export_csv(request: HttpRequest) -> HttpResponse:
 
 
 def statistics(request: HttpRequest) -> HttpResponse:
-    """Public figures: aggregates only, suppressed as for an anonymous reader, whoever asks
-    (the page is the same for everyone, so it can be cached and quoted)."""
+    """Public figures: the year's publication (analysis.disclosure), the same for everyone and
+    the same as on every other public surface, so it can be cached and quoted."""
     try:
         year = int(request.GET.get("year", ""))
     except ValueError:
         year = dt.date.today().year
     if not 2000 <= year <= 2100:
         year = dt.date.today().year
-    stats = for_viewer(compute(StatsFilter(year=year)), AnonymousUser())
+    stats = publication(year)
     states = {state for model in KINDS.values()
               for state in model.objects.published().values_list("state_id", flat=True) if state}
     return render(request, "gateway/statistics.html", {

@@ -1,17 +1,15 @@
-"""Access helpers every view uses: the object or a 404, never a hint that it exists."""
+"""Access helpers every view uses: the object or a 404, never a hint that it exists.
+
+What a user may see is decided by incidents/visibility.py; these only apply it."""
 
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from sentinelle.incidents import workflow
-from sentinelle.incidents.models import TLP, Incident, IncidentVersion
-from sentinelle.incidents.models.reports import (
-    TLP_FOR_ALL_FOCAL_POINTS,
-    TLP_FOR_NAMED_ANALYSTS,
-    TLP_FOR_SECRETARIAT,
-)
+from sentinelle.incidents import visibility, workflow
+from sentinelle.incidents.models import Evidence, Incident, IncidentVersion, Message, Transition
 
 
 def get_incident_for_user(user, pk: int) -> Incident:
@@ -29,21 +27,35 @@ def get_incident_for_party(user, pk: int) -> Incident:
     return incident
 
 
-def version_visible_to(user, incident: Incident, content: dict) -> bool:
-    """Whether a past version may be shown: by the TLP that version carried, so that loosening a
-    report's TLP does not publish what it said while it was restricted."""
-    if user.is_authenticated and user.is_focal_point and user.state_id == incident.state_id:
-        return True
-    tlp = content.get("tlp")
-    if user.is_authenticated and user.is_secretariat:
-        return tlp in TLP_FOR_SECRETARIAT or (
-            tlp in TLP_FOR_NAMED_ANALYSTS
-            and user.get_username() in content.get("named_analysts", []))
-    if user.is_authenticated and user.is_focal_point:
-        return tlp in TLP_FOR_ALL_FOCAL_POINTS
-    return tlp == TLP.CLEAR
-
-
 def versions_for_user(user, incident: Incident) -> list[IncidentVersion]:
     versions = incident.versions.select_related("author").order_by("number")
-    return [v for v in versions if version_visible_to(user, incident, v.content)]
+    return [v for v in versions if visibility.version_visible(user, incident, v.content)]
+
+
+def evidence_for_user(user, incident: Incident) -> QuerySet[Evidence]:
+    """The report's evidence the user may see, each by the TLP it was attached under."""
+    return Evidence.objects.for_user(user).filter(incident=incident).select_related(
+        "uploaded_by")
+
+
+def thread_for_user(user, incident: Incident) -> QuerySet[Message]:
+    """The report's messages the user may read, each by the TLP it was written under."""
+    return Message.objects.for_user(user).filter(incident=incident).select_related("author")
+
+
+def transitions_for_user(user, incident: Incident) -> list[Transition]:
+    """The status history. A note (an information request's text) belongs to the thread: it is
+    shown to the thread's parties, and only by the TLP of the version current when it was
+    written, like the messages; otherwise it is blanked (in memory, never saved)."""
+    transitions = list(incident.transitions.select_related("actor"))
+    party = workflow.party(user, incident) is not None
+    versions = list(incident.versions.order_by("number").only("number", "created_at", "content"))
+    for transition in transitions:
+        if not transition.note:
+            continue
+        current = next((v for v in reversed(versions) if v.created_at <= transition.at),
+                       versions[0] if versions else None)
+        if not party or current is None or not visibility.version_visible(
+                user, incident, current.content):
+            transition.note = ""
+    return transitions

@@ -59,7 +59,11 @@ class IncidentForm(forms.Form):
         help_text=_("One per line: type and value, e.g. “ipv4 192.0.2.7”. Types: ipv4, ipv6, "
                     "prefix, asn, domain, url, email, sha256."))
     consent_to_name = forms.BooleanField(
-        label=_("My State consents to be named in the Council report"), required=False)
+        label=_("My State consents to be named in the Council report and the public "
+                "statistics"), required=False,
+        help_text=_("Your State is named only when every report it made for the year carries "
+                    "this consent; otherwise its incidents are only counted, without its "
+                    "name."))
     note = forms.CharField(label=_("Reason for the change"), max_length=500, required=False)
 
     def __init__(self, *args, amending: bool = False, **kwargs):

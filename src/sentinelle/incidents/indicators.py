@@ -54,7 +54,10 @@ def normalise(kind: str, value: str) -> str:
     if kind == "domain":
         return _domain(value)
     if kind == "url":
-        parts = urlsplit(value)
+        try:
+            parts = urlsplit(value)
+        except ValueError as exc:   # "Invalid IPv6 URL", "An IPv4 address cannot be in brackets"
+            raise IndicatorError(f"{value!r} is not a valid URL ({exc})") from None
         if parts.scheme.lower() not in ("http", "https", "ftp") or not parts.hostname:
             raise IndicatorError(f"{value!r} is not an absolute http, https or ftp URL")
         return value

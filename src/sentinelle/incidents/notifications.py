@@ -42,6 +42,11 @@ def acknowledged(incident) -> None:
 
 
 def information_provided(incident, message) -> None:
+    from sentinelle.incidents import visibility
+
     requesters = User.objects.filter(
         pk__in=incident.messages.filter(kind="request").values("author_id"), is_active=True)
-    _send(requesters, "information_provided", _context(incident, message=message))
+    # The answer quotes the message: only to those the table lets read it (the report may
+    # have become RED, naming other analysts, since they asked).
+    readers = [u for u in requesters if visibility.item_visible(u, message)]
+    _send(readers, "information_provided", _context(incident, message=message))

@@ -135,6 +135,17 @@ def _add_version(incident: Incident, user, cleaned: dict, note: str) -> Incident
     return version
 
 
+def _current_tlp(incident: Incident) -> str:
+    # From the database: the caller's copy may predate an amendment.
+    return Incident.objects.filter(pk=incident.pk).values_list("tlp", flat=True).get()
+
+
+def _stamp_era(item: Evidence | Message, incident: Incident) -> None:
+    """Record on evidence or a message the analysts the report names now, beside its TLP, so
+    that loosening the report later does not publish it (visibility.py)."""
+    item.named_analysts.set(incident.named_analysts.all())
+
+
 def _require_reporter(user) -> None:
     if not (user.is_authenticated and user.is_focal_point):
         raise workflow.WorkflowError(_("Only a Member State's focal point can report incidents."))
@@ -214,7 +225,9 @@ def change_status(incident: Incident, user, to_status: str, note: str = "",
     audit.record("incident.status", incident, before=before, after=after)
     if to_status == Status.INFO_REQUESTED:
         message = Message.objects.create(incident=incident, author=user,
-                                         kind=Message.Kind.REQUEST, body=note)
+                                         kind=Message.Kind.REQUEST, body=note,
+                                         tlp=_current_tlp(incident))
+        _stamp_era(message, incident)
         audit.record("message.create", message, after={"incident": incident.pk, "kind": "request"})
         transaction.on_commit(lambda: notifications.information_requested(incident, message))
     elif to_status == Status.ACKNOWLEDGED:
@@ -234,7 +247,9 @@ def post_message(incident: Incident, user, body: str) -> Message:
     kind = Message.Kind.NOTE
     if who == workflow.STATE and incident.status == Status.INFO_REQUESTED:
         kind = Message.Kind.ANSWER
-    message = Message.objects.create(incident=incident, author=user, kind=kind, body=body)
+    message = Message.objects.create(incident=incident, author=user, kind=kind, body=body,
+                                     tlp=_current_tlp(incident))
+    _stamp_era(message, incident)
     audit.record("message.create", message,
                  after={"incident": incident.pk, "kind": kind, "length": len(body)})
     if kind == Message.Kind.ANSWER:
@@ -288,11 +303,13 @@ def attach_evidence(incident: Incident, user, upload: UploadedFile,
     upload.seek(0)
     evidence = Evidence(incident=incident, uploaded_by=user, filename=safe_filename(upload.name),
                         size=upload.size, sha256=digest.hexdigest(),
-                        content_type=sniff_content_type(head), description=description[:500])
+                        content_type=sniff_content_type(head), description=description[:500],
+                        tlp=_current_tlp(incident))
     evidence.file.save(evidence.filename, upload, save=False)
     # If the row cannot be written the stored file must not stay behind.
     try:
         evidence.save()
+        _stamp_era(evidence, incident)
     except Exception:
         evidence.file.delete(save=False)
         raise

@@ -12,6 +12,10 @@ class BundleSubmissionAdmin(ReadOnlyAdmin):
     list_filter = ["kind"]
     search_fields = ["sha256"]
 
+    def get_queryset(self, request):
+        # The rows of the reports the viewer may see (incidents/visibility.py), as on the site.
+        return BundleSubmission.objects.for_user(request.user)
+
 
 @admin.register(AccessObservation)
 class AccessObservationAdmin(ReadOnlyAdmin):
@@ -19,9 +23,15 @@ class AccessObservationAdmin(ReadOnlyAdmin):
     list_filter = ["verdict"]
     search_fields = ["service", "url"]
 
+    def get_queryset(self, request):
+        return AccessObservation.objects.for_user(request.user)
+
 
 @admin.register(RoutingAlertRecord)
 class RoutingAlertRecordAdmin(ReadOnlyAdmin):
     list_display = ["id", "state", "type", "prefix", "offending_asn", "first_seen"]
     list_filter = ["type"]
     search_fields = ["prefix"]
+
+    def get_queryset(self, request):
+        return RoutingAlertRecord.objects.for_user(request.user)

@@ -102,7 +102,10 @@ def submit(user, source: str | Path | IO[bytes], *, expect: str | None = None,
             raise BundleRefused(
                 _("The file is %(size)s bytes; the limit is %(limit)s bytes.") % {
                     "size": size, "limit": settings.EVIDENCE_MAX_BYTES})
-        result = evidence_bundle.verify(path, public_key)
+        # Bundles store their files uncompressed (docs/evidence.md), so what they unpack to is
+        # held to the upload limit too: a deflate bomb is refused before anything is hashed.
+        result = evidence_bundle.verify(path, public_key,
+                                        max_total_size=settings.EVIDENCE_MAX_BYTES)
         if not result.ok:
             raise BundleRefused([_("The bundle fails verification; nothing was written:"),
                                  *result.problems])

@@ -14,7 +14,7 @@ class Figure:
     """A number in the text or a table, with where it comes from.
 
     ``source`` is ``year|path`` into the statistics service's ``Stats.as_dict()`` for that year
-    as the public sees it (``disclosure.for_viewer``), e.g. ``2026|by_category|access-denial|
+    as the public sees it (``disclosure.publication``), e.g. ``2026|by_category|access-denial|
     incidents`` or ``2026|totals|states_reporting``; empty for a figure from elsewhere (the
     action plan, the correlation service). ``suppressed``: a small count hidden from the public.
     """

@@ -11,8 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sentinelle.analysis import disclosure
-from sentinelle.analysis.filters import filter_from_query
-from sentinelle.analysis.statistics import TABLES, compute
+from sentinelle.analysis.statistics import TABLES
 
 _ROW = inline_serializer("StatisticsRow", fields={
     "key": serializers.CharField(), "label": serializers.CharField(),
@@ -53,9 +52,12 @@ class StatisticsView(APIView):
             "severity and status; response times; States reporting; evidence rate; year-over-"
             "year change. Submitted reports of every TLP are counted, combined with annual "
             "summary returns by max() per State × year × category × RSIT class. The Secretariat "
-            "sees every figure; others see counts below the small-count threshold that are tied "
-            "to a named State as null with suppressed=true (a focal point sees its own State in "
-            "full)."),
+            "sees precise figures of the reports it may see, with every filter. Everyone else "
+            "reads the public figures of one calendar year (the README's disclosure rule): only "
+            "`year` may be given (other parameters answer 400 naming them), counts below the "
+            "small-count threshold, and those that would let one be recovered, are null with "
+            "suppressed=true, and only States that consented are named. A focal point reads "
+            "its own State's figures precisely with `state=<its own>` and any filter."),
         parameters=[
             _param("year", "Calendar year of the incidents' start", kind=OpenApiTypes.INT),
             _param("date_from", "First day (YYYY-MM-DD)", kind=OpenApiTypes.DATE),
@@ -67,9 +69,8 @@ class StatisticsView(APIView):
         ])
     def get(self, request: Request) -> Response:
         try:
-            flt = filter_from_query(request.query_params)
+            stats = disclosure.statistics_for(request.user, request.query_params)
         except ValidationError as exc:
             return Response(exc.message_dict, status=400)
-        stats = disclosure.for_viewer(compute(flt), request.user)
         return Response({**stats.as_dict(),
                          "small_count_threshold": disclosure.small_count_threshold()})

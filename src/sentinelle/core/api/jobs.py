@@ -11,8 +11,9 @@ class JobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Job
-        fields = ["id", "kind", "status", "input_name", "progress_done", "progress_total",
-                  "message", "result", "created_at", "started_at", "finished_at", "output"]
+        fields = ["id", "kind", "status", "input_name", "input_size", "input_sha256",
+                  "progress_done", "progress_total", "message", "result", "created_at",
+                  "started_at", "finished_at", "output"]
 
     def get_output(self, job) -> str | None:
         if not job.output or job.status != Job.Status.SUCCEEDED:
@@ -30,9 +31,21 @@ class JobViewSet(viewsets.ViewSet):
     @extend_schema(parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
                    responses=JobSerializer)
     def retrieve(self, request, pk=None):
-        job = get_object_or_404(Job.objects.for_user(request.user), pk=pk)
-        return Response(JobSerializer(job, context={"request": request}).data)
+        job = get_object_or_404(Job.objects.status_for_user(request.user), pk=pk)
+        return Response(_shown(job, request))
 
     def list(self, request):
-        jobs = Job.objects.for_user(request.user)[:100]
-        return Response(JobSerializer(jobs, many=True, context={"request": request}).data)
+        jobs = Job.objects.status_for_user(request.user)[:100]
+        return Response([_shown(job, request) for job in jobs])
+
+
+# What another's job may show: its status, never its files, message or result (an export's
+# output holds what its owner may see).
+PRIVATE_FIELDS = ("input_name", "input_size", "input_sha256", "message", "result", "output")
+
+
+def _shown(job: Job, request) -> dict:
+    data = JobSerializer(job, context={"request": request}).data
+    if job.owner_id != request.user.pk:
+        data.update(dict.fromkeys(PRIVATE_FIELDS))
+    return data

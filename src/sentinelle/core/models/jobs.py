@@ -14,7 +14,15 @@ def job_file_path(instance: Job, filename: str) -> str:
 
 class JobQuerySet(models.QuerySet):
     def for_user(self, user) -> JobQuerySet:
-        """A job is its owner's; the Secretariat administrator sees every job."""
+        """A job, its files and its result are its owner's alone: an export's output holds
+        what its owner may see, which may be more than anyone else may."""
+        if user is None or not user.is_authenticated:
+            return self.none()
+        return self.filter(owner=user)
+
+    def status_for_user(self, user) -> JobQuerySet:
+        """Jobs whose status (kind, progress, times; no files, message or result) the user may
+        follow: their own, and every job for the Secretariat administrator."""
         if user is None or not user.is_authenticated:
             return self.none()
         if user.role == "admin":
@@ -39,6 +47,9 @@ class Job(models.Model):
     params = models.JSONField(_("parameters"), default=dict, blank=True)
     input = models.FileField(upload_to=job_file_path, max_length=200, blank=True)
     input_name = models.CharField(_("input file"), max_length=255, blank=True)
+    # The input file is removed when the job ends (core/jobs.py); these stay for the record.
+    input_size = models.PositiveBigIntegerField(_("input size"), null=True, blank=True)
+    input_sha256 = models.CharField(_("input SHA-256"), max_length=64, blank=True)
     output = models.FileField(upload_to=job_file_path, max_length=200, blank=True)
     output_name = models.CharField(_("output file"), max_length=255, blank=True)
     progress_done = models.PositiveBigIntegerField(default=0)

@@ -5,16 +5,21 @@ import tempfile
 
 from django.http import FileResponse
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import parsers, serializers, status, viewsets
-from rest_framework.exceptions import NotAuthenticated, ValidationError
+from rest_framework.exceptions import APIException, NotAuthenticated, ValidationError
 from rest_framework.response import Response
 
 from sentinelle.core import jobs
 from sentinelle.core.api.jobs import JobSerializer
-from sentinelle.exchange import formats
+from sentinelle.exchange import formats, uploads
 from sentinelle.exchange.exporting import EXPORTERS, export
 from sentinelle.incidents.models import TLP
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
 
 
 class ImportSerializer(serializers.Serializer):
@@ -30,15 +35,25 @@ class ImportSerializer(serializers.Serializer):
                     "format": value, "known": ", ".join(["auto", *formats.FORMAT_MODULES])})
         return value
 
+    def validate_file(self, upload):
+        # Not a field error (400): the same 413 the middleware gives a larger declared body.
+        if upload.size > uploads.import_limit():
+            raise PayloadTooLarge(uploads.too_large_message(upload.size, uploads.import_limit()))
+        return upload
+
 
 class ImportViewSet(viewsets.ViewSet):
     """Start an import (all or nothing); follow it at /api/v1/jobs/{id}/."""
 
     parser_classes = [parsers.MultiPartParser]
     serializer_class = ImportSerializer
+    # Refused from its declared length, before authentication or parsing reads the body.
+    upload_cap = uploads.UploadCap(uploads.import_limit, uploads.refuse_json)
 
     @extend_schema(request={"multipart/form-data": ImportSerializer},
-                   responses={202: JobSerializer})
+                   responses={202: JobSerializer, 413: OpenApiResponse(
+                       description="The file is larger than SENTINELLE_IMPORT_MAX_BYTES; "
+                                   "nothing was stored.")})
     def create(self, request):
         if not request.user.is_focal_point:
             raise ValidationError({"non_field_errors": [

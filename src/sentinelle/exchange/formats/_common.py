@@ -5,8 +5,11 @@ Plain Python (no Django) like the parsers themselves, so they run and fuzz alone
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import email.utils
+import io
+import json
 import re
 import unicodedata
 import uuid
@@ -232,16 +235,66 @@ def _first_byte(stream: BinaryIO) -> bytes:
     return text[:1]
 
 
-def _build(events: Iterator, event: str, value: Any) -> Any:
+# Real reports nest a dozen levels at most. Deeper input is refused before anything is built:
+# deep nesting ran parsers out of recursion (repr, str) and, through ijson's per-event path
+# strings, out of memory quadratically.
+MAX_JSON_DEPTH = 64
+
+
+class Utf8Checked(io.RawIOBase):
+    """A binary stream that refuses bytes that are not UTF-8, naming the byte offset.
+
+    Decoding is incremental (a character split across two reads is fine), so the check costs
+    one pass in C and no copy of the input.
+    """
+
+    def __init__(self, raw: BinaryIO, what: str = "the file") -> None:
+        self._raw, self._what = raw, what
+        self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        self._offset = 0   # bytes handed to the decoder so far
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:
+            return b""
+        data = self._raw.read(size)
+        self._check(data or b"", final=not data)
+        return data or b""
+
+    def readinto(self, buffer) -> int:  # noqa: ANN001 - a writable buffer
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _check(self, data: bytes, final: bool) -> None:
+        pending = len(self._decoder.getstate()[0])
+        try:
+            self._decoder.decode(data, final)
+        except UnicodeDecodeError as exc:
+            offset = self._offset - pending + exc.start
+            raise FormatError(f"{self._what} is not UTF-8: byte {offset} "
+                              f"(0x{exc.object[exc.start]:02x}) is invalid here") from None
+        self._offset += len(data)
+
+
+def json_too_deep(where: str) -> FormatError:
+    return FormatError(f"{where}: the JSON nests deeper than {MAX_JSON_DEPTH} levels")
+
+
+def _build(events: Iterator, event: str, value: Any, where: str) -> Any:
     builder = ijson.ObjectBuilder()
     builder.event(event, value)
     if event not in ("start_map", "start_array"):
         return builder.value
     depth = 1
-    for _prefix, ev, val in events:
+    for ev, val in events:
         builder.event(ev, val)
         if ev in ("start_map", "start_array"):
             depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise json_too_deep(where)
         elif ev in ("end_map", "end_array"):
             depth -= 1
             if depth == 0:
@@ -255,35 +308,108 @@ def iter_json(stream: BinaryIO, split: tuple[str, ...] = ()) -> Iterator[tuple[s
     A top-level array yields ("$[i]", item) for each item. A top-level object yields
     ("$.key", value) for each key, except keys named in `split` whose array value is yielded
     item by item as ("$.key[i]", item). Memory is bounded by the largest single item.
-    Truncated or malformed JSON raises FormatError with the byte offset.
+    Truncated or malformed JSON raises FormatError with the byte offset; so do bytes that are
+    not UTF-8 and nesting deeper than MAX_JSON_DEPTH (naming the item).
     """
     first = _first_byte(stream)
     if first not in (b"{", b"["):
         raise FormatError("not JSON (it does not start with { or [)")
-    events = iter(ijson.parse(stream, use_float=True))
+    # basic_parse, not parse: parse builds a path string per event, O(depth) each.
+    events = iter(ijson.basic_parse(Utf8Checked(stream), use_float=True))
+    where = "$"
     try:
-        _prefix, event, _value = next(events)
+        event, _value = next(events)
         if event == "start_array":
-            for index, (_prefix, ev, val) in enumerate(events):
+            for index, (ev, val) in enumerate(events):
                 if ev == "end_array":
                     return
-                yield f"$[{index}]", _build(events, ev, val)
+                where = f"$[{index}]"
+                yield where, _build(events, ev, val, where)
             return
-        for _prefix, ev, key in events:
+        for ev, key in events:
             if ev == "end_map":
                 return
-            _p, ev2, val2 = next(events)
+            where = f"$.{key}"
+            ev2, val2 = next(events)
             if key in split and ev2 == "start_array":
-                for index, (_p3, ev3, val3) in enumerate(events):
+                for index, (ev3, val3) in enumerate(events):
                     if ev3 == "end_array":
                         break
-                    yield f"$.{key}[{index}]", _build(events, ev3, val3)
+                    where = f"$.{key}[{index}]"
+                    yield where, _build(events, ev3, val3, where)
             else:
-                yield f"$.{key}", _build(events, ev2, val2)
+                yield where, _build(events, ev2, val2, where)
     except ijson.common.IncompleteJSONError as exc:
         raise FormatError(f"the JSON is truncated or malformed ({str(exc).strip()[:120]})") \
             from None
     except ijson.JSONError as exc:
         raise FormatError(f"the JSON is malformed ({str(exc).strip()[:120]})") from None
+    except UnicodeDecodeError:
+        raise lone_surrogate(where) from None
     except StopIteration:
         raise FormatError("the JSON is truncated") from None
+
+
+def lone_surrogate(where: str) -> FormatError:
+    # The bytes were checked as UTF-8 already: what ijson cannot decode is an escape such as
+    # \udc00, half of a UTF-16 pair, which is no character at all.
+    return FormatError(f"{where}: a string holds an unpaired surrogate escape (like \\udc00), "
+                       "which is not text")
+
+
+def loads_limited(text: str | bytes, where: str) -> Any:
+    """json.loads for one bounded piece (a JSON line), refusing deep nesting, lone surrogate
+    escapes and over-long numbers with FormatError naming `where`.
+
+    The standard parser recurses in C: it raises RecursionError near depth 1000, and anything
+    shallower can still exhaust the recursion of later code, hence the explicit depth check.
+    """
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise json_too_deep(where) from None
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{where}: not UTF-8 (byte {exc.start} of the line)") from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:   # e.g. "Exceeds the limit (4300 digits)"
+        raise FormatError(f"{where}: {str(exc)[:120]}") from None
+    _check_depth(value, where)
+    if _SURROGATE_ESCAPE.search(text if isinstance(text, str) else text.decode("utf-8",
+                                                                              "replace")):
+        _check_surrogates(value, where)
+    return value
+
+
+# json.loads turns "\ud800" into a lone surrogate, which no UTF-8 encoder (nor the database)
+# accepts; only inputs with such an escape are walked.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _check_surrogates(value: Any, where: str) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise lone_surrogate(where) from None
+
+
+def _check_depth(value: Any, where: str) -> None:
+    """Iterative (a recursive check would fail the way it is meant to prevent)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise json_too_deep(where)
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))

@@ -11,6 +11,7 @@ docs/formats.md, "ARF (RFC 5965)".
 from __future__ import annotations
 
 import email
+import email.errors
 import email.policy
 import email.utils
 import re
@@ -31,8 +32,21 @@ from sentinelle.exchange.records import Attachment, FormatError, Record, Rejecti
 
 NAME = "arf"
 # An abuse report is a few kilobytes to a few megabytes; anything far larger is not one, and
-# the email package holds a message whole, so refuse before reading it all.
-MAX_BYTES = 32 * 1024 * 1024
+# the email package holds a message whole (an 8 MiB message took 426 MiB), so refuse before
+# reading it all.
+MAX_BYTES = 4 * 1024 * 1024
+# The email package parses and walks nested parts recursively (about five frames a level): a
+# message/rfc822 inside a message/rfc822 ... a thousand deep ran out of recursion. An abuse
+# report nests three or four levels; count the headers that can open a level and refuse
+# beyond this many, before parsing.
+MAX_NESTED_PARTS = 100
+_NESTING_HEADER = re.compile(rb"(?im)^content-type:[ \t\r\n]*(?:multipart|message)/")
+# Comments in an address, "(a (b (c ...)))", and groups, "a: b: c: ...", are parsed recursively
+# too (email._parseaddr): an address nesting deeper than this is not read.
+MAX_ADDRESS_NESTING = 20
+# Fields read as numbers: more digits than this is not a count, a version or a port (and
+# int() refuses strings of over 4,300 digits).
+MAX_DIGITS = 10
 
 FEEDBACK_RSIT = {
     "abuse": "abusive-content:spam", "fraud": "fraud:phishing",
@@ -58,9 +72,14 @@ def parse(stream: BinaryIO, *, name: str = "") -> Iterator[Record]:
     if len(data) > MAX_BYTES:
         raise FormatError(f"ARF: the message is larger than {MAX_BYTES // (1024 * 1024)} MiB; "
                           f"an abuse report is not")
+    nested = len(_NESTING_HEADER.findall(data))
+    if nested > MAX_NESTED_PARTS:
+        raise FormatError(f"ARF: {nested} multipart or message parts; more than "
+                          f"{MAX_NESTED_PARTS} nested MIME parts are refused")
     message = email.message_from_bytes(data, policy=email.policy.compat32)
+    report_type = email.utils.collapse_rfc2231_value(message.get_param("report-type", ""))
     if message.get_content_type() != "multipart/report" or \
-            message.get_param("report-type", "").lower() != "feedback-report":
+            str(report_type).lower() != "feedback-report":
         raise wrong_format("ARF", data[:65536], name, "not multipart/report; "
                            "report-type=feedback-report")
     report_part = _part(message, ("message/feedback-report",))
@@ -108,6 +127,14 @@ def _all(headers: Message, name: str) -> list[str]:
     return [str(v).strip() for v in headers.get_all(name) or []]
 
 
+def _number(value: str | None) -> int | None:
+    """A small decimal number, or None (also for Unicode digits such as '²', which
+    str.isdigit() accepts and int() refuses, and for thousands of digits)."""
+    if value and value.isascii() and value.isdigit() and len(value) <= MAX_DIGITS:
+        return int(value)
+    return None
+
+
 def feedback_fields(message: Message) -> dict[str, Any]:
     """RFC 5965 section 3.1/3.2 fields (and RFC 6591 authentication-failure fields)."""
     headers = _report_headers(message)
@@ -122,7 +149,7 @@ def feedback_fields(message: Message) -> dict[str, Any]:
         "feedback_type": FEEDBACK_NAMES.get(feedback, feedback.capitalize() or None),
         "arrival_date": int(arrival_time.timestamp()) if arrival_time else None,
         "authentication_results": _all(headers, "Authentication-Results"),
-        "incidents": int(incidents) if incidents and incidents.isdigit() else 1,
+        "incidents": _number(incidents) or 1,
         "original_envelope_id": _one(headers, "Original-Envelope-Id"),
         "original_mail_from": _one(headers, "Original-Mail-From"),
         "original_rcpt_to": _one(headers, "Original-Rcpt-To"),
@@ -132,8 +159,8 @@ def feedback_fields(message: Message) -> dict[str, Any]:
         "reporting_mta": mta.split(";", 1)[-1].strip() if mta else None,
         "source_ip": _one(headers, "Source-IP"),
         "user_agent": _one(headers, "User-Agent"),
-        "version": int(version) if version and version.isdigit() else None,
-        "source_port": int(source_port) if source_port and source_port.isdigit() else 0,
+        "version": _number(version),
+        "source_port": _number(source_port) or 0,
         "auth_failure": AUTH_FAILURE_NAMES.get((_one(headers, "Auth-Failure") or "").lower(),
                                                "Unspecified"),
         "delivery_result": DELIVERY_NAMES.get((_one(headers, "Delivery-Result") or "").lower(),
@@ -163,9 +190,60 @@ def _channel(fields: dict[str, Any], message: Message) -> str:
 
 
 def _strip_address(value: str | None) -> str | None:
-    if not value:
+    if not value or _comment_depth(value) > MAX_ADDRESS_NESTING \
+            or value.count(":") > MAX_ADDRESS_NESTING:
         return None
     return email.utils.parseaddr(value)[1] or None
+
+
+def _comment_depth(value: str) -> int:
+    depth = deepest = 0
+    for char in value:
+        if char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == ")":
+            depth = max(0, depth - 1)
+    return deepest
+
+
+def _decode_text(raw: bytes, charset: str | None) -> str:
+    """The text of a part in its declared charset, or as UTF-8 when the charset is unknown or
+    not a text encoding ("UF-8", "rot13", a NUL inside): the words matter, not the label."""
+    try:
+        return raw.decode(charset or "utf-8", "replace")
+    except (LookupError, ValueError, TypeError):   # UnicodeError is a ValueError
+        return raw.decode("utf-8", "replace")
+
+
+def _message_bytes(message: Message) -> bytes:
+    """The message as bytes for the evidence attachment.
+
+    The generator re-folds headers and re-encodes bodies, and refuses some of what the parser
+    accepted (a control character that str.splitlines() takes for a line break looks like an
+    embedded header; undeclared 8-bit text cannot be written as ASCII): then the headers and
+    bodies are written back as they were read.
+    """
+    try:
+        return message.as_bytes()
+    except (email.errors.MessageError, LookupError, ValueError, TypeError):
+        text = _as_read(message)
+    try:
+        return text.encode("utf-8", "surrogateescape")   # undoes the parser's escaping
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace")
+
+
+def _as_read(message: Message) -> str:
+    head = "".join(f"{name}: {value}\n" for name, value in message.raw_items())
+    payload = message.get_payload()
+    if isinstance(payload, list):   # bounded by MAX_NESTED_PARTS
+        boundary = str(message.get_boundary() or "")
+        body = "".join(f"--{boundary}\n{_as_read(part)}\n" for part in payload
+                       if isinstance(part, Message)) + f"--{boundary}--\n"
+    else:
+        body = str(payload or "")
+    return f"{head}\n{body}"
 
 
 def _record(message: Message, fields: dict[str, Any]) -> ReportRecord:
@@ -196,13 +274,13 @@ def _record(message: Message, fields: dict[str, Any]) -> ReportRecord:
     text = ""
     if human is not None and human is not message:
         raw = human.get_payload(decode=True) or b""
-        text = raw.decode(human.get_content_charset() or "utf-8", "replace").strip()
+        text = _decode_text(raw, human.get_content_charset()).strip()
     attachments = []
     original = _part(message, ("message/rfc822", "text/rfc822-headers"))
     if original is not None:
         payload = original.get_payload()
         if isinstance(payload, list) and payload:
-            content = payload[0].as_bytes()
+            content = _message_bytes(payload[0])
         else:
             content = original.get_payload(decode=True) or b""
         filename = original.get_filename() or "original-message.eml"

@@ -20,6 +20,7 @@ import datetime as dt
 import re
 import tempfile
 import unicodedata
+import zipfile
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -69,6 +70,18 @@ LANGUAGES = ("en", "fr", "es", "ar", "zh", "ru")
 TLP = ("clear", "green", "amber", "amber+strict", "red")
 SEVERITIES = ("low", "medium", "high", "critical")
 MAX_CELL = 100_000
+MAX_USERS_DIGITS = 12
+# XLSX limits, checked on the zip's directory before openpyxl reads anything (docs/formats.md,
+# "CSV and XLSX"). A report template of thousands of rows inflates to a few MiB; openpyxl holds
+# about three times the XML it reads, and a 500 kB zip of one inflated sheet once took 1.5 GiB.
+# zipfile never inflates a member past the size the directory declares, so the sum of the
+# declared sizes bounds the work.
+MAX_XLSX_INFLATED = 32 * 1024 * 1024
+MAX_XLSX_MEMBERS = 1000
+# openpyxl pads every row to its last cell and yields an empty row for every missing one: one
+# cell at XFD1048576 meant 1,048,576 rows of 16,384 cells from a 5 kB file.
+MAX_XLSX_ROWS = 100_000
+MAX_XLSX_COLUMNS = 1024
 _FORMULA = ("=", "+", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff20")
 
 
@@ -205,7 +218,7 @@ def _time(value: Any) -> dt.datetime | None:
         return parse_time(value)
     try:
         return parse_time(text_cell(value))
-    except ValueError:
+    except (ValueError, OverflowError, OSError):   # a Unix time beyond year 9999 overflows
         raise _CellError(f"“{value}” is not a date and time (use 2026-03-01T08:00:00Z)") \
             from None
 
@@ -270,8 +283,10 @@ def _value(field: str, cell: Any) -> Any:
         if isinstance(cell, float) and cell.is_integer():
             cell = int(cell)
         text = str(cell).strip().replace(" ", "").replace("\u202f", "").replace("\xa0", "")
-        if not text.isdigit():
-            raise _CellError(f"“{cell}” is not a whole number of users")
+        # isascii: str.isdigit() accepts "²", which int() refuses; the length keeps int()
+        # within its 4,300 digits and the number within the database's column.
+        if not (text.isascii() and text.isdigit()) or len(text) > MAX_USERS_DIGITS:
+            raise _CellError(f"“{str(cell)[:40]}” is not a whole number of users")
         return int(text)
     text = text_cell(cell)
     if field == "affected_services":
@@ -314,6 +329,7 @@ def parse_xlsx(stream: BinaryIO, *, name: str = "") -> Iterator[Record]:
         while chunk := stream.read(1024 * 1024):
             seekable.write(chunk)
         seekable.seek(0)
+    _check_zip(seekable)
     try:
         workbook = load_workbook(seekable, read_only=True, data_only=False)
     except (InvalidFileException, KeyError, OSError, ValueError) as exc:
@@ -322,15 +338,54 @@ def parse_xlsx(stream: BinaryIO, *, name: str = "") -> Iterator[Record]:
         raise FormatError(f"XLSX: not a readable workbook ({type(exc).__name__})") from None
     try:
         sheet = workbook.worksheets[0]
-
-        def numbered() -> Iterator[tuple[int, list[Any]]]:
-            for number, row in enumerate(sheet.iter_rows(), start=1):
-                yield number, [FormulaCell(c.value) if getattr(c, "data_type", None) == "f"
-                               else c.value for c in row]
-
-        yield from rows(numbered())
+        sheet.reset_dimensions()   # rows as written, not padded to the declared dimension
+        yield from rows(_numbered(sheet))
     finally:
         workbook.close()
+
+
+def _check_zip(stream: BinaryIO) -> None:
+    """Refuse a zip bomb from the zip's directory alone, naming the largest member."""
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+        raise FormatError(f"XLSX: not a readable workbook ({exc})") from None
+    finally:
+        stream.seek(0)
+    if len(infos) > MAX_XLSX_MEMBERS:
+        raise FormatError(f"XLSX: {len(infos)} files in the workbook; more than "
+                          f"{MAX_XLSX_MEMBERS} are refused")
+    total = sum(info.file_size for info in infos)
+    if total > MAX_XLSX_INFLATED:
+        largest = max(infos, key=lambda info: info.file_size)
+        raise FormatError(f"XLSX: the workbook inflates to {total} bytes ({largest.filename} "
+                          f"alone to {largest.file_size} bytes); more than {MAX_XLSX_INFLATED} "
+                          f"bytes are refused")
+
+
+def _numbered(sheet: Any) -> Iterator[tuple[int, list[Any]]]:
+    """(line, cells) of the sheet; a sheet openpyxl cannot read is a FormatError naming the
+    last line read, not its own exception (XML errors, bad cell references, CRC errors)."""
+    rows_read = iter(sheet.iter_rows())
+    number = 0
+    while True:
+        try:
+            row = next(rows_read)
+        except StopIteration:
+            return
+        except Exception as exc:   # noqa: BLE001 - openpyxl and expat errors have no common base
+            raise FormatError(f"XLSX: the sheet cannot be read after line {number} "
+                              f"({type(exc).__name__}: {str(exc)[:120]})") from None
+        number += 1
+        if number > MAX_XLSX_ROWS:
+            raise FormatError(f"XLSX: more than {MAX_XLSX_ROWS} lines")
+        if len(row) > MAX_XLSX_COLUMNS:
+            raise FormatError(f"XLSX: line {number} has a cell in column "
+                              f"{column_letter(len(row) - 1)}; more than {MAX_XLSX_COLUMNS} "
+                              f"columns are refused")
+        yield number, [FormulaCell(c.value) if getattr(c, "data_type", None) == "f"
+                       else c.value for c in row]
 
 
 class FormulaCell:

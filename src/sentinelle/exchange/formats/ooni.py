@@ -25,11 +25,18 @@ from urllib.parse import urlsplit
 from sentinelle.exchange.formats._common import (
     guess_indicator,
     head_text,
+    loads_limited,
     maybe_time,
     safe_name,
     wrong_format,
 )
-from sentinelle.exchange.records import Attachment, Record, Rejection, ReportRecord
+from sentinelle.exchange.records import (
+    Attachment,
+    FormatError,
+    Record,
+    Rejection,
+    ReportRecord,
+)
 
 NAME = "ooni"
 GROUP_LIMIT = 500
@@ -89,7 +96,8 @@ def _measurements(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes, Any
             _skip_rest_of_line(stream)
             continue
         try:
-            yield number, raw, json.loads(raw)
+            # FormatError is a ValueError: too deep, a lone surrogate, a 5,000-digit number.
+            yield number, raw, loads_limited(raw, f"line {number}")
         except ValueError as exc:
             if number == 1:
                 yield from _whole_document(stream, name, exc)
@@ -103,7 +111,9 @@ def _whole_document(stream: BinaryIO, name: str, first_error: ValueError):
     try:
         if len(data) > MAX_LINE:
             raise ValueError(f"larger than {MAX_LINE} bytes")
-        document = json.loads(data)
+        document = loads_limited(data, "the document")
+    except FormatError:
+        raise
     except ValueError:
         raise wrong_format("OONI measurements", data[:65536], name,
                            f"line 1 is not JSON: {first_error}") from None
@@ -167,7 +177,10 @@ def _record(group: _Group) -> ReportRecord:
     networks = Counter(f"{m.get('probe_asn', 'AS0')} {m.get('probe_network_name', '')}".strip()
                        for m in measurements)
     anomalies = sum(n for v, n in counts.items() if _anomalous(v))
-    host = urlsplit(target).hostname if "://" in target else None
+    try:
+        host = urlsplit(target).hostname if "://" in target else None
+    except ValueError:   # "Invalid IPv6 URL", a bracketed IPv4 address: no host to name
+        host = None
     indicators = []
     if "://" in target:
         indicators.append(("url", target))

@@ -30,6 +30,12 @@ from typing import Any, BinaryIO
 import ijson
 
 from sentinelle.exchange.formats import stix_common as sc
+from sentinelle.exchange.formats._common import (
+    MAX_JSON_DEPTH,
+    Utf8Checked,
+    json_too_deep,
+    lone_surrogate,
+)
 from sentinelle.exchange.records import (
     FormatError,
     IndicatorRecord,
@@ -70,34 +76,61 @@ def _objects(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
     if head not in (b"{", b"["):
         raise FormatError("This is not JSON: a STIX 2.1 bundle starts with '{'.")
     stream = _Rejoined(head, stream)
-    prefix_items, base = ("objects.item", "$.objects") if head == b"{" else ("item", "$")
+    base = "$.objects" if head == b"{" else "$"
     root = ijson.ObjectBuilder()   # the top-level object minus its "objects": small
     builder: ijson.ObjectBuilder | None = None
     depth = index = 0
+    level = 0              # containers open outside the object being built
+    skip = 0               # containers open inside an "objects" that is not an array
+    objects_next = in_objects = False
+    # basic_parse, not parse: parse builds a path string per event, O(depth) each, which
+    # made deep nesting quadratic in time and memory. Depth is capped at MAX_JSON_DEPTH.
+    events = ijson.basic_parse(Utf8Checked(stream), use_float=True)
     try:
-        for prefix, event, value in ijson.parse(stream, use_float=True):
+        for event, value in events:
+            opens, closes = event in ("start_map", "start_array"), event in ("end_map",
+                                                                           "end_array")
             if builder is not None:
                 builder.event(event, value)
-                if event in ("start_map", "start_array"):
-                    depth += 1
-                elif event in ("end_map", "end_array"):
-                    depth -= 1
-                    if depth == 0:
-                        yield f"{base}[{index}]", builder.value
-                        builder, index = None, index + 1
-            elif prefix == prefix_items:
-                if event in ("start_map", "start_array"):
+                depth += opens - closes
+                if depth > MAX_JSON_DEPTH:
+                    raise json_too_deep(f"{base}[{index}]")
+                if depth == 0:
+                    yield f"{base}[{index}]", builder.value
+                    builder, index = None, index + 1
+            elif skip:
+                skip += opens - closes
+                if skip > MAX_JSON_DEPTH:
+                    raise json_too_deep("$.objects")
+            elif objects_next:
+                objects_next = False
+                in_objects = event == "start_array"
+                level += in_objects
+                skip = int(opens and not in_objects)
+            elif (in_objects and level == 2) or (head == b"[" and level == 1):
+                if event == "end_array":
+                    level, in_objects = level - 1, False
+                elif opens:
                     builder, depth = ijson.ObjectBuilder(), 1
                     builder.event(event, value)
                 else:
                     yield f"{base}[{index}]", value   # a scalar where an object should be
                     index += 1
-            elif head == b"{" and not (prefix == "objects" or prefix.startswith("objects.")
-                                       or (prefix == "" and value == "objects")):
-                root.event(event, value)
+            elif head == b"{" and level == 1 and event == "map_key" and value == "objects":
+                objects_next = True
+            else:
+                level += opens - closes
+                if level > MAX_JSON_DEPTH:
+                    raise json_too_deep("$")
+                if head == b"{":
+                    root.event(event, value)
     except ijson.common.IncompleteJSONError as exc:
         raise FormatError(f"The JSON is truncated or malformed after {base}[{index}]: "
                           f"{exc}") from None
+    except ijson.JSONError as exc:
+        raise FormatError(f"The JSON is malformed after {base}[{index}]: {exc}") from None
+    except UnicodeDecodeError:
+        raise lone_surrogate(f"{base}[{index}]") from None
     top = getattr(root, "value", None)
     if head == b"{" and isinstance(top, dict) and top.get("type") != "bundle":
         if not (isinstance(top.get("type"), str) and isinstance(top.get("id"), str)):
@@ -148,12 +181,12 @@ class _Links:
     markings: dict[str, str] = field(default_factory=dict)     # custom marking id -> TLP
 
     def learn(self, obj: dict[str, Any]) -> None:
-        kind, oid = obj.get("type"), obj.get("id")
+        kind, oid = _str(obj.get("type")), obj.get("id")
         if not isinstance(oid, str):
             return
         if kind == "incident":
             self.incidents.add(oid)
-        elif kind == "relationship" and obj.get("relationship_type") in _LINK_TYPES:
+        elif kind == "relationship" and _str(obj.get("relationship_type")) in _LINK_TYPES:
             src, dst = obj.get("source_ref"), obj.get("target_ref")
             if isinstance(dst, str) and dst.startswith("incident--") and isinstance(src, str):
                 self.owner.setdefault(src, dst)
@@ -196,7 +229,7 @@ def _time(value: Any) -> dt.datetime | None:
 
 def _report(where: str, obj: dict[str, Any], tlp: str | None) -> ReportRecord:
     labels = [x for x in obj.get("labels") or [] if isinstance(x, str)]
-    rsit = obj.get("x_sentinelle_rsit")
+    rsit = _str(obj.get("x_sentinelle_rsit"))
     for label in labels:
         match = _RSIT_TAG.match(label)
         if rsit is None and match:
@@ -205,16 +238,16 @@ def _report(where: str, obj: dict[str, Any], tlp: str | None) -> ReportRecord:
     users = x.get("users_affected")
     return ReportRecord(
         where=where, source_format=FORMAT, title=str(obj.get("name", ""))[:200],
-        description=str(obj.get("description") or ""), external_id=obj.get("id"),
-        category=x.get("category"), rsit=rsit, tlp=tlp, severity=x.get("severity"),
+        description=str(obj.get("description") or ""), external_id=_str(obj.get("id")),
+        category=_str(x.get("category")), rsit=rsit, tlp=tlp, severity=_str(x.get("severity")),
         started_at=_time(x.get("started_at")) or _time(obj.get("created")),
         ended_at=_time(x.get("ended_at")), detected_at=_time(x.get("detected_at")),
         affected_services=[s for s in x.get("affected_services") or [] if isinstance(s, str)],
-        users_affected=users if isinstance(users, int) else None,
-        alleged_origin_state=x.get("alleged_origin_state"),
+        users_affected=users if isinstance(users, int) and not isinstance(users, bool) else None,
+        alleged_origin_state=_str(x.get("alleged_origin_state")),
         narrative_language=str(obj.get("lang") or x.get("narrative_language") or "en"),
         tags=[t for t in labels if not _RSIT_TAG.match(t)],
-        modified=_time(obj.get("modified")), sharing_group=x.get("sharing_group"))
+        modified=_time(obj.get("modified")), sharing_group=_str(x.get("sharing_group")))
 
 
 def _indicators(where: str, obj: dict[str, Any], tlp: str | None) -> list[IndicatorRecord]:
@@ -293,7 +326,7 @@ def _emit(objects: Iterable[tuple[str, Any]], links: _Links,
             continue
         if not complete:
             links.learn(obj)
-        kind, oid = obj["type"], obj.get("id", "")
+        kind, oid = _str(obj.get("type")), obj.get("id", "")
         if obj.get("revoked") is True:
             continue   # withdrawn by its producer: nothing to import
         if kind == "incident":
@@ -307,7 +340,7 @@ def _emit(objects: Iterable[tuple[str, Any]], links: _Links,
             # STIX 2.0-style embedded observables belong to the observed-data's owner.
             tlp = links.tlp(obj)
             for key, sco in obj["objects"].items():
-                if isinstance(sco, dict) and sco.get("type") in _SCO_TYPES:
+                if isinstance(sco, dict) and _str(sco.get("type")) in _SCO_TYPES:
                     sco = {**sco, "id": sco.get("id") or sc.derived_id(sco["type"], oid, key)}
                     yield from place(oid, _indicators(f"{where}.objects.{key}", sco, tlp))
         elif kind == "note":
@@ -333,7 +366,13 @@ def _stix20(obj: Any) -> bool:
     """A STIX 2.0 domain or relationship object (no spec_version; TAXII servers still hold
     them): the 2.1 schemas do not apply. Its pattern, if any, is read all the same."""
     return (isinstance(obj, dict) and "spec_version" not in obj and isinstance(obj.get("id"), str)
-            and obj.get("type") not in _SCO_TYPES and not sc.is_sco_type(obj.get("type")))
+            and _str(obj.get("type")) not in _SCO_TYPES and not sc.is_sco_type(obj.get("type")))
+
+
+def _str(value: Any) -> str | None:
+    """The value when it is a string, else None: a dict where a type name should be is
+    unhashable, and a record field must hold what the importer expects."""
+    return value if isinstance(value, str) else None
 
 
 def _add(values: list[tuple[str, str]], pair: tuple[str, str]) -> None:

@@ -61,14 +61,18 @@ def tlp2_marking(level: str) -> dict[str, Any]:
 
 def tlp_of_marking(obj: dict[str, Any]) -> str | None:
     """The TLP a marking-definition object expresses, whatever its vintage, or None."""
-    if obj.get("id") in TLP_BY_MARKING_ID:
-        return TLP_BY_MARKING_ID[obj["id"]]
-    ext = (obj.get("extensions") or {}).get(TLP2_EXTENSION_ID) or {}
-    level = str(ext.get("tlp_2_0", "")).lower()
+    oid = obj.get("id")
+    if isinstance(oid, str) and oid in TLP_BY_MARKING_ID:
+        return TLP_BY_MARKING_ID[oid]
+    # Every level below may be any JSON value in hostile input: read dicts as dicts only.
+    extensions = obj.get("extensions")
+    ext = extensions.get(TLP2_EXTENSION_ID) if isinstance(extensions, dict) else None
+    level = str(ext.get("tlp_2_0", "")).lower() if isinstance(ext, dict) else ""
     if level in TLP_ORDER:
         return level
     if obj.get("definition_type") == "tlp":
-        level = str((obj.get("definition") or {}).get("tlp", "")).lower()
+        definition = obj.get("definition")
+        level = str(definition.get("tlp", "") if isinstance(definition, dict) else "").lower()
         level = "clear" if level == "white" else level
         if level in TLP_ORDER:
             return level
@@ -117,7 +121,7 @@ def _validator(stix_type: str) -> Draft202012Validator | None:
 
 
 def known_type(stix_type: str) -> bool:
-    return stix_type in _registry()[1]
+    return isinstance(stix_type, str) and stix_type in _registry()[1]
 
 
 _SCO_SCHEMAS = {p.name[:-5] for p in (resources.files("sentinelle.exchange") / "data" / "stix21"
@@ -126,7 +130,7 @@ _SCO_SCHEMAS = {p.name[:-5] for p in (resources.files("sentinelle.exchange") / "
 
 def is_sco_type(stix_type: Any) -> bool:
     """Cyber-observables may omit spec_version in STIX 2.1; other objects may not."""
-    return stix_type in _SCO_SCHEMAS
+    return isinstance(stix_type, str) and stix_type in _SCO_SCHEMAS
 
 
 def schema_error(obj: Any) -> tuple[str, str] | None:
@@ -246,7 +250,8 @@ def map_comparison(obj: str, path: str, value: str) -> tuple[str, str] | None:
     if obj == "email-message" and path in ("from_ref.value", "sender_ref.value"):
         return "email", value
     if obj == "autonomous-system" and path == "number":
-        return "asn", f"AS{value}"
+        # An ASN has at most 10 digits; 5,000 of them would not even convert to an int.
+        return ("asn", f"AS{value}") if len(value) <= 10 else None
     if obj == "file" and path.replace("'", "") in {f"hashes.{k}" for k in SHA256_KEYS}:
         return "sha256", value.lower()
     if obj == "network-traffic" and path in ("dst_ref.value", "src_ref.value"):

@@ -173,7 +173,7 @@ def _when(incident: dict) -> dt.datetime | None:
     day = timeline.get("day") if isinstance(timeline.get("day"), int) else 1
     try:
         start = dt.datetime(year, month, day, tzinfo=dt.UTC)
-    except ValueError:
+    except (ValueError, OverflowError):   # OverflowError: a year beyond a C int
         raise ValueError(f"timeline.incident: {year}-{month}-{day} is not a date") from None
     clock = timeline.get("time")
     if isinstance(clock, str) and maybe_time(f"{start:%Y-%m-%d}T{clock}"):

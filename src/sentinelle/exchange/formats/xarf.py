@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import re
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -22,6 +21,7 @@ from sentinelle.exchange.formats._common import (
     head_text,
     iter_json,
     json_has,
+    loads_limited,
     maybe_time,
     safe_name,
 )
@@ -100,7 +100,9 @@ def _is_json_lines(stream: BinaryIO) -> bool:
     rest = stream.read(64).strip()
     stream.seek(0)
     try:
-        json.loads(first)
+        loads_limited(first, "line 1")
+    except FormatError:
+        pass   # JSON, but unusable (too deep, not UTF-8): _lines rejects that line by number
     except ValueError:
         return False
     return bool(rest)
@@ -110,10 +112,14 @@ def _lines(stream: BinaryIO) -> Iterator[Record]:
     for number, line in enumerate(iter(lambda: stream.readline(MAX_LINE), b""), start=1):
         if not line.strip():
             continue
+        where = f"line {number}"
         try:
-            value = json.loads(line)
+            value = loads_limited(line, where)
+        except FormatError as exc:   # too deep, not UTF-8, a number of thousands of digits
+            yield Rejection(where, str(exc).removeprefix(f"{where}: "))
+            continue
         except ValueError as exc:
-            yield Rejection(f"line {number}", f"not a JSON object: {exc}")
+            yield Rejection(where, f"not a JSON object: {exc}")
             continue
         yield from _report(value, f"line {number}")
 

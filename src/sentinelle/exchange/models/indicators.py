@@ -4,15 +4,10 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from sentinelle.incidents.models.reports import (
-    TLP,
-    TLP_FOR_ALL_FOCAL_POINTS,
-    TLP_FOR_NAMED_ANALYSTS,
-    TLP_FOR_SECRETARIAT,
-)
+from sentinelle.incidents import visibility
+from sentinelle.incidents.models.reports import TLP
 
 
 def new_indicator_id() -> str:
@@ -21,19 +16,10 @@ def new_indicator_id() -> str:
 
 class SharedIndicatorQuerySet(models.QuerySet):
     def for_user(self, user) -> SharedIndicatorQuerySet:
-        """Same rule as reports: the owner State, then by TLP and sharing group."""
-        live = self.filter(revoked=False)
-        if user is None or not user.is_authenticated or user.is_council:
-            return live.filter(tlp=TLP.CLEAR)
-        if user.is_secretariat:
-            return live.filter(tlp__in=TLP_FOR_SECRETARIAT)
-        if user.is_focal_point:
-            return self.filter(
-                Q(state_id=user.state_id)
-                | Q(revoked=False, tlp__in=TLP_FOR_ALL_FOCAL_POINTS)
-                | Q(revoked=False, sharing_group__states=user.state_id)
-                & ~Q(tlp__in=TLP_FOR_NAMED_ANALYSTS)).distinct()
-        return self.none()
+        """The same table as reports (incidents/visibility.py): the owner State, then by TLP and
+        sharing group; shared indicators name no analysts, so AMBER+STRICT and RED ones stay
+        with their State, and a revoked one leaves everyone's view but its State's."""
+        return self.filter(visibility.visible_q(self.model, user, visibility.INDICATOR))
 
 
 class SharedIndicator(models.Model):

@@ -263,7 +263,7 @@ def _add_objects(request: HttpRequest, found: tc.Collection) -> HttpResponse:
         raise TaxiiError(413, _("The envelope is too large."))
     try:
         posted = json.loads(request.body).get("objects")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):   # RecursionError: ~1000-deep JSON
         posted = None
     if not isinstance(posted, list):
         raise TaxiiError(400, _("Bad request."),

@@ -152,8 +152,9 @@ class MessageSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Message
-        fields = ["id", "kind", "author", "body", "created_at"]
-        read_only_fields = ["id", "kind", "created_at"]
+        # tlp: the report's TLP when the message was written, by which it is shown.
+        fields = ["id", "kind", "author", "body", "created_at", "tlp"]
+        read_only_fields = ["id", "kind", "created_at", "tlp"]
 
 
 class EvidenceSerializer(serializers.ModelSerializer):
@@ -163,9 +164,10 @@ class EvidenceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Evidence
+        # tlp: the report's TLP when the file was attached, by which it is shown.
         fields = ["id", "filename", "size", "sha256", "content_type", "description",
-                  "uploaded_by", "uploaded_at", "download", "file"]
-        read_only_fields = ["filename", "size", "sha256", "content_type", "uploaded_at"]
+                  "uploaded_by", "uploaded_at", "tlp", "download", "file"]
+        read_only_fields = ["filename", "size", "sha256", "content_type", "uploaded_at", "tlp"]
 
     def get_download(self, obj) -> str:
         request = self.context.get("request")

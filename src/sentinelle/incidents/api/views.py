@@ -10,7 +10,12 @@ from rest_framework.exceptions import APIException, NotFound, PermissionDenied, 
 from rest_framework.response import Response
 
 from sentinelle.incidents import services, summaries
-from sentinelle.incidents.access import versions_for_user
+from sentinelle.incidents.access import (
+    evidence_for_user,
+    thread_for_user,
+    transitions_for_user,
+    versions_for_user,
+)
 from sentinelle.incidents.api import serializers as s
 from sentinelle.incidents.downloads import evidence_response
 from sentinelle.incidents.filters import IncidentFilter
@@ -114,13 +119,10 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
             code = status.HTTP_201_CREATED
         else:
             code = status.HTTP_200_OK
-        items = incident.transitions.select_related("actor")
-        data = s.TransitionSerializer(items, many=True).data
-        # Notes belong to the thread (an information request's text): parties only.
-        if services.workflow.party(request.user, incident) is None:
-            for item in data:
-                item["note"] = ""
-        return Response(data, status=code)
+        # Notes belong to the thread (an information request's text): parties only, each by
+        # the TLP of its time.
+        items = transitions_for_user(request.user, incident)
+        return Response(s.TransitionSerializer(items, many=True).data, status=code)
 
     @extend_schema(request=s.MessageSerializer, responses=s.MessageSerializer(many=True))
     @action(detail=True, methods=["get", "post"])
@@ -138,7 +140,7 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
             except DjangoValidationError as exc:
                 raise _as_drf(exc) from None
             return Response(s.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
-        thread = incident.messages.for_user(request.user).select_related("author")
+        thread = thread_for_user(request.user, incident)
         return Response(s.MessageSerializer(thread, many=True).data)
 
     @extend_schema(request={"multipart/form-data": s.EvidenceSerializer},
@@ -163,7 +165,7 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
             context = {"request": request}
             return Response(s.EvidenceSerializer(item, context=context).data,
                             status=status.HTTP_201_CREATED)
-        items = incident.evidence.select_related("uploaded_by")
+        items = evidence_for_user(request.user, incident)
         return Response(s.EvidenceSerializer(items, many=True,
                                              context={"request": request}).data)
 

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from sentinelle.incidents.models.tlp import TLP
+
 
 def evidence_path(instance: Evidence, filename: str) -> str:
     # The stored name never comes from the user: no traversal, no collisions.
@@ -14,9 +16,13 @@ def evidence_path(instance: Evidence, filename: str) -> str:
 
 class EvidenceQuerySet(models.QuerySet):
     def for_user(self, user) -> EvidenceQuerySet:
+        """Evidence of a report the user sees, by the TLP (and named analysts) of the version
+        current when it was attached: loosening the report does not publish it."""
+        from sentinelle.incidents import visibility
         from sentinelle.incidents.models.reports import Incident
 
-        return self.filter(incident__in=Incident.objects.for_user(user))
+        return self.filter(visibility.visible_q(self.model, user, visibility.ERA),
+                           incident__in=Incident.objects.for_user(user).values("pk"))
 
 
 class Evidence(models.Model):
@@ -31,6 +37,12 @@ class Evidence(models.Model):
     sha256 = models.CharField(_("SHA-256"), max_length=64, db_index=True)
     content_type = models.CharField(_("content type (detected)"), max_length=100)
     description = models.CharField(_("description"), max_length=500, blank=True)
+    # The report's TLP and named analysts when the file was attached (see visibility.py).
+    tlp = models.CharField(_("TLP when attached"), max_length=12, choices=TLP.choices,
+                           default=TLP.RED)
+    named_analysts = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="+",
+        verbose_name=_("named Secretariat analysts when attached"))
 
     objects = EvidenceQuerySet.as_manager()
 

@@ -5,25 +5,13 @@ import uuid
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from sentinelle.incidents.models.tlp import TLP
 from sentinelle.incidents.models.workflow import Status
 
-
-class TLP(models.TextChoices):
-    CLEAR = "clear", _("TLP:CLEAR")
-    GREEN = "green", _("TLP:GREEN")
-    AMBER = "amber", _("TLP:AMBER")
-    AMBER_STRICT = "amber+strict", _("TLP:AMBER+STRICT")
-    RED = "red", _("TLP:RED")
-
-
-# Who may see a report other than its own State, by TLP (see README, "Who sees what").
-TLP_FOR_ALL_FOCAL_POINTS = (TLP.CLEAR, TLP.GREEN)
-TLP_FOR_SECRETARIAT = (TLP.CLEAR, TLP.GREEN, TLP.AMBER)
-TLP_FOR_NAMED_ANALYSTS = (TLP.AMBER_STRICT, TLP.RED)
+# Who may see what, by TLP, is decided in one place: incidents/visibility.py.
 
 
 def new_stix_id() -> str:
@@ -39,32 +27,16 @@ class Severity(models.TextChoices):
 
 class IncidentQuerySet(models.QuerySet):
     def for_user(self, user) -> IncidentQuerySet:
-        """The one place that decides which reports a user may see; outsiders see nothing.
+        """The reports a user may see, by the one table in `incidents.visibility`.
 
         A draft belongs to its State until submitted, and a withdrawn report leaves everyone's
         view but its State's and the Secretariat's. Others see a report by its TLP: CLEAR is
-        public, GREEN reaches every focal point, AMBER the Secretariat, AMBER+STRICT and RED only
-        the analysts the reporting State named. A report shared with a sharing group also
-        reaches that group's focal points, unless it is RED.
+        public, GREEN reaches every focal point, AMBER the Secretariat and the focal points of
+        the report's sharing group, AMBER+STRICT and RED only the analysts the State named.
         """
-        shared = self.exclude(status=Status.DRAFT)
-        # A withdrawn report stays with its State and the Secretariat that received it.
-        published = shared.exclude(status=Status.WITHDRAWN)
-        if user is None or not user.is_authenticated or user.is_council:
-            return published.filter(tlp=TLP.CLEAR)
-        if user.is_secretariat:
-            named = Incident.named_analysts.through.objects.filter(
-                incident_id=OuterRef("pk"), user_id=user.pk)
-            return shared.filter(Q(tlp__in=TLP_FOR_SECRETARIAT)
-                                 | Q(tlp__in=TLP_FOR_NAMED_ANALYSTS) & Exists(named))
-        if user.is_focal_point:
-            in_group = published.exclude(tlp=TLP.RED).filter(
-                sharing_group__states=user.state_id)
-            return self.filter(Q(state_id=user.state_id)
-                               | Q(pk__in=published.filter(tlp__in=TLP_FOR_ALL_FOCAL_POINTS)
-                                   .values("pk"))
-                               | Q(pk__in=in_group.values("pk")))
-        return self.none()
+        from sentinelle.incidents import visibility
+
+        return self.filter(visibility.visible_q(self.model, user))
 
 
 class Incident(models.Model):
@@ -89,7 +61,8 @@ class Incident(models.Model):
     sharing_group = models.ForeignKey(
         "core.SharingGroup", on_delete=models.PROTECT, null=True, blank=True,
         related_name="incidents", verbose_name=_("shared with group"),
-        help_text=_("The group's focal points see the report whatever its TLP below RED."))
+        help_text=_("The group's focal points see the report up to TLP:AMBER, never "
+                    "TLP:AMBER+STRICT or TLP:RED."))
     named_analysts = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="restricted_incidents",
         verbose_name=_("named Secretariat analysts"),

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from sentinelle.incidents.models.tlp import TLP
+
 
 class Status(models.TextChoices):
     DRAFT = "draft", _("Draft")
@@ -37,15 +39,15 @@ class Transition(models.Model):
 
 class MessageQuerySet(models.QuerySet):
     def for_user(self, user) -> MessageQuerySet:
-        """Messages are between the Secretariat and the reporting State, whatever the TLP."""
+        """Messages are between the Secretariat and the reporting State, whatever the TLP, and
+        each is shown by the TLP (and named analysts) of the version current when it was
+        written: what was said while the report was RED stays with those who could read it."""
+        from sentinelle.incidents import visibility
         from sentinelle.incidents.models.reports import Incident
 
-        visible = self.filter(incident__in=Incident.objects.for_user(user))
-        if user is not None and user.is_authenticated and user.is_secretariat:
-            return visible
-        if user is not None and user.is_authenticated and user.is_focal_point:
-            return visible.filter(incident__state_id=user.state_id)
-        return self.none()
+        return self.filter(
+            visibility.visible_q(self.model, user, visibility.ERA, visibility.THREAD_AUDIENCES),
+            incident__in=Incident.objects.for_user(user).values("pk"))
 
 
 class Message(models.Model):
@@ -61,6 +63,12 @@ class Message(models.Model):
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.NOTE)
     body = models.TextField(_("message"))
     created_at = models.DateTimeField(_("sent"), auto_now_add=True)
+    # The report's TLP and named analysts when the message was written (see visibility.py).
+    tlp = models.CharField(_("TLP when written"), max_length=12, choices=TLP.choices,
+                           default=TLP.RED)
+    named_analysts = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="+",
+        verbose_name=_("named Secretariat analysts when written"))
 
     objects = MessageQuerySet.as_manager()
 

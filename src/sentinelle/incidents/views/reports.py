@@ -14,8 +14,11 @@ from django.views.decorators.http import require_POST
 
 from sentinelle.incidents import exports, services, workflow
 from sentinelle.incidents.access import (
+    evidence_for_user,
     get_incident_for_party,
     get_incident_for_user,
+    thread_for_user,
+    transitions_for_user,
     versions_for_user,
 )
 from sentinelle.incidents.filters import IncidentFilter
@@ -47,17 +50,18 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     incident = get_incident_for_user(request.user, pk)
     is_party = workflow.party(request.user, incident) is not None
     versions = versions_for_user(request.user, incident)
+    if not versions:  # the report is visible only through versions the user may see
+        raise Http404
     for previous, version in zip([None, *versions], versions, strict=False):
         version.previous_number = previous.number if previous else None
     context = {
         "incident": incident,
         "versions": versions,
         "current": versions[-1],
-        "transitions": incident.transitions.select_related("actor"),
-        "evidence": incident.evidence.select_related("uploaded_by"),
+        "transitions": transitions_for_user(request.user, incident),
+        "evidence": evidence_for_user(request.user, incident),
         "is_party": is_party,
-        "thread": incident.messages.for_user(request.user).select_related("author")
-        if is_party else [],
+        "thread": thread_for_user(request.user, incident) if is_party else [],
         "targets": [(s, Status(s).label) for s in workflow.allowed_targets(request.user,
                                                                             incident)],
         "can_amend": workflow.party(request.user, incident) == workflow.STATE
@@ -152,6 +156,8 @@ def version_diff(request: HttpRequest, pk: int) -> HttpResponse:
     incident = get_incident_for_user(request.user, pk)
     versions = {v.number: v for v in versions_for_user(request.user, incident)}
     numbers = sorted(versions)
+    if not numbers:
+        raise Http404
     try:
         a = versions[int(request.GET.get("a", numbers[-2] if len(numbers) > 1 else numbers[0]))]
         b = versions[int(request.GET.get("b", numbers[-1]))]

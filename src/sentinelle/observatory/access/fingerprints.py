@@ -237,7 +237,8 @@ def load_file(path: str | Path) -> list[Fingerprint]:
 
 def parse(text: str, origin: str = "<fingerprints>") -> list[Fingerprint]:
     try:
-        document = yaml.load(text, Loader=_loader(origin))  # noqa: S506 - SafeLoader subclass
+        _prescan(text, origin)
+        document = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a SafeLoader
     except FingerprintError:
         raise
     except RecursionError:
@@ -256,14 +257,49 @@ def parse(text: str, origin: str = "<fingerprints>") -> list[Fingerprint]:
     return [_entry(item, index, origin) for index, item in enumerate(document)]
 
 
-def _loader(origin: str) -> type[yaml.SafeLoader]:
-    class Loader(yaml.SafeLoader):
-        def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
-            if self.check_event(yaml.AliasEvent):
-                line = self.peek_event().start_mark.line + 1
-                raise FingerprintError(f"{origin}: line {line}: YAML aliases are not allowed")
-            return super().compose_node(parent, index)
-    return Loader
+# libyaml (C) when PyYAML was built with it: the pure-Python parser needed minutes for 1 MB of
+# hostile YAML (deep flow nesting).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# An entry nests four levels (list > entry > all_of > condition); deeper is hostile.
+MAX_DEPTH = 16
+# A plain scalar of digits is constructed as an int: past 4300 digits Python refuses to
+# convert it (ValueError); nothing in a fingerprint file is a number that long.
+MAX_NUMBER_CHARS = 1000
+# An entry with every key and MAX_CONDITIONS conditions holds about 100 keys and values.
+MAX_ENTRY_VALUES = 400
+_NUMBERISH = re.compile(r"[-+]?[0-9][0-9a-fA-FxXoObB_:.]*")
+
+
+def _prescan(text: str, origin: str) -> None:
+    """Walk the event stream (nothing is built): refuse aliases ("billion laughs"), nesting
+    deeper than MAX_DEPTH, too many entries or values in one entry, and over-long numbers,
+    with the line, before the document is constructed."""
+    depth = entries = values = 0
+    for event in yaml.parse(text, Loader=_LOADER):
+        line = event.start_mark.line + 1 if event.start_mark else 0
+        if isinstance(event, yaml.AliasEvent):
+            raise FingerprintError(f"{origin}: line {line}: YAML aliases are not allowed")
+        # Counted here, before anything is built: composing 1 MB of tiny values took ~200 MiB.
+        if depth == 1 and isinstance(event, yaml.NodeEvent):
+            entries, values = entries + 1, 0
+            if entries > MAX_ENTRIES:
+                raise FingerprintError(f"{origin}: more than {MAX_ENTRIES} fingerprints")
+        elif depth >= 2 and isinstance(event, yaml.NodeEvent):
+            values += 1
+            if values > MAX_ENTRY_VALUES:
+                raise FingerprintError(f"{origin}: line {line}: entry {entries - 1} has more "
+                                       f"than {MAX_ENTRY_VALUES} keys and values")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise FingerprintError(f"{origin}: line {line}: nested deeper than "
+                                       f"{MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        elif (isinstance(event, yaml.ScalarEvent) and event.implicit[0]
+              and len(event.value) > MAX_NUMBER_CHARS and _NUMBERISH.fullmatch(event.value)):
+            raise FingerprintError(f"{origin}: line {line}: a number longer than "
+                                   f"{MAX_NUMBER_CHARS} characters")
 
 
 def _entry(item: Any, index: int, origin: str) -> Fingerprint:
@@ -287,7 +323,7 @@ def _entry(item: Any, index: int, origin: str) -> Fingerprint:
         raise fail("id", "must be 1-80 characters a-z 0-9 . _ - starting with a letter or digit")
     texts = {name: _text(item.get(name, ""), name, fail) for name in TEXT_LIMITS}
     kind = item["kind"]
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:   # a list is unhashable
         raise fail("kind", f"{kind!r} is not one of geoblock, server-denial, "
                            "censorship-blockpage")
     case_insensitive = item.get("case_insensitive", True)
@@ -392,6 +428,8 @@ def unsafe_regex(pattern: str) -> str | None:
         tree = _sre_parse.parse(pattern)
     except re.error as exc:
         return f"bad regular expression: {exc}"
+    except OverflowError:   # a{0,99999999999999999999}
+        return "bad regular expression: a repeat count is too large"
     except RecursionError:
         return "regular expression nested too deeply"
     try:

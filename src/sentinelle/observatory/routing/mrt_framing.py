@@ -47,13 +47,38 @@ CHUNK = 1 << 18  # compressed bytes read at a time
 MAX_RECORD = 32 << 20  # a declared length above this is framing damage, not a record
 WINDOW = 7 * 86400  # seconds two consecutive records may be apart before framing is doubted
 MAX_WARNINGS = 50  # further warnings are only counted
+# Decompression is bounded two ways. Output comes in pieces of at most OUT_CHUNK bytes (one
+# decompress() call once turned a 1 MB gzip of zeros into 1 GB at once). And the output may not
+# exceed MAX_RATIO times the compressed bytes read plus RATIO_SLACK: MRT compresses 5 to 15
+# times, while a compression bomb inflates 1,000 (gzip) to 1,000,000 (bzip2) times and would
+# keep the framing scanning zeros for hours.
+OUT_CHUNK = 4 * CHUNK
+MAX_RATIO = 100
+RATIO_SLACK = 8 << 20
 
 # A zero-width lookahead so that overlapping candidates are all visited.
 _CANDIDATE = re.compile(
     rb"(?=(?s:.{4})\x00[\x05\x0c\x0d\x10\x11]\x00[\x00-\x0c]\x00[\x00\x01])"
 )
 
+# The same candidates found faster: search for the type byte and what follows it (a search
+# that starts with a character class scans in C), then check the byte before. The lookahead
+# above tests every offset in Python's regex loop, ~40 MB/s over a run of zeros, which made a
+# zero-filled (or decompression-bomb) input cost seconds.
+_TAIL = re.compile(rb"[\x05\x0c\x0d\x10\x11]\x00[\x00-\x0c]\x00[\x00\x01]")
+
 _HDR = struct.Struct(">IHHI")
+
+
+def _candidates(buf: bytes, start: int) -> Iterator[int]:
+    """The offsets >= start where _CANDIDATE matches, in order (overlapping ones included)."""
+    search = _TAIL.search
+    at = start + 5
+    while (m := search(buf, at)) is not None:
+        type_at = m.start()
+        at = type_at + 1
+        if buf[type_at - 1] == 0:
+            yield type_at - 5
 
 
 @dataclass
@@ -98,8 +123,11 @@ def decompressed(fp: IO[bytes], stats: ReadStats, name: str) -> Iterator[bytes]:
 
     A stream that stops before its end-of-stream marker is a truncated download: what was
     decoded so far is yielded and `stats.truncated` is set; corrupt data stops the file the
-    same way. Never raises for bad content."""
+    same way. Never raises for bad content. Output above MAX_RATIO times the input (plus
+    RATIO_SLACK) stops the file the same way: a compression bomb is not an MRT file."""
     pending = fp.read(CHUNK)
+    read_total = len(pending)
+    produced = 0
     if pending[:2] == b"\x1f\x8b":
         magic, new = b"\x1f\x8b", lambda: zlib.decompressobj(16 + zlib.MAX_WBITS)
     elif pending[:3] == b"BZh":
@@ -109,10 +137,12 @@ def decompressed(fp: IO[bytes], stats: ReadStats, name: str) -> Iterator[bytes]:
             yield pending
             pending = fp.read(CHUNK)
         return
+    is_gzip = magic == b"\x1f\x8b"
     dec: Any = None
     while True:
         if len(pending) < 4:
             more = fp.read(CHUNK)
+            read_total += len(more)
             pending += more
             if not pending:
                 break
@@ -125,14 +155,30 @@ def decompressed(fp: IO[bytes], stats: ReadStats, name: str) -> Iterator[bytes]:
                 return
             dec = new()
         try:
-            out = dec.decompress(pending)
+            # zlib keeps what it did not consume in unconsumed_tail, bz2 inside itself.
+            out = dec.decompress(pending, OUT_CHUNK)
+            pending = dec.unconsumed_tail if is_gzip else b""
+            while True:
+                if out:
+                    produced += len(out)
+                    if produced > RATIO_SLACK + MAX_RATIO * read_total:
+                        stats.truncated = True
+                        stats.warn(f"{name}: compression ratio above {MAX_RATIO}:1 after "
+                                   f"{produced} bytes (a compression bomb?); reading stopped "
+                                   "there")
+                        return
+                    yield out
+                # zlib may hold output back when it filled OUT_CHUNK: ask again until it
+                # returns less; bz2 says whether it needs input.
+                if dec.eof or (not pending and len(out) < OUT_CHUNK if is_gzip
+                               else dec.needs_input):
+                    break
+                out = dec.decompress(pending, OUT_CHUNK)
+                pending = dec.unconsumed_tail if is_gzip else b""
         except (OSError, EOFError, ValueError, zlib.error) as exc:
             stats.truncated = True
             stats.warn(f"{name}: corrupt compressed data ({exc}); reading stopped there")
             return
-        pending = b""
-        if out:
-            yield out
         if dec.eof:
             pending = dec.unused_data
             dec = None
@@ -187,8 +233,7 @@ class _Framer:
         while True:
             buf, base = self.buf, self.base
             need = 0
-            for m in _CANDIDATE.finditer(buf, scan - base):
-                q = m.start()
+            for q in _candidates(buf, scan - base):
                 if len(buf) - q < 12:
                     need = len(buf) - self.pos + CHUNK
                     scan = base + q

@@ -62,11 +62,49 @@ class RisLiveStats:
     def bad(self, line: int, reason: str) -> None:
         self.malformed_count += 1
         if len(self.malformed) < MAX_MALFORMED_KEPT:
-            self.malformed.append((line, reason))
+            # Reasons quote values (repr): a 16 MB string kept 1000 times would be 16 GB.
+            self.malformed.append((line, reason if len(reason) <= 300 else reason[:299] + "…"))
 
 
 class _Malformed(ValueError):
     pass
+
+
+# A RIS-Live frame nests four levels; deeper input is hostile. Python's json recurses in C
+# (RecursionError near 1000) and our error messages repr values, so the cap is explicit.
+MAX_DEPTH = 32
+READ_CHUNK = 1 << 20
+
+
+def _too_deep(value: Any) -> bool:
+    """Iterative: a recursive check would fail the way it is meant to prevent."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
+    return False
+
+
+def _loads(text: str) -> Any:
+    """One frame: json.loads, with every way it can fail as _Malformed (a JSONDecodeError,
+    RecursionError, a number over Python's 4300-digit limit) except JSONDecodeError itself,
+    which the caller needs to tell JSON lines from a whole document."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise _Malformed(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:
+        raise _Malformed(f"invalid JSON: {str(exc)[:100]}") from None
+    if _too_deep(value):
+        raise _Malformed(f"JSON nested deeper than {MAX_DEPTH} levels")
+    return value
 
 
 def collector_name(host: object, default: str = "") -> str:
@@ -81,7 +119,7 @@ def _asn(value: Any, what: str) -> int:
         raise _Malformed(f"{what} is not an ASN")
     try:
         asn = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):   # OverflowError: 1e999 is infinity
         raise _Malformed(f"{what} is not an ASN: {value!r}") from None
     if not 0 <= asn <= 0xFFFFFFFF:
         raise _Malformed(f"{what} out of range: {value!r}")
@@ -127,8 +165,12 @@ def _elements_from_data(data: dict, stats: RisLiveStats, source: str,
                         default_collector: str) -> list[Element]:
     kind = data.get("type")
     if kind == "RIS_PEER_STATE":
+        try:
+            when = int(float(data.get("timestamp") or 0))
+        except (TypeError, ValueError, OverflowError):   # inf, nan, a list...
+            raise _Malformed("RIS_PEER_STATE without a numeric timestamp") from None
         stats.peer_states.append({
-            "time": int(float(data.get("timestamp") or 0)),
+            "time": when,
             "collector": collector_name(data.get("host"), default_collector),
             "peer_ip": str(data.get("peer", "")),
             "peer_asn": _asn(data.get("peer_asn"), "peer_asn"),
@@ -141,7 +183,7 @@ def _elements_from_data(data: dict, stats: RisLiveStats, source: str,
     stats.updates += 1
     try:
         time = int(float(data["timestamp"]))
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         raise _Malformed("UPDATE without a numeric timestamp") from None
     peer_ip = data.get("peer")
     if not isinstance(peer_ip, str) or not peer_ip:
@@ -171,10 +213,13 @@ def _elements_from_data(data: dict, stats: RisLiveStats, source: str,
 def _elements_from_bgpkit(doc: dict, stats: RisLiveStats, source: str,
                           default_collector: str) -> list[Element]:
     meta = doc.get("meta") or {}
+    elems = doc.get("elems") or []
+    if not isinstance(meta, dict) or not isinstance(elems, list):
+        raise _Malformed("meta is not an object or elems not a list")
     collector = collector_name(meta.get("host"), default_collector)
     elements = []
     stats.updates += 1
-    for elem in doc.get("elems") or []:
+    for elem in elems:
         if not isinstance(elem, dict):
             raise _Malformed("elem is not an object")
         kind = {"ANNOUNCE": "A", "WITHDRAW": "W"}.get(str(elem.get("type")))
@@ -182,7 +227,7 @@ def _elements_from_bgpkit(doc: dict, stats: RisLiveStats, source: str,
             raise _Malformed(f"unknown elem type {elem.get('type')!r}")
         try:
             time = int(float(elem.get("timestamp", meta.get("timestamp"))))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise _Malformed("elem without a numeric timestamp") from None
         elements.append(Element(
             kind, time, str(elem.get("peer_ip") or meta.get("peer") or ""),
@@ -243,17 +288,28 @@ def _document_frames(text: str, stats: RisLiveStats,
     decoder = json.JSONDecoder()
     pos = 0
     length = len(text)
+    line, counted = 1 + offset, 0   # lines are counted incrementally: once per character
     while True:
         while pos < length and text[pos] in " \t\r\n,":
             pos += 1
         if pos >= length:
             return
-        line = text.count("\n", 0, pos) + 1 + offset
+        line += text.count("\n", counted, pos)
+        counted = pos
         try:
             value, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             stats.bad(exc.lineno + offset, f"invalid JSON: {exc.msg}")
             return  # cannot resynchronise reliably inside a pretty-printed document
+        except RecursionError:
+            stats.bad(line, f"JSON nested deeper than {MAX_DEPTH} levels")
+            return
+        except ValueError as exc:   # a number over Python's 4300-digit limit
+            stats.bad(line, f"invalid JSON: {str(exc)[:100]}")
+            return
+        if _too_deep(value):
+            stats.bad(line, f"JSON nested deeper than {MAX_DEPTH} levels")
+            return
         if isinstance(value, list):
             for item in value:
                 yield line, item
@@ -297,23 +353,35 @@ def _read(stream: IO[str], stats: RisLiveStats, source: str,
     first_line = stats.lines
     first_value: Any = None
     line_mode = False
+    first_problem = ""
     if first.lstrip().startswith("{"):
         try:
-            first_value = json.loads(first)
+            first_value = _loads(first)
             line_mode = True
         except json.JSONDecodeError:
             line_mode = False
+        except _Malformed as exc:
+            first_problem, line_mode = str(exc), True
     if not line_mode:
-        rest = stream.read(MAX_DOCUMENT_CHARS)
+        # In chunks: read(MAX_DOCUMENT_CHARS) reserves the whole size up front.
+        parts, size = [], 0
+        for part in iter(lambda: stream.read(READ_CHUNK), ""):
+            parts.append(part)
+            size += len(part)
+            if size > MAX_DOCUMENT_CHARS:
+                stats.chars_read += size
+                stats.bad(first_line, "document too large")
+                return
+        rest = "".join(parts)
         stats.chars_read += len(rest)
-        if stream.read(1):
-            stats.bad(first_line, "document too large")
-            return
         offset = first_line - 1  # blank lines before the document
         for number, frame in _document_frames(first + rest, stats, offset):
             yield from _safe(frame, number, stats, source, collector)
         return
-    yield from _safe(first_value, first_line, stats, source, collector)
+    if first_problem:
+        stats.bad(first_line, first_problem)
+    else:
+        yield from _safe(first_value, first_line, stats, source, collector)
     for text in iter(next_line, ""):
         number = stats.lines
         if not text.strip():
@@ -324,9 +392,12 @@ def _read(stream: IO[str], stats: RisLiveStats, source: str,
                 text = stream.readline(MAX_FRAME_CHARS + 1)
             continue
         try:
-            frame = json.loads(text)
+            frame = _loads(text)
         except json.JSONDecodeError as exc:
             stats.bad(number, f"invalid JSON: {exc.msg}")
+            continue
+        except _Malformed as exc:
+            stats.bad(number, str(exc))
             continue
         yield from _safe(frame, number, stats, source, collector)
 

@@ -252,15 +252,40 @@ class _Reader:
         return WatchedPrefix(network, code, origins, max_length, neighbors, line)
 
 
+# libyaml (C) when PyYAML was built with it: the pure-Python parser needed minutes for 1 MB of
+# hostile YAML (deep flow nesting). Same documents, same line marks.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# A watch list nests five levels (states > CU > prefixes > item > origins); deeper is hostile.
+MAX_DEPTH = 16
+# A plain scalar of digits is constructed as an int: past 4300 digits Python refuses to
+# convert it (ValueError); no ASN or length in a watch list is that long.
+MAX_NUMBER_CHARS = 1000
+_NUMBERISH = re.compile(r"[-+]?[0-9][0-9a-fA-FxXoObB_:.]*")
+
+
 def _refuse_aliases(text: str, source: str) -> None:
-    """Walk the event stream (cheap, nothing is built) and stop at the first alias."""
+    """Walk the event stream (cheap, nothing is built) and stop at the first alias, nesting
+    deeper than MAX_DEPTH or an over-long number, before anything is composed."""
+    depth = 0
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=_LOADER):
+            line = event.start_mark.line + 1 if event.start_mark else 0
             if isinstance(event, yaml.AliasEvent):
-                line = event.start_mark.line + 1 if event.start_mark else 0
                 raise WatchListError(
                     f"YAML aliases (*{event.anchor}) are not allowed in a watch list", source,
                     line)
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise WatchListError(f"nested deeper than {MAX_DEPTH} levels", source,
+                                         line)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            elif (isinstance(event, yaml.ScalarEvent) and event.implicit[0]
+                  and len(event.value) > MAX_NUMBER_CHARS
+                  and _NUMBERISH.fullmatch(event.value)):
+                raise WatchListError(f"a number longer than {MAX_NUMBER_CHARS} characters",
+                                     source, line)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -284,7 +309,7 @@ def loads(text: str | bytes, source: str = "<watch>", *,
                              source)
     _refuse_aliases(text, source)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError as exc:  # pragma: no cover - _refuse_aliases parsed it already
         raise WatchListError(f"invalid YAML: {exc}", source) from None
     reader = _Reader(source)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-from django.contrib.auth.models import AnonymousUser
 from django.utils.translation import gettext as _
 
 from sentinelle.analysis import disclosure
@@ -93,17 +92,19 @@ def para(template: str, **figures) -> Paragraph:
 
 
 def public_stats(flt: StatsFilter, with_year_over_year: bool = True):
-    """(raw, public) statistics for a filter: the raw ones decide consent, the public ones are
-    printed."""
-    raw = compute(flt, with_year_over_year=with_year_over_year)
-    return raw, disclosure.for_viewer(raw, AnonymousUser())
+    """(raw, public) statistics of a year: the raw ones say whether anything was received and
+    how many States are not named; only the public ones (``disclosure.publish``, the same
+    computation as ``disclosure.publication`` behind every public surface) are printed."""
+    raw = compute(flt, with_shares=True, with_year_over_year=False)
+    previous = None
+    if with_year_over_year and flt.previous_year() is not None:
+        previous = compute(flt.previous_year(), with_shares=True, with_year_over_year=False)
+    return raw, disclosure.publish(raw, previous)
 
 
 def named_states(raw) -> set[str]:
-    """States that consented to be named: every counted report of theirs in the year carries
-    consent (a State known only from a summary return is not named)."""
-    return {row["key"] for row in raw.by_state
-            if row["reported"] > 0 and row["consenting"] == row["reported"]}
+    """States that consented to be named (the disclosure rule's, see ``disclosure``)."""
+    return disclosure.named_states(raw)
 
 
 def raw_text(value) -> str:

@@ -1,0 +1,28 @@
+"""The Django admin site, admitting only complete sign-ins.
+
+Its login page is not used: /admin/login/ is routed (sentinelle/urls.py) to
+``core.views.admin_login``, which sends everyone to /account/login/, the one sign-in path with
+the lock-out and the second factor.
+"""
+
+from __future__ import annotations
+
+from django.contrib.admin import AdminSite
+from django.contrib.admin.apps import AdminConfig
+from django.http import HttpRequest
+
+
+class SentinelleAdminSite(AdminSite):
+    def has_permission(self, request: HttpRequest) -> bool:
+        # Imported here: this module is loaded with INSTALLED_APPS, before any model can be.
+        from sentinelle.core.middleware import second_factor_pending
+
+        # The middleware already turns a password-only session away from /admin/; this keeps
+        # the admin closed to one even if a view is reached some other way.
+        return super().has_permission(request) and not second_factor_pending(request)
+
+
+class SentinelleAdminConfig(AdminConfig):
+    """Installed in place of ``django.contrib.admin``: the same app, with the site above."""
+
+    default_site = "sentinelle.core.admin_site.SentinelleAdminSite"

@@ -1,0 +1,67 @@
+"""A short pass of every fuzz target (fuzz/README.md): replay the saved corpus (seeds and past
+failures), the 1 MB hostile shapes, then a few hundred fresh mutations. An input either
+imports or is refused with the project's own error: never another exception, never a hang,
+never more than the memory cap. `make fuzz` runs the same targets for longer."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fuzz import harness  # noqa: E402 - after the path is set
+
+TARGETS = harness.target_names()
+
+
+def _report(result: harness.Result) -> str:
+    lines = [result.summary()]
+    for failure in result.failures[:5]:
+        lines.append(harness.describe(failure))
+        lines.append(failure.trace[-1500:])
+    return "\n".join(lines)
+
+
+def test_every_reachable_parser_has_a_target():
+    """The parsers issue 11 names: every one a user can reach with a file."""
+    expected = {"stix", "misp", "veris", "ooni", "rislive", "watchlist", "fingerprints",
+                "iodef", "arf", "xarf", "csvxlsx", "mrt", "bundle"}
+    assert not expected - set(TARGETS), expected - set(TARGETS)
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_corpus_replays_cleanly(name):
+    """Every seed and every input that once failed (fuzz/corpus/<name>/crashes/), and the
+    1 MB hostile shapes (deep nesting, many small objects, a huge string) within the cap."""
+    target = harness.load_target(name)
+    inputs = target.seed_inputs()
+    inputs += list(harness.hostile_inputs(target.kind, target.max_input,
+                                          inputs[0] if inputs else None).values())
+    assert inputs
+    result = harness.run_inputs(target, inputs, save=False)
+    assert result.inputs == len(inputs)
+    assert not result.failures, _report(result)
+    assert result.peak <= harness.MEMORY_CAP
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_fresh_mutations_are_refused_cleanly(name):
+    target = harness.load_target(name)
+    mutator = harness.Mutator(target.seed_inputs(), target.kind, target.max_input)
+    result = harness.run_inputs(target, mutator, limit=300, seconds=2.5, save=False)
+    assert result.inputs > 0
+    assert not result.failures, _report(result)
+
+
+def test_the_harness_sees_each_kind_of_failure(tmp_path):
+    """The fuzzer itself: an unexpected exception, a hang and a memory blow-up are failures,
+    the project's own refusal is not."""
+    target = harness.load_target("_selftest")
+    result = harness.run_inputs(target, [b"ok", b"refuse", b"boom", b"hang", b"hog"],
+                                timeout=1.0, save=False)
+    kinds = sorted(f.kind for f in result.failures)
+    assert kinds == ["hang", "out-of-memory", "unexpected"], _report(result)
+    assert result.refused == 1
