@@ -4,7 +4,10 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from sentinelle.core import notifications
+from sentinelle.core.admin_audit import AuditedAdminMixin
 from sentinelle.core.models import ApiToken, AuditEntry, MemberState, SharingGroup, User
 
 
@@ -17,18 +20,47 @@ class MemberStateAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(AuditedAdminMixin, BaseUserAdmin):
+    """Provisioning stays with the Secretariat, but never in silence: besides the audit entry
+    every admin change gets, a State's focal points are told by e-mail when an account becomes a
+    focal point of their State or has its password set here (core/notifications.py)."""
+
     list_display = ["username", "email", "role", "state", "is_active"]
     list_filter = ["role", "is_active", "state"]
     fieldsets = [*BaseUserAdmin.fieldsets,
                  (_("Sentinelle"), {"fields": ["role", "state", "language"]})]
 
+    def log_addition(self, request, obj, message):
+        entry = super().log_addition(request, obj, message)
+        notifications.focal_point_account_changed(obj, request.user.get_username(), "added")
+        return entry
+
+    def log_change(self, request, obj, message):
+        entry = super().log_change(request, obj, message)
+        before = self._before(request, obj) or {}
+        if (before.get("role"), before.get("state")) != (obj.role, obj.state_id):
+            notifications.focal_point_account_changed(obj, request.user.get_username(), "added")
+        changed = {name for part in message if isinstance(part, dict)
+                   for name in part.get("changed", {}).get("fields", [])}
+        if "password" in changed:
+            notifications.focal_point_account_changed(obj, request.user.get_username(),
+                                                      "password")
+        return entry
+
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued by their owner (API tokens page, `sentinelle token create`), which is
+    the only moment the secret is shown. Here they can only be looked at and revoked: a token
+    handed to another user would carry its holder into that user's State."""
+
     list_display = ["__str__", "user", "name", "read_only", "created_at", "expires_at",
                     "last_used_at", "revoked_at"]
-    readonly_fields = ["prefix", "digest", "created_at", "last_used_at"]
+    readonly_fields = ["user", "name", "read_only", "prefix", "digest", "created_at",
+                       "expires_at", "last_used_at"]
+
+    def has_add_permission(self, request):
+        return False
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -112,3 +144,8 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 class SharingGroupAdmin(admin.ModelAdmin):
     list_display = ["name", "created_at"]
     filter_horizontal = ["states"]
+
+
+# A second factor's key shown or set in the admin would let the Secretariat sign in as anyone;
+# devices are enrolled by their owner only (the second-factor page).
+admin.site.unregister(TOTPDevice)

@@ -13,6 +13,17 @@ from django.http import HttpRequest
 
 
 class SentinelleAdminSite(AdminSite):
+    def register(self, model_or_iterable, admin_class=None, **options):
+        # Every admin, ours and the libraries', records its changes in the audit chain.
+        from django.contrib.admin import ModelAdmin
+
+        from sentinelle.core.admin_audit import AuditedAdminMixin
+
+        base = admin_class or ModelAdmin
+        if not issubclass(base, AuditedAdminMixin):
+            base = type(base.__name__, (AuditedAdminMixin, base), {"__module__": base.__module__})
+        return super().register(model_or_iterable, base, **options)
+
     def has_permission(self, request: HttpRequest) -> bool:
         # Imported here: this module is loaded with INSTALLED_APPS, before any model can be.
         from sentinelle.core.middleware import second_factor_pending

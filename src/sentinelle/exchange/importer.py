@@ -214,7 +214,11 @@ class _Importer:
         if not name:
             return None
         if name not in self.groups:
-            self.groups[name] = SharingGroup.objects.filter(name=name).first()
+            # Only a group the importing State belongs to: any other would share into a group
+            # the State is not in, and an answer that differs for other groups' names would
+            # tell which groups exist.
+            self.groups[name] = SharingGroup.objects.filter(
+                name=name, states=self.user.state_id).first()
         if self.groups[name] is None:
             raise ValidationError(_("unknown sharing group “%(name)s”") % {"name": name})
         return self.groups[name]

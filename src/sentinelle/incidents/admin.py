@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from sentinelle.core.admin import ReadOnlyAdmin, ReadOnlyInline
 from sentinelle.incidents import visibility
@@ -73,6 +74,31 @@ class IncidentAdmin(ReadOnlyAdmin):
     list_display = ["id", "state", "title", "category", "tlp", "status", "started_at"]
     list_filter = ["status", "tlp", "category"]
     inlines = [VersionInline, EvidenceInline, MessageInline]
+    # The report it duplicates may be one the viewer may not see: shown through the table.
+    exclude = ["duplicate_of"]
+    readonly_fields = ["duplicate_of_shown"]
 
     def get_queryset(self, request):
         return Incident.objects.for_user(request.user)
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # Only the offered filters: any other lookup in the URL (duplicate_of__id__exact=48)
+        # would count reports by a relation to one the viewer may not see.
+        return lookup.split("__", 1)[0] in self.list_filter
+
+    def get_object(self, request, object_id, from_field=None):
+        incident = super().get_object(request, object_id, from_field)
+        if incident is not None and incident.duplicate_of_id is not None:
+            # Looked up for this viewer here: the admin instance is shared by every request.
+            incident.duplicate_of_for_viewer = Incident.objects.for_user(request.user).filter(
+                pk=incident.duplicate_of_id).first()
+        return incident
+
+    @admin.display(description=_("duplicate of"))
+    def duplicate_of_shown(self, incident: Incident) -> str:
+        if incident.duplicate_of_id is None:
+            return "-"
+        original = getattr(incident, "duplicate_of_for_viewer", None)
+        if original is None:
+            return _("a report you may not see")
+        return f"{original.reference} {original.title}"

@@ -5,22 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
 
 from sentinelle.core.models import Role, User
+from sentinelle.core.notifications import send_each
 
 
 def _send(users: Iterable[User], template: str, context: dict) -> None:
-    for user in users:
-        if not user.email:
-            continue
-        with translation.override(user.language or settings.LANGUAGE_CODE):
-            subject = render_to_string(f"incidents/email/{template}_subject.txt", context).strip()
-            body = render_to_string(f"incidents/email/{template}.txt", context)
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email], fail_silently=True)
+    send_each(users, f"incidents/email/{template}", context)
 
 
 def _context(incident, **extra) -> dict:

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from sentinelle.core import audit
+from sentinelle.core import audit, notifications
 from sentinelle.core.models import MemberState, Role, User
 
 
@@ -65,4 +65,5 @@ class Command(BaseCommand):
         user.save()
         audit.record("user.create", user, after={"username": name, "role": user.role,
                                                  "state": state.alpha2 if state else None})
+        notifications.focal_point_account_changed(user, "command:user create", "added")
         self.stdout.write(f"created {name} ({user.role}{', ' + state.alpha2 if state else ''})")
