@@ -42,3 +42,19 @@ def test_submit_goes_to_the_management_command(monkeypatch):
     cli.main(["sentinelle", "probe", "submit", "b.zip", "--user", "fp-cu"])
     assert seen["argv"] == ["sentinelle", "submit_bundle", "b.zip", "--user", "fp-cu",
                             "--expect", "probe"]
+
+
+def test_a_bad_setting_is_one_line_naming_it_not_a_traceback(tmp_path):
+    key = tmp_path / "secret_key"
+    key.write_bytes(b"\x8f\xb0" * 24)
+    completed = subprocess.run(
+        [sys.executable, "-c", "from sentinelle import cli; cli.main(['sentinelle', 'check'])"],
+        capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "SENTINELLE_DATA_DIR": str(tmp_path),
+             "SENTINELLE_SECRET_KEY_FILE": str(key)})
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr
+    assert completed.stderr.strip() == (
+        f"sentinelle: configuration: SENTINELLE_SECRET_KEY_FILE='{key}' is not a text file "
+        "(UTF-8): give a text secret, or copy a generated key file into the data directory "
+        "instead")

@@ -36,6 +36,15 @@ def test_env_secret_unreadable_file_is_a_clear_error(tmp_path):
         env_secret("K", environ={"K_FILE": str(tmp_path / "missing")})
 
 
+def test_env_secret_binary_file_is_a_clear_error(tmp_path):
+    # An operator who points SENTINELLE_SECRET_KEY_FILE at the key a data directory generated
+    # (raw bytes) is told what to do, not shown a UnicodeDecodeError.
+    key = tmp_path / "secret_key"
+    key.write_bytes(b"\x8f\xb0" * 24)
+    with pytest.raises(SettingError, match="K_FILE=.*not a text file"):
+        env_secret("K", environ={"K_FILE": str(key)})
+
+
 def test_settings_module_reads_database_url(monkeypatch):
     import importlib
 

@@ -36,7 +36,15 @@ def main(argv: list[str] | None = None) -> None:
         argv[1] = argv[1].replace("-", "_")
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(argv)
+    from sentinelle.core.instance_keys import InstanceKeyError
+    from sentinelle.env import SettingError
+
+    try:
+        execute_from_command_line(argv)
+    except (SettingError, InstanceKeyError) as exc:
+        # A setting the operator gave (or a key file in the data directory) is wrong: say which,
+        # in one line, as every other bad input is reported.
+        sys.exit(f"sentinelle: configuration: {exc}")
 
 
 if __name__ == "__main__":

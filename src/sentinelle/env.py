@@ -62,4 +62,9 @@ def env_secret(name: str, default: str = "", environ: Mapping[str, str] | None =
                 return handle.read().rstrip("\r\n")
         except OSError as exc:
             raise SettingError(f"{name}_FILE={path!r} cannot be read: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            # e.g. the binary key a data directory generates for itself, named here by mistake
+            raise SettingError(f"{name}_FILE={path!r} is not a text file (UTF-8): give a text "
+                               "secret, or copy a generated key file into the data directory "
+                               "instead") from None
     return environ.get(name, default)
