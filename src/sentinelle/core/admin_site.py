@@ -14,14 +14,18 @@ from django.http import HttpRequest
 
 class SentinelleAdminSite(AdminSite):
     def register(self, model_or_iterable, admin_class=None, **options):
-        # Every admin, ours and the libraries', records its changes in the audit chain.
         from django.contrib.admin import ModelAdmin
 
         from sentinelle.core.admin_audit import AuditedAdminMixin
+        from sentinelle.core.admin_redaction import RedactedDeletionMixin
 
+        # Every admin, ours and the libraries', records its changes in the audit chain and
+        # names no related row's content on its deletion pages.
         base = admin_class or ModelAdmin
-        if not issubclass(base, AuditedAdminMixin):
-            base = type(base.__name__, (AuditedAdminMixin, base), {"__module__": base.__module__})
+        missing = tuple(mixin for mixin in (AuditedAdminMixin, RedactedDeletionMixin)
+                        if not issubclass(base, mixin))
+        if missing:
+            base = type(base.__name__, (*missing, base), {"__module__": base.__module__})
         return super().register(model_or_iterable, base, **options)
 
     def has_permission(self, request: HttpRequest) -> bool:

@@ -5,8 +5,8 @@ evidence. ``BundleSubmission`` remembers which bundle (by SHA-256, once per Stat
 report; ``AccessObservation`` and ``RoutingAlertRecord`` keep one row per probe result or routing
 alert so that statistics (the access-denial index) never unpack the bundle again.
 
-Every row belongs to a report, and is visible exactly when its report is: ``for_user`` filters
-through ``Incident.objects.for_user`` (the one place that decides who sees a report).
+Every row belongs to a report and a bundle, and is visible exactly when the bundle's evidence file
+is: ``for_user`` filters through ``Evidence.objects.for_user`` (incidents/visibility.py).
 """
 
 from __future__ import annotations
@@ -43,10 +43,15 @@ DENIAL_VERDICTS = (Verdict.GEOBLOCKED, Verdict.SERVER_DENIED, Verdict.DNS_TAMPER
 
 class ThroughIncidentQuerySet(models.QuerySet):
     def for_user(self, user) -> ThroughIncidentQuerySet:
-        """Rows of the reports ``user`` may see, and no others."""
-        from sentinelle.incidents.models import Incident
+        """Rows of the bundles ``user`` may see, and no others.
 
-        return self.filter(incident__in=Incident.objects.for_user(user).values("pk"))
+        A row says what its bundle's file says, so it is seen exactly by those who may see that
+        evidence file: while its report is visible, and by the TLP the report had when the bundle
+        was attached (loosening the report does not publish the bundle's contents)."""
+        from sentinelle.incidents.models import Evidence
+
+        path = "evidence" if self.model is BundleSubmission else "submission__evidence"
+        return self.filter(**{f"{path}__in": Evidence.objects.for_user(user).values("pk")})
 
 
 class BundleSubmission(models.Model):
