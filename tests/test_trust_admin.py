@@ -4,10 +4,15 @@ Three holes the attacker found after the first fixes: the admin could make any a
 State's focal point (or move an API token to one) and read that State's RED reports with no
 trace in the audit chain; the admin's report page named the hidden report a duplicate points
 to; and an import could share a report into a group its State is not in, telling which group
-names exist. Each test failed before the fix it guards.
+names exist. Two more after those: the admin could silence a State's focal points (blank their
+e-mail, deactivate them) before making a new one, so nobody heard of it; and could add a State
+to a sharing group, handing it the members' AMBER reports, telling nobody. Each test failed
+before the fix it guards.
 """
 
 from __future__ import annotations
+
+import html
 
 import pytest
 from django.core import mail
@@ -163,3 +168,144 @@ def test_an_import_cannot_share_into_a_group_its_state_is_not_in(alice, bob):
     body = {"objects": [{**INCIDENT, "x_sentinelle_sharing_group": "Cuba and Switzerland"}]}
     assert Taxii(alice).post(path, body).json()["success_count"] == 1
     assert Incident.objects.get(stix_id=INCIDENT["id"]).sharing_group == group
+
+
+def sent_to(address: str) -> list:
+    return [m for m in mail.outbox if m.to == [address]]
+
+
+def change_entry(user: User) -> AuditEntry:
+    return AuditEntry.objects.filter(action="admin.change", object_type="core.user",
+                                     object_id=str(user.pk)).order_by("-seq").first()
+
+
+def test_blanking_a_focal_points_e_mail_cannot_hide_a_new_focal_point(ada):
+    francois = make_user("francois", Role.FOCAL_POINT, "FR")
+    mallory = make_user("mallory", Role.ANALYST)
+    client = admin_client(ada)
+    mail.outbox.clear()
+    # 1. The only French focal point loses its address: the old address hears of it.
+    response = client.post(f"/admin/core/user/{francois.pk}/change/",
+                           user_form(francois, email=""))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    told = sent_to("francois@example.org")
+    assert len(told) == 1 and "ada" in told[0].body and "francois" in told[0].body
+    # 2. A new French focal point: nobody who was one before can be told. The page says so,
+    # and the audit entry keeps it.
+    mail.outbox.clear()
+    response = client.post(f"/admin/core/user/{mallory.pk}/change/",
+                           user_form(mallory, role=Role.FOCAL_POINT,
+                                     state=francois.state_id), follow=True)
+    assert response.status_code == 200
+    assert "No focal point of FR was told" in html.unescape(response.content.decode())
+    notified = change_entry(mallory).after["notified"]
+    assert notified == [{"notice": "focal_point_added", "state": "FR",
+                         "to": ["mallory@example.org"], "state_told": False}]
+    # 3. The address given back: the new address is told of the change too.
+    mail.outbox.clear()
+    francois.refresh_from_db()
+    client.post(f"/admin/core/user/{francois.pk}/change/",
+                user_form(francois, email="francois@example.org"))
+    assert len(sent_to("francois@example.org")) == 1
+    assert not audit.verify_chain()
+
+
+def test_deactivating_a_states_focal_points_cannot_hide_a_new_one(ada):
+    francois = make_user("francois", Role.FOCAL_POINT, "FR")
+    fanny = make_user("fanny", Role.FOCAL_POINT, "FR", language="fr")
+    mallory = make_user("mallory", Role.ANALYST)
+    client = admin_client(ada)
+    mail.outbox.clear()
+    client.post(f"/admin/core/user/{francois.pk}/change/", user_form(francois, is_active=""))
+    francois.refresh_from_db()
+    assert not francois.is_active
+    # The account's address is told, and the State's other focal point, in her language.
+    assert len(sent_to("francois@example.org")) == 1
+    to_fanny = sent_to("fanny@example.org")
+    assert len(to_fanny) == 1 and "francois" in to_fanny[0].body
+    assert "France" in to_fanny[0].body
+    mail.outbox.clear()
+    client.post(f"/admin/core/user/{fanny.pk}/change/", user_form(fanny, is_active=""))
+    assert [m.to for m in mail.outbox] == [["fanny@example.org"]]
+    mail.outbox.clear()
+    response = client.post(f"/admin/core/user/{mallory.pk}/change/",
+                           user_form(mallory, role=Role.FOCAL_POINT,
+                                     state=francois.state_id), follow=True)
+    assert "No focal point of FR was told" in html.unescape(response.content.decode())
+    assert change_entry(mallory).after["notified"][0]["state_told"] is False
+    # Given back its account, a focal point hears who now shares its seat.
+    mail.outbox.clear()
+    client.post(f"/admin/core/user/{francois.pk}/change/", user_form(francois))
+    assert sorted(m.to[0] for m in mail.outbox) == ["francois@example.org",
+                                                    "mallory@example.org"]
+    assert not audit.verify_chain()
+
+
+def test_a_focal_point_moved_or_given_another_role_is_told_with_its_state(alice, bob, ada):
+    carmen = make_user("carmen", Role.FOCAL_POINT, "CU")
+    client = admin_client(ada)
+    mail.outbox.clear()
+    client.post(f"/admin/core/user/{carmen.pk}/change/", user_form(carmen, role=Role.ANALYST,
+                                                                   state=""))
+    assert sorted(m.to[0] for m in mail.outbox) == [alice.email, carmen.email]
+    carmen.refresh_from_db()
+    carmen.role, carmen.state = Role.FOCAL_POINT, alice.state
+    carmen.save()
+    mail.outbox.clear()
+    client.post(f"/admin/core/user/{carmen.pk}/change/",
+                user_form(carmen, state=bob.state_id))
+    # Cuba hears it lost her, Switzerland that it gained her; she hears both.
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(
+        [alice.email, carmen.email, carmen.email, bob.email])
+    assert "No focal point" not in str(change_entry(carmen).after)
+    assert all(n["state_told"] for n in change_entry(carmen).after["notified"])
+    # Deleted, the same.
+    mail.outbox.clear()
+    response = admin_client(ada).post(f"/admin/core/user/{carmen.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([bob.email, carmen.email])
+    entry = AuditEntry.objects.get(action="admin.delete", object_id=str(carmen.pk))
+    assert entry.after["notified"][0]["notice"] == "focal_point_removed"
+
+
+def test_a_state_added_to_a_sharing_group_is_told_to_every_member(alice, bob, ada):
+    dora = make_user("dora", Role.FOCAL_POINT, "DE", language="fr")
+    charlie = make_user("charlie", Role.ANALYST)
+    group = SharingGroup.objects.create(name="Cuba and Switzerland")
+    group.states.set([alice.state, bob.state])
+    client = admin_client(ada)
+    mail.outbox.clear()
+    response = client.post(f"/admin/core/sharinggroup/{group.pk}/change/",
+                           {"name": group.name, "description": "",
+                            "states": [alice.state_id, bob.state_id, dora.state_id]})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([alice.email, bob.email, dora.email])
+    assert not sent_to(charlie.email)
+    to_alice, to_dora = sent_to(alice.email)[0], sent_to(dora.email)[0]
+    assert "Cuba and Switzerland" in to_alice.body and "ada" in to_alice.body
+    assert "Germany (DE)" in to_alice.body
+    assert "Allemagne" in to_dora.body and "Germany" not in to_dora.body  # her language
+    entry = AuditEntry.objects.filter(action="admin.change",
+                                      object_type="core.sharinggroup").get()
+    assert {n["state"] for n in entry.after["notified"]} == {"CU", "CH", "DE"}
+    # Removing a State is told too: to the States that stay and to the one removed.
+    mail.outbox.clear()
+    client.post(f"/admin/core/sharinggroup/{group.pk}/change/",
+                {"name": group.name, "description": "",
+                 "states": [alice.state_id, dora.state_id]})
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([alice.email, bob.email, dora.email])
+    assert "Switzerland (CH)" in sent_to(alice.email)[0].body
+    # A new group made with States is told to them.
+    mail.outbox.clear()
+    client.post("/admin/core/sharinggroup/add/",
+                {"name": "Cuba and Germany", "description": "",
+                 "states": [alice.state_id, dora.state_id]})
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([alice.email, dora.email])
+    # A State with nobody to tell is named on the page.
+    response = client.post("/admin/core/sharinggroup/add/",
+                           {"name": "With France", "description": "",
+                            "states": [alice.state_id,
+                                       MemberState.objects.get(alpha2="FR").pk]},
+                           follow=True)
+    assert "No focal point of FR was told" in html.unescape(response.content.decode())
+    assert not audit.verify_chain()

@@ -15,7 +15,9 @@ def value_from_stats(metric: str, stats, category_code: str | None = None) -> fl
     if not totals.get("incidents"):
         return None
     if metric == Metric.STATES_REPORTING:
-        return float(totals.get("states_reporting") or 0)
+        # None: hidden by the disclosure rule (fewer than k States).
+        states = totals.get("states_reporting")
+        return None if states is None else float(states)
     if metric == Metric.MEDIAN_ACK_HOURS:
         return stats.time_to_acknowledge.get("median_hours")
     if metric == Metric.EVIDENCE_SHARE:
@@ -30,9 +32,28 @@ def value_from_stats(metric: str, stats, category_code: str | None = None) -> fl
     raise ValueError(f"unknown metric {metric!r}")
 
 
+def stats_for(user) -> Callable[[int], object]:
+    """The figures of a year that ``user`` may read, for the computed indicators: the
+    Secretariat the precise figures of the reports it may see, everyone else the year's public
+    publication (``analysis.disclosure.publication``, as the statistics API and the Council
+    report), so that no indicator shows a count the disclosure rule hides."""
+    from sentinelle.analysis import disclosure
+    from sentinelle.analysis.statistics import StatsFilter, compute
+    from sentinelle.incidents.models import Incident
+
+    if disclosure.is_full_view(user):
+        scope = Incident.objects.for_user(user)
+        return lambda year: compute(StatsFilter(year=year), scope=scope,
+                                    with_year_over_year=False)
+    return disclosure.publication
+
+
 def calculator(stats_for_year: Callable[[int], object] | None = None
                ) -> Callable[[object, int], float | None]:
-    """A function (indicator, year) -> value that computes each year's statistics once."""
+    """A function (indicator, year) -> value that computes each year's statistics once.
+
+    Without ``stats_for_year`` the figures are raw (every report, unsuppressed): for internal
+    use only; a page shows ``calculator(stats_for(user))``."""
     cache: dict[int, object] = {}
 
     def default(year: int):

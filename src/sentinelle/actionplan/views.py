@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 
+from sentinelle.actionplan import metrics
 from sentinelle.actionplan.evaluation import evaluate
 from sentinelle.actionplan.forms import ActionForm, IndicatorForm, ProgressUpdateForm
 from sentinelle.actionplan.models import Action, Indicator, ProgressUpdate
@@ -32,6 +33,11 @@ def _year(request) -> int:
     return year if 2000 <= year <= 2100 else dt.date.today().year
 
 
+def _evaluate(request, year: int):
+    """The plan for ``year`` with the figures the reader may see (``metrics.stats_for``)."""
+    return evaluate(year, computed=metrics.calculator(metrics.stats_for(request.user)))
+
+
 def _snapshot(obj) -> dict:
     data = model_to_dict(obj)
     for key, value in list(data.items()):
@@ -43,7 +49,7 @@ def _snapshot(obj) -> dict:
 @login_required
 def plan(request: HttpRequest) -> HttpResponse:
     year = _year(request)
-    evaluation = evaluate(year)
+    evaluation = _evaluate(request, year)
     return render(request, "actionplan/plan.html", {
         "evaluation": evaluation, "year": year,
         "years": range(dt.date.today().year, dt.date.today().year - 5, -1),
@@ -54,7 +60,7 @@ def plan(request: HttpRequest) -> HttpResponse:
 def action_detail(request: HttpRequest, code: str) -> HttpResponse:
     action = get_object_or_404(Action, code=code)
     year = _year(request)
-    evaluation = evaluate(year)
+    evaluation = _evaluate(request, year)
     result = next(r for r in evaluation.actions if r.action.pk == action.pk)
     return render(request, "actionplan/action.html", {
         "action": action, "result": result, "year": year, "evaluation": evaluation,

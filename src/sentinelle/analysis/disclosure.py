@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db.models import Count, Exists, OuterRef
 from django.http import QueryDict
 from django.utils.translation import gettext as _
 
@@ -51,9 +52,10 @@ from sentinelle.analysis.statistics import (
     Stats,
     StatsFilter,
     compute,
+    counted_incidents,
     small_count_threshold,
 )
-from sentinelle.incidents.models import Incident
+from sentinelle.incidents.models import Evidence, Incident, Status, Transition
 
 __all__ = ["PUBLIC_PARAMETERS", "display", "is_full_view", "named_states", "public_year",
            "publication", "publish", "small_count_threshold", "statistics_for"]
@@ -185,7 +187,7 @@ def publish(raw: Stats, previous: Stats | None = None, threshold: int | None = N
     for name in TABLES:
         for row in getattr(out, name):
             row["suppressed"] = False
-    cells, relations = _relations(out, raw.shares)
+    cells, relations = _relations(out, raw.shares, raw.by_state)
     total = cells[("totals", "incidents")]
     if _sensitive(total.value, total.shares, k):
         _hide_everything(out)
@@ -194,27 +196,42 @@ def publish(raw: Stats, previous: Stats | None = None, threshold: int | None = N
             if _sensitive(cell.value, cell.shares, k):
                 cell.hide()
         _secondary(relations, k)
+    # The number of States reporting is a count like any other: 0 or at least k, else hidden
+    # (each State adds 1 to it, so no single State can hold all but a few of it).
+    states = out.totals.get("states_reporting")
+    hidden_states = states is not None and 0 < states < k
+    if hidden_states:
+        out.totals["states_reporting"] = None
     _derived(out)
     out.year_over_year = _year_over_year(out, publish(previous, None, k)) \
         if previous is not None else {}
-    out.suppressed = any(c.hidden and c.value for c in cells.values())
+    out.suppressed = hidden_states or any(c.hidden and c.value for c in cells.values())
     return out
 
 
-def _relations(out: Stats, shares: dict[str, Any]) -> tuple[dict, list[_Relation]]:
+def _relations(out: Stats, shares: dict[str, Any], raw_states: list[dict[str, Any]]
+               ) -> tuple[dict, list[_Relation]]:
     cells: dict[tuple, _Cell] = {}
     totals = out.totals
     cells[("totals", "incidents")] = _Cell(totals, "incidents", totals["incidents"],
                                            shares["totals"]["incidents"], "total")
     cells[("totals", "reported")] = _Cell(totals, "reported", totals["reported"],
                                           shares["totals"]["reported"], "reported")
+    pks = {key: next(iter(share)) for key, share in shares.get("by_state", {}).items()
+           if share}
+    returns_shares = {pks[r["key"]]: r["from_summary_returns"] for r in raw_states
+                      if r.get("from_summary_returns") and r["key"] in pks}
     cells[("totals", "from_summary_returns")] = _Cell(
-        totals, "from_summary_returns", totals["from_summary_returns"], {}, "returns")
-    cells[("totals", "with_evidence")] = _Cell(totals, "with_evidence",
-                                               totals["with_evidence"], {}, "evidence")
+        totals, "from_summary_returns", totals["from_summary_returns"], returns_shares,
+        "returns")
+    counts = _report_shares(out)
+    cells[("totals", "with_evidence")] = _Cell(
+        totals, "with_evidence", totals["with_evidence"],
+        _checked(counts["with_evidence"], totals["with_evidence"]), "evidence")
     for name in ("time_to_acknowledge", "time_to_close"):
         times = getattr(out, name)
-        cells[(name, "count")] = _Cell(times, "count", times["count"], {}, name)
+        cells[(name, "count")] = _Cell(times, "count", times["count"],
+                                       _checked(counts[name], times["count"]), name)
     for name in TABLES:
         for row in getattr(out, name):
             share = shares.get(name, {}).get(row["key"], {})
@@ -259,6 +276,30 @@ def _relations(out: Stats, shares: dict[str, Any]) -> tuple[dict, list[_Relation
                    if r["key"].split(":")[0] == cls["key"]]
         relations.append(_Relation(margin, members))
     return cells, relations
+
+
+def _report_shares(out: Stats) -> dict[str, dict[int, int]]:
+    """Per State: reports with evidence, acknowledged, closed (the year's counted reports), so
+    that the "one State holds all but a few" clause applies to these totals too."""
+    reports = counted_incidents(out.filter)
+
+    def by_state(qs) -> dict[int, int]:
+        return dict(qs.order_by().values("state_id").annotate(n=Count("pk"))
+                    .values_list("state_id", "n"))
+
+    def reached(status: str):
+        return reports.filter(submitted_at__isnull=False).filter(Exists(
+            Transition.objects.filter(incident_id=OuterRef("pk"), to_status=status)))
+
+    return {"with_evidence": by_state(reports.filter(
+                Exists(Evidence.objects.filter(incident_id=OuterRef("pk"))))),
+            "time_to_acknowledge": by_state(reached(Status.ACKNOWLEDGED)),
+            "time_to_close": by_state(reached(Status.CLOSED))}
+
+
+def _checked(shares: dict[int, int], value: int | None) -> dict[int, int]:
+    """The shares if they add up to the figure (an unscoped computation), else none known."""
+    return shares if value is not None and sum(shares.values()) == value else {}
 
 
 def _secondary(relations: list[_Relation], k: int) -> None:

@@ -1,6 +1,6 @@
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.translation import gettext_lazy as _
@@ -19,33 +19,37 @@ class MemberStateAdmin(admin.ModelAdmin):
     search_fields = ["alpha2", "alpha3", "name_en", "name_fr", "name_es"]
 
 
+def warn_unheard(request, notices: list[dict]) -> dict:
+    """Say on the admin page which States heard nothing of a change that concerns them, and
+    give the audit entry what was sent (core/notifications.py)."""
+    for state in dict.fromkeys(n["state"] for n in notices if not n["state_told"]):
+        messages.warning(request, _(
+            "No focal point of %(state)s was told of this change: besides any account changed "
+            "here, the State has no active focal point with an e-mail address. Tell the State "
+            "some other way.")
+            % {"state": state})
+    return {"notified": notices} if notices else {}
+
+
 @admin.register(User)
 class UserAdmin(AuditedAdminMixin, BaseUserAdmin):
     """Provisioning stays with the Secretariat, but never in silence: besides the audit entry
-    every admin change gets, a State's focal points are told by e-mail when an account becomes a
-    focal point of their State or has its password set here (core/notifications.py)."""
+    every admin change gets, the people an account change concerns are told by e-mail
+    (``notifications.account_changed`` decides who): a State's focal points when an account
+    becomes or stops being one of them or has its password set here, a focal point's old and new
+    addresses when its e-mail is changed. When a State has nobody left to tell, the page says so
+    and the audit entry records it."""
 
     list_display = ["username", "email", "role", "state", "is_active"]
     list_filter = ["role", "is_active", "state"]
     fieldsets = [*BaseUserAdmin.fieldsets,
                  (_("Sentinelle"), {"fields": ["role", "state", "language"]})]
 
-    def log_addition(self, request, obj, message):
-        entry = super().log_addition(request, obj, message)
-        notifications.focal_point_account_changed(obj, request.user.get_username(), "added")
-        return entry
-
-    def log_change(self, request, obj, message):
-        entry = super().log_change(request, obj, message)
-        before = self._before(request, obj) or {}
-        if (before.get("role"), before.get("state")) != (obj.role, obj.state_id):
-            notifications.focal_point_account_changed(obj, request.user.get_username(), "added")
-        changed = {name for part in message if isinstance(part, dict)
+    def audit_notices(self, request, obj, before, after, message):
+        changed = {name for part in message or [] if isinstance(part, dict)
                    for name in part.get("changed", {}).get("fields", [])}
-        if "password" in changed:
-            notifications.focal_point_account_changed(obj, request.user.get_username(),
-                                                      "password")
-        return entry
+        return warn_unheard(request, notifications.account_changed(
+            before, after, request.user.get_username(), password_set="password" in changed))
 
 
 @admin.register(ApiToken)
@@ -141,9 +145,19 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(SharingGroup)
-class SharingGroupAdmin(admin.ModelAdmin):
+class SharingGroupAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """A State added to a group reads the AMBER reports its members shared with it, so a change
+    of members is told to every State concerned (``notifications.sharing_group_changed``)."""
+
     list_display = ["name", "created_at"]
     filter_horizontal = ["states"]
+
+    def audit_notices(self, request, obj, before, after, message):
+        if after is None:  # a group still holding reports cannot be deleted (PROTECT)
+            return {}
+        return warn_unheard(request, notifications.sharing_group_changed(
+            obj, (before or {}).get("states", []), after.get("states", []),
+            request.user.get_username()))
 
 
 # A second factor's key shown or set in the admin would let the Secretariat sign in as anyone;

@@ -50,20 +50,33 @@ class AuditedAdminMixin:
             return kept[2]
         return None
 
+    def audit_notices(self, request: HttpRequest, obj: models.Model,
+                      before: dict[str, Any] | None, after: dict[str, Any] | None,
+                      message: Any) -> dict[str, Any]:
+        """Called for each addition (``before`` None), change and deletion (``after`` None)
+        before its audit entry is written: tells whoever the change concerns and returns keys
+        to add to the entry's after, so who was told (or that nobody was) is in the chain."""
+        return {}
+
     def log_addition(self, request: HttpRequest, obj: models.Model, message: Any):
         entry = super().log_addition(request, obj, message)
-        audit.record("admin.add", obj, after=snapshot(obj))
+        after = snapshot(obj)
+        extra = self.audit_notices(request, obj, None, after, message)
+        audit.record("admin.add", obj, after={**after, **extra})
         return entry
 
     def log_change(self, request: HttpRequest, obj: models.Model, message: Any):
         entry = super().log_change(request, obj, message)
-        audit.record("admin.change", obj, before=self._before(request, obj),
-                     after={**snapshot(obj), "admin_change_message": message})
+        before, after = self._before(request, obj), snapshot(obj)
+        extra = self.audit_notices(request, obj, before, after, message)
+        audit.record("admin.change", obj, before=before,
+                     after={**after, "admin_change_message": message, **extra})
         return entry
 
     def log_deletions(self, request: HttpRequest, queryset: models.QuerySet):
-        objects = list(queryset)
+        objects = [(obj, snapshot(obj)) for obj in queryset]
         result = super().log_deletions(request, queryset)
-        for obj in objects:
-            audit.record("admin.delete", obj, before=snapshot(obj))
+        for obj, before in objects:
+            extra = self.audit_notices(request, obj, before, None, None)
+            audit.record("admin.delete", obj, before=before, after=extra or None)
         return result

@@ -38,6 +38,45 @@ class AccessSection:
                                      "evidence")), flt)
         return s
 
+    # --- what subtraction between the section's tables could recover ---------------------
+    #
+    # Each aggregate of the section (a service's row over every State that measured it, the
+    # year's totals, a routing-alert type over every State) is the sum of rows by State, some
+    # of which are printed by name (consenting States, counts 0 or at least k). Aggregate minus
+    # the named rows is what the reader cannot see: the States not named, and named rows
+    # hidden as "<k". We keep the aggregate (so States that do not consent still count in the
+    # pooled figures, as in the rest of the report) but print its figures only when that
+    # remainder comes from no State at all, or from at least k States with every count 0 or
+    # at least k and no single State holding all of it but 1 … k−1 (the disclosure rule,
+    # ``analysis.disclosure``). Otherwise the aggregate's figures read "<k" (secondary
+    # suppression): no subtraction gives a non-consenting State's figures or a count below k.
+
+    def _readable(self, row: dict, key: str) -> bool:
+        """A row by State whose figures are printed by name."""
+        return row["state"] in self.named and not 0 < row[key] < self.k
+
+    def _remainder_safe(self, rows: list[dict], keys: tuple[str, ...]) -> bool:
+        """``rows`` (by State) make up an aggregate whose named, readable rows are printed;
+        True when the rest is safe to reveal by subtraction (see above)."""
+        if not rows:
+            return True
+        by_state: dict[str, dict[str, int]] = {}
+        for r in rows:
+            per = by_state.setdefault(r["state"], dict.fromkeys(keys, 0))
+            for key in keys:
+                per[key] += r[key]
+        if len(by_state) < self.k:
+            return False
+        for key in keys:
+            total = sum(per[key] for per in by_state.values())
+            rest = total - max(per[key] for per in by_state.values())
+            if 0 < total < self.k or 0 < rest < self.k:
+                return False
+        return True
+
+    def _hidden_cells(self, n: int) -> list[Figure]:
+        return [Figure(f"<{self.k}", "", suppressed=True) for _n in range(n)]
+
     def _index_cells(self, conclusive: int, denied: int, index) -> list[Figure]:
         if 0 < conclusive < self.k:
             return [Figure(f"<{self.k}", "", suppressed=True) for _n in range(3)]
@@ -46,17 +85,42 @@ class AccessSection:
 
     def _access_tables(self, s: Section, rows: list[dict]) -> None:
         f = self.f
+        figures = ("conclusive", "denied")
+        by_service: dict[str, dict] = {}
+        for r in rows:
+            agg = by_service.setdefault(r["service"], {"states": set(), "conclusive": 0,
+                                                       "denied": 0, "measurements": 0,
+                                                       "rows": []})
+            agg["states"].add(r["state"])
+            agg["rows"].append(r)
+            for key in ("conclusive", "denied", "measurements"):
+                agg[key] += r[key]
+        # A service measured from one State only would show that State's figures: left out.
+        shared = {name: agg for name, agg in sorted(by_service.items())
+                  if len(agg["states"]) >= 2}
+        # A service's figures are printed only if they minus the named rows reveal nothing.
+        for agg in shared.values():
+            agg["safe"] = self._remainder_safe(
+                [r for r in agg["rows"] if not self._readable(r, "conclusive")], figures)
+        # The totals minus every figure printed below (services' rows, and named rows of the
+        # services not printed) must reveal nothing either.
+        unread = [r for r in rows if not (
+            shared.get(r["service"], {}).get("safe") or self._readable(r, "conclusive"))]
         total = {key: sum(r[key] for r in rows) for key in ("measurements", "conclusive",
                                                              "denied")}
         share = total["denied"] / total["conclusive"] if total["conclusive"] else None
+        if self._remainder_safe(unread, figures):
+            denied, conclusive = f.fig(total["denied"], ""), f.fig(total["conclusive"], "")
+            share_fig = Figure(formatting.percent(share, 1), "", raw=share)
+        else:
+            denied, conclusive, share_fig = self._hidden_cells(3)
         s.add(para(_("Measurements submitted for %(year)s: %(n)s (services: %(services)s; "
                      "Member States: %(states)s). Access was denied in %(denied)s of the "
                      "%(conclusive)s conclusive measurements (%(share)s)."),
                    year=self.year, states=f.fig(len({r["state"] for r in rows}), ""),
                    n=f.fig(total["measurements"], ""),
                    services=f.fig(len({r["service"] for r in rows}), ""),
-                   denied=f.fig(total["denied"], ""), conclusive=f.fig(total["conclusive"], ""),
-                   share=Figure(formatting.percent(share, 1), "", raw=share)))
+                   denied=denied, conclusive=conclusive, share=share_fig))
         columns = [_("Access-denial index"), _("Denied"), _("Conclusive measurements")]
         named = s.sub(_("Access-denial index by Member State and service"))
         shown = [r for r in rows if r["state"] in self.named]
@@ -81,26 +145,17 @@ class AccessSection:
                 "%(n)s further Member States submitted measurements without consenting to be "
                 "named; they count in the figures by service.", others) % {
                     "n": formatting.number(others)}]))
-        by_service: dict[str, dict] = {}
-        for r in rows:
-            agg = by_service.setdefault(r["service"], {"states": set(), "conclusive": 0,
-                                                       "denied": 0, "measurements": 0})
-            agg["states"].add(r["state"])
-            for key in ("conclusive", "denied", "measurements"):
-                agg[key] += r[key]
         services = s.sub(_("Access-denial index by service"))
-        # A service measured from one State only would show that State's figures: left out.
-        shared = {name: agg for name, agg in sorted(by_service.items())
-                  if len(agg["states"]) >= 2}
         if shared:
             body = []
             for name, agg in shared.items():
                 index = round(agg["denied"] / agg["conclusive"], 4) if agg["conclusive"] \
                     else None
-                body.append([name, f.fig(len(agg["states"]), ""),
-                             *self._index_cells(agg["conclusive"], agg["denied"], index)])
+                cells = self._index_cells(agg["conclusive"], agg["denied"], index) \
+                    if agg["safe"] else self._hidden_cells(3)
+                body.append([name, f.fig(len(agg["states"]), ""), *cells])
                 self._index_csv("access_index_by_service", name, name,
-                                {**agg, "index": index})
+                                {**agg, "index": index}, hidden=not agg["safe"])
             services.add(Table("access_index_by_service",
                                _("Access-denial index by service (measured from two or more "
                                  "Member States)"),
@@ -113,8 +168,9 @@ class AccessSection:
                 "%(n)s services were measured from a single Member State and are not listed.",
                 single) % {"n": formatting.number(single)}]))
 
-    def _index_csv(self, table: str, key: str, label: str, r: dict) -> None:
-        hidden = 0 < r["conclusive"] < self.k
+    def _index_csv(self, table: str, key: str, label: str, r: dict,
+                   hidden: bool = False) -> None:
+        hidden = hidden or 0 < r["conclusive"] < self.k
         for column in ("index", "denied", "conclusive"):
             value = f"<{self.k}" if hidden else raw_text(r[column])
             self.csv.append(AnnexRow(table, key, label, column, value))
@@ -124,21 +180,32 @@ class AccessSection:
         if not by_type:
             s.add(para(_("No routing alert was submitted for %(year)s."), year=self.year))
             return
+        by_state = routing_alert_counts(flt, None, ("state", "type"))
+        # A type's row minus the named rows must reveal nothing (see _remainder_safe); the
+        # reports column is checked too, as the sum of the States' reports of that type.
+        safe = {r["type"]: self._remainder_safe(
+            [x for x in by_state if x["type"] == r["type"] and not self._readable(x, "alerts")],
+            ("alerts", "reports")) for r in by_type}
+
+        def cells(r: dict) -> list[Figure]:
+            if not safe[r["type"]]:
+                return self._hidden_cells(2)
+            return [self.f.count(r["alerts"], ""), self.f.count(r["reports"], "")]
+
         s.add(Table("routing_alerts", _("Routing alerts by type (ARTEMIS notation)"),
                     [_("Type"), _("Alerts"), _("Reports")],
-                    [[r["type"], self.f.count(r["alerts"], ""), self.f.count(r["reports"], "")]
-                     for r in by_type], [False, True, True]))
+                    [[r["type"], *cells(r)] for r in by_type], [False, True, True]))
         for r in by_type:
-            hidden = 0 < r["alerts"] < self.k
+            hidden = not safe[r["type"]] or 0 < r["alerts"] < self.k
             self.csv.append(AnnexRow("routing_alerts", r["type"], r["type"], "alerts",
                                      f"<{self.k}" if hidden else raw_text(r["alerts"])))
-        named = [r for r in routing_alert_counts(flt, None, ("state", "type"))
-                 if r["state"] in self.named]
+        named = [r for r in by_state if r["state"] in self.named]
         if named:
             names = {r["key"]: r["label"] for r in self.stats.by_state}
             s.add(Table("routing_alerts_by_state",
                         _("Routing alerts by Member State and type (States named with consent)"),
                         [_("Member State"), _("Type"), _("Alerts")],
                         [[names.get(r["state"], r["state"]), r["type"],
-                          self.f.fig(r["alerts"], "")] for r in named], [False, False, True]))
+                          self.f.count(r["alerts"], "")] for r in named],
+                        [False, False, True]))
 
