@@ -9,7 +9,7 @@ import pytest
 
 from sentinelle.analysis.access_index import IndexFilter, compute_index, routing_alert_counts
 from sentinelle.incidents import services as incident_services
-from sentinelle.incidents.models import Incident
+from sentinelle.incidents.models import Evidence, Incident
 from sentinelle.observatory import services
 from sentinelle.reports import content, service
 from sentinelle.reports.options import ReportOptions
@@ -107,7 +107,9 @@ def test_a_focal_point_sees_only_reports_it_may_see(measured, alice, bob):
 
 def test_green_reports_reach_other_states_with_small_counts_suppressed(measured, bob):
     cuba = measured[0]
+    # As if GREEN when the bundle was attached: its rows follow the file's TLP.
     Incident.objects.filter(pk=cuba.pk).update(tlp="green")
+    Evidence.objects.filter(incident=cuba).update(tlp="green")
     view = compute_index(IndexFilter(year=YEAR), bob)
     google = _row(view, state="CU", service="www.google.com")
     assert google["suppressed"] and google["index"] is None and google["conclusive"] is None

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from sentinelle.analysis.access_index import IndexFilter, compute_index
 from sentinelle.core.models import Job
 from sentinelle.incidents import services as incident_services
-from sentinelle.incidents.models import TLP, Incident
+from sentinelle.incidents.models import TLP, Evidence, Incident
 from sentinelle.observatory import services
 from sentinelle.observatory.models import BundleSubmission
 from tests.conftest import api_client
@@ -164,8 +164,10 @@ def test_a_focal_point_lists_only_its_own_states_submissions(alice, bob, tmp_pat
 
 def _submitted(user, path, results=None, tlp: str = TLP.AMBER):
     incident = services.submit(user, access_bundle(path, results)).incident
-    # GREEN reaches every focal point: the index then has another State's small cells.
+    # GREEN reaches every focal point: the index then has another State's small cells. The
+    # bundle is as if attached under that TLP (its rows follow the file's TLP, not the report's).
     Incident.objects.filter(pk=incident.pk).update(tlp=tlp)
+    Evidence.objects.filter(incident=incident).update(tlp=tlp)
     incident_services.change_status(Incident.objects.get(pk=incident.pk), user, "submitted")
 
 

@@ -1,8 +1,9 @@
-"""Holes found by the second attack on the fixed tree.
+"""Holes found by the second and third attacks on the fixed tree.
 
 The admin's deletion pages listed related rows by ``str()``: opening "delete" on an account
 showed another State's TLP:RED indicator by its value. And a bundle's parsed rows followed its
-report's current TLP, not the TLP the bundle was attached under."""
+report's current TLP, not the TLP the bundle was attached under; the access-denial index and
+the Secretariat's "with evidence" figure still counted what the reader could not open."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sentinelle.core.models import Role, User
 from sentinelle.exchange.models import SharedIndicator
 from sentinelle.incidents import services
 from sentinelle.incidents.models import TLP
-from tests.conftest import file_report, make_user
+from tests.conftest import api_client, file_report, make_user
 
 
 @pytest.fixture
@@ -70,3 +71,35 @@ def test_loosening_a_report_does_not_publish_its_bundles_contents(client, alice,
         assert client.get(url).status_code == 404, url
     assert not AccessObservation.objects.for_user(bob).exists()
     assert AccessObservation.objects.for_user(alice).exists()
+
+
+def test_the_access_index_does_not_count_a_bundle_its_reader_may_not_open(alice, bob, tmp_path):
+    """Found by the third attack: after a report was loosened, the access-denial index (API and
+    CSV) counted its AMBER-era bundle's measurements for every focal point."""
+    from sentinelle.analysis.access_index import IndexFilter, compute_index
+    from sentinelle.observatory import services as observatory
+    from tests.observatory_helpers import access_bundle
+
+    incident = observatory.submit(alice, access_bundle(tmp_path / "a.zip")).incident
+    services.change_status(incident, alice, "submitted")
+    services.amend_report(incident, alice, {"tlp": TLP.GREEN}, note="now for everyone")
+    assert compute_index(IndexFilter(), alice, group_by=("state", "service")).rows
+    assert compute_index(IndexFilter(), bob, group_by=("state", "service")).rows == []
+    api = api_client(bob).get("/api/v1/observatory/access-index/",
+                              {"state": "CU", "by": "state,service"})
+    assert api.status_code == 200 and api.json()["rows"] == [], api.json()
+
+
+def test_secretariat_statistics_count_only_evidence_the_analyst_may_see(alice, charlie):
+    """Found by the third attack: a file attached while a report was RED (naming another
+    analyst) showed as 'with evidence: 1' to an analyst who may read the loosened report."""
+    named = make_user("nadia", Role.ANALYST)
+    report = file_report(alice, tlp=TLP.RED, named_analysts=[named])
+    services.attach_evidence(report, alice, SimpleUploadedFile("red-era.txt", b"x"), "")
+    services.amend_report(report, alice, {"tlp": TLP.AMBER, "named_analysts": []})
+    figures = api_client(charlie).get("/api/v1/statistics/", {"year": 2026}).json()
+    assert figures["totals"]["incidents"] == 1
+    assert figures["totals"]["with_evidence"] == 0
+    # The analyst the State named while RED may still see the file, and counts it.
+    assert api_client(named).get("/api/v1/statistics/", {"year": 2026}).json()[
+        "totals"]["with_evidence"] == 1

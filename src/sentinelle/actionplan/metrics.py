@@ -39,11 +39,11 @@ def stats_for(user) -> Callable[[int], object]:
     report), so that no indicator shows a count the disclosure rule hides."""
     from sentinelle.analysis import disclosure
     from sentinelle.analysis.statistics import StatsFilter, compute
-    from sentinelle.incidents.models import Incident
+    from sentinelle.incidents.models import Evidence, Incident
 
     if disclosure.is_full_view(user):
-        scope = Incident.objects.for_user(user)
-        return lambda year: compute(StatsFilter(year=year), scope=scope,
+        scope, files = Incident.objects.for_user(user), Evidence.objects.for_user(user)
+        return lambda year: compute(StatsFilter(year=year), scope=scope, evidence_scope=files,
                                     with_year_over_year=False)
     return disclosure.publication
 

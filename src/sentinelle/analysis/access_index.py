@@ -92,11 +92,14 @@ class AccessIndex:
     suppressed: bool = False
 
 
-def _incidents(viewer) -> QuerySet[Incident]:
+def _rows(model, viewer) -> QuerySet:
+    """Rows of counted reports; for a viewer, only those whose bundle file the viewer may see
+    (``for_user``: by the TLP the bundle was attached under, not the report's current one)."""
     counted = Incident.objects.exclude(status__in=COUNTED_EXCLUDED_STATUSES)
+    rows = model.objects.filter(incident__in=counted)
     if viewer is None:
-        return counted
-    return counted.filter(pk__in=Incident.objects.for_user(viewer).values("pk"))
+        return rows
+    return rows.filter(pk__in=model.objects.for_user(viewer).values("pk"))
 
 
 def _filtered(qs: QuerySet, flt: IndexFilter, time_field: str) -> QuerySet:
@@ -119,7 +122,7 @@ def compute_index(flt: IndexFilter, viewer=None, *,
         raise ValueError(f"unknown grouping {sorted(unknown)}")
     threshold = small_count_threshold() if threshold is None else threshold
     full = viewer is not None and is_full_view(viewer)
-    qs = _filtered(AccessObservation.objects.filter(incident__in=_incidents(viewer)), flt,
+    qs = _filtered(_rows(AccessObservation, viewer), flt,
                    "measured_at")
     if flt.services:
         qs = qs.filter(service__in=[s.lower() for s in flt.services])
@@ -194,7 +197,7 @@ def routing_alert_counts(flt: IndexFilter, viewer=None,
                          group_by: tuple[str, ...] = ("state", "type")) -> list[dict[str, Any]]:
     """Routing alerts (by first sighting) per State and/or type, of the reports the viewer may
     see (None: every counted report); rows have the keys, ``alerts`` and ``reports``."""
-    qs = _filtered(RoutingAlertRecord.objects.filter(incident__in=_incidents(viewer)), flt,
+    qs = _filtered(_rows(RoutingAlertRecord, viewer), flt,
                    "first_seen")
     keys = [{"state": "state__alpha2", "type": "type"}[k] for k in group_by]
     rows = qs.order_by().values(*keys).annotate(alerts=Count("pk"),

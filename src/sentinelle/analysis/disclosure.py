@@ -98,12 +98,14 @@ def statistics_for(user, query: QueryDict) -> Stats:
     """The figures ``user`` may read for a query string; ValidationError names a bad or
     refused parameter. Anonymous readers are ``None`` or an AnonymousUser."""
     if is_full_view(user):
-        return compute(filter_from_query(query), scope=Incident.objects.for_user(user))
+        return compute(filter_from_query(query), scope=Incident.objects.for_user(user),
+                       evidence_scope=Evidence.objects.for_user(user))
     own = _own_state(user)
     if own is not None:
         flt = filter_from_query(query)
         if flt.states == (own,):
-            return compute(flt, scope=Incident.objects.for_user(user))
+            return compute(flt, scope=Incident.objects.for_user(user),
+                           evidence_scope=Evidence.objects.for_user(user))
     return publication(public_year(query))
 
 

@@ -377,12 +377,15 @@ def _response_times(reports: QuerySet[Incident], to_status: str) -> dict[str, An
 
 def compute(flt: StatsFilter, *, include_summary_returns: bool = True,
             with_year_over_year: bool = True, scope: QuerySet[Incident] | None = None,
+            evidence_scope: QuerySet[Evidence] | None = None,
             with_shares: bool = False) -> Stats:
     """Every figure for ``flt`` (see the module docstring for what counts and the combining rule).
 
     ``include_summary_returns=False`` gives the individual reports only. ``scope`` limits the
-    reports counted (see ``counted_incidents``). ``with_shares`` also records which State
-    contributed how much to each count (``Stats.shares``), which the disclosure rule needs.
+    reports counted (see ``counted_incidents``) and ``evidence_scope`` the evidence files that
+    count for "with evidence" (a viewer's ``Evidence.objects.for_user``: a file attached while a
+    report was RED stays out of a view that may not see it). ``with_shares`` also records which
+    State contributed how much to each count (``Stats.shares``), which the disclosure rule needs.
     """
     reports = counted_incidents(flt, scope)
     lines = _summary_lines(flt, scope) if include_summary_returns else None
@@ -411,7 +414,7 @@ def compute(flt: StatsFilter, *, include_summary_returns: bool = True,
                         if k not in COUNTED_EXCLUDED_STATUSES]
     stats.by_status = _table(counted_statuses, _grouped(reports, "status"), {})
 
-    stats.totals = _totals(reports, lines)
+    stats.totals = _totals(reports, lines, evidence_scope)
     stats.time_to_acknowledge = _response_times(reports, Status.ACKNOWLEDGED)
     stats.time_to_close = _response_times(reports, Status.CLOSED)
     stats.year_over_year = _year_over_year(flt, stats, include_summary_returns, scope) \
@@ -500,8 +503,12 @@ def _month_table(flt: StatsFilter, reports: QuerySet) -> list[dict[str, Any]]:
     return [_row(m, m, *found.get(m, (0, 0.0))) for m in months]
 
 
-def _totals(reports: QuerySet, lines: QuerySet | None) -> dict[str, Any]:
-    has_evidence = Exists(Evidence.objects.filter(incident_id=OuterRef("pk")))
+def _totals(reports: QuerySet, lines: QuerySet | None,
+            evidence_scope: QuerySet[Evidence] | None = None) -> dict[str, Any]:
+    files = Evidence.objects.filter(incident_id=OuterRef("pk"))
+    if evidence_scope is not None:
+        files = files.filter(pk__in=evidence_scope.values("pk"))
+    has_evidence = Exists(files)
     agg = reports.order_by().aggregate(
         n=Count("pk"), h=Sum("user_hours"),
         with_evidence=Count("pk", filter=Q(has_evidence)))
