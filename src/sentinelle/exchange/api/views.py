@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from types import SimpleNamespace
 
 from django.http import FileResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import parsers, serializers, status, viewsets
 from rest_framework.exceptions import APIException, NotAuthenticated, ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
 from sentinelle.core import jobs
@@ -66,8 +68,17 @@ class ImportViewSet(viewsets.ViewSet):
                         status=status.HTTP_202_ACCEPTED)
 
 
+class _FormatIsAnExportFormat(DefaultContentNegotiation):
+    """DRF reads ``?format=`` as a renderer switch and answers 404 for ``stix``; here it names the
+    export format (the documented call), so the renderer follows the Accept header alone."""
+
+    settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)
+
+
 class ExportViewSet(viewsets.ViewSet):
     """Download what you may see, in a CSIRT format."""
+
+    content_negotiation_class = _FormatIsAnExportFormat
 
     @extend_schema(parameters=[
         OpenApiParameter("format", str, enum=sorted(EXPORTERS), required=True),
