@@ -10,7 +10,6 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from sentinelle.core.admin_audit import snapshot
 from sentinelle.core.models import MemberState, Role, SharingGroup, User
 
 
@@ -108,16 +107,6 @@ def account_changed(before: dict | None, after: dict | None, actor: str, *,
                         "state_told": notice == "focal_point_email"
                         or bool(voices & {address for address, _lang in recipients})})
     return notices
-
-
-def focal_point_account_changed(account: User, actor: str, what: str) -> list[dict[str, Any]]:
-    """Tell a State's focal points that an account acting for their State was created as one
-    (``what`` "added"), or had its password set (``what`` "password"), by someone else. See
-    ``account_changed``."""
-    now = snapshot(account)
-    if what == "added":
-        return account_changed(None, now, actor)
-    return account_changed(now, now, actor, password_set=True)
 
 
 def sharing_group_changed(group: SharingGroup, before: list[int], after: list[int],

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from sentinelle.core import audit, notifications
+from sentinelle.core.admin_audit import snapshot
 from sentinelle.core.models import MemberState, Role, User
 
 
@@ -65,5 +66,5 @@ class Command(BaseCommand):
         user.save()
         audit.record("user.create", user, after={"username": name, "role": user.role,
                                                  "state": state.alpha2 if state else None})
-        notifications.focal_point_account_changed(user, "command:user create", "added")
+        notifications.account_changed(None, snapshot(user), "command:user create")
         self.stdout.write(f"created {name} ({user.role}{', ' + state.alpha2 if state else ''})")
