@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 export SENTINELLE_DATA_DIR ?= $(CURDIR)/var
+# `make demo PORT=8080` serves the demo on another port.
+PORT ?= 8000
 
 .PHONY: demo test install messages lint serve clean fuzz
 
@@ -20,7 +22,9 @@ messages: $(BIN)/sentinelle
 	$(BIN)/python scripts/compile_messages.py
 
 # The demo serves plain HTTP on 127.0.0.1: SENTINELLE_DEMO turns the production defaults off.
+# Links in its e-mails point at the port it serves on.
 demo: export SENTINELLE_DEMO := true
+demo: export SENTINELLE_BASE_URL ?= http://127.0.0.1:$(PORT)
 demo: install
 	mkdir -p $(SENTINELLE_DATA_DIR)
 	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle migrate --noinput -v 0
@@ -28,13 +32,15 @@ demo: install
 	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle seed-actionplan
 	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle seed-gateway
 	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle seed-observatory
+	@echo "Serving on http://127.0.0.1:$(PORT)/ (Ctrl-C stops it). To type sentinelle commands" \
+	  "in another shell: . $(VENV)/bin/activate"
 	@# The task worker runs beside the server and stops with it.
 	trap 'kill 0' EXIT; \
 	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle db_worker --interval 1 & \
-	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle runserver 127.0.0.1:8000
+	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle runserver 127.0.0.1:$(PORT)
 
 test: install
-	$(BIN)/ruff check src tests bench scripts fuzz
+	$(BIN)/ruff check src tests bench scripts fuzz setup.py
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Mutation fuzzing of every parser a user can reach (fuzz/README.md); `make test` runs a short
@@ -44,7 +50,7 @@ fuzz: $(BIN)/sentinelle
 	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS)
 
 lint: $(BIN)/sentinelle
-	$(BIN)/ruff check src tests bench scripts fuzz
+	$(BIN)/ruff check src tests bench scripts fuzz setup.py
 
 clean:
 	rm -rf $(VENV) var

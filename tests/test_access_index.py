@@ -139,7 +139,7 @@ def _login(client, user):
 def test_the_index_page_and_csv_for_the_secretariat(client, measured, charlie):
     _login(client, charlie)
     text = page(client.get(f"/observatory/index/?year={YEAR}"))
-    assert "Access-denial index" in text and "hub.docker.com" in text and "0.75" in text
+    assert "Access-denial index" in text and "hub.docker.com" in text and "75%" in text
     response = client.get(f"/observatory/index.csv?year={YEAR}&by=state,service")
     body = b"".join(response.streaming_content).decode()
     assert "CU,Cuba,hub.docker.com,0.6667,4,6,8,1" in body

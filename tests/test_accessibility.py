@@ -76,6 +76,8 @@ PAGES = [
     ("incident-detail-analyst", "charlie", "incident-detail"),
     ("reports", "charlie", "/reports/"),
     ("analysis", "charlie", "/analysis/"),
+    ("analysis-queue", "charlie", "/analysis/queue/?sort=-age"),
+    ("handling-times", "charlie", "/analysis/handling-times/?category=access-denial"),
     ("analysis-public", None, "/analysis/public/"),
     ("exchange", "charlie", "/exchange/"),
     # The public gateway (issue 5).

@@ -13,27 +13,36 @@ from tests.conftest import file_report
 pytestmark = pytest.mark.django_db
 
 
-def test_clusters_by_shared_indicator_prefix_and_as(alice, bob, charlie):
-    a = file_report(alice)                                         # 203.0.113.7, botnet.example
-    b = file_report(bob, indicators=[{"type": "domain", "value": "botnet.example"}])
+PUBLIC_IP = [{"type": "ipv4", "value": "45.83.12.7"}]
+
+
+def test_clusters_by_shared_indicator_leads_by_prefix_and_as(alice, bob, charlie):
+    """Clusters join reports sharing a specific value; the same /24 or AS are leads on the
+    report page (tests/test_correlation_warninglists.py has the rules)."""
+    a = file_report(alice, indicators=[{"type": "ipv4", "value": "45.83.12.7"},
+                                       {"type": "domain", "value": "botnet.brokenrelay.net"}])
+    b = file_report(bob, indicators=[{"type": "domain", "value": "botnet.brokenrelay.net"}])
     c = file_report(bob, started_at="2026-01-05T00:00:00Z", ended_at="2026-01-05T02:00:00Z",
-                    indicators=[{"type": "ipv4", "value": "203.0.113.99"}])   # same /24 as a
+                    indicators=[{"type": "ipv4", "value": "45.83.12.99"}])   # same /24 as a
     d = file_report(alice, started_at="2026-01-09T00:00:00Z", ended_at="2026-01-09T02:00:00Z",
-                    indicators=[{"type": "ipv4", "value": "198.51.100.1"}])
+                    indicators=[{"type": "ipv4", "value": "81.2.69.1"}])
     e = file_report(bob, started_at="2026-01-20T00:00:00Z", ended_at="2026-01-20T02:00:00Z",
-                    indicators=[{"type": "ipv4", "value": "192.0.2.1"}])
-    IpEnrichment.objects.create(ip="198.51.100.1", asn=64500, network="198.51.100.0/24")
-    IpEnrichment.objects.create(ip="192.0.2.1", asn=64500, network="192.0.2.0/24")
+                    indicators=[{"type": "ipv4", "value": "89.160.20.1"}])
+    IpEnrichment.objects.create(ip="81.2.69.1", asn=27725, network="81.2.69.0/24")
+    IpEnrichment.objects.create(ip="89.160.20.1", asn=27725, network="89.160.20.0/24")
     lonely = file_report(alice, indicators=[{"type": "sha256", "value": "a" * 64}],
                          started_at="2026-02-01T00:00:00Z", ended_at="2026-02-01T01:00:00Z")
 
     found = correlation.clusters(charlie)
-    groups = [{i.pk for i in cl.incidents} for cl in found]
-    assert {a.pk, b.pk, c.pk} in groups
-    assert {d.pk, e.pk} in groups
-    assert all(lonely.pk not in g for g in groups)
-    kinds = {link.kind for cl in found for link in cl.links}
-    assert {"domain", "net24", "as"} <= kinds
+    assert [{i.pk for i in cl.incidents} for cl in found] == [{a.pk, b.pk}]
+    assert [(link.kind, link.value) for link in found[0].links] == [
+        ("domain", "botnet.brokenrelay.net")]
+    related = {r.incident.pk: r.reasons for r in correlation.related_to(charlie, a)}
+    assert related == {b.pk: ["domain name: botnet.brokenrelay.net"],
+                       c.pk: ["same /24: 45.83.12.0/24"]}
+    assert [(r.incident.pk, r.reasons) for r in correlation.related_to(charlie, d)] == [
+        (e.pk, ["same AS: AS27725"])]
+    assert correlation.related_to(charlie, lonely) == []
 
 
 def test_analyst_and_focal_point_scope(alice, bob, charlie):
@@ -46,12 +55,12 @@ def test_analyst_and_focal_point_scope(alice, bob, charlie):
 
 def test_duplicate_suggestion_same_state_only_and_merge_keeps_original(alice, bob, charlie,
                                                                        client):
-    first = file_report(alice)
-    second = file_report(alice, title="Same attack, filed again")
-    other_state = file_report(bob)
+    first = file_report(alice, indicators=PUBLIC_IP)
+    second = file_report(alice, title="Same attack, filed again", indicators=PUBLIC_IP)
+    other_state = file_report(bob, indicators=PUBLIC_IP)
     suggestions = correlation.duplicate_suggestions(charlie)
     assert [(s.primary.pk, s.duplicate.pk) for s in suggestions] == [(first.pk, second.pk)]
-    assert any("203.0.113.7" in r for r in suggestions[0].reasons)
+    assert any("45.83.12.7" in r for r in suggestions[0].reasons)
     assert all(other_state.pk not in (s.primary.pk, s.duplicate.pk) for s in suggestions)
 
     client.force_login(charlie)
@@ -103,6 +112,9 @@ def test_same_origin_overlapping_windows(alice, bob, charlie):
                     rsit="availability:outage")
     origin = MemberState.objects.get(alpha2="FR")
     Model.objects.filter(pk__in=[a.pk, b.pk]).update(alleged_origin_state=origin)
-    found = correlation.clusters(charlie)
-    assert [{i.pk for i in cl.incidents} for cl in found] == [{a.pk, b.pk}]
-    assert found[0].links[0].kind == "origin"
+    # A lead on the report page, not a cluster link (it would chain a year of reports).
+    assert correlation.clusters(charlie) == []
+    a.refresh_from_db()
+    related = correlation.related_to(charlie, a)
+    assert [(r.incident.pk, r.reasons) for r in related] == [
+        (b.pk, ["same alleged origin, overlapping time: FR"])]

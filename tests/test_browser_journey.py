@@ -102,7 +102,8 @@ def test_report_request_and_answer_journey(new_page, live_server, require_2fa):
     focal.wait_for_url(re.compile(r"/incidents/\d+/$"))
     detail_url = focal.url
     assert status_text(focal) == "Submitted"
-    assert "The report was submitted." in focal.locator(".messages").inner_text()
+    assert "The report was submitted to the Secretariat: " \
+        in focal.locator(".messages").inner_text()
     row = focal.locator("#evidence + table tbody tr").filter(has_text="capture.bin")
     assert row.count() == 1
     assert row.locator("code.hash").inner_text().strip() == expected_sha256
@@ -117,14 +118,12 @@ def test_report_request_and_answer_journey(new_page, live_server, require_2fa):
     sign_in(analyst, live_server, "charlie", charlie_device)
     assert analyst.locator("h1").inner_text() == "Secretariat"
     analyst.goto(detail_url)
-    analyst.select_option("#id_to_status", label="Acknowledged")
-    analyst.get_by_role("button", name="Apply").click()
+    analyst.get_by_role("button", name="Acknowledge", exact=True).click()
     analyst.wait_for_load_state()
     assert status_text(analyst) == "Acknowledged"
     request = "Please send the firewall logs for 1 March, 08:00 to 12:00 UTC."
-    analyst.select_option("#id_to_status", label="Information requested")
     analyst.fill("#id_note", request)
-    analyst.get_by_role("button", name="Apply").click()
+    analyst.get_by_role("button", name="Request information").click()
     analyst.wait_for_load_state()
     assert status_text(analyst) == "Information requested"
 

@@ -119,7 +119,7 @@ def test_cli_reports_bad_lines_on_stderr(farm, control, tmp_path, capsys):
     assert code == 0
     err = capsys.readouterr().err
     assert "line 2: no scheme in 'example.net/page'" in err and "(skipped)" in err
-    assert "1 URLs in" in err and "accessible 1" in err
+    assert "1 URL in" in err and "accessible 1" in err
 
 
 def test_jsonl_reads_back_through_the_ooni_importer(full_run):

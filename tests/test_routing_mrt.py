@@ -552,7 +552,7 @@ def test_dump_main_reports_damage(tmp_path: Path) -> None:
     bad.write_bytes(_basic_update(1_700_000_000) + b"\x13\x37" * 50 + _basic_update(1_700_000_001))
     out, err = io.StringIO(), io.StringIO()
     assert dump_main([str(bad)], out, err) == 0
-    assert "1 damaged regions skipped (100 bytes" in err.getvalue()
+    assert "1 damaged region skipped (100 bytes" in err.getvalue()
     assert out.getvalue().count("\n") == 6
 
 

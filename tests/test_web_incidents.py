@@ -80,7 +80,7 @@ def test_submit_on_create_sends_at_once(alice):
     assert version.content["indicators"] == [{"type": "ipv4", "value": "192.0.2.10"},
                                              {"type": "domain", "value": "cable.example"}]
     page = client.get(response["Location"]).content.decode()
-    assert "The report was submitted." in page
+    assert "The report was submitted to the Secretariat: " in page
 
 
 def test_attachments_on_create(alice):
@@ -126,7 +126,7 @@ def test_preview_does_not_save(alice):
     html = response.content.decode()
     assert 'class="preview"' in html
     assert "Fibre cut at the landing station" in html
-    assert "6000" in html  # the derived user-hours are previewed
+    assert "6,000" in html  # the derived user-hours are previewed, as the report shows them
     assert Incident.objects.count() == 0
     assert IncidentVersion.objects.count() == 0
 

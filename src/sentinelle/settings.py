@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that the latency it records (/metrics) covers every other layer.
+    "sentinelle.core.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -142,6 +144,9 @@ LANGUAGES = [
 LOCALE_PATHS = [PACKAGE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
+# Dates in lists use each language's short formats (|date:"SHORT_DATETIME_FORMAT"); Django has
+# none for Arabic date and time, so sentinelle/formats/ supplies what is missing.
+FORMAT_MODULE_PATH = ["sentinelle.formats"]
 TIME_ZONE = env_str("SENTINELLE_TIME_ZONE", "UTC")
 
 STATIC_URL = "static/"
@@ -152,12 +157,19 @@ STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 MEDIA_ROOT = Path(env_str("SENTINELLE_MEDIA_ROOT", str(DATA_DIR / "media")))
 # Static files are served by WhiteNoise straight from the package: no collectstatic step.
 WHITENOISE_USE_FINDERS = True
+# In debug (the demo) a stylesheet edited while the server runs is served whole, not cut off at
+# the length WhiteNoise read at start-up.
+WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
 EVIDENCE_MAX_BYTES = env_int("SENTINELLE_EVIDENCE_MAX_BYTES", 25 * 1024 * 1024)
+# How many files one message of a report's thread (an answer to a request) may carry.
+MESSAGE_MAX_FILES = env_int("SENTINELLE_MESSAGE_MAX_FILES", 10)
+# Tell the Secretariat's analysts (those who may read the report) of each new submission.
+NOTIFY_ANALYSTS_OF_SUBMISSIONS = env_bool("SENTINELLE_NOTIFY_ANALYSTS_OF_SUBMISSIONS", True)
 # An import file (API, web page) above this is refused with 413, from its declared length
 # before the body is read (exchange/uploads.py).
 IMPORT_MAX_BYTES = env_int("SENTINELLE_IMPORT_MAX_BYTES", 50 * 1024 * 1024)
@@ -189,6 +201,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SENTINELLE_HSTS_INCLUDE_SUBDOMAINS", 
 SECURE_HSTS_PRELOAD = env_bool("SENTINELLE_HSTS_PRELOAD", _PRODUCTION)
 # Off by default: behind a TLS proxy that does not say the request was HTTPS it would loop.
 SECURE_SSL_REDIRECT = env_bool("SENTINELLE_SSL_REDIRECT", False)
+# Monitors and Prometheus may ask gunicorn directly, over plain HTTP on loopback (README,
+# "Health and metrics"); a redirect to HTTPS would fail their check.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 # Trusting X-Forwarded-Proto is only safe when a proxy always sets it, so only when configured:
 # SENTINELLE_PROXY_SSL_HEADER=X-Forwarded-Proto (the value meaning HTTPS is "https").
 _PROXY_SSL_HEADER = env_str("SENTINELLE_PROXY_SSL_HEADER", "").strip()
@@ -253,6 +268,13 @@ SPECTACULAR_SETTINGS = {
 _TASK_BACKENDS = {"database": "django_tasks_db.DatabaseBackend",
                   "immediate": "django_tasks.backends.immediate.ImmediateBackend"}
 TASKS = {"default": {"BACKEND": _TASK_BACKENDS[env_str("SENTINELLE_TASK_BACKEND", "database")]}}
+# /healthz answers "degraded" (503) once the oldest ready task has waited longer than this.
+HEALTH_MAX_TASK_AGE = env_int("SENTINELLE_HEALTH_MAX_TASK_AGE", 300)
+# /metrics answers loopback clients, and any client sending this bearer token (core/metrics.py).
+METRICS_TOKEN = env_secret("SENTINELLE_METRICS_TOKEN")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise SettingError("SENTINELLE_METRICS_TOKEN is shorter than 16 characters: give a long "
+                       "random secret, e.g. from `openssl rand -hex 32`")
 
 LOGGING = {
     "version": 1,

@@ -46,9 +46,10 @@ from sentinelle.observatory.models import (
     RoutingAlertRecord,
     Verdict,
 )
+from sentinelle.reports import formatting
 
 __all__ = ["DIMENSIONS", "AccessIndex", "IndexFilter", "compute_index", "index_table",
-           "routing_alert_counts"]
+           "measured_states", "routing_alert_counts"]
 
 DIMENSIONS = ("state", "service", "month")
 _FIGURES = ("measurements", "conclusive", "denied", "index", "reports")
@@ -175,8 +176,17 @@ def _cell(row: dict[str, Any], key: str, threshold: int) -> Any:
     return value
 
 
-def index_table(index: AccessIndex) -> tuple[list[str], list[list[Any]]]:
-    """(header, rows) for the page and the CSV; suppressed figures read "<k"."""
+def measured_states(viewer=None) -> QuerySet:
+    """The Member States with measurements in the index as ``viewer`` may see it: the choices
+    of the page's State filter (a State one may not see is not offered)."""
+    ids = _rows(AccessObservation, viewer).order_by().values("state_id")
+    return MemberState.objects.filter(pk__in=ids)
+
+
+def index_table(index: AccessIndex, *, percent: bool = False) -> tuple[list[str], list[list[Any]]]:
+    """(header, rows) for the page and the CSV; suppressed figures read "<k". With ``percent``
+    (the page) the index reads as a percentage in the active language ("37.5%", "37,5%"); the
+    CSV keeps the fraction, as the API does."""
     header, keys = [], []
     if "state" in index.group_by:
         header += [_("Code"), _("Member State")]
@@ -190,7 +200,13 @@ def index_table(index: AccessIndex) -> tuple[list[str], list[list[Any]]]:
     header += [_("Access-denial index"), _("Denied"), _("Conclusive measurements"),
                _("Measurements"), _("Reports")]
     keys += ["index", "denied", "conclusive", "measurements", "reports"]
-    return header, [[_cell(row, k, index.threshold) for k in keys] for row in index.rows]
+    rows = [[_cell(row, k, index.threshold) for k in keys] for row in index.rows]
+    if percent:
+        at = keys.index("index")
+        for cells, row in zip(rows, index.rows, strict=True):
+            if row["index"] is not None:
+                cells[at] = formatting.percent(row["index"], 1)
+    return header, rows
 
 
 def routing_alert_counts(flt: IndexFilter, viewer=None,

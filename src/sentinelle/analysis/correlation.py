@@ -1,43 +1,75 @@
 """Correlation of reports and duplicate suggestions, for the Secretariat's queue.
 
-Two reports are **linked** when their latest versions share an indicator (the same IP, domain,
-URL, e-mail, hash, prefix or AS number), when their IPs fall in the same /24 (IPv4) or /48 (IPv6),
-in the same routed network or the same AS (the last two from the stored enrichment), or when
-they name the same alleged origin State and their time windows overlap. Linked reports form
-**clusters** (connected components).
+Reports are correlated **per indicator**: two reports are linked by each value their latest
+versions share (the same IP, domain, URL, e-mail, hash, prefix or AS number), by IPs in the same
+/24 (IPv4) or /48 (IPv6), in the same routed network or the same AS (the last two from the stored
+enrichment), or by naming the same alleged origin State with overlapping time windows. A value on
+a warning list (``analysis/warninglists.py``: documentation, private and reserved ranges,
+special-use domains, reserved AS numbers, MISP's lists of public resolvers, sinkholes, empty-file
+hashes…) links nothing, and neither does one shared by more than ``MAX_SHARED`` reports.
+
+Each link is ranked by how specific it is: its kind's weight (a hash > a URL or e-mail > a domain
+> an IP > a prefix, longer first > a /24 > an AS > the alleged origin) less 10 × log2 of the
+number of reports sharing it, so a value shared by two reports outranks the same kind of value
+shared by fifty. A related report's score is the sum over the values it shares; the report page
+shows the ten best, each with the values it shares (``related_to``).
+
+**Clusters** (the analyst's queue and the Council report) are connected groups of reports linked
+by a *specific* value only: an exact indicator other than an AS number or a prefix shorter than
+/24 (/48). Same /24, network, AS and origin links are leads on a report page, but chaining them
+would join a year's reports into one "cluster".
 
 A **duplicate suggestion** is stricter: two reports of the *same* State whose time windows
-overlap and which share an exact indicator or the same RSIT type. Reports of two States about the
-same attack are correlated, not duplicates: each State's report counts. Merging marks the later
-report as a duplicate of the primary through ``services.change_status``; nothing is deleted.
+overlap and which share an exact indicator (not on a warning list) or the same RSIT type. Reports
+of two States about the same attack are correlated, not duplicates: each State's report counts.
+Merging marks the later report as a duplicate of the primary through ``services.change_status``;
+nothing is deleted.
 
-Only reports the analyst may see (``Incident.objects.for_user``) and that are counted (not draft,
-withdrawn or already a duplicate) take part. Grouping by shared value is done in SQL.
+Only reports the viewer may see (``Incident.objects.for_user``) and that are counted (not draft,
+withdrawn or already a duplicate) take part, and the number of reports sharing a value is counted
+among those only: neither a link nor a rank tells anything of a report the viewer may not see.
+Grouping by shared value is done in SQL.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import math
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db.models import Count, F, QuerySet
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from sentinelle.analysis.models import IpEnrichment
 from sentinelle.analysis.statistics import COUNTED_EXCLUDED_STATUSES
+from sentinelle.analysis.warninglists import why_listed
 from sentinelle.incidents.models import Incident, Indicator
 
-__all__ = ["Cluster", "Link", "Suggestion", "candidates", "clusters", "duplicate_suggestions",
-           "related_to"]
+__all__ = ["Cluster", "Link", "Related", "Suggestion", "candidates", "clusters",
+           "duplicate_suggestions", "related_to"]
 
 # Time windows closer than this count as overlapping: reporters round their start times.
 SLACK = dt.timedelta(hours=24)
 # A key shared by more reports than this (a public resolver, a cloud AS) links nothing useful.
 MAX_SHARED = 200
+# How many related reports the report page shows before "all N".
+TOP = 10
 _STRONG = ("ipv4", "ipv6", "domain", "url", "email", "sha256", "prefix", "asn")
+# How specific a shared value of each kind is (prefixes: by length, see Link.weight).
+_WEIGHTS = {"sha256": 100, "url": 90, "email": 90, "domain": 80, "ipv4": 70, "ipv6": 70,
+            "net24": 45, "net48": 45, "asn": 20, "as": 20, "origin": 10}
+# A link at least this specific may join a cluster (an exact IP: 70; a /24 prefix: 60).
+_CLUSTER_WEIGHT = 60
+
+
+def _kind_names() -> dict[str, str]:
+    return {"net24": gettext("same /24"), "net48": gettext("same /48"),
+            "network": gettext("same routed network"), "as": gettext("same AS"),
+            "origin": gettext("same alleged origin, overlapping time"),
+            **{value: str(label) for value, label in Indicator.Type.choices}}
 
 
 @dataclass(frozen=True)
@@ -47,15 +79,45 @@ class Link:
 
     @property
     def label(self) -> str:
-        names = {"net24": _("same /24"), "net48": _("same /48"), "network": _("same network"),
-                 "as": _("same AS"), "origin": _("same alleged origin, overlapping time")}
-        return f"{names.get(self.kind, self.kind)}: {self.value}"
+        return f"{_kind_names().get(self.kind, self.kind)}: {self.value}"
+
+    @property
+    def weight(self) -> float:
+        """How specific the kind of value is, before counting who shares it."""
+        if self.kind in ("prefix", "network"):
+            try:
+                net = ipaddress.ip_network(self.value, strict=False)
+            except ValueError:
+                return 0
+            # IPv4 /32 70, /24 60, /16 50 … /0 30; IPv6 by the same steps up to /64 (a
+            # subnet), so a /48 ranks as a /24. A routed network from enrichment a bit less.
+            span = 32 if net.version == 4 else 64
+            return (30 + 40 * min(net.prefixlen, span) / span
+                    - (5 if self.kind == "network" else 0))
+        return _WEIGHTS.get(self.kind, 0)
+
+    def score(self, shared_by: int) -> float:
+        """The weight less 10 × log2 of the reports sharing it: rarer ranks higher."""
+        return max(1.0, self.weight - 10 * math.log2(max(shared_by, 2)))
 
 
 @dataclass
 class Cluster:
     incidents: list[Incident]
     links: list[Link] = field(default_factory=list)
+
+
+@dataclass
+class Related:
+    """A report related to another, with each value they share and how many reports share it."""
+
+    incident: Incident
+    links: list[tuple[Link, int]]
+    score: float
+
+    @property
+    def reasons(self) -> list[str]:
+        return [link.label for link, _n in self.links]
 
 
 @dataclass
@@ -80,11 +142,12 @@ def _current_indicators(incidents: QuerySet[Incident]) -> QuerySet[Indicator]:
 
 
 def _shared_keys(incidents: QuerySet[Incident]) -> dict[Link, set[int]]:
-    """{link: incident ids}; exact values grouped in SQL, derived keys over the IPs only."""
+    """{link: incident ids}; exact values grouped in SQL, derived keys over the IPs only.
+    Values on a warning list are left out."""
     indicators = _current_indicators(incidents)
     shared = (indicators.order_by().values("type", "value")
               .annotate(n=Count("incident_id", distinct=True)).filter(n__gte=2, n__lte=MAX_SHARED))
-    wanted = {(r["type"], r["value"]) for r in shared}
+    wanted = {(r["type"], r["value"]) for r in shared if not why_listed(r["type"], r["value"])}
     keys: dict[Link, set[int]] = defaultdict(set)
     if wanted:
         values = {v for _t, v in wanted}
@@ -99,6 +162,8 @@ def _shared_keys(incidents: QuerySet[Incident]) -> dict[Link, set[int]]:
             address = ipaddress.ip_address(ip)
         except ValueError:
             continue
+        if why_listed("ipv4" if address.version == 4 else "ipv6", ip):
+            continue
         bits, kind = (24, "net24") if address.version == 4 else (48, "net48")
         keys[Link(kind, str(ipaddress.ip_network(f"{ip}/{bits}", strict=False)))].add(incident_id)
         facts = enriched.get(ip)
@@ -106,7 +171,8 @@ def _shared_keys(incidents: QuerySet[Incident]) -> dict[Link, set[int]]:
             keys[Link("network", facts.network)].add(incident_id)
         if facts is not None and facts.asn:
             keys[Link("as", f"AS{facts.asn}")].add(incident_id)
-    return {k: ids for k, ids in keys.items() if 2 <= len(ids) <= MAX_SHARED}
+    return {k: ids for k, ids in keys.items()
+            if 2 <= len(ids) <= MAX_SHARED and not why_listed(k.kind, k.value)}
 
 
 def _overlap(a: Incident, b: Incident) -> bool:
@@ -114,29 +180,10 @@ def _overlap(a: Incident, b: Incident) -> bool:
     return a.started_at <= b_end + SLACK and b.started_at <= a_end + SLACK
 
 
-def _origin_links(incidents: Iterable[Incident]) -> dict[Link, set[int]]:
-    by_origin: dict[str, list[Incident]] = defaultdict(list)
-    for incident in incidents:
-        if incident.alleged_origin_state_id:
-            by_origin[incident.alleged_origin_state.alpha2].append(incident)
-    links: dict[Link, set[int]] = {}
-    for origin, group in by_origin.items():
-        group.sort(key=lambda i: i.started_at)
-        for i, a in enumerate(group):
-            for b in group[i + 1:]:
-                if b.started_at > (a.ended_at or a.started_at) + SLACK:
-                    break  # sorted by start: no later one overlaps a
-                link = Link("origin", f"{origin} {a.started_at:%Y-%m-%d}")
-                links.setdefault(link, {a.pk}).add(b.pk)
-    return links
-
-
 def clusters(user, since: dt.datetime | None = None) -> list[Cluster]:
-    """Connected groups of linked reports, largest first."""
+    """Connected groups of reports linked by a specific shared value, largest first."""
     qs = candidates(user, since).select_related("state", "alleged_origin_state", "category")
-    keys = _shared_keys(qs)
-    with_origin = list(qs.filter(alleged_origin_state__isnull=False))
-    keys.update(_origin_links(with_origin))
+    keys = {k: ids for k, ids in _shared_keys(qs).items() if k.weight >= _CLUSTER_WEIGHT}
     parent: dict[int, int] = {}
 
     def find(x: int) -> int:
@@ -158,7 +205,7 @@ def clusters(user, since: dt.datetime | None = None) -> list[Cluster]:
         if len(ids) < 2:
             continue
         links = sorted((k for k, v in keys.items() if find(next(iter(v))) == root),
-                       key=lambda k: (k.kind, k.value))
+                       key=lambda k: (-k.weight, k.kind, k.value))
         out.append(Cluster([by_id[i] for i in sorted(ids) if i in by_id], links))
     out.sort(key=lambda c: (-len(c.incidents), c.incidents[0].pk))
     return out
@@ -177,7 +224,7 @@ def duplicate_suggestions(user, since: dt.datetime | None = None,
             ordered = sorted(ids)
             for i, a in enumerate(ordered):
                 for b in ordered[i + 1:]:
-                    shared[(a, b)].append(f"{link.kind}: {link.value}")
+                    shared[(a, b)].append(link.label)
     by_state: dict[int, list[Incident]] = defaultdict(list)
     for incident in qs:
         by_state[incident.state_id].append(incident)
@@ -204,10 +251,59 @@ def duplicate_suggestions(user, since: dt.datetime | None = None,
     return out
 
 
-def related_to(user, incident: Incident) -> list[tuple[Incident, list[Link]]]:
-    """Reports linked to ``incident``, with the links, for the report page."""
+def _without_implied(links: list[tuple[Link, int]],
+                     as_of: dict[str, str]) -> list[tuple[Link, int]]:
+    """Leave out what a stronger shared value already says: the /24, network or AS of a shared
+    IP address, the enriched AS of a shared AS number. Counting them again would rank two
+    reports sharing one IP above two sharing a hash."""
+    ips = [ipaddress.ip_address(link.value) for link, _n in links
+           if link.kind in ("ipv4", "ipv6")]
+    asns = {link.value for link, _n in links if link.kind == "asn"}
+    asns |= {as_of[str(ip)] for ip in ips if str(ip) in as_of}
+    kept = []
+    for link, n in links:
+        if link.kind in ("net24", "net48", "network"):
+            net = ipaddress.ip_network(link.value, strict=False)
+            if any(ip.version == net.version and ip in net for ip in ips):
+                continue
+        if link.kind == "as" and link.value in asns:
+            continue
+        kept.append((link, n))
+    return kept
+
+
+def related_to(user, incident: Incident) -> list[Related]:
+    """Reports linked to ``incident`` by what they share with it, most specific first.
+
+    Each one carries only the values it shares with ``incident`` itself (not its cluster's)."""
+    if not candidates(user).filter(pk=incident.pk).exists():
+        return []
     # Links older than a year are history, not leads; the bound keeps the page fast.
-    for cluster in clusters(user, since=incident.started_at - dt.timedelta(days=365)):
-        if any(i.pk == incident.pk for i in cluster.incidents):
-            return [(i, cluster.links) for i in cluster.incidents if i.pk != incident.pk]
-    return []
+    qs = candidates(user, since=incident.started_at - dt.timedelta(days=365))
+    found: dict[int, list[tuple[Link, int]]] = defaultdict(list)
+    for link, ids in _shared_keys(qs).items():
+        if incident.pk in ids:
+            for other in ids - {incident.pk}:
+                found[other].append((link, len(ids)))
+    if incident.alleged_origin_state_id:
+        same = [i for i in qs.filter(alleged_origin_state_id=incident.alleged_origin_state_id)
+                .exclude(pk=incident.pk).select_related("alleged_origin_state")
+                if _overlap(incident, i)]
+        for other in same:
+            link = Link("origin", other.alleged_origin_state.alpha2)
+            found[other.pk].append((link, len(same) + 1))
+    by_id = qs.select_related("state", "category").in_bulk(list(found))
+    # A list, not a subquery: the enrichment's column is an inet on PostgreSQL.
+    own_ips = list(_current_indicators(qs.filter(pk=incident.pk)).filter(
+        type__in=("ipv4", "ipv6")).values_list("value", flat=True))
+    as_of = {e.ip: f"AS{e.asn}"
+             for e in IpEnrichment.objects.filter(ip__in=own_ips, asn__isnull=False)}
+    out = []
+    for pk, links in found.items():
+        if pk not in by_id:
+            continue
+        links = _without_implied(links, as_of)
+        links.sort(key=lambda ln: (-ln[0].score(ln[1]), ln[0].kind, ln[0].value))
+        out.append(Related(by_id[pk], links, sum(link.score(n) for link, n in links)))
+    out.sort(key=lambda r: (-r.score, -len(r.links), -r.incident.pk))
+    return out

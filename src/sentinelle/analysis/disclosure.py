@@ -37,13 +37,13 @@ it may see (``Incident.objects.for_user``). A focal point sees its own State's f
 from __future__ import annotations
 
 import copy
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef
 from django.http import QueryDict
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sentinelle.analysis.filters import filter_from_query
@@ -57,8 +57,9 @@ from sentinelle.analysis.statistics import (
 )
 from sentinelle.incidents.models import Evidence, Incident, Status, Transition
 
-__all__ = ["PUBLIC_PARAMETERS", "display", "is_full_view", "named_states", "public_year",
-           "publication", "publish", "small_count_threshold", "statistics_for"]
+__all__ = ["PUBLIC_PARAMETERS", "current_year", "display", "is_full_view", "named_states",
+           "public_year", "publication", "publish", "small_count_threshold", "statistics_for",
+           "withheld"]
 
 # The only parameter a reader outside the Secretariat may choose.
 PUBLIC_PARAMETERS = ("year",)
@@ -78,6 +79,13 @@ def _own_state(user) -> str | None:
 
 # --- who gets what --------------------------------------------------------------------------
 
+def current_year() -> int:
+    """"This year" of every public page: the calendar year in the platform's time zone
+    (SENTINELLE_TIME_ZONE). One definition, so that around New Year no page shows the UTC year
+    beside another showing the local one."""
+    return timezone.localdate().year
+
+
 def public_year(query: QueryDict) -> int:
     """The year a public reader asks for (this year by default); ValidationError names every
     other parameter, which only the Secretariat may use."""
@@ -91,7 +99,7 @@ def public_year(query: QueryDict) -> int:
         refused = {**exc.message_dict, **refused}
     if refused:
         raise ValidationError(refused)
-    return year or dt.date.today().year
+    return year or current_year()
 
 
 def statistics_for(user, query: QueryDict) -> Stats:
@@ -175,6 +183,12 @@ def _sensitive(value: int, shares: dict[int, int], k: int) -> bool:
     # One State holding all but a few: it would learn that the others reported fewer than k.
     rest = value - max(shares.values(), default=0)
     return 0 < rest < k
+
+
+def withheld(value: int, shares: dict[int, int], threshold: int | None = None) -> bool:
+    """Whether a count published outside the Secretariat (a sentence of the Council report)
+    must read "<k": the same small-count rule as every cell; `shares` is the count per State."""
+    return _sensitive(value, shares, small_count_threshold() if threshold is None else threshold)
 
 
 def publish(raw: Stats, previous: Stats | None = None, threshold: int | None = None) -> Stats:

@@ -36,7 +36,8 @@ def filter_from_query(query: QueryDict) -> StatsFilter:
     year = None
     raw_year = query.get("year", "").strip()
     if raw_year:
-        if not raw_year.isdigit() or not 1900 <= int(raw_year) <= 2999:
+        # isdecimal and the length first: int() refuses "²" (a digit) and over 4,300 digits.
+        if not (raw_year.isdecimal() and len(raw_year) == 4) or not 1900 <= int(raw_year) <= 2999:
             raise ValidationError({"year": _("Give a year as four digits.")})
         year = int(raw_year)
     flt = StatsFilter(

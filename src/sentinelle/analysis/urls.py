@@ -9,5 +9,8 @@ urlpatterns = [
     path("public/export/<str:name>.<str:fmt>", views.public_export,
          name="analysis-public-export"),
     path("duplicates/", views.duplicates, name="analysis-duplicates"),
+    path("queue/", views.queue, name="analysis-queue"),
+    path("handling-times/", views.handling_times, name="analysis-handling-times"),
     path("duplicates/merge/", views.merge, name="analysis-merge"),
+    path("related/<int:pk>/", views.related, name="analysis-related"),
 ]

@@ -7,14 +7,16 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from sentinelle.analysis import charts, correlation, disclosure
+from sentinelle.analysis import charts, correlation, disclosure, handling
 from sentinelle.analysis.filters import query_from_filter
+from sentinelle.analysis.forms import HandlingExpectationForm
 from sentinelle.analysis.statistics import Stats, StatsFilter
 from sentinelle.analysis.tables import EXPORTABLE, TITLES, table
 from sentinelle.core.models import MemberState
@@ -34,13 +36,13 @@ def _stats(request: HttpRequest, public: bool) -> tuple[StatsFilter, Stats, list
     errors: list[str] = []
     query = request.GET
     if not query:
-        query = QueryDict(f"year={timezone.now().year}")
+        query = QueryDict(f"year={disclosure.current_year()}")
     viewer = _viewer(request, public)
     try:
         stats = disclosure.statistics_for(viewer, query)
     except ValidationError as exc:
         errors = [str(m) for msgs in exc.message_dict.values() for m in msgs]
-        stats = disclosure.statistics_for(viewer, QueryDict(f"year={timezone.now().year}"))
+        stats = disclosure.statistics_for(viewer, QueryDict(f"year={disclosure.current_year()}"))
     return stats.filter, stats, errors
 
 
@@ -69,7 +71,7 @@ def _render(request: HttpRequest, public: bool) -> HttpResponse:
         or not request.user.is_focal_point else request.user.state,
         "states": MemberState.objects.filter(is_member=True),
         "categories": Category.objects.all(), "regions": [*ITU_D_REGIONS, *ADMIN_REGIONS],
-        "years": range(timezone.now().year, timezone.now().year - 10, -1),
+        "years": range(disclosure.current_year(), disclosure.current_year() - 10, -1),
     })
 
 
@@ -127,6 +129,17 @@ def duplicates(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def related(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every report correlated with one, ranked, each with the values it shares ("all N")."""
+    _require_secretariat(request)
+    incident = Incident.objects.for_user(request.user).filter(pk=pk).first()
+    if incident is None:
+        raise Http404
+    return render(request, "analysis/related.html", {
+        "incident": incident, "related": correlation.related_to(request.user, incident)})
+
+
+@login_required
 @require_POST
 def merge(request: HttpRequest) -> HttpResponse:
     """Mark a report as a duplicate of a primary: a status change, the original is kept."""
@@ -148,3 +161,82 @@ def merge(request: HttpRequest) -> HttpResponse:
             "dup": duplicate.reference, "primary": primary.reference})
     return redirect(request.POST.get("next") if request.POST.get("next", "").startswith("/")
                     and not request.POST["next"].startswith("//") else "analysis-duplicates")
+
+
+def _sort_headers(sort: str) -> list[dict]:
+    """Column headers of the queue: a link to each sort, the current one with aria-sort."""
+    headers = []
+    for key, (label, _column) in handling.SORTS.items():
+        current = sort.lstrip("-") == key
+        descending = sort.startswith("-")
+        headers.append({
+            "key": key, "label": label,
+            "aria_sort": ("descending" if descending else "ascending") if current else None,
+            # A first click shows the oldest (longest) first; a second click reverses.
+            "href": f"?sort={key}" if current and descending else f"?sort=-{key}",
+        })
+    return headers
+
+
+@login_required
+def queue(request: HttpRequest) -> HttpResponse:
+    """The Secretariat's queue of open reports: age, time since submission and since the
+    State's last answer, each sortable, and the overdue ones marked against the category's
+    expected handling times."""
+    _require_secretariat(request)
+    sort, error = handling.parse_sort(request.GET.get("sort"))
+    page = Paginator(handling.queue(request.user, sort), 50).get_page(request.GET.get("page"))
+    now = timezone.now()
+    expected = handling.expectations()
+    rows = []
+    for incident in page:
+        rows.append({
+            "incident": incident,
+            "age": handling.duration(now - incident.started_at),
+            "since_submission": handling.duration(now - incident.submitted_at)
+            if incident.submitted_at else "—",
+            "since_answer": handling.duration(now - incident.last_answer_at)
+            if incident.last_answer_at else None,
+            "due": handling.due(incident, expected.get(incident.category_id), now),
+        })
+    return render(request, "analysis/queue.html", {
+        "page": page, "rows": rows, "sort": sort, "error": error,
+        "headers": _sort_headers(sort),
+    })
+
+
+@login_required
+def handling_times(request: HttpRequest) -> HttpResponse:
+    """Expected handling times per category, set by the Secretariat (audited)."""
+    _require_secretariat(request)
+    status = 200
+    if request.method == "POST":
+        form = HandlingExpectationForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                handling.set_expectation(request.user, data["category"],
+                                         data["acknowledge_hours"], data["analyse_hours"])
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, _("Expected handling times of %(category)s saved.")
+                                 % {"category": data["category"].label})
+                return redirect("analysis-handling-times")
+        status = 400
+    else:
+        chosen = Category.objects.filter(code=request.GET.get("category", "")).first()
+        initial = {}
+        if chosen is not None:
+            current = handling.expectations().get(chosen.pk)
+            initial = {"category": chosen.code,
+                       "acknowledge_hours": current.acknowledge_hours if current else "",
+                       "analyse_hours": current.analyse_hours if current else ""}
+        form = HandlingExpectationForm(initial=initial)
+    expected = handling.expectations()
+    categories = [{"category": c, "expectation": expected.get(c.pk)}
+                  for c in Category.objects.all()]
+    return render(request, "analysis/handling_times.html",
+                  {"form": form, "categories": categories}, status=status)
+

@@ -48,7 +48,8 @@ class TwoFactorRequiredMiddleware:
     issued only to verified users.
     """
 
-    EXEMPT_URL_NAMES = frozenset({"login", "logout", "two-factor", "set_language", "healthz"})
+    EXEMPT_URL_NAMES = frozenset({"login", "logout", "two-factor", "set_language", "healthz",
+                                  "metrics"})
     EXEMPT_PREFIXES = ("/api/", "/static/")
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):

@@ -13,7 +13,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -148,7 +148,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     visible = Incident.objects.for_user(user)
     # The figures are the year's public publication, the same on every public surface
     # (analysis.disclosure); the reports themselves are not public.
-    year = timezone.now().year
+    year = disclosure.current_year()
     stats = disclosure.publication(year)
     context: dict = {"year": year, "by_category": [
         {**row, "shown": disclosure.display(row["incidents"]),
@@ -198,11 +198,6 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
                      after={"revoked_at": token.revoked_at})
         messages.success(request, _("The token was revoked."))
     return redirect("tokens")
-
-
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness probe; also the trivial view the API load benchmark compares against."""
-    return JsonResponse({"status": "ok", "version": settings.SPECTACULAR_SETTINGS["VERSION"]})
 
 
 @login_required

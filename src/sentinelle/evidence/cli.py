@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from gettext import ngettext
 
 from sentinelle.evidence import bundle, keys
 
@@ -25,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("verify", help="check a bundle's hashes and signature",
                            epilog=EPILOG_VERIFY,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    check.add_argument("bundle", metavar="BUNDLE")
+    check.add_argument("bundle", metavar="BUNDLE", help="the bundle (.zip) to check")
     check.add_argument("--key", metavar="PUB",
                        help="the signer's public key (default: the key in the manifest)")
     check.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -57,7 +58,10 @@ def main(argv: list[str] | None = None) -> int:
                           "files": len((result.manifest or {}).get("files", []))}))
     elif result.ok:
         manifest = result.manifest or {}
-        print(f"OK: {len(manifest.get('files', []))} files and the signature hold")
+        count = len(manifest.get("files", []))
+        # stdlib gettext: this tool runs without Django (and so without its catalogues)
+        print(ngettext("OK: %(count)d file and the signature hold",
+                       "OK: %(count)d files and the signature hold", count) % {"count": count})
         tool = manifest.get("tool") or {}
         print(f"kind: {manifest.get('kind')}, created {manifest.get('created_at')}, "
               f"by {tool.get('name')} {tool.get('version')}")

@@ -44,10 +44,13 @@ def refuse_json(request: HttpRequest, message: str) -> HttpResponse:
     return JsonResponse({"detail": message, "code": "too_large"}, status=413)
 
 
-def _cap_of(view_func) -> UploadCap | None:
+def _cap_of(view_func, method: str = "post") -> UploadCap | None:
     cap = getattr(view_func, "upload_cap", None)
-    if cap is None:   # DRF's as_view() keeps the view class on the function
-        cap = getattr(getattr(view_func, "cls", None), "upload_cap", None)
+    if cap is None:   # DRF's as_view() keeps the view class (and a viewset its actions)
+        cls = getattr(view_func, "cls", None)
+        action = (getattr(view_func, "actions", None) or {}).get(method.lower())
+        cap = getattr(getattr(cls, action, None), "upload_cap", None) if action else None
+        cap = cap or getattr(cls, "upload_cap", None)
     return cap
 
 
@@ -62,7 +65,7 @@ class UploadCapMiddleware:
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs
                      ) -> HttpResponse | None:
-        cap = _cap_of(view_func)
+        cap = _cap_of(view_func, request.method)
         if cap is None or request.method not in ("POST", "PUT", "PATCH"):
             return None
         try:

@@ -47,8 +47,10 @@ def _has_choice(model: type[GatewayEntry], name: str, value: str) -> bool:
 
 
 def filter_choices(model: type[GatewayEntry]) -> dict[str, Any]:
-    out: dict[str, Any] = {"states": MemberState.objects.filter(is_member=True)
-                           .only("alpha2", "name_en"), "languages": LANGUAGES}
+    # Whole rows: the page shows each State's name in the reader's language, and a deferred
+    # name column would cost a query per State.
+    out: dict[str, Any] = {"states": MemberState.objects.filter(is_member=True),
+                           "languages": LANGUAGES}
     fields = []
     for name in CHOICE_FILTERS:
         if not _has_field(model, name):

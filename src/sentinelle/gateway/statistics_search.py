@@ -3,9 +3,7 @@ official language) finds that line of the public figures, as an anonymous reader
 
 from __future__ import annotations
 
-import datetime as dt
-
-from sentinelle.analysis.disclosure import publication
+from sentinelle.analysis.disclosure import current_year, publication
 from sentinelle.incidents.models import Category, RsitClass
 
 
@@ -16,7 +14,7 @@ def _matches(query: str, labels: dict, code: str) -> bool:
 
 
 def statistics_hits(query: str, year: int | None = None) -> list[dict]:
-    year = year or dt.date.today().year
+    year = year or current_year()
     categories = [c.code for c in Category.objects.all() if _matches(query, c.labels, c.code)]
     classes = [c.code for c in RsitClass.objects.all() if _matches(query, c.labels, c.code)]
     if not categories and not classes:

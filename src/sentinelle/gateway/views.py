@@ -15,7 +15,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from sentinelle.analysis.disclosure import publication
+from sentinelle.analysis.disclosure import current_year, publication
 from sentinelle.gateway import exports, search, services
 from sentinelle.gateway.filters import apply_filters, filter_choices
 from sentinelle.gateway.forms import FORMS, ModerationForm, translation_form
@@ -182,14 +182,14 @@ def statistics(request: HttpRequest) -> HttpResponse:
     try:
         year = int(request.GET.get("year", ""))
     except ValueError:
-        year = dt.date.today().year
+        year = current_year()
     if not 2000 <= year <= 2100:
-        year = dt.date.today().year
+        year = current_year()
     stats = publication(year)
     states = {state for model in KINDS.values()
               for state in model.objects.published().values_list("state_id", flat=True) if state}
     return render(request, "gateway/statistics.html", {
         "stats": stats, "year": year, "states_on_gateway": len(states),
-        "years": range(dt.date.today().year, dt.date.today().year - 5, -1),
+        "years": range(current_year(), current_year() - 5, -1),
         "counts": [(model._meta.verbose_name_plural, model.objects.published().count())
                    for model in KINDS.values()]})

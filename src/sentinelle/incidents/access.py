@@ -38,6 +38,15 @@ def evidence_for_user(user, incident: Incident) -> QuerySet[Evidence]:
         "uploaded_by")
 
 
+def message_files_for_user(user, incident: Incident) -> dict[int, list[Evidence]]:
+    """The files sent with the report's messages that the user may see, by message id: they
+    are evidence, each shown by the TLP it was sent under."""
+    files: dict[int, list[Evidence]] = {}
+    for item in evidence_for_user(user, incident).filter(message__isnull=False):
+        files.setdefault(item.message_id, []).append(item)
+    return files
+
+
 def thread_for_user(user, incident: Incident) -> QuerySet[Message]:
     """The report's messages the user may read, each by the TLP it was written under."""
     return Message.objects.for_user(user).filter(incident=incident).select_related("author")

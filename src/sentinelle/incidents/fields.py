@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
@@ -11,6 +13,14 @@ from sentinelle.incidents.models import Category, Indicator, RsitType
 
 MAX_INDICATORS = 1000
 MAX_SERVICES = 50
+
+
+def validate_single_line(value: str) -> None:
+    """A title goes into e-mail bodies and lists as one line: a line break (or another control
+    character) there would let it forge lines of its own in a receipt e-mail."""
+    if any(unicodedata.category(char) == "Cc" for char in str(value)):
+        raise ValidationError(_("The title must be one line, without control characters."),
+                              code="single_line")
 
 
 def parse_category(code: str) -> Category:

@@ -1,15 +1,29 @@
-"""Filters for report lists, shared by the web list, its exports and the API."""
+"""Filters for report lists, shared by the web list, its exports and the API.
+
+``q`` finds reports by their title, narrative or indicators (``incidents/search.py``); the
+queryset it filters is the searcher's own (``for_user``), so it finds nothing else.
+"""
 
 import django_filters
+from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from sentinelle.core.models import MemberState
+from sentinelle.incidents import search
+from sentinelle.incidents.indicators import MAX_VALUE_LENGTH
 from sentinelle.incidents.models import TLP, Category, Incident, RsitClass, Status
 
 
 class IncidentFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label=_("Search"))
+    # Bounded as an indicator value is: a longer text cannot be one, and SQLite refuses a LIKE
+    # pattern over 50,000 bytes (a 500 on the list).
+    q = django_filters.CharFilter(
+        method="search", label=_("Search"), max_length=MAX_VALUE_LENGTH,
+        help_text=_("Words of the title or narrative, or an indicator: an IP address or range "
+                    "(CIDR), a domain, URL, e-mail address, AS number or hash."),
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": _(
+            "text, IP, range, domain, hash…")}))
     state = django_filters.ModelChoiceFilter(
         field_name="state", to_field_name="alpha2", label=_("Member State"),
         # All States, not only those with reports: the list must not reveal who reported.
@@ -31,5 +45,34 @@ class IncidentFilter(django_filters.FilterSet):
         fields = ["q", "state", "category", "rsit_class", "tlp", "status", "started_after",
                   "started_before"]
 
+    def _resolve_q(self) -> bool:
+        """Resolve the indicator part of `q` over the searcher's reports, once; False (and a
+        form error naming `q`) when the search is too broad to run."""
+        if not hasattr(self, "_by_indicator"):
+            self._by_indicator = None
+            value = self.form.cleaned_data.get("q") if not self.form.errors else None
+            if value:
+                try:
+                    self._by_indicator = search.incidents_matching(value, self.queryset)
+                except search.TooBroad as exc:
+                    self.form.add_error("q", str(exc))
+        return "q" not in self.form.errors
+
+    def is_valid(self) -> bool:
+        # Resolved here too so that the API answers 400 naming `q`, not an empty list.
+        return super().is_valid() and self._resolve_q()
+
+    def filter_queryset(self, queryset):
+        if not self._resolve_q():
+            return queryset.none()
+        return super().filter_queryset(queryset)
+
     def search(self, queryset, name, value):
-        return queryset.filter(Q(title__icontains=value) | Q(description__icontains=value))
+        by_text = Q(title__icontains=value) | Q(description__icontains=value)
+        by_indicator = getattr(self, "_by_indicator", None)
+        if by_indicator is None:
+            try:
+                by_indicator = search.incidents_matching(value, queryset)
+            except search.TooBroad:   # said on the form by _resolve_q, when it could run
+                return queryset.none()
+        return queryset.filter(by_text | by_indicator)

@@ -24,7 +24,8 @@ def rsit_choices() -> list:
 class IncidentForm(forms.Form):
     """The report form. Field names match the API so both validate through incidents.fields."""
 
-    title = forms.CharField(label=_("Title"), max_length=200)
+    title = forms.CharField(label=_("Title"), max_length=200,
+                            validators=[fields.validate_single_line])
     category = forms.ModelChoiceField(label=_("Category"), to_field_name="code",
                                       queryset=Category.objects.filter(active=True))
     rsit = forms.ChoiceField(label=_("RSIT class and type"))
@@ -118,9 +119,29 @@ class TransitionForm(forms.Form):
     duplicate_of = forms.IntegerField(label=_("Duplicate of report number"), required=False)
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input; cleans to a list (empty when none was chosen)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        items = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleFileField, self).clean(item, initial) for item in items if item]
+
+
 class MessageForm(forms.Form):
     body = forms.CharField(label=_("Message"), max_length=20_000,
                            widget=forms.Textarea(attrs={"rows": 4}))
+    files = MultipleFileField(
+        label=_("Files"), required=False,
+        help_text=_("Optional. They become evidence of the report (SHA-256, the report's TLP) "
+                    "and are listed under the message."))
 
 
 class EvidenceForm(forms.Form):

@@ -48,7 +48,8 @@ def normalise(kind: str, value: str) -> str:
         raise IndicatorError(str(exc)) from None
     if kind == "asn":
         digits = value.upper().removeprefix("AS")
-        if not digits.isdigit() or not 0 < int(digits) < 2**32:
+        # isdecimal, not isdigit: "²" is a digit that int() refuses (a ValueError, not ours).
+        if not digits.isdecimal() or not 0 < int(digits) < 2**32:
             raise IndicatorError(f"{value!r} is not an AS number (1 to 4294967295)")
         return f"AS{int(digits)}"
     if kind == "domain":

@@ -42,3 +42,22 @@ def information_provided(incident, message) -> None:
     # have become RED, naming other analysts, since they asked).
     readers = [u for u in requesters if visibility.item_visible(u, message)]
     _send(readers, "information_provided", _context(incident, message=message))
+
+
+def submitted(incident, receipt) -> None:
+    """The State's focal points get the receipt; the analysts who may read the report are
+    told it arrived (unless SENTINELLE_NOTIFY_ANALYSTS_OF_SUBMISSIONS is off)."""
+    from sentinelle.incidents import receipts, visibility
+    from sentinelle.incidents.models import Incident
+
+    context = receipts.context(receipt)
+    _send(_state_focal_points(incident).order_by("pk"), "submitted", context)
+    if not settings.NOTIFY_ANALYSTS_OF_SUBMISSIONS:
+        return
+    analysts = User.objects.filter(role__in=(Role.ANALYST, Role.ADMIN), is_active=True) \
+        .order_by("pk")
+    # A RED or AMBER+STRICT report reaches only the analysts its State named.
+    readers = [u for u in analysts
+               if Incident.objects.for_user(u).filter(pk=incident.pk).exists()
+               and visibility.version_visible(u, incident, receipt.version.content)]
+    _send(readers, "new_submission", context)

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sentinelle.core import audit
-from sentinelle.incidents import notifications, workflow
+from sentinelle.incidents import notifications, receipts, workflow
 from sentinelle.incidents.models import (
     Evidence,
     Incident,
@@ -232,26 +232,70 @@ def change_status(incident: Incident, user, to_status: str, note: str = "",
         transaction.on_commit(lambda: notifications.information_requested(incident, message))
     elif to_status == Status.ACKNOWLEDGED:
         transaction.on_commit(lambda: notifications.acknowledged(incident))
+    elif to_status == Status.SUBMITTED:
+        receipt = receipts.issue(incident, user, incident.submitted_at)
+        # The files by id: their hashes are in their own `evidence.add` entries, shown by each
+        # file's TLP; this entry is shown to whoever reads the report.
+        audit.record("incident.receipt", incident, after={
+            "version": receipt.version.number, "content_sha256": receipt.content_sha256,
+            "evidence": [entry["id"] for entry in receipt.evidence]})
+        transaction.on_commit(lambda: notifications.submitted(incident, receipt))
     return transition
 
 
+def message_request_limit() -> int:
+    """The most file bytes one message may carry: beyond it some file is over the limit or
+    there are too many, so the request is refused unread (exchange/uploads.py)."""
+    return max(settings.MESSAGE_MAX_FILES, 1) * settings.EVIDENCE_MAX_BYTES
+
+
+def check_message_files(files: list[UploadedFile]) -> None:
+    """Refuse, before anything is stored, files a message may not carry (count, size)."""
+    if len(files) > settings.MESSAGE_MAX_FILES:
+        raise ValidationError({"files": _("At most %(limit)s files can go with one message.") % {
+            "limit": settings.MESSAGE_MAX_FILES}})
+    for upload in files:
+        if upload.size > settings.EVIDENCE_MAX_BYTES:
+            raise EvidenceTooLarge({"files": _(
+                "%(name)s is %(size)s bytes; the limit is %(limit)s bytes.") % {
+                "name": safe_filename(upload.name), "size": upload.size,
+                "limit": settings.EVIDENCE_MAX_BYTES}})
+        if not upload.size:   # as the evidence form refuses it (the API reads FILES directly)
+            raise ValidationError({"files": _("%(name)s is empty.") % {
+                "name": safe_filename(upload.name)}})
+
+
 @transaction.atomic
-def post_message(incident: Incident, user, body: str) -> Message:
-    """A message in the thread; the State's reply to a request reopens the analysis."""
+def post_message(incident: Incident, user, body: str,
+                 files: list[UploadedFile] | None = None) -> Message:
+    """A message in the thread; the State's reply to a request reopens the analysis. Files
+    sent with it become evidence of the report (SHA-256, the report's TLP), listed under it."""
     body = body.strip()
+    files = list(files or [])
     if not body:
         raise ValidationError({"body": _("The message is empty.")})
     who = workflow.party(user, incident)
     if who is None:
         raise workflow.WorkflowError(_("You may not write in this thread."))
+    check_message_files(files)
     kind = Message.Kind.NOTE
     if who == workflow.STATE and incident.status == Status.INFO_REQUESTED:
         kind = Message.Kind.ANSWER
     message = Message.objects.create(incident=incident, author=user, kind=kind, body=body,
                                      tlp=_current_tlp(incident))
     _stamp_era(message, incident)
+    stored: list[Evidence] = []
+    try:
+        for upload in files:
+            stored.append(attach_evidence(incident, user, upload, message=message))
+    except Exception:
+        # The transaction takes the rows back; the files already written must go too.
+        for item in stored:
+            item.file.delete(save=False)
+        raise
     audit.record("message.create", message,
-                 after={"incident": incident.pk, "kind": kind, "length": len(body)})
+                 after={"incident": incident.pk, "kind": kind, "length": len(body),
+                        "files": [item.sha256 for item in stored]})
     if kind == Message.Kind.ANSWER:
         incident.status = Status.UNDER_ANALYSIS
         Transition.objects.create(incident=incident, from_status=Status.INFO_REQUESTED,
@@ -288,7 +332,7 @@ def sniff_content_type(head: bytes) -> str:
 
 @transaction.atomic
 def attach_evidence(incident: Incident, user, upload: UploadedFile,
-                    description: str = "") -> Evidence:
+                    description: str = "", *, message: Message | None = None) -> Evidence:
     if workflow.party(user, incident) is None:
         raise workflow.WorkflowError(_("You may not add evidence to this report."))
     if upload.size > settings.EVIDENCE_MAX_BYTES:
@@ -304,7 +348,7 @@ def attach_evidence(incident: Incident, user, upload: UploadedFile,
     evidence = Evidence(incident=incident, uploaded_by=user, filename=safe_filename(upload.name),
                         size=upload.size, sha256=digest.hexdigest(),
                         content_type=sniff_content_type(head), description=description[:500],
-                        tlp=_current_tlp(incident))
+                        tlp=_current_tlp(incident), message=message)
     evidence.file.save(evidence.filename, upload, save=False)
     # If the row cannot be written the stored file must not stay behind.
     try:
@@ -315,5 +359,6 @@ def attach_evidence(incident: Incident, user, upload: UploadedFile,
         raise
     audit.record("evidence.add", evidence, after={
         "incident": incident.pk, "filename": evidence.filename, "sha256": evidence.sha256,
-        "size": evidence.size, "content_type": evidence.content_type})
+        "size": evidence.size, "content_type": evidence.content_type,
+        "message": message.pk if message else None})
     return evidence

@@ -12,6 +12,8 @@ urlpatterns = [
     path("incidents/<int:pk>/status/", views.transition, name="incident-transition"),
     path("incidents/<int:pk>/messages/", views.message_post, name="incident-message"),
     path("incidents/<int:pk>/evidence/", views.evidence_upload, name="incident-evidence"),
+    path("incidents/<int:pk>/receipts/<int:receipt_pk>.pdf", views.receipt_pdf,
+         name="incident-receipt"),
     path("evidence/<int:pk>/download/", views.evidence_download, name="evidence-download"),
     path("returns/", views.summary_list, name="summary-list"),
     path("returns/new/", views.summary_create, name="summary-create"),

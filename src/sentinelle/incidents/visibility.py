@@ -134,7 +134,8 @@ def version_visible(user, incident, content: dict[str, Any]) -> bool:
 
 def item_visible(user, item) -> bool:
     """Evidence or a message, by the TLP of the version current when it was added, and only
-    while its report is visible at all. Messages are only ever for the thread's parties."""
+    while its report is visible at all. Messages, and files sent with them, are only ever for
+    the thread's parties."""
     from sentinelle.incidents.models import Incident, Message
 
     incident = item.incident
@@ -142,7 +143,9 @@ def item_visible(user, item) -> bool:
         return False
     named = (_signed_in(user) and user.is_secretariat
              and item.named_analysts.filter(pk=user.pk).exists())
-    within = THREAD_AUDIENCES if isinstance(item, Message) else EVERYONE
+    # A file sent with a message belongs to the thread as the message does.
+    in_thread = isinstance(item, Message) or getattr(item, "message_id", None) is not None
+    within = THREAD_AUDIENCES if in_thread else EVERYONE
     return allows(audiences_of(user, state_id=incident.state_id,
                                group_id=incident.sharing_group_id, named=named),
                   tlp=item.tlp, status=incident.status, within=within)

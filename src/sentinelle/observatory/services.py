@@ -194,7 +194,7 @@ def _vantage(identity: Any) -> dict[str, Any]:
     geo = identity.get("geoip") if isinstance(identity.get("geoip"), dict) else {}
     cc = str(geo.get("cc") or own.get("cc") or "").upper()[:2]
     asn = geo.get("asn") or own.get("asn")
-    return {"cc": cc, "asn": int(asn) if str(asn or "").isdigit() else None,
+    return {"cc": cc, "asn": int(asn) if str(asn or "").isdecimal() else None,
             "self_cc": str(own.get("cc") or ""), "self_asn": own.get("asn"),
             "geo_cc": str(geo.get("cc") or ""), "geo_asn": geo.get("asn"),
             "mismatch": bool(identity.get("mismatch")),
@@ -387,7 +387,7 @@ def _first(alert: dict, *names: str) -> Any:
 
 def _asn(value: Any) -> int | None:
     text = str(value or "").upper().removeprefix("AS")
-    return int(text) if text.isdigit() and 0 < int(text) < 2**32 else None
+    return int(text) if text.isdecimal() and 0 < int(text) < 2**32 else None
 
 
 def _parse_routing(user, manifest: dict, summary: dict, digest: str, signer: str) -> _Parsed:

@@ -16,6 +16,7 @@ from sentinelle.analysis.access_index import (
     IndexFilter,
     compute_index,
     index_table,
+    measured_states,
 )
 from sentinelle.analysis.disclosure import is_full_view
 from sentinelle.core import jobs
@@ -95,7 +96,8 @@ def submission_csv(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _index_filter(request: HttpRequest) -> tuple[IndexFilterForm, IndexFilter]:
-    form = IndexFilterForm(request.GET or {"year": timezone.now().year})
+    form = IndexFilterForm(request.GET or {"year": timezone.now().year},
+                           states=measured_states(request.user))
     if not form.is_valid():
         return form, IndexFilter(year=timezone.now().year)
     data = form.cleaned_data
@@ -117,7 +119,7 @@ def access_index(request: HttpRequest) -> HttpResponse:
     for title, group_by in ((_("By Member State and service"), ("state", "service")),
                             (_("By Member State, service and month"), DIMENSIONS)):
         index = compute_index(flt, request.user, group_by=group_by)
-        header, rows = index_table(index)
+        header, rows = index_table(index, percent=True)
         tables.append({"title": title, "header": header, "rows": rows,
                        "by": ",".join(group_by), "suppressed": index.suppressed})
     return render(request, "observatory/index.html", {

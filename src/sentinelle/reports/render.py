@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 from pathlib import Path
 
+from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from sentinelle.core.pdf import html_to_pdf
 from sentinelle.reports.document import (
     Bullets,
     ChartBlock,
@@ -34,17 +35,7 @@ def html(doc: Document) -> bytes:
 
 
 def pdf(doc: Document) -> bytes:
-    from weasyprint import HTML
-
-    # WeasyPrint's CSS parser reports every presentation attribute of the inline SVG charts
-    # as an unknown property (its SVG renderer then draws them correctly): keep the log quiet.
-    logger = logging.getLogger("weasyprint")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        return HTML(string=html(doc).decode("utf-8")).write_pdf()
-    finally:
-        logger.setLevel(level)
+    return html_to_pdf(html(doc).decode("utf-8"))
 
 
 def csv_bytes(doc: Document) -> bytes:
@@ -131,9 +122,64 @@ def docx(doc: Document) -> bytes:
     for s in doc.annexes:
         d.add_page_break()
         section(s, 1)
+    if doc.lang.split("-")[0] in settings.LANGUAGES_BIDI:
+        _right_to_left(d)
     out = io.BytesIO()
     d.save(out)
     return out.getvalue()
+
+
+# Children that follow each right-to-left property in its parent's schema sequence (ECMA-376
+# Part 1, 17.3.1.26 pPr, 17.3.2.28 rPr, 17.4.60 tblPr, 17.6.17 sectPr): Word refuses a file
+# whose elements are out of order.
+_AFTER_BIDI = ("w:adjustRightInd", "w:snapToGrid", "w:spacing", "w:ind", "w:contextualSpacing",
+               "w:mirrorIndents", "w:suppressOverlap", "w:jc", "w:textDirection",
+               "w:textAlignment", "w:textboxTightWrap", "w:outlineLvl", "w:divId", "w:cnfStyle",
+               "w:rPr", "w:sectPr", "w:pPrChange")
+_AFTER_RTL = ("w:cs", "w:em", "w:lang", "w:eastAsianLayout", "w:specVanish", "w:oMath")
+_AFTER_BIDI_VISUAL = ("w:tblStyleRowBandSize", "w:tblStyleColBandSize", "w:tblW", "w:jc",
+                      "w:tblCellSpacing", "w:tblInd", "w:tblBorders", "w:shd", "w:tblLayout",
+                      "w:tblCellMar", "w:tblLook", "w:tblCaption", "w:tblDescription",
+                      "w:tblPrChange")
+_AFTER_SECTION_BIDI = ("w:rtlGutter", "w:docGrid", "w:printerSettings", "w:sectPrChange")
+
+
+def _right_to_left(d) -> None:
+    """Make a python-docx document right-to-left, as the HTML and PDF are for Arabic: every
+    paragraph ``w:bidi`` (so it starts at the right margin), every run ``w:rtl``, every table
+    ``w:bidiVisual`` (first column on the right) and the section ``w:bidi``."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    def flag(parent, tag: str, successors: tuple[str, ...]) -> None:
+        if parent.find(qn(tag)) is None:
+            parent.insert_element_before(OxmlElement(tag), *successors)
+
+    body = d.element.body
+    for p in body.iter(qn("w:p")):
+        ppr = p.get_or_add_pPr()
+        flag(ppr, "w:bidi", _AFTER_BIDI)
+        # In a bidi paragraph Word reads "left"/"right" as start/end: an explicit "right"
+        # (numbers in tables) would put the text at the left. Without jc a paragraph starts
+        # at the right margin; centred text stays centred.
+        jc = ppr.find(qn("w:jc"))
+        if jc is not None and jc.get(qn("w:val")) != "center":
+            ppr.remove(jc)
+        for r in p.iter(qn("w:r")):
+            flag(r.get_or_add_rPr(), "w:rtl", _AFTER_RTL)
+    for tbl in body.iter(qn("w:tbl")):
+        flag(tbl.tblPr, "w:bidiVisual", _AFTER_BIDI_VISUAL)
+    for sect in body.iter(qn("w:sectPr")):
+        flag(sect, "w:bidi", _AFTER_SECTION_BIDI)
+    # The complex-script font and language of every style, for the Arabic runs.
+    normal = d.styles["Normal"].element.get_or_add_rPr()
+    fonts = normal.get_or_add_rFonts()
+    fonts.set(qn("w:cs"), "Arial")
+    lang = normal.find(qn("w:lang"))
+    if lang is None:
+        lang = OxmlElement("w:lang")
+        normal.insert_element_before(lang, "w:eastAsianLayout", "w:specVanish", "w:oMath")
+    lang.set(qn("w:bidi"), "ar-SA")
 
 
 RENDERERS = {"html": html, "pdf": pdf, "docx": docx}

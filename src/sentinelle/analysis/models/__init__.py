@@ -1,3 +1,4 @@
 from sentinelle.analysis.models.enrichment import IpEnrichment
+from sentinelle.analysis.models.handling import HandlingExpectation
 
-__all__ = ["IpEnrichment"]
+__all__ = ["HandlingExpectation", "IpEnrichment"]

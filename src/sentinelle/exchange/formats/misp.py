@@ -282,7 +282,7 @@ def _event(event: dict, where: str) -> Iterator[Record]:
         ended_at=maybe_time((ours.get("ended-at") or [None])[0]),
         detected_at=maybe_time((ours.get("detected-at") or [None])[0]),
         affected_services=ours.get("affected-service", []),
-        users_affected=int(users) if users and users.isdigit() else None,
+        users_affected=int(users) if users and users.isdecimal() else None,
         alleged_origin_state=(ours.get("alleged-origin") or [None])[0],
         narrative_language=(ours.get("language") or ["en"])[0],
         indicators=indicators,

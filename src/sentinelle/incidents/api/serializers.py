@@ -79,7 +79,7 @@ class IncidentSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField(read_only=True)
     submitted_at = serializers.DateTimeField(read_only=True)
 
-    title = serializers.CharField(max_length=200)
+    title = serializers.CharField(max_length=200, validators=[fields.validate_single_line])
     category = CategoryField()
     rsit = RsitField(source="rsit_type")
     tlp = serializers.ChoiceField(choices=TLP.choices)
@@ -128,10 +128,17 @@ class IncidentSerializer(serializers.Serializer):
 
 class VersionSerializer(serializers.ModelSerializer):
     author = serializers.CharField(source="author.username")
+    content_sha256 = serializers.SerializerMethodField(
+        help_text="SHA-256 of the content's canonical JSON, as a submission receipt states it.")
 
     class Meta:
         model = IncidentVersion
-        fields = ["number", "author", "created_at", "note", "content"]
+        fields = ["number", "author", "created_at", "note", "content", "content_sha256"]
+
+    def get_content_sha256(self, version: IncidentVersion) -> str:
+        from sentinelle.incidents.receipts import content_sha256
+
+        return content_sha256(version.content)
 
 
 class TransitionSerializer(serializers.ModelSerializer):
@@ -147,14 +154,36 @@ class TransitionSerializer(serializers.ModelSerializer):
         read_only_fields = ["at"]
 
 
+class MessageFileSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    filename = serializers.CharField()
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    download = serializers.CharField()
+
+
 class MessageSerializer(serializers.ModelSerializer):
     author = serializers.CharField(source="author.username", read_only=True)
+    files = serializers.SerializerMethodField(
+        help_text="Files sent with the message (evidence of the report) the caller may see.")
 
     class Meta:
         model = Message
         # tlp: the report's TLP when the message was written, by which it is shown.
-        fields = ["id", "kind", "author", "body", "created_at", "tlp"]
+        fields = ["id", "kind", "author", "body", "created_at", "tlp", "files"]
         read_only_fields = ["id", "kind", "created_at", "tlp"]
+        # As the web form (MessageForm): the body is quoted in e-mails and shown in the thread.
+        extra_kwargs = {"body": {"max_length": 20_000}}
+
+    @extend_schema_field(MessageFileSerializer(many=True))
+    def get_files(self, message: Message) -> list[dict]:
+        # The view passes the visible files by message id: the table decides, not this field.
+        request = self.context.get("request")
+        return [{"id": item.pk, "filename": item.filename, "size": item.size,
+                 "sha256": item.sha256,
+                 "download": request.build_absolute_uri(f"/api/v1/evidence/{item.pk}/download/")
+                 if request else f"/api/v1/evidence/{item.pk}/download/"}
+                for item in self.context.get("files", {}).get(message.pk, [])]
 
 
 class EvidenceSerializer(serializers.ModelSerializer):

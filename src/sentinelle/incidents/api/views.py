@@ -1,17 +1,21 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F, Prefetch
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, parsers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from sentinelle.exchange import uploads
 from sentinelle.incidents import services, summaries
 from sentinelle.incidents.access import (
     evidence_for_user,
+    message_files_for_user,
     thread_for_user,
     transitions_for_user,
     versions_for_user,
@@ -125,7 +129,8 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
         return Response(s.TransitionSerializer(items, many=True).data, status=code)
 
     @extend_schema(request=s.MessageSerializer, responses=s.MessageSerializer(many=True))
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"],
+            parser_classes=[parsers.JSONParser, parsers.MultiPartParser, parsers.FormParser])
     def messages(self, request, pk=None):
         incident = self.get_object()
         # The thread is between the Secretariat and the reporting State, whatever the TLP.
@@ -136,12 +141,18 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
             serializer.is_valid(raise_exception=True)
             try:
                 message = services.post_message(incident, request.user,
-                                                serializer.validated_data["body"])
+                                                serializer.validated_data["body"],
+                                                files=request.FILES.getlist("files"))
+            except services.EvidenceTooLarge as exc:
+                raise PayloadTooLarge(exc.messages[0]) from None
             except DjangoValidationError as exc:
                 raise _as_drf(exc) from None
-            return Response(s.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+            context = {"request": request, "files": message_files_for_user(request.user, incident)}
+            return Response(s.MessageSerializer(message, context=context).data,
+                            status=status.HTTP_201_CREATED)
         thread = thread_for_user(request.user, incident)
-        return Response(s.MessageSerializer(thread, many=True).data)
+        context = {"request": request, "files": message_files_for_user(request.user, incident)}
+        return Response(s.MessageSerializer(thread, many=True, context=context).data)
 
     @extend_schema(request={"multipart/form-data": s.EvidenceSerializer},
                    responses=s.EvidenceSerializer(many=True))
@@ -153,6 +164,9 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
             upload = request.FILES.get("file")
             if upload is None:
                 raise ValidationError({"file": ["Attach a file in the “file” field."]})
+            if not upload.size:   # as the web form (and a message) refuses it
+                raise ValidationError({"file": [_("%(name)s is empty.") % {
+                    "name": services.safe_filename(upload.name)}]})
             try:
                 item = services.attach_evidence(incident, request.user, upload,
                                                 request.data.get("description", ""))
@@ -168,6 +182,14 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
         items = evidence_for_user(request.user, incident)
         return Response(s.EvidenceSerializer(items, many=True,
                                              context={"request": request}).data)
+
+
+# Files over what one request may carry are refused unread (exchange/uploads.py): without a
+# cap Django would stream a body of any size to disk before the action could refuse it.
+IncidentViewSet.messages.upload_cap = uploads.UploadCap(services.message_request_limit,
+                                                        uploads.refuse_json)
+IncidentViewSet.evidence.upload_cap = uploads.UploadCap(lambda: settings.EVIDENCE_MAX_BYTES,
+                                                        uploads.refuse_json)
 
 
 class EvidenceViewSet(viewsets.GenericViewSet):

@@ -49,3 +49,25 @@ STORIES = {
 
 SERVICES = ["fixed internet", "mobile internet", "fixed telephony", "mobile telephony",
             "e-government portal", "banking", "e-mail", "DNS", "software updates"]
+
+# Campaigns that hit several States: the reports of one campaign share a sample's SHA-256 and
+# an invented command-and-control domain, so that the correlation finds small clusters.
+CAMPAIGNS = [
+    ("trust-security", "Ransomware campaign against health ministries", "system-compromise",
+     "The same ransomware sample encrypted hospital servers; it called back to a "
+     "command-and-control domain registered days before."),
+    ("trust-security", "Banking trojan spread through fake tax notices", "phishing",
+     "E-mails with a tax-notice attachment installed a banking trojan; the sample and its "
+     "command-and-control domain were shared with the Secretariat."),
+    ("trust-security", "Botnet command-and-control hosted abroad", "c2-server",
+     "Infected routers in the constituency contacted the same command-and-control domain."),
+    ("interception-surveillance", "Spyware on officials' phones", "infected-system",
+     "Forensic analysis found the same implant on devices of several ministries; it beaconed "
+     "to a look-alike update domain."),
+    ("trust-security", "Wiper malware at energy operators", "system-compromise",
+     "A wiper disguised as a software update erased workstations at two operators."),
+]
+# Parts of the invented command-and-control domains (none is a real service).
+DOMAIN_WORDS = ["update", "sync", "cdn", "cloud", "secure", "verify", "portal", "static",
+                "mirror", "relay", "node", "metrics", "patch", "telemetry"]
+DOMAIN_TLDS = ["info", "top", "xyz", "online", "site", "biz"]

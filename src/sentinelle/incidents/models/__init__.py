@@ -1,4 +1,5 @@
 from sentinelle.incidents.models.evidence import Evidence
+from sentinelle.incidents.models.receipts import SubmissionReceipt
 from sentinelle.incidents.models.reports import (
     TLP,
     Incident,
@@ -6,6 +7,7 @@ from sentinelle.incidents.models.reports import (
     Indicator,
     Severity,
 )
+from sentinelle.incidents.models.staging import StagedEvidence
 from sentinelle.incidents.models.summary import SummaryLine, SummaryReturn
 from sentinelle.incidents.models.taxonomy import Category, RsitClass, RsitType
 from sentinelle.incidents.models.workflow import Message, Status, Transition
@@ -21,7 +23,9 @@ __all__ = [
     "RsitClass",
     "RsitType",
     "Severity",
+    "StagedEvidence",
     "Status",
+    "SubmissionReceipt",
     "SummaryLine",
     "SummaryReturn",
     "Transition",

@@ -17,11 +17,17 @@ def evidence_path(instance: Evidence, filename: str) -> str:
 class EvidenceQuerySet(models.QuerySet):
     def for_user(self, user) -> EvidenceQuerySet:
         """Evidence of a report the user sees, by the TLP (and named analysts) of the version
-        current when it was attached: loosening the report does not publish it."""
+        current when it was attached: loosening the report does not publish it. A file sent
+        with a message of the thread stays in the thread: its State and the Secretariat only."""
+        from django.db.models import Q
+
         from sentinelle.incidents import visibility
         from sentinelle.incidents.models.reports import Incident
 
+        in_thread = visibility.visible_q(self.model, user, visibility.ERA,
+                                         within=visibility.THREAD_AUDIENCES)
         return self.filter(visibility.visible_q(self.model, user, visibility.ERA),
+                           Q(message__isnull=True) | in_thread,
                            incident__in=Incident.objects.for_user(user).values("pk"))
 
 
@@ -37,6 +43,10 @@ class Evidence(models.Model):
     sha256 = models.CharField(_("SHA-256"), max_length=64, db_index=True)
     content_type = models.CharField(_("content type (detected)"), max_length=100)
     description = models.CharField(_("description"), max_length=500, blank=True)
+    # Set when the file came with a message of the thread (an answer to a request for
+    # information): it is still evidence of the report, listed under the message too.
+    message = models.ForeignKey("incidents.Message", on_delete=models.PROTECT, null=True,
+                                blank=True, related_name="files", verbose_name=_("message"))
     # The report's TLP and named analysts when the file was attached (see visibility.py).
     tlp = models.CharField(_("TLP when attached"), max_length=12, choices=TLP.choices,
                            default=TLP.RED)

@@ -4,6 +4,7 @@ from sentinelle.incidents.views.actions import (
     message_post,
     transition,
 )
+from sentinelle.incidents.views.receipts import receipt_pdf
 from sentinelle.incidents.views.reports import (
     incident_create,
     incident_detail,
@@ -29,6 +30,7 @@ __all__ = [
     "incident_list",
     "incident_validate",
     "message_post",
+    "receipt_pdf",
     "summary_create",
     "summary_detail",
     "summary_list",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -10,11 +11,16 @@ from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from sentinelle.incidents import services
+from sentinelle.core.middleware import second_factor_pending
+from sentinelle.exchange import uploads
+from sentinelle.incidents import receipts, services
 from sentinelle.incidents.access import get_incident_for_party
 from sentinelle.incidents.downloads import evidence_response
 from sentinelle.incidents.forms import EvidenceForm, MessageForm, TransitionForm
-from sentinelle.incidents.models import Evidence, Incident
+from sentinelle.incidents.models import Evidence, Incident, Status
+
+# Session key of a message the thread refused, shown again in the form on the report's page.
+MESSAGE_DRAFT = "message-draft-%s"
 
 
 def _report_errors(request: HttpRequest, exc: ValidationError) -> None:
@@ -37,6 +43,9 @@ def transition(request: HttpRequest, pk: int) -> HttpResponse:
                                    note=form.cleaned_data["note"], duplicate_of=duplicate_of)
         except ValidationError as exc:
             _report_errors(request, exc)
+        else:
+            if form.cleaned_data["to_status"] == Status.SUBMITTED:
+                messages.success(request, receipts.confirmation(incident))
     else:
         _report_errors(request, ValidationError(form.errors.as_text()))
     return redirect("incident-detail", pk=pk)
@@ -46,15 +55,40 @@ def transition(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def message_post(request: HttpRequest, pk: int) -> HttpResponse:
     incident = get_incident_for_party(request.user, pk)
-    form = MessageForm(request.POST)
+    form = MessageForm(request.POST, request.FILES)
     if form.is_valid():
         try:
-            services.post_message(incident, request.user, form.cleaned_data["body"])
+            services.post_message(incident, request.user, form.cleaned_data["body"],
+                                  files=form.cleaned_data["files"])
         except ValidationError as exc:
             _report_errors(request, exc)
+        else:
+            return redirect(f"{incident.get_absolute_url()}#thread")
     else:
-        _report_errors(request, ValidationError(form.errors["body"]))
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields else ""
+            for error in errors:
+                messages.error(request, f"{label}: {error}" if label else error)
+    # Refused: the page shows the text again (the files must be chosen again).
+    request.session[MESSAGE_DRAFT % incident.pk] = request.POST.get("body", "")[:20_000]
     return redirect(f"{incident.get_absolute_url()}#thread")
+
+
+def _refuse_upload(request: HttpRequest, message: str) -> HttpResponse:
+    """Files over what one request may carry, refused unread (413): the report's page with the
+    error, as its own view shows it to whoever may see it. Runs before the sign-in checks."""
+    from sentinelle.incidents.views.reports import incident_detail
+
+    if not request.user.is_authenticated or second_factor_pending(request):
+        return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+    messages.error(request, message)
+    response = incident_detail(request, request.resolver_match.kwargs["pk"])
+    response.status_code = 413
+    return response
+
+
+# Without a cap Django would stream a body of any size to disk before the view could refuse it.
+message_post.upload_cap = uploads.UploadCap(services.message_request_limit, _refuse_upload)
 
 
 @login_required
@@ -74,6 +108,10 @@ def evidence_upload(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         _report_errors(request, ValidationError(form.errors.as_text()))
     return redirect(f"{incident.get_absolute_url()}#evidence")
+
+
+evidence_upload.upload_cap = uploads.UploadCap(lambda: settings.EVIDENCE_MAX_BYTES,
+                                               _refuse_upload)
 
 
 def evidence_download(request: HttpRequest, pk: int) -> HttpResponse:

@@ -13,6 +13,7 @@ import asyncio
 import ipaddress
 import os
 import sys
+from gettext import ngettext
 from pathlib import Path
 
 from sentinelle.observatory.access import measure as m
@@ -184,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
                                         "/v1/identity, bearer token required.",
                             epilog=HELPER_EXAMPLE,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    helper.add_argument("--listen", required=True, type=_listen, metavar="ADDR:PORT")
+    helper.add_argument("--listen", required=True, type=_listen, metavar="ADDR:PORT",
+                        help="address and port to serve on, e.g. 0.0.0.0:8443")
     helper.add_argument("--bind", type=_ip, metavar="ADDR",
                         help="source address of the helper's own measurements")
     helper.add_argument("--token", metavar="T", default=os.environ.get("SENTINELLE_HELPER_TOKEN"),
@@ -197,16 +199,26 @@ def build_parser() -> argparse.ArgumentParser:
                         help="requests a minute per client address (default 600/min)")
     helper.add_argument("--max-body", type=_positive_int, default=m.DEFAULT_MAX_BODY,
                         metavar="BYTES", help="body cap per response (default 1 MiB)")
-    helper.add_argument("--timeout", type=_positive_float, default=10.0, metavar="S")
+    helper.add_argument("--timeout", type=_positive_float, default=10.0, metavar="S",
+                        help="timeout of each phase: TCP, TLS, HTTP (default 10)")
     helper.add_argument("--resolver", type=_resolver, default="1.1.1.1:53", metavar="ADDR:PORT",
                         help="resolver used when the probe names none (default 1.1.1.1:53)")
-    helper.add_argument("--ca-file", type=_file, metavar="PEM")
-    helper.add_argument("--geoip-db", type=_file, metavar="PATH")
-    helper.add_argument("--asn-db", type=_file, metavar="PATH")
-    helper.add_argument("--self-cc", type=_cc, metavar="CC")
-    helper.add_argument("--self-asn", type=_asn, metavar="ASN")
+    helper.add_argument("--ca-file", type=_file, metavar="PEM",
+                        help="extra trusted CA certificates (tests, private CAs)")
+    helper.add_argument("--geoip-db", type=_file, metavar="PATH",
+                        help="country MMDB, to record the helper's own country")
+    helper.add_argument("--asn-db", type=_file, metavar="PATH",
+                        help="ASN MMDB, to record the helper's own AS")
+    helper.add_argument("--self-cc", type=_cc, metavar="CC",
+                        help="the helper's country, as you know it")
+    helper.add_argument("--self-asn", type=_asn, metavar="ASN",
+                        help="the helper's AS number, as you know it")
     helper.add_argument("--max-concurrent", type=_positive_int, default=32, metavar="N",
                         help="measurements running at once (default 32)")
+    # Listed so that `sentinelle probe --help` shows it; `sentinelle.cli` sends it to Django.
+    sub.add_parser("submit", help="file a signed bundle as a draft report of your State (on the "
+                                  "platform): sentinelle probe submit BUNDLE --user NAME",
+                   add_help=False)
     return parser
 
 
@@ -221,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     if args.command == "run":
         return _run(args, argv)
+    if args.command == "submit":
+        return _fail("submit files a report on the platform: run it as "
+                     "`sentinelle probe submit BUNDLE --user NAME`")
     return _helper(args)
 
 
@@ -266,11 +281,15 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     except OSError as exc:
         return _fail(f"{exc.filename or ''} {exc.strerror or exc}".strip())
     counts = ", ".join(f"{v} {n}" for v, n in result.verdicts.most_common())
-    print(f"{result.count} URLs in {result.elapsed:.1f} s: {counts}", file=sys.stderr)
+    # stdlib gettext: the probe runs without Django (and so without its catalogues)
+    print(ngettext("%(count)d URL", "%(count)d URLs", result.count) % {"count": result.count}
+          + f" in {result.elapsed:.1f} s: {counts}", file=sys.stderr)
     if result.control_failure:
         print(f"control: {result.control_failure}", file=sys.stderr)
     if result.problems:
-        print(f"{len(result.problems)} list line(s) skipped", file=sys.stderr)
+        skipped = len(result.problems)
+        print(ngettext("%(count)d list line skipped", "%(count)d list lines skipped", skipped)
+              % {"count": skipped}, file=sys.stderr)
     print(f"measurements: {result.output}", file=sys.stderr)
     if result.bundle:
         print(f"evidence bundle: {result.bundle}", file=sys.stderr)

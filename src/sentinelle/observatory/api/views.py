@@ -21,6 +21,7 @@ from sentinelle.analysis.access_index import DIMENSIONS, IndexFilter, compute_in
 from sentinelle.core import jobs
 from sentinelle.core.api.jobs import JobSerializer
 from sentinelle.core.api.permissions import TokenScopePermission
+from sentinelle.core.models import MemberState
 from sentinelle.observatory.api import serializers as s
 from sentinelle.observatory.forms import IndexFilterForm
 from sentinelle.observatory.models import BundleSubmission
@@ -139,7 +140,9 @@ class AccessIndexView(APIView):
                                          "(default: all three)"),
         ])
     def get(self, request: Request) -> Response:
-        form = IndexFilterForm(request.query_params)
+        # Any Member State may be asked for (the answer holds only what the reader may see);
+        # the web page's select offers only the States with measurements the reader may see.
+        form = IndexFilterForm(request.query_params, states=MemberState.objects.all())
         if not form.is_valid():
             raise ValidationError({field: [str(e) for e in errors]
                                    for field, errors in form.errors.items()})

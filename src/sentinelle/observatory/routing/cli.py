@@ -438,24 +438,36 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--watch", required=True, metavar="CONFIG", help="watch list (YAML)")
     scan.add_argument("--vrp", metavar="FILE", help="VRPs: rpki-client/Routinator JSON or CSV")
     scan.add_argument("--as-rel", metavar="FILE", help="CAIDA as-rel file (route leaks)")
-    scan.add_argument("--output", required=True, metavar="alerts.jsonl")
+    scan.add_argument("--output", required=True, metavar="alerts.jsonl",
+                      help="the alerts, one JSON line each")
     scan.add_argument("--bundle", metavar="FILE.zip", help="write a signed evidence bundle")
     scan.add_argument("--sign-key", metavar="KEY", help="Ed25519 private key (PEM)")
-    scan.add_argument("--dedup-window", type=int, default=3600, metavar="SECONDS")
-    scan.add_argument("--visibility-threshold", type=float, default=0.5, metavar="SHARE")
+    scan.add_argument("--dedup-window", type=int, default=3600, metavar="SECONDS",
+                      help="the same alert within this many seconds updates the first "
+                           "(default 3600)")
+    scan.add_argument("--visibility-threshold", type=float, default=0.5, metavar="SHARE",
+                      help="visibility loss below this share of the full-feed peers "
+                           "(default 0.5)")
     scan.add_argument("--bucket", type=int, default=300, metavar="SECONDS",
                       help="visibility time bucket for update streams (default 300)")
-    scan.add_argument("--full-feed-v4", type=int, default=400_000, metavar="N")
-    scan.add_argument("--full-feed-v6", type=int, default=10_000, metavar="N")
-    scan.add_argument("--no-visibility", action="store_true")
+    scan.add_argument("--full-feed-v4", type=int, default=400_000, metavar="N",
+                      help="a peer sending at least N IPv4 prefixes is a full feed "
+                           "(default 400000)")
+    scan.add_argument("--full-feed-v6", type=int, default=10_000, metavar="N",
+                      help="a peer sending at least N IPv6 prefixes is a full feed "
+                           "(default 10000)")
+    scan.add_argument("--no-visibility", action="store_true",
+                      help="do not look for visibility loss")
     scan.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     scan.set_defaults(func=cmd_scan)
 
     vrp = sub.add_parser("vrp-to-watch", help="print a watch list built from a State's VRPs",
                          epilog=VRP_EXAMPLE, formatter_class=fmt)
-    vrp.add_argument("--vrp", required=True, metavar="FILE")
+    vrp.add_argument("--vrp", required=True, metavar="FILE",
+                     help="VRPs: rpki-client/Routinator JSON or CSV")
     vrp.add_argument("--state", required=True, metavar="CC", help="ISO 3166-1 alpha-2 code")
-    vrp.add_argument("--asn", required=True, action="append", type=_asn, metavar="ASN")
+    vrp.add_argument("--asn", required=True, action="append", type=_asn, metavar="ASN",
+                     help="an AS of the State (repeatable)")
     vrp.add_argument("--neighbor", action="append", type=_asn, metavar="ASN",
                      help="allowed first-hop neighbour (repeatable)")
     vrp.add_argument("--name", help="State name written in the watch list")
@@ -464,7 +476,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("dump", help="print MRT records like `bgpdump -m`", epilog=DUMP_EXAMPLE,
                    formatter_class=fmt, add_help=False)
+    # Listed so that `sentinelle routing --help` shows it; `sentinelle.cli` sends it to Django.
+    submit = sub.add_parser("submit", help="file a signed scan bundle as a draft report of your "
+                                           "State (on the platform): sentinelle routing submit "
+                                           "BUNDLE --user NAME", add_help=False)
+    submit.set_defaults(func=_submit_elsewhere)
     return parser
+
+
+def _submit_elsewhere(_args: argparse.Namespace) -> int:
+    print("error: submit files a report on the platform: run it as "
+          "`sentinelle routing submit BUNDLE --user NAME`", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from gettext import ngettext
 from typing import TextIO
 
 from .bgpdump_format import write_bgpdump
@@ -22,8 +23,10 @@ def _problems(stats: ReadStats) -> list[str]:
     if stats.truncated:
         out.append("truncated")
     if stats.skipped_records or stats.skipped_bytes:
-        out.append(f"{stats.skipped_records} damaged regions skipped "
-                   f"({stats.skipped_bytes} bytes, {stats.resyncs} resyncs)")
+        # stdlib gettext: the routing tools run without Django (and so without its catalogues)
+        out.append(ngettext("%(count)d damaged region skipped", "%(count)d damaged regions "
+                            "skipped", stats.skipped_records) % {"count": stats.skipped_records}
+                   + f" ({stats.skipped_bytes} bytes, {stats.resyncs} resyncs)")
     if stats.repaired_records:
         out.append(f"{stats.repaired_records} short-declared records repaired")
     if stats.malformed_records:
@@ -115,8 +118,10 @@ def _dump_files(files: list[str], out: TextIO, err: TextIO, extended: bool,
                 stream.close()
         problems = _problems(stats)
         if problems:
-            print(f"{path}: {stats.records} records, {lines} lines; " + "; ".join(problems),
-                  file=err)
+            counts = (ngettext("%(count)d record", "%(count)d records", stats.records)
+                      % {"count": stats.records} + ", "
+                      + ngettext("%(count)d line", "%(count)d lines", lines) % {"count": lines})
+            print(f"{path}: {counts}; " + "; ".join(problems), file=err)
             for warning in stats.warnings:
                 print(f"  warning: {warning}", file=err)
             if stats.suppressed_warnings:

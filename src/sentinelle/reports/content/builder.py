@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from sentinelle.actionplan import metrics
 from sentinelle.actionplan.evaluation import Status, evaluate
 from sentinelle.actionplan.models import Metric
-from sentinelle.analysis.statistics import StatsFilter, counted_incidents, small_count_threshold
+from sentinelle.analysis.disclosure import withheld
+from sentinelle.analysis.statistics import (
+    StatsFilter,
+    counted_incidents,
+    handling_in_time,
+    small_count_threshold,
+)
 from sentinelle.incidents.models import TLP
 from sentinelle.reports import charts, formatting
 from sentinelle.reports.content.access import AccessSection
@@ -146,9 +152,6 @@ class _Builder(AccessSection):
                    states=f.fig(t["states_reporting"], "totals|states_reporting"),
                    year=self.year, reported=f.fig(t["reported"], "totals|reported"),
                    returns=f.fig(t["from_summary_returns"], "totals|from_summary_returns")))
-        s.add(Paragraph([_("Reports reach the Secretariat through the web form, the REST API "
-                           "and bulk files; the platform does not yet record the channel of "
-                           "each report, so no breakdown by channel is given.")]))
         regions = s.sub(_("Regions"))
         regions.add(self.count_table("by_itu_d_region", _("Incidents by ITU-D region"),
                                      _("Region"), self.stats.by_itu_d_region))
@@ -198,22 +201,78 @@ class _Builder(AccessSection):
                    horizontal=False)
         response = s.sub(self.L["response"])
         ack, close, t = st.time_to_acknowledge, st.time_to_close, st.totals
-        response.add(para(_("Median time from submission to acknowledgement: %(median)s hours "
-                            "(90th percentile %(p90)s hours, %(n)s reports)."),
+        if ack.get("count") == 0:
+            response.add(para(_("No report of %(year)s has been acknowledged so far."),
+                              year=self.year))
+        else:
+            self.acknowledgement_time(response, ack)
+        if close.get("count") == 0:
+            response.add(para(_("No report of %(year)s has been closed so far."),
+                              year=self.year))
+        else:
+            response.add(para(_("Median time from submission to closure: %(median)s hours "
+                                "(%(n)s reports closed)."),
+                              median=self.f.fig(close.get("median_hours"),
+                                                "time_to_close|median_hours", 1),
+                              n=self.f.fig(close.get("count"), "time_to_close|count")))
+        self.handled_in_time(response)
+        response.add(para(_("Reports with evidence attached: %(n)s (%(share)s)."),
+                          n=self.f.fig(t.get("with_evidence"), "totals|with_evidence"),
+                          share=self.f.share(t.get("evidence_rate"), "totals|evidence_rate")))
+        return s
+
+    def handled_in_time(self, response: Section) -> None:
+        """The share handled within the Secretariat's expected times (analysis.handling)."""
+        handled = handling_in_time(self.flt)
+        ack, close = handled["acknowledge"], handled["analyse"]
+        ack_due, close_due = ack["in_time"] + ack["late"], close["in_time"] + close["late"]
+        if not ack_due and not close_due:
+            response.add(para(_("No report of %(year)s was yet due for acknowledgement or "
+                                "analysis under the expected handling times."), year=self.year))
+            return
+        # Not in Stats.as_dict (no source path), but public all the same: each count obeys the
+        # disclosure rule, and a share hides with the counts it is made of.
+        figures, plural = {}, {}
+        for name, part in (("ack", ack), ("close", close)):
+            due = part["in_time"] + part["late"]
+            in_time, late = part["by_state"]["in_time"], part["by_state"]["late"]
+            everyone = {s: in_time.get(s, 0) + late.get(s, 0) for s in {*in_time, *late}}
+            due_hidden = withheld(due, everyone, self.k)
+            share_hidden = due_hidden or withheld(part["in_time"], in_time, self.k) \
+                or withheld(part["late"], late, self.k)
+            figures[f"{name}_due"] = Figure(f"<{self.k}", "", suppressed=True) if due_hidden \
+                else Figure(formatting.number(due), "", raw=due)
+            # The grammar follows the number shown: "<3 reports", never "<3 report" for 1.
+            plural[name] = self.k if due_hidden else due
+            figures[f"{name}_share"] = Figure("–", "", raw=None) \
+                if share_hidden or part["share"] is None \
+                else Figure(formatting.percent(part["share"], 1), "", raw=part["share"])
+        # Two counts in one sentence: each half is its own plural, joined by the catalogue.
+        acknowledged = ngettext(
+            "%(ack_share)s of the %(ack_due)s report due for acknowledgement was acknowledged "
+            "within the time the Secretariat expects for its category",
+            "%(ack_share)s of the %(ack_due)s reports due for acknowledgement were acknowledged "
+            "within the time the Secretariat expects for their category", plural["ack"])
+        closed = ngettext(
+            "%(close_share)s of the %(close_due)s report due for analysis was closed within the "
+            "time expected for its category",
+            "%(close_share)s of the %(close_due)s reports due for analysis were closed within the "
+            "time expected for their category",
+            plural["close"])
+        response.add(para(_("%(acknowledged)s, and %(closed)s.") % {
+                              "acknowledged": acknowledged, "closed": closed}, **figures))
+
+    def acknowledgement_time(self, response: Section, ack: dict) -> None:
+        response.add(para(ngettext(
+            "Median time from submission to acknowledgement: %(median)s hours "
+            "(90th percentile %(p90)s hours, %(n)s report).",
+            "Median time from submission to acknowledgement: %(median)s hours "
+            "(90th percentile %(p90)s hours, %(n)s reports).", ack.get("count") or 0),
                           median=self.f.fig(ack.get("median_hours"),
                                             "time_to_acknowledge|median_hours", 1),
                           p90=self.f.fig(ack.get("p90_hours"), "time_to_acknowledge|p90_hours",
                                          1),
                           n=self.f.fig(ack.get("count"), "time_to_acknowledge|count")))
-        response.add(para(_("Median time from submission to closure: %(median)s hours "
-                            "(%(n)s reports closed)."),
-                          median=self.f.fig(close.get("median_hours"),
-                                            "time_to_close|median_hours", 1),
-                          n=self.f.fig(close.get("count"), "time_to_close|count")))
-        response.add(para(_("Reports with evidence attached: %(n)s (%(share)s)."),
-                          n=self.f.fig(t.get("with_evidence"), "totals|with_evidence"),
-                          share=self.f.share(t.get("evidence_rate"), "totals|evidence_rate")))
-        return s
 
     def trends(self) -> Section:
         s = Section("4", self.L["trends"])
@@ -264,23 +323,39 @@ class _Builder(AccessSection):
 
     def clusters(self) -> Section:
         s = Section("5", self.L["clusters"])
-        found = self.cluster_summaries()
+        summaries = self.cluster_summaries()
+        found, hidden = summaries if summaries is not None else (None, 0)
         if found is None:
             s.add(Paragraph([_("The correlation service is not available; no cluster is "
                                "reported.")]))
-        elif not found:
+        elif not found and not hidden:
             s.add(para(_("No cluster of %(k)s or more related reports from two or more Member "
                          "States was found for %(year)s."), k=self.k, year=self.year))
-        else:
-            s.add(Paragraph([_("Reports are related when they share technical indicators, "
-                               "networks or autonomous systems, or name the same alleged origin "
-                               "in overlapping periods. Only the size and the categories of each "
+        elif found:
+            # The rule of analysis.correlation.clusters: only specific values join a cluster.
+            s.add(Paragraph([_("Reports form a cluster when they share, directly or through "
+                               "other reports of the cluster, a specific technical indicator: a "
+                               "file hash, URL, e-mail address, domain, IP address or long "
+                               "network prefix. Values on warning lists (documentation, private "
+                               "and reserved ranges, public resolvers, sinkholes…) and autonomous "
+                               "systems link nothing. Only the size and the categories of each "
                                "cluster are given.")]))
-            rows = [[str(i), formatting.number(size), formatting.number(states), categories]
+            # Fewer than k States reads "<k", as the number of States reporting does.
+            rows = [[str(i), formatting.number(size),
+                     formatting.number(states) if states >= self.k else f"<{self.k}", categories]
                     for i, (size, states, categories) in enumerate(found, 1)]
             s.add(Table("clusters", _("Clusters of related reports"),
                         [_("Cluster"), _("Reports"), _("Member States"), _("Categories")], rows,
                         [False, True, True, False]))
+        if hidden:
+            s.add(Paragraph([ngettext(
+                "%(n)s cluster of %(k)s or more related reports from two or more Member States "
+                "is not described: one Member State holds all but fewer than %(k)s of its "
+                "reports, so its size would tell that State how many the others sent.",
+                "%(n)s clusters of %(k)s or more related reports from two or more Member States "
+                "are not described: in each, one Member State holds all but fewer than %(k)s of "
+                "its reports, so its size would tell that State how many the others sent.",
+                hidden) % {"n": formatting.number(hidden), "k": self.k}]))
         return s
 
     def action_plan(self) -> Section:
@@ -331,9 +406,29 @@ class _Builder(AccessSection):
 
     def gateway(self) -> Section:
         s = Section("7", self.L["gateway"])
-        s.add(Paragraph([_("The cybersecurity gateway (initiatives, good practices and the "
-                           "directory of national CIRTs) is not yet in service on the platform, "
-                           "so no gateway activity is reported for this year.")]))
+        rows, published, listed, cirts = self.gateway_activity()
+        today = formatting.date(timezone.localdate())
+        if not published:
+            s.add(para(_("No entry (initiative, good practice, national CIRT or resource) was "
+                         "published in the cybersecurity gateway in %(year)s."), year=self.year))
+        else:
+            s.add(Paragraph([ngettext(
+                "%(n)s entry was published in the cybersecurity gateway in %(year)s.",
+                "%(n)s entries were published in the cybersecurity gateway in %(year)s.",
+                published) % {"n": formatting.number(published), "year": self.year}]))
+        if published or listed:
+            s.add(Table("gateway", _("Gateway entries by kind"),
+                        [_("Kind"), _("Published in %(year)s") % {"year": self.year},
+                         _("Listed on %(date)s") % {"date": today}], rows,
+                        [False, True, True]))
+        if cirts:
+            s.add(Paragraph([ngettext(
+                "On %(date)s, the directory of national CIRTs lists %(n)s team.",
+                "On %(date)s, the directory of national CIRTs lists %(n)s teams.",
+                cirts) % {"date": today, "n": formatting.number(cirts)}]))
+        else:
+            s.add(para(_("On %(date)s, the directory of national CIRTs lists no team."),
+                       date=today))
         return s
 
     def annex_tables(self) -> Section:
@@ -444,6 +539,27 @@ class _Builder(AccessSection):
             self._evaluation = evaluate(self.year, computed=computed)
         return self._evaluation
 
+    def gateway_activity(self) -> tuple[list[list], int, int, int]:
+        """(table rows by kind, entries first published in the year, entries published today,
+        national CIRTs published today). The gateway keeps no snapshot of past
+        listings, so what is listed is given as of today, and said so."""
+        from sentinelle.gateway.kinds import KINDS
+        from sentinelle.gateway.models import CirtTeam
+
+        start = dt.datetime(self.year, 1, 1, tzinfo=dt.UTC)
+        end = dt.datetime(self.year + 1, 1, 1, tzinfo=dt.UTC)
+        rows, published, listed = [], 0, 0
+        for model in KINDS.values():
+            in_year = model.objects.filter(published_at__gte=start, published_at__lt=end).count()
+            now = model.objects.published().count()
+            published, listed = published + in_year, listed + now
+            name = str(model._meta.verbose_name_plural)
+            rows.append([name[:1].upper() + name[1:], formatting.number(in_year),
+                         formatting.number(now)])
+            for column, value in (("published_in_year", in_year), ("listed_today", now)):
+                self.csv.append(AnnexRow("gateway", model.KIND, name, column, str(value)))
+        return rows, published, listed, CirtTeam.objects.published().count()
+
     def clear_examples(self) -> list[tuple[str, str, str]]:
         if not self.named:
             return []
@@ -452,9 +568,11 @@ class _Builder(AccessSection):
               .select_related("state", "category").order_by("started_at", "pk"))
         return [(i.state.name, i.title, i.category.label) for i in qs[:MAX_CLEAR_EXAMPLES]]
 
-    def cluster_summaries(self) -> list[tuple[int, int, str]] | None:
+    def cluster_summaries(self) -> tuple[list[tuple[int, int, str]], int] | None:
         """(reports, States, categories) of each cluster of the year with at least k reports
-        from two or more States; nothing that identifies a report or a State."""
+        from two or more States; nothing that identifies a report or a State. Then how many
+        such clusters are withheld by the disclosure rule (one State holding all but fewer
+        than k of a cluster's reports)."""
         try:
             from sentinelle.analysis.correlation import clusters
         except ImportError:  # pragma: no cover - the analysis app always ships it now
@@ -466,12 +584,18 @@ class _Builder(AccessSection):
         reader = User(role=Role.ANALYST)
         start = dt.datetime(self.year, 1, 1, tzinfo=dt.UTC)
         end = dt.datetime(self.year + 1, 1, 1, tzinfo=dt.UTC)
-        out = []
+        out, hidden = [], 0
         for cluster in clusters(reader, since=start):
             members = [i for i in cluster.incidents if i.started_at < end]
-            states = {i.state_id for i in members}
-            if len(members) >= self.k and len(states) >= 2:
-                categories = sorted({i.category.label for i in members})
-                out.append((len(members), len(states), ", ".join(categories)))
-        return out
+            shares: dict[int, int] = {}
+            for incident in members:
+                shares[incident.state_id] = shares.get(incident.state_id, 0) + 1
+            if len(members) < self.k or len(shares) < 2:
+                continue
+            if withheld(len(members), shares, self.k):
+                hidden += 1
+                continue
+            categories = sorted({i.category.label for i in members})
+            out.append((len(members), len(shares), ", ".join(categories)))
+        return out, hidden
 

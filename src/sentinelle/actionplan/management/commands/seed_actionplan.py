@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils.translation import ngettext
 
 from sentinelle.actionplan.models import Action, Indicator, Metric, ProgressUpdate
 from sentinelle.core import audit
@@ -111,4 +112,6 @@ class Command(BaseCommand):
                         if day <= today:
                             ProgressUpdate.objects.create(indicator=indicator, date=day,
                                                           value=value, note=note)
-        self.stdout.write(f"action plan: {added} actions added, {Action.objects.count()} in all")
+        self.stdout.write(ngettext("action plan: %(added)d action added, %(total)d in all",
+                                   "action plan: %(added)d actions added, %(total)d in all", added)
+                          % {"added": added, "total": Action.objects.count()})

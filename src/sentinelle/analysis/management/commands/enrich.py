@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import ngettext
 from rich.progress import Progress
 
 from sentinelle.analysis.enrich_store import configured_enricher, enrich_indicators, ips_to_enrich
@@ -43,5 +44,6 @@ class Command(BaseCommand):
         built = ", ".join(f"{name} built {when:%Y-%m-%d}" for name, when in
                           (("ASN database", enricher.asn_built),
                            ("country database", enricher.country_built)) if when)
-        self.stdout.write(f"enriched {len(ips)} addresses: {found} found, {missing} not in the "
-                          f"databases ({built})")
+        self.stdout.write(ngettext("enriched %(count)d address", "enriched %(count)d addresses",
+                                   len(ips)) % {"count": len(ips)}
+                          + f": {found} found, {missing} not in the databases ({built})")

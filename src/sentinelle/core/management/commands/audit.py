@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import ngettext
 from rich.progress import Progress
 
 from sentinelle.core.audit import (
@@ -67,7 +68,9 @@ class Command(BaseCommand):
             raise CommandError(f"audit chain broken at entry #{problem.seq}: {problem.reason}")
         plain = AuditEntry.objects.filter(scheme=SCHEME_PLAIN).count()
         note = f" ({plain} written before the chain was keyed)" if plain else ""
-        self.stdout.write(f"audit chain intact: {total} entries{note}")
+        self.stdout.write(ngettext("audit chain intact: %(count)d entry",
+                                   "audit chain intact: %(count)d entries", total)
+                          % {"count": total} + note)
         for checkpoint in checkpoints:
             self.stdout.write(f"checkpoint of {checkpoint.created_at} holds: entry "
                               f"#{checkpoint.seq} has hash {checkpoint.hash}")

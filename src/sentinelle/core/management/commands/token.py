@@ -14,14 +14,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
         create = sub.add_parser("create", help="Issue a token and print it once on stdout.")
-        create.add_argument("--user", required=True)
-        create.add_argument("--name", default="")
-        create.add_argument("--read-only", action="store_true")
-        create.add_argument("--expires-days", type=int, default=None)
+        create.add_argument("--user", required=True, help="the user the token acts as")
+        create.add_argument("--name", default="", help="a label to recognise the token by")
+        create.add_argument("--read-only", action="store_true",
+                            help="the token may read, not write")
+        create.add_argument("--expires-days", type=int, default=None,
+                            help="the token expires after N days (default: never)")
         listing = sub.add_parser("list", help="List a user's tokens (prefixes only).")
-        listing.add_argument("--user", required=True)
+        listing.add_argument("--user", required=True, help="whose tokens")
         revoke = sub.add_parser("revoke", help="Revoke a token by its prefix.")
-        revoke.add_argument("prefix")
+        revoke.add_argument("prefix", help="the token's prefix, as `token list` shows it")
 
     def handle(self, *args, **options):
         with audit.audit_context(actor="command:token"):

@@ -18,12 +18,17 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         create = sub.add_parser("create", help="Create a user; the password is read from "
                                 "--password or SENTINELLE_NEW_PASSWORD, or left unusable.")
-        create.add_argument("name")
-        create.add_argument("--role", required=True, choices=Role.values)
+        create.add_argument("name", help="the account name (sign-in)")
+        create.add_argument("--role", required=True, choices=Role.values,
+                            help="one of " + ", ".join(Role.values))
         create.add_argument("--state", help="ISO alpha-2 of the State (focal points).")
-        create.add_argument("--email", default="")
-        create.add_argument("--password", default=None)
-        create.add_argument("--language", default="")
+        create.add_argument("--email", default="", help="where notifications go")
+        create.add_argument("--password", default=None,
+                            help="the password (default: $SENTINELLE_NEW_PASSWORD, else "
+                                 "unusable until reset)")
+        create.add_argument("--language", default="",
+                            help="language of the user's e-mails and pages (en, fr, es, ar, "
+                                 "zh-hans, ru)")
         sub.add_parser("list", help="List users with role and State.")
 
     def handle(self, *args, **options):

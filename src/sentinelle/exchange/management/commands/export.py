@@ -16,7 +16,8 @@ class Command(BaseCommand):
             "--user fp-cu --since 2026-01-01 --output cu.json")
 
     def add_arguments(self, parser):
-        parser.add_argument("--format", required=True, choices=sorted(EXPORTERS))
+        parser.add_argument("--format", required=True, choices=sorted(EXPORTERS),
+                            help="the file format: " + ", ".join(sorted(EXPORTERS)))
         parser.add_argument("--user", required=True,
                             help="export what this user may see (their State and TLP)")
         parser.add_argument("--since", type=dt.date.fromisoformat,

@@ -15,7 +15,8 @@ class Command(BaseCommand):
             "sentinelle --collection all --token-file /run/secrets/hub --state CU")
 
     def add_arguments(self, parser):
-        parser.add_argument("direction", choices=["pull", "push"])
+        parser.add_argument("direction", choices=["pull", "push"],
+                            help="pull: import the remote's objects; push: send ours")
         parser.add_argument("--remote", required=True, help="the remote TAXII server URL")
         parser.add_argument("--api-root", required=True,
                             help="API root name (as in /taxii2/<name>/) or its full URL")

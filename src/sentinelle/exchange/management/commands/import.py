@@ -19,7 +19,7 @@ class Command(BaseCommand):
             "events.json --format misp --state CU --tlp green --dry-run")
 
     def add_arguments(self, parser):
-        parser.add_argument("file")
+        parser.add_argument("file", help="the file to import")
         parser.add_argument("--format", default="auto",
                             help="auto (default) or one of the known formats")
         parser.add_argument("--state", help="ISO alpha-2 of the reporting State")

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.utils.translation import ngettext
 
 from sentinelle.core.models import MemberState
 from sentinelle.gateway import services
@@ -133,4 +134,5 @@ class Command(BaseCommand):
                     continue
                 services.seed_entry(model, _data(model, raw), ACTOR)
                 added += 1
-        self.stdout.write(f"gateway: {added} entries added")
+        self.stdout.write(ngettext("gateway: %(count)d entry added",
+                                   "gateway: %(count)d entries added", added) % {"count": added})

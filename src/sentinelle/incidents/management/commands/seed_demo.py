@@ -1,19 +1,37 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
+from dataclasses import dataclass, field
+from unittest import mock
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.test.utils import override_settings
+from django.utils import timezone
 from rich.progress import Progress
 
 from sentinelle.core import audit
 from sentinelle.core.models import MemberState, Role, User
 from sentinelle.incidents import services, summaries
-from sentinelle.incidents.demo.stories import SERVICES, STORIES
-from sentinelle.incidents.models import TLP, Category, RsitClass, RsitType, Severity, Status
+from sentinelle.incidents.demo.stories import (
+    CAMPAIGNS,
+    DOMAIN_TLDS,
+    DOMAIN_WORDS,
+    SERVICES,
+    STORIES,
+)
+from sentinelle.incidents.models import (
+    TLP,
+    Category,
+    Incident,
+    RsitClass,
+    RsitType,
+    Severity,
+    Status,
+)
 
 DEMO_PASSWORD = "sentinelle-demo"
 # About twenty States from every ITU-D region.
@@ -39,8 +57,64 @@ PATHS = [
 ]
 
 
+# Hours from one step of a report to the next: log-normal (median, spread), as handling times
+# are: most within a working day, a long tail over days. "create" follows the detection.
+DELAYS = {
+    "create": (8, 1.0),
+    Status.SUBMITTED: (4, 1.2),
+    Status.ACKNOWLEDGED: (9, 1.0),
+    Status.UNDER_ANALYSIS: (20, 0.9),
+    Status.INFO_REQUESTED: (30, 0.8),
+    "answer": (70, 0.8),
+    Status.CLOSED: (300, 0.7),
+    Status.WITHDRAWN: (48, 1.0),
+    Status.DUPLICATE: (24, 1.0),
+    "amend": (60, 1.0),
+}
+# One campaign (a few related reports from different States) for about every 25 reports.
+REPORTS_PER_CAMPAIGN = 25
+
+
 def _pick(rng: random.Random, weighted):
     return rng.choices([v for v, _ in weighted], weights=[w for _, w in weighted])[0]
+
+
+def _delay(rng: random.Random, step: str) -> dt.timedelta:
+    median, spread = DELAYS[step]
+    return dt.timedelta(hours=rng.lognormvariate(math.log(median), spread))
+
+
+@dataclass
+class _Plan:
+    """One demo report: what it says and, in time order, what happens to it."""
+
+    n: int
+    code: str
+    category: str
+    story: tuple[str, str, str]
+    start: dt.datetime
+    indicators: list[tuple[str, str]]
+    # The report must count in the year (submitted, not withdrawn nor a duplicate).
+    counted: bool = False
+    events: list[tuple[dt.datetime, str]] = field(default_factory=list)
+    incident: Incident | None = None
+
+
+class _Clock:
+    """The demo's clock: every timestamp the services write (``timezone.now``: transitions,
+    messages, versions, evidence, receipts, audit entries) reads the time of the event being
+    replayed, so the year looks lived-in and the audit chain stays in time order."""
+
+    def __init__(self, moment: dt.datetime):
+        self.moment = moment
+        self._patch = mock.patch("django.utils.timezone.now", lambda: self.moment)
+
+    def __enter__(self) -> _Clock:
+        self._patch.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._patch.stop()
 
 
 class Command(BaseCommand):
@@ -48,9 +122,12 @@ class Command(BaseCommand):
             "messages, versions and summary returns. Example: sentinelle seed-demo --reports 320")
 
     def add_arguments(self, parser):
-        parser.add_argument("--reports", type=int, default=320)
-        parser.add_argument("--year", type=int, default=dt.date.today().year)
-        parser.add_argument("--seed", type=int, default=2026)
+        parser.add_argument("--reports", type=int, default=320,
+                            help="number of reports (default 320)")
+        parser.add_argument("--year", type=int, default=dt.date.today().year,
+                            help="the demo year (default: this year)")
+        parser.add_argument("--seed", type=int, default=2026,
+                            help="random seed: the same seed gives the same data (default 2026)")
 
     def handle(self, *args, **options):
         if User.objects.filter(username="analyst").exists():
@@ -61,10 +138,13 @@ class Command(BaseCommand):
         # The demo's people are fictitious: their notification e-mails go nowhere.
         quiet_mail = override_settings(
             EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend")
-        with quiet_mail, audit.audit_context(actor="command:seed-demo"), transaction.atomic():
+        year = options["year"]
+        now = timezone.now()
+        with quiet_mail, audit.audit_context(actor="command:seed-demo"), transaction.atomic(), \
+                _Clock(min(now, dt.datetime(year, 1, 1, tzinfo=dt.UTC))) as clock:
             people = self._people()
-            self._reports(rng, people, options["reports"], options["year"])
-            self._returns(people, options["year"] - 1)
+            self._returns(people, year - 1)
+            self._reports(rng, people, options["reports"], year, clock, now)
         self._print_accounts()
 
     def _people(self) -> dict:
@@ -89,74 +169,149 @@ class Command(BaseCommand):
             "council": user("council", Role.COUNCIL),
         }
 
-    def _reports(self, rng: random.Random, people: dict, count: int, year: int) -> None:
-        categories = {c.code: c for c in Category.objects.all()}
-        types = {t.code: t for t in RsitType.objects.select_related("rsit_class")}
-        states = list(people["focal"])
-        last_day = min(dt.date.today(), dt.date(year, 12, 31))
-        span = (last_day - dt.date(year, 1, 1)).days
-        created = []
+    def _reports(self, rng: random.Random, people: dict, count: int, year: int,
+                 clock: _Clock, now: dt.datetime) -> None:
+        """Plan the year's reports, then replay every event of every report in time order."""
+        plans = self._plans(rng, count, year, now)
+        events = sorted((when, plan.n, i, step) for plan in plans
+                        for i, (when, step) in enumerate(plan.events))
+        by_n = {plan.n: plan for plan in plans}
         with Progress(disable=not self.stdout.isatty()) as progress:
-            task = progress.add_task("demo reports", total=count)
-            for n in range(count):
-                code = rng.choice(states)
-                reporter = people["focal"][code]
-                category = rng.choice(list(STORIES))
-                title, rsit_code, narrative = rng.choice(STORIES[category])
-                start = dt.datetime(year, 1, 1, tzinfo=dt.UTC) + dt.timedelta(
-                    days=rng.randrange(max(span, 1)), hours=rng.randrange(24))
-                hours = rng.choice([0.5, 1, 2, 3, 6, 12, 24, 48, 96])
-                tlp = _pick(rng, TLP_WEIGHTS)
-                cleaned = {
-                    "title": title, "category": categories[category],
-                    "rsit_type": types[rsit_code], "tlp": tlp,
-                    "severity": rng.choice(Severity.values),
-                    "started_at": start, "ended_at": start + dt.timedelta(hours=hours),
-                    "detected_at": start + dt.timedelta(minutes=rng.randrange(5, 240)),
-                    "affected_services": rng.sample(SERVICES, rng.randint(1, 3)),
-                    "users_affected": rng.choice([200, 5_000, 40_000, 250_000, 1_200_000]),
-                    "alleged_origin_state": None, "description": narrative,
-                    "narrative_language": "en", "consent_to_name": code in CONSENTING_STATES,
-                    "indicators": [("ipv4", f"203.0.113.{rng.randrange(1, 255)}"),
-                                   ("asn", f"AS{rng.randrange(64496, 64511)}")],
-                    "named_analysts": [people["analysts"][0]]
-                    if tlp in (TLP.AMBER_STRICT, TLP.RED) else [],
-                }
-                incident = services.create_report(reporter, cleaned)
-                self._walk(rng, incident, reporter, people, created)
-                if n % 4 == 0:
-                    body = f"timestamp,src,dst,bytes\n{start.isoformat()},203.0.113.9,{code},1500\n"
-                    upload = SimpleUploadedFile(f"netflow-{n:03d}.csv", body.encode())
-                    services.attach_evidence(incident, reporter, upload, "NetFlow extract")
-                if n % 5 == 0 and incident.status not in (Status.CLOSED, Status.WITHDRAWN,
-                                                          Status.DUPLICATE):
-                    services.amend_report(incident, reporter,
-                                          {"users_affected": cleaned["users_affected"] * 2},
-                                          note="Updated count from operators")
-                created.append(incident)
+            task = progress.add_task("demo reports", total=len(events))
+            for when, n, _i, step in events:
+                clock.moment = when
+                self._event(rng, by_n[n], step, people, plans)
                 progress.advance(task)
 
-    def _walk(self, rng, incident, reporter, people, created) -> None:
+    def _plans(self, rng: random.Random, count: int, year: int, now: dt.datetime) -> list[_Plan]:
+        first = dt.datetime(year, 1, 1, tzinfo=dt.UTC)
+        # The newest reports start the day before today and are still being handled.
+        last = min(now - dt.timedelta(days=1), dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC))
+        span = max(int((last - first).total_seconds() // 3600), 1)
+        plans: list[_Plan] = []
+        campaigns = max(2, count // REPORTS_PER_CAMPAIGN) if count >= 4 else 0
+        while campaigns and len(plans) + 2 <= count:
+            campaigns -= 1
+            category, title, rsit_code, narrative = rng.choice(CAMPAIGNS)
+            size = min(rng.randint(2, 5), count - len(plans))
+            sample = rng.randbytes(32).hex()
+            words = rng.sample(DOMAIN_WORDS, 3)
+            domain = (f"{words[0]}-{words[1]}-{words[2]}{rng.randrange(10, 99)}."
+                      f"{rng.choice(DOMAIN_TLDS)}")
+            day = first + dt.timedelta(hours=rng.randrange(span))
+            for code in rng.sample(DEMO_STATES, size):
+                start = min(day + dt.timedelta(hours=rng.randrange(96)), last)
+                plans.append(_Plan(len(plans), code, category, (title, rsit_code, narrative),
+                                   start, [("sha256", sample), ("domain", domain),
+                                           *self._common_indicators(rng)]))
+        # Every State reports at least once (when there are enough reports), so that each
+        # counts in the year and the consenting ones are named.
+        unheard = [code for code in DEMO_STATES if code not in {p.code for p in plans}]
+        while len(plans) < count:
+            category = rng.choice(list(STORIES))
+            # A State's first report starts a month before the last day at the latest, so that
+            # it has been submitted by now.
+            late = 0 if not unheard else min(24 * 30, span - 1)
+            start = first + dt.timedelta(hours=rng.randrange(span - late))
+            indicators = self._common_indicators(rng)
+            if rng.random() < 0.4:  # a sample seen by this State only
+                indicators.append(("sha256", rng.randbytes(32).hex()))
+            counted = bool(unheard)
+            code = unheard.pop(0) if unheard else rng.choice(DEMO_STATES)
+            plans.append(_Plan(len(plans), code, category, rng.choice(STORIES[category]),
+                               start, indicators, counted=counted))
+        for plan in plans:
+            self._schedule(rng, plan, now)
+        return plans
+
+    @staticmethod
+    def _common_indicators(rng: random.Random) -> list[tuple[str, str]]:
+        # Documentation addresses and AS numbers (RFC 5737, RFC 5398): on the warning lists, so
+        # they are searchable but link no report to another.
+        return [("ipv4", f"203.0.113.{rng.randrange(1, 255)}"),
+                ("asn", f"AS{rng.randrange(64496, 64511)}")]
+
+    def _schedule(self, rng: random.Random, plan: _Plan, now: dt.datetime) -> None:
+        """The report's events in time order; those that would fall after now do not happen
+        (the report stays where it is, as the newest reports of a real year do)."""
+        when = plan.start + dt.timedelta(minutes=rng.randrange(5, 240)) + _delay(rng, "create")
+        paths = [(path, weight) for path, weight in PATHS if not plan.counted
+                 or (path and path[-1] not in (Status.WITHDRAWN, Status.DUPLICATE))]
+        steps = ["create", *_pick(rng, paths)]
+        if plan.n % 5 == 0:
+            steps.insert(2 if len(steps) > 1 else 1, "amend")
+        for i, step in enumerate(steps):
+            if i:
+                when = when + _delay(rng, step)
+            if when >= now:
+                break
+            plan.events.append((when, step))
+
+    def _event(self, rng: random.Random, plan: _Plan, step: str, people: dict,
+               plans: list[_Plan]) -> None:
+        reporter = people["focal"][plan.code]
+        if step == "create":
+            plan.incident = self._create(rng, plan, reporter, people)
+            return
+        incident = plan.incident
         analyst = rng.choice(people["analysts"])
         if incident.tlp in (TLP.AMBER_STRICT, TLP.RED):
             analyst = people["analysts"][0]
-        for step in _pick(rng, PATHS):
-            if step == "answer":
-                services.post_message(incident, reporter,
-                                      "Packet captures and operator logs are attached.")
-            elif step == Status.SUBMITTED or step == Status.WITHDRAWN:
-                services.change_status(incident, reporter, step)
-            elif step == Status.INFO_REQUESTED:
-                services.change_status(incident, analyst, step,
-                                       note="Please send the affected prefixes and timestamps.")
-            elif step == Status.DUPLICATE:
-                same_state = [c for c in created if c.state_id == incident.state_id
-                              and c.status != Status.DRAFT]
-                if same_state:
-                    services.change_status(incident, analyst, step, duplicate_of=same_state[-1])
-            else:
-                services.change_status(incident, analyst, step)
-            incident.refresh_from_db()
+        if step == "amend":
+            if incident.status in (Status.CLOSED, Status.WITHDRAWN, Status.DUPLICATE):
+                return
+            services.amend_report(incident, reporter,
+                                  {"users_affected": incident.users_affected * 2},
+                                  note="Updated count from operators")
+        elif step == "answer":
+            services.post_message(incident, reporter,
+                                  "Packet captures and operator logs are attached.")
+        elif step in (Status.SUBMITTED, Status.WITHDRAWN):
+            services.change_status(incident, reporter, step)
+        elif step == Status.INFO_REQUESTED:
+            services.change_status(incident, analyst, step,
+                                   note="Please send the affected prefixes and timestamps.")
+        elif step == Status.DUPLICATE:
+            same_state = [p.incident for p in plans if p.incident is not None
+                          and p.code == plan.code and p.n != plan.n
+                          and p.incident.status != Status.DRAFT]
+            if not same_state:
+                return
+            services.change_status(incident, analyst, step, duplicate_of=same_state[-1])
+        else:
+            services.change_status(incident, analyst, step)
+        incident.refresh_from_db()
+
+    def _create(self, rng: random.Random, plan: _Plan, reporter, people: dict) -> Incident:
+        if not hasattr(self, "_taxonomy"):
+            self._taxonomy = ({c.code: c for c in Category.objects.all()},
+                              {t.code: t for t in RsitType.objects.select_related("rsit_class")})
+        categories, types = self._taxonomy
+        title, rsit_code, narrative = plan.story
+        start = plan.start
+        hours = rng.choice([0.5, 1, 2, 3, 6, 12, 24, 48, 96])
+        tlp = _pick(rng, TLP_WEIGHTS)
+        cleaned = {
+            "title": title, "category": categories[plan.category],
+            "rsit_type": types[rsit_code],
+            "tlp": tlp, "severity": rng.choice(Severity.values),
+            "started_at": start, "ended_at": start + dt.timedelta(hours=hours),
+            "detected_at": start + dt.timedelta(minutes=rng.randrange(5, 240)),
+            "affected_services": rng.sample(SERVICES, rng.randint(1, 3)),
+            "users_affected": rng.choice([200, 5_000, 40_000, 250_000, 1_200_000]),
+            "alleged_origin_state": None, "description": narrative,
+            "narrative_language": "en", "consent_to_name": plan.code in CONSENTING_STATES,
+            "indicators": plan.indicators,
+            "named_analysts": [people["analysts"][0]]
+            if tlp in (TLP.AMBER_STRICT, TLP.RED) else [],
+        }
+        incident = services.create_report(reporter, cleaned)
+        if plan.n % 4 == 0:
+            body = (f"timestamp,src,dst,bytes\n{start.isoformat()},203.0.113.9,{plan.code},"
+                    "1500\n")
+            upload = SimpleUploadedFile(f"netflow-{plan.n:03d}.csv", body.encode())
+            services.attach_evidence(incident, reporter, upload, "NetFlow extract")
+        return incident
 
     def _returns(self, people: dict, year: int) -> None:
         classes = {c.code: c for c in RsitClass.objects.all()}

@@ -28,6 +28,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone, translation
+from django.utils.translation import ngettext
 
 from sentinelle import __version__
 from sentinelle.core import audit
@@ -181,7 +182,9 @@ class Command(BaseCommand):
             "figures. Idempotent. Example: sentinelle seed-observatory")
 
     def add_arguments(self, parser):
-        parser.add_argument("--year", type=int, default=dt.date.today().year)
+        parser.add_argument("--year", type=int, default=dt.date.today().year,
+                            help="the year the demo measurements are dated in (default: this "
+                                 "year)")
 
     def handle(self, *args, **options):
         folder = Path(settings.DATA_DIR) / "demo-observatory"
@@ -212,8 +215,11 @@ class Command(BaseCommand):
             else:
                 self._submit(user, self._routing_bundle(folder / name, times[-1], key_path))
                 created += 1
-        self.stdout.write(f"observatory: {created} bundles submitted, {skipped} already there "
-                          f"(bundles and the demo key {key_path.name}.pub in {folder})")
+        self.stdout.write(ngettext("observatory: %(created)d bundle submitted",
+                                   "observatory: %(created)d bundles submitted", created)
+                          % {"created": created}
+                          + f", {skipped} already there (bundles and the demo key "
+                            f"{key_path.name}.pub in {folder})")
 
     # --- people and idempotency ------------------------------------------------------------
 

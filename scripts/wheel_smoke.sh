@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Build the wheel as an operator's `pip install .` does, install it into a fresh venv outside the
+# checkout and run the installed platform there: migrate, French pages, an Arabic PDF report,
+# static files, and the measuring tools' --help. .ci/run runs it after `make test`.
+#
+# Needs Python >= 3.11 with venv, access to PyPI or a pip cache (the build requirements and the
+# dependencies) and pdftotext (Debian's poppler-utils). Usage: scripts/wheel_smoke.sh
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PYTHON=${PYTHON:-python3}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+started=$SECONDS
+
+step() { echo "== wheel smoke: $* ($((SECONDS - started)) s)"; }
+fail() { echo "wheel smoke FAILED: $*" >&2; exit 1; }
+
+command -v pdftotext >/dev/null || fail "pdftotext is missing (apt-get install poppler-utils)"
+
+step "copy the sources to $WORK/tree"
+# A copy, so that the build sees neither the checkout's build/ (setuptools would pack stale
+# files left there) nor its compiled .mo: the catalogues must come from the build hook.
+mkdir "$WORK/tree"
+tar -C "$ROOT" --exclude=__pycache__ --exclude='*.pyc' --exclude='*.mo' --exclude='*.egg-info' \
+  -cf - pyproject.toml setup.py README.md LICENSE src | tar -C "$WORK/tree" -xf -
+
+step "build the wheel (isolated: [build-system] requires)"
+"$PYTHON" -m venv "$WORK/venv"
+PIP=("$WORK/venv/bin/python" -m pip --quiet --disable-pip-version-check)
+"${PIP[@]}" wheel --no-deps --wheel-dir "$WORK/dist" "$WORK/tree"
+wheel=$(ls "$WORK"/dist/sentinelle-*.whl)
+
+step "install $(basename "$wheel") into a fresh venv"
+"${PIP[@]}" install "$wheel"
+rm -rf "$WORK/tree"  # nothing below may read the sources
+
+# Run from outside the checkout, with nothing of the checkout's environment.
+cd "$WORK"
+unset DATABASE_URL PYTHONPATH SENTINELLE_DEMO SENTINELLE_STATIC_ROOT DJANGO_SETTINGS_MODULE
+export SENTINELLE_DATA_DIR="$WORK/data"
+sentinelle=("$WORK/venv/bin/sentinelle")
+
+where=$("$WORK/venv/bin/python" -c "import sentinelle; print(sentinelle.__file__)")
+case "$where" in
+  "$WORK/venv/"*) ;;
+  *) fail "sentinelle is imported from $where, not from the fresh venv" ;;
+esac
+
+step "sentinelle migrate"
+"${sentinelle[@]}" migrate --noinput -v 0
+
+step "the home page in French, static files served"
+"${sentinelle[@]}" shell -v 0 -c '
+import sys
+from django.test import Client
+from django.test.utils import setup_test_environment
+setup_test_environment()  # lets the test client in (ALLOWED_HOSTS)
+response = Client().get("/", secure=True, HTTP_ACCEPT_LANGUAGE="fr", follow=True)
+html = response.content.decode()
+missing = [text for text in ("<html lang=\"fr\"", "Aller au contenu", "Tableau de bord")
+           if text not in html]
+if response.status_code != 200 or missing:
+    sys.exit(f"home page in French: status {response.status_code}, missing {missing}")
+# WhiteNoise serves the static files straight from the installed package.
+for name in ("favicon.ico", "favicon.svg", "site.css", "site.js"):
+    served = Client().get(f"/static/sentinelle/{name}", secure=True)
+    if served.status_code != 200:
+        sys.exit(f"/static/sentinelle/{name}: status {served.status_code}")
+'
+
+step "sentinelle report annual --lang ar --format pdf"
+"${sentinelle[@]}" report annual --year 2025 --lang ar --format pdf --output "$WORK/council-ar.pdf"
+text=$(pdftotext "$WORK/council-ar.pdf" -)
+grep -q "تقرير" <<<"$text" || fail "the Arabic report has no Arabic text: ${text:0:400}"
+if grep -q "Report by the Secretary-General" <<<"$text"; then
+  fail "the Arabic report has English headings"
+fi
+
+step "static files (collectstatic)"
+SENTINELLE_STATIC_ROOT="$WORK/static" "${sentinelle[@]}" collectstatic --noinput -v 0
+for file in favicon.ico favicon.svg site.css site.js; do
+  [ -s "$WORK/static/sentinelle/$file" ] || fail "static/sentinelle/$file is not in the package"
+done
+
+step "sentinelle probe --help, sentinelle routing --help"
+"${sentinelle[@]}" probe --help | grep -q "usage: sentinelle probe" || fail "probe --help"
+"${sentinelle[@]}" routing --help | grep -q "usage: sentinelle routing" || fail "routing --help"
+
+step "passed"

@@ -1,0 +1,173 @@
+"""The Secretariat's queue of open reports and the expected handling times behind its overdue
+marks.
+
+"Acknowledged" is the Secretariat's first status change after submission (acknowledge, request
+information or mark duplicate: each shows the State that someone has looked); "analysed" is the
+first closure. Both are read from the status history (``Transition``), so the queue, the
+statistics (``statistics.handling_in_time``) and the Council report agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from sentinelle.analysis.models import HandlingExpectation
+from sentinelle.analysis.models.handling import MAX_HOURS
+from sentinelle.core import audit
+from sentinelle.core.models import Role
+from sentinelle.incidents.models import Category, Incident, Message, Status, Transition
+
+OPEN = (Status.SUBMITTED, Status.ACKNOWLEDGED, Status.UNDER_ANALYSIS, Status.INFO_REQUESTED)
+
+# sort parameter -> (column label, ordering). A key orders its quantity ascending ("age": the
+# youngest first), "-key" descending ("-age": the oldest first); the timestamps behind the
+# quantities run the other way. Reports with no State answer come last either way.
+SORTS = {
+    "age": (gettext_lazy("Age"), "started_at"),
+    "submitted": (gettext_lazy("Since submission"), "submitted_at"),
+    "answer": (gettext_lazy("Since the State's last answer"), "last_answer_at"),
+}
+DEFAULT_SORT = "-submitted"
+
+
+def acknowledgements() -> QuerySet[Transition]:
+    """The first Secretariat status change after submission of the report ``OuterRef("pk")``
+    (a withdrawal is the State's, not an acknowledgement)."""
+    return Transition.objects.filter(incident_id=OuterRef("pk"), from_status=Status.SUBMITTED) \
+        .exclude(to_status=Status.WITHDRAWN).order_by("at", "id").values("at")[:1]
+
+
+def closures() -> QuerySet[Transition]:
+    """The first closure of the report ``OuterRef("pk")``."""
+    return Transition.objects.filter(incident_id=OuterRef("pk"), to_status=Status.CLOSED) \
+        .order_by("at", "id").values("at")[:1]
+
+
+@dataclass
+class Due:
+    """Where a report stands against its category's expectations."""
+
+    overdue: bool
+    text: str
+
+
+def due(incident: Incident, expectation: HandlingExpectation | None,
+        now: dt.datetime) -> Due | None:
+    """The next deadline of an open report, or the one it has missed (None: no expectation)."""
+    if expectation is None or incident.submitted_at is None:
+        return None
+    if getattr(incident, "acknowledged_at", None) is None:
+        deadline, overdue_text, due_text = (
+            incident.submitted_at + expectation.acknowledge_within,
+            _("Acknowledgement overdue by %(delay)s"), _("Acknowledge within %(delay)s"))
+    else:
+        deadline, overdue_text, due_text = (
+            incident.submitted_at + expectation.analyse_within,
+            _("Analysis overdue by %(delay)s"), _("Analyse within %(delay)s"))
+    if now > deadline:
+        return Due(True, overdue_text % {"delay": duration(now - deadline)})
+    return Due(False, due_text % {"delay": duration(deadline - now)})
+
+
+def due_for(incident: Incident, now: dt.datetime) -> Due | None:
+    """``due`` for one report (its page), reading its acknowledgement; None once it is closed
+    or otherwise out of the queue."""
+    if incident.status not in OPEN:
+        return None
+    incident.acknowledged_at = Transition.objects.filter(
+        incident=incident, from_status=Status.SUBMITTED).exclude(
+        to_status=Status.WITHDRAWN).order_by("at", "id").values_list("at", flat=True).first()
+    return due(incident, HandlingExpectation.objects.filter(
+        category_id=incident.category_id).first(), now)
+
+
+def duration(delta: dt.timedelta | None) -> str:
+    """A delay as a person reads it, rounded: "12 d", "2 d 4 h", "5 h", "12 min"."""
+    if delta is None:
+        return "—"
+    seconds = max(delta.total_seconds(), 0)
+    if round(seconds / 60) < 60:
+        return _("%(minutes)d min") % {"minutes": round(seconds / 60)}
+    hours = round(seconds / 3600)
+    if hours < 24:
+        return _("%(hours)d h") % {"hours": hours}
+    days, hours = divmod(hours, 24)
+    if days >= 3:  # past a few days, the hours no longer matter to the reader
+        return _("%(days)d d") % {"days": days}
+    return _("%(days)d d %(hours)d h") % {"days": days, "hours": hours}
+
+
+def parse_sort(value: str | None) -> tuple[str, str | None]:
+    """(sort, error): an unknown sort falls back to the default and says so."""
+    if not value:
+        return DEFAULT_SORT, None
+    if value.lstrip("-") in SORTS:
+        return value, None
+    return DEFAULT_SORT, _("Unknown sort “%(sort)s”: the queue is sorted by time since "
+                           "submission.") % {"sort": value}
+
+
+def queue(user, sort: str = DEFAULT_SORT) -> QuerySet[Incident]:
+    """The open reports the user may see, with ``acknowledged_at`` and ``last_answer_at``.
+
+    The State's last answer is its focal points' latest message the user may read (by the
+    thread's own visibility: a message written while the report was RED stays hidden from an
+    analyst who was not named)."""
+    answers = Message.objects.for_user(user).filter(
+        incident_id=OuterRef("pk"), author__role=Role.FOCAL_POINT,
+        author__state_id=OuterRef("state_id")).order_by("-created_at", "-id").values(
+        "created_at")[:1]
+    key = sort.lstrip("-")
+    column = SORTS[key][1]
+    # Descending quantity (the oldest first) is ascending timestamp, and the reverse.
+    ordering = F(column).asc(nulls_last=True) if sort.startswith("-") \
+        else F(column).desc(nulls_last=True)
+    return Incident.objects.for_user(user).filter(status__in=OPEN).select_related(
+        "state", "category").annotate(
+        acknowledged_at=Subquery(acknowledgements()), last_answer_at=Subquery(answers),
+    ).order_by(ordering, "pk")
+
+
+def expectations() -> dict[int, HandlingExpectation]:
+    """Expectations by category pk."""
+    return {e.category_id: e for e in HandlingExpectation.objects.all()}
+
+
+def set_expectation(user, category: Category, acknowledge_hours: int,
+                    analyse_hours: int) -> HandlingExpectation:
+    """Set a category's expected handling times, as the Secretariat; audited."""
+    if not (user.is_authenticated and user.is_secretariat):
+        raise ValidationError(_("Only the Secretariat sets expected handling times."))
+    errors = {}
+    for name, value in (("acknowledge_hours", acknowledge_hours),
+                        ("analyse_hours", analyse_hours)):
+        if not isinstance(value, int) or not 1 <= value <= MAX_HOURS:
+            errors[name] = _("Give a whole number of hours from 1 to %(max)d.") % {
+                "max": MAX_HOURS}
+    if not errors and analyse_hours < acknowledge_hours:
+        errors["analyse_hours"] = _("The analysis cannot be due before the acknowledgement.")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        expectation = HandlingExpectation.objects.select_for_update().filter(
+            category=category).first()
+        before = None if expectation is None else {
+            "category": category.code, "acknowledge_hours": expectation.acknowledge_hours,
+            "analyse_hours": expectation.analyse_hours}
+        if expectation is None:
+            expectation = HandlingExpectation(category=category)
+        expectation.acknowledge_hours = acknowledge_hours
+        expectation.analyse_hours = analyse_hours
+        expectation.updated_by = user
+        expectation.save()
+        audit.record("handling.expectation", expectation, before=before,
+                     after={"category": category.code, "acknowledge_hours": acknowledge_hours,
+                            "analyse_hours": analyse_hours}, actor=user)
+    return expectation
