@@ -291,8 +291,10 @@ class Demo:
 
 
 def _free_port() -> int:
+    # Free on every address: the README's probe helper listens on 0.0.0.0, where a port that
+    # is free on 127.0.0.1 alone may still be taken (it was, once, in a full run).
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("", 0))
         return sock.getsockname()[1]
 
 

@@ -12,9 +12,9 @@ from sentinelle.gateway.models import CirtTeam, GoodPractice, Initiative
 from sentinelle.incidents import services
 from sentinelle.incidents.models import Status, Transition
 from sentinelle.reports import content
-from sentinelle.reports.document import Bullets, Paragraph, Section
 from sentinelle.reports.options import ReportOptions
 from tests.conftest import file_report
+from tests.report_helpers import sentences
 
 YEAR = 2026
 
@@ -28,18 +28,6 @@ def _no_small_count_suppression(settings):
 def build():
     return content.build(ReportOptions(year=YEAR, lang="en", fmt="html",
                                        date=dt.date(2027, 3, 1)))
-
-
-def sentences(section: Section) -> list[str]:
-    out = []
-    for block in section.blocks:
-        if isinstance(block, Paragraph):
-            out.append(block.text)
-        elif isinstance(block, Bullets):
-            out.extend(item.text for item in block.items)
-    for sub in section.subsections:
-        out.extend(sentences(sub))
-    return out
 
 
 def section_text(number: str) -> str:

@@ -18,9 +18,9 @@ from sentinelle.core.templatetags.navigation import main_menu
 from sentinelle.incidents import fields, services
 from sentinelle.incidents.models import Evidence, Status
 from sentinelle.reports import content
-from sentinelle.reports.document import Bullets, Paragraph, Section
 from sentinelle.reports.options import ReportOptions
 from tests.conftest import api_client, file_report, make_user
+from tests.report_helpers import sentences
 
 YEAR = 2026
 ROUTES = b"203.0.113.0/24 via 192.0.2.1\n"
@@ -175,18 +175,6 @@ def test_the_receipts_audit_entry_names_no_file_the_reader_may_not_see(alice, ch
 
 
 # --- the Council report ----------------------------------------------------------------------
-
-
-def sentences(section: Section) -> list[str]:
-    out = []
-    for block in section.blocks:
-        if isinstance(block, Paragraph):
-            out.append(block.text)
-        elif isinstance(block, Bullets):
-            out.extend(item.text for item in block.items)
-    for sub in section.subsections:
-        out.extend(sentences(sub))
-    return out
 
 
 def build():

@@ -72,6 +72,8 @@ COMMAND_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("migrate", gettext_noop("create or update the database")),
         ("runserver", gettext_noop("serve the platform for a demo (production: gunicorn)")),
         ("db-worker", gettext_noop("run background jobs: imports, reports, federation")),
+        ("rqworker", gettext_noop("run background jobs from Redis, when "
+                                  "SENTINELLE_TASK_BACKEND=rq")),
         ("check", gettext_noop("check the configuration; --deploy for production")),
     )),
 )

@@ -10,7 +10,18 @@ from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 from sentinelle.core.instance_keys import load_or_create_secret
-from sentinelle.env import SettingError, env_bool, env_int, env_list, env_secret, env_str
+from sentinelle.core.storage import storages_from_env
+from sentinelle.env import (
+    SettingError,
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_redis_url,
+    env_secret,
+    env_str,
+    with_redis_connect_timeout,
+)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(env_str("SENTINELLE_DATA_DIR", str(Path.cwd() / "var")))
@@ -99,12 +110,19 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_secret("DATABASE_URL", f"sqlite:///{DATA_DIR / 'sentinelle.sqlite3'}"),
-        conn_max_age=env_int("SENTINELLE_DB_CONN_MAX_AGE", 60),
-    )
-}
+_DB_CONN_MAX_AGE = env_int("SENTINELLE_DB_CONN_MAX_AGE", 60)
+_DATABASE_URL = env_secret("DATABASE_URL", f"sqlite:///{DATA_DIR / 'sentinelle.sqlite3'}")
+try:
+    DATABASES = {"default": dj_database_url.parse(_DATABASE_URL, conn_max_age=_DB_CONN_MAX_AGE)}
+except ValueError as exc:
+    # One line naming the variable; never the value, which holds the database password.
+    # (dj-database-url's own messages name only the scheme.)
+    raise SettingError(
+        f"DATABASE_URL (or DATABASE_URL_FILE) is not a database URL: {str(exc).rstrip('.')}; "
+        "e.g. postgres://user:password@host:5432/sentinelle, with '#', '?', '/' or '@' in the "
+        "password percent-encoded") from None
+# Not left as a setting: Django's error pages hide settings named like *PASS*, not *_URL.
+del _DATABASE_URL
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # WAL lets readers proceed during a write; the timeout rides out short write bursts.
     DATABASES["default"]["OPTIONS"] = {
@@ -113,6 +131,11 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # libpq's default is to wait for the kernel's TCP timeout (minutes) on a server that drops
+    # packets: /healthz, /metrics and every request would hang that long rather than fail.
+    # DATABASE_URL's own ?connect_timeout= wins.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"
 
@@ -160,10 +183,9 @@ WHITENOISE_USE_FINDERS = True
 # In debug (the demo) a stylesheet edited while the server runs is served whole, not cut off at
 # the length WhiteNoise read at start-up.
 WHITENOISE_AUTOREFRESH = DEBUG
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
+# Uploaded and produced files: MEDIA_ROOT on the local disk, or with SENTINELLE_STORAGE=s3 an
+# S3-compatible bucket (SENTINELLE_S3_*), shared by every machine (sentinelle.core.storage).
+STORAGES = storages_from_env()
 
 EVIDENCE_MAX_BYTES = env_int("SENTINELLE_EVIDENCE_MAX_BYTES", 25 * 1024 * 1024)
 # How many files one message of a report's thread (an answer to a request) may carry.
@@ -264,10 +286,28 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Long work (imports, reports, federation) runs as tasks. "database" needs a worker process
-# (`sentinelle db_worker`); "immediate" runs the task in the request, for the demo and tests.
+# (`sentinelle db_worker`); "rq" keeps the queue in Redis (SENTINELLE_REDIS_URL) and needs
+# `sentinelle rqworker` processes, as many as wanted, on any machine that reaches Redis, the
+# database and the files; "immediate" runs the task in the request, for the demo and tests.
 _TASK_BACKENDS = {"database": "django_tasks_db.DatabaseBackend",
+                  "rq": "django_tasks_rq.RQBackend",
                   "immediate": "django_tasks.backends.immediate.ImmediateBackend"}
-TASKS = {"default": {"BACKEND": _TASK_BACKENDS[env_str("SENTINELLE_TASK_BACKEND", "database")]}}
+TASK_BACKEND = env_choice("SENTINELLE_TASK_BACKEND", "database", list(_TASK_BACKENDS))
+TASKS = {"default": {"BACKEND": _TASK_BACKENDS[TASK_BACKEND]}}
+REDIS_URL = env_redis_url("SENTINELLE_REDIS_URL", "redis://127.0.0.1:6379/0")
+# django-rq's queue, read by the RQ backend, the workers, /healthz and /metrics. The default job
+# timeout (180 s) would kill a large import or a Council report in the middle; an hour is the
+# "something is wrong" bound, after which the job ends failed.
+# Connecting gives up after 5 s (unless the URL says otherwise) rather than hang /healthz.
+RQ_QUEUES = {"default": {"URL": with_redis_connect_timeout(REDIS_URL, 5), "DEFAULT_TIMEOUT": 3600}}
+# `sentinelle rqworker` needs no options: django-tasks-rq's job class runs the task, and
+# sentinelle.core.rq.Worker ends a job whose work horse died as failed (see core/rq.py).
+RQ = {"JOB_CLASS": "django_tasks_rq.Job", "WORKER_CLASS": "sentinelle.core.rq.Worker"}
+# No RQ dashboard in the admin: its pages (not routed here) would requeue or delete jobs
+# outside the audit trail. The queue's depth and age are in /healthz and /metrics.
+RQ_SHOW_ADMIN_LINK = False
+if TASK_BACKEND == "rq":
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
 # /healthz answers "degraded" (503) once the oldest ready task has waited longer than this.
 HEALTH_MAX_TASK_AGE = env_int("SENTINELLE_HEALTH_MAX_TASK_AGE", 300)
 # /metrics answers loopback clients, and any client sending this bearer token (core/metrics.py).

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.forms.models import model_to_dict
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
@@ -18,6 +18,7 @@ from sentinelle.actionplan.evaluation import evaluate
 from sentinelle.actionplan.forms import ActionForm, IndicatorForm, ProgressUpdateForm
 from sentinelle.actionplan.models import Action, Indicator, ProgressUpdate
 from sentinelle.core import audit
+from sentinelle.core.storage import file_response
 
 
 def _require_secretariat(request) -> None:
@@ -137,7 +138,7 @@ def update_evidence(request: HttpRequest, pk: int) -> HttpResponse:
     update = get_object_or_404(ProgressUpdate, pk=pk)
     if not update.evidence_file:
         raise Http404
-    response = FileResponse(update.evidence_file.open("rb"), as_attachment=True,
-                            filename=update.evidence_name or f"evidence-{update.pk}")
+    response = file_response(update.evidence_file,
+                             filename=update.evidence_name or f"evidence-{update.pk}")
     response["Content-Security-Policy"] = "sandbox"
     return response

@@ -30,6 +30,7 @@ import secrets
 import shutil
 import sqlite3
 import subprocess  # noqa: S404 - pg_dump / pg_restore, fixed arguments, no shell
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -57,6 +58,9 @@ DATABASE_FILES = {"sqlite": "database.sqlite3", "postgresql": "database.pgdump"}
 KEY_FILES = {"secret_key": "SENTINELLE_SECRET_KEY", "audit_key": "SENTINELLE_AUDIT_KEY",
              "instance_key": "SENTINELLE_INSTANCE_KEY"}
 CHUNK = 1024 * 1024
+# Apps installed only under some settings (SENTINELLE_TASK_BACKEND=rq): a backup of an instance
+# that had them restores into one that has not, and their tables wait unused.
+OPTIONAL_APPS = frozenset({"django_rq", "django_tasks_rq"})
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -115,8 +119,10 @@ def create_backup(output: Path, reporter: Reporter | None = None) -> dict[str, A
     complete, so `output` holds a whole backup or nothing.
     """
     reporter = reporter or _Silent()
-    output = Path(output).absolute()
-    media_root = Path(settings.MEDIA_ROOT).absolute()
+    # Resolved: a symbolic link on the way must not hide that the backup (with the keys) would
+    # land in MEDIA_ROOT, beside the evidence, and be copied into itself.
+    output = Path(output).resolve()
+    media_root = Path(settings.MEDIA_ROOT).resolve()
     if output == media_root or media_root in output.parents:
         raise BackupError(_("--output: %(path)s is inside MEDIA_ROOT (%(media)s): the backup "
                             "would contain itself") % {"path": output, "media": media_root})
@@ -172,11 +178,13 @@ def create_backup(output: Path, reporter: Reporter | None = None) -> dict[str, A
 
 def _remote_storage() -> str | None:
     """The default storage's class when it does not keep files under MEDIA_ROOT, else None."""
-    from django.core.files.storage import FileSystemStorage, default_storage
+    from django.core.files.storage import FileSystemStorage, storages
 
-    if isinstance(default_storage, FileSystemStorage):
+    # The backend itself: default_storage is a lazy wrapper, whose type() names the wrapper.
+    backend = storages["default"]
+    if isinstance(backend, FileSystemStorage):
         return None
-    return f"{type(default_storage).__module__}.{type(default_storage).__qualname__}"
+    return f"{type(backend).__module__}.{type(backend).__qualname__}"
 
 
 def manifest_digest(directory: Path) -> str:
@@ -397,6 +405,16 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
+def _refuse_outside(directory: Path, relative: str) -> None:
+    """BackupError unless `relative` is, once symbolic links are followed, inside the backup:
+    a directory of it linked elsewhere (media/ -> /srv/other) would have restore read, and
+    install, files that are not the backup's."""
+    root = Path(directory).resolve()
+    if root not in (Path(directory) / relative).resolve().parents:
+        raise BackupError(_("%(file)s: a symbolic link leads outside the backup directory") %
+                          {"file": relative})
+
+
 def _manifest_problem(manifest: Any) -> str | None:
     if not isinstance(manifest, dict):
         return _("not a JSON object")
@@ -466,6 +484,7 @@ def verify_backup(directory: Path, reporter: Reporter | None = None) -> dict[str
         if not path.is_file() or path.is_symlink():
             raise BackupError(_("%(file)s: listed in the manifest but missing from the backup") %
                               {"file": entry["path"]})
+        _refuse_outside(directory, entry["path"])
         size = path.stat().st_size
         if size != entry["size"]:
             raise BackupError(_("%(file)s: %(size)d bytes, the manifest says %(expected)d: the "
@@ -495,7 +514,10 @@ def _migration_gaps(manifest: dict[str, Any]) -> tuple[list[str], list[str]]:
     loader = MigrationLoader(None, ignore_no_migrations=True)
     leaves = dict(loader.graph.leaf_nodes())
     ahead, behind = [], []
+    installed = {config.label for config in apps.get_app_configs()}
     for app_label, name in sorted(manifest["migrations"].items()):
+        if app_label in OPTIONAL_APPS and app_label not in installed:
+            continue
         if (app_label, name) not in loader.disk_migrations:
             ahead.append(f"{app_label}.{name}")
         elif leaves.get(app_label) != name:
@@ -529,14 +551,20 @@ def restore_backup(directory: Path, *, force: bool = False,
         raise BackupError(_("the configured database is not empty (it has accounts, audit "
                             "entries or reports): restore refuses to overwrite it; --force "
                             "replaces it"))
+    database = next(entry for entry in manifest["files"]
+                    if entry["path"] == manifest["database"]["file"])
+    if kind == "sqlite":
+        _check_sqlite(directory / database["path"], database["path"], manifest["migrations"])
     staged = _stage_files(directory, manifest, reporter)
     try:
-        database = next(entry for entry in manifest["files"]
-                        if entry["path"] == manifest["database"]["file"])
         if kind == "sqlite":
             staged.append(_stage_sqlite(directory, database))
         else:
-            _restore_postgresql(directory / database["path"], database, reporter)
+            # pg_restore reads a private copy checked against the manifest as it is made: the
+            # backup directory may have changed since it was verified.
+            with tempfile.TemporaryDirectory(prefix="sentinelle-restore-") as scratch:
+                dump = _copy_checked(directory, database, Path(scratch) / "database.pgdump")
+                _restore_postgresql(dump, database, reporter)
     except BaseException:
         for temporary, _target in staged:
             temporary.unlink(missing_ok=True)
@@ -585,6 +613,8 @@ def _copy_checked(directory: Path, entry: dict[str, Any], target: Path,
     except OSError as exc:
         raise BackupError(f"{target.parent}: {exc.strerror}") from None
     temporary = target.parent / f".{target.name}.restore-{secrets.token_hex(4)}"
+    # Again at the copy: the backup directory may have changed since it was verified.
+    _refuse_outside(directory, entry["path"])
     digest = hashlib.sha256()
     try:
         with (directory / entry["path"]).open("rb") as reader, _open_private(temporary) as writer:
@@ -618,6 +648,47 @@ def _stage_sqlite(directory: Path, entry: dict[str, Any]) -> tuple[Path, Path]:
         raise BackupError(_("the configured SQLite database is in memory: there is nothing to "
                             "restore into"))
     return _copy_checked(directory, entry, target), target
+
+
+def _check_sqlite(path: Path, label: str, migrations: dict[str, str]) -> None:
+    """BackupError unless `path` is a sound SQLite database whose migrations are the manifest's.
+
+    Checked before anything is staged: a file that is not a database (a crafted or mislabelled
+    backup, whose manifest hashes match) would otherwise replace the configured database, and a
+    manifest understating the migrations would slip a newer schema past the "made by a newer
+    Sentinelle" check. The copy made afterwards is checked against the same SHA-256, so it is
+    this file. Opened read-only and immutable, with trusted_schema off, so that nothing the file
+    defines (views, triggers) runs and nothing is written beside it."""
+    try:
+        database = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro&immutable=1", uri=True)
+    except sqlite3.Error as exc:
+        raise BackupError(_("%(file)s: not a SQLite database: %(error)s") %
+                          {"file": label, "error": exc}) from None
+    try:
+        database.execute("PRAGMA trusted_schema=OFF")
+        (verdict,) = database.execute("PRAGMA quick_check").fetchone()
+        tables = {name for (name,) in database.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        applied = (database.execute("SELECT app, name FROM django_migrations").fetchall()
+                   if verdict == "ok" and "django_migrations" in tables else [])
+    except sqlite3.Error as exc:
+        raise BackupError(_("%(file)s: not a SQLite database: %(error)s") %
+                          {"file": label, "error": exc}) from None
+    finally:
+        database.close()
+    if verdict != "ok":
+        raise BackupError(_("%(file)s: fails SQLite's check: %(verdict)s") %
+                          {"file": label, "verdict": verdict})
+    if "django_migrations" not in tables:
+        raise BackupError(_("%(file)s: has no django_migrations table: not a Sentinelle "
+                            "database") % {"file": label})
+    latest: dict[str, str] = {}
+    for app_label, name in applied:
+        if name > latest.get(app_label, ""):
+            latest[app_label] = name
+    if latest != migrations:
+        raise BackupError(_("%(file)s: its migrations are not the ones the manifest lists") %
+                          {"file": label})
 
 
 def _restore_postgresql(dump: Path, entry: dict[str, Any], reporter: Reporter) -> None:

@@ -2,8 +2,9 @@
 
 Cheap by design, because monitors and load balancers call it every few seconds: one trivial
 query, then one aggregate over the queue's ready rows (django-tasks-db keeps a partial index on
-them). The answer holds states and counts only, never an error's text, which may name a host,
-a database user or a path, and never what a task is or whose it is.
+them), or, with the RQ backend, a few Redis reads (core/rq.py). The answer holds states and
+counts only, never an error's text, which may name a host, a database user or a path, and
+never what a task is or whose it is.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 OK, DEGRADED, ERROR = "ok", "degraded", "error"
 _DB_BACKEND = "django_tasks_db.DatabaseBackend"
+_RQ_BACKEND = "django_tasks_rq.RQBackend"
 
 
 @dataclass(frozen=True)
@@ -50,11 +52,17 @@ def queue_backend(alias: str = "default") -> str:
 
 
 def queue_stats(alias: str = "default", now: datetime | None = None) -> QueueStats | None:
-    """Depth and oldest age of the database task queue; None for another backend.
+    """Depth and oldest age of the task queue, in the database or in Redis; None for another
+    backend (the immediate one has no queue).
 
     A task is ready from when it was enqueued, or, if it was deferred, from its run_after.
     django-tasks-db stores "not deferred" as run_after = 9999-01-01 (get_date_max)."""
-    if queue_backend(alias) != _DB_BACKEND:
+    backend = queue_backend(alias)
+    if backend == _RQ_BACKEND:
+        from sentinelle.core import rq
+
+        return rq.queue_stats(alias, now)
+    if backend != _DB_BACKEND:
         return None
     from django_tasks_db.models import DBTaskResult, get_date_max
 
@@ -71,20 +79,22 @@ def queue_stats(alias: str = "default", now: datetime | None = None) -> QueueSta
 
 def check_tasks(alias: str = "default") -> dict:
     backend = queue_backend(alias)
-    if backend != _DB_BACKEND:
+    name = backend.rsplit(".", 1)[-1]
+    if backend not in (_DB_BACKEND, _RQ_BACKEND):
         # The immediate backend has no queue (the demo, the tests); another backend's queue
-        # lives outside this database and is not read here.
-        return {"status": OK, "backend": backend.rsplit(".", 1)[-1], "checked": False}
+        # is not read here.
+        return {"status": OK, "backend": name, "checked": False}
     try:
         stats = queue_stats(alias)
         if stats is None:  # the backend changed between the two reads of the settings
             raise LookupError(backend)
     except Exception:
+        # With RQ: Redis does not answer, or refuses the password. Logged, not shown.
         log.warning("health check: the task queue could not be read", exc_info=True)
-        return {"status": ERROR, "backend": "DatabaseBackend", "checked": True}
+        return {"status": ERROR, "backend": name, "checked": True}
     age = stats.oldest_ready_seconds
     late = age is not None and age > settings.HEALTH_MAX_TASK_AGE
-    return {"status": DEGRADED if late else OK, "backend": "DatabaseBackend", "checked": True,
+    return {"status": DEGRADED if late else OK, "backend": name, "checked": True,
             "ready": stats.ready,
             "oldest_ready_seconds": round(age, 1) if age is not None else None,
             "max_age_seconds": settings.HEALTH_MAX_TASK_AGE}
@@ -93,10 +103,11 @@ def check_tasks(alias: str = "default") -> dict:
 def run_checks() -> tuple[str, dict]:
     """The overall status (the worst of the checks) and each check's answer.
 
-    The queue is not read when the database does not answer: it is in the database."""
+    The database queue is not read when the database does not answer: it is in the database.
+    A queue in Redis is read either way."""
     database = check_database()
     checks = {"database": database}
-    if database["status"] == OK:
+    if database["status"] == OK or queue_backend() == _RQ_BACKEND:
         checks["tasks"] = check_tasks()
     else:
         checks["tasks"] = {"status": ERROR, "checked": False}

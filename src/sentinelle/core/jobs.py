@@ -19,9 +19,12 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tasks import task
+from django_tasks.base import TaskResultStatus
+from django_tasks.signals import task_finished
 
 from sentinelle.core.audit import audit_context
 from sentinelle.core.models import Job
@@ -106,6 +109,26 @@ def run_job(job_id: int) -> None:
     _discard_input(job)
     job.save(update_fields=["status", "message", "result", "progress_done", "finished_at",
                             "output", "output_name", "progress_total", "input"])
+
+
+@receiver(task_finished)
+def fail_abandoned(sender, task_result, **kwargs) -> None:
+    """End as failed a Job whose task failed outside run_job: its process was killed (RQ reports
+    it through the task's failure callback, see core/rq.py). run_job itself ends every Job it
+    runs, so a Job already ended is left alone."""
+    if (task_result.status != TaskResultStatus.FAILED
+            or task_result.task.module_path != run_job.module_path or not task_result.args):
+        return
+    job = Job.objects.filter(pk=task_result.args[0],
+                             status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).first()
+    if job is None:
+        return
+    log.warning("job %s (%s): its worker ended before it did; marked failed", job.pk, job.kind)
+    job.status, job.finished_at = Job.Status.FAILED, timezone.now()
+    job.message = _("The job stopped before it finished: the process running it ended (it may "
+                    "have been restarted or run out of memory). Start it again.")
+    _discard_input(job)
+    job.save(update_fields=["status", "message", "finished_at", "input"])
 
 
 def _discard_input(job: Job) -> None:

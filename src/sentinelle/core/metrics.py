@@ -112,9 +112,12 @@ def collect_database() -> Iterator[Metric]:
                            "1 if the database answered a trivial query at scrape time.")
     up.add_metric([], 1 if database_up else 0)
     yield up
+    collectors = (_queue_metrics, _job_metrics, _report_metrics)
     if not database_up:
-        return
-    for collect in (_queue_metrics, _job_metrics, _report_metrics):
+        if health.queue_backend() != "django_tasks_rq.RQBackend":
+            return
+        collectors = (_queue_metrics,)  # a queue in Redis can still be read
+    for collect in collectors:
         try:
             yield from collect()
         except Exception:
@@ -124,10 +127,10 @@ def collect_database() -> Iterator[Metric]:
 
 def _queue_metrics() -> Iterator[Metric]:
     stats = health.queue_stats()
-    if stats is None:  # not the database backend: its queue is not in this database
+    if stats is None:  # the immediate backend: no queue
         return
     depth = GaugeMetricFamily("sentinelle_task_queue_ready",
-                              "Tasks in the database queue ready to run now.")
+                              "Tasks in the queue (database or Redis) ready to run now.")
     depth.add_metric([], stats.ready)
     age = GaugeMetricFamily("sentinelle_task_queue_oldest_ready_seconds",
                             "How long the oldest ready task has waited (0 when none waits).")

@@ -13,7 +13,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -30,6 +30,7 @@ from sentinelle.core import audit, signin
 from sentinelle.core.forms import ApiTokenForm, SignInForm, TokenCodeForm, client_address
 from sentinelle.core.middleware import redirect_to_second_factor, second_factor_pending
 from sentinelle.core.models import ApiToken, Job
+from sentinelle.core.storage import file_response
 from sentinelle.incidents.models import Incident, Status
 
 
@@ -215,5 +216,4 @@ def job_output(request: HttpRequest, pk: int) -> HttpResponse:
                             status=Job.Status.SUCCEEDED)
     if not job.output:
         raise Http404
-    return FileResponse(job.output.open("rb"), as_attachment=True,
-                        filename=job.output_name or f"job-{job.pk}")
+    return file_response(job.output, filename=job.output_name or f"job-{job.pk}")

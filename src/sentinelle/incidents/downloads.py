@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import FileResponse
 
+from sentinelle.core.storage import file_response
 from sentinelle.incidents.models import Evidence
 
 # Types a browser will not execute; anything else is sent as opaque bytes.
@@ -17,8 +18,7 @@ PASSIVE_TYPES = {
 def evidence_response(item: Evidence) -> FileResponse:
     content_type = item.content_type if item.content_type in PASSIVE_TYPES else (
         "application/octet-stream")
-    response = FileResponse(item.file.open("rb"), as_attachment=True, filename=item.filename,
-                            content_type=content_type)
+    response = file_response(item.file, filename=item.filename, content_type=content_type)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["X-Evidence-SHA256"] = item.sha256

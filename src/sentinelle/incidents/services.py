@@ -350,15 +350,16 @@ def attach_evidence(incident: Incident, user, upload: UploadedFile,
                         content_type=sniff_content_type(head), description=description[:500],
                         tlp=_current_tlp(incident), message=message)
     evidence.file.save(evidence.filename, upload, save=False)
-    # If the row cannot be written the stored file must not stay behind.
+    # If the row or its audit entry cannot be written, the transaction takes the row back: the
+    # stored file (on disk or in the bucket) must not stay behind either.
     try:
         evidence.save()
         _stamp_era(evidence, incident)
+        audit.record("evidence.add", evidence, after={
+            "incident": incident.pk, "filename": evidence.filename, "sha256": evidence.sha256,
+            "size": evidence.size, "content_type": evidence.content_type,
+            "message": message.pk if message else None})
     except Exception:
         evidence.file.delete(save=False)
         raise
-    audit.record("evidence.add", evidence, after={
-        "incident": incident.pk, "filename": evidence.filename, "sha256": evidence.sha256,
-        "size": evidence.size, "content_type": evidence.content_type,
-        "message": message.pk if message else None})
     return evidence

@@ -6,11 +6,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from sentinelle.core import jobs
+from sentinelle.core.storage import file_response
 from sentinelle.reports.forms import ReportForm
 from sentinelle.reports.jobs import CONTENT_TYPES, KIND
 from sentinelle.reports.models import CouncilReport
@@ -52,7 +53,6 @@ def report_download(request: HttpRequest, pk: int, part: str) -> HttpResponse:
         handle, name, content_type = report.annex, report.annex_name, "text/csv"
     else:
         raise Http404
-    response = FileResponse(handle.open("rb"), as_attachment=True, filename=name,
-                            content_type=content_type)
+    response = file_response(handle, filename=name, content_type=content_type)
     response["Content-Security-Policy"] = "sandbox"
     return response
