@@ -13,8 +13,9 @@ import pytest
 from django.utils import timezone
 
 from sentinelle.analysis import handling
+from sentinelle.analysis.handling import handling_in_time
 from sentinelle.analysis.models import HandlingExpectation
-from sentinelle.analysis.statistics import StatsFilter, handling_in_time
+from sentinelle.analysis.statistics import StatsFilter
 from sentinelle.core.models import AuditEntry, Role
 from sentinelle.incidents import services
 from sentinelle.incidents.models import Category, Incident, Message, Transition

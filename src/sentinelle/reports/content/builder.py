@@ -1,11 +1,11 @@
-"""The report's builder: front matter, sections 1-7 and the annexes (section 8 is in
-``access``)."""
+"""The report's builder: front matter, sections 1-7 and the annexes (sections 5, 7 and 8 are in
+``clusters``, ``gateway`` and ``access``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -13,15 +13,12 @@ from sentinelle.actionplan import metrics
 from sentinelle.actionplan.evaluation import Status, evaluate
 from sentinelle.actionplan.models import Metric
 from sentinelle.analysis.disclosure import withheld
-from sentinelle.analysis.statistics import (
-    StatsFilter,
-    counted_incidents,
-    handling_in_time,
-    small_count_threshold,
-)
+from sentinelle.analysis.handling import handling_in_time
+from sentinelle.analysis.statistics import StatsFilter, counted_incidents, small_count_threshold
 from sentinelle.incidents.models import TLP
 from sentinelle.reports import charts, formatting
 from sentinelle.reports.content.access import AccessSection
+from sentinelle.reports.content.clusters import ClusterSection
 from sentinelle.reports.content.common import (
     MAX_CLEAR_EXAMPLES,
     TREND_YEARS,
@@ -32,6 +29,7 @@ from sentinelle.reports.content.common import (
     public_stats,
     raw_text,
 )
+from sentinelle.reports.content.gateway import GatewaySection
 from sentinelle.reports.document import (
     AnnexRow,
     Bullets,
@@ -53,7 +51,7 @@ def build(options: ReportOptions) -> Document:
         return _Builder(options).build()
 
 
-class _Builder(AccessSection):
+class _Builder(AccessSection, ClusterSection, GatewaySection):
     def __init__(self, options: ReportOptions):
         self.o = options
         self.year = options.year
@@ -321,43 +319,6 @@ class _Builder(AccessSection):
                         [False, True, True, True]))
         return s
 
-    def clusters(self) -> Section:
-        s = Section("5", self.L["clusters"])
-        summaries = self.cluster_summaries()
-        found, hidden = summaries if summaries is not None else (None, 0)
-        if found is None:
-            s.add(Paragraph([_("The correlation service is not available; no cluster is "
-                               "reported.")]))
-        elif not found and not hidden:
-            s.add(para(_("No cluster of %(k)s or more related reports from two or more Member "
-                         "States was found for %(year)s."), k=self.k, year=self.year))
-        elif found:
-            # The rule of analysis.correlation.clusters: only specific values join a cluster.
-            s.add(Paragraph([_("Reports form a cluster when they share, directly or through "
-                               "other reports of the cluster, a specific technical indicator: a "
-                               "file hash, URL, e-mail address, domain, IP address or long "
-                               "network prefix. Values on warning lists (documentation, private "
-                               "and reserved ranges, public resolvers, sinkholes…) and autonomous "
-                               "systems link nothing. Only the size and the categories of each "
-                               "cluster are given.")]))
-            # Fewer than k States reads "<k", as the number of States reporting does.
-            rows = [[str(i), formatting.number(size),
-                     formatting.number(states) if states >= self.k else f"<{self.k}", categories]
-                    for i, (size, states, categories) in enumerate(found, 1)]
-            s.add(Table("clusters", _("Clusters of related reports"),
-                        [_("Cluster"), _("Reports"), _("Member States"), _("Categories")], rows,
-                        [False, True, True, False]))
-        if hidden:
-            s.add(Paragraph([ngettext(
-                "%(n)s cluster of %(k)s or more related reports from two or more Member States "
-                "is not described: one Member State holds all but fewer than %(k)s of its "
-                "reports, so its size would tell that State how many the others sent.",
-                "%(n)s clusters of %(k)s or more related reports from two or more Member States "
-                "are not described: in each, one Member State holds all but fewer than %(k)s of "
-                "its reports, so its size would tell that State how many the others sent.",
-                hidden) % {"n": formatting.number(hidden), "k": self.k}]))
-        return s
-
     def action_plan(self) -> Section:
         s = Section("6", self.L["actionplan"])
         evaluation = self.evaluation()
@@ -402,33 +363,6 @@ class _Builder(AccessSection):
                            "target at the deadline, at risk when at most twenty-five points "
                            "behind, and off track beyond that or when the deadline has passed "
                            "(Annex B).")]))
-        return s
-
-    def gateway(self) -> Section:
-        s = Section("7", self.L["gateway"])
-        rows, published, listed, cirts = self.gateway_activity()
-        today = formatting.date(timezone.localdate())
-        if not published:
-            s.add(para(_("No entry (initiative, good practice, national CIRT or resource) was "
-                         "published in the cybersecurity gateway in %(year)s."), year=self.year))
-        else:
-            s.add(Paragraph([ngettext(
-                "%(n)s entry was published in the cybersecurity gateway in %(year)s.",
-                "%(n)s entries were published in the cybersecurity gateway in %(year)s.",
-                published) % {"n": formatting.number(published), "year": self.year}]))
-        if published or listed:
-            s.add(Table("gateway", _("Gateway entries by kind"),
-                        [_("Kind"), _("Published in %(year)s") % {"year": self.year},
-                         _("Listed on %(date)s") % {"date": today}], rows,
-                        [False, True, True]))
-        if cirts:
-            s.add(Paragraph([ngettext(
-                "On %(date)s, the directory of national CIRTs lists %(n)s team.",
-                "On %(date)s, the directory of national CIRTs lists %(n)s teams.",
-                cirts) % {"date": today, "n": formatting.number(cirts)}]))
-        else:
-            s.add(para(_("On %(date)s, the directory of national CIRTs lists no team."),
-                       date=today))
         return s
 
     def annex_tables(self) -> Section:
@@ -539,27 +473,6 @@ class _Builder(AccessSection):
             self._evaluation = evaluate(self.year, computed=computed)
         return self._evaluation
 
-    def gateway_activity(self) -> tuple[list[list], int, int, int]:
-        """(table rows by kind, entries first published in the year, entries published today,
-        national CIRTs published today). The gateway keeps no snapshot of past
-        listings, so what is listed is given as of today, and said so."""
-        from sentinelle.gateway.kinds import KINDS
-        from sentinelle.gateway.models import CirtTeam
-
-        start = dt.datetime(self.year, 1, 1, tzinfo=dt.UTC)
-        end = dt.datetime(self.year + 1, 1, 1, tzinfo=dt.UTC)
-        rows, published, listed = [], 0, 0
-        for model in KINDS.values():
-            in_year = model.objects.filter(published_at__gte=start, published_at__lt=end).count()
-            now = model.objects.published().count()
-            published, listed = published + in_year, listed + now
-            name = str(model._meta.verbose_name_plural)
-            rows.append([name[:1].upper() + name[1:], formatting.number(in_year),
-                         formatting.number(now)])
-            for column, value in (("published_in_year", in_year), ("listed_today", now)):
-                self.csv.append(AnnexRow("gateway", model.KIND, name, column, str(value)))
-        return rows, published, listed, CirtTeam.objects.published().count()
-
     def clear_examples(self) -> list[tuple[str, str, str]]:
         if not self.named:
             return []
@@ -567,35 +480,3 @@ class _Builder(AccessSection):
                                                  consent_to_name=True)
               .select_related("state", "category").order_by("started_at", "pk"))
         return [(i.state.name, i.title, i.category.label) for i in qs[:MAX_CLEAR_EXAMPLES]]
-
-    def cluster_summaries(self) -> tuple[list[tuple[int, int, str]], int] | None:
-        """(reports, States, categories) of each cluster of the year with at least k reports
-        from two or more States; nothing that identifies a report or a State. Then how many
-        such clusters are withheld by the disclosure rule (one State holding all but fewer
-        than k of a cluster's reports)."""
-        try:
-            from sentinelle.analysis.correlation import clusters
-        except ImportError:  # pragma: no cover - the analysis app always ships it now
-            return None
-        from sentinelle.core.models import Role, User
-
-        # An unsaved analyst: sees what any Secretariat analyst sees (not AMBER+STRICT or RED
-        # reports, which reach only the analysts a State named).
-        reader = User(role=Role.ANALYST)
-        start = dt.datetime(self.year, 1, 1, tzinfo=dt.UTC)
-        end = dt.datetime(self.year + 1, 1, 1, tzinfo=dt.UTC)
-        out, hidden = [], 0
-        for cluster in clusters(reader, since=start):
-            members = [i for i in cluster.incidents if i.started_at < end]
-            shares: dict[int, int] = {}
-            for incident in members:
-                shares[incident.state_id] = shares.get(incident.state_id, 0) + 1
-            if len(members) < self.k or len(shares) < 2:
-                continue
-            if withheld(len(members), shares, self.k):
-                hidden += 1
-                continue
-            categories = sorted({i.category.label for i in members})
-            out.append((len(members), len(shares), ", ".join(categories)))
-        return out, hidden
-
