@@ -87,4 +87,37 @@ step "sentinelle probe --help, sentinelle routing --help"
 "${sentinelle[@]}" probe --help | grep -q "usage: sentinelle probe" || fail "probe --help"
 "${sentinelle[@]}" routing --help | grep -q "usage: sentinelle routing" || fail "routing --help"
 
+step "sentinelle routing monitor: an empty MRT directory is a lost feed, delivered to a webhook"
+mkdir "$WORK/mrt" "$WORK/hook"
+printf 'states:\n  CU:\n    asns: [65001]\n    prefixes: [198.18.0.0/16]\n' > "$WORK/watch.yaml"
+# a webhook receiver: writes each delivery's body to hook/, answers 204
+"$WORK/venv/bin/python" - "$WORK/hook" > "$WORK/hook.port" <<'PY' &
+import http.server, pathlib, sys
+out = pathlib.Path(sys.argv[1])
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        (out / self.headers["Idempotency-Key"]).write_bytes(body)
+        self.send_response(204); self.end_headers()
+    def log_message(self, *a): pass
+server = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+PY
+receiver=$!
+for _ in $(seq 50); do [ -s "$WORK/hook.port" ] && break; sleep 0.1; done
+SENTINELLE_WEBHOOK_SECRET=smoke-secret "${sentinelle[@]}" routing monitor \
+  --watch "$WORK/watch.yaml" --source "mrt-dir:$WORK/mrt" --feed-timeout 2 \
+  --alert "webhook:http://127.0.0.1:$(cat "$WORK/hook.port")/" --state-dir "$WORK/routing" \
+  2> "$WORK/monitor.log" &
+monitor=$!
+for _ in $(seq 100); do grep -qs '"feed-lost"' "$WORK"/hook/* && break; sleep 0.1; done
+kill -TERM "$monitor"; wait "$monitor" || fail "the monitor exited $?: $(tail -5 "$WORK/monitor.log")"
+kill "$receiver"
+grep -qs '"feed-lost"' "$WORK"/hook/* || fail "no feed-lost delivered: $(tail -5 "$WORK/monitor.log")"
+"${sentinelle[@]}" routing mute add --state-dir "$WORK/routing" --prefix 198.18.0.0/16 \
+  --for 1h --reason "wheel smoke" --by smoke > /dev/null || fail "routing mute add"
+"${sentinelle[@]}" routing mute verify --state-dir "$WORK/routing" > /dev/null \
+  || fail "routing mute verify"
+
 step "passed"

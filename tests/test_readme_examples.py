@@ -554,6 +554,11 @@ NOT_RUNNABLE = {
         "installs the wheel and every dependency into a new venv (a minute, from PyPI): "
         "scripts/wheel_smoke.sh, run by .ci/run, does exactly this in a temporary folder and "
         "runs the installed platform; tests/test_wheel.py checks the wheel's contents",
+    "export SENTINELLE_WEBHOOK_SECRET=…":
+        "the live routing monitor runs until stopped and reads RIS Live over the Internet: "
+        "tests/test_routing_monitor.py runs the same command against a loopback RIS Live "
+        "replay server and webhook receiver, tests/test_routing_live_lab.py with GoBGP "
+        "exporting BMP",
 }
 
 

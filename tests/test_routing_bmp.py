@@ -142,7 +142,10 @@ def test_empty_update_and_invalid_prefix_length() -> None:
     session = BmpSession("r")
     bad = bytes((33,)) + bytes(5)  # /33 in IPv4: dropped and counted, as the MRT reader does
     msg = b.route_monitoring(P1, b.update(attrs=b.ipv4_attrs([65001]), announced=bad))
-    assert decode_all(b.route_monitoring(P1, b.update()) + msg, session) == []
+    # an UPDATE with nothing in it is the IPv4 End-of-RIB marker (RFC 4724): an event, no route
+    assert [(e.kind, e.info) for e in decode_all(b.route_monitoring(P1, b.update()) + msg,
+                                                 session)] == [
+        ("end_of_rib", {"family": "ipv4 unicast"})]
     assert session.stats.invalid_prefixes == 1
 
 

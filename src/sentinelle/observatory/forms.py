@@ -8,6 +8,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from sentinelle.core.models import MemberState
+from sentinelle.observatory import live
 from sentinelle.observatory.models import BundleSubmission
 
 
@@ -41,3 +42,29 @@ class IndexFilterForm(forms.Form):
         named = sorted(((s.alpha2, s.name) for s in states),
                        key=lambda choice: unicodedata.normalize("NFKD", choice[1]).casefold())
         self.fields["state"].choices = [("", _("All")), *named]
+
+
+class WatchForm(forms.Form):
+    """A State's routing watch list, pasted as YAML; checked with the scanner's own reader."""
+
+    yaml = forms.CharField(
+        label=_("Watch list (YAML)"), strip=False,
+        widget=forms.Textarea(attrs={"rows": 14, "cols": 80, "spellcheck": "false",
+                                     "class": "code", "dir": "ltr", "wrap": "off"}),
+        help_text=_("The prefixes and AS numbers of your State, as “sentinelle routing scan "
+                    "--watch” reads them. Only your State's code may appear under “states”."))
+
+    def __init__(self, *args, state: MemberState, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.state = state
+
+    def clean_yaml(self) -> str:
+        # A browser sends a textarea's line breaks as CRLF; the file the monitor reads has LF.
+        text = self.cleaned_data["yaml"].replace("\r\n", "\n")
+        if not text.strip():
+            raise forms.ValidationError(_("This field is required."), code="required")
+        try:
+            live.check_watch(text, self.state)
+        except live.WatchInvalid as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return text

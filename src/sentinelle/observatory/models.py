@@ -19,7 +19,10 @@ __all__ = [
     "DENIAL_VERDICTS",
     "AccessObservation",
     "BundleSubmission",
+    "LiveRoutingAlert",
+    "LiveRoutingEvent",
     "RoutingAlertRecord",
+    "RoutingWatch",
     "Verdict",
 ]
 
@@ -155,3 +158,122 @@ class RoutingAlertRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.prefix}"
+
+
+# --- the live routing monitor (issue 14) ---------------------------------------------------------
+#
+# A State's monitor (`sentinelle routing monitor --alert platform:URL`) posts its events to
+# /api/v1/observatory/routing/events/. These rows are the State's own operational data, not
+# evidence of a report: its focal points and the Secretariat see them, nobody else (README, *Who
+# sees what*); ``for_user`` says so in one place for every page and endpoint.
+
+
+class StateScopedQuerySet(models.QuerySet):
+    def for_user(self, user) -> StateScopedQuerySet:
+        """A focal point's own State's rows; every State's for the Secretariat; none else."""
+        if user is None or not user.is_authenticated:
+            return self.none()
+        if user.is_secretariat:
+            return self.all()
+        if user.is_focal_point:
+            return self.filter(state_id=user.state_id)
+        return self.none()
+
+
+class RoutingWatch(models.Model):
+    """A State's routing watch list (the YAML of ``sentinelle routing scan --watch``), kept here
+    so the focal point edits it on the page and the monitor fetches it from the API."""
+
+    state = models.OneToOneField("core.MemberState", on_delete=models.PROTECT,
+                                 related_name="routing_watch", verbose_name=_("Member State"))
+    yaml = models.TextField(_("watch list (YAML)"))
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+",
+                                   verbose_name=_("updated by"))
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = StateScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("routing watch list")
+        verbose_name_plural = _("routing watch lists")
+
+    def __str__(self) -> str:
+        return f"watch {self.state_id}"
+
+
+class LiveRoutingAlert(models.Model):
+    """One alert episode of a State's live monitor, as its raised/resolved events told it."""
+
+    class Status(models.TextChoices):
+        RAISED = "raised", _("raised")
+        RESOLVED = "resolved", _("resolved")
+
+    state = models.ForeignKey("core.MemberState", on_delete=models.PROTECT, related_name="+",
+                              verbose_name=_("Member State"))
+    alert_id = models.CharField(_("alert"), max_length=200)
+    key = models.CharField(_("alert key"), max_length=64, blank=True)
+    type = models.CharField(_("type"), max_length=40)
+    prefix = models.CharField(_("prefix"), max_length=50, blank=True)
+    watched_prefix = models.CharField(_("watched prefix"), max_length=50, blank=True)
+    offending_asn = models.PositiveBigIntegerField(_("offending AS"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    raised_at = models.DateTimeField(_("raised"), null=True, blank=True)  # BGP first_seen
+    last_seen = models.DateTimeField(_("last seen"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    duration = models.FloatField(_("duration (s)"), null=True, blank=True)
+    peers = models.PositiveIntegerField(_("peers"), default=0)
+    collectors = models.JSONField(_("collectors"), default=list, blank=True)
+    tags = models.JSONField(_("tags"), default=dict, blank=True)
+    muted = models.CharField(_("muted by"), max_length=100, blank=True)
+    # The draft report its "raised" bundle made; a report stays when the alert row would go.
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.SET_NULL, null=True,
+                                 blank=True, related_name="live_routing_alerts",
+                                 verbose_name=_("report"))
+    last_event = models.JSONField(_("last event"), default=dict, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = StateScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["state", "alert_id"],
+                                               name="live_alert_once_per_state")]
+        indexes = [models.Index(fields=["state", "status", "raised_at"])]
+        verbose_name = _("live routing alert")
+        verbose_name_plural = _("live routing alerts")
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.prefix} ({self.status})"
+
+
+class LiveRoutingEvent(models.Model):
+    """One event a State's monitor delivered, kept whole, with the answer it was given: the same
+    idempotency key again gets that answer back and changes nothing."""
+
+    state = models.ForeignKey("core.MemberState", on_delete=models.PROTECT, related_name="+",
+                              verbose_name=_("Member State"))
+    idempotency_key = models.CharField(_("idempotency key"), max_length=64)
+    event = models.CharField(_("event"), max_length=20)
+    type = models.CharField(_("type"), max_length=40)
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+    received_from = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                      null=True, blank=True, related_name="+",
+                                      verbose_name=_("sent by"))
+    alert = models.ForeignKey(LiveRoutingAlert, on_delete=models.CASCADE, null=True, blank=True,
+                              related_name="events", verbose_name=_("alert"))
+    payload = models.JSONField(_("event"), default=dict)
+    answer = models.JSONField(_("answer"), default=dict, blank=True)
+
+    objects = StateScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["state", "idempotency_key"],
+                                               name="live_event_once_per_state")]
+        indexes = [models.Index(fields=["state", "event", "received_at"])]
+        verbose_name = _("live routing event")
+        verbose_name_plural = _("live routing events")
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.payload.get('alert_id', '')}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sentinelle.observatory import views
+from sentinelle.observatory import routing_page, views
 
 urlpatterns = [
     path("", views.home, name="observatory"),
@@ -9,4 +9,7 @@ urlpatterns = [
          name="observatory-submission-csv"),
     path("index/", views.access_index, name="observatory-index"),
     path("index.csv", views.access_index_csv, name="observatory-index-csv"),
+    path("routing/", routing_page.routing, name="observatory-routing"),
+    path("routing/watch.yaml", routing_page.routing_watch_download,
+         name="observatory-routing-watch"),
 ]

@@ -49,7 +49,9 @@ def _groups(user) -> list[tuple[str, list[tuple[str, str, bool]]]]:
         (_("Analysis"), [(_("Analysis"), "analysis", True),
                          (_("Action plan"), "actionplan", signed_in)]),
         (_("Observatory"), [(_("Submissions"), "observatory", signed_in),
-                            (_("Access-denial index"), "observatory-index", signed_in)]),
+                            (_("Access-denial index"), "observatory-index", signed_in),
+                            # A State's own operational data: its focal points, the Secretariat.
+                            (_("Routing monitor"), "observatory-routing", member)]),
         (_("Exchange"), [(_("Exchange"), "exchange", member),
                          (_("Gateway"), "gateway", True),
                          (_("API"), "api-docs", True),

@@ -30,7 +30,7 @@ from .elements import Element
 
 __all__ = [
     "COMMON_HEADER", "MAX_MESSAGE", "BmpError", "BmpEvent", "BmpSession", "BmpStats",
-    "PEER_HEADER", "check_header", "read_stream",
+    "PEER_HEADER", "check_header", "read_stream", "router_name",
 ]
 
 VERSION = 3
@@ -84,7 +84,7 @@ class BmpEvent:
     """Something other than a route: a router introducing itself or leaving, a BGP session
     of one of its peers coming up or going down."""
 
-    kind: str  # "initiation", "termination", "peer_up", "peer_down"
+    kind: str  # "initiation", "termination", "peer_up", "peer_down", "end_of_rib"
     router: str  # the exporting router (its address, or its sysName once known)
     time: int  # unix seconds: the per-peer header's, or when we received it
     peer_ip: str = ""
@@ -161,6 +161,19 @@ def _addpath_caps(open_msg: bytes) -> dict[tuple[int, int], int]:
     return out
 
 
+MAX_ROUTER_NAME = 100
+
+
+def router_name(sys_name: str) -> str:
+    """The sysName as a collector name: printable characters only (no control, bidi or
+    other format characters), no "<" or ">", at most MAX_ROUTER_NAME. It names the collector
+    in every alert, mail, syslog line and platform event; the platform refuses an event
+    holding markup, control characters or a name over 200 characters, so a router's odd
+    sysName would otherwise get all its alerts rejected."""
+    kept = "".join(c for c in sys_name if c.isprintable() and c not in "<>")
+    return " ".join(kept.split())[:MAX_ROUTER_NAME]
+
+
 class BmpSession:
     """Decoding state of one router's BMP stream: its name and which of its peers use
     ADD-PATH (learnt from their Peer Up). One per connection."""
@@ -186,7 +199,12 @@ class BmpSession:
         peer, dist = self._peer(msg, offset)
         p = COMMON_HEADER + PEER_HEADER
         if mtype == ROUTE_MONITORING:
-            return self._route_monitoring(msg, p, peer, dist, offset), []
+            elements = self._route_monitoring(msg, p, peer, dist, offset)
+            family = None if elements else _end_of_rib(msg, p)
+            if family is None:
+                return elements, []
+            return [], [BmpEvent("end_of_rib", self.router, peer.time, peer.ip, peer.asn,
+                                 {"family": family})]
         if mtype == PEER_UP:
             return [], [self._peer_up(msg, p, peer, dist, offset)]
         if mtype == PEER_DOWN:
@@ -225,8 +243,8 @@ class BmpSession:
                 text = value.decode("utf-8", "replace")[:1024]
                 info[name] = f"{info[name]}\n{text}" if name in info else text
             p += 4 + tlen
-        if mtype == INITIATION and info.get("sysName"):
-            self.router = info["sysName"][:255]
+        if mtype == INITIATION and (name := router_name(info.get("sysName", ""))):
+            self.router = name
         kind = "initiation" if mtype == INITIATION else "termination"
         return BmpEvent(kind, self.router, int(time.time()), info=info)
 
@@ -302,6 +320,29 @@ class BmpSession:
                                    self.router, msg, source, nh, a.communities))
         self.stats.elements += len(out)
         return out
+
+
+def _end_of_rib(msg: bytes, p: int) -> str | None:
+    """"ipv4 unicast" / "ipv6 unicast" when the (already checked) UPDATE at p is an End-of-RIB
+    marker (RFC 4724 section 2: no NLRI and no withdrawals for IPv4 unicast; for another family
+    an MP_UNREACH_NLRI attribute holding only the AFI/SAFI), else None. After a Peer Up the
+    router has then sent the peer's whole table for that family."""
+    end = p + _u16(msg, p + 16)[0]
+    if end == p + 23:
+        return "ipv4 unicast"  # withdrawn length 0, attributes length 0, no NLRI
+    wlen, alen = _u16(msg, p + 19)[0], _u16(msg, p + 21)[0]
+    q = p + 23
+    if wlen or q + alen != end or alen < 3:
+        return None
+    flags, code = msg[q], msg[q + 1]
+    head = 4 if flags & 0x10 else 3
+    if alen < head + 3:
+        return None
+    size = _u16(msg, q + 2)[0] if head == 4 else msg[q + 2]
+    if code != 15 or size != 3 or head + size != alen:
+        return None
+    afi, safi = _u16(msg, q + head)[0], msg[q + head + 2]
+    return {(1, 1): "ipv4 unicast", (2, 1): "ipv6 unicast"}.get((afi, safi))
 
 
 def _bgp_message(msg: bytes, p: int, end: int, what: str, offset: int) -> int:

@@ -25,7 +25,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .bmp import COMMON_HEADER, MAX_MESSAGE, BmpError, BmpEvent, BmpSession, BmpStats, check_header
+from .bmp import (
+    COMMON_HEADER,
+    MAX_MESSAGE,
+    STATISTICS,
+    BmpError,
+    BmpEvent,
+    BmpSession,
+    BmpStats,
+    check_header,
+)
 from .elements import Element
 
 __all__ = ["serve", "handle_connection"]
@@ -45,15 +54,22 @@ async def _call(callback: Callable[[Any], Any] | None, value: Any) -> None:
 
 
 async def read_frame_async(reader: asyncio.StreamReader, offset: int,
-                           max_message: int = MAX_MESSAGE) -> bytes | None:
+                           max_message: int = MAX_MESSAGE,
+                           began: list[float] | None = None) -> bytes | None:
     """The next whole message, None at a clean end of stream (between messages); BmpError
-    when the stream stops inside a message or the header is wrong."""
+    when the stream stops inside a message or the header is wrong. ``began[0]`` (if given) is
+    set to time.monotonic() when a message's first byte arrives and to 0 once it is whole:
+    handle_connection's watchdog closes a connection stalled inside a message."""
     try:
-        head = await reader.readexactly(COMMON_HEADER)
+        first = await reader.readexactly(1)   # between messages: as long as the caller waits
+    except asyncio.IncompleteReadError:
+        return None
+    if began is not None:
+        began[0] = time.monotonic()
+    try:
+        head = first + await reader.readexactly(COMMON_HEADER - 1)
     except asyncio.IncompleteReadError as exc:
-        if not exc.partial:
-            return None
-        raise BmpError(f"truncated: stream ended after {len(exc.partial)} bytes of the "
+        raise BmpError(f"truncated: stream ended after {1 + len(exc.partial)} bytes of the "
                        "common header", offset) from None
     length, _ = check_header(head, offset, max_message)
     try:
@@ -61,14 +77,34 @@ async def read_frame_async(reader: asyncio.StreamReader, offset: int,
     except asyncio.IncompleteReadError as exc:
         raise BmpError(f"truncated: {length} bytes declared, stream ended after "
                        f"{COMMON_HEADER + len(exc.partial)}", offset) from None
+    if began is not None:
+        began[0] = 0.0
     return head + body
+
+
+async def _watchdog(began: list[float], limit: float, writer: asyncio.StreamWriter,
+                    stalled: list[bool]) -> None:
+    """Close the connection when a message begun is not whole within ``limit`` seconds (a
+    peer trickling bytes or stopping mid-message must not hold its connection and buffer for
+    ever). A timer per connection, not per message: framing stays cheap at 50,000 msg/s."""
+    while True:
+        await asyncio.sleep(limit / 4)
+        if began[0] and time.monotonic() - began[0] > limit:
+            stalled[0] = True
+            writer.transport.abort()
+            return
 
 
 async def handle_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                             on_element: OnElement | None, on_event: OnEvent | None, *,
                             max_message: int = MAX_MESSAGE, idle_timeout: float | None = None,
-                            stats: BmpStats | None = None) -> None:
-    """Read one router's stream until it ends or breaks, then close the connection."""
+                            stats: BmpStats | None = None, statistics: bool = False,
+                            frame_timeout: float | None = None) -> None:
+    """Read one router's stream until it ends or breaks, then close the connection.
+
+    ``statistics``: also pass each statistics report to ``on_event`` as a "statistics"
+    BmpEvent (router, receiving time): it carries no route but proves the feed is alive.
+    ``frame_timeout``: seconds a message begun has to arrive whole (see read_frame_async)."""
     peername = writer.get_extra_info("peername")
     router = f"{peername[0]}:{peername[1]}" if peername else "unknown"
     address = router
@@ -76,12 +112,15 @@ async def handle_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
     offset = 0
     error = ""
     await _call(on_event, BmpEvent("connected", router, int(time.time())))
+    began, stalled = [0.0], [False]
+    watchdog = (asyncio.create_task(_watchdog(began, frame_timeout, writer, stalled))
+                if frame_timeout else None)
     try:
         while True:
             # BMP has no keepalive: idle_timeout (None: wait forever) is for a caller that
             # knows its routers send statistics reports periodically.
-            msg = await asyncio.wait_for(read_frame_async(reader, offset, max_message),
-                                         idle_timeout)
+            msg = await asyncio.wait_for(
+                read_frame_async(reader, offset, max_message, began), idle_timeout)
             if msg is None:
                 break
             elements, events = session.decode(msg, offset)
@@ -90,10 +129,13 @@ async def handle_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
                 await _call(on_element, el)
             for ev in events:
                 await _call(on_event, ev)
+            if statistics and msg[5] == STATISTICS:
+                await _call(on_event, BmpEvent("statistics", session.router, int(time.time())))
             await asyncio.sleep(0)  # let the other routers' tasks run
     except BmpError as exc:
-        error = str(exc)
-        log.warning("BMP router %s: %s; closing the connection", address, exc)
+        error = (f"stalled: a message begun is not whole after {frame_timeout} s"
+                 if stalled[0] else str(exc))
+        log.warning("BMP router %s: %s; closing the connection", address, error)
     except TimeoutError:
         error = f"no message for {idle_timeout} s"
         log.warning("BMP router %s: %s; closing the connection", address, error)
@@ -101,6 +143,9 @@ async def handle_connection(reader: asyncio.StreamReader, writer: asyncio.Stream
         error = f"connection lost: {exc}"
         log.info("BMP router %s: %s", address, error)
     finally:
+        if watchdog is not None:
+            watchdog.cancel()
+            await asyncio.gather(watchdog, return_exceptions=True)
         writer.close()
         with contextlib.suppress(Exception):
             await writer.wait_closed()

@@ -424,7 +424,8 @@ def _asn(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sentinelle routing",
-                                     description="Routing monitor: MRT and RIS-Live scans.")
+                                     description="Routing monitor: MRT and RIS-Live scans, "
+                                                 "and the live monitor.")
     sub = parser.add_subparsers(dest="command", required=True)
     fmt = argparse.RawDescriptionHelpFormatter
 
@@ -473,6 +474,11 @@ def build_parser() -> argparse.ArgumentParser:
     vrp.add_argument("--name", help="State name written in the watch list")
     vrp.add_argument("--output", metavar="FILE", help="write here instead of stdout")
     vrp.set_defaults(func=cmd_vrp_to_watch)
+
+    from .live import monitor, mute_cli
+
+    monitor.add_parser(sub)
+    mute_cli.add_parser(sub)  # `mute add|list|remove|verify`: its run() handles its errors
 
     sub.add_parser("dump", help="print MRT records like `bgpdump -m`", epilog=DUMP_EXAMPLE,
                    formatter_class=fmt, add_help=False)

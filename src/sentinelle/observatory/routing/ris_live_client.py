@@ -190,6 +190,7 @@ def parse_frame(text: str | bytes, stats: LiveStats, number: int, *,
 
 async def stream(url: str = DEFAULT_URL, prefixes: Iterable[str] = (), *,
                  on_event: Callable[[FeedEvent], None] | None = None,
+                 on_frame: Callable[[str, dict], None] | None = None,
                  stats: LiveStats | None = None,
                  host: str | None = None,
                  max_size: int = MAX_FRAME_BYTES,
@@ -206,6 +207,10 @@ async def stream(url: str = DEFAULT_URL, prefixes: Iterable[str] = (), *,
     None retries forever, which is what a monitor wants (the backoff is bounded). Websocket
     pings (``ping_interval``/``ping_timeout``) detect a dead peer; an unanswered ping closes
     the connection, which is then handled like any other drop.
+
+    ``on_frame(kind, data)`` (a plain function, called in the event loop) hears of the frames
+    that carry no route but tell about the feed, in their place among the elements: ``"pong"``
+    (data {}) and ``"peer-state"`` (data: the RIS_PEER_STATE as kept in ``stats.peer_states``).
     """
     url = check_url(url)
     messages = subscribe_messages(prefixes, host=host)
@@ -238,10 +243,17 @@ async def stream(url: str = DEFAULT_URL, prefixes: Iterable[str] = (), *,
                 try:
                     async for message in ws:
                         number += 1
-                        errors = stats.errors
+                        errors, pongs = stats.errors, stats.pongs
+                        last_state = stats.peer_states[-1] if stats.peer_states else None
                         elements = parse_frame(message, stats, number, where=where)
                         if stats.errors != errors:  # ris_error: e.g. a refused subscription
                             emit("error", stats.ris_errors[-1] if stats.ris_errors else "")
+                        if on_frame is not None:
+                            if stats.pongs != pongs:
+                                on_frame("pong", {})
+                            # one frame holds at most one peer state: a new last one is it
+                            if stats.peer_states and stats.peer_states[-1] is not last_state:
+                                on_frame("peer-state", stats.peer_states[-1])
                         for element in elements:
                             yield element
                 finally:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .bmp import router_name
 from .elements import Element
 
 MAX_FRAME_CHARS = 16 * 1024 * 1024  # a single RIS-Live line is at most a few hundred KiB
@@ -108,10 +109,12 @@ def _loads(text: str) -> Any:
 
 
 def collector_name(host: object, default: str = "") -> str:
-    """"rrc10.ripe.net" -> "rrc10"."""
+    """"rrc10.ripe.net" -> "rrc10". The name travels into every alert, mail and platform
+    event, so whatever a (hostile) server sends is cut to printable text without "<" or ">"
+    (bmp.router_name): the platform would refuse the whole alert otherwise."""
     if not isinstance(host, str) or not host:
         return default
-    return host.split(".", 1)[0]
+    return router_name(host.split(".", 1)[0]) or default
 
 
 def _asn(value: Any, what: str) -> int:

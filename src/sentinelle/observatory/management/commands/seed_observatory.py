@@ -7,7 +7,9 @@ for Cuba one routing scan of a small MRT update file in which AS64500 (a documen
 announces Cuba's 152.206.0.0/16 (E|0) and a /24 inside it (S|0). Every bundle is written by the
 evidence module, signed with a demo key kept under SENTINELLE_DATA_DIR, submitted through
 ``observatory.services.submit`` and its report submitted, so the access-denial index, the
-observatory pages and section 8 of the Council report have figures.
+observatory pages and section 8 of the Council report have figures. Cuba also gets a routing
+watch list and a few days of live routing monitor events (open and resolved alerts, a feed
+outage, a mute) for /observatory/routing/.
 
 Idempotent: a bundle whose file name the State has already submitted is left alone.
 """
@@ -176,6 +178,11 @@ def _bgp4mp_update(when: int, peer_asn: int, peer_ip: str, path: list[int],
     return struct.pack("!IHHI", when, 16, 4, len(body)) + body
 
 
+def _fields(event) -> dict:
+    """An AlertEvent's own fields (to copy it into another kind of event)."""
+    return {name: getattr(event, name) for name in event.__dataclass_fields__}
+
+
 class Command(BaseCommand):
     help = ("Submit demo evidence bundles (access probe runs for CU, IR and SY, a routing scan "
             "for CU) and their reports, so the observatory and the access-denial index show "
@@ -215,6 +222,7 @@ class Command(BaseCommand):
             else:
                 self._submit(user, self._routing_bundle(folder / name, times[-1], key_path))
                 created += 1
+            self._live_routing(user)
         self.stdout.write(ngettext("observatory: %(created)d bundle submitted",
                                    "observatory: %(created)d bundles submitted", created)
                           % {"created": created}
@@ -255,6 +263,72 @@ class Command(BaseCommand):
                                                    note="consent to be named")
                 incident_services.change_status(incident, user, Status.SUBMITTED)
         self.stdout.write(f"  {path.name} -> {incident.reference} (submitted)")
+
+    # --- the live routing monitor's page ------------------------------------------------------
+
+    def _live_routing(self, user: User) -> None:
+        """Cuba's watch list and what a live monitor would have delivered over the last days:
+        two open alerts, three raised and resolved, a feed lost and back, a mute. Through the
+        same service the API uses; left alone once Cuba has live alerts."""
+        from sentinelle.observatory import live
+        from sentinelle.observatory.models import LiveRoutingAlert, RoutingWatch
+        from sentinelle.observatory.routing.live.events import AlertEvent
+
+        if not RoutingWatch.objects.filter(state=user.state).exists():
+            live.save_watch(user, user.state, WATCH)
+        if LiveRoutingAlert.objects.filter(state=user.state).exists():
+            return
+        now = int(timezone.now().timestamp())
+        collectors = ["rrc00", "rrc21", "bmp:192.0.2.10:11019"]
+
+        def alert(type_: str, prefix: str, asn: int | None, ago: int,
+                  lasted: int | None = None, **tags) -> AlertEvent:
+            key = hashlib.sha256(f"{type_}|{prefix}|{asn}|CU".encode()).hexdigest()[:20]
+            first = now - ago
+            return AlertEvent(
+                event="raised", alert_id=f"{key}@{first}", type=type_, state="CU", prefix=prefix,
+                watched_prefix=prefix if type_ != "S|0" else "152.206.0.0/16",
+                offending_asn=asn, legitimate_origins=[27725], first_seen=first,
+                last_seen=first + (lasted or 60), peers=len(PEERS) + 4,
+                collectors=collectors, example_paths=[f"3356 174 {asn or 27725}"],
+                tags=tags, source="ris-live")
+
+        high = {"roa": "invalid", "relationship": "none", "confidence": 0.86,
+                "confidence_level": "high"}
+        events = [
+            alert("visibility-loss", "169.158.0.0/16", None, 5 * 86400, 7800,
+                  roa="unknown", relationship="unknown", confidence=0.5,
+                  confidence_level="medium"),
+            alert("S|0", "152.206.200.0/24", HIJACKER, 2 * 86400, 2820, **high),
+            alert("route-leak", "169.158.0.0/16", 64511, 86400, 1500,
+                  roa="valid", relationship="customer", confidence=0.35,
+                  confidence_level="low"),
+            alert("E|0", "152.206.0.0/16", HIJACKER, 3 * 3600, **high),
+            alert("S|0", "152.206.128.0/24", HIJACKER, 40 * 60, roa="not-found",
+                  relationship="none", confidence=0.55, confidence_level="medium"),
+        ]
+        for raised in events[:3]:
+            events.append(AlertEvent(**{**_fields(raised), "event": "resolved",
+                                        "resolved_at": raised.last_seen,
+                                        "duration": raised.last_seen - raised.first_seen}))
+        lost_at = now - 6 * 3600
+        events += [
+            AlertEvent(event="feed-lost", alert_id=f"feed:ris-live@{lost_at}", type="feed",
+                       source="ris-live", first_seen=lost_at),
+            AlertEvent(event="feed-restored", alert_id=f"feed:ris-live@{lost_at}", type="feed",
+                       source="ris-live", first_seen=lost_at, resolved_at=lost_at + 240,
+                       duration=240.0),
+            AlertEvent(event="muted", alert_id="mute:demo-maintenance", type="mute", state="CU",
+                       prefix="169.158.0.0/16",
+                       details={"id": "demo-maintenance", "prefix": "169.158.0.0/16",
+                                "type": "visibility-loss", "until": now + 86400,
+                                "reason": "planned maintenance of the border routers",
+                                "by": "noc"}),
+        ]
+        for event in events:
+            live.record_event(user, event.to_dict())
+        self.stdout.write(f"  live routing monitor: {len(events)} events for "
+                          f"{user.state.alpha2}")
 
     # --- bundles -----------------------------------------------------------------------------
 

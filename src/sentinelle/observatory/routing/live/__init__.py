@@ -1,0 +1,1 @@
+"""The live routing monitor (`sentinelle routing monitor`): sources, detector, outbox, delivery."""

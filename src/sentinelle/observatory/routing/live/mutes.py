@@ -1,0 +1,559 @@
+"""Mutes: an operator silences some live routing alerts for a while, with a reason.
+
+Files in the monitor's state directory:
+
+* ``mutes.json``: the current mutes ``{"version": 1, "audit_head": HASH, "mutes": [{id,
+  prefix, type, until, reason, by, created_at}]}``, replaced atomically (write a temporary
+  file, rename); ``audit_head`` is the hash of the audit line written with it;
+* ``audit.jsonl``: append-only, one JSON line per change (``add``, ``remove``, ``expire``)
+  with ``seq``, ``at``, ``action``, ``by``, ``reason``, ``mute``, ``prev`` and ``hash``
+  (mute_audit.py). Editing, removing or reordering a line breaks the chain; cutting lines off
+  the end leaves ``audit_head`` pointing nowhere; `MuteStore.verify_audit` reports both.
+
+mutes.json is not trusted on its own (it is a plain file anyone with access can edit): a mute
+is *in force* only when the audit chain backs it, i.e. an intact "add" line holds exactly that
+mute and no intact "remove"/"expire" line ended it, and when it lasts at most 90 days. Any
+other mute in mutes.json is ignored (its alerts are delivered), logged once, and listed by
+`verify_audit` (`sentinelle routing mute verify`).
+
+Several processes share the directory (the monitor polls, `sentinelle routing mute` adds and
+removes): every change happens under an exclusive ``flock`` on ``mutes.lock`` and re-reads
+``mutes.json`` first, so two writers never lose each other's change and an expiry is written
+once. Changes are reported to the monitor by `MuteStore.poll` reading new audit lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import math
+import os
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..detectors import ALERT_TYPES
+from ..prefixes import Network, covers, parse_prefix
+from ..scan import _network
+from .events import AlertEvent
+from .mute_audit import GENESIS, canonical, chain_hash, entry_hash, replay, verify_chain
+
+log = logging.getLogger(__name__)
+
+MAX_MUTE_DAYS = 90
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z
+MAX_WARNINGS = 5  # bad audit lines logged per poll; the rest are counted
+MUTE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MUTE_FIELDS = ("id", "prefix", "type", "until", "reason", "by", "created_at")
+
+
+class MuteError(ValueError):
+    """A refused mute or a damaged file; ``field`` names the bad argument when there is one."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+@dataclass
+class Mute:
+    id: str
+    prefix: str | None
+    type: str | None
+    until: float
+    reason: str
+    by: str
+    created_at: float
+    network: Network | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.prefix is not None and self.network is None:
+            self.network = parse_prefix(self.prefix, strict=True)
+
+    def covers(self, alert_type: str, prefix: str, now: float) -> bool:
+        """Active at ``now``, same type (when set), prefix equal to or inside (when set)."""
+        if self.until <= now or (self.type is not None and self.type != alert_type):
+            return False
+        if self.network is None:
+            return True
+        try:
+            return covers(self.network, _network(prefix))
+        except ValueError:
+            return False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in MUTE_FIELDS}
+
+
+def _short(value: object) -> str:
+    """repr() for an error message, cut: a hostile file must not make a megabyte message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_text(value: object) -> bool:
+    """A str that can be written as UTF-8 (JSON's "\\udfff" escapes give lone surrogates)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _number(value: object) -> float | None:
+    """A unix time between 1970 and 9999 (what a date can show), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return float(value) if 0 <= value <= MAX_TIME else None
+
+
+def mute_from_dict(data: object) -> Mute:
+    """Validate one stored mute; MuteError (without the place, the caller adds it)."""
+    if not isinstance(data, dict):
+        raise MuteError("expected an object")
+    unknown = set(data) - set(MUTE_FIELDS)
+    if unknown:
+        raise MuteError(f"unknown key {_short(sorted(unknown)[0])}")
+    mute_id = data.get("id")
+    if not isinstance(mute_id, str) or not MUTE_ID.match(mute_id):
+        raise MuteError(f"id must be 1-64 letters, digits, '-' or '_', got {_short(mute_id)}")
+    prefix = data.get("prefix")
+    if prefix is not None and not _is_text(prefix):
+        raise MuteError(f"prefix must be a string or null, got {_short(prefix)}")
+    alert_type = data.get("type")
+    if alert_type is not None and alert_type not in ALERT_TYPES:
+        raise MuteError(f"type must be null or one of {', '.join(ALERT_TYPES)}, "
+                        f"got {_short(alert_type)}")
+    if prefix is None and alert_type is None:
+        raise MuteError("a mute needs a prefix or a type")
+    values = {}
+    for name in ("until", "created_at"):
+        value = _number(data.get(name))
+        if value is None:
+            raise MuteError(f"{name} must be a unix time (a number, 1970..9999), got "
+                            f"{_short(data.get(name))}")
+        values[name] = value
+    for name in ("reason", "by"):
+        if not _is_text(data.get(name)):
+            raise MuteError(f"{name} must be a string (UTF-8 text), got "
+                            f"{_short(data.get(name))}")
+    try:
+        return Mute(mute_id, prefix, alert_type, values["until"], data["reason"], data["by"],
+                    values["created_at"])
+    except ValueError as exc:
+        raise MuteError(f"prefix: {exc}") from None
+
+
+def _object_lines(text: str) -> list[int]:
+    """1-based line of each object opening at depth 3 ({"mutes": [ {...} ]}); only called to
+    place an error, so a plain character walk is fine."""
+    lines: list[int] = []
+    depth, line, in_string, escaped = 0, 1, False, False
+    for char in text:
+        if char == "\n":
+            line += 1
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth == 3 and char == "{":
+                lines.append(line)
+        elif char in "]}":
+            depth -= 1
+    return lines
+
+
+class MuteStore:
+    def __init__(self, state_dir: str | Path) -> None:
+        self.dir = Path(state_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.mutes_path = self.dir / "mutes.json"
+        self.audit_path = self.dir / "audit.jsonl"
+        self.lock_path = self.dir / "mutes.lock"
+        # byte offset in audit.jsonl up to which poll() has reported (the detector keeps it in
+        # its snapshot so a restart does not report old changes again)
+        self.position = 0
+        self._skipped = 0
+        self._signature: tuple | None = None
+        self._bad_signature: tuple | None = None
+        self._mutes: list[Mute] = []  # the mutes in force
+        self._warned: set[str] = set()  # ignored mutes already logged
+        self._refresh(strict=True)
+
+    # ----------------------------------------------------------------- reading
+
+    def _stat(self) -> tuple[tuple[int, int, int] | None, ...]:
+        """Identity of mutes.json and audit.jsonl: which mutes are in force depends on both."""
+        out = []
+        for path in (self.mutes_path, self.audit_path):
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                out.append(None)
+            else:
+                out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+        return tuple(out)
+
+    def _read(self) -> list[Mute]:
+        try:
+            data = self.mutes_path.read_bytes()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise MuteError(f"{self.mutes_path}: cannot read: {exc.strerror or exc}") from None
+        return self._parse(data)
+
+    def _parse(self, data: bytes) -> list[Mute]:
+        where = str(self.mutes_path)
+        if len(data) > MAX_FILE_BYTES:
+            raise MuteError(f"{where}: file too large ({len(data)} bytes)")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MuteError(f"{where}: not UTF-8 text (byte {exc.start})") from None
+        if not text.strip():
+            return []
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise MuteError(f"{where}: line {exc.lineno}: invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise MuteError(f"{where}: line 1: JSON nested too deeply") from None
+        except ValueError as exc:  # an integer past Python's 4300-digit conversion limit
+            found = re.search(r"\d{4300}", text)
+            line = text.count("\n", 0, found.start()) + 1 if found else 1
+            raise MuteError(f"{where}: line {line}: invalid JSON: {str(exc)[:60]}") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("mutes"), list):
+            raise MuteError(f'{where}: line 1: expected {{"version": 1, "mutes": [...]}}')
+        mutes: list[Mute] = []
+        seen: set[str] = set()
+        for number, entry in enumerate(doc["mutes"]):
+            try:
+                mute = mute_from_dict(entry)
+                if mute.id in seen:
+                    raise MuteError(f"duplicate id {mute.id!r}")
+            except MuteError as exc:
+                lines = _object_lines(text)
+                line = lines[number] if number < len(lines) else 1
+                raise MuteError(f"{where}: line {line}: mute {number + 1}: {exc}") from None
+            seen.add(mute.id)
+            mutes.append(mute)
+        return mutes
+
+    def _refresh(self, strict: bool) -> None:
+        """Re-read mutes.json when it changed. Not strict (the monitor's poll): a damaged
+        file is logged once and the last good mutes stay in force."""
+        signature = self._stat()
+        if signature == self._signature:
+            return
+        try:
+            self._mutes, ignored = self._in_force(self._read())
+        except MuteError as exc:
+            if strict:
+                raise
+            if signature != self._bad_signature:
+                log.error("%s; keeping the %d mutes read before", exc, len(self._mutes))
+                self._bad_signature = signature
+            return
+        self._signature = signature
+        for mute_id, why in ignored.items():
+            if mute_id not in self._warned:  # once per mute, not at every poll
+                self._warned.add(mute_id)
+                log.warning("%s: mute %s %s", self.mutes_path, mute_id, why)
+
+    def _in_force(self, mutes: list[Mute]) -> tuple[list[Mute], dict[str, str]]:
+        """(the mutes the audit chain backs and that last at most 90 days, id -> why each
+        other one is ignored)."""
+        try:
+            backed = replay(self.audit_path.read_bytes())[0]
+        except FileNotFoundError:
+            backed = {}
+        except OSError as exc:
+            log.error("%s: cannot read: %s; no mute in force", self.audit_path,
+                      exc.strerror or exc)
+            backed = {}
+        kept: list[Mute] = []
+        ignored: dict[str, str] = {}
+        for mute in mutes:
+            if backed.get(mute.id) != mute.to_dict():
+                ignored[mute.id] = ("has no matching \"add\" entry in the intact audit chain "
+                                    "(added or changed by hand?): ignored")
+            elif mute.until - mute.created_at > MAX_MUTE_DAYS * 86400:
+                ignored[mute.id] = f"lasts more than {MAX_MUTE_DAYS} days: ignored"
+            else:
+                kept.append(mute)
+        return kept, ignored
+
+    def list(self, now: float | None = None) -> list[Mute]:
+        """The mutes in force (all stored ones, or those still active at ``now``)."""
+        self._refresh(strict=True)
+        return [m for m in self._mutes if now is None or m.until > now]
+
+    def matching(self, alert_type: str, prefix: str, now: float) -> Mute | None:
+        """The mute covering an alert of this type and prefix at ``now`` (hot enough to use
+        the last view read; poll() refreshes it)."""
+        for mute in self._mutes:
+            if mute.covers(alert_type, prefix, now):
+                return mute
+        return None
+
+    # ----------------------------------------------------------------- writing
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self.lock_path.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _write_mutes(self, mutes: list[Mute], head: str) -> None:
+        body = ",\n".join("  " + json.dumps(m.to_dict(), ensure_ascii=False) for m in mutes)
+        text = (f'{{"version": 1, "audit_head": "{head}", "mutes": [\n' + body
+                + ("\n" if body else "") + "]}\n")
+        tmp = self.mutes_path.with_name(f".mutes.json.{os.getpid()}.tmp")
+        try:
+            with tmp.open("w", encoding="utf-8") as stream:
+                stream.write(text)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(tmp, self.mutes_path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _last_line(self) -> tuple[bytes | None, bool]:
+        """The last non-empty audit line and whether the file ends with a newline."""
+        try:
+            with self.audit_path.open("rb") as stream:
+                stream.seek(0, os.SEEK_END)
+                size = stream.tell()
+                stream.seek(max(0, size - 65536))
+                tail = stream.read()
+        except FileNotFoundError:
+            return None, True
+        lines = [line for line in tail.split(b"\n") if line.strip()]
+        return (lines[-1] if lines else None), tail.endswith(b"\n") or not tail
+
+    def _entries(self, changes: list[tuple[str, Mute, str, str]],
+                 now: float) -> tuple[bytes, str]:
+        """Audit lines for (action, mute, by, reason) changes, chained to the file's last
+        line and to each other, and the last one's hash."""
+        last, newline = self._last_line()
+        seq = 1
+        prev = GENESIS
+        if last is not None:
+            prev = chain_hash(last)
+            with contextlib.suppress(ValueError, RecursionError, AttributeError, TypeError):
+                seq = int(json.loads(last).get("seq")) + 1
+        out = [] if newline else [b"\n"]
+        for action, mute, by, reason in changes:
+            entry: dict[str, Any] = {"seq": seq, "at": now, "action": action, "by": by,
+                                     "reason": reason, "mute": mute.to_dict(), "prev": prev}
+            entry["hash"] = prev = entry_hash(entry)
+            out.append(canonical(entry).encode() + b"\n")
+            seq += 1
+        return b"".join(out), prev
+
+    def _commit(self, mutes: list[Mute], lines: tuple[bytes, str]) -> None:
+        """mutes.json first, then the audit lines; if the audit cannot be written, the old
+        mutes.json is put back, so nothing is half-done."""
+        entries, head = lines
+        previous = self.mutes_path.read_bytes() if self.mutes_path.exists() else None
+        self._write_mutes(mutes, head)
+        try:
+            with self.audit_path.open("ab") as stream:
+                stream.write(entries)
+                stream.flush()
+                os.fsync(stream.fileno())
+        except OSError:
+            if previous is None:
+                self.mutes_path.unlink(missing_ok=True)
+            else:
+                self.mutes_path.write_bytes(previous)
+            raise
+        self._signature = None
+        self._refresh(strict=True)
+
+    def add(self, prefix: str | None, type: str | None, until: float, reason: str,  # noqa: A002
+            by: str, *, now: float | None = None) -> Mute:
+        """Mute alerts of ``type`` (any when None) whose prefix is ``prefix`` or inside it
+        (any when None) until ``until`` (unix time, in the future, at most 90 days ahead)."""
+        now = time.time() if now is None else now
+        if prefix is None and type is None:
+            raise MuteError("give a prefix or a type (or both): a mute of everything is not "
+                            "allowed", "prefix")
+        if prefix is not None:
+            try:
+                prefix = str(parse_prefix(prefix, strict=True))
+            except ValueError as exc:
+                raise MuteError(str(exc), "prefix") from None
+        if type is not None and type not in ALERT_TYPES:
+            raise MuteError(f"unknown alert type {type!r} (one of {', '.join(ALERT_TYPES)})",
+                            "type")
+        if _number(until) is None:
+            raise MuteError(f"until must be a unix time, got {until!r}", "until")
+        if until <= now:
+            raise MuteError("the end of the mute is in the past", "until")
+        if until > now + MAX_MUTE_DAYS * 86400:
+            raise MuteError(f"a mute lasts at most {MAX_MUTE_DAYS} days", "until")
+        if not _is_text(reason) or not reason.strip():
+            raise MuteError("a reason is required (UTF-8 text; it goes into the audit log)",
+                            "reason")
+        if not _is_text(by) or not by.strip():
+            raise MuteError("say who mutes (UTF-8 text; it goes into the audit log)", "by")
+        with self._locked():
+            mutes = self._read()
+            ids = {m.id for m in mutes}
+            mute_id = secrets.token_hex(4)
+            while mute_id in ids:  # pragma: no cover - 1 in 4 billion
+                mute_id = secrets.token_hex(4)
+            mute = Mute(mute_id, prefix, type, float(until), reason.strip(), by.strip(), now)
+            self._commit([*mutes, mute],
+                         self._entries([("add", mute, mute.by, mute.reason)], now))
+        return mute
+
+    def remove(self, mute_id: str, by: str, reason: str = "", *,
+               now: float | None = None) -> Mute:
+        now = time.time() if now is None else now
+        if not _is_text(by) or not _is_text(reason):
+            raise MuteError("by and reason must be UTF-8 text", "reason")
+        with self._locked():
+            mutes = self._read()
+            found = next((m for m in mutes if m.id == mute_id), None)
+            if found is None:
+                raise MuteError(f"no mute with id {_short(mute_id)} (see `mute list`)", "id")
+            self._commit([m for m in mutes if m.id != mute_id],
+                         self._entries([("remove", found, by, reason)], now))
+        return found
+
+    def _expire(self, now: float) -> None:
+        with self._locked():
+            try:
+                mutes = self._read()
+            except MuteError as exc:  # logged by _refresh; expired mutes cover nothing anyway
+                log.debug("not expiring mutes: %s", exc)
+                return
+            expired = [m for m in mutes if m.until <= now]
+            if expired:
+                self._commit([m for m in mutes if m.until > now],
+                             self._entries([("expire", m, "sentinelle", "expired")
+                                            for m in expired], now))
+
+    # ----------------------------------------------------------------- polling
+
+    def poll(self, now: float) -> list[AlertEvent]:
+        """Expire mutes whose time is up, refresh the view of mutes.json, and return the
+        audit entries not reported yet as "muted" / "unmuted" events (type "mute")."""
+        self._refresh(strict=False)
+        if any(m.until <= now for m in self._mutes):
+            self._expire(now)
+        try:
+            size = self.audit_path.stat().st_size
+        except FileNotFoundError:
+            return []
+        if size == self.position:
+            return []
+        if size < self.position:  # rewritten shorter: report again (keys deduplicate)
+            log.warning("%s shrank; reading it from the start", self.audit_path)
+            self.position = 0
+        data = self.audit_path.read_bytes()
+        events: list[AlertEvent] = []
+        self._skipped = 0
+        offset = 0
+        for number, raw in enumerate(data.split(b"\n"), 1):
+            end = offset + len(raw) + 1
+            if end > len(data):
+                break  # an incomplete last line: a writer is still at it
+            if offset >= self.position and raw.strip():
+                event = self._event(raw, number, now)
+                if event is not None:
+                    events.append(event)
+            offset = end
+        self.position = max(self.position, offset)
+        if self._skipped > MAX_WARNINGS:
+            log.warning("%s: %d more bad lines skipped", self.audit_path,
+                        self._skipped - MAX_WARNINGS)
+        return events
+
+    def _event(self, raw: bytes, number: int, now: float) -> AlertEvent | None:
+        try:
+            entry = json.loads(raw)
+            mute = mute_from_dict(entry["mute"])
+            action = entry["action"]
+            at = _number(entry.get("at"))
+            if action not in ("add", "remove", "expire") or at is None:
+                raise ValueError(f"unknown action {_short(action)} or bad time")
+            if not _is_text(entry.get("by", "")) or not _is_text(entry.get("reason", "")):
+                raise ValueError("by and reason must be UTF-8 text")
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            self._skipped += 1
+            if self._skipped <= MAX_WARNINGS:
+                log.warning("%s: line %d: skipped, not a valid audit entry (%s)",
+                            self.audit_path, number, str(exc)[:200])
+            return None
+        details = mute.to_dict() | {"action": action, "at": at, "actor": entry.get("by"),
+                                    "note": entry.get("reason"), "seq": entry.get("seq")}
+        return AlertEvent(
+            event="muted" if action == "add" else "unmuted", alert_id=f"mute:{mute.id}",
+            type="mute", prefix=mute.prefix or "", first_seen=mute.created_at, last_seen=at,
+            resolved_at=None if action == "add" else at, details=details,
+            source="mutes", observed_at=now, emitted_at=time.time(),
+        )
+
+    def verify_audit(self) -> list[str]:
+        """Problems in the audit chain (one message per bad line), an audit log that ends
+        before the change mutes.json records last (lines cut off), and every mute in
+        mutes.json that is not in force for want of the chain's backing (empty: all well)."""
+        try:
+            data = self.audit_path.read_bytes()
+        except FileNotFoundError:
+            data = b""
+        except OSError as exc:
+            return [f"{self.audit_path}: cannot read: {exc.strerror or exc}"]
+        problems = verify_chain(self.audit_path, data)
+        last, heads = replay(data)[1:]
+        head = self._stored_head()
+        if head is not None and head != last:
+            if head in heads:
+                after = len(heads) - heads.index(head) - 1
+                problems.append(f"{self.audit_path}: {after} line(s) after the last change "
+                                f"recorded in {self.mutes_path} (appended by hand?)")
+            else:
+                problems.append(f"{self.audit_path}: ends before the last change recorded in "
+                                f"{self.mutes_path} (lines cut off the end, or the file "
+                                "replaced)")
+        try:
+            ignored = self._in_force(self._read())[1]
+        except MuteError as exc:
+            return [*problems, str(exc)]
+        problems += [f"{self.mutes_path}: mute {mute_id} {why}"
+                     for mute_id, why in ignored.items()]
+        return problems
+
+    def _stored_head(self) -> str | None:
+        """mutes.json's ``audit_head`` (None when absent: a file from before it existed)."""
+        try:
+            doc = json.loads(self.mutes_path.read_bytes())
+        except (OSError, ValueError, RecursionError):
+            return None
+        head = doc.get("audit_head") if isinstance(doc, dict) else None
+        return head if isinstance(head, str) else None
