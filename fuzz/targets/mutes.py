@@ -17,11 +17,21 @@ from fuzz.harness import Target
 from sentinelle.observatory.routing.live.mutes import MuteError, MuteStore
 
 _DIR = Path(tempfile.mkdtemp(prefix="fuzz-mutes-"))
-# bad audit lines are logged (at most a few per poll); thousands of inputs need no log
-logging.getLogger("sentinelle.observatory.routing.live.mutes").setLevel(logging.CRITICAL)
+MUTES_LOG = logging.getLogger("sentinelle.observatory.routing.live.mutes")
 
 
 def run(data: bytes) -> None:
+    # Bad audit lines are logged; thousands of inputs need no log. The level is put back:
+    # `make test` imports the targets into the process whose tests read that log.
+    level = MUTES_LOG.level
+    MUTES_LOG.setLevel(logging.CRITICAL)
+    try:
+        _run(data)
+    finally:
+        MUTES_LOG.setLevel(level)
+
+
+def _run(data: bytes) -> None:
     mutes_dir, audit_dir = _DIR / "mutes", _DIR / "audit"
     mutes_dir.mkdir(exist_ok=True)
     audit_dir.mkdir(exist_ok=True)

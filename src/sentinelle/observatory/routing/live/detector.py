@@ -308,7 +308,7 @@ class LiveDetector:
                 if (peer[0], peer[1]) == key:
                     routes.update((peer, prefix) for prefix in prefixes)
         self._resync.start(key, routes, item.observed_at + self.options.stale_after,
-                           item.source)
+                           item.source, now=item.observed_at)
         return []
 
     def _withdraw(self, routes: list[Route], at: float, source: str) -> list[AlertEvent]:
@@ -540,6 +540,8 @@ class LiveDetector:
             "closed": dict(self._closed),
             "stale": stale,
             "mutes_position": self.mutes.position if self.mutes is not None else None,
+            "mutes_head": self.mutes.head if self.mutes is not None else None,
+            "mutes_ended": dict(self.mutes.ended) if self.mutes is not None else {},
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -577,6 +579,8 @@ class LiveDetector:
                 visibility[watched] = vis
             closed = {str(k): str(v) for k, v in data["closed"].items()}
             position = data.get("mutes_position")
+            head = data.get("mutes_head")
+            ended = {str(k): float(v) for k, v in (data.get("mutes_ended") or {}).items()}
             resync = Resync.from_list(data.get("stale", []), table)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise ValueError(f"detector snapshot: unusable ({exc})") from None
@@ -594,4 +598,4 @@ class LiveDetector:
         self._closed = closed
         self._resync = resync
         if self.mutes is not None and isinstance(position, int):
-            self.mutes.position = position
+            self.mutes.resume(position, head if isinstance(head, str) else None, ended)

@@ -80,6 +80,15 @@ def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         raise argparse.ArgumentTypeError(f"not an IP network: {text!r}") from None
 
 
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -187,6 +196,13 @@ class Monitor:
                 raise MonitorError(f"--source {spec}: {exc}") from None
         if len({spec for spec, _ in self.sources}) != len(self.sources):
             raise MonitorError("the same --source is given twice")
+        for spec, source in self.sources:
+            if source.kind == "bmp" and not args.bmp_allow and not _loopback(source.host):
+                # BMP has no authentication: anyone reaching the port can send routes,
+                # withdrawals, Peer Up and End-of-RIB in a router's name
+                log.warning("--source %s: no --bmp-allow: any address that reaches the port "
+                            "can feed (and falsely resolve) alerts; name the routers' "
+                            "networks with --bmp-allow", spec)
         self.destinations = {}
         for spec in args.alert:
             try:
@@ -210,6 +226,11 @@ class Monitor:
                         visibility_threshold=args.visibility_threshold),
             mutes=self.mutes)
         self.health = FeedHealth([spec for spec, _ in self.sources], timeout=args.feed_timeout)
+        for name in ("outbox.sqlite3", "outbox.sqlite3-wal", "outbox.sqlite3-shm",
+                     "outbox.sqlite3-journal"):
+            # SQLite follows symlinks: the alerts would be written wherever one points
+            if (self.state_dir / name).is_symlink():
+                raise MonitorError(f"{self.state_dir / name}: a symbolic link: refused")
         try:
             self.outbox = Outbox(self.state_dir / "outbox.sqlite3", list(self.destinations))
         except OutboxError as exc:
@@ -251,7 +272,16 @@ class Monitor:
 
     def _take_lock(self) -> Any:
         """Two monitors on one state dir would deliver each other's outbox twice: refuse."""
-        handle = (self.state_dir / "monitor.lock").open("a+")
+        path = self.state_dir / "monitor.lock"
+        try:
+            # O_NOFOLLOW: the file is truncated below; a symlink planted in the state
+            # directory must not make the monitor wipe whatever it points to
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise MonitorError(f"{path}: {exc.strerror or exc}"
+                               + (" (a symbolic link: refused)" if path.is_symlink() else "")
+                               ) from None
+        handle = os.fdopen(fd, "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

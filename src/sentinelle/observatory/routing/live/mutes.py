@@ -14,7 +14,11 @@ mutes.json is not trusted on its own (it is a plain file anyone with access can 
 is *in force* only when the audit chain backs it, i.e. an intact "add" line holds exactly that
 mute and no intact "remove"/"expire" line ended it, and when it lasts at most 90 days. Any
 other mute in mutes.json is ignored (its alerts are delivered), logged once, and listed by
-`verify_audit` (`sentinelle routing mute verify`).
+`verify_audit` (`sentinelle routing mute verify`). The chain has no secret, so the monitor
+also remembers (``head``, ``ended``, kept in its snapshot) where it read the log to and which
+mutes it saw end: a log rewritten before that point is read again (every mute in it is
+reported), and a mute rolled back into both files stays ended. None of these files is
+followed through a symlink, and audit.jsonl is not read past MAX_AUDIT_BYTES.
 
 Several processes share the directory (the monitor polls, `sentinelle routing mute` adds and
 removes): every change happens under an exclusive ``flock`` on ``mutes.lock`` and re-reads
@@ -32,6 +36,7 @@ import math
 import os
 import re
 import secrets
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -48,7 +53,12 @@ log = logging.getLogger(__name__)
 
 MAX_MUTE_DAYS = 90
 MAX_FILE_BYTES = 4 * 1024 * 1024
+# audit.jsonl is read whole at each change: ~500 bytes a line, 64 MB is >100,000 changes;
+# past it the log is not read (a local user appending gigabytes must not stall the monitor)
+# and no mute is in force
+MAX_AUDIT_BYTES = 64 * 1024 * 1024
 MAX_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z
+MAX_ENDED = 10_000  # ended mutes remembered (until their end) against a rolled-back log
 MAX_WARNINGS = 5  # bad audit lines logged per poll; the rest are counted
 MUTE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MUTE_FIELDS = ("id", "prefix", "type", "until", "reason", "by", "created_at")
@@ -155,6 +165,45 @@ def mute_from_dict(data: object) -> Mute:
         raise MuteError(f"prefix: {exc}") from None
 
 
+def _open_nofollow(path: Path, flags: int, mode: int = 0o666) -> int:
+    """os.open that refuses a symlink (anyone who can write the state directory could plant
+    one pointing at a file of the monitor's user, or at /dev/zero) with a MuteError."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        if path.is_symlink():
+            raise MuteError(f"{path}: a symbolic link: refused") from None
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise MuteError(f"{path}: cannot open: {exc.strerror or exc}") from None
+
+
+def _read_file(path: Path, limit: int) -> bytes:
+    """A regular file's bytes, at most ``limit`` (MuteError beyond, or for a symlink, a FIFO,
+    a device); FileNotFoundError when it does not exist."""
+    fd = _open_nofollow(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise MuteError(f"{path}: not a regular file: refused")
+        if info.st_size > limit:
+            raise MuteError(f"{path}: file too large ({info.st_size} bytes, at most {limit})")
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise MuteError(f"{path}: file too large (more than {limit} bytes)")
+    return data
+
+
+def _head_at(data: bytes, offset: int) -> str | None:
+    """The chain hash of the line ending at ``offset`` (GENESIS at 0; None when no line ends
+    there)."""
+    if offset == 0:
+        return GENESIS
+    if offset > len(data) or data[offset - 1:offset] != b"\n":
+        return None
+    return chain_hash(data[:offset - 1].rsplit(b"\n", 1)[-1])
+
+
 def _object_lines(text: str) -> list[int]:
     """1-based line of each object opening at depth 3 ({"mutes": [ {...} ]}); only called to
     place an error, so a plain character walk is fine."""
@@ -191,7 +240,16 @@ class MuteStore:
         # byte offset in audit.jsonl up to which poll() has reported (the detector keeps it in
         # its snapshot so a restart does not report old changes again)
         self.position = 0
+        # the chain hash of the line ending at ``position`` (None: not known, as after a
+        # snapshot from before it was kept): a log rewritten before that point is read again
+        self.head: str | None = None
+        # id -> until of the mutes a "remove"/"expire" line ended, as poll() read them: an
+        # "add" line brought back by rolling audit.jsonl and mutes.json back to an older,
+        # consistent pair puts none of them back in force (kept in the detector's snapshot)
+        self.ended: dict[str, float] = {}
+        self._audit_seen: tuple[int, int, int] | None = None
         self._skipped = 0
+        self._audit_problem: str | None = None
         self._signature: tuple | None = None
         self._bad_signature: tuple | None = None
         self._mutes: list[Mute] = []  # the mutes in force
@@ -205,7 +263,7 @@ class MuteStore:
         out = []
         for path in (self.mutes_path, self.audit_path):
             try:
-                st = path.stat()
+                st = path.lstat()  # a file replaced by a symlink is a change
             except FileNotFoundError:
                 out.append(None)
             else:
@@ -214,7 +272,7 @@ class MuteStore:
 
     def _read(self) -> list[Mute]:
         try:
-            data = self.mutes_path.read_bytes()
+            data = _read_file(self.mutes_path, MAX_FILE_BYTES)
         except FileNotFoundError:
             return []
         except OSError as exc:
@@ -283,8 +341,11 @@ class MuteStore:
         """(the mutes the audit chain backs and that last at most 90 days, id -> why each
         other one is ignored)."""
         try:
-            backed = replay(self.audit_path.read_bytes())[0]
+            backed = replay(_read_file(self.audit_path, MAX_AUDIT_BYTES))[0]
         except FileNotFoundError:
+            backed = {}
+        except MuteError as exc:
+            log.error("%s; no mute in force", exc)
             backed = {}
         except OSError as exc:
             log.error("%s: cannot read: %s; no mute in force", self.audit_path,
@@ -293,7 +354,10 @@ class MuteStore:
         kept: list[Mute] = []
         ignored: dict[str, str] = {}
         for mute in mutes:
-            if backed.get(mute.id) != mute.to_dict():
+            if mute.id in self.ended:
+                ignored[mute.id] = ("was ended by a \"remove\"/\"expire\" line the monitor "
+                                    "read before (audit.jsonl rolled back?): ignored")
+            elif backed.get(mute.id) != mute.to_dict():
                 ignored[mute.id] = ("has no matching \"add\" entry in the intact audit chain "
                                     "(added or changed by hand?): ignored")
             elif mute.until - mute.created_at > MAX_MUTE_DAYS * 86400:
@@ -319,7 +383,7 @@ class MuteStore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        with self.lock_path.open("a") as lock:
+        with os.fdopen(_open_nofollow(self.lock_path, os.O_WRONLY | os.O_CREAT), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -331,8 +395,12 @@ class MuteStore:
         text = (f'{{"version": 1, "audit_head": "{head}", "mutes": [\n' + body
                 + ("\n" if body else "") + "]}\n")
         tmp = self.mutes_path.with_name(f".mutes.json.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)
         try:
-            with tmp.open("w", encoding="utf-8") as stream:
+            # O_EXCL: a symlink planted under the (guessable) name is not followed
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o666)
+            with os.fdopen(fd, "w", encoding="utf-8") as stream:
                 stream.write(text)
                 stream.flush()
                 os.fsync(stream.fileno())
@@ -343,7 +411,10 @@ class MuteStore:
     def _last_line(self) -> tuple[bytes | None, bool]:
         """The last non-empty audit line and whether the file ends with a newline."""
         try:
-            with self.audit_path.open("rb") as stream:
+            with os.fdopen(_open_nofollow(self.audit_path, os.O_RDONLY | os.O_NONBLOCK),
+                           "rb") as stream:
+                if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                    raise MuteError(f"{self.audit_path}: not a regular file: refused")
                 stream.seek(0, os.SEEK_END)
                 size = stream.tell()
                 stream.seek(max(0, size - 65536))
@@ -377,14 +448,18 @@ class MuteStore:
         """mutes.json first, then the audit lines; if the audit cannot be written, the old
         mutes.json is put back, so nothing is half-done."""
         entries, head = lines
-        previous = self.mutes_path.read_bytes() if self.mutes_path.exists() else None
+        try:
+            previous: bytes | None = _read_file(self.mutes_path, MAX_FILE_BYTES)
+        except FileNotFoundError:
+            previous = None
         self._write_mutes(mutes, head)
         try:
-            with self.audit_path.open("ab") as stream:
+            fd = _open_nofollow(self.audit_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            with os.fdopen(fd, "ab") as stream:
                 stream.write(entries)
                 stream.flush()
                 os.fsync(stream.fileno())
-        except OSError:
+        except (OSError, MuteError):
             if previous is None:
                 self.mutes_path.unlink(missing_ok=True)
             else:
@@ -454,28 +529,50 @@ class MuteStore:
                 return
             expired = [m for m in mutes if m.until <= now]
             if expired:
-                self._commit([m for m in mutes if m.until > now],
-                             self._entries([("expire", m, "sentinelle", "expired")
-                                            for m in expired], now))
+                try:
+                    self._commit([m for m in mutes if m.until > now],
+                                 self._entries([("expire", m, "sentinelle", "expired")
+                                                for m in expired], now))
+                except (MuteError, OSError) as exc:  # the monitor goes on; retried next poll
+                    log.error("not expiring mutes: %s", exc)
 
     # ----------------------------------------------------------------- polling
 
     def poll(self, now: float) -> list[AlertEvent]:
         """Expire mutes whose time is up, refresh the view of mutes.json, and return the
         audit entries not reported yet as "muted" / "unmuted" events (type "mute")."""
+        self.ended = {k: until for k, until in self.ended.items() if until > now}
         self._refresh(strict=False)
         if any(m.until <= now for m in self._mutes):
             self._expire(now)
         try:
-            size = self.audit_path.stat().st_size
+            info = os.stat(self.audit_path, follow_symlinks=False)
         except FileNotFoundError:
             return []
-        if size == self.position:
+        seen = (info.st_ino, info.st_size, info.st_mtime_ns)
+        if info.st_size == self.position and seen == self._audit_seen:
             return []
-        if size < self.position:  # rewritten shorter: report again (keys deduplicate)
+        try:
+            data = _read_file(self.audit_path, MAX_AUDIT_BYTES)
+        except FileNotFoundError:
+            return []
+        except MuteError as exc:
+            if str(exc) != self._audit_problem:  # once, not at every poll
+                self._audit_problem = str(exc)
+                log.error("%s; its changes are not reported", exc)
+            return []
+        self._audit_problem = None
+        if len(data) < self.position:  # rewritten shorter: report again (keys deduplicate)
             log.warning("%s shrank; reading it from the start", self.audit_path)
             self.position = 0
-        data = self.audit_path.read_bytes()
+        elif self.position and self.head is not None and \
+                _head_at(data, self.position) != self.head:
+            # the same size or longer, but not what was read: a line inserted or changed
+            # before the position would otherwise back a mute nobody was told of
+            log.warning("%s was rewritten before the end of what was read; reading it from "
+                        "the start", self.audit_path)
+            self.position = 0
+        self._audit_seen = seen
         events: list[AlertEvent] = []
         self._skipped = 0
         offset = 0
@@ -489,10 +586,18 @@ class MuteStore:
                     events.append(event)
             offset = end
         self.position = max(self.position, offset)
+        self.head = _head_at(data, self.position)
         if self._skipped > MAX_WARNINGS:
             log.warning("%s: %d more bad lines skipped", self.audit_path,
                         self._skipped - MAX_WARNINGS)
         return events
+
+    def resume(self, position: int, head: str | None, ended: dict[str, float]) -> None:
+        """Continue from the detector's snapshot: where poll() was in the log, the hash of the
+        line there, and the mutes ended by then."""
+        self.position, self.head = position, head
+        self.ended.update(ended)
+        self._signature = None  # judge the mutes in force again
 
     def _event(self, raw: bytes, number: int, now: float) -> AlertEvent | None:
         try:
@@ -510,6 +615,10 @@ class MuteStore:
                 log.warning("%s: line %d: skipped, not a valid audit entry (%s)",
                             self.audit_path, number, str(exc)[:200])
             return None
+        if action != "add" and mute.until > now and mute.id not in self.ended and \
+                len(self.ended) < MAX_ENDED:  # bounded: it goes into every snapshot
+            self.ended[mute.id] = min(mute.until, now + MAX_MUTE_DAYS * 86400)
+            self._signature = None  # judge the mutes in force again
         details = mute.to_dict() | {"action": action, "at": at, "actor": entry.get("by"),
                                     "note": entry.get("reason"), "seq": entry.get("seq")}
         return AlertEvent(
@@ -524,9 +633,11 @@ class MuteStore:
         before the change mutes.json records last (lines cut off), and every mute in
         mutes.json that is not in force for want of the chain's backing (empty: all well)."""
         try:
-            data = self.audit_path.read_bytes()
+            data = _read_file(self.audit_path, MAX_AUDIT_BYTES)
         except FileNotFoundError:
             data = b""
+        except MuteError as exc:
+            return [str(exc)]
         except OSError as exc:
             return [f"{self.audit_path}: cannot read: {exc.strerror or exc}"]
         problems = verify_chain(self.audit_path, data)
@@ -552,7 +663,7 @@ class MuteStore:
     def _stored_head(self) -> str | None:
         """mutes.json's ``audit_head`` (None when absent: a file from before it existed)."""
         try:
-            doc = json.loads(self.mutes_path.read_bytes())
+            doc = json.loads(_read_file(self.mutes_path, MAX_FILE_BYTES))
         except (OSError, ValueError, RecursionError):
             return None
         head = doc.get("audit_head") if isinstance(doc, dict) else None

@@ -39,9 +39,16 @@ class Resync:
         self.peers: dict[tuple[str, str], Stale] = {}
 
     def start(self, key: tuple[str, str], routes: set[Route], deadline: float,
-              source: str) -> None:
+              source: str, now: float | None = None) -> None:
         """A Peer Up: ``routes`` (all the detector holds for the peer) are stale now. A peer
-        with no routes on record has nothing to re-check."""
+        with no routes on record has nothing to re-check. A Peer Up while a resync is
+        under way (its deadline still ahead of ``now``) keeps that deadline: a router
+        repeating Peer Up and never re-sending the table must not push the withdrawal of the
+        stale routes back for ever. A deadline already past is one the monitor slept through
+        (restarted meanwhile): the router re-sending now gets the full grace period."""
+        current = self.peers.get(key)
+        if current is not None and (now is None or current.deadline > now):
+            deadline = min(deadline, current.deadline)
         if routes:
             self.peers[key] = Stale(deadline, source, set(routes))
         else:

@@ -229,16 +229,20 @@ async def _run_ris_live(spec: SourceSpec, put: Put, prefixes: list[str],
 
 async def _run_bmp(spec: SourceSpec, put: Put, options: SourceOptions) -> None:
     connections: set[asyncio.Task] = set()
-    refused = 0
+    refused = strangers = 0
 
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal refused
+        nonlocal refused, strangers
         task = asyncio.current_task()
         assert task is not None
         peername = writer.get_extra_info("peername")
         if options.bmp_allow and not _allowed(peername, options.bmp_allow):
-            log.warning("%s: connection from %s refused: not in --bmp-allow", spec.text,
-                        peername[0] if peername else "?")
+            # the first, then every 100th: a stranger connecting in a loop must not fill the
+            # disk with log lines
+            strangers += 1
+            if strangers == 1 or strangers % 100 == 0:
+                log.warning("%s: connection from %s refused: not in --bmp-allow (%d refused "
+                            "so far)", spec.text, peername[0] if peername else "?", strangers)
             writer.close()
             return
         if len(connections) >= options.bmp_max_routers:
