@@ -3,7 +3,7 @@
 Inputs are two measurements in the structure of contracts.md (OONI ts-017 test_keys-like:
 ``queries``, ``tcp_connect``, ``tls_handshakes``, ``requests`` newest first, ``failure``), the
 failure to reach the control helper if any, and the block-page fingerprints. The output is one of
-eight verdicts, with reasons (short English sentences with the figures) and the provider that
+nine verdicts, with reasons (short English sentences with the figures) and the provider that
 refused, when a fingerprint names it.
 
 The rules, applied in this order; the first that applies decides:
@@ -17,6 +17,17 @@ The rules, applied in this order; the first that applies decides:
     match it → ``geoblocked``, provider named. (OONI's Web Connectivity judges every HTTPS
     answer unblocked and so misses this.) If the control is refused too, or failed →
     ``inconclusive``.
+ 2b. **Local answer is a bot challenge** (a fingerprint of kind ``challenge`` matches: Cloudflare's
+    "Just a moment..." or ``cf-mitigated: challenge``, Akamai Bot Manager, DataDome,
+    HUMAN/PerimeterX, Imperva/Incapsula, AWS WAF CAPTCHA/Challenge) and no censorship or
+    server-denial fingerprint does → ``challenged``, provider named, *whatever the control got*:
+    a challenge asks the client to prove it is a browser, which a person passes; it is not a
+    refusal of the country, even when only this vantage point is challenged (a country can be
+    challenged more often; the analyst re-measures with a browser). The reasons say whether the
+    control was challenged too. OONI's Web Connectivity calls a vantage-only challenge
+    "http-diff" (the false positives of ooni/probe#1734 and #2528). A page that also matches a
+    server-denial fingerprint (Akamai's "Access Denied" with its reference number, an Incapsula
+    incident ID) is a block and goes on to rule 9.
  3. **Local answer is a censorship block page** (kind ``censorship-blockpage``) not seen at the
     control → ``dns-tampering`` if the DNS answers are inconsistent (rule 5's test), else
     ``http-diff``; the reason names the block page. Never ``geoblocked``.
@@ -43,7 +54,9 @@ The rules, applied in this order; the first that applies decides:
     401, 407, 429 and other 4xx except 404, 408 and 410) → ``server-denied``. 451 is named
     "Unavailable For Legal Reasons (RFC 7725)" and the ``Link: rel="blocked-by"`` target is
     quoted when present.
-10. **Control refused**: the control got 4xx/5xx → ``inconclusive`` (nothing to compare with).
+10. **Control refused**: the control got 4xx/5xx, or a bot challenge whatever its status (AWS WAF
+    challenges with 202) → ``inconclusive`` (nothing to compare with). A challenged control is
+    checked before rule 9, so a local 403 against a challenged control is not "denied".
 11. **HTTP comparison** (OONI Web Connectivity's): status codes differ → ``http-diff``;
     otherwise the answers are similar when at least one of these holds: body length proportion
     (shorter / longer) above 0.7, titles share a word of 5+ characters, the uncommon headers
@@ -70,8 +83,8 @@ from sentinelle.observatory.access.fingerprints import (
     page_title,
 )
 
-VERDICTS = ("accessible", "geoblocked", "server-denied", "dns-tampering", "tcp-blocked",
-            "tls-interference", "http-diff", "inconclusive")
+VERDICTS = ("accessible", "geoblocked", "challenged", "server-denied", "dns-tampering",
+            "tcp-blocked", "tls-interference", "http-diff", "inconclusive")
 BODY_PROPORTION = 0.7                   # OONI: above this, body lengths match
 TITLE_WORD = 5                          # OONI (DOMAIN-NOTES): a shared word longer than 4
 NOT_DENIAL = {404, 408, 410}            # 4xx that say "not here" or "too slow", not "not you"
@@ -395,8 +408,10 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
 
     theirs = final_response(control)
     control_status = status_code(theirs)
-    control_ids = ({m.id for m in fingerprints.match(control_status, headers_list(theirs),
-                                                     body_text(theirs))} if theirs else set())
+    control_matches = (fingerprints.match(control_status, headers_list(theirs), body_text(theirs))
+                       if theirs else [])
+    control_ids = {m.id for m in control_matches}
+    control_challenges = [m for m in control_matches if m.kind == "challenge"]
     local_dns, control_dns = _dns(local, resolver_asns), _dns(control, resolver_asns)
     inconsistent = comparison["dns_consistency"] == "inconsistent"
 
@@ -417,6 +432,23 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
                                             "control is refused too"], _provider(geo))
         return verdict("geoblocked", [page, f"local status {status}, control status "
                                       f"{control_status}"], _provider(geo))
+
+    # Rule 2b: a bot challenge (not a block: a browser passes it).
+    challenges = [m for m in matches if m.kind == "challenge"]
+    blocks = [m for m in matches if m.kind in ("censorship", "server-denial")]
+    if challenges and not blocks:
+        reasons = [_page_reason(challenges, status)]
+        if control_challenges:
+            reasons.append("the control was challenged too "
+                           f"({', '.join(m.id for m in control_challenges)}, status "
+                           f"{control_status})")
+        elif control_status is not None:
+            reasons.append(f"control status {control_status} without a challenge: a bot check "
+                           "at this vantage point, not a denial of its country; re-measure "
+                           "with a browser")
+        else:
+            reasons.append(f"control got no response ({http_failure(control)})")
+        return verdict("challenged", reasons, _provider(challenges))
 
     # Rule 3: censorship block page.
     censored = [m for m in matches if m.kind == "censorship" and m.id not in control_ids]
@@ -472,6 +504,13 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
                                      f"got status {control_status}"])
 
     assert status is not None and control_status is not None   # by construction
+
+    # Rule 10, first part: a challenged control cannot vouch for the site (checked before rule 9
+    # and 11, which would read its challenge page as the site's answer).
+    if control_challenges:
+        return verdict("inconclusive", [
+            f"the control got the {_page_name(control_challenges)} (status {control_status}), "
+            f"local status {status}: the control cannot vouch for the site"])
 
     # Rule 9: denial.
     denial = [m for m in matches if m.kind == "server-denial" and m.id not in control_ids]
@@ -533,13 +572,18 @@ def _provider(matches: list[Match]) -> str | None:
 
 
 def _page_reason(matches: list[Match], status: int | None) -> str:
+    return f"local answer (status {status}) matches the {_page_name(matches)}"
+
+
+def _page_name(matches: list[Match]) -> str:
+    """"Cloudflare geoblock page cloudflare-1009; also ..." for the first naming match."""
     first = next((m for m in matches if m.provider.lower() != "any"), matches[0])
     who = "" if first.provider.lower() == "any" else f"{first.provider} "
     kind = {"geoblock": "geoblock", "server-denial": "denial",
-            "censorship": "block"}.get(first.kind, first.kind)
+            "censorship": "block", "challenge": "challenge"}.get(first.kind, first.kind)
     others = [m.id for m in matches if m is not first]
     more = f"; also {', '.join(others)}" if others else ""
-    return f"local answer (status {status}) matches the {who}{kind} page {first.id}{more}"
+    return f"{who}{kind} page {first.id}{more}"
 
 
 def _status_phrase(status: int) -> str:
