@@ -70,12 +70,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import re
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sentinelle.observatory.access.dns_check import (
+    AsnLookup,
+    dns_answers,
+    dns_consistency,
+    dns_reason,
+    dns_tampering,
+)
 from sentinelle.observatory.access.fingerprints import (
     MATCH_CHARS,
     FingerprintSet,
@@ -99,10 +104,7 @@ COMMON_HEADERS = frozenset({
 TLS_FAILURES = ("ssl_", "tls_")
 # Answers that deny the name exists (a lie when the control resolves it), as opposed to a
 # resolver that is merely slow or broken.
-DNS_DENIALS = frozenset({"dns_nxdomain_error", "dns_no_answer", "dns_refused_error",
-                         "dns_bogon_error"})
 _BLOCKED_BY = re.compile(r"<([^>]{1,500})>\s{0,20};[^,]{0,200}?rel=\"?blocked-by", re.IGNORECASE)
-AsnLookup = Mapping[str, "int | None"] | Callable[[str], "int | None"] | None
 
 
 @dataclass(slots=True)
@@ -193,147 +195,13 @@ def status_code(response: dict | None) -> int | None:
     return None
 
 
-# ------------------------------------------------------------------------------------- DNS
-
-@dataclass(slots=True)
-class _Resolver:
-    name: str
-    engine: str = "system"
-    addresses: set[str] = field(default_factory=set)
-    failures: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _Dns:
-    queried: bool
-    resolvers: list[_Resolver]
-    addresses: set[str]
-    asns: set[int]
-
-    @property
-    def failure(self) -> str | None:
-        if self.addresses or not self.queried:
-            return None
-        failures = [f for r in self.resolvers for f in r.failures]
-        if "dns_nxdomain_error" in failures:
-            return "dns_nxdomain_error"
-        return failures[0] if failures else "dns_no_answer"
-
-
-def _dns(measurement: dict | None, lookup: AsnLookup) -> _Dns:
-    resolvers: dict[str, _Resolver] = {}
-    asns: set[int] = set()
-    queries = (measurement or {}).get("queries")
-    for query in queries if isinstance(queries, list) else []:
-        if not isinstance(query, dict):
-            continue
-        engine = str(query.get("engine") or "system")
-        name = f"{engine} resolver"
-        if query.get("resolver_address"):
-            name += f" {query['resolver_address']}"
-        resolver = resolvers.setdefault(name, _Resolver(name, engine))
-        if query.get("failure"):
-            resolver.failures.append(str(query["failure"]))
-        for answer in query.get("answers") or []:
-            if not isinstance(answer, dict):
-                continue
-            address = answer.get("ipv4") or answer.get("ipv6")
-            if not isinstance(address, str) or not _is_ip(address):
-                continue
-            resolver.addresses.add(address)
-            asn = answer.get("asn")
-            if not isinstance(asn, int) or isinstance(asn, bool) or asn <= 0:
-                asn = _lookup(lookup, address)
-            if asn:
-                asns.add(asn)
-    addresses = set().union(*(r.addresses for r in resolvers.values())) if resolvers else set()
-    return _Dns(bool(resolvers), list(resolvers.values()), addresses, asns)
-
-
-def _lookup(lookup: AsnLookup, address: str) -> int | None:
-    try:
-        value = lookup(address) if callable(lookup) else (lookup or {}).get(address)
-    except (ValueError, KeyError):
-        return None
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def is_bogon(address: str) -> bool:
-    """Private, loopback, link-local, reserved, multicast or unspecified (OONI's "bogon")."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
-            or ip.is_multicast or ip.is_unspecified)
-
-
-def dns_consistency(local: _Dns, control: _Dns) -> str | None:
-    """OONI's dns_consistency: "consistent", "inconsistent" or None (nothing to compare)."""
-    if not local.queried or not control.queried:
-        return None
-    if local.failure and control.failure:
-        return "consistent" if local.failure == control.failure else "inconsistent"
-    if local.addresses & control.addresses or local.asns & control.asns:
-        return "consistent"
-    return "inconsistent"
-
-
-def _dns_tampering(local: _Dns, control: _Dns) -> str | None:
-    """The strong signs of rule 5, as a reason, or None."""
-    if not control.addresses:
-        return None
-    shown = ", ".join(sorted(control.addresses)[:3])
-    for resolver in local.resolvers:
-        if not resolver.addresses and resolver.failures:
-            failure = ("dns_nxdomain_error" if "dns_nxdomain_error" in resolver.failures
-                       else resolver.failures[0])
-            if local.addresses and failure not in DNS_DENIALS:
-                # One resolver timing out while another answered is flakiness, not a lie.
-                continue
-            if any(r.engine == resolver.engine and not r.addresses and r.failures
-                   for r in control.resolvers):
-                # The control's resolver of the same kind failed too: the name is unknown
-                # to that kind of resolver (e.g. a local zone), not hidden from this vantage.
-                continue
-            what = "NXDOMAIN" if failure == "dns_nxdomain_error" else "no address"
-            return (f"{resolver.name} answered {what} ({failure}) while the control resolved "
-                    f"{len(control.addresses)} address(es) ({shown})")
-        bogons = {a for a in resolver.addresses if is_bogon(a)} - control.addresses
-        if bogons and not resolver.addresses & control.addresses:
-            return (f"{resolver.name} answered bogon address(es) "
-                    f"{', '.join(sorted(bogons)[:3])} while the control resolved {shown}")
-    return None
-
-
-def _dns_reason(local: _Dns, control: _Dns) -> str:
-    mine = ", ".join(sorted(local.addresses)[:3]) or "nothing"
-    theirs = ", ".join(sorted(control.addresses)[:3]) or "nothing"
-    asns = (f"; ASNs {_asns(local.asns)} vs {_asns(control.asns)}"
-            if local.asns or control.asns else "")
-    return (f"DNS answers share no address and no ASN with the control's (local {mine}, "
-            f"control {theirs}{asns})")
-
-
-def _asns(asns: set[int]) -> str:
-    return ", ".join(f"AS{a}" for a in sorted(asns)[:3]) or "unknown"
-
-
 # ------------------------------------------------------------------------------ HTTP compare
 
 def compare(local: dict | None, control: dict | None, resolver_asns: AsnLookup = None
             ) -> dict[str, Any]:
     """OONI Web Connectivity's comparison keys (None where there is nothing to compare)."""
     mine, theirs = final_response(local), final_response(control)
-    local_dns, control_dns = _dns(local, resolver_asns), _dns(control, resolver_asns)
+    local_dns, control_dns = dns_answers(local, resolver_asns), dns_answers(control, resolver_asns)
     result: dict[str, Any] = {
         "dns_experiment_failure": local_dns.failure,
         "dns_consistency": dns_consistency(local_dns, control_dns) if control else None,
@@ -412,7 +280,7 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
                        if theirs else [])
     control_ids = {m.id for m in control_matches}
     control_challenges = [m for m in control_matches if m.kind == "challenge"]
-    local_dns, control_dns = _dns(local, resolver_asns), _dns(control, resolver_asns)
+    local_dns, control_dns = dns_answers(local, resolver_asns), dns_answers(control, resolver_asns)
     inconsistent = comparison["dns_consistency"] == "inconsistent"
 
     # Rule 2: geoblock page.
@@ -459,7 +327,7 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
         if control_status is not None:
             reasons.append(f"control status {control_status}")
         if inconsistent:
-            return verdict("dns-tampering", [*reasons, _dns_reason(local_dns, control_dns)])
+            return verdict("dns-tampering", [*reasons, dns_reason(local_dns, control_dns)])
         return verdict("http-diff", reasons)
 
     # Rule 4: the control failed too.
@@ -469,12 +337,12 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
             *(_local_summary(local, mine, matches) or ["local got no response either"])])
 
     # Rule 5: DNS.
-    strong = _dns_tampering(local_dns, control_dns)
+    strong = dns_tampering(local_dns, control_dns)
     if strong:
         return verdict("dns-tampering", [strong])
     local_failed = mine is None
     if inconsistent and local_failed:
-        return verdict("dns-tampering", [_dns_reason(local_dns, control_dns),
+        return verdict("dns-tampering", [dns_reason(local_dns, control_dns),
                                          f"local fetch failed ({http_failure(local)}), "
                                          f"control status {control_status}"])
 
@@ -523,7 +391,7 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
         if link:
             reasons.append(f"the Link rel=\"blocked-by\" header names {link}")
         if inconsistent:
-            reasons.append(_dns_reason(local_dns, control_dns))
+            reasons.append(dns_reason(local_dns, control_dns))
         return verdict("server-denied", reasons, _provider(denial))
 
     # Rule 10: the control is refused or failing.
@@ -543,7 +411,7 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
         return verdict("accessible", [f"local status {status}, control status "
                                       f"{control_status}", *figures])
     if inconsistent:
-        return verdict("dns-tampering", [_dns_reason(local_dns, control_dns), *reasons])
+        return verdict("dns-tampering", [dns_reason(local_dns, control_dns), *reasons])
     return verdict("http-diff", reasons)
 
 
