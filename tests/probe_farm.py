@@ -5,7 +5,9 @@ they come from, as CDNs do.
   127.0.0.3 in Switzerland (AS3303); the farm's servers (127.0.0.1) are AS64500;
 - HTTPS and HTTP servers (certificate from a trustme CA) answer by the *source address* of the
   client and by virtual host (Host header / SNI): Cloudflare's 1009 page, CloudFront's country
-  block, a bare 403, a 451, a page altered in transit, or the real site;
+  block, a bare 403, a 451, a page altered in transit, or the real site; bot challenges of
+  Cloudflare, Akamai, DataDome, HUMAN/PerimeterX, Imperva/Incapsula and AWS WAF for Cuba (and
+  Cloudflare's for everyone at challengeall.farm.test);
 - special servers on their own ports: one that resets (SO_LINGER 0) the TLS handshake of Cuban
   clients, one that stalls them, one whose kernel socket filter (classic BPF) drops their SYNs,
   one that shows them an interception certificate, one that sends an endless body;
@@ -80,6 +82,20 @@ SCENARIOS = [
     Scenario("http-diff", "http://diff.farm.test:{http}/", "http-diff"),
     Scenario("redirect-chain", "https://redir.farm.test:{https}/chain/3", "accessible"),
     Scenario("endless-body", "http://endless.farm.test:{endless}/", "accessible"),
+    # Bot challenges shown to Cuba only, and one shown to everyone: "challenged", not a block.
+    Scenario("challenge-cloudflare", "https://cfchallenge.farm.test:{https}/", "challenged",
+             "Cloudflare"),
+    Scenario("challenge-akamai", "https://akamaibot.farm.test:{https}/", "challenged", "Akamai"),
+    Scenario("challenge-datadome", "https://datadome.farm.test:{https}/", "challenged",
+             "DataDome"),
+    Scenario("challenge-perimeterx", "https://perimeterx.farm.test:{https}/", "challenged",
+             "HUMAN (PerimeterX)"),
+    Scenario("challenge-incapsula", "http://incapsula.farm.test:{http}/", "challenged",
+             "Imperva (Incapsula)"),
+    Scenario("challenge-imperva", "https://imperva.farm.test:{https}/", "challenged", "Imperva"),
+    Scenario("challenge-aws-waf", "https://awswaf.farm.test:{https}/", "challenged", "AWS WAF"),
+    Scenario("challenge-everyone", "https://challengeall.farm.test:{https}/", "challenged",
+             "Cloudflare"),
 ]
 
 
@@ -175,6 +191,92 @@ BLOCK_PAGE = (b"<html><head><title>Sitio bloqueado</title></head><body><h1>Acces
               b"</body></html>\n")
 MAINTENANCE = (b"<html><head><title>Mantenimiento</title></head><body><p>Servicio no "
                b"disponible temporalmente.</p></body></html>\n")
+
+
+# Bot challenges (issue 15, point 4): the shape and markers of each product's challenge page, as
+# data/fingerprints.yaml documents them (ids and tokens are made up). Not blocks: a browser
+# passes them, and the probe must say "challenged", never "geoblocked".
+CF_CHALLENGE_HEADERS = [["Server", "cloudflare"], ["CF-RAY", "8f3a1c2b4d5e6f70-HAV"],
+                        ["cf-mitigated", "challenge"],
+                        ["Content-Type", "text/html; charset=UTF-8"]]
+CF_CHALLENGE = """<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>
+<meta http-equiv="Content-Type" content="text/html; charset=UTF-8">
+<meta name="robots" content="noindex,nofollow"></head><body>
+<div class="main-wrapper" role="main"><div class="main-content">
+<noscript><div class="h2"><span id="challenge-error-text">Enable JavaScript and cookies to
+continue</span></div></noscript></div></div>
+<script>(function(){window._cf_chl_opt={cvId: '3',cZone: "www.example.com",cType: 'managed',
+cRay: '8f3a1c2b4d5e6f70',cH: 'x',cUPMDTk: "/?__cf_chl_tk=abc"};var cpo=document.createElement(
+'script');cpo.src='/cdn-cgi/challenge-platform/h/g/orchestrate/chl_page/v1?ray=8f3a1c2b4d5e6f70';
+document.getElementsByTagName('head')[0].appendChild(cpo);}());</script></body></html>"""
+# The legacy "I'm Under Attack" page (503, before cf-mitigated existed).
+CF_IUAM = """<!DOCTYPE HTML><html lang="en-US"><head><title>Just a moment...</title></head>
+<body><div class="cf-browser-verification cf-im-under-attack"><noscript><h1>Please turn
+JavaScript on and reload the page.</h1></noscript><h1>Checking your browser before accessing
+www.example.com.</h1></div><form id="challenge-form" action="/?__cf_chl_jschl_tk__=x"
+method="POST"><input type="hidden" name="jschl_vc" value="1"/><input type="hidden"
+name="jschl_answer" value=""/></form></body></html>"""
+# Cloudflare's JavaScript Detections inject this script into ordinary pages: not a challenge.
+JSD = '<script src="/cdn-cgi/challenge-platform/scripts/jsd/main.js"></script>'
+AKAMAI_CHALLENGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title>Challenge Validation</title>
+<script src="/_sec/cp_challenge/ak-challenge-4-3.js"></script></head><body>
+<div id="sec-if-cpt-container" class="cpt-container"><div id="sec-text-container">
+<p>Verifying your browser. This will take a few seconds.</p></div>
+<iframe id="sec-cpt-if" class="crypto" data-duration="5"
+src="/_sec/cp_challenge/ak-challenge-4-3.htm"></iframe></div></body></html>"""
+DATADOME = """<html lang="en"><head><title>example.com</title><style>#cmsg{animation: A 1.5s;}
+</style></head><body style="margin:0"><p id="cmsg">Please enable JS and disable any ad blocker
+</p><script data-cfasync="false">var dd={'rt':'c','cid':'AHrlqAAAAAMAExampleCid==',
+'hsh':'4980A61279181687DE605B235F81B9','t':'fe','s':2906,'e':'abc',
+'host':'geo.captcha-delivery.com'}</script>
+<script data-cfasync="false" src="https://ct.captcha-delivery.com/c.js"></script></body></html>"""
+DATADOME_HEADERS = [["Server", "nginx"], ["X-DataDome", "protected"], ["X-DD-B", "1"],
+                    ["Set-Cookie", "datadome=abc; Max-Age=31536000; Path=/; Secure"]]
+PERIMETERX = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title>Access to this page has been denied</title></head><body>
+<div class="px-captcha-container"><div class="px-captcha-header">Before we continue...</div>
+<div class="px-captcha-message">Press &amp; Hold to confirm you are<br>a human (and not a bot).
+</div><div id="px-captcha"></div></div>
+<script>window._pxAppId = 'PXabcdef12';window._pxJsClientSrc = '/abcdef12/init.js';
+window._pxFirstPartyEnabled = true;</script>
+<script src="/abcdef12/captcha/captcha.js?a=c&u=1&m=0"></script></body></html>"""
+INCAPSULA = """<html style="height:100%"><head><META NAME="ROBOTS" CONTENT="NOINDEX, NOFOLLOW">
+<meta name="viewport" content="initial-scale=1.0"></head><body style="margin:0px;height:100%">
+<iframe id="main-iframe" src="/_Incapsula_Resource?SWUDNSAI=31&xinfo=8-1234-0%20&incident_id=
+0-123456789&edet=15&cinfo=04000000&pe=631&rpinfo=0&mth=GET" frameborder=0 width="100%"
+height="100%">Please complete the security check to access www.example.com: solve the CAPTCHA
+below.</iframe></body></html>"""
+INCAPSULA_BLOCK = """<html style="height:100%"><head><META NAME="ROBOTS" CONTENT="NOINDEX,
+NOFOLLOW"></head><body style="margin:0px;height:100%"><iframe id="main-iframe"
+src="/_Incapsula_Resource?CWUDNSAI=9&xinfo=1-2-0&incident_id=0-987654321&edet=12&cinfo=4"
+frameborder=0 width="100%" height="100%">Request unsuccessful. Incapsula incident ID:
+0-987654321 (the CAPTCHA is not offered: this request is blocked)</iframe></body></html>"""
+IMPERVA_ABP = """<!DOCTYPE html><html lang="en"><head><title>Pardon Our Interruption</title>
+<link href="/styles/challenge/1.0/challenge.css" rel="stylesheet" type="text/css"></head>
+<body class="minimal"><h1>Pardon Our Interruption<span>...</span></h1><p>As you were browsing
+www.example.com something about your browser made us think you were a bot. There are a few
+reasons this might happen:</p></body></html>"""
+AWS_WAF = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title></title><script type="text/javascript">window.awsWafCookieDomainList = [];
+window.gokuProps = {"key":"AQIDAHjc","iv":"CgAHeT","context":"x"};</script>
+<script src="https://ab12cd34.edge.sdk.awswaf.com/ab12cd34/challenge.js"></script></head>
+<body><div id="challenge-container"></div><noscript><h1>JavaScript is disabled</h1>In order to
+continue, we need to verify that you're not a robot.</noscript></body></html>"""
+
+# host -> (status, reason, headers, body) of the challenge served to Cuba (everyone for the last)
+CHALLENGE_PAGES: dict[str, tuple[int, str, list[list[str]], str]] = {
+    "cfchallenge.farm.test": (403, "Forbidden", CF_CHALLENGE_HEADERS, CF_CHALLENGE),
+    "akamaibot.farm.test": (428, "Precondition Required", [["Server", "AkamaiGHost"]],
+                            AKAMAI_CHALLENGE),
+    "datadome.farm.test": (403, "Forbidden", DATADOME_HEADERS, DATADOME),
+    "perimeterx.farm.test": (403, "Forbidden", [["Server", "nginx"]], PERIMETERX),
+    "incapsula.farm.test": (200, "OK", [["X-CDN", "Imperva"]], INCAPSULA),
+    "imperva.farm.test": (405, "Method Not Allowed", [["Server", "nginx"]], IMPERVA_ABP),
+    "awswaf.farm.test": (202, "Accepted", [["x-amzn-waf-action", "challenge"],
+                                          ["Server", "awselb/2.0"]], AWS_WAF),
+    "challengeall.farm.test": (403, "Forbidden", CF_CHALLENGE_HEADERS, CF_CHALLENGE),
+}
 
 
 # ---- the farm -------------------------------------------------------------------------------
@@ -435,6 +537,10 @@ class Farm:
                 return 403, "Forbidden", [*cfr, ("X-Cache", "Error from cloudfront")], \
                     cloudfront_block(request_id)
             return 200, "OK", [*cfr, ("X-Cache", "Miss from cloudfront")], site_page(host)
+        challenge = CHALLENGE_PAGES.get(host)
+        if challenge is not None and (cc == "CU" or host == "challengeall.farm.test"):
+            status, reason, headers, body = challenge
+            return status, reason, [(k, v) for k, v in headers], body.encode()
         if host == "denied.farm.test" and cc == "CU":
             return 403, "Forbidden", [("Server", "nginx")], NGINX_403
         if host == "legal.farm.test" and cc == "CU":

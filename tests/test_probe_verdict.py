@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sentinelle.observatory.access import fingerprints, vantage, verdict
+from sentinelle.observatory.access import dns_check, fingerprints, vantage, verdict
 from sentinelle.observatory.access.vantage import VantageError
 from sentinelle.observatory.access.verdict import VERDICTS, decide
 from tests.test_probe_fingerprints import (
@@ -366,8 +366,8 @@ def test_verdict_helpers():
     assert verdict.headers_match([["Date", "x"]], [["Server", "y"]]) is True
     assert verdict.headers_match([["X-A", "1"]], [["x-a", "2"], ["X-B", "3"]]) is True
     assert verdict.headers_match([["X-A", "1"]], [["X-B", "2"]]) is False
-    assert verdict.is_bogon("10.10.34.34") and verdict.is_bogon("::1")
-    assert not verdict.is_bogon("93.184.216.34") and not verdict.is_bogon("nonsense")
+    assert dns_check.is_bogon("10.10.34.34") and dns_check.is_bogon("::1")
+    assert not dns_check.is_bogon("93.184.216.34") and not dns_check.is_bogon("nonsense")
 
 
 # ------------------------------------------------------------------------------- vantage

@@ -8,8 +8,9 @@ results stored from submitted evidence bundles (``observatory.AccessObservation`
 where *denied* counts the verdicts geoblocked, server-denied, dns-tampering, tcp-blocked,
 tls-interference and http-diff, and *conclusive* counts those plus ``accessible``; an
 ``inconclusive`` measurement (the control failed, the network timed out) counts in neither, so
-a bad day at the vantage point does not move the index. The row also gives the number of
-measurements (inconclusive included) and of reports behind it.
+a bad day at the vantage point does not move the index, and neither does a ``challenged`` one
+(a bot check such as Cloudflare's "Just a moment...", which a browser passes). The row also
+gives the number of measurements (inconclusive and challenged included) and of reports behind it.
 
 What a reader sees:
 
@@ -41,10 +42,10 @@ from sentinelle.analysis.statistics import COUNTED_EXCLUDED_STATUSES, small_coun
 from sentinelle.core.models import MemberState
 from sentinelle.incidents.models import Incident
 from sentinelle.observatory.models import (
+    CONCLUSIVE_VERDICTS,
     DENIAL_VERDICTS,
     AccessObservation,
     RoutingAlertRecord,
-    Verdict,
 )
 from sentinelle.reports import formatting
 
@@ -137,7 +138,7 @@ def compute_index(flt: IndexFilter, viewer=None, *,
         keys.append("month")
     grouped = qs.order_by().values(*keys).annotate(
         measurements=Count("pk"),
-        conclusive=Count("pk", filter=~Q(verdict=Verdict.INCONCLUSIVE)),
+        conclusive=Count("pk", filter=Q(verdict__in=CONCLUSIVE_VERDICTS)),
         denied=Count("pk", filter=Q(verdict__in=DENIAL_VERDICTS)),
         reports=Count("incident", distinct=True))
     names = {s.alpha2: s.name for s in MemberState.objects.all()} if "state" in group_by else {}

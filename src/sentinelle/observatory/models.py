@@ -16,6 +16,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 __all__ = [
+    "CONCLUSIVE_VERDICTS",
     "DENIAL_VERDICTS",
     "AccessObservation",
     "BundleSubmission",
@@ -30,6 +31,7 @@ __all__ = [
 class Verdict(models.TextChoices):
     ACCESSIBLE = "accessible", _("accessible")
     GEOBLOCKED = "geoblocked", _("geoblocked")
+    CHALLENGED = "challenged", _("bot challenge")
     SERVER_DENIED = "server-denied", _("denied by the server")
     DNS_TAMPERING = "dns-tampering", _("DNS tampering")
     TCP_BLOCKED = "tcp-blocked", _("TCP connection blocked")
@@ -39,9 +41,11 @@ class Verdict(models.TextChoices):
 
 
 # Verdicts that count as a denial of access in the index; "accessible" is the other conclusive
-# verdict, "inconclusive" counts in neither.
+# verdict. "inconclusive" and "challenged" (a bot check that a browser passes, such as
+# Cloudflare's "Just a moment...": it shows neither access nor denial) count in neither.
 DENIAL_VERDICTS = (Verdict.GEOBLOCKED, Verdict.SERVER_DENIED, Verdict.DNS_TAMPERING,
                    Verdict.TCP_BLOCKED, Verdict.TLS_INTERFERENCE, Verdict.HTTP_DIFF)
+CONCLUSIVE_VERDICTS = (Verdict.ACCESSIBLE, *DENIAL_VERDICTS)
 
 
 class ThroughIncidentQuerySet(models.QuerySet):

@@ -323,12 +323,16 @@ def _parse_access(user, manifest: dict, summary: dict, digest: str, signer: str)
                              *errors[:50]])
     verdicts = Counter(r["verdict"] for r in rows)
     denied: dict[str, Counter] = {}
+    challenged: dict[str, Counter] = {}
     providers: Counter = Counter()
     for r in rows:
         if r["verdict"] in DENIAL_VERDICTS:
             denied.setdefault(r["service"], Counter())[r["verdict"]] += 1
             if r["provider"]:
                 providers[r["provider"]] += 1
+        elif r["verdict"] == Verdict.CHALLENGED:
+            # A bot check is not a denial: named apart, never an affected service.
+            challenged.setdefault(r["service"], Counter())[r["verdict"]] += 1
     services = sorted({r["service"] for r in rows})
     times = [r["measured_at"] for r in rows]
     start = min(times)
@@ -352,6 +356,12 @@ def _parse_access(user, manifest: dict, summary: dict, digest: str, signer: str)
         listed = [f"{host} ({_counts_text(found)})" for host, found in sorted(denied.items())]
         more = len(listed) - MAX_LISTED
         lines.append(_("Services denied: %(list)s.") % {"list": "; ".join(listed[:MAX_LISTED])}
+                     + (" " + _("And %(n)s more.") % {"n": more} if more > 0 else ""))
+    if challenged:
+        listed = [f"{host} ({_counts_text(found)})" for host, found in sorted(challenged.items())]
+        more = len(listed) - MAX_LISTED
+        lines.append(_("Bot challenges (not counted as denial; re-measure with a browser): "
+                       "%(list)s.") % {"list": "; ".join(listed[:MAX_LISTED])}
                      + (" " + _("And %(n)s more.") % {"n": more} if more > 0 else ""))
     if providers:
         lines.append(_("Providers named by block pages: %(list)s.") % {

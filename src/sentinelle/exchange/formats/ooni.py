@@ -163,7 +163,9 @@ def verdict(measurement: dict) -> tuple[str, list[str]]:
 
 
 def _anomalous(value: str) -> bool:
-    return value not in ("accessible", "undetermined", "ok", "inconclusive")
+    # "challenged" (our probe's verdict for a bot check such as Cloudflare's "Just a moment...")
+    # is no blocking: a browser passes it.
+    return value not in ("accessible", "undetermined", "ok", "inconclusive", "challenged")
 
 
 def _record(group: _Group) -> ReportRecord:

@@ -33,12 +33,13 @@ SENTINELLE_CONTROL_TOKEN (keeps it out of the process list).
 HELPER_EXAMPLE = """\
 example:
   sentinelle probe helper --listen 0.0.0.0:8443 --token "$TOKEN" --self-cc CH --self-asn 3303 \\
-      --rate 600/min
+      --rate 600/min --tls-cert fullchain.pem --tls-key privkey.pem
+  sentinelle probe helper --print-pin --tls-cert fullchain.pem   # give this to the probe
 
 The helper refuses loopback, private, link-local, multicast and reserved targets (checked on
 every resolved address and every redirect) unless --allow-private or --allow-net CIDR.
-Put it behind a TLS-terminating proxy, or use it over a tunnel: it speaks plain HTTP.
-The token may also be given in SENTINELLE_HELPER_TOKEN.
+With --tls-cert and --tls-key it serves HTTPS (TLS 1.2+); without them, plain HTTP (a tunnel
+or a test farm only). The token may also be given in SENTINELLE_HELPER_TOKEN.
 """
 
 
@@ -103,6 +104,16 @@ def _file(text: str) -> Path:
     return path
 
 
+def _pin(text: str) -> str:
+    from sentinelle.observatory.access.tls_pin import parse_pins
+
+    try:
+        parse_pins(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _rate(text: str) -> float:
     number = text.lower().removesuffix("/min").removesuffix("/m")
     try:
@@ -146,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--control-token", metavar="T",
                      default=os.environ.get("SENTINELLE_CONTROL_TOKEN"),
                      help="the helper's bearer token (default: $SENTINELLE_CONTROL_TOKEN)")
+    run.add_argument("--control-pin", type=_pin, action="append", default=[], metavar="PIN",
+                     help="the helper's public-key pin, as `probe helper --print-pin` prints "
+                          "it: sha256//BASE64 (curl --pinnedpubkey), sha256:BASE64 or "
+                          "sha256:HEX of the SHA-256 of its SubjectPublicKeyInfo; checked on "
+                          "every connection before anything is sent; repeatable (a backup key)")
     run.add_argument("--output", required=True, type=Path, metavar="FILE.jsonl",
                      help="measurements, one JSON line per URL, written as they complete")
     run.add_argument("--bind", type=_ip, metavar="ADDR",
@@ -185,8 +201,17 @@ def build_parser() -> argparse.ArgumentParser:
                                         "/v1/identity, bearer token required.",
                             epilog=HELPER_EXAMPLE,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-    helper.add_argument("--listen", required=True, type=_listen, metavar="ADDR:PORT",
-                        help="address and port to serve on, e.g. 0.0.0.0:8443")
+    helper.add_argument("--listen", type=_listen, metavar="ADDR:PORT",
+                        help="address and port to serve on, e.g. 0.0.0.0:8443 (required "
+                             "unless --print-pin)")
+    helper.add_argument("--tls-cert", metavar="PEM",
+                        help="serve HTTPS with this certificate (chain: the server's first, "
+                             "e.g. Let's Encrypt's fullchain.pem); needs --tls-key")
+    helper.add_argument("--tls-key", metavar="PEM",
+                        help="the certificate's private key (PEM, unencrypted)")
+    helper.add_argument("--print-pin", action="store_true",
+                        help="print the public-key pin of --tls-cert (for the probe's "
+                             "--control-pin) and exit")
     helper.add_argument("--bind", type=_ip, metavar="ADDR",
                         help="source address of the helper's own measurements")
     helper.add_argument("--token", metavar="T", default=os.environ.get("SENTINELLE_HELPER_TOKEN"),
@@ -233,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     if args.command == "run":
         return _run(args, argv)
+    if args.command == "helper" and args.print_pin:
+        return _print_pin(args)
     if args.command == "submit":
         return _fail("submit files a report on the platform: run it as "
                      "`sentinelle probe submit BUNDLE --user NAME`")
@@ -246,13 +273,16 @@ def _fail(message: str) -> int:
 
 def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     from sentinelle.observatory.access import runner
-    from sentinelle.observatory.access.helper import ControlError
+    from sentinelle.observatory.access.helper import ControlError, PinMismatch
     from sentinelle.observatory.access.targets import TargetListError, read_list
 
     if not args.control_token:
         return _fail("--control-token is required (or set SENTINELLE_CONTROL_TOKEN)")
     if args.no_system_resolver and not args.resolver:
         return _fail("--no-system-resolver needs a --resolver")
+    if args.control_pin and not args.control.lower().startswith("https://"):
+        return _fail(f"--control-pin needs an https:// control URL; {args.control} is plain "
+                     "HTTP, which a pin cannot protect")
     try:
         targets = read_list(args.list)
     except TargetListError as exc:
@@ -269,6 +299,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
         resolver=args.resolver, system_resolver=not args.no_system_resolver,
         ca_file=args.ca_file, fingerprints=args.fingerprints, max_body=args.max_body,
         sign_key=args.sign_key, bundle=args.bundle, progress=not args.no_progress,
+        control_pins=args.control_pin,
         command_line=["sentinelle", "probe", *(sys.argv[1:] if argv is None else argv)])
     try:
         result = runner.run(options, targets)
@@ -276,6 +307,10 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
         # Lines are flushed as URLs complete: what was measured is kept; no bundle.
         print(f"interrupted; measurements so far are in {args.output}", file=sys.stderr)
         return 130
+    except PinMismatch as exc:
+        # Not a bad option: the helper (or whoever answers in its place) has another key.
+        print(f"sentinelle probe: error: {exc}", file=sys.stderr)
+        return 1
     except (ValueError, ControlError) as exc:
         return _fail(str(exc))
     except OSError as exc:
@@ -296,9 +331,27 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     return 0
 
 
+def _print_pin(args: argparse.Namespace) -> int:
+    from sentinelle.observatory.access import tls_pin
+
+    if not args.tls_cert:
+        return _fail("--print-pin needs --tls-cert")
+    try:
+        pin = tls_pin.cert_pin(args.tls_cert)
+        if args.tls_key:                # both given: check them as a start would
+            tls_pin.server_context(args.tls_cert, args.tls_key)
+    except tls_pin.TLSFileError as exc:
+        return _fail(str(exc))
+    print(pin)
+    return 0
+
+
 def _helper(args: argparse.Namespace) -> int:
     from sentinelle.observatory.access import helper, vantage
+    from sentinelle.observatory.access.tls_pin import TLSFileError
 
+    if args.listen is None:
+        return _fail("the following arguments are required: --listen")
     if not args.token:
         return _fail("--token is required (or set SENTINELLE_HELPER_TOKEN)")
     if len(args.token) < 8:
@@ -325,18 +378,23 @@ def _helper(args: argparse.Namespace) -> int:
         timeout=args.timeout, resolver=m.parse_resolver(args.resolver) if args.resolver else None,
         ca_file=str(args.ca_file) if args.ca_file else None,
         max_concurrent=args.max_concurrent, vantage=record,
-        asn_lookup=lookup if geodb else None)
+        asn_lookup=lookup if geodb else None, tls_cert=args.tls_cert, tls_key=args.tls_key)
 
-    async def serve() -> None:
-        server = helper.HelperServer(config)
+    async def serve(server: helper.HelperServer) -> None:
         host, port = await server.start()
-        print(f"control helper listening on {host}:{port}"
+        print(f"control helper listening on {'https' if server.tls else 'http'}://{host}:{port}"
               + (" (private targets allowed)" if args.allow_private else ""),
               file=sys.stderr, flush=True)
         await server.serve_forever()
 
     try:
-        asyncio.run(serve())
+        server = helper.HelperServer(config)      # checks the certificate and key
+    except TLSFileError as exc:
+        if geodb is not None:
+            geodb.close()
+        return _fail(str(exc))
+    try:
+        asyncio.run(serve(server))
     except KeyboardInterrupt:
         return 0
     except OSError as exc:

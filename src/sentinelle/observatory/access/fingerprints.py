@@ -1,5 +1,5 @@
-"""Block-page fingerprints as data: which answer is a CDN's geoblock, a server's denial or a
-national censorship block page.
+"""Block-page fingerprints as data: which answer is a CDN's geoblock, a server's denial, a
+national censorship block page or a bot challenge.
 
 The knowledge lives in YAML files (``data/fingerprints.yaml`` ships with Sentinelle; users add
 their own with ``sentinelle probe run --fingerprints FILE``). Each entry::
@@ -7,6 +7,7 @@ their own with ``sentinelle probe run --fingerprints FILE``). Each entry::
     - id: cloudflare-1009              # [a-z0-9._-], unique across all loaded files
       provider: Cloudflare             # who answers (plain text)
       kind: geoblock                   # geoblock | server-denial | censorship-blockpage
+                                       # | challenge
       location: body                   # status | header:<name> | body | title
       pattern_type: regex              # exact | contains | regex
       pattern: "banned the country"    # text (an integer is accepted for status)
@@ -62,6 +63,9 @@ KINDS = {  # file value -> Match.kind (contracts.md names censorship pages just 
     "server-denial": "server-denial",
     "censorship-blockpage": "censorship",
     "censorship": "censorship",
+    # A bot check (CAPTCHA, JavaScript or proof-of-work interstitial) that a person with a
+    # browser passes: not a denial (verdict "challenged").
+    "challenge": "challenge",
 }
 PATTERN_TYPES = ("exact", "contains", "regex")
 ENTRY_KEYS = {"id", "provider", "kind", "location", "pattern_type", "pattern",
@@ -82,7 +86,7 @@ class FingerprintError(ValueError):
 class Match:
     id: str
     provider: str
-    kind: str            # "geoblock" | "server-denial" | "censorship"
+    kind: str            # "geoblock" | "server-denial" | "censorship" | "challenge"
     source: str
     description: str = ""
 
@@ -325,7 +329,7 @@ def _entry(item: Any, index: int, origin: str) -> Fingerprint:
     kind = item["kind"]
     if not isinstance(kind, str) or kind not in KINDS:   # a list is unhashable
         raise fail("kind", f"{kind!r} is not one of geoblock, server-denial, "
-                           "censorship-blockpage")
+                           "censorship-blockpage, challenge")
     case_insensitive = item.get("case_insensitive", True)
     if not isinstance(case_insensitive, bool):
         raise fail("case_insensitive", "must be true or false")

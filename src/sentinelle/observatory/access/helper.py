@@ -4,7 +4,8 @@ A cooperating party in another country runs ``sentinelle probe helper --listen A
 --token T``; the probe asks it to fetch each URL and compares. The helper answers with the same
 measurement structure as the probe's (``measure.py``) plus its own identity.
 
-API (JSON over HTTP/1.1, ``Authorization: Bearer T`` on every call):
+API (JSON over HTTP/1.1 — over TLS 1.2+ when started with ``--tls-cert`` and ``--tls-key``,
+which the probe can pin, see ``tls_pin`` — ``Authorization: Bearer T`` on every call):
 
 - ``POST /v1/measure`` ``{"url": "https://…", "resolver": "1.1.1.1:53" | null}`` →
   ``{"measurement": {...test keys...}, "transcripts": [...], "vantage": {...},
@@ -33,6 +34,7 @@ from urllib.parse import urlsplit
 
 from sentinelle import __version__
 from sentinelle.observatory.access import measure as m
+from sentinelle.observatory.access import tls_pin
 from sentinelle.observatory.access.targets import check_url
 
 SOFTWARE = "sentinelle-probe-helper"
@@ -108,6 +110,8 @@ class HelperConfig:
     max_concurrent: int = 32
     vantage: dict[str, Any] = field(default_factory=dict)
     asn_lookup: Any = None
+    tls_cert: str | None = None                   # PEM certificate (chain); with tls_key: HTTPS
+    tls_key: str | None = None
 
 
 class HelperServer:
@@ -119,13 +123,20 @@ class HelperServer:
         self.slots = asyncio.Semaphore(config.max_concurrent)
         self.server: asyncio.base_events.Server | None = None
         self.token = config.token.encode()
+        # Checked here, before listening: a bad certificate or key stops the start (TLSFileError
+        # names the file), never a probe's handshake later.
+        self.tls: ssl.SSLContext | None = None
+        if config.tls_cert or config.tls_key:
+            self.tls = tls_pin.server_context(config.tls_cert, config.tls_key)
         # TLS contexts shared by every measurement: building one loads the system CA store
         # (tens of milliseconds), which would otherwise dominate the helper's CPU time.
         self.contexts: dict = {}
 
     async def start(self) -> tuple[str, int]:
         host, port = self.config.listen
-        self.server = await asyncio.start_server(self.handle, host, port, limit=MAX_REQUEST_HEAD)
+        self.server = await asyncio.start_server(
+            self.handle, host, port, limit=MAX_REQUEST_HEAD, ssl=self.tls,
+            ssl_handshake_timeout=READ_TIMEOUT if self.tls else None)
         sockname = self.server.sockets[0].getsockname()
         return sockname[0], sockname[1]
 
@@ -286,15 +297,24 @@ class ControlError(Exception):
     of an ``inconclusive`` verdict)."""
 
 
+class PinMismatch(ControlError):
+    """The helper presented a public key other than the pinned one(s): nothing was sent."""
+
+
 class ControlClient:
     """Asks a control helper; every failure is a ControlError with a readable reason."""
 
     def __init__(self, url: str, token: str, *, bind: str | None = None,
                  timeout: float = 10.0, ca_file: str | None = None,
-                 max_body: int = m.DEFAULT_MAX_BODY) -> None:
+                 max_body: int = m.DEFAULT_MAX_BODY, pins: list[str] | None = None) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"control URL must be http(s)://HOST:PORT, got {url!r}")
+        # ``pins``: tls_pin.parse_pins forms (ValueError names a bad one); any one may match.
+        self.pins = [d for text in pins or [] for d in tls_pin.parse_pins(text)]
+        if self.pins and parts.scheme != "https":
+            raise ValueError(f"--control-pin needs an https:// control URL; {url} is plain "
+                             "HTTP, which a pin cannot protect")
         self.url = url.rstrip("/")
         self.parts = parts
         self.token = token
@@ -303,8 +323,11 @@ class ControlClient:
         # A measurement holds up to 11 bodies, JSON-escaped: room for that, not more.
         self.cap = max_body * 24 + 4 * 1024 * 1024
         self.ssl: ssl.SSLContext | None = None
-        if parts.scheme == "https":
+        if self.pins:
+            self.ssl = tls_pin.client_context()
+        elif parts.scheme == "https":
             self.ssl = ssl.create_default_context()
+            self.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
             if ca_file:
                 self.ssl.load_verify_locations(cafile=ca_file)
         base_path = parts.path.rstrip("/")
@@ -343,6 +366,8 @@ class ControlClient:
         except Exception as exc:  # noqa: BLE001
             raise ControlError(f"control helper {self.url} unreachable: "
                                f"{m.failure_string(exc)}") from None
+        if self.pins:
+            self.check_pin(writer)          # before a byte of the request (the token) is sent
         try:
             exchange = await m.read_exchange(reader, writer, head + body, timeout=budget,
                                              max_body=self.cap)
@@ -366,6 +391,20 @@ class ControlClient:
         if path == "/v1/measure" and not isinstance(answer.get("measurement"), dict):
             raise ControlError(f"control helper {self.url} answer has no measurement")
         return answer
+
+    def check_pin(self, writer: asyncio.StreamWriter) -> None:
+        try:
+            received = tls_pin.peer_pin(writer.get_extra_info("ssl_object"))
+        except ValueError:
+            received = None
+        if received in self.pins:
+            return
+        writer.close()
+        expected = " or ".join(tls_pin.format_pin(d) for d in self.pins)
+        raise PinMismatch(
+            f"control helper {self.url} presented a certificate whose public key pin is "
+            f"{tls_pin.format_pin(received) if received else 'unknown (no certificate)'}, "
+            f"not the expected {expected} (--control-pin); nothing was sent to it")
 
 
 def _check_family(local: tuple[str, int] | None, host: str) -> None:

@@ -12,7 +12,10 @@ Like OONI, ``probe_ip`` is always "127.0.0.1", so OONI's tools see a scrubbed li
 databases put that address is the evidence of a country block, so strip ``vantage.ip`` before
 publishing lines beyond the parties to a complaint. ``blocking`` maps our verdicts onto
 OONI's vocabulary (dns, tcp_ip, http-failure, http-diff); server-side denial has no OONI name
-and is reported as "http-diff", which is what OONI would see if it compared HTTPS answers.
+and is reported as "http-diff", which is what OONI would see if it compared HTTPS answers. A bot
+challenge (``challenged``) gets ``accessible`` and ``blocking`` null, as ``inconclusive`` does:
+OONI's own analysis would call a challenge seen only at the vantage point "http-diff" (status
+403 against 200) and one seen at both ends accessible; both are wrong, since a browser passes it.
 """
 
 from __future__ import annotations
@@ -35,7 +38,11 @@ TEST_NAME = "web_connectivity"
 TEST_VERSION = "0.4.3"
 BLOCKING = {"accessible": False, "dns-tampering": "dns", "tcp-blocked": "tcp_ip",
             "tls-interference": "http-failure", "http-diff": "http-diff",
-            "geoblocked": "http-diff", "server-denied": "http-diff", "inconclusive": None}
+            "geoblocked": "http-diff", "server-denied": "http-diff", "inconclusive": None,
+            # A bot check is no block: OONI would say http-diff (ooni/probe#1734); undetermined.
+            "challenged": None}
+# Verdicts that say neither "accessible" nor "blocked": OONI's accessible and blocking are null.
+UNDETERMINED = ("inconclusive", "challenged")
 _ALPHABET = string.ascii_letters + string.digits
 
 
@@ -95,7 +102,7 @@ def measurement_line(url: str, category_code: str | None, local: dict, control: 
         "status_code_match": comparison.get("status_code_match"),
         "headers_match": comparison.get("headers_match"),
         "title_match": comparison.get("title_match"),
-        "accessible": (None if verdict.verdict == "inconclusive"
+        "accessible": (None if verdict.verdict in UNDETERMINED
                        else verdict.verdict == "accessible"),
         "blocking": BLOCKING.get(verdict.verdict),
     }

@@ -32,7 +32,7 @@ from sentinelle.observatory.access import measure as m
 from sentinelle.observatory.access import ooni
 from sentinelle.observatory.access import vantage as vantage_mod
 from sentinelle.observatory.access import verdict as verdict_mod
-from sentinelle.observatory.access.helper import ControlClient, ControlError
+from sentinelle.observatory.access.helper import ControlClient, ControlError, PinMismatch
 from sentinelle.observatory.access.targets import Target, TargetList, read_list
 
 DEFAULT_RESOLVER = "1.1.1.1:53"
@@ -64,6 +64,7 @@ class RunOptions:
     sign_key: Path | None = None
     bundle: Path | None = None
     progress: bool = True
+    control_pins: list[str] = field(default_factory=list)   # tls_pin forms; empty: CA check
     command_line: list[str] = field(default_factory=lambda: list(sys.argv))
 
 
@@ -145,7 +146,8 @@ class _Run:
         self.config.set_timeout(options.timeout)
         self.client = ControlClient(options.control_url, options.control_token,
                                     bind=options.bind, timeout=options.timeout,
-                                    ca_file=self.config.ca_file, max_body=options.max_body)
+                                    ca_file=self.config.ca_file, max_body=options.max_body,
+                                    pins=options.control_pins)
         self.results: list[dict[str, Any]] = []
         self.verdicts: Counter = Counter()
         self.transcript_dir: Path | None = None
@@ -170,6 +172,10 @@ class _Run:
         identity: dict[str, Any] = {}
         try:
             identity = await self.client.identity()
+        except PinMismatch:
+            # Not an unreachable control: someone else holds the line, or the helper's key
+            # changed. Stop before a line is written rather than record every URL against it.
+            raise
         except ControlError as exc:
             control_failure = str(exc)
         probe_ip = options.bind or identity.get("client_ip")

@@ -3,7 +3,7 @@
 Inputs are two measurements in the structure of contracts.md (OONI ts-017 test_keys-like:
 ``queries``, ``tcp_connect``, ``tls_handshakes``, ``requests`` newest first, ``failure``), the
 failure to reach the control helper if any, and the block-page fingerprints. The output is one of
-eight verdicts, with reasons (short English sentences with the figures) and the provider that
+nine verdicts, with reasons (short English sentences with the figures) and the provider that
 refused, when a fingerprint names it.
 
 The rules, applied in this order; the first that applies decides:
@@ -17,6 +17,17 @@ The rules, applied in this order; the first that applies decides:
     match it → ``geoblocked``, provider named. (OONI's Web Connectivity judges every HTTPS
     answer unblocked and so misses this.) If the control is refused too, or failed →
     ``inconclusive``.
+ 2b. **Local answer is a bot challenge** (a fingerprint of kind ``challenge`` matches: Cloudflare's
+    "Just a moment..." or ``cf-mitigated: challenge``, Akamai Bot Manager, DataDome,
+    HUMAN/PerimeterX, Imperva/Incapsula, AWS WAF CAPTCHA/Challenge) and no censorship or
+    server-denial fingerprint does → ``challenged``, provider named, *whatever the control got*:
+    a challenge asks the client to prove it is a browser, which a person passes; it is not a
+    refusal of the country, even when only this vantage point is challenged (a country can be
+    challenged more often; the analyst re-measures with a browser). The reasons say whether the
+    control was challenged too. OONI's Web Connectivity calls a vantage-only challenge
+    "http-diff" (the false positives of ooni/probe#1734 and #2528). A page that also matches a
+    server-denial fingerprint (Akamai's "Access Denied" with its reference number, an Incapsula
+    incident ID) is a block and goes on to rule 9.
  3. **Local answer is a censorship block page** (kind ``censorship-blockpage``) not seen at the
     control → ``dns-tampering`` if the DNS answers are inconsistent (rule 5's test), else
     ``http-diff``; the reason names the block page. Never ``geoblocked``.
@@ -43,7 +54,9 @@ The rules, applied in this order; the first that applies decides:
     401, 407, 429 and other 4xx except 404, 408 and 410) → ``server-denied``. 451 is named
     "Unavailable For Legal Reasons (RFC 7725)" and the ``Link: rel="blocked-by"`` target is
     quoted when present.
-10. **Control refused**: the control got 4xx/5xx → ``inconclusive`` (nothing to compare with).
+10. **Control refused**: the control got 4xx/5xx, or a bot challenge whatever its status (AWS WAF
+    challenges with 202) → ``inconclusive`` (nothing to compare with). A challenged control is
+    checked before rule 9, so a local 403 against a challenged control is not "denied".
 11. **HTTP comparison** (OONI Web Connectivity's): status codes differ → ``http-diff``;
     otherwise the answers are similar when at least one of these holds: body length proportion
     (shorter / longer) above 0.7, titles share a word of 5+ characters, the uncommon headers
@@ -57,12 +70,17 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import re
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sentinelle.observatory.access.dns_check import (
+    AsnLookup,
+    dns_answers,
+    dns_consistency,
+    dns_reason,
+    dns_tampering,
+)
 from sentinelle.observatory.access.fingerprints import (
     MATCH_CHARS,
     FingerprintSet,
@@ -70,8 +88,8 @@ from sentinelle.observatory.access.fingerprints import (
     page_title,
 )
 
-VERDICTS = ("accessible", "geoblocked", "server-denied", "dns-tampering", "tcp-blocked",
-            "tls-interference", "http-diff", "inconclusive")
+VERDICTS = ("accessible", "geoblocked", "challenged", "server-denied", "dns-tampering",
+            "tcp-blocked", "tls-interference", "http-diff", "inconclusive")
 BODY_PROPORTION = 0.7                   # OONI: above this, body lengths match
 TITLE_WORD = 5                          # OONI (DOMAIN-NOTES): a shared word longer than 4
 NOT_DENIAL = {404, 408, 410}            # 4xx that say "not here" or "too slow", not "not you"
@@ -86,10 +104,7 @@ COMMON_HEADERS = frozenset({
 TLS_FAILURES = ("ssl_", "tls_")
 # Answers that deny the name exists (a lie when the control resolves it), as opposed to a
 # resolver that is merely slow or broken.
-DNS_DENIALS = frozenset({"dns_nxdomain_error", "dns_no_answer", "dns_refused_error",
-                         "dns_bogon_error"})
 _BLOCKED_BY = re.compile(r"<([^>]{1,500})>\s{0,20};[^,]{0,200}?rel=\"?blocked-by", re.IGNORECASE)
-AsnLookup = Mapping[str, "int | None"] | Callable[[str], "int | None"] | None
 
 
 @dataclass(slots=True)
@@ -180,147 +195,13 @@ def status_code(response: dict | None) -> int | None:
     return None
 
 
-# ------------------------------------------------------------------------------------- DNS
-
-@dataclass(slots=True)
-class _Resolver:
-    name: str
-    engine: str = "system"
-    addresses: set[str] = field(default_factory=set)
-    failures: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _Dns:
-    queried: bool
-    resolvers: list[_Resolver]
-    addresses: set[str]
-    asns: set[int]
-
-    @property
-    def failure(self) -> str | None:
-        if self.addresses or not self.queried:
-            return None
-        failures = [f for r in self.resolvers for f in r.failures]
-        if "dns_nxdomain_error" in failures:
-            return "dns_nxdomain_error"
-        return failures[0] if failures else "dns_no_answer"
-
-
-def _dns(measurement: dict | None, lookup: AsnLookup) -> _Dns:
-    resolvers: dict[str, _Resolver] = {}
-    asns: set[int] = set()
-    queries = (measurement or {}).get("queries")
-    for query in queries if isinstance(queries, list) else []:
-        if not isinstance(query, dict):
-            continue
-        engine = str(query.get("engine") or "system")
-        name = f"{engine} resolver"
-        if query.get("resolver_address"):
-            name += f" {query['resolver_address']}"
-        resolver = resolvers.setdefault(name, _Resolver(name, engine))
-        if query.get("failure"):
-            resolver.failures.append(str(query["failure"]))
-        for answer in query.get("answers") or []:
-            if not isinstance(answer, dict):
-                continue
-            address = answer.get("ipv4") or answer.get("ipv6")
-            if not isinstance(address, str) or not _is_ip(address):
-                continue
-            resolver.addresses.add(address)
-            asn = answer.get("asn")
-            if not isinstance(asn, int) or isinstance(asn, bool) or asn <= 0:
-                asn = _lookup(lookup, address)
-            if asn:
-                asns.add(asn)
-    addresses = set().union(*(r.addresses for r in resolvers.values())) if resolvers else set()
-    return _Dns(bool(resolvers), list(resolvers.values()), addresses, asns)
-
-
-def _lookup(lookup: AsnLookup, address: str) -> int | None:
-    try:
-        value = lookup(address) if callable(lookup) else (lookup or {}).get(address)
-    except (ValueError, KeyError):
-        return None
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def is_bogon(address: str) -> bool:
-    """Private, loopback, link-local, reserved, multicast or unspecified (OONI's "bogon")."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
-            or ip.is_multicast or ip.is_unspecified)
-
-
-def dns_consistency(local: _Dns, control: _Dns) -> str | None:
-    """OONI's dns_consistency: "consistent", "inconsistent" or None (nothing to compare)."""
-    if not local.queried or not control.queried:
-        return None
-    if local.failure and control.failure:
-        return "consistent" if local.failure == control.failure else "inconsistent"
-    if local.addresses & control.addresses or local.asns & control.asns:
-        return "consistent"
-    return "inconsistent"
-
-
-def _dns_tampering(local: _Dns, control: _Dns) -> str | None:
-    """The strong signs of rule 5, as a reason, or None."""
-    if not control.addresses:
-        return None
-    shown = ", ".join(sorted(control.addresses)[:3])
-    for resolver in local.resolvers:
-        if not resolver.addresses and resolver.failures:
-            failure = ("dns_nxdomain_error" if "dns_nxdomain_error" in resolver.failures
-                       else resolver.failures[0])
-            if local.addresses and failure not in DNS_DENIALS:
-                # One resolver timing out while another answered is flakiness, not a lie.
-                continue
-            if any(r.engine == resolver.engine and not r.addresses and r.failures
-                   for r in control.resolvers):
-                # The control's resolver of the same kind failed too: the name is unknown
-                # to that kind of resolver (e.g. a local zone), not hidden from this vantage.
-                continue
-            what = "NXDOMAIN" if failure == "dns_nxdomain_error" else "no address"
-            return (f"{resolver.name} answered {what} ({failure}) while the control resolved "
-                    f"{len(control.addresses)} address(es) ({shown})")
-        bogons = {a for a in resolver.addresses if is_bogon(a)} - control.addresses
-        if bogons and not resolver.addresses & control.addresses:
-            return (f"{resolver.name} answered bogon address(es) "
-                    f"{', '.join(sorted(bogons)[:3])} while the control resolved {shown}")
-    return None
-
-
-def _dns_reason(local: _Dns, control: _Dns) -> str:
-    mine = ", ".join(sorted(local.addresses)[:3]) or "nothing"
-    theirs = ", ".join(sorted(control.addresses)[:3]) or "nothing"
-    asns = (f"; ASNs {_asns(local.asns)} vs {_asns(control.asns)}"
-            if local.asns or control.asns else "")
-    return (f"DNS answers share no address and no ASN with the control's (local {mine}, "
-            f"control {theirs}{asns})")
-
-
-def _asns(asns: set[int]) -> str:
-    return ", ".join(f"AS{a}" for a in sorted(asns)[:3]) or "unknown"
-
-
 # ------------------------------------------------------------------------------ HTTP compare
 
 def compare(local: dict | None, control: dict | None, resolver_asns: AsnLookup = None
             ) -> dict[str, Any]:
     """OONI Web Connectivity's comparison keys (None where there is nothing to compare)."""
     mine, theirs = final_response(local), final_response(control)
-    local_dns, control_dns = _dns(local, resolver_asns), _dns(control, resolver_asns)
+    local_dns, control_dns = dns_answers(local, resolver_asns), dns_answers(control, resolver_asns)
     result: dict[str, Any] = {
         "dns_experiment_failure": local_dns.failure,
         "dns_consistency": dns_consistency(local_dns, control_dns) if control else None,
@@ -395,9 +276,11 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
 
     theirs = final_response(control)
     control_status = status_code(theirs)
-    control_ids = ({m.id for m in fingerprints.match(control_status, headers_list(theirs),
-                                                     body_text(theirs))} if theirs else set())
-    local_dns, control_dns = _dns(local, resolver_asns), _dns(control, resolver_asns)
+    control_matches = (fingerprints.match(control_status, headers_list(theirs), body_text(theirs))
+                       if theirs else [])
+    control_ids = {m.id for m in control_matches}
+    control_challenges = [m for m in control_matches if m.kind == "challenge"]
+    local_dns, control_dns = dns_answers(local, resolver_asns), dns_answers(control, resolver_asns)
     inconsistent = comparison["dns_consistency"] == "inconsistent"
 
     # Rule 2: geoblock page.
@@ -418,6 +301,23 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
         return verdict("geoblocked", [page, f"local status {status}, control status "
                                       f"{control_status}"], _provider(geo))
 
+    # Rule 2b: a bot challenge (not a block: a browser passes it).
+    challenges = [m for m in matches if m.kind == "challenge"]
+    blocks = [m for m in matches if m.kind in ("censorship", "server-denial")]
+    if challenges and not blocks:
+        reasons = [_page_reason(challenges, status)]
+        if control_challenges:
+            reasons.append("the control was challenged too "
+                           f"({', '.join(m.id for m in control_challenges)}, status "
+                           f"{control_status})")
+        elif control_status is not None:
+            reasons.append(f"control status {control_status} without a challenge: a bot check "
+                           "at this vantage point, not a denial of its country; re-measure "
+                           "with a browser")
+        else:
+            reasons.append(f"control got no response ({http_failure(control)})")
+        return verdict("challenged", reasons, _provider(challenges))
+
     # Rule 3: censorship block page.
     censored = [m for m in matches if m.kind == "censorship" and m.id not in control_ids]
     if censored:
@@ -427,7 +327,7 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
         if control_status is not None:
             reasons.append(f"control status {control_status}")
         if inconsistent:
-            return verdict("dns-tampering", [*reasons, _dns_reason(local_dns, control_dns)])
+            return verdict("dns-tampering", [*reasons, dns_reason(local_dns, control_dns)])
         return verdict("http-diff", reasons)
 
     # Rule 4: the control failed too.
@@ -437,12 +337,12 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
             *(_local_summary(local, mine, matches) or ["local got no response either"])])
 
     # Rule 5: DNS.
-    strong = _dns_tampering(local_dns, control_dns)
+    strong = dns_tampering(local_dns, control_dns)
     if strong:
         return verdict("dns-tampering", [strong])
     local_failed = mine is None
     if inconsistent and local_failed:
-        return verdict("dns-tampering", [_dns_reason(local_dns, control_dns),
+        return verdict("dns-tampering", [dns_reason(local_dns, control_dns),
                                          f"local fetch failed ({http_failure(local)}), "
                                          f"control status {control_status}"])
 
@@ -473,6 +373,13 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
 
     assert status is not None and control_status is not None   # by construction
 
+    # Rule 10, first part: a challenged control cannot vouch for the site (checked before rule 9
+    # and 11, which would read its challenge page as the site's answer).
+    if control_challenges:
+        return verdict("inconclusive", [
+            f"the control got the {_page_name(control_challenges)} (status {control_status}), "
+            f"local status {status}: the control cannot vouch for the site"])
+
     # Rule 9: denial.
     denial = [m for m in matches if m.kind == "server-denial" and m.id not in control_ids]
     denied_status = 400 <= status < 500 and status not in NOT_DENIAL
@@ -484,7 +391,7 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
         if link:
             reasons.append(f"the Link rel=\"blocked-by\" header names {link}")
         if inconsistent:
-            reasons.append(_dns_reason(local_dns, control_dns))
+            reasons.append(dns_reason(local_dns, control_dns))
         return verdict("server-denied", reasons, _provider(denial))
 
     # Rule 10: the control is refused or failing.
@@ -504,7 +411,7 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
         return verdict("accessible", [f"local status {status}, control status "
                                       f"{control_status}", *figures])
     if inconsistent:
-        return verdict("dns-tampering", [_dns_reason(local_dns, control_dns), *reasons])
+        return verdict("dns-tampering", [dns_reason(local_dns, control_dns), *reasons])
     return verdict("http-diff", reasons)
 
 
@@ -533,13 +440,18 @@ def _provider(matches: list[Match]) -> str | None:
 
 
 def _page_reason(matches: list[Match], status: int | None) -> str:
+    return f"local answer (status {status}) matches the {_page_name(matches)}"
+
+
+def _page_name(matches: list[Match]) -> str:
+    """"Cloudflare geoblock page cloudflare-1009; also ..." for the first naming match."""
     first = next((m for m in matches if m.provider.lower() != "any"), matches[0])
     who = "" if first.provider.lower() == "any" else f"{first.provider} "
     kind = {"geoblock": "geoblock", "server-denial": "denial",
-            "censorship": "block"}.get(first.kind, first.kind)
+            "censorship": "block", "challenge": "challenge"}.get(first.kind, first.kind)
     others = [m.id for m in matches if m is not first]
     more = f"; also {', '.join(others)}" if others else ""
-    return f"local answer (status {status}) matches the {who}{kind} page {first.id}{more}"
+    return f"{who}{kind} page {first.id}{more}"
 
 
 def _status_phrase(status: int) -> str:

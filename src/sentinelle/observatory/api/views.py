@@ -123,7 +123,8 @@ class AccessIndexView(APIView):
         summary="Access-denial index (denied / conclusive measurements)",
         description=(
             "For each affected State, service host and month — or the coarser grouping `by` "
-            "asks for — the share of conclusive measurements (verdict other than inconclusive) "
+            "asks for — the share of conclusive measurements (verdict other than inconclusive "
+            "and challenged, a bot check that a browser passes) "
             "that were denied, over the probe results of submitted reports the caller may see. "
             "The same figures as /observatory/index.csv: outside the Secretariat, a row of "
             "another State built on fewer conclusive measurements than the small-count "

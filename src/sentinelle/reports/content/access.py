@@ -27,7 +27,8 @@ class AccessSection:
             "given a verdict. The access-denial index of a service is the share of conclusive "
             "measurements in which access was denied (geoblocked, denied by the server, DNS "
             "tampering, TCP blocked, TLS interference or a different HTTP answer); inconclusive "
-            "measurements are left out. Only submitted reports count.")]))
+            "measurements and bot challenges (which a browser passes) are left out. Only "
+            "submitted reports count.")]))
         flt = IndexFilter(year=self.year)
         rows = compute_index(flt, None, group_by=("state", "service"), threshold=0).rows
         if not rows:
