@@ -26,6 +26,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command, get_commands, load_command_class
@@ -298,13 +299,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_for(url: str, process: subprocess.Popen, log: Path, seconds: float = 60) -> None:
+def _wait_for(url: str, process: subprocess.Popen, log: Path, seconds: float = 60,
+              context: Any = None) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"{url}: the server stopped:\n{log.read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(url, timeout=5):  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=5, context=context):  # noqa: S310
                 return
         except urllib.error.HTTPError:
             return
@@ -390,15 +392,28 @@ def run_evidence(block: Block, demo: Demo) -> None:
 
 
 def run_probe(block: Block, demo: Demo) -> None:
+    import ssl
+
+    import trustme
+
     where = demo.workdir("probe")
-    helper_cmd, keygen, probe_run, submit = block.commands()
+    helper_cmd, print_pin, keygen, probe_run, submit = block.commands()
     port = _free_port()
-    # The control helper of the README runs in another country: here it listens on this host,
-    # and the probe's list names this demo's own home page (which the helper, refusing loopback
-    # targets as it should, cannot measure: the verdict is inconclusive, and says so).
-    helper_cmd = helper_cmd.replace("…", EXAMPLE_TOKEN).replace(":8080", f":{port}")
-    probe_run = probe_run.replace("…", EXAMPLE_TOKEN).replace(
-        "http://helper.example.ch:8080", f"http://127.0.0.1:{port}")
+    # The control helper of the README runs in another country with a real certificate: here it
+    # listens on this host with one made for 127.0.0.1, and the probe's list names this demo's own
+    # home page (which the helper, refusing loopback targets as it should, cannot measure: the
+    # verdict is inconclusive, and says so).
+    authority = trustme.CA()
+    leaf = authority.issue_cert("127.0.0.1")
+    leaf.cert_chain_pems[0].write_to_path(str(where / "fullchain.pem"))
+    leaf.private_key_pem.write_to_path(str(where / "privkey.pem"))
+    helper_cmd = helper_cmd.replace("…", EXAMPLE_TOKEN).replace(":8443", f":{port}")
+    pin = demo.sh(print_pin, where).stdout.split()[0]
+    assert pin.startswith("sha256//"), pin
+    probe_run = probe_run.replace("SENTINELLE_CONTROL_TOKEN=…",
+                                  f"SENTINELLE_CONTROL_TOKEN={EXAMPLE_TOKEN}").replace(
+        "'sha256//…'", f"'{pin}'").replace("https://helper.example.ch:8443",
+                                            f"https://127.0.0.1:{port}")
     (where / "cu.csv").write_text(f"url,category_code,notes\n{demo.url}/,GOVT,home page\n")
     for kind in ("Country", "ASN"):
         shutil.copy(FIXTURES / "maxmind" / f"GeoLite2-{kind}-Test.mmdb",
@@ -408,7 +423,9 @@ def run_probe(block: Block, demo: Demo) -> None:
         helper = subprocess.Popen(["bash", "-c", helper_cmd], cwd=where, env=demo.env,
                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_for(f"http://127.0.0.1:{port}/v1/identity", helper, log)
+        context = ssl.create_default_context()
+        authority.configure_trust(context)
+        _wait_for(f"https://127.0.0.1:{port}/v1/identity", helper, log, context=context)
         demo.sh(keygen, where)
         demo.sh(probe_run, where)
         lines = (where / "cu.jsonl").read_text().splitlines()
