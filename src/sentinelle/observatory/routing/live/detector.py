@@ -568,15 +568,7 @@ class LiveDetector:
                     log.info("snapshot: %s (%s) is no longer watched", entry["prefix"],
                              entry["state"])
                     continue
-                vis = Visibility(watched)
-                vis.baseline = {table[i] for i in entry["baseline"]}
-                vis.routes = {table[i]: set(prefixes) for i, prefixes in entry["routes"]}
-                vis.seeing = {p for p in vis.baseline if vis.routes.get(p)}
-                vis.lost = {table[i] for i in entry["lost"]}
-                for name in ("alert_id", "first_seen", "last_seen", "held_by", "source",
-                             "observed_at"):
-                    setattr(vis, name, entry[name])
-                visibility[watched] = vis
+                visibility[watched] = Visibility.from_dict(entry, watched, table)
             closed = {str(k): str(v) for k, v in data["closed"].items()}
             position = data.get("mutes_position")
             head = data.get("mutes_head")

@@ -85,6 +85,20 @@ class Visibility:
                 "held_by": self.held_by, "source": self.source,
                 "observed_at": self.observed_at}
 
+    @classmethod
+    def from_dict(cls, entry: dict[str, Any], watched: WatchedPrefix,
+                  table: list[Peer]) -> Visibility:
+        """The inverse of `to_dict`, peers given back by their index in ``table``."""
+        vis = cls(watched)
+        vis.baseline = {table[i] for i in entry["baseline"]}
+        vis.routes = {table[i]: set(prefixes) for i, prefixes in entry["routes"]}
+        vis.seeing = {p for p in vis.baseline if vis.routes.get(p)}
+        vis.lost = {table[i] for i in entry["lost"]}
+        for name in ("alert_id", "first_seen", "last_seen", "held_by", "source",
+                     "observed_at"):
+            setattr(vis, name, entry[name])
+        return vis
+
 
 def peer_of(value: list | tuple) -> Peer:
     collector, address, asn = value

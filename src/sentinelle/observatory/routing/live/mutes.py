@@ -32,202 +32,42 @@ import contextlib
 import fcntl
 import json
 import logging
-import math
 import os
 import re
 import secrets
 import stat
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..detectors import ALERT_TYPES
-from ..prefixes import Network, covers, parse_prefix
-from ..scan import _network
+from ..prefixes import parse_prefix
 from .events import AlertEvent
 from .mute_audit import GENESIS, canonical, chain_hash, entry_hash, replay, verify_chain
+from .mute_files import head_at, object_lines, open_nofollow, read_file
+from .mute_model import (
+    MAX_MUTE_DAYS,
+    Mute,
+    MuteError,
+    is_text,
+    mute_from_dict,
+    short,
+    unix_time,
+)
+
+__all__ = ["MAX_AUDIT_BYTES", "MAX_FILE_BYTES", "MAX_MUTE_DAYS", "Mute", "MuteError",
+           "MuteStore", "mute_from_dict"]
 
 log = logging.getLogger(__name__)
 
-MAX_MUTE_DAYS = 90
 MAX_FILE_BYTES = 4 * 1024 * 1024
 # audit.jsonl is read whole at each change: ~500 bytes a line, 64 MB is >100,000 changes;
 # past it the log is not read (a local user appending gigabytes must not stall the monitor)
 # and no mute is in force
 MAX_AUDIT_BYTES = 64 * 1024 * 1024
-MAX_TIME = 253_402_300_799  # 9999-12-31T23:59:59Z
 MAX_ENDED = 10_000  # ended mutes remembered (until their end) against a rolled-back log
 MAX_WARNINGS = 5  # bad audit lines logged per poll; the rest are counted
-MUTE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-MUTE_FIELDS = ("id", "prefix", "type", "until", "reason", "by", "created_at")
-
-
-class MuteError(ValueError):
-    """A refused mute or a damaged file; ``field`` names the bad argument when there is one."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        self.field = field
-        super().__init__(message)
-
-
-@dataclass
-class Mute:
-    id: str
-    prefix: str | None
-    type: str | None
-    until: float
-    reason: str
-    by: str
-    created_at: float
-    network: Network | None = field(default=None, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.prefix is not None and self.network is None:
-            self.network = parse_prefix(self.prefix, strict=True)
-
-    def covers(self, alert_type: str, prefix: str, now: float) -> bool:
-        """Active at ``now``, same type (when set), prefix equal to or inside (when set)."""
-        if self.until <= now or (self.type is not None and self.type != alert_type):
-            return False
-        if self.network is None:
-            return True
-        try:
-            return covers(self.network, _network(prefix))
-        except ValueError:
-            return False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in MUTE_FIELDS}
-
-
-def _short(value: object) -> str:
-    """repr() for an error message, cut: a hostile file must not make a megabyte message."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _is_text(value: object) -> bool:
-    """A str that can be written as UTF-8 (JSON's "\\udfff" escapes give lone surrogates)."""
-    if not isinstance(value, str):
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _number(value: object) -> float | None:
-    """A unix time between 1970 and 9999 (what a date can show), else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return float(value) if 0 <= value <= MAX_TIME else None
-
-
-def mute_from_dict(data: object) -> Mute:
-    """Validate one stored mute; MuteError (without the place, the caller adds it)."""
-    if not isinstance(data, dict):
-        raise MuteError("expected an object")
-    unknown = set(data) - set(MUTE_FIELDS)
-    if unknown:
-        raise MuteError(f"unknown key {_short(sorted(unknown)[0])}")
-    mute_id = data.get("id")
-    if not isinstance(mute_id, str) or not MUTE_ID.match(mute_id):
-        raise MuteError(f"id must be 1-64 letters, digits, '-' or '_', got {_short(mute_id)}")
-    prefix = data.get("prefix")
-    if prefix is not None and not _is_text(prefix):
-        raise MuteError(f"prefix must be a string or null, got {_short(prefix)}")
-    alert_type = data.get("type")
-    if alert_type is not None and alert_type not in ALERT_TYPES:
-        raise MuteError(f"type must be null or one of {', '.join(ALERT_TYPES)}, "
-                        f"got {_short(alert_type)}")
-    if prefix is None and alert_type is None:
-        raise MuteError("a mute needs a prefix or a type")
-    values = {}
-    for name in ("until", "created_at"):
-        value = _number(data.get(name))
-        if value is None:
-            raise MuteError(f"{name} must be a unix time (a number, 1970..9999), got "
-                            f"{_short(data.get(name))}")
-        values[name] = value
-    for name in ("reason", "by"):
-        if not _is_text(data.get(name)):
-            raise MuteError(f"{name} must be a string (UTF-8 text), got "
-                            f"{_short(data.get(name))}")
-    try:
-        return Mute(mute_id, prefix, alert_type, values["until"], data["reason"], data["by"],
-                    values["created_at"])
-    except ValueError as exc:
-        raise MuteError(f"prefix: {exc}") from None
-
-
-def _open_nofollow(path: Path, flags: int, mode: int = 0o666) -> int:
-    """os.open that refuses a symlink (anyone who can write the state directory could plant
-    one pointing at a file of the monitor's user, or at /dev/zero) with a MuteError."""
-    try:
-        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
-    except OSError as exc:
-        if path.is_symlink():
-            raise MuteError(f"{path}: a symbolic link: refused") from None
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise MuteError(f"{path}: cannot open: {exc.strerror or exc}") from None
-
-
-def _read_file(path: Path, limit: int) -> bytes:
-    """A regular file's bytes, at most ``limit`` (MuteError beyond, or for a symlink, a FIFO,
-    a device); FileNotFoundError when it does not exist."""
-    fd = _open_nofollow(path, os.O_RDONLY | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as stream:
-        info = os.fstat(stream.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise MuteError(f"{path}: not a regular file: refused")
-        if info.st_size > limit:
-            raise MuteError(f"{path}: file too large ({info.st_size} bytes, at most {limit})")
-        data = stream.read(limit + 1)
-    if len(data) > limit:
-        raise MuteError(f"{path}: file too large (more than {limit} bytes)")
-    return data
-
-
-def _head_at(data: bytes, offset: int) -> str | None:
-    """The chain hash of the line ending at ``offset`` (GENESIS at 0; None when no line ends
-    there)."""
-    if offset == 0:
-        return GENESIS
-    if offset > len(data) or data[offset - 1:offset] != b"\n":
-        return None
-    return chain_hash(data[:offset - 1].rsplit(b"\n", 1)[-1])
-
-
-def _object_lines(text: str) -> list[int]:
-    """1-based line of each object opening at depth 3 ({"mutes": [ {...} ]}); only called to
-    place an error, so a plain character walk is fine."""
-    lines: list[int] = []
-    depth, line, in_string, escaped = 0, 1, False, False
-    for char in text:
-        if char == "\n":
-            line += 1
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth == 3 and char == "{":
-                lines.append(line)
-        elif char in "]}":
-            depth -= 1
-    return lines
 
 
 class MuteStore:
@@ -272,7 +112,7 @@ class MuteStore:
 
     def _read(self) -> list[Mute]:
         try:
-            data = _read_file(self.mutes_path, MAX_FILE_BYTES)
+            data = read_file(self.mutes_path, MAX_FILE_BYTES)
         except FileNotFoundError:
             return []
         except OSError as exc:
@@ -309,7 +149,7 @@ class MuteStore:
                 if mute.id in seen:
                     raise MuteError(f"duplicate id {mute.id!r}")
             except MuteError as exc:
-                lines = _object_lines(text)
+                lines = object_lines(text)
                 line = lines[number] if number < len(lines) else 1
                 raise MuteError(f"{where}: line {line}: mute {number + 1}: {exc}") from None
             seen.add(mute.id)
@@ -341,7 +181,7 @@ class MuteStore:
         """(the mutes the audit chain backs and that last at most 90 days, id -> why each
         other one is ignored)."""
         try:
-            backed = replay(_read_file(self.audit_path, MAX_AUDIT_BYTES))[0]
+            backed = replay(read_file(self.audit_path, MAX_AUDIT_BYTES))[0]
         except FileNotFoundError:
             backed = {}
         except MuteError as exc:
@@ -383,7 +223,7 @@ class MuteStore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        with os.fdopen(_open_nofollow(self.lock_path, os.O_WRONLY | os.O_CREAT), "w") as lock:
+        with os.fdopen(open_nofollow(self.lock_path, os.O_WRONLY | os.O_CREAT), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
@@ -411,7 +251,7 @@ class MuteStore:
     def _last_line(self) -> tuple[bytes | None, bool]:
         """The last non-empty audit line and whether the file ends with a newline."""
         try:
-            with os.fdopen(_open_nofollow(self.audit_path, os.O_RDONLY | os.O_NONBLOCK),
+            with os.fdopen(open_nofollow(self.audit_path, os.O_RDONLY | os.O_NONBLOCK),
                            "rb") as stream:
                 if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
                     raise MuteError(f"{self.audit_path}: not a regular file: refused")
@@ -449,12 +289,12 @@ class MuteStore:
         mutes.json is put back, so nothing is half-done."""
         entries, head = lines
         try:
-            previous: bytes | None = _read_file(self.mutes_path, MAX_FILE_BYTES)
+            previous: bytes | None = read_file(self.mutes_path, MAX_FILE_BYTES)
         except FileNotFoundError:
             previous = None
         self._write_mutes(mutes, head)
         try:
-            fd = _open_nofollow(self.audit_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+            fd = open_nofollow(self.audit_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             with os.fdopen(fd, "ab") as stream:
                 stream.write(entries)
                 stream.flush()
@@ -484,16 +324,16 @@ class MuteStore:
         if type is not None and type not in ALERT_TYPES:
             raise MuteError(f"unknown alert type {type!r} (one of {', '.join(ALERT_TYPES)})",
                             "type")
-        if _number(until) is None:
+        if unix_time(until) is None:
             raise MuteError(f"until must be a unix time, got {until!r}", "until")
         if until <= now:
             raise MuteError("the end of the mute is in the past", "until")
         if until > now + MAX_MUTE_DAYS * 86400:
             raise MuteError(f"a mute lasts at most {MAX_MUTE_DAYS} days", "until")
-        if not _is_text(reason) or not reason.strip():
+        if not is_text(reason) or not reason.strip():
             raise MuteError("a reason is required (UTF-8 text; it goes into the audit log)",
                             "reason")
-        if not _is_text(by) or not by.strip():
+        if not is_text(by) or not by.strip():
             raise MuteError("say who mutes (UTF-8 text; it goes into the audit log)", "by")
         with self._locked():
             mutes = self._read()
@@ -509,13 +349,13 @@ class MuteStore:
     def remove(self, mute_id: str, by: str, reason: str = "", *,
                now: float | None = None) -> Mute:
         now = time.time() if now is None else now
-        if not _is_text(by) or not _is_text(reason):
+        if not is_text(by) or not is_text(reason):
             raise MuteError("by and reason must be UTF-8 text", "reason")
         with self._locked():
             mutes = self._read()
             found = next((m for m in mutes if m.id == mute_id), None)
             if found is None:
-                raise MuteError(f"no mute with id {_short(mute_id)} (see `mute list`)", "id")
+                raise MuteError(f"no mute with id {short(mute_id)} (see `mute list`)", "id")
             self._commit([m for m in mutes if m.id != mute_id],
                          self._entries([("remove", found, by, reason)], now))
         return found
@@ -553,7 +393,7 @@ class MuteStore:
         if info.st_size == self.position and seen == self._audit_seen:
             return []
         try:
-            data = _read_file(self.audit_path, MAX_AUDIT_BYTES)
+            data = read_file(self.audit_path, MAX_AUDIT_BYTES)
         except FileNotFoundError:
             return []
         except MuteError as exc:
@@ -566,7 +406,7 @@ class MuteStore:
             log.warning("%s shrank; reading it from the start", self.audit_path)
             self.position = 0
         elif self.position and self.head is not None and \
-                _head_at(data, self.position) != self.head:
+                head_at(data, self.position) != self.head:
             # the same size or longer, but not what was read: a line inserted or changed
             # before the position would otherwise back a mute nobody was told of
             log.warning("%s was rewritten before the end of what was read; reading it from "
@@ -586,7 +426,7 @@ class MuteStore:
                     events.append(event)
             offset = end
         self.position = max(self.position, offset)
-        self.head = _head_at(data, self.position)
+        self.head = head_at(data, self.position)
         if self._skipped > MAX_WARNINGS:
             log.warning("%s: %d more bad lines skipped", self.audit_path,
                         self._skipped - MAX_WARNINGS)
@@ -604,10 +444,10 @@ class MuteStore:
             entry = json.loads(raw)
             mute = mute_from_dict(entry["mute"])
             action = entry["action"]
-            at = _number(entry.get("at"))
+            at = unix_time(entry.get("at"))
             if action not in ("add", "remove", "expire") or at is None:
-                raise ValueError(f"unknown action {_short(action)} or bad time")
-            if not _is_text(entry.get("by", "")) or not _is_text(entry.get("reason", "")):
+                raise ValueError(f"unknown action {short(action)} or bad time")
+            if not is_text(entry.get("by", "")) or not is_text(entry.get("reason", "")):
                 raise ValueError("by and reason must be UTF-8 text")
         except (ValueError, KeyError, TypeError, RecursionError) as exc:
             self._skipped += 1
@@ -633,7 +473,7 @@ class MuteStore:
         before the change mutes.json records last (lines cut off), and every mute in
         mutes.json that is not in force for want of the chain's backing (empty: all well)."""
         try:
-            data = _read_file(self.audit_path, MAX_AUDIT_BYTES)
+            data = read_file(self.audit_path, MAX_AUDIT_BYTES)
         except FileNotFoundError:
             data = b""
         except MuteError as exc:
@@ -663,7 +503,7 @@ class MuteStore:
     def _stored_head(self) -> str | None:
         """mutes.json's ``audit_head`` (None when absent: a file from before it existed)."""
         try:
-            doc = json.loads(_read_file(self.mutes_path, MAX_FILE_BYTES))
+            doc = json.loads(read_file(self.mutes_path, MAX_FILE_BYTES))
         except (OSError, ValueError, RecursionError):
             return None
         head = doc.get("audit_head") if isinstance(doc, dict) else None
