@@ -16,7 +16,6 @@ import shlex
 import shutil
 import ssl
 import subprocess
-import sys
 import urllib.request
 import warnings
 from pathlib import Path
@@ -34,6 +33,7 @@ from sentinelle.observatory.access import cli  # noqa: E402
 from sentinelle.observatory.access import helper as h  # noqa: E402
 from tests import probe_farm  # noqa: E402
 from tests.probe_farm import CONTROL_IP, PROBE_IP, SERVER_IP, TOKEN, LoopThread  # noqa: E402
+from tests.systemd_units import assert_systemd_accepts  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "deploy" / "systemd" / "sentinelle-probe-helper.service"
@@ -376,15 +376,4 @@ def test_the_unit_runs_a_command_line_the_helper_accepts():
 
 
 def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
-    analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("systemd-analyze is missing (Debian: systemd)")
-        pytest.skip("systemd-analyze is not installed")
-    unit = tmp_path / UNIT.name
-    unit.write_text(UNIT.read_text().replace("/opt/sentinelle/bin/sentinelle",
-                                             str(Path(sys.executable).parent / "sentinelle")))
-    result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True,
-                            timeout=60)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{UNIT.name}:" not in result.stdout + result.stderr
+    assert_systemd_accepts(UNIT, tmp_path)

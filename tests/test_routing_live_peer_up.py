@@ -15,24 +15,8 @@ from sentinelle.observatory.routing.elements import Element
 from sentinelle.observatory.routing.live.detector import LiveDetector, LiveOptions
 from sentinelle.observatory.routing.live.events import AlertEvent, SourceItem
 from sentinelle.observatory.routing.watchlist import loads
+from tests.test_routing_live_detector import HIJACK, LEGIT, T0, WATCH
 
-WATCH = """\
-states:
-  CU:
-    asns: [27725]
-    neighbors: [11960]
-    prefixes:
-      - prefix: 190.6.64.0/19
-        origins: [27725]
-        max_length: 24
-      - prefix: 2001:db8:cc00::/40
-        origins: [27725]
-        max_length: 48
-"""
-
-T0 = 1_700_000_000
-HIJACK = (3356, 174, 666)
-LEGIT = (3356, 11960, 27725)
 ROUTER = "router1"
 PEER = (ROUTER, "192.0.2.1", 64501)
 
