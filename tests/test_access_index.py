@@ -169,12 +169,12 @@ def test_the_council_report_has_the_section(measured):
     named = tables["access_index"]
     assert [[c if isinstance(c, str) else c.text for c in row] for row in named.rows] == [
         ["Cuba", "hub.docker.com", "66.7%", "4", "6"],
-        ["Cuba", "www.google.com", "<3", "<3", "<3"]]
+        ["Cuba", "www.google.com", "n.p.", "n.p.", "n.p."]]
     by_service = tables["access_index_by_service"]
     # Pooled over Cuba and Switzerland (who did not consent), 6 of 9 minus Cuba's named 4 of 6
     # would give Switzerland's 2 of 3: the pooled figures are hidden (issue 11, second attack).
     assert [[c if isinstance(c, str) else c.text for c in row] for row in by_service.rows] == [
-        ["hub.docker.com", "2", "<3", "<3", "<3"]]
+        ["hub.docker.com", "2", "n.p.", "n.p.", "n.p."]]
     routing = tables["routing_alerts"]
     assert [row[0] for row in routing.rows] == ["E|0", "S|0"]
     produced = service.produce(_options())
@@ -198,3 +198,23 @@ def test_the_council_section_without_measurements(db):
     assert section.number == "8"
     texts = [b.text for b in section.blocks if hasattr(b, "text")]
     assert any("No access measurement was submitted for 2031" in t for t in texts)
+
+
+def test_the_monthly_chart_for_the_secretariat_and_for_a_state_on_its_own(
+        client, measured, charlie, alice, bob):
+    """The index by month is drawn over what the filter selects: for the Secretariat, and for a
+    focal point who chose its own State. Pooled over other States it is not drawn for a State:
+    pooled month minus its own month would give the others' figures."""
+    _login(client, charlie)
+    html = client.get(f"/observatory/index/?year={YEAR}").content.decode()
+    assert "Access-denial index by month (%)" in html and "<svg" in html
+    assert f"{YEAR}-03: 62.5" in html      # March, pooled: Cuba 3 of 5, Switzerland 2 of 3
+    client.logout()
+    _login(client, bob)
+    pooled = client.get(f"/observatory/index/?year={YEAR}").content.decode()
+    assert "Access-denial index by month (%)" not in pooled
+    own = client.get(f"/observatory/index/?year={YEAR}&state=CH").content.decode()
+    assert "Access-denial index by month (%)" in own
+    assert f"{YEAR}-03: 66.7" in own       # Switzerland's own: 2 of 3
+    other = client.get(f"/observatory/index/?year={YEAR}&state=CU").content.decode()
+    assert "Access-denial index by month (%)" not in other

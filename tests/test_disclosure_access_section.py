@@ -86,7 +86,7 @@ def _value(cell) -> int | None:
     if getattr(cell, "suppressed", False):
         return None
     text = cell if isinstance(cell, str) else cell.text
-    return None if text.startswith("<") else int(text.replace(",", ""))
+    return None if text.startswith("<") or text == "n.p." else int(text.replace(",", ""))
 
 
 def _safe_difference(aggregate: int | None, parts: list[int | None]) -> bool:
@@ -119,13 +119,17 @@ def test_the_totals_minus_the_tables_reveal_no_state(three_states):
     section = next(s for s in doc.sections if s.number == "8")
     text = " ".join(b.text for b in section.blocks if hasattr(b, "text"))
     match = re.search(r"denied in (\S+) of the (\S+) conclusive", text)
-    assert match, text
+    if match is None:
+        # Withheld totals get their own sentence: no figure that states a false size.
+        assert "How many of these measurements were conclusive" in text, text
+        assert "<3" not in text and "n.p." not in text, text
+        return
     tables = {t.key: t for t in doc.tables()}
     # What the tables print: services' rows with figures, and the named rows of the others.
     listed = [r for r in tables["access_index_by_service"].rows if _value(r[4]) is not None]
     others = [r for r in tables["access_index"].rows if r[1] not in {x[0] for x in listed}]
     for group, column in ((match.group(1), 3), (match.group(2), 4)):
-        total = None if group.startswith("<") else int(group)
+        total = int(group.replace(",", ""))
         parts = [_value(r[column]) for r in listed + others]
         assert _safe_difference(total, parts), (group, parts)
 

@@ -12,6 +12,7 @@ from sentinelle.gateway.models import CirtTeam, GoodPractice, Initiative
 from sentinelle.incidents import services
 from sentinelle.incidents.models import Status, Transition
 from sentinelle.reports import content
+from sentinelle.reports.document import Bullets, Figure, Paragraph, Table
 from sentinelle.reports.options import ReportOptions
 from tests.conftest import file_report
 from tests.report_helpers import sentences
@@ -116,7 +117,8 @@ def test_reporting_section_claims_nothing_about_channels_it_cannot_count(alice):
 FIXED = ("Resolution 130 (Rev. Busan, 2014) invites", "Resolution 64 (Rev. Busan, 2014)",
          "The Council is invited", "Figures in this report were produced",
          "Reports form a cluster when", "An indicator is on track", "What counts:", "Naming:",
-         "Confidentiality:", "Small counts:", "Access-denial index:", "Action plan: progress",
+         "Confidentiality:", "Figures not published:", "Access-denial index:",
+         "Action plan: progress",
          "Member States can submit signed evidence bundles", "Every table of this annex")
 # Sentences chosen by data this test does not add (access measurements, routing alerts, an
 # action plan, a previous year, clusters): test_report.py and test_report_access.py change it.
@@ -171,3 +173,43 @@ def test_the_method_sentences_describe_the_code():
                                     Verdict.TLS_INTERFERENCE, Verdict.HTTP_DIFF}
     # "What counts: every submitted report (not drafts, withdrawn reports or duplicates)".
     assert set(COUNTED_EXCLUDED_STATUSES) == {Status.DRAFT, Status.WITHDRAWN, Status.DUPLICATE}
+
+
+def _figures(doc):
+    """Every figure of the report, in sentences and in table cells, as the reader sees it."""
+    for s in doc.sections + doc.annexes:
+        stack = [s]
+        while stack:
+            section = stack.pop()
+            stack.extend(section.subsections)
+            for block in section.blocks:
+                items = block.items if isinstance(block, Bullets) else [block]
+                for item in items:
+                    if isinstance(item, Paragraph):
+                        yield from (p for p in item.parts if isinstance(p, Figure))
+                    elif isinstance(item, Table):
+                        yield from (c for row in item.rows for c in row
+                                    if isinstance(c, Figure))
+
+
+@pytest.mark.django_db
+def test_a_hidden_figure_never_reads_as_a_small_count(alice, bob, settings):
+    # Cuba's 7 reports and one from Bolivia: the year's total (8) is hidden, as Cuba would
+    # learn from it that the others sent fewer than 3. The old report printed "<3 ICT security
+    # incidents" for these 8, and "<3" for the 7 in the table by category.
+    settings.SMALL_COUNT = 3
+    for _n in range(7):
+        file_report(alice, tlp="green")
+    file_report(bob, tlp="green")
+    doc = build()
+    hidden = [f for f in _figures(doc) if f.suppressed]
+    assert hidden, "the dominance rule should hide the year's figures"
+    for figure in hidden:
+        if figure.text == "<3":
+            # Only where it is true: the States reporting, hidden only when 1 or 2.
+            assert figure.source.endswith("states_reporting"), figure
+        else:
+            assert figure.text == "n.p.", figure
+    text = " ".join(every_sentence(doc))
+    assert "<3 ICT security incidents" not in text
+    assert "In 2026, <3 Member States reported n.p. ICT security incidents" in text

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from sentinelle.analysis import charts
 from sentinelle.analysis.access_index import (
     DIMENSIONS,
     IndexFilter,
@@ -124,7 +125,25 @@ def access_index(request: HttpRequest) -> HttpResponse:
                        "by": ",".join(group_by), "suppressed": index.suppressed})
     return render(request, "observatory/index.html", {
         "form": form, "tables": tables, "query": request.GET.urlencode(),
-        "full_view": is_full_view(request.user), "threshold": index.threshold})
+        "full_view": is_full_view(request.user), "threshold": index.threshold,
+        "monthly_chart": _monthly_chart(request.user, flt)})
+
+
+def _monthly_chart(user, flt: IndexFilter):
+    """The index month by month over the rows the filter selects, for the Secretariat, or for
+    a focal point who chose its own State. Pooled over several States it is not drawn for
+    others: pooled month minus one's own State's month would give the rest's figures, a few
+    measurements at a time (the Council report publishes the pooled series under its rule)."""
+    own = user.state.alpha2 if user.is_focal_point and user.state_id else None
+    if not (is_full_view(user) or (own and {s.upper() for s in flt.states} == {own})):
+        return None
+    by_month = {r["month"]: r for r in compute_index(flt, user, group_by=("month",)).rows}
+    months = [f"{flt.year}-{m:02d}" for m in range(1, 13)] if flt.year else sorted(by_month)
+    rows = [{"key": m, "index_pct": None if by_month.get(m, {}).get("index") is None
+             else round(by_month[m]["index"] * 100, 1)} for m in months]
+    if all(r["index_pct"] is None for r in rows):
+        return None
+    return charts.column_chart(rows, _("Access-denial index by month (%)"), key="index_pct")
 
 
 @login_required

@@ -3,13 +3,22 @@ States submitted as evidence bundles (``sentinelle.observatory``)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from sentinelle.analysis.access_index import IndexFilter, compute_index, routing_alert_counts
-from sentinelle.reports import formatting
-from sentinelle.reports.content.common import para, raw_text
-from sentinelle.reports.document import AnnexRow, Figure, Paragraph, Section, Table
+from sentinelle.reports import charts, formatting
+from sentinelle.reports.content.common import HIDDEN_CSV, para, raw_text
+from sentinelle.reports.document import (
+    AnnexRow,
+    ChartBlock,
+    Figure,
+    Paragraph,
+    Section,
+    Table,
+)
 
 __all__ = ["AccessSection"]
 
@@ -34,7 +43,8 @@ class AccessSection:
         if not rows:
             s.add(para(_("No access measurement was submitted for %(year)s."), year=self.year))
         else:
-            self._access_tables(s, rows)
+            totals_printed = self._access_tables(s, rows)
+            self._monthly(s.sub(_("Access-denial index by month")), flt, totals_printed)
         self._routing_alerts(s.sub(_("Disruption of traffic routing: alerts submitted as "
                                      "evidence")), flt)
         return s
@@ -76,15 +86,17 @@ class AccessSection:
         return True
 
     def _hidden_cells(self, n: int) -> list[Figure]:
-        return [Figure(f"<{self.k}", "", suppressed=True) for _n in range(n)]
+        return [self.f.withheld() for _n in range(n)]
 
     def _index_cells(self, conclusive: int, denied: int, index) -> list[Figure]:
         if 0 < conclusive < self.k:
-            return [Figure(f"<{self.k}", "", suppressed=True) for _n in range(3)]
+            return self._hidden_cells(3)
         return [Figure(formatting.percent(index, 1), "", raw=index),
                 self.f.fig(denied, ""), self.f.fig(conclusive, "")]
 
-    def _access_tables(self, s: Section, rows: list[dict]) -> None:
+    def _access_tables(self, s: Section, rows: list[dict]) -> bool:
+        """The totals sentence and the tables by State and by service; True when the year's
+        totals are printed."""
         f = self.f
         figures = ("conclusive", "denied")
         by_service: dict[str, dict] = {}
@@ -110,18 +122,24 @@ class AccessSection:
         total = {key: sum(r[key] for r in rows) for key in ("measurements", "conclusive",
                                                              "denied")}
         share = total["denied"] / total["conclusive"] if total["conclusive"] else None
-        if self._remainder_safe(unread, figures):
-            denied, conclusive = f.fig(total["denied"], ""), f.fig(total["conclusive"], "")
-            share_fig = Figure(formatting.percent(share, 1), "", raw=share)
-        else:
-            denied, conclusive, share_fig = self._hidden_cells(3)
         s.add(para(_("Measurements submitted for %(year)s: %(n)s (services: %(services)s; "
-                     "Member States: %(states)s). Access was denied in %(denied)s of the "
-                     "%(conclusive)s conclusive measurements (%(share)s)."),
+                     "Member States: %(states)s)."),
                    year=self.year, states=f.fig(len({r["state"] for r in rows}), ""),
                    n=f.fig(total["measurements"], ""),
-                   services=f.fig(len({r["service"] for r in rows}), ""),
-                   denied=denied, conclusive=conclusive, share=share_fig))
+                   services=f.fig(len({r["service"] for r in rows}), "")))
+        totals_printed = self._remainder_safe(unread, figures)
+        if totals_printed:
+            s.add(para(_("Access was denied in %(denied)s of the %(conclusive)s conclusive "
+                         "measurements (%(share)s)."),
+                       denied=f.fig(total["denied"], ""),
+                       conclusive=f.fig(total["conclusive"], ""),
+                       share=Figure(formatting.percent(share, 1), "", raw=share)))
+        else:
+            # Not "denied in <3 of the <3": a false size, beside a total of 102 measurements.
+            s.add(Paragraph([_("How many of these measurements were conclusive, and in how "
+                               "many access was denied, is not published: with the tables "
+                               "below, it would reveal the figures of a Member State that did "
+                               "not consent to be named.")]))
         columns = [_("Access-denial index"), _("Denied"), _("Conclusive measurements")]
         named = s.sub(_("Access-denial index by Member State and service"))
         shown = [r for r in rows if r["state"] in self.named]
@@ -168,12 +186,70 @@ class AccessSection:
                 "%(n)s service was measured from a single Member State and is not listed.",
                 "%(n)s services were measured from a single Member State and are not listed.",
                 single) % {"n": formatting.number(single)}]))
+        return totals_printed
+
+    def _monthly(self, s: Section, flt: IndexFilter, totals_printed: bool) -> None:
+        """The year's index month by month, pooled over every State and service. No State is
+        named here, so a month is printed only when its measurements are safe to reveal as a
+        whole (from at least k States, no State holding all but a few of them), and the months
+        hidden together must be safe too: the year's totals minus the printed months are them.
+        When the totals are withheld, so is every month: the months add up to the totals."""
+        if not totals_printed:
+            s.add(Paragraph([_("The index by month is not published: the months add up to the "
+                               "year's totals, which are withheld (see above).")]))
+            return
+        by_state = compute_index(flt, None, group_by=("state", "month"), threshold=0).rows
+        months = [f"{self.year}-{m:02d}" for m in range(1, 13)]
+        rows_of = {m: [r for r in by_state if r["month"] == m] for m in months}
+        figures = ("conclusive", "denied")
+        shown = {m: self._remainder_safe(rows_of[m], figures) for m in months}
+        if not self._remainder_safe([r for m in months if not shown[m] for r in rows_of[m]],
+                                    figures):
+            shown = dict.fromkeys(months, False)
+        values, texts, body = [], [], []
+        for m in months:
+            conclusive = sum(r["conclusive"] for r in rows_of[m])
+            denied = sum(r["denied"] for r in rows_of[m])
+            index = round(denied / conclusive, 4) if conclusive else None
+            label = formatting.date(dt.date(self.year, int(m[5:]), 1), form="MMM")
+            if not rows_of[m]:
+                cells = [Figure("–", "", raw=None), self.f.fig(0, ""), self.f.fig(0, "")]
+                values.append(None)
+                texts.append("–")
+            elif not shown[m]:
+                cells = self._hidden_cells(3)
+                values.append(None)
+                texts.append(cells[0].text)
+            else:
+                cells = [Figure("–" if index is None else formatting.percent(index, 1), "",
+                                raw=index), self.f.fig(denied, ""), self.f.fig(conclusive, "")]
+                values.append(None if index is None else round(index * 100, 1))
+                texts.append(cells[0].text)
+            body.append([label, *cells])
+            hidden = bool(rows_of[m]) and not shown[m]
+            for column, value in (("index", index), ("denied", denied),
+                                  ("conclusive", conclusive)):
+                self.csv.append(AnnexRow("access_index_by_month", m, label, column,
+                                         HIDDEN_CSV if hidden else raw_text(value)))
+        if not any(shown[m] and rows_of[m] for m in months):
+            s.add(Paragraph([_("No month of the year can be shown on its own: each month's "
+                               "measurements come from too few Member States, and would reveal "
+                               "their figures.")]))
+        else:
+            s.add(ChartBlock(charts.bars("chart-access-month",
+                                         _("Access-denial index by month (%)"),
+                                         [row[0] for row in body], values, texts,
+                                         _("Access-denial index (%)"), horizontal=False)))
+        columns = [_("Access-denial index"), _("Denied"), _("Conclusive measurements")]
+        s.add(Table("access_index_by_month", _("Access-denial index by month, all Member States "
+                                               "and services"),
+                    [_("Month"), *columns], body, [False, True, True, True]))
 
     def _index_csv(self, table: str, key: str, label: str, r: dict,
                    hidden: bool = False) -> None:
         hidden = hidden or 0 < r["conclusive"] < self.k
         for column in ("index", "denied", "conclusive"):
-            value = f"<{self.k}" if hidden else raw_text(r[column])
+            value = HIDDEN_CSV if hidden else raw_text(r[column])
             self.csv.append(AnnexRow(table, key, label, column, value))
 
     def _routing_alerts(self, s: Section, flt: IndexFilter) -> None:
@@ -199,7 +275,7 @@ class AccessSection:
         for r in by_type:
             hidden = not safe[r["type"]] or 0 < r["alerts"] < self.k
             self.csv.append(AnnexRow("routing_alerts", r["type"], r["type"], "alerts",
-                                     f"<{self.k}" if hidden else raw_text(r["alerts"])))
+                                     HIDDEN_CSV if hidden else raw_text(r["alerts"])))
         named = [r for r in by_state if r["state"] in self.named]
         if named:
             names = {r["key"]: r["label"] for r in self.stats.by_state}

@@ -20,6 +20,7 @@ from sentinelle.reports import charts, formatting
 from sentinelle.reports.content.access import AccessSection
 from sentinelle.reports.content.clusters import ClusterSection
 from sentinelle.reports.content.common import (
+    HIDDEN_CSV,
     MAX_CLEAR_EXAMPLES,
     TREND_YEARS,
     Fmt,
@@ -28,6 +29,7 @@ from sentinelle.reports.content.common import (
     para,
     public_stats,
     raw_text,
+    withheld_marker,
 )
 from sentinelle.reports.content.gateway import GatewaySection
 from sentinelle.reports.document import (
@@ -106,7 +108,7 @@ class _Builder(AccessSection, ClusterSection, GatewaySection):
             para(_("In %(year)s, %(states)s Member States reported %(incidents)s ICT security "
                    "incidents to the Secretariat under Resolution 130, affecting an estimated "
                    "%(user_hours)s user-hours."),
-                 year=self.year, states=f.fig(t["states_reporting"], "totals|states_reporting"),
+                 year=self.year, states=f.states(t["states_reporting"], "totals|states_reporting"),
                  incidents=f.fig(t["incidents"], "totals|incidents"),
                  user_hours=f.fig(t["user_hours"], "totals|user_hours")),
             para(_("This report analyses these incidents by category and RSIT class, compares "
@@ -147,7 +149,7 @@ class _Builder(AccessSection, ClusterSection, GatewaySection):
                      "reports, and %(returns)s further incidents counted from annual summary "
                      "returns (a return counts only what it adds to the individual reports of "
                      "the same State, category and RSIT class)."),
-                   states=f.fig(t["states_reporting"], "totals|states_reporting"),
+                   states=f.states(t["states_reporting"], "totals|states_reporting"),
                    year=self.year, reported=f.fig(t["reported"], "totals|reported"),
                    returns=f.fig(t["from_summary_returns"], "totals|from_summary_returns")))
         regions = s.sub(_("Regions"))
@@ -238,9 +240,10 @@ class _Builder(AccessSection, ClusterSection, GatewaySection):
             due_hidden = withheld(due, everyone, self.k)
             share_hidden = due_hidden or withheld(part["in_time"], in_time, self.k) \
                 or withheld(part["late"], late, self.k)
-            figures[f"{name}_due"] = Figure(f"<{self.k}", "", suppressed=True) if due_hidden \
+            figures[f"{name}_due"] = self.f.withheld() if due_hidden \
                 else Figure(formatting.number(due), "", raw=due)
-            # The grammar follows the number shown: "<3 reports", never "<3 report" for 1.
+            # The grammar follows the number shown: a hidden count takes the plural ("n.p.
+            # reports"), never the singular that would give away a count of 1.
             plural[name] = self.k if due_hidden else due
             figures[f"{name}_share"] = Figure("–", "", raw=None) \
                 if share_hidden or part["share"] is None \
@@ -282,7 +285,8 @@ class _Builder(AccessSection, ClusterSection, GatewaySection):
             else:
                 totals[year] = public_stats(StatsFilter(year=year), False)[1].totals
         rows = [[str(y), self.f.fig(totals[y]["incidents"], "totals|incidents", year=y),
-                 self.f.fig(totals[y]["states_reporting"], "totals|states_reporting", year=y),
+                 self.f.states(totals[y]["states_reporting"], "totals|states_reporting",
+                               year=y),
                  self.f.fig(totals[y]["user_hours"], "totals|user_hours", year=y)]
                 for y in years]
         s.add(Table("trend", _("Incidents, reporting States and user-hours by year"),
@@ -307,10 +311,9 @@ class _Builder(AccessSection, ClusterSection, GatewaySection):
             path = f"year_over_year|by_category|{r['key']}"
             small = self.f.count(r["incidents"], f"{path}|incidents").suppressed or \
                 self.f.count(r["previous"], f"{path}|previous").suppressed
-            change = Figure(f"<{self.k}" if small else
-                            formatting.signed_percent(r["change_pct"]),
-                            f"{self.year}|{path}|change_pct", suppressed=small,
-                            raw=r["change_pct"])
+            source = f"{self.year}|{path}|change_pct"
+            change = self.f.withheld(source, raw=r["change_pct"]) if small else Figure(
+                formatting.signed_percent(r["change_pct"]), source, raw=r["change_pct"])
             rows.append([r["label"], self.f.count(r["previous"], f"{path}|previous"),
                          self.f.count(r["incidents"], f"{path}|incidents"), change])
         if rows:
@@ -369,7 +372,8 @@ class _Builder(AccessSection, ClusterSection, GatewaySection):
         s = Section("", self.L["annex_a"], level=2)
         st = self.stats
         s.add(para(_("Every table of this annex is also provided as a CSV file beside this "
-                     "document. A count below %(k)s is shown as “<%(k)s”."), k=self.k))
+                     "document. A figure that is not published reads “%(np)s” (see Annex "
+                     "B)."), np=withheld_marker()))
         s.add(self.count_table("by_rsit_type", _("Incidents by RSIT class and type"),
                                _("RSIT class and type"), st.by_rsit_type))
         s.add(self.count_table("by_admin_region", _("Incidents by administrative region"),
@@ -390,14 +394,18 @@ class _Builder(AccessSection, ClusterSection, GatewaySection):
                          "the year carries its consent to be named.")]),
             Paragraph([_("Confidentiality: nothing from reports marked TLP:AMBER, "
                          "TLP:AMBER+STRICT or TLP:RED appears except within aggregate counts.")]),
-            para(_("Small counts: a count from 1 to %(k1)s in a breakdown, or one that would "
-                   "reveal a single State's figure, is shown as “<%(k)s”."),
-                 k1=self.k - 1, k=self.k),
+            para(_("Figures not published: a count from 1 to %(k1)s in a breakdown, a count "
+                   "of which one Member State holds all but 1 to %(k1)s, and any figure from "
+                   "which, with the figures around it, one of these could be worked out, read "
+                   "“%(np)s” (not published). The same mark stands for all of them, whatever "
+                   "their size, so that it tells nothing about the hidden figure."),
+                 k1=self.k - 1, np=withheld_marker()) if self.k > 1 else
+            Paragraph([_("Figures not published: none, as the small-count threshold is 1.")]),
             para(_("Access-denial index: denied measurements over conclusive ones (accessible "
                    "or denied), over the probe results of submitted reports measured in the "
-                   "year. An index from fewer than %(k)s conclusive measurements is "
-                   "shown as “<%(k)s”, and a service is listed alone only when measured from "
-                   "two or more Member States."), k=self.k),
+                   "year. An index from fewer than %(k)s conclusive measurements is not "
+                   "published, and a service is listed alone only when measured from two or "
+                   "more Member States."), k=self.k),
             Paragraph([_("Action plan: progress is the share of the way from the baseline to "
                          "the target; the plan expects progress along a straight line from the "
                          "baseline date to the deadline. Achieved: the target is reached. On "
@@ -421,7 +429,7 @@ class _Builder(AccessSection, ClusterSection, GatewaySection):
         path = f"{self.year}|{name}|{row['key']}|user_hours"
         hidden = row["incidents"] is None or 0 < row["incidents"] < self.k
         if hidden or row["user_hours"] is None:
-            return Figure(f"<{self.k}", path, suppressed=True, raw=row["user_hours"])
+            return self.f.withheld(path, raw=row["user_hours"])
         return Figure(formatting.number(row["user_hours"]), path, raw=row["user_hours"])
 
     def _csv_rows(self, name: str, rows: list[dict], columns: tuple[str, ...],
@@ -429,7 +437,7 @@ class _Builder(AccessSection, ClusterSection, GatewaySection):
         for r in rows:
             hidden = r["incidents"] is None or (small and 0 < r["incidents"] < self.k)
             for column in columns:
-                value = f"<{self.k}" if hidden or r[column] is None else raw_text(r[column])
+                value = HIDDEN_CSV if hidden or r[column] is None else raw_text(r[column])
                 self.csv.append(AnnexRow(name, r["key"], r["label"], column, value))
 
     def chart(self, section: Section, key: str, caption: str, rows: list[dict],
@@ -442,7 +450,7 @@ class _Builder(AccessSection, ClusterSection, GatewaySection):
             n = r["incidents"]
             if n is None or (small_counts and 0 < n < self.k):
                 values.append(None)
-                texts.append(f"<{self.k}")
+                texts.append(withheld_marker())
             else:
                 values.append(n)
                 texts.append(formatting.number(n))

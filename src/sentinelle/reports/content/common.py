@@ -12,8 +12,8 @@ from sentinelle.analysis.statistics import StatsFilter, compute
 from sentinelle.reports import formatting
 from sentinelle.reports.document import Figure, Paragraph
 
-__all__ = ["MAX_CLEAR_EXAMPLES", "TREND_YEARS", "Fmt", "labels", "named_states", "para",
-           "public_stats", "raw_text"]
+__all__ = ["MAX_CLEAR_EXAMPLES", "TREND_YEARS", "Fmt", "HIDDEN_CSV", "labels", "named_states",
+           "para", "public_stats", "raw_text", "withheld_marker"]
 
 TREND_YEARS = 5
 MAX_CLEAR_EXAMPLES = 10
@@ -60,20 +60,46 @@ class Fmt:
     def fig(self, value, path: str, digits: int = 0, year: int | None = None) -> Figure:
         source = f"{year or self.year}|{path}" if path else ""
         if value is None:
-            return Figure(f"<{self.k}", source, suppressed=True)
+            return self.withheld(source)
         return Figure(formatting.number(value, digits), source, raw=value)
 
     def count(self, value, path: str, year: int | None = None, digits: int = 0) -> Figure:
-        """A breakdown count: shown as "<k" below the threshold (see the module docstring)."""
+        """A breakdown count: withheld below the threshold or when the publication hid it."""
         source = f"{year or self.year}|{path}" if path else ""
         if value is None or 0 < value < self.k:
-            return Figure(f"<{self.k}", source, suppressed=True, raw=value)
+            return self.withheld(source, raw=value)
         return Figure(formatting.number(value, digits), source, raw=value)
+
+    def states(self, value, path: str, year: int | None = None) -> Figure:
+        """The number of States reporting: hidden only when it is from 1 to k−1
+        (``disclosure.publish``), never to protect another figure, so "<k" is true there."""
+        if value is None:
+            return Figure(f"<{self.k}", f"{year or self.year}|{path}", suppressed=True)
+        return self.fig(value, path, year=year)
+
+    def withheld(self, source: str = "", raw=None) -> Figure:
+        """A figure the disclosure rule hides. It reads "n.p." (not published), never "<k":
+        the rule also hides counts of 40 (one State holds all but a few of them, or a
+        subtraction from a neighbour would give a small one), indexes and shares, and "<3"
+        there states a false size. One marker for every hidden cell, small or not, because two
+        markers would tell a reader which hidden cells are small, and with a margin that can
+        be enough to work one out."""
+        return Figure(withheld_marker(), source, suppressed=True, raw=raw)
 
     def share(self, value, path: str) -> Figure:
         if value is None:
             return Figure("–", f"{self.year}|{path}", raw=None)
         return Figure(formatting.percent(value, 1), f"{self.year}|{path}", raw=value)
+
+
+def withheld_marker() -> str:
+    # Translators: a table cell or a figure in a sentence that is not published because, with
+    # the figures around it, it would reveal a single Member State's figures. Keep it short.
+    return _("n.p.")
+
+
+# The annex CSV's token for a hidden figure, the same in every language (a program reads it).
+HIDDEN_CSV = "n.p."
 
 
 def para(template: str, **figures) -> Paragraph:
