@@ -143,6 +143,62 @@ def test_h2_timeout(farm):
     assert keys["requests"][0]["alpn"] == "h2"
 
 
+async def _hostile_h2(kind: str, reader, writer) -> None:
+    """One hostile HTTP/2 answer (after ALPN h2 was agreed)."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    try:
+        if kind == "http1":                   # agreed h2, speaks HTTP/1.1
+            await reader.read(65536)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+            await asyncio.sleep(1)
+            return
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(
+            client_side=False, validate_outbound_headers=False,
+            normalize_outbound_headers=False))
+        conn.initiate_connection()
+        writer.write(conn.data_to_send())
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                return
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.RequestReceived):
+                    if kind == "bad-status":
+                        headers = [(":status", "abc")]
+                    else:                     # huge: 200 kB of headers
+                        headers = [(":status", "200"),
+                                   *((f"x-h{i}", "v" * 1000) for i in range(200))]
+                    conn.send_headers(event.stream_id, headers, end_stream=True)
+            writer.write(conn.data_to_send())
+            await writer.drain()
+    except Exception:  # noqa: BLE001, S110 - the client hung up: that is the test
+        pass
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("kind, failure", [
+    ("http1", "http2_protocol_error"),
+    ("bad-status", "http2_protocol_error"),
+    ("huge", "http2_protocol_error"),
+])
+def test_hostile_h2_answers_are_failures_not_exceptions(farm, kind, failure):
+    async def start():
+        server = await asyncio.start_server(lambda r, w: _hostile_h2(kind, r, w),
+                                            probe_farm.SERVER_IP, 0, ssl=farm.h2.ctx)
+        farm.servers.append(server)
+        return server.sockets[0].getsockname()[1]
+
+    port = farm.thread.call(start())
+    keys = measure(f"https://hostile.farm.test:{port}/", config(farm)).keys
+    assert keys["requests"][0]["alpn"] == "h2"
+    assert keys["failure"].startswith(failure), keys["failure"]
+
+
 # ---- content encoding ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("path, coding", [("/", "gzip"), ("/br", "br"), ("/deflate", "deflate")])
@@ -324,3 +380,21 @@ def test_help_names_the_options(capsys):
     assert cli.main(["run", "--help"]) == 0
     out = capsys.readouterr().out
     assert "--no-h2" in out and "--browser-headers" in out
+
+
+def test_the_frame_guard_refuses_huge_frames_before_they_are_buffered():
+    from sentinelle.observatory.access.failures import Http2Failure
+    from sentinelle.observatory.access.http2 import _FrameGuard
+
+    guard = _FrameGuard(16384)
+    settings = (6).to_bytes(3, "big") + b"\x04\x00" + b"\0\0\0\0" + b"\x00\x03\x00\x00\x00\x64"
+    for byte in settings:                      # one byte at a time: boundaries anywhere
+        guard.feed(bytes([byte]))
+    data = (100).to_bytes(3, "big") + b"\x00\x00\x00\x00\x00\x01"
+    guard.feed(data + b"x" * 100)
+    with pytest.raises(Http2Failure) as caught:
+        guard.feed((16 * 1024 * 1024 - 1).to_bytes(3, "big") + b"\x00\x00\x00\x00\x00\x01")
+    assert str(caught.value) == ("http2_protocol_error: a frame of 16777215 bytes, more than "
+                                 "the 16384 allowed")
+    with pytest.raises(Http2Failure, match="first frame is not SETTINGS"):
+        _FrameGuard(16384).feed(b"HTTP/1.1 200 OK\r\n")

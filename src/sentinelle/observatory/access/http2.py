@@ -30,6 +30,44 @@ _READ = 65536
 MAX_HEADER_LIST = 64 * 1024
 
 
+class _FrameGuard:
+    """Checks each frame header as bytes arrive, before ``h2`` buffers the frame: the ``h2``
+    library waits for a whole frame (up to 16 MiB) before it checks the length, so a server
+    that sends a huge length — or HTTP/1.1 text after agreeing on h2, read as one — would make
+    us hold 16 MiB. The first frame must be the server's SETTINGS (RFC 9113, 3.4)."""
+
+    def __init__(self, max_frame: int) -> None:
+        self.max_frame = max_frame
+        self.header = b""
+        self.skip = 0           # body bytes of the current frame still to come
+        self.first = True
+
+    def feed(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            if self.skip:
+                step = min(self.skip, len(view))
+                self.skip -= step
+                view = view[step:]
+                continue
+            need = 9 - len(self.header)
+            self.header += bytes(view[:need])
+            view = view[need:]
+            if len(self.header) < 9:
+                return
+            length = int.from_bytes(self.header[:3], "big")
+            kind = self.header[3]
+            if self.first and kind != 0x4:
+                raise Http2Failure("http2_protocol_error", "the server's first frame is not "
+                                   f"SETTINGS (it sent {self.header[:9]!r})")
+            if length > self.max_frame:
+                raise Http2Failure("http2_protocol_error", f"a frame of {length} bytes, more "
+                                   f"than the {self.max_frame} allowed")
+            self.first = False
+            self.header = b""
+            self.skip = length
+
+
 def head_text(headers: list[tuple[str, str]]) -> str:
     return "".join(f"{name}: {value}\r\n" for name, value in headers) + "\r\n"
 
@@ -63,10 +101,12 @@ async def h2_exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
             conn.send_headers(stream_id, headers, end_stream=True)
             writer.write(conn.data_to_send())
             await writer.drain()
+            guard = _FrameGuard(conn.max_inbound_frame_size)
             while not ended:
                 data = await reader.read(_READ)
                 if not data:
                     raise asyncio.IncompleteReadError(b"", None)
+                guard.feed(data)
                 for event in conn.receive_data(data):
                     ended = _event(event, h2.events, stream_id, result, conn)
                     if isinstance(event, h2.events.DataReceived) and \
