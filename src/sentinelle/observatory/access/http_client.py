@@ -75,9 +75,9 @@ async def fetch(session: Session, connection: Connection, url: str, parts) -> di
     ssl_object = connection.writer.get_extra_info("ssl_object")
     alpn = (ssl_object.selected_alpn_protocol() or "") if ssl_object is not None else ""
     protocol = "h2" if alpn == "h2" else "http/1.1"
-    headers = request_headers(getattr(config, "browser_headers", False))
-    jar = getattr(session, "cookies", None)
-    cookie = jar.header(parts) if jar is not None else None
+    headers = request_headers(config.browser_headers)
+    jar = session.cookies
+    cookie = jar.header(parts)
     if cookie:
         headers.append(("Cookie", cookie))       # last, where Chrome puts it
     exchange = Exchange()
@@ -96,7 +96,7 @@ async def fetch(session: Session, connection: Connection, url: str, parts) -> di
                             request_text.encode("latin-1", "replace"),
                             timeout=config.http_timeout, max_body=config.max_body,
                             result=exchange)
-    if jar is not None and exchange.code:
+    if exchange.code:
         jar.store(parts, exchange.headers)
     raw_length = len(exchange.body)
     decoded = _decode(exchange, config.max_body)

@@ -7,6 +7,11 @@ default 2: a probe must not look like an attack on one site, and a CDN that rate
 skew the verdicts). Waiting for a host's slot does not hold an overall slot, so a list dominated
 by one site still keeps the other sites moving.
 
+Both sides fetch the same way: the protocol preference (``http2``, ``--no-h2``) and the header
+set (``browser_headers``) go to the helper with each URL; each line says how each side fetched
+(``x_fetch``, ``x_control_fetch``: null from a helper too old to say), as do the transcripts and
+the bundle's manifest (``fetch``).
+
 An unreachable control helper does not stop the run: every URL is then ``inconclusive`` with a
 reason naming the control failure (the local measurement is still recorded).
 """
