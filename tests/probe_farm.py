@@ -96,6 +96,13 @@ SCENARIOS = [
     Scenario("challenge-aws-waf", "https://awswaf.farm.test:{https}/", "challenged", "AWS WAF"),
     Scenario("challenge-everyone", "https://challengeall.farm.test:{https}/", "challenged",
              "Cloudflare"),
+    # Fetching as a browser does (issue 15, point 3; tests/probe_farm_h2.py): a block served
+    # over HTTP/2 only, a cookie set on a redirect, a compressed page, a block of browser-like
+    # requests only (the default header set is bare, so: accessible).
+    Scenario("h2-only-geoblock", "https://h2geo.farm.test:{h2}/", "geoblocked", "Cloudflare"),
+    Scenario("cookie-redirect", "https://cookie.farm.test:{h2}/", "accessible"),
+    Scenario("brotli-page", "https://gzip.farm.test:{h2}/br", "accessible"),
+    Scenario("browser-only-block", "https://browseronly.farm.test:{h2}/", "accessible"),
 ]
 
 
@@ -437,6 +444,9 @@ class Farm:
         sock.listen(512)
         sock.setblocking(False)
         self.ports["drop"] = await self._listen("drop", self._conn(), sock=sock, tls=True)
+        from tests.probe_farm_h2 import H2Site
+        self.h2 = H2Site(self)
+        self.ports["h2"] = await self.h2.start()
 
     async def _stop_servers(self) -> None:
         for server in self.servers:

@@ -194,6 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="Ed25519 private key (sentinelle evidence keygen) to sign the bundle")
     run.add_argument("--bundle", type=Path, metavar="FILE.zip",
                      help="write an evidence bundle (measurements, transcripts, manifest)")
+    run.add_argument("--no-h2", action="store_true",
+                     help="offer only HTTP/1.1 in TLS (ALPN); by default h2 is offered first, "
+                          "as browsers do (the control helper is told to fetch the same way)")
+    run.add_argument("--browser-headers", action="store_true",
+                     help="send Chrome's request headers, in Chrome's order (sec-ch-ua..., "
+                          "sec-fetch-*), instead of the bare default set; the control helper "
+                          "sends the same set")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     helper = sub.add_parser("helper", help="run the control helper (the other vantage point)",
@@ -299,7 +306,8 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
         resolver=args.resolver, system_resolver=not args.no_system_resolver,
         ca_file=args.ca_file, fingerprints=args.fingerprints, max_body=args.max_body,
         sign_key=args.sign_key, bundle=args.bundle, progress=not args.no_progress,
-        control_pins=args.control_pin,
+        control_pins=args.control_pin, http2=not args.no_h2,
+        browser_headers=args.browser_headers,
         command_line=["sentinelle", "probe", *(sys.argv[1:] if argv is None else argv)])
     try:
         result = runner.run(options, targets)

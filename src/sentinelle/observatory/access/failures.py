@@ -11,7 +11,22 @@ import errno
 import socket
 import ssl
 
-__all__ = ["RCODE_FAILURES", "failure_string"]
+__all__ = ["RCODE_FAILURES", "ContentDecodingError", "Http2Failure", "failure_string"]
+
+
+class Http2Failure(Exception):
+    """An HTTP/2 exchange that ended without a whole answer; ``failure`` is its name
+    (``http2_stream_reset``, ``http2_goaway``, ``http2_protocol_error``): OONI has no names for
+    these, so they follow its style, and the verdict treats them as any HTTP failure."""
+
+    def __init__(self, failure: str, detail: str = "") -> None:
+        super().__init__(f"{failure}: {detail}" if detail else failure)
+        self.failure = failure
+
+
+class ContentDecodingError(ValueError):
+    """A body whose Content-Encoding does not decode (corrupt gzip, unknown coding...):
+    ``http_content_decoding_error`` with the coding and why."""
 
 _ERRNO_FAILURES = {
     errno.ECONNREFUSED: "connection_refused",
@@ -39,6 +54,10 @@ _UNKNOWN_AUTHORITY = {2, 18, 19, 20, 21, 27}
 
 def failure_string(exc: BaseException) -> str:
     """OONI df-007 failure string for an exception."""
+    if isinstance(exc, Http2Failure):
+        return str(exc)[:200]
+    if isinstance(exc, ContentDecodingError):
+        return f"http_content_decoding_error: {exc}"[:200]
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
         return "generic_timeout_error"
     if isinstance(exc, ssl.SSLCertVerificationError):

@@ -7,9 +7,11 @@ measurement structure as the probe's (``measure.py``) plus its own identity.
 API (JSON over HTTP/1.1 — over TLS 1.2+ when started with ``--tls-cert`` and ``--tls-key``,
 which the probe can pin, see ``tls_pin`` — ``Authorization: Bearer T`` on every call):
 
-- ``POST /v1/measure`` ``{"url": "https://…", "resolver": "1.1.1.1:53" | null}`` →
-  ``{"measurement": {...test keys...}, "transcripts": [...], "vantage": {...},
-  "client_ip": "…"}``; 403 ``{"error": …}`` when the target is refused;
+- ``POST /v1/measure`` ``{"url": "https://…", "resolver": "1.1.1.1:53" | null,
+  "system_resolver": bool, "http2": bool, "browser_headers": bool}`` (the last three
+  optional) → ``{"measurement": {...test keys...}, "transcripts": [...], "fetch": {"http2":
+  …, "browser_headers": …} (how it fetched), "vantage": {...}, "client_ip": "…"}``; 403
+  ``{"error": …}`` when the target is refused;
 - ``GET /v1/identity`` → ``{"vantage": {...}, "client_ip": <the caller as seen here>, ...}``.
 
 Because it fetches what it is told, the helper is an SSRF risk for the network it runs in. It
@@ -270,10 +272,17 @@ class HelperServer:
         system = request.get("system_resolver", True) is not False
         if not system and resolver is None:
             return 400, {"error": "system_resolver false needs a resolver"}, []
+        # Fetch as the probe fetched (protocol preference, header set), else the two answers
+        # are not comparable; absent options keep the defaults (an older probe).
+        fetch = {"http2": request.get("http2", True), "browser_headers":
+                 request.get("browser_headers", False)}
+        for name, value in fetch.items():
+            if not isinstance(value, bool):
+                return 400, {"error": f"{name} must be true or false"}, []
         config = m.MeasureConfig(resolver=resolver, bind=self.config.bind,
                                  ca_file=self.config.ca_file, max_body=self.config.max_body,
                                  guard=self.guard, asn_lookup=self.config.asn_lookup,
-                                 system_resolver=system, _contexts=self.contexts)
+                                 system_resolver=system, _contexts=self.contexts, **fetch)
         config.set_timeout(self.config.timeout)
         # Bound the whole fetch: 11 hops of every phase at most.
         budget = (config.dns_timeout + config.tcp_timeout + config.tls_timeout
@@ -286,7 +295,7 @@ class HelperServer:
             except TimeoutError:
                 return 503, {"error": "measurement took too long"}, []
         return 200, {"measurement": result.keys, "transcripts": result.transcripts,
-                     "vantage": self.identity(client, local_ip)["vantage"],
+                     "fetch": fetch, "vantage": self.identity(client, local_ip)["vantage"],
                      "client_ip": client, "software": SOFTWARE, "version": __version__}, []
 
 
@@ -338,11 +347,16 @@ class ControlClient:
 
     async def measure(self, url: str, resolver: str | None = None,
                       measure_timeout: float = 10.0, *,
-                      system_resolver: bool = True) -> dict[str, Any]:
+                      system_resolver: bool = True, http2: bool = True,
+                      browser_headers: bool = False) -> dict[str, Any]:
         budget = measure_timeout * 4 * 11 + self.timeout
         payload: dict[str, Any] = {"url": url, "resolver": resolver}
         if not system_resolver:
             payload["system_resolver"] = False
+        # Always sent: a helper that knows them fetches the same way and echoes them in
+        # "fetch"; an older one ignores them (its answer then has no "fetch").
+        payload["http2"] = http2
+        payload["browser_headers"] = browser_headers
         return await self.call("POST", "/v1/measure", payload, budget)
 
     async def call(self, method: str, path: str, payload: dict | None,

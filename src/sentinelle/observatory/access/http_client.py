@@ -1,4 +1,6 @@
-"""The HTTP phase of a measurement: HTTP/1.1 written here on asyncio streams.
+"""The HTTP phase of a measurement: HTTP/1.1 written here on asyncio streams, or HTTP/2
+(``http2``) when TLS negotiated ``h2``; the body decoded (``content``) before it is judged, the
+cookies of the measurement's jar (``cookies``) sent, the header set bare or browser-like.
 
 We need the raw request and response heads for the evidence, and control over every byte
 read: one GET (``fetch``, recorded in the session's ``requests``, newest first, and its
@@ -14,67 +16,137 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .connect import MAX_HEAD, address_text
-from .failures import failure_string
+from .content import ACCEPT_ENCODING, codings, decode_body
+from .failures import ContentDecodingError, failure_string
+from .http2 import h2_exchange, head_text
 
 if TYPE_CHECKING:
     from .connect import Connection
     from .measure import Session
 
 __all__ = [
-    "REQUEST_HEADERS", "USER_AGENT", "Exchange", "body_bytes", "body_value", "fetch",
-    "header_value", "read_exchange",
+    "BROWSER_HEADERS", "REQUEST_HEADERS", "USER_AGENT", "Exchange", "body_bytes", "body_value",
+    "fetch", "header_value", "read_exchange", "request_headers",
 ]
 
 USER_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
               "Chrome/119.0.0.0 Safari/537.36")
+# The default ("bare") set: what a script sends, with the codings a browser accepts.
 REQUEST_HEADERS = [
     ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
     ("Accept-Language", "en-US,en;q=0.9"),
     ("User-Agent", USER_AGENT),
+    ("Accept-Encoding", ACCEPT_ENCODING),
 ]
+# --browser-headers: Chrome 119's navigation request, in Chrome's order (bot managers compare
+# the order and the client hints with the User-Agent, and some CDNs treat such a request
+# differently from a bare one).
+BROWSER_HEADERS = [
+    ("sec-ch-ua", '"Google Chrome";v="119", "Chromium";v="119", "Not?A_Brand";v="24"'),
+    ("sec-ch-ua-mobile", "?0"),
+    ("sec-ch-ua-platform", '"Windows"'),
+    ("Upgrade-Insecure-Requests", "1"),
+    ("User-Agent", USER_AGENT),
+    ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
+               "image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"),
+    ("Sec-Fetch-Site", "none"),
+    ("Sec-Fetch-Mode", "navigate"),
+    ("Sec-Fetch-User", "?1"),
+    ("Sec-Fetch-Dest", "document"),
+    ("Accept-Encoding", ACCEPT_ENCODING),
+    ("Accept-Language", "en-US,en;q=0.9"),
+]
+
+
+def request_headers(browser: bool) -> list[tuple[str, str]]:
+    """The header set of every request (``--browser-headers`` or the bare default)."""
+    return list(BROWSER_HEADERS if browser else REQUEST_HEADERS)
 
 
 async def fetch(session: Session, connection: Connection, url: str, parts) -> dict[str, Any]:
     start = session.now()
+    config = session.config
     host = parts.hostname or ""
     default_port = 443 if parts.scheme == "https" else 80
     host_header = f"[{host}]" if ":" in host else host
     if parts.port and parts.port != default_port:
         host_header += f":{parts.port}"
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    headers = [("Host", host_header), *REQUEST_HEADERS]
-    head = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers)
-    head += "Accept-Encoding: identity\r\nConnection: close\r\n\r\n"
-    request_head = head.encode("latin-1", "replace")
+    ssl_object = connection.writer.get_extra_info("ssl_object")
+    alpn = (ssl_object.selected_alpn_protocol() or "") if ssl_object is not None else ""
+    protocol = "h2" if alpn == "h2" else "http/1.1"
+    headers = request_headers(config.browser_headers)
+    jar = session.cookies
+    cookie = jar.header(parts)
+    if cookie:
+        headers.append(("Cookie", cookie))       # last, where Chrome puts it
+    exchange = Exchange()
+    if protocol == "h2":
+        sent = [(":method", "GET"), (":authority", host_header), (":scheme", parts.scheme),
+                (":path", path), *((k.lower(), v) for k, v in headers)]
+        request_text = head_text(sent)
+        await h2_exchange(connection.reader, connection.writer, sent,
+                          timeout=config.http_timeout, max_body=config.max_body,
+                          result=exchange)
+    else:
+        sent = [("Host", host_header), *headers, ("Connection", "close")]
+        request_text = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in sent)
+        request_text += "\r\n"
+        await read_exchange(connection.reader, connection.writer,
+                            request_text.encode("latin-1", "replace"),
+                            timeout=config.http_timeout, max_body=config.max_body,
+                            result=exchange)
+    if exchange.code:
+        jar.store(parts, exchange.headers)
+    raw_length = len(exchange.body)
+    decoded = _decode(exchange, config.max_body)
+    request_list = [[k, v] for k, v in sent if not k.startswith(":")]
     entry: dict[str, Any] = {
         "network": "tcp", "address": address_text(connection.ip, connection.port),
-        "alpn": "http/1.1" if parts.scheme == "https" else "",
-        "failure": None,
-        "request": {"method": "GET", "url": url, "headers_list": [list(h) for h in headers],
-                    "headers": dict(headers), "body": "", "body_is_truncated": False,
-                    "x_transport": "tcp"},
+        "alpn": alpn, "failure": exchange.failure,
+        "request": {"method": "GET", "url": url, "headers_list": request_list,
+                    "headers": dict(request_list), "body": "", "body_is_truncated": False,
+                    "x_transport": "tcp", "x_protocol": protocol,
+                    "x_header_set": "browser" if config.browser_headers else "bare"},
         "response": {"code": 0, "headers_list": [], "headers": {}, "body": "",
                      "body_is_truncated": False, "body_length": 0},
         "t0": start}
-    exchange = await read_exchange(connection.reader, connection.writer, request_head,
-                                   timeout=session.config.http_timeout,
-                                   max_body=session.config.max_body)
-    entry["failure"] = exchange.failure
     if exchange.code:
         entry["response"] = {
             "code": exchange.code, "headers_list": [list(h) for h in exchange.headers],
-            "headers": dict(exchange.headers), "body": body_value(exchange.body),
-            "body_is_truncated": exchange.truncated, "body_length": len(exchange.body)}
+            "headers": dict(exchange.headers), "body": body_value(decoded),
+            "body_is_truncated": exchange.truncated, "body_length": len(decoded),
+            "x_body_encoded_length": raw_length,
+            "x_content_encoding": header_value(exchange.headers, "content-encoding")}
     entry["t"] = session.now()
     session.requests.insert(0, entry)      # newest first, as OONI writes them
     session.transcripts.append({
-           "type": "http", "address": entry["address"], "url": url,
+           "type": "http", "address": entry["address"], "url": url, "protocol": protocol,
+           "header_set": entry["request"]["x_header_set"],
            "raw_encoding": "latin-1",
-           "request_head": request_head.decode("latin-1"),
+           "request_head": request_text,
            "response_head": exchange.raw_head.decode("latin-1"),
-           "body_bytes_read": len(exchange.body), "body_is_truncated": exchange.truncated,
+           "body_bytes_read": raw_length, "body_decoded_length": len(decoded),
+           "content_encoding": header_value(exchange.headers, "content-encoding"),
+           "body_is_truncated": exchange.truncated,
            "failure": exchange.failure, "t0": start, "t": entry["t"]})
     return entry
+
+
+def _decode(exchange: Exchange, cap: int) -> bytes:
+    """The body as a browser sees it; a body that does not decode becomes the exchange's
+    failure (the raw bytes stay, base64 in the record)."""
+    coding = header_value(exchange.headers, "content-encoding")
+    if not exchange.code or not exchange.body or not codings(coding):
+        return exchange.body
+    try:
+        decoded = decode_body(exchange.body, coding, cap,
+                              complete=not exchange.truncated and exchange.failure is None)
+    except ContentDecodingError as exc:
+        exchange.failure = exchange.failure or failure_string(exc)
+        return exchange.body
+    exchange.truncated = exchange.truncated or decoded.truncated
+    return decoded.body
 
 
 @dataclass
@@ -89,10 +161,11 @@ class Exchange:
 
 
 async def read_exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                        request: bytes, *, timeout: float, max_body: int) -> Exchange:
+                        request: bytes, *, timeout: float, max_body: int,
+                        result: Exchange | None = None) -> Exchange:
     """Send ``request`` (head and body) and read one response, body cut at ``max_body``.
     Never raises: failures are in ``Exchange.failure`` with what was read so far."""
-    result = Exchange()
+    result = result if result is not None else Exchange()
     try:
         async with asyncio.timeout(timeout):
             writer.write(request)

@@ -8,8 +8,10 @@ Phases, each with its own timeout (OONI's: DNS 4 s, TCP 10 s, TLS 10 s, HTTP 10 
 3. for https, a TLS handshake that verifies the certificate and keeps the chain; when
    verification fails the chain is fetched again without verification so the evidence holds it;
 4. an HTTP/1.1 GET written here on asyncio streams (we need the raw request and response heads
-   for the evidence, and control over every byte read), following up to 10 redirects, the body
-   cut at ``max_body``.
+   for the evidence, and control over every byte read), or HTTP/2 when TLS negotiated ``h2``
+   (``http2=False`` offers only http/1.1), following up to 10 redirects with a cookie jar, the
+   body decoded (gzip, deflate, br) and cut at ``max_body``; the header set bare or, with
+   ``browser_headers``, Chrome's.
 
 The result is the ``test_keys``-like dict of the probe contract (``queries``, ``tcp_connect``,
 ``tls_handshakes``, ``requests`` newest first, ``failure``) plus raw transcripts for the bundle.
@@ -44,6 +46,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from .connect import MAX_HEAD, connect_all, connect_first, tls
+from .cookies import CookieJar
 from .dns import MAX_ADDRESSES, MAX_DNS_PACKET, resolve
 from .failures import failure_string
 from .http_client import (
@@ -117,7 +120,10 @@ class MeasureConfig:
     system_resolver: bool = True
     guard: AddressGuard | None = None
     asn_lookup: Callable[[str], tuple[int | None, str | None]] | None = None
-    _contexts: dict[bool, ssl.SSLContext] = field(default_factory=dict, repr=False)
+    http2: bool = True                            # offer ALPN h2 first, as browsers do
+    browser_headers: bool = False                 # Chrome's header set instead of the bare one
+    _contexts: dict[tuple[bool, bool], ssl.SSLContext] = field(default_factory=dict,
+                                                                repr=False)
 
     def set_timeout(self, seconds: float) -> None:
         """One --timeout for every phase (DNS keeps OONI's shorter 4 s unless lower)."""
@@ -127,7 +133,8 @@ class MeasureConfig:
     def ssl_context(self, verify: bool) -> ssl.SSLContext:
         # One context per kind, shared by every measurement: building one loads the system CA
         # store, which costs milliseconds.
-        if verify not in self._contexts:
+        key = (verify, self.http2)
+        if key not in self._contexts:
             if verify:
                 ctx = ssl.create_default_context()
                 if self.ca_file:
@@ -136,9 +143,10 @@ class MeasureConfig:
                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
                 ctx.check_hostname = False
                 ctx.verify_mode = ssl.CERT_NONE
-            ctx.set_alpn_protocols(["http/1.1"])    # the only protocol this client speaks
-            self._contexts[verify] = ctx
-        return self._contexts[verify]
+            # A CDN may answer h2 and HTTP/1.1 clients differently: offer what a browser does.
+            ctx.set_alpn_protocols(["h2", "http/1.1"] if self.http2 else ["http/1.1"])
+            self._contexts[key] = ctx
+        return self._contexts[key]
 
 
 @dataclass
@@ -195,6 +203,7 @@ class Session:
         self.failure: str | None = None
         self.final_url: str | None = None
         self.redirects = 0
+        self.cookies = CookieJar()          # one jar a measurement: its redirects share it
         self.loop = asyncio.get_running_loop()
 
     def now(self) -> float:

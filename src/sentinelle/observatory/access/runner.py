@@ -7,6 +7,11 @@ default 2: a probe must not look like an attack on one site, and a CDN that rate
 skew the verdicts). Waiting for a host's slot does not hold an overall slot, so a list dominated
 by one site still keeps the other sites moving.
 
+Both sides fetch the same way: the protocol preference (``http2``, ``--no-h2``) and the header
+set (``browser_headers``) go to the helper with each URL; each line says how each side fetched
+(``x_fetch``, ``x_control_fetch``: null from a helper too old to say), as do the transcripts and
+the bundle's manifest (``fetch``).
+
 An unreachable control helper does not stop the run: every URL is then ``inconclusive`` with a
 reason naming the control failure (the local measurement is still recorded).
 """
@@ -65,6 +70,8 @@ class RunOptions:
     bundle: Path | None = None
     progress: bool = True
     control_pins: list[str] = field(default_factory=list)   # tls_pin forms; empty: CA check
+    http2: bool = True                  # offer ALPN h2 (--no-h2: HTTP/1.1 only)
+    browser_headers: bool = False       # --browser-headers: Chrome's header set
     command_line: list[str] = field(default_factory=lambda: list(sys.argv))
 
 
@@ -142,7 +149,8 @@ class _Run:
             resolver=resolver, bind=options.bind,
             ca_file=str(options.ca_file) if options.ca_file else None,
             max_body=options.max_body, system_resolver=options.system_resolver,
-            asn_lookup=self.asn_lookup if geodb else None)
+            asn_lookup=self.asn_lookup if geodb else None, http2=options.http2,
+            browser_headers=options.browser_headers)
         self.config.set_timeout(options.timeout)
         self.client = ControlClient(options.control_url, options.control_token,
                                     bind=options.bind, timeout=options.timeout,
@@ -249,13 +257,16 @@ class _Run:
         local_task = asyncio.ensure_future(self._local(target.url))
         control: dict[str, Any] | None = None
         control_transcripts: list = []
+        control_fetch: dict[str, Any] | None = None
         failure = control_failure
         if failure is None:
             try:
                 answer = await self.client.measure(
                     target.url, _resolver_text(self.resolver), self.options.timeout,
-                    system_resolver=self.options.system_resolver)
+                    system_resolver=self.options.system_resolver, http2=self.options.http2,
+                    browser_headers=self.options.browser_headers)
                 control = answer["measurement"]
+                control_fetch = _control_fetch(answer)
                 control_transcripts = answer.get("transcripts") or []
             except ControlError as exc:
                 failure = str(exc)
@@ -276,14 +287,22 @@ class _Run:
             "verdict": decision.verdict, "verdict_reasons": list(decision.reasons),
             "provider": decision.provider,
             "measurement_start_time": line["measurement_start_time"]})
+        line["x_fetch"] = self.fetch_options()
+        # None: an older helper that does not say how it fetched (HTTP/1.1, bare headers).
+        line["x_control_fetch"] = control_fetch
         if self.transcript_dir is not None:
             record = {"input": target.url, "list_line": target.line,
                       "measurement_start_time": line["measurement_start_time"],
+                      "fetch": self.fetch_options(), "control_fetch": control_fetch,
                       "probe": local.transcripts, "control": control_transcripts,
                       "control_failure": failure}
             (self.transcript_dir / f"{index:04d}.json").write_text(
                 json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
         return line
+
+    def fetch_options(self) -> dict[str, Any]:
+        return {"http2": self.options.http2,
+                "header_set": "browser" if self.options.browser_headers else "bare"}
 
     async def _local(self, url: str) -> m.Measurement:
         try:
@@ -326,10 +345,19 @@ class _Run:
                 writer.add_file(f"transcripts/{path.name}", path)
             writer.set("vantage", self.vantage)
             writer.set("control", self.control_vantage)
+            writer.set("fetch", self.fetch_options())
             writer.set("started_at", started.isoformat())
             writer.set("finished_at", finished.isoformat())
             writer.set("summary", summary)
         return options.bundle
+
+
+def _control_fetch(answer: dict[str, Any]) -> dict[str, Any] | None:
+    fetch = answer.get("fetch")
+    if not isinstance(fetch, dict):
+        return None
+    return {"http2": fetch.get("http2") is True,
+            "header_set": "browser" if fetch.get("browser_headers") is True else "bare"}
 
 
 def _resolver_text(resolver: tuple[str, int] | None) -> str | None:
