@@ -290,15 +290,16 @@ def test_other_vantage_points_of_the_state_count_and_another_states_never(
                               vantage=other_network))
     # Bob's State measured the same URL from the same network: never part of Cuba's file.
     _submitted(bob, _report(bob, tmp_path / "d.zip", [result(DOCKER, "accessible")]))
-    # Alice's own draft (only her State sees it): counted as withheld, not described.
+    # Alice's own draft (only her State sees it): counted for her, not in the file.
     _report(alice, tmp_path / "e.zip", [result(DOCKER, "accessible",
                                                when="2026-03-10 15:00:00")])
-    data, document = _file(corroboration.corroborate(incident, alice).evidence)
+    outcome = corroboration.corroborate(incident, alice)
+    data, document = _file(outcome.evidence)
     docker = _query_of(document, DOCKER)
     assert [(m["report"], m["verdict"], m["agreement"])
             for m in docker["bundles"]["measurements"]] == [
         (agreeing.reference, "dns-tampering", "agree")]
-    assert docker["bundles"]["withheld"] == 1
+    assert outcome.withheld == 1 and b"withheld" not in data
     assert _query_of(document, GOOGLE)["summary"] == {"agree": 0, "disagree": 1,
                                                       "inconclusive": 0}
     assert _query_of(document, DOCKER_V2)["summary"] == {"agree": 0, "disagree": 0,
@@ -306,13 +307,49 @@ def test_other_vantage_points_of_the_state_count_and_another_states_never(
     assert b"CH-" not in data and b"11960" not in data
 
 
+def test_the_secretariat_acting_never_brings_in_another_states_bundle(ooni, alice, bob,
+                                                                     charlie, tmp_path):
+    ooni.routes = {}
+    incident = _submitted(alice, _report(alice, tmp_path / "a.zip"))
+    _submitted(bob, _report(bob, tmp_path / "b.zip", [result(DOCKER, "accessible")]))
+    own = _submitted(alice, _report(alice, tmp_path / "c.zip", [result(DOCKER, "geoblocked")]))
+    # Charlie may read both States' submitted bundles; the file is Cuba's report's evidence.
+    outcome = corroboration.corroborate(incident, charlie)
+    docker = _query_of(outcome.document, DOCKER)
+    assert [m["report"] for m in docker["bundles"]["measurements"]] == [own.reference]
+    assert outcome.withheld == 0
+
+
+def test_restricted_bundles_reach_a_restricted_report_only_for_the_same_analysts(
+        ooni, alice, charlie, tmp_path):
+    from tests.conftest import make_user
+
+    dora = make_user("dora", "analyst")
+    ooni.routes = {}
+    incident = _submitted(alice, _report(alice, tmp_path / "a.zip"))
+    incident_services.amend_report(incident, alice, {"tlp": TLP.RED, "named_analysts": [charlie]},
+                                   note="restrict")
+    same = _submitted(alice, _report(alice, tmp_path / "b.zip", [result(DOCKER, "geoblocked")]))
+    other = _submitted(alice, _report(alice, tmp_path / "c.zip", [result(DOCKER, "accessible")]))
+    # Bundles attached while their reports were RED, named to charlie and to dora.
+    for report, analyst in ((same, charlie), (other, dora)):
+        evidence = report.bundle_submission.evidence
+        Evidence.objects.filter(pk=evidence.pk).update(tlp=TLP.RED)
+        evidence.named_analysts.set([analyst])
+    outcome = corroboration.corroborate(incident, alice)
+    docker = _query_of(outcome.document, DOCKER)
+    assert [m["report"] for m in docker["bundles"]["measurements"]] == [same.reference]
+    assert outcome.withheld == 1
+
+
 def test_a_stricter_report_of_the_state_is_withheld_from_a_looser_one(ooni, alice, tmp_path):
     incident = _report(alice, tmp_path / "a.zip")
     incident_services.amend_report(incident, alice, {"tlp": TLP.GREEN}, note="share widely")
     red = _submitted(alice, _report(alice, tmp_path / "b.zip", [result(DOCKER, "geoblocked")]))
     assert red.tlp == TLP.AMBER
-    docker = _query_of(corroboration.corroborate(incident, alice).document, DOCKER)
-    assert docker["bundles"] == {"measurements": [], "withheld": 1}
+    outcome = corroboration.corroborate(incident, alice)
+    assert _query_of(outcome.document, DOCKER)["bundles"] == {"measurements": []}
+    assert outcome.withheld == 1
 
 
 def test_a_report_without_an_access_bundle_or_denial_is_refused(ooni, alice, tmp_path):
@@ -367,6 +404,18 @@ def test_the_command_exits_2_naming_what_is_wrong(ooni, alice, bob, tmp_path, ca
     assert exit_info.value.code == 2
     assert words in capsys.readouterr().err
     assert not Evidence.objects.filter(filename__startswith="corroboration-").exists()
+
+
+def test_a_file_over_the_evidence_limit_is_not_attached_and_says_why(ooni, alice, tmp_path,
+                                                                     capsys, settings):
+    incident = _report(alice, tmp_path / "a.zip")
+    settings.EVIDENCE_MAX_BYTES = 1000
+    with pytest.raises(SystemExit) as exit_info:
+        _sentinelle("observatory", "corroborate", incident.reference, "--user", "alice")
+    assert exit_info.value.code == 1
+    assert "the limit is 1000 bytes" in capsys.readouterr().err
+    assert not Evidence.objects.filter(filename__startswith="corroboration-").exists()
+    assert not AuditEntry.objects.filter(action="observatory.corroborate").exists()
 
 
 def test_the_command_has_help_for_every_option(capsys):

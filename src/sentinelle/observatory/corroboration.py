@@ -11,7 +11,9 @@ evidence with its SHA-256, and audited.
 What goes into the file is readable by whoever may read the report's evidence, so another
 bundle is used only when everyone who may read this report's new file may already read that
 bundle (``_shareable``): the same State's reports, never another State's, never a draft or a
-stricter TLP than this report's. What is left out for that reason is counted, not described.
+stricter TLP than this report's. What is left out for that reason is counted for the user who
+ran it (``CorroborationResult.withheld``), never written in the file: even a count would tell the
+file's readers that a restricted measurement exists.
 
 Running it twice attaches a second file: the generation time differs, and OONI may know more.
 """
@@ -64,6 +66,7 @@ class CorroborationResult:
     document: dict[str, Any]
     totals: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    withheld: int = 0       # the State's own restricted measurements left out of the file
 
     def summary_lines(self) -> list[str]:
         lines = []
@@ -158,8 +161,10 @@ def _shareable(other: BundleSubmission, incident: Incident, tlp: str, named: set
 
 def _other_bundles(user, submission: BundleSubmission, target: _Target, tlp: str,
                    named: set[int]) -> tuple[list[dict], int]:
+    # Another State's bundles are not even looked at (nor counted): see _shareable.
     rows = (AccessObservation.objects.for_user(user)
-            .filter(url=target.url, vantage_cc=target.cc, vantage_asn=target.asn,
+            .filter(submission__state_id=submission.state_id, url=target.url,
+                    vantage_cc=target.cc, vantage_asn=target.asn,
                     measured_at__gte=target.since, measured_at__lte=target.until,
                     submission__kind=BundleSubmission.Kind.ACCESS)
             .exclude(submission=submission)
@@ -237,7 +242,7 @@ def corroborate(incident: Incident, user,
     targets = targets[:MAX_URLS]
     fresh = Incident.objects.get(pk=incident.pk)
     tlp, named = fresh.tlp, set(fresh.named_analysts.values_list("pk", flat=True))
-    queries, problems, totals = [], [], Counter()
+    queries, problems, totals, withheld_total = [], [], Counter(), 0
     for done, target in enumerate(targets, start=1):
         ooni, problem = _ooni(target)
         if problem:
@@ -247,12 +252,13 @@ def corroborate(incident: Incident, user,
         counts.update(m["agreement"] for m in ooni["measurements"])
         counts.update(m["agreement"] for m in bundles)
         totals.update(counts)
+        withheld_total += withheld
         queries.append({
             "url": target.url, "probe_cc": target.cc, "probe_asn": target.asn,
             "since": _iso(target.since), "until": _iso(target.until),
             "our_verdicts": dict(sorted(target.verdicts.items())),
             "our_times": [_iso(t) for t in sorted(target.times)],
-            "ooni": ooni, "bundles": {"measurements": bundles, "withheld": withheld},
+            "ooni": ooni, "bundles": {"measurements": bundles},
             "summary": dict(counts)})
         if on_progress:
             on_progress(len(targets), done)
@@ -284,4 +290,5 @@ def corroborate(incident: Incident, user,
         audit.record("observatory.corroborate", submission, after={
             "incident": incident.pk, "evidence": evidence.pk, "sha256": evidence.sha256,
             "urls": len(queries), **document["summary"], "problems": len(problems)})
-    return CorroborationResult(evidence, document, dict(document["summary"]), problems)
+    return CorroborationResult(evidence, document, dict(document["summary"]), problems,
+                               withheld_total)

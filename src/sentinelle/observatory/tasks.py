@@ -1,4 +1,5 @@
-"""The submission job: the web upload runs verification and report creation off the request."""
+"""The observatory's jobs: a web upload's verification and report creation, and the corroboration
+of an access report (OONI and other vantage points), both off the request."""
 
 from __future__ import annotations
 
@@ -59,4 +60,5 @@ def run_corroborate(job, progress) -> dict:
             "file": outcome.evidence.filename, "sha256": outcome.evidence.sha256,
             "agree": outcome.totals["agree"], "disagree": outcome.totals["disagree"],
             "inconclusive": outcome.totals["inconclusive"],
+            "withheld": outcome.withheld,
             "urls": "; ".join(lines[:20]), "problems": "; ".join(outcome.problems[:20])}

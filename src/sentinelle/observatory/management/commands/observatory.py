@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import re
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -83,10 +84,18 @@ class Command(BaseCommand):
                 except corroboration.NotCorroborable as exc:
                     raise CommandError(f"REPORT: {' '.join(exc.messages)}",
                                        returncode=2) from None
+                except ValidationError as exc:
+                    # The file could not be attached (over the evidence size limit...).
+                    raise CommandError(f"{incident.reference}: {' '.join(exc.messages)}") \
+                        from None
         for line in result.summary_lines():
             self.stdout.write(line)
         for problem in result.problems:
             self.stdout.write(problem)
+        if result.withheld:
+            self.stdout.write(f"{result.withheld} measurement(s) of the State's drafts or more "
+                              "restricted reports were left out of the file (their readers "
+                              "are fewer than this report's)")
         totals = result.totals
         self.stdout.write(
             f"{incident.reference}: {totals['agree']} agree, {totals['disagree']} disagree, "
