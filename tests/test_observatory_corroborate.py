@@ -122,6 +122,17 @@ def test_the_client_asks_for_the_url_country_network_and_window_and_reads_the_fl
     assert found.measurements[0].start_time == "2026-03-09T12:00:01Z"
 
 
+def test_the_window_is_sent_in_utc_whatever_the_zone_it_was_given_in():
+    import datetime as dt
+
+    havana = dt.timezone(dt.timedelta(hours=-5))
+    query = ooni_api.Query(DOCKER, "CU", None, dt.datetime(2026, 3, 7, 7, tzinfo=havana),
+                           dt.datetime(2026, 3, 13, 7, tzinfo=havana))
+    params = query.params()
+    assert (params["since"], params["until"]) == ("2026-03-07T12:00:00", "2026-03-13T12:00:00")
+    assert "probe_asn" not in params
+
+
 def test_the_client_follows_next_url_up_to_the_page_cap():
     with FakeOoni(ROUTES) as server:
         both = ooni_api.fetch(server.base, _query(DOCKER_V2))

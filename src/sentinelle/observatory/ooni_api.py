@@ -57,6 +57,10 @@ class Measurement:
     measurement_url: str
 
 
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC) if value.tzinfo else value
+
+
 @dataclass(frozen=True)
 class Query:
     input: str
@@ -68,9 +72,10 @@ class Query:
     limit: int = 100
 
     def params(self) -> dict[str, str]:
+        """The query string; OONI reads its times as UTC, so they are sent in UTC."""
         params = {"input": self.input, "probe_cc": self.probe_cc,
-                  "since": self.since.strftime("%Y-%m-%dT%H:%M:%S"),
-                  "until": self.until.strftime("%Y-%m-%dT%H:%M:%S"),
+                  "since": _utc(self.since).strftime("%Y-%m-%dT%H:%M:%S"),
+                  "until": _utc(self.until).strftime("%Y-%m-%dT%H:%M:%S"),
                   "test_name": self.test_name, "limit": str(self.limit)}
         if self.probe_asn is not None:
             params["probe_asn"] = f"AS{self.probe_asn}"
