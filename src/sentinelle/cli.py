@@ -50,6 +50,8 @@ COMMAND_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("routing", gettext_noop("BGP hijacks and leaks: scan, dump, vrp-to-watch; submit: "
                                  "file a bundle")),
         ("evidence", gettext_noop("signed evidence bundles: keygen, verify")),
+        ("observatory", gettext_noop("corroborate an access-denial report with OONI and "
+                                     "other vantage points")),
     )),
     (gettext_noop("Accounts and audit"), (
         ("user", gettext_noop("create and list accounts: create, list")),

@@ -200,6 +200,12 @@ SMALL_COUNT = env_int("SENTINELLE_SMALL_COUNT", 3)
 # MaxMind-format (MMDB) databases for IP enrichment: ASN and country (GeoLite2 or compatible).
 GEOIP_ASN_DB = env_str("SENTINELLE_GEOIP_ASN_DB", "")
 GEOIP_COUNTRY_DB = env_str("SENTINELLE_GEOIP_COUNTRY_DB", "")
+# OONI's measurement API, for `sentinelle observatory corroborate` (observatory/ooni_api.py):
+# a mirror or a test server may stand in; each answer is held to a timeout, a size and pages.
+OONI_API_URL = env_str("SENTINELLE_OONI_API_URL", "https://api.ooni.io")
+OONI_API_TIMEOUT = env_int("SENTINELLE_OONI_API_TIMEOUT", 15)
+OONI_API_MAX_BYTES = env_int("SENTINELLE_OONI_API_MAX_BYTES", 5 * 1024 * 1024)
+OONI_API_MAX_PAGES = env_int("SENTINELLE_OONI_API_MAX_PAGES", 10)
 # Uploads above this stream to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -7,6 +7,8 @@ urlpatterns = [
     path("submissions/<int:pk>/", views.submission_detail, name="observatory-submission"),
     path("submissions/<int:pk>/observations.csv", views.submission_csv,
          name="observatory-submission-csv"),
+    path("submissions/<int:pk>/corroborate/", views.submission_corroborate,
+         name="observatory-corroborate"),
     path("index/", views.access_index, name="observatory-index"),
     path("index.csv", views.access_index_csv, name="observatory-index-csv"),
     path("routing/", routing_page.routing, name="observatory-routing"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -21,10 +21,10 @@ from sentinelle.analysis.access_index import (
 )
 from sentinelle.analysis.disclosure import is_full_view
 from sentinelle.core import jobs
-from sentinelle.incidents import exports
+from sentinelle.incidents import exports, workflow
 from sentinelle.observatory.forms import IndexFilterForm, SubmitForm
 from sentinelle.observatory.models import AccessObservation, BundleSubmission, RoutingAlertRecord
-from sentinelle.observatory.tasks import KIND
+from sentinelle.observatory.tasks import CORROBORATE, KIND
 
 MAX_ROWS_SHOWN = 500
 
@@ -71,9 +71,24 @@ def _rows(submission: BundleSubmission):
 def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
     submission = _submission_for_user(request.user, pk)
     rows = _rows(submission)
+    access = submission.kind == BundleSubmission.Kind.ACCESS
     return render(request, "observatory/submission.html", {
         "submission": submission, "rows": rows[:MAX_ROWS_SHOWN], "total": rows.count(),
-        "access": submission.kind == BundleSubmission.Kind.ACCESS})
+        "access": access,
+        "can_corroborate": access and workflow.party(request.user, submission.incident)})
+
+
+@login_required
+def submission_corroborate(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start the corroboration job (OONI and other vantage points) for an access bundle's
+    report: its State's focal points and the Secretariat; anyone else gets 404."""
+    submission = _submission_for_user(request.user, pk)
+    if (request.method != "POST" or submission.kind != BundleSubmission.Kind.ACCESS
+            or workflow.party(request.user, submission.incident) is None):
+        raise Http404
+    job = jobs.start(CORROBORATE, request.user, {"incident": submission.incident_id,
+                                                 "language": get_language()})
+    return redirect("job-detail", pk=job.pk)
 
 
 @login_required
