@@ -22,7 +22,12 @@ from sentinelle.analysis.disclosure import is_full_view
 from sentinelle.core import jobs
 from sentinelle.incidents import exports
 from sentinelle.observatory.forms import IndexFilterForm, SubmitForm
-from sentinelle.observatory.models import AccessObservation, BundleSubmission, RoutingAlertRecord
+from sentinelle.observatory.models import (
+    AccessObservation,
+    BundleSubmission,
+    CampaignRound,
+    RoutingAlertRecord,
+)
 from sentinelle.observatory.tasks import KIND
 
 MAX_ROWS_SHOWN = 500
@@ -70,8 +75,12 @@ def _rows(submission: BundleSubmission):
 def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
     submission = _submission_for_user(request.user, pk)
     rows = _rows(submission)
+    # Its campaign round, linked for those who may see the campaign.
+    campaign_round = CampaignRound.objects.for_user(request.user).filter(
+        submission=submission).select_related("campaign").first()
     return render(request, "observatory/submission.html", {
         "submission": submission, "rows": rows[:MAX_ROWS_SHOWN], "total": rows.count(),
+        "campaign_round": campaign_round,
         "access": submission.kind == BundleSubmission.Kind.ACCESS})
 
 
