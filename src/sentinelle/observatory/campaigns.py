@@ -20,11 +20,6 @@ the same stretch is not alerted again (its first round is corrected if a late ro
 
 from __future__ import annotations
 
-import datetime as dt
-import re
-from dataclasses import dataclass
-from typing import Any
-
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
@@ -33,6 +28,8 @@ from django.utils.translation import gettext as _
 
 from sentinelle.core.models import Role, User
 from sentinelle.core.notifications import send_each
+from sentinelle.observatory.campaign_spec import MAX_ROUND, CampaignInvalid, CampaignSpec
+from sentinelle.observatory.campaign_spec import parse as parse_spec
 from sentinelle.observatory.models import (
     DENIAL_VERDICTS,
     AccessObservation,
@@ -47,63 +44,16 @@ from sentinelle.observatory.services import BundleRefused
 
 __all__ = ["CampaignSpec", "find_changes", "parse", "record_round", "service_verdict"]
 
-SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-HEX = re.compile(r"[0-9a-f]{0,128}")
-MAX_ROUND = 2**31 - 1
-MAX_INTERVAL = 366 * 24 * 3600
 ORDER = list(Verdict.values)
 
 
-@dataclass(frozen=True)
-class CampaignSpec:
-    name: str
-    round: int
-    scheduled_at: dt.datetime
-    interval: int
-    config_sha256: str
-
-
-def _refuse(name: str, reason: str) -> BundleRefused:
-    return BundleRefused(_("The bundle's “campaign.%(field)s” is not valid: %(reason)s; nothing "
-                           "was written.") % {"field": name, "reason": reason})
-
-
-def _integer(value: Any, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _refuse(name, _("expected a whole number"))
-    if not low <= value <= high:
-        raise _refuse(name, _("expected a number from %(low)s to %(high)s") % {
-            "low": low, "high": high})
-    return value
-
-
 def parse(manifest: dict) -> CampaignSpec | None:
-    """The manifest's ``campaign``, checked; None for a bundle made outside a campaign."""
-    if "campaign" not in manifest or manifest["campaign"] is None:
-        return None
-    value = manifest["campaign"]
-    if not isinstance(value, dict):
-        raise BundleRefused(_("The bundle's “campaign” is not valid: expected an object; "
-                              "nothing was written."))
-    name = value.get("name")
-    if not isinstance(name, str) or not SLUG.fullmatch(name):
-        raise _refuse("name", _("expected lower-case letters, digits and hyphens, at most 64, "
-                                "starting with a letter or digit"))
-    number = _integer(value.get("round"), "round", 1, MAX_ROUND)
-    when = value.get("scheduled_at")
+    """The manifest's ``campaign``, checked (campaign_spec.py); None outside a campaign. A bad
+    value refuses the bundle before anything is written."""
     try:
-        if not isinstance(when, str) or len(when) > 64:
-            raise ValueError(when)
-        scheduled = dt.datetime.fromisoformat(when.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise _refuse("scheduled_at", _("expected an ISO 8601 date and time")) from None
-    if scheduled.tzinfo is None:
-        scheduled = scheduled.replace(tzinfo=dt.UTC)
-    interval = _integer(value.get("interval_seconds", 0), "interval_seconds", 0, MAX_INTERVAL)
-    digest = value.get("config_sha256", "")
-    if not isinstance(digest, str) or not HEX.fullmatch(digest):
-        raise _refuse("config_sha256", _("expected hexadecimal digits"))
-    return CampaignSpec(name, number, scheduled, interval, digest)
+        return parse_spec(manifest)
+    except CampaignInvalid as exc:
+        raise BundleRefused(exc.messages) from None
 
 
 def service_verdict(counts: dict[str, int]) -> str:
