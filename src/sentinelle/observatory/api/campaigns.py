@@ -45,9 +45,6 @@ class ChangeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-_CELL = serializers.DictField(help_text="round, verdict (null: not measured in that round), "
-                                        "change (true where a change of verdict starts)")
-
 
 class CampaignDetailSerializer(CampaignSerializer):
     window = serializers.SerializerMethodField()
