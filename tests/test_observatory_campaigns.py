@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core import mail
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from sentinelle.evidence.bundle import BundleWriter
 from sentinelle.incidents.models import Incident, Status
@@ -430,3 +432,27 @@ def test_openapi_schema_documents_the_campaign_endpoints(capsys):
     properties = schema["components"]["schemas"]["CampaignDetail"]["properties"]
     assert {"window", "timeline", "changes"} <= set(properties)
     assert "campaign" not in capsys.readouterr().err.lower()   # no schema warning about them
+
+
+def test_the_timeline_reads_a_window_whatever_the_campaigns_length(
+        alice, tmp_path, django_capture_on_commit_callbacks, django_assert_max_num_queries):
+    """Thousands of rounds: the page and the API read the window's rows (a fixed number of
+    queries, at most ``rounds`` columns), never every round or observation."""
+    submit_rounds(alice, tmp_path, {n: ("accessible" if n % 4 else "geoblocked")
+                                    for n in range(1, 13)}, django_capture_on_commit_callbacks)
+    campaign = Campaign.objects.get()
+    client, api = _client(alice), api_client(alice)
+    client.get("/observatory/campaigns/")           # the first request's session and token
+    api.get("/api/v1/observatory/campaigns/")
+    counts = []
+    for upto in (5, 10):                             # two windows in the middle: 4 rounds each
+        with CaptureQueriesContext(connection) as page_queries:
+            body = client.get(f"/observatory/campaigns/{campaign.pk}/?rounds=4&upto={upto}")
+        with CaptureQueriesContext(connection) as api_queries:
+            data = api.get(f"/api/v1/observatory/campaigns/{campaign.pk}/?rounds=4&upto={upto}")
+        counts.append((len(page_queries), len(api_queries)))
+        assert body.content.decode().count('<th scope="col"><abbr') == 4
+        assert len(data.json()["window"]["rounds"]) == 4
+    assert counts[0] == counts[1]
+    with django_assert_max_num_queries(30):
+        client.get(f"/observatory/campaigns/{campaign.pk}/?rounds=200")
