@@ -456,3 +456,30 @@ def test_the_timeline_reads_a_window_whatever_the_campaigns_length(
     assert counts[0] == counts[1]
     with django_assert_max_num_queries(30):
         client.get(f"/observatory/campaigns/{campaign.pk}/?rounds=200")
+
+
+def test_rounds_uploaded_through_the_api_job_alert_and_refuse_as_the_service_does(
+        alice, charlie, tmp_path, django_capture_on_commit_callbacks):
+    """The upload path users take (a job, run in the request in tests): rounds link and alert;
+    a malformed campaign fails the job naming the field, and nothing is written."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    def post(path):
+        upload = SimpleUploadedFile(path.name, path.read_bytes(), "application/zip")
+        with django_capture_on_commit_callbacks(execute=True):
+            return api_client(alice).post("/api/v1/observatory/submissions/",
+                                          {"file": upload, "expect": "probe"},
+                                          format="multipart").json()
+
+    for number, verdict in ((1, "accessible"), (2, "dns-tampering"), (3, "dns-tampering")):
+        path = round_bundle(tmp_path / f"api-{number}.zip", campaign_value(number),
+                            [result(DOCKER, verdict)])
+        assert post(path)["status"] == "succeeded"
+    assert list(CampaignChange.objects.values_list("number", "to_verdict")) == [
+        (2, "dns-tampering")]
+    assert _mails_to() == sorted([alice.email, charlie.email])
+    bad = round_bundle(tmp_path / "api-bad.zip", campaign_value(4, scheduled_at="soon"),
+                       [result(DOCKER, "accessible")])
+    job = post(bad)
+    assert job["status"] == "failed" and "“campaign.scheduled_at”" in job["message"]
+    assert CampaignRound.objects.count() == 3 and Incident.objects.count() == 3
