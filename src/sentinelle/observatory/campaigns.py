@@ -138,7 +138,9 @@ def _update_changes(campaign: Campaign, service: str, detected_in: int) -> None:
             campaign=campaign, service=service, from_verdict=before, to_verdict=after,
             number=number, detected_in=detected_in)
         stored.append(change)
-        transaction.on_commit(lambda pk=change.pk: notify(pk))
+        # After the round commits (a refused round tells nobody); a failing e-mail is logged
+        # and never undoes or fails the submission.
+        transaction.on_commit(lambda pk=change.pk: notify(pk), robust=True)
 
 
 def recipients(campaign: Campaign) -> list[User]:
