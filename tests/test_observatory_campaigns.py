@@ -408,6 +408,7 @@ def test_api_lists_and_shows_the_timeline(alice, charlie, weekly):
     assert detail["changes"] == [{
         "service": "hub.docker.com", "from_verdict": "accessible", "to": "geoblocked",
         "round": 3, "detected_in": 4, "detected_at": detail["changes"][0]["detected_at"]}]
+    assert detail["changes_total"] == 1
     assert detail["window"]["first"] == 1 and detail["window"]["last"] == 4
     assert all(r["submission"] for r in detail["window"]["rounds"])
     window = api_client(alice).get(

@@ -22,6 +22,8 @@ from sentinelle.observatory.campaign_timeline import (
 )
 from sentinelle.observatory.models import Campaign, CampaignChange
 
+MAX_CHANGES = 1000
+
 
 class CampaignSerializer(serializers.ModelSerializer):
     state = serializers.CharField(source="state.alpha2", read_only=True)
@@ -50,9 +52,11 @@ class CampaignDetailSerializer(CampaignSerializer):
     window = serializers.SerializerMethodField()
     timeline = serializers.SerializerMethodField()
     changes = serializers.SerializerMethodField()
+    changes_total = serializers.SerializerMethodField()
 
     class Meta(CampaignSerializer.Meta):
-        fields = [*CampaignSerializer.Meta.fields, "window", "timeline", "changes"]
+        fields = [*CampaignSerializer.Meta.fields, "window", "timeline", "changes",
+                  "changes_total"]
         read_only_fields = fields
 
     def _view(self, obj):
@@ -90,8 +94,12 @@ class CampaignDetailSerializer(CampaignSerializer):
 
     @extend_schema_field(ChangeSerializer(many=True))
     def get_changes(self, obj) -> list[dict]:
-        rows = CampaignChange.objects.filter(campaign=obj).order_by("number", "service")
-        return ChangeSerializer(rows[:1000], many=True).data
+        """The latest MAX_CHANGES changes, oldest first (``changes_total`` counts them all)."""
+        rows = CampaignChange.objects.filter(campaign=obj).order_by("-number", "-service")
+        return ChangeSerializer(list(rows[:MAX_CHANGES])[::-1], many=True).data
+
+    def get_changes_total(self, obj) -> int:
+        return CampaignChange.objects.filter(campaign=obj).count()
 
 
 class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
