@@ -585,3 +585,43 @@ def test_past_tlp_evidence_and_messages_in_the_admin(world, loosened, viewer):
     html = html.content.decode()
     assert ("red-era" in html) is (viewer in RED_ERA_SEES)
     assert "amber-era.txt" in html and "amber-era message" in html
+
+
+# --- access-probe campaigns (issue 15): the State's own operational data ----------------------
+# Cuba's campaign is seen by Cuba's focal points and the Secretariat; another State's focal
+# point (in a sharing group with Cuba or not) and the Council get 404 and never find it listed;
+# anonymous visitors are sent to sign in (the API answers 401).
+CAMPAIGN_SEES = {"alice", "amelie", "charlie", "ada"}
+
+
+@pytest.fixture
+def campaign(world, tmp_path):
+    from sentinelle.observatory import services as observatory
+    from sentinelle.observatory.models import Campaign
+    from tests.observatory_helpers import result
+    from tests.test_observatory_campaigns import campaign_value, round_bundle
+
+    for number in (1, 2):
+        path = round_bundle(tmp_path / f"cu-{number}.zip", campaign_value(number, "cu-secret"),
+                            [result("https://hub.docker.com/", "geoblocked")])
+        observatory.submit(world["users"]["alice"], path)
+    return Campaign.objects.get(name="cu-secret")
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+def test_campaign_pages_and_api(world, campaign, viewer):
+    user = world["users"][viewer]
+    client, api = web_client(user), api_client(user)
+    page_ = client.get(f"/observatory/campaigns/{campaign.pk}/")
+    listing = client.get("/observatory/campaigns/", {"state": "CU"})
+    detail = api.get(f"/api/v1/observatory/campaigns/{campaign.pk}/")
+    api_list = api.get("/api/v1/observatory/campaigns/", {"state": "CU"})
+    if user is None:
+        assert page_.status_code == listing.status_code == 302
+        assert detail.status_code == api_list.status_code == 401
+        return
+    sees = viewer in CAMPAIGN_SEES
+    assert page_.status_code == (200 if sees else 404)
+    assert detail.status_code == (200 if sees else 404)
+    assert ("cu-secret" in listing.content.decode()) is sees
+    assert ("cu-secret" in api_list.content.decode()) is sees

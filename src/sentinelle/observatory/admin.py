@@ -1,7 +1,13 @@
 from django.contrib import admin
 
 from sentinelle.core.admin import ReadOnlyAdmin
-from sentinelle.observatory.models import AccessObservation, BundleSubmission, RoutingAlertRecord
+from sentinelle.observatory.models import (
+    AccessObservation,
+    BundleSubmission,
+    Campaign,
+    CampaignChange,
+    RoutingAlertRecord,
+)
 
 
 @admin.register(BundleSubmission)
@@ -35,3 +41,24 @@ class RoutingAlertRecordAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request):
         return RoutingAlertRecord.objects.for_user(request.user)
+
+
+@admin.register(Campaign)
+class CampaignAdmin(ReadOnlyAdmin):
+    """Read-only: campaigns are made by their rounds' submissions."""
+
+    list_display = ["id", "state", "name", "last_round_at", "interval"]
+    search_fields = ["name"]
+
+    def get_queryset(self, request):
+        return Campaign.objects.for_user(request.user)
+
+
+@admin.register(CampaignChange)
+class CampaignChangeAdmin(ReadOnlyAdmin):
+    list_display = ["id", "campaign", "service", "from_verdict", "to_verdict", "number",
+                    "detected_at"]
+    search_fields = ["service"]
+
+    def get_queryset(self, request):
+        return CampaignChange.objects.for_user(request.user)

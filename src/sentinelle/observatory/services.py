@@ -489,6 +489,9 @@ def _count(value: Any) -> int:
 
 def _write(user, path: Path, filename: str, digest: str, manifest: dict, parsed: _Parsed,
            signer: str) -> Outcome:
+    from sentinelle.observatory import campaigns  # imports this module: not at the top
+
+    spec = campaigns.parse(manifest) if parsed.kind == BundleSubmission.Kind.ACCESS else None
     evidence = None
     try:
         with transaction.atomic(), open(path, "rb") as handle:
@@ -521,6 +524,8 @@ def _write(user, path: Path, filename: str, digest: str, manifest: dict, parsed:
                 model.objects.bulk_create(
                     model(incident=incident, submission=submission, state_id=user.state_id,
                           **row) for row in parsed.rows[i:i + BATCH])
+            if spec is not None:   # a campaign round: linked, summed up, changes alerted
+                campaigns.record_round(submission, spec)
             audit.record("observatory.submit", submission, after={
                 "incident": incident.pk, "kind": parsed.kind, "sha256": digest,
                 "rows": len(parsed.rows), "signer": signer})

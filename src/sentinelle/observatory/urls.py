@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sentinelle.observatory import routing_page, views
+from sentinelle.observatory import campaign_views, routing_page, views
 
 urlpatterns = [
     path("", views.home, name="observatory"),
@@ -11,6 +11,8 @@ urlpatterns = [
          name="observatory-corroborate"),
     path("index/", views.access_index, name="observatory-index"),
     path("index.csv", views.access_index_csv, name="observatory-index-csv"),
+    path("campaigns/", campaign_views.campaign_list, name="observatory-campaigns"),
+    path("campaigns/<int:pk>/", campaign_views.campaign_detail, name="observatory-campaign"),
     path("routing/", routing_page.routing, name="observatory-routing"),
     path("routing/watch.yaml", routing_page.routing_watch_download,
          name="observatory-routing-watch"),

@@ -23,7 +23,12 @@ from sentinelle.analysis.disclosure import is_full_view
 from sentinelle.core import jobs
 from sentinelle.incidents import exports, workflow
 from sentinelle.observatory.forms import IndexFilterForm, SubmitForm
-from sentinelle.observatory.models import AccessObservation, BundleSubmission, RoutingAlertRecord
+from sentinelle.observatory.models import (
+    AccessObservation,
+    BundleSubmission,
+    CampaignRound,
+    RoutingAlertRecord,
+)
 from sentinelle.observatory.tasks import CORROBORATE, KIND
 
 MAX_ROWS_SHOWN = 500
@@ -72,9 +77,12 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
     submission = _submission_for_user(request.user, pk)
     rows = _rows(submission)
     access = submission.kind == BundleSubmission.Kind.ACCESS
+    # Its campaign round, linked for those who may see the campaign.
+    campaign_round = CampaignRound.objects.for_user(request.user).filter(
+        submission=submission).select_related("campaign").first()
     return render(request, "observatory/submission.html", {
         "submission": submission, "rows": rows[:MAX_ROWS_SHOWN], "total": rows.count(),
-        "access": access,
+        "access": access, "campaign_round": campaign_round,
         "can_corroborate": access and workflow.party(request.user, submission.incident)})
 
 

@@ -1,11 +1,13 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from sentinelle.observatory.api import routing, views
+from sentinelle.observatory.api import campaigns, routing, views
 
 router = SimpleRouter()
 router.register("observatory/submissions", views.SubmissionViewSet,
                 basename="api-observatory-submission")
+router.register("observatory/campaigns", campaigns.CampaignViewSet,
+                basename="api-observatory-campaign")
 router.register("observatory/routing/alerts", routing.LiveAlertViewSet,
                 basename="api-observatory-routing-alert")
 
