@@ -288,7 +288,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Two models have a "kind" field with choices; name the bundle's so neither gets a hash.
     "ENUM_NAME_OVERRIDES": {
-        "BundleKindEnum": "sentinelle.observatory.models.BundleSubmission.Kind"},
+        "BundleKindEnum": "sentinelle.observatory.models.BundleSubmission.Kind",
+        # Probe results and campaign changes share one verdict vocabulary: one enum.
+        "VerdictEnum": "sentinelle.observatory.models.Verdict"},
 }
 
 # Long work (imports, reports, federation) runs as tasks. "database" needs a worker process
