@@ -66,6 +66,9 @@ class RunOptions:
     progress: bool = True
     control_pins: list[str] = field(default_factory=list)   # tls_pin forms; empty: CA check
     command_line: list[str] = field(default_factory=lambda: list(sys.argv))
+    # A campaign round's identity (name, round, scheduled_at, interval_seconds, config_sha256),
+    # written as the manifest's "campaign" key: the platform files rounds by it.
+    campaign: dict[str, Any] | None = None
 
 
 @dataclass
@@ -329,6 +332,8 @@ class _Run:
             writer.set("started_at", started.isoformat())
             writer.set("finished_at", finished.isoformat())
             writer.set("summary", summary)
+            if options.campaign is not None:
+                writer.set("campaign", options.campaign)
         return options.bundle
 
 
