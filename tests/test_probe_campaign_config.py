@@ -101,6 +101,8 @@ def test_each_error_names_its_key(tmp_path, change, named):
     ("- a list\n- not a mapping\n", "expected a mapping of keys, got a list"),
     ("", "expected a mapping of keys, got nothing"),
     (b"\xff\xfe bad bytes", "not UTF-8"),
+    ("name: x\nconcurrency: " + "9" * 5000 + "\n", "a value cannot be read"),
+    ("name: !!python/object:os.system x\n", "not valid YAML at line 1"),
     ("a: &a [*a, *a]\n" + "b: " + "[" * 5000, "nested too deeply"),
 ])
 def test_malformed_files_are_refused(tmp_path, text, named):

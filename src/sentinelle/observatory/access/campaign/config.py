@@ -87,7 +87,7 @@ class CampaignConfig:
         return read_secret(self.platform_token_file, "platform.token_file")
 
 
-# key -> (type check, description); nested sections are dicts of the same
+# The keys each section may hold ("" is the top level); anything else is refused by name.
 _SECTIONS: dict[str, set[str]] = {
     "": {"name", "lists", "schedule", "control", "vantage", "sign_key", "concurrency",
          "platform", "state_dir", "probe", "keep_acknowledged"},
@@ -128,6 +128,9 @@ def loads(data: bytes, path: Path) -> CampaignConfig:
         raise ConfigError(f"{path}: not valid YAML{where}") from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply") from None
+    except ValueError as exc:
+        # PyYAML's int() of a number of more than 4,300 digits
+        raise ConfigError(f"{path}: a value cannot be read ({str(exc)[:80]})") from None
     return _Reader(path, hashlib.sha256(data).hexdigest()).read(raw)
 
 
