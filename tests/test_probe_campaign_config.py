@@ -141,7 +141,7 @@ def test_check_validates_the_config_and_tokens(tmp_path, capsys):
     (tmp_path / "control.token").chmod(0o640)
     assert cli.main(["campaign", "--config", str(path), "--check"]) == 2
     err = capsys.readouterr().err
-    assert "control.token_file" in err and "chmod 600" in err and "\n" == err[-1]
+    assert "control.token_file" in err and "chmod 600" in err and err[-1] == "\n"
     assert cli.main(["campaign", "--config", str(tmp_path / "none.yaml"), "--check"]) == 2
     assert "none.yaml" in capsys.readouterr().err
     assert cli.main(["campaign", "--config", str(path), "--once", "--drain"]) == 2

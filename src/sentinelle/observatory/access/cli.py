@@ -1,4 +1,4 @@
-"""``sentinelle probe run|helper|campaign``: the access probe and its control helper on the command line.
+"""``sentinelle probe run|helper|campaign``: the access probe, its control helper and campaigns.
 
 ``main(argv)`` gets the arguments after ``probe`` (e.g. ``["run", "--list", "x.csv", ...]``)
 and returns the exit status: 0 done, 1 the run failed, 2 bad options or an unreadable list

@@ -83,7 +83,9 @@ class Platform:
 
     def _call(self, method: str, path: str, body: bytes | None = None,
               content_type: str | None = None) -> Answer:
-        request = urllib.request.Request(self.url + path, data=body, method=method)
+        # The config accepts only http(s):// URLs (config.url)
+        request = urllib.request.Request(self.url + path, data=body,  # noqa: S310
+                                         method=method)
         request.add_header("Authorization", f"Bearer {self.token}")
         request.add_header("Accept", "application/json")
         request.add_header("Accept-Language", "en")
