@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sentinelle.evidence import keys
 from sentinelle.observatory.access import cli
 from sentinelle.observatory.access.campaign import config as c
 from sentinelle.observatory.access.campaign.schedule import in_quiet_hours, next_round
@@ -20,7 +21,7 @@ UTC = dt.UTC
 
 def base(tmp_path: Path) -> dict:
     (tmp_path / "cu.csv").write_text("url,category_code,notes\nhttps://example.org/,NEWS,\n")
-    (tmp_path / "probe.key").write_text("not read by the config\n")
+    keys.generate(tmp_path / "probe.key")
     for name in ("control.token", "platform.token"):
         (tmp_path / name).write_text("secret-token-0123456789\n")
         (tmp_path / name).chmod(0o600)
@@ -133,6 +134,16 @@ def test_a_token_file_others_can_read_is_refused(tmp_path):
         config.platform_token()
 
 
+def test_secrets_are_read_when_used_not_when_loaded(tmp_path):
+    """--status runs outside the systemd unit, where its credentials do not exist."""
+    data = base(tmp_path)
+    data["platform"]["token_file"] = "/run/credentials/x.service/platform-token"
+    config = c.load(write(tmp_path, data))
+    with pytest.raises(c.ConfigError, match="platform.token_file: /run/credentials/x.service/"
+                                            "platform-token: No such file"):
+        config.platform_token()
+
+
 def test_check_validates_the_config_and_tokens(tmp_path, capsys):
     path = write(tmp_path, base(tmp_path))
     assert cli.main(["campaign", "--config", str(path), "--check"]) == 0
@@ -142,6 +153,10 @@ def test_check_validates_the_config_and_tokens(tmp_path, capsys):
     assert cli.main(["campaign", "--config", str(path), "--check"]) == 2
     err = capsys.readouterr().err
     assert "control.token_file" in err and "chmod 600" in err and err[-1] == "\n"
+    (tmp_path / "control.token").chmod(0o600)
+    (tmp_path / "probe.key").write_text("not a key\n")
+    assert cli.main(["campaign", "--config", str(path), "--check"]) == 2
+    assert "sign_key: " in capsys.readouterr().err
     assert cli.main(["campaign", "--config", str(tmp_path / "none.yaml"), "--check"]) == 2
     assert "none.yaml" in capsys.readouterr().err
     assert cli.main(["campaign", "--config", str(path), "--once", "--drain"]) == 2

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from sentinelle.evidence import keys
 from sentinelle.observatory.access import cli
 from sentinelle.observatory.access.campaign import config as c
 from tests.systemd_units import assert_systemd_accepts
@@ -62,7 +63,7 @@ def test_the_example_config_loads_and_matches_the_unit(tmp_path):
     data["lists"] = [local(p, "url\nhttps://example.org/\n") for p in data["lists"]]
     data["control"]["token_file"] = local(data["control"]["token_file"], "t0ken-control\n")
     data["platform"]["token_file"] = local(data["platform"]["token_file"], "t0ken-platform\n")
-    data["sign_key"] = local(data["sign_key"])
+    data["sign_key"] = str(keys.generate(tmp_path / "probe.key")[0])
     data["state_dir"] = str(tmp_path / "state")
     path = tmp_path / "campaign.yaml"
     path.write_text(yaml.safe_dump(data))

@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             config.control_token()
             config.platform_token()
+            config.check_sign_key()
         except ConfigError as exc:
             return _fail(f"--config: {exc}")
         print(f"{config.path}: campaign {config.name!r}, {len(config.lists)} list(s), every "

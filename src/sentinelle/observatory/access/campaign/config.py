@@ -86,6 +86,15 @@ class CampaignConfig:
     def platform_token(self) -> str:
         return read_secret(self.platform_token_file, "platform.token_file")
 
+    def check_sign_key(self) -> None:
+        from sentinelle.evidence import keys
+
+        try:
+            keys.load_private(self.sign_key)
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
+            raise ConfigError(f"sign_key: {self.sign_key}: {reason}") from None
+
 
 # The keys each section may hold ("" is the top level); anything else is refused by name.
 _SECTIONS: dict[str, set[str]] = {
@@ -282,11 +291,17 @@ class _Reader:
         return CampaignConfig(
             path=self.path, sha256=self.sha256, name=name, lists=lists, schedule=schedule,
             control_url=control_url,
-            control_token_file=self.file_path(control["token_file"], "control.token_file"),
-            control_pins=pins, sign_key=self.file_path(top["sign_key"], "sign_key"),
+            # Secrets are checked when read (--check, the start), not here: they may be
+            # systemd credentials that exist only inside the service, and --status runs
+            # outside it.
+            control_token_file=self.file_path(control["token_file"], "control.token_file",
+                                              must_exist=False),
+            control_pins=pins,
+            sign_key=self.file_path(top["sign_key"], "sign_key", must_exist=False),
             state_dir=self.file_path(top["state_dir"], "state_dir", must_exist=False),
             platform_url=self.url(platform["url"], "platform.url"),
-            platform_token_file=self.file_path(platform["token_file"], "platform.token_file"),
+            platform_token_file=self.file_path(platform["token_file"], "platform.token_file",
+                                               must_exist=False),
             platform_ca_file=(self.file_path(platform["ca_file"], "platform.ca_file")
                               if platform.get("ca_file") is not None else None),
             retry_min=retry_min, retry_max=retry_max,

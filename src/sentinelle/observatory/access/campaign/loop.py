@@ -66,6 +66,7 @@ class Campaign:
         config = self.config
         # Both tokens are read now: a bad token file stops the start, not the first round.
         self.control_token = config.control_token()
+        config.check_sign_key()
         self.platform = Platform(config.platform_url, config.platform_token(),
                                  config.platform_ca_file)
         try:
