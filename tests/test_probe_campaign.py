@@ -7,6 +7,7 @@ mid-drain loses nothing and files nothing twice."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -360,3 +361,95 @@ def test_the_long_running_campaign_stops_cleanly_on_sigterm(tmp_path, farm, cont
         outbox.close()
     assert not list((tmp_path / "state" / "work").iterdir())
     assert BundleSubmission.objects.count() == 1
+
+
+class Forwarder:
+    """A TCP port that forwards to the live server once started: the platform "comes up" at
+    the URL the campaign was given."""
+
+    def __init__(self, port: int, target: tuple[str, int]) -> None:
+        import socketserver
+        import threading
+
+        class Pipe(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                with socket.create_connection(target) as upstream:
+                    def pump(src, dst) -> None:
+                        try:
+                            while data := src.recv(65536):
+                                dst.sendall(data)
+                        except OSError:
+                            pass
+                        finally:
+                            with contextlib.suppress(OSError):
+                                dst.shutdown(socket.SHUT_WR)
+                    back = threading.Thread(target=pump, args=(upstream, self.request))
+                    back.start()
+                    pump(self.request, upstream)
+                    back.join(30)
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", port), Pipe)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_running_campaign_retries_until_the_platform_comes_up(setup, live_server):
+    import threading
+    from urllib.parse import urlsplit
+
+    from sentinelle.observatory.access.campaign import config as c
+    from sentinelle.observatory.access.campaign.loop import Campaign
+
+    port = closed_port()
+    setup.platform(url=f"http://127.0.0.1:{port}")
+    setup.data["schedule"] = {"interval": "1h"}
+    setup.write()
+    campaign = Campaign(c.load(setup.path))
+    failures: list[BaseException] = []
+
+    def loop() -> None:
+        try:
+            campaign.open()
+            campaign.run_forever()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            failures.append(exc)
+        finally:
+            campaign.close()
+    thread = threading.Thread(target=loop)
+    thread.start()
+    forwarder = None
+    try:
+        deadline = time.monotonic() + 60
+        attempts = 0
+        while attempts < 2 and time.monotonic() < deadline:      # refused twice, backing off
+            time.sleep(0.2)
+            with contextlib.suppress(Exception):
+                outbox = setup.outbox()
+                try:
+                    attempts = max([b["attempts"] for b in outbox.pending_list()] or [0])
+                finally:
+                    outbox.close()
+        assert attempts >= 2 and not BundleSubmission.objects.exists()
+        live = urlsplit(live_server.url)
+        forwarder = Forwarder(port, (live.hostname, live.port))
+        while setup.counts()["acknowledged"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert setup.counts() == {"pending": 0, "acknowledged": 1, "refused": 0}
+    finally:
+        campaign.stop.set()
+        thread.join(30)
+        if forwarder is not None:
+            forwarder.stop()
+    assert not failures and not thread.is_alive()
+    assert BundleSubmission.objects.count() == 1
+    outbox = setup.outbox()
+    try:
+        assert [r["round"] for r in outbox.rounds()] == [1]      # the next is an hour away
+        assert outbox.meta("next_at")
+    finally:
+        outbox.close()

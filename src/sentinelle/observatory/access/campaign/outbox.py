@@ -116,6 +116,8 @@ class Outbox:
         if not read_only:
             for folder in (*self.folders.values(), self.work):
                 folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if read_only and not self.path.exists():
+            raise OutboxError(f"{self.path}: no campaign has run with this state_dir yet")
         self._check_header()
         try:
             uri = f"file:{self.path}?mode=ro" if read_only else str(self.path)
