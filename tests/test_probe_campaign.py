@@ -453,3 +453,29 @@ def test_the_running_campaign_retries_until_the_platform_comes_up(setup, live_se
         assert outbox.meta("next_at")
     finally:
         outbox.close()
+
+
+def test_a_queued_job_is_followed_not_submitted_again(setup, settings):
+    """With a worker (the database task backend), the POST answers a queued job: the campaign
+    keeps its id and asks about that job, not the platform again with the bundle."""
+    from django.core.management import call_command
+
+    from sentinelle.core.models import Job
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    assert setup.main("--once", "--no-progress") == 3           # accepted, not yet done
+    job = Job.objects.get()
+    assert job.status == Job.Status.QUEUED
+    outbox = setup.outbox()
+    try:
+        [pending] = outbox.pending_list()
+        stored = outbox._db.execute("SELECT job_id FROM bundles").fetchone()[0]
+    finally:
+        outbox.close()
+    assert stored == job.pk and pending["last_error"] is None
+    assert setup.main("--drain") == 3                           # still queued: asked, waits
+    call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", verbosity=0)
+    assert setup.main("--drain") == 0
+    assert Job.objects.count() == 1                             # one POST, then GETs
+    assert setup.counts() == {"pending": 0, "acknowledged": 1, "refused": 0}
+    assert BundleSubmission.objects.count() == 1

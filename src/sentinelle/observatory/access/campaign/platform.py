@@ -24,6 +24,7 @@ import ssl
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,7 @@ TIMEOUT = 120.0
 # bundle's (core/jobs.py): sent again. The messages are asked for in English (Accept-Language).
 TRANSIENT_JOB_FAILURES = ("failed unexpectedly", "stopped before it finished")
 MAX_ANSWER = 1 << 20
+CHUNK = 1 << 20
 
 
 class TokenRefused(Exception):
@@ -63,15 +65,24 @@ class Platform:
             self.context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
 
     def submit(self, path: Path) -> Answer:
+        """POST the bundle, streamed from disk (a bundle of a long list with its transcripts
+        may be large: it is never held in memory)."""
         boundary = uuid.uuid4().hex
-        body = b"".join([
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"expect\"\r\n\r\nprobe\r\n"
-            .encode(),
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-            f"filename=\"{path.name}\"\r\nContent-Type: application/zip\r\n\r\n".encode(),
-            path.read_bytes(), f"\r\n--{boundary}--\r\n".encode()])
-        return self._call("POST", SUBMISSIONS, body,
-                          f"multipart/form-data; boundary={boundary}")
+        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"expect\"\r\n\r\n"
+                f"probe\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                f"filename=\"{path.name}\"\r\nContent-Type: application/zip\r\n\r\n").encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        size = path.stat().st_size
+
+        def body():
+            yield head
+            with open(path, "rb") as handle:
+                while chunk := handle.read(CHUNK):
+                    yield chunk
+            yield tail
+        return self._call("POST", SUBMISSIONS, body(),
+                          f"multipart/form-data; boundary={boundary}",
+                          length=len(head) + size + len(tail))
 
     def job(self, job_id: int) -> Answer:
         answer = self._call("GET", JOBS.format(int(job_id)))
@@ -81,8 +92,8 @@ class Platform:
                           retry_after=0)
         return answer
 
-    def _call(self, method: str, path: str, body: bytes | None = None,
-              content_type: str | None = None) -> Answer:
+    def _call(self, method: str, path: str, body: Iterator[bytes] | None = None,
+              content_type: str | None = None, length: int | None = None) -> Answer:
         # The config accepts only http(s):// URLs (config.url)
         request = urllib.request.Request(self.url + path, data=body,  # noqa: S310
                                          method=method)
@@ -91,6 +102,8 @@ class Platform:
         request.add_header("Accept-Language", "en")
         if content_type:
             request.add_header("Content-Type", content_type)
+        if length is not None:
+            request.add_header("Content-Length", str(length))
         try:
             with urllib.request.urlopen(request, timeout=self.timeout,  # noqa: S310 - http(s) only
                                         context=self.context) as response:
