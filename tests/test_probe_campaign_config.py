@@ -72,6 +72,8 @@ def test_a_good_config_resolves_paths_next_to_it(tmp_path):
     (lambda d: d.update(concurrency="16"), "concurrency: expected a whole number, got text"),
     (lambda d: d.update(concurrency=0), "concurrency: must be between 1 and 1024"),
     (lambda d: d.update(schedule="6h"), "schedule: expected a mapping"),
+    (lambda d: d.update(vantage=[]), "vantage: expected a mapping of keys, got a list"),
+    (lambda d: d.update(probe=""), "probe: expected a mapping of keys, got text"),
     (lambda d: d["schedule"].update(interval="6 hours"), "schedule.interval:"),
     (lambda d: d["schedule"].update(interval=True), "schedule.interval: expected a duration"),
     (lambda d: d["schedule"].update(interval="30s"), "schedule.interval: must be at least"),

@@ -26,7 +26,8 @@ read. See docs/observatory.md, "Campaigns", and deploy/probe-campaign.example.ya
 """
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """The ``campaign`` subcommand of ``sentinelle probe``."""
     campaign = sub.add_parser(
         "campaign", help="run lists on a schedule and submit each round's bundle to the platform",
         description="Run the config's lists on a schedule, as a long-running process; each "
@@ -42,8 +43,8 @@ def add_parser(sub) -> None:
     mode.add_argument("--drain", action="store_true",
                       help="run no round: try to deliver every pending bundle once and exit")
     mode.add_argument("--check", action="store_true",
-                      help="check the config and the token files, print the next round's "
-                           "plan, and exit")
+                      help="check the config, the token files and the signing key, print "
+                           "a summary, and exit")
     mode.add_argument("--status", action="store_true",
                       help="print the outbox counts and the last rounds, and exit")
     campaign.add_argument("--no-progress", action="store_true",

@@ -203,7 +203,7 @@ class _Reader:
     def section(self, raw: Any, name: str) -> dict[str, Any]:
         where = name or "the file"
         if not isinstance(raw, dict):
-            return self._not_a_mapping(raw, where)
+            raise self.fail(where, f"expected a mapping of keys, got {_kind(raw)}")
         for key in raw:
             if not isinstance(key, str):
                 raise self.fail(where, f"key {str(key)[:40]!r} is not text")
@@ -217,9 +217,6 @@ class _Reader:
             if raw.get(key) is None:
                 raise self.fail(_path(name, key), "is required")
         return raw
-
-    def _not_a_mapping(self, raw: Any, where: str) -> dict[str, Any]:
-        raise self.fail(where, f"expected a mapping of keys, got {_kind(raw)}")
 
     def text(self, raw: Any, where: str, limit: int = 2048) -> str:
         if not isinstance(raw, str) or not raw.strip():
@@ -280,8 +277,10 @@ class _Reader:
         if pins and not control_url.startswith("https://"):
             raise self.fail("control.pin", "needs an https:// control.url")
         platform = self.section(top["platform"], "platform")
-        vantage = self.section(top.get("vantage") or {}, "vantage")
-        probe = self.probe(self.section(top.get("probe") or {}, "probe"))
+        # An absent (or empty: `vantage:`) section is no section; any other value is checked.
+        vantage = self.section({} if top.get("vantage") is None else top["vantage"], "vantage")
+        probe = self.probe(self.section({} if top.get("probe") is None else top["probe"],
+                                        "probe"))
         if vantage.get("bind") is not None:
             probe["bind"] = self.ip(vantage["bind"], "vantage.bind")
         retry_min = self.duration(platform.get("retry_min", 10), "platform.retry_min")
