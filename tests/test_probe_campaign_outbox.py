@@ -108,3 +108,32 @@ def test_files_that_are_not_a_campaign_state_are_refused_untouched(tmp_path):
         Outbox(tmp_path / "c", "de")
     with pytest.raises(OutboxError, match="no campaign has run"):
         Outbox(tmp_path / "d", "cu", read_only=True)
+
+
+def test_the_plan_survives_a_restart_and_is_redone_when_the_config_changes(tmp_path):
+    import random
+
+    import yaml
+
+    from sentinelle.observatory.access.campaign import config as c
+    from sentinelle.observatory.access.campaign.loop import Campaign
+    from tests.test_probe_campaign_config import base, write
+
+    data = base(tmp_path)
+    path = write(tmp_path, data)
+    clock = [NOW]
+
+    def planned(seed: int) -> tuple[dt.datetime, dt.datetime]:
+        campaign = Campaign(c.load(path), rng=random.Random(seed), clock=lambda: clock[0])
+        campaign.open()
+        try:
+            return campaign.planned()
+        finally:
+            campaign.close()
+    first = planned(1)
+    assert first[0] == NOW and NOW <= first[1] <= NOW + dt.timedelta(minutes=10)
+    clock[0] = NOW + dt.timedelta(minutes=3)
+    assert planned(2) == first                 # a restart keeps the plan (another seed)
+    data["schedule"]["jitter"] = "0s"
+    path.write_text(yaml.safe_dump(data))
+    assert planned(3) == (clock[0], clock[0])  # edited config: planned again, under it

@@ -142,13 +142,16 @@ class Campaign:
         """(nominal, at) of the next round, planned once and kept across restarts."""
         assert self.outbox is not None
         nominal, at = self.outbox.meta("next_nominal"), self.outbox.meta("next_at")
-        if nominal and at:
+        # A plan made under another config (the interval or quiet hours were edited, then the
+        # service restarted) is made again under this one.
+        if nominal and at and self.outbox.meta("plan_config") == self.config.sha256:
             return dt.datetime.fromisoformat(nominal), dt.datetime.fromisoformat(at)
         last = self.outbox.meta("last_nominal")
         plan = next_round(dt.datetime.fromisoformat(last) if last else None, self.clock(),
                           self.config.schedule, self.rng)
         self.outbox.set_meta({"next_nominal": plan.nominal.isoformat(),
-                              "next_at": plan.at.isoformat()})
+                              "next_at": plan.at.isoformat(),
+                              "plan_config": self.config.sha256})
         log.info("next round at %s", plan.at.isoformat(timespec="seconds"))
         return plan.nominal, plan.at
 
