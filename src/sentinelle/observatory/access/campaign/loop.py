@@ -36,6 +36,7 @@ from .schedule import next_round
 __all__ = ["Campaign", "CampaignError", "Stopped"]
 
 log = logging.getLogger("sentinelle.probe.campaign")
+JOB_POLL = 5.0          # seconds between two questions about a queued or running job
 
 
 class CampaignError(Exception):
@@ -234,8 +235,9 @@ class Campaign:
 
     def _deliver_one(self, bundle) -> None:
         assert self.outbox is not None and self.platform is not None
-        log.info("submitting bundle %s (round %d, attempt %d)", bundle.sha256[:12],
-                 bundle.round, bundle.attempts + 1)
+        if bundle.job_id is None:
+            log.info("submitting bundle %s (round %d, attempt %d)", bundle.sha256[:12],
+                     bundle.round, bundle.attempts + 1)
         try:
             if bundle.job_id is not None:
                 answer = self.platform.job(bundle.job_id)
@@ -259,7 +261,10 @@ class Campaign:
                       bundle.sha256[:12], answer.message)
         elif answer.kind == "waiting":
             assert answer.job_id is not None
-            self.outbox.waiting(bundle.sha256, answer.job_id, time.time() + 2)
+            # The platform's worker has the bundle: ask about the job, not with the bundle.
+            log.info("bundle %s: platform job %d %s", bundle.sha256[:12], answer.job_id,
+                     answer.message.rsplit(" ", 1)[-1])
+            self.outbox.waiting(bundle.sha256, answer.job_id, time.time() + JOB_POLL)
         else:
             delay = answer.retry_after if answer.retry_after else self._backoff(bundle.attempts)
             self.outbox.retry(bundle.sha256, answer.message, time.time() + delay)
