@@ -28,7 +28,7 @@ def _report(result: harness.Result) -> str:
 def test_every_reachable_parser_has_a_target():
     """The parsers issue 11 names: every one a user can reach with a file."""
     expected = {"stix", "misp", "veris", "ooni", "rislive", "watchlist", "fingerprints",
-                "iodef", "arf", "xarf", "csvxlsx", "mrt", "bundle"}
+                "iodef", "arf", "xarf", "csvxlsx", "mrt", "bundle", "campaign_config"}
     assert not expected - set(TARGETS), expected - set(TARGETS)
 
 

@@ -89,7 +89,7 @@ def test_help_for_one_command_accepts_the_hyphenated_name(capsys):
 
 
 @pytest.mark.parametrize("group, subcommands", [
-    ("probe", ["run", "helper", "submit"]),
+    ("probe", ["run", "helper", "campaign", "submit"]),
     ("routing", ["scan", "dump", "vrp-to-watch", "submit"]),
     ("evidence", ["keygen", "verify"]),
 ])

@@ -46,7 +46,8 @@ COMMAND_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     )),
     (gettext_noop("Access observatory and routing monitor (probe, routing and evidence need no "
                   "database)"), (
-        ("probe", gettext_noop("measure denial of access: run, helper; submit: file a bundle")),
+        ("probe", gettext_noop("measure denial of access: run, helper, campaign; submit: file a "
+                               "bundle")),
         ("routing", gettext_noop("BGP hijacks and leaks: scan, dump, vrp-to-watch; submit: "
                                  "file a bundle")),
         ("evidence", gettext_noop("signed evidence bundles: keygen, verify")),

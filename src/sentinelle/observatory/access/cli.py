@@ -1,4 +1,4 @@
-"""``sentinelle probe run|helper``: the access probe and its control helper on the command line.
+"""``sentinelle probe run|helper|campaign``: the access probe, its control helper and campaigns.
 
 ``main(argv)`` gets the arguments after ``probe`` (e.g. ``["run", "--list", "x.csv", ...]``)
 and returns the exit status: 0 done, 1 the run failed, 2 bad options or an unreadable list
@@ -247,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the helper's AS number, as you know it")
     helper.add_argument("--max-concurrent", type=_positive_int, default=32, metavar="N",
                         help="measurements running at once (default 32)")
+    from sentinelle.observatory.access.campaign import command as campaign_command
+
+    campaign_command.add_parser(sub)
     # Listed so that `sentinelle probe --help` shows it; `sentinelle.cli` sends it to Django.
     sub.add_parser("submit", help="file a signed bundle as a draft report of your State (on the "
                                   "platform): sentinelle probe submit BUNDLE --user NAME",
@@ -265,6 +268,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     if args.command == "run":
         return _run(args, argv)
+    if args.command == "campaign":
+        from sentinelle.observatory.access.campaign import command as campaign_command
+
+        return campaign_command.run(args)
     if args.command == "helper" and args.print_pin:
         return _print_pin(args)
     if args.command == "submit":

@@ -73,6 +73,9 @@ class RunOptions:
     http2: bool = True                  # offer ALPN h2 (--no-h2: HTTP/1.1 only)
     browser_headers: bool = False       # --browser-headers: Chrome's header set
     command_line: list[str] = field(default_factory=lambda: list(sys.argv))
+    # A campaign round's identity (name, round, scheduled_at, interval_seconds, config_sha256),
+    # written as the manifest's "campaign" key: the platform files rounds by it.
+    campaign: dict[str, Any] | None = None
 
 
 @dataclass
@@ -349,6 +352,8 @@ class _Run:
             writer.set("started_at", started.isoformat())
             writer.set("finished_at", finished.isoformat())
             writer.set("summary", summary)
+            if options.campaign is not None:
+                writer.set("campaign", options.campaign)
         return options.bundle
 
 
