@@ -47,6 +47,21 @@ def test_a_refused_job_shows_the_reason_and_a_crash_hides_internals(alice):
     assert crashed.status == "failed" and "secret" not in crashed.message
 
 
+def test_a_failed_job_says_whose_fault_it_was_to_its_owner_only(alice, bob):
+    """A program (the probe campaign's outbox) must know whether to send the input again
+    without reading the message, which is in the owner's language."""
+    from tests.conftest import api_client
+
+    refused, crashed = jobs.start("test-refuse", alice), jobs.start("test-crash", alice)
+    owner = api_client(alice)
+    assert owner.get(f"/api/v1/jobs/{refused.pk}/").json()["failure"] == "refused"
+    assert owner.get(f"/api/v1/jobs/{crashed.pk}/").json()["failure"] == "error"
+    done = jobs.start("test-count", alice, upload=SimpleUploadedFile("a.csv", b"1\n"))
+    assert owner.get(f"/api/v1/jobs/{done.pk}/").json()["failure"] == ""
+    other = api_client(bob).get(f"/api/v1/jobs/{refused.pk}/")
+    assert other.status_code == 404 or other.json()["failure"] is None
+
+
 def test_jobs_are_their_owners_only(alice, bob, client):
     job = jobs.start("test-count", alice, upload=SimpleUploadedFile("a.csv", b"1\n"))
     client.force_login(bob)

@@ -97,9 +97,10 @@ def run_job(job_id: int) -> None:
             result = _HANDLERS[job.kind](job, progress)
     except ValidationError as exc:
         job.status, job.message = Job.Status.FAILED, " ".join(exc.messages)[:10_000]
+        job.failure = Job.Failure.REFUSED
     except Exception:
         log.exception("job %s (%s) failed", job.pk, job.kind)
-        job.status = Job.Status.FAILED
+        job.status, job.failure = Job.Status.FAILED, Job.Failure.ERROR
         job.message = _("The job failed unexpectedly; the administrator can find the details "
                         "in the server log.")
     else:
@@ -107,8 +108,8 @@ def run_job(job_id: int) -> None:
     job.progress_done = progress.job.progress_done
     job.finished_at = timezone.now()
     _discard_input(job)
-    job.save(update_fields=["status", "message", "result", "progress_done", "finished_at",
-                            "output", "output_name", "progress_total", "input"])
+    job.save(update_fields=["status", "message", "failure", "result", "progress_done",
+                            "finished_at", "output", "output_name", "progress_total", "input"])
 
 
 @receiver(task_finished)
@@ -125,10 +126,11 @@ def fail_abandoned(sender, task_result, **kwargs) -> None:
         return
     log.warning("job %s (%s): its worker ended before it did; marked failed", job.pk, job.kind)
     job.status, job.finished_at = Job.Status.FAILED, timezone.now()
+    job.failure = Job.Failure.INTERRUPTED
     job.message = _("The job stopped before it finished: the process running it ended (it may "
                     "have been restarted or run out of memory). Start it again.")
     _discard_input(job)
-    job.save(update_fields=["status", "message", "finished_at", "input"])
+    job.save(update_fields=["status", "message", "failure", "finished_at", "input"])
 
 
 def _discard_input(job: Job) -> None:

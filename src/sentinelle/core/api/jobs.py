@@ -12,7 +12,8 @@ class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = Job
         fields = ["id", "kind", "status", "input_name", "input_size", "input_sha256",
-                  "progress_done", "progress_total", "message", "result", "created_at",
+                  "progress_done", "progress_total", "message", "failure", "result",
+                  "created_at",
                   "started_at", "finished_at", "output"]
 
     def get_output(self, job) -> str | None:
@@ -41,7 +42,8 @@ class JobViewSet(viewsets.ViewSet):
 
 # What another's job may show: its status, never its files, message or result (an export's
 # output holds what its owner may see).
-PRIVATE_FIELDS = ("input_name", "input_size", "input_sha256", "message", "result", "output")
+PRIVATE_FIELDS = ("input_name", "input_size", "input_sha256", "message", "failure", "result",
+                  "output")
 
 
 def _shown(job: Job, request) -> dict:

@@ -39,6 +39,14 @@ class Job(models.Model):
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
 
+    class Failure(models.TextChoices):
+        """Why a failed job failed, for a program that must decide whether to try again (the
+        probe campaign's outbox): the input was refused (it will be refused again), or the
+        platform failed (an error, or the worker ended under it)."""
+        REFUSED = "refused", _("Input refused")
+        ERROR = "error", _("Unexpected error")
+        INTERRUPTED = "interrupted", _("Interrupted")
+
     kind = models.CharField(_("kind"), max_length=40)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                               related_name="jobs", null=True, blank=True)
@@ -55,6 +63,7 @@ class Job(models.Model):
     progress_done = models.PositiveBigIntegerField(default=0)
     progress_total = models.PositiveBigIntegerField(null=True, blank=True)
     message = models.TextField(_("message"), blank=True)
+    failure = models.CharField(_("failure"), max_length=12, choices=Failure.choices, blank=True)
     result = models.JSONField(_("result"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)

@@ -7,8 +7,8 @@ Every answer is one ``Answer``:
 - ``acknowledged``: the job succeeded — a new draft report, or the report the platform made the
   first time it got this bundle (same SHA-256: it answers with that report, never a second one);
 - ``waiting``: the job is queued or running, ask again later;
-- ``retry``: nothing is decided (connection refused, timeout, 5xx, 408, 429, a job whose worker
-  died or failed unexpectedly): the same bundle is sent again later;
+- ``retry``: nothing is decided (connection refused, timeout, 5xx, 408, 429, a failed job whose
+  ``failure`` is not ``refused``: its worker died or failed unexpectedly): sent again later;
 - ``refused``: the platform refused the bundle for a reason resending will not change (the
   verifier's findings, a 4xx such as 400 or 413): moved aside, never retried.
 
@@ -33,9 +33,10 @@ __all__ = ["Answer", "Platform", "TokenRefused"]
 SUBMISSIONS = "/api/v1/observatory/submissions/"
 JOBS = "/api/v1/jobs/{}/"
 TIMEOUT = 120.0
-# A failed job whose message is one of these failed for a reason of the platform's, not of the
-# bundle's (core/jobs.py): sent again. The messages are asked for in English (Accept-Language).
-TRANSIENT_JOB_FAILURES = ("failed unexpectedly", "stopped before it finished")
+# A failed job says why in `failure` (core/jobs.py): "refused" is the bundle's fault and will
+# not change; anything else ("error", "interrupted", or none given) is the platform's, and the
+# bundle is sent again: the outbox never drops a bundle on a doubt.
+REFUSED_JOB = "refused"
 MAX_ANSWER = 1 << 20
 CHUNK = 1 << 20
 
@@ -133,7 +134,7 @@ def _judge_job(job: dict) -> Answer:
         return Answer("acknowledged", message, job_id, str(result.get("report") or "") or None,
                       bool(result.get("created")))
     if status == "failed":
-        if any(marker in message for marker in TRANSIENT_JOB_FAILURES):
+        if job.get("failure") != REFUSED_JOB:
             return Answer("retry", f"the platform's job failed: {message}", None)
         return Answer("refused", message or "the platform refused the bundle", job_id)
     if status in ("queued", "running") and job_id is not None:
