@@ -15,8 +15,8 @@ The rules, applied in this order; the first that applies decides:
  2. **Local answer is a geoblock page** (a fingerprint of kind ``geoblock`` matches the local
     final response, HTTP *or HTTPS*) and the control got a response below 400 that does not
     match it → ``geoblocked``, provider named. (OONI's Web Connectivity judges every HTTPS
-    answer unblocked and so misses this.) If the control is refused too, or failed →
-    ``inconclusive``.
+    answer unblocked and so misses this.) If the control is refused too, failed, or got a bot
+    challenge (whatever its status: AWS WAF's is 202) → ``inconclusive``.
  2b. **Local answer is a bot challenge** (a fingerprint of kind ``challenge`` matches: Cloudflare's
     "Just a moment..." or ``cf-mitigated: challenge``, Akamai Bot Manager, DataDome,
     HUMAN/PerimeterX, Imperva/Incapsula, AWS WAF CAPTCHA/Challenge) and no censorship or
@@ -295,6 +295,12 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
         if control_status is None:
             return verdict("inconclusive", [page, "control got no response "
                                             f"({http_failure(control)})"], _provider(geo))
+        if control_challenges:
+            # An AWS WAF challenge answers 202: below 400, yet the control never saw the site.
+            return verdict("inconclusive", [page, f"the control got the "
+                                            f"{_page_name(control_challenges)} (status "
+                                            f"{control_status}): it cannot vouch for the site"],
+                           _provider(geo))
         if control_status >= 400:
             return verdict("inconclusive", [page, f"control status {control_status}: the "
                                             "control is refused too"], _provider(geo))

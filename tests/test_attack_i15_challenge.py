@@ -1,0 +1,134 @@
+"""Attacks on the ``challenged`` verdict (issue 15): a real block excused as a bot challenge, a
+challenge counted as a denial, and hostile fingerprint files (ReDoS). Each test is one attack;
+the ones that found a hole failed before the fix that came with them."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+
+from sentinelle.observatory.access import fingerprints
+from tests.probe_farm import (
+    AWS_WAF,
+    CF_CHALLENGE,
+    CF_CHALLENGE_HEADERS,
+    IMPERVA_ABP,
+)
+from tests.test_probe_fingerprints import AKAMAI, CF, CF_1009
+from tests.test_probe_verdict import SITE_HEADERS, measurement, run
+
+AWS_CHALLENGE = [["x-amzn-waf-action", "challenge"], ["Server", "awselb/2.0"]]
+
+
+# --- (a) a real block dressed as a challenge -------------------------------------------------
+
+def test_geoblock_page_against_a_challenged_control_is_not_geoblocked():
+    """Hole: rule 2 compared the local geoblock page with the control's AWS WAF challenge
+    (status 202, below 400) and said "geoblocked", though the control never saw the site.
+    A challenged control cannot vouch for the site (rule 10): inconclusive, provider named."""
+    result = run(measurement(403, CF_1009, CF), measurement(202, AWS_WAF, AWS_CHALLENGE))
+    assert result.verdict == "inconclusive", result.reasons
+    assert result.provider == "Cloudflare"
+    assert "AWS WAF challenge page" in " ".join(result.reasons)
+
+
+def test_451_wearing_cloudflare_challenge_markers_is_denied_not_challenged():
+    """A 451 that also carries cf-mitigated: challenge and the "Just a moment" page stays a
+    denial (held: the http-451 server-denial fingerprint wins over the challenge)."""
+    headers = [*CF_CHALLENGE_HEADERS, ["Link", '<https://authority.example>; rel="blocked-by"']]
+    result = run(measurement(451, CF_CHALLENGE, headers), measurement(200, headers=SITE_HEADERS))
+    assert result.verdict == "server-denied"
+    assert "451 Unavailable For Legal Reasons" in result.reasons[0]
+
+
+def test_akamai_access_denied_with_a_bot_manager_challenge_script_is_denied():
+    """Akamai's hard "Access Denied ... Reference #18.x" with a sec-cpt script in it (held)."""
+    body = AKAMAI.replace("</BODY>", '<script src="/_sec/cp_challenge/sec-4-4.js"></script>'
+                          "</BODY>").replace("</body>", '<script src="/_sec/cp_challenge/'
+                                             'sec-4-4.js"></script></body>')
+    result = run(measurement(403, body, [["Server", "AkamaiGHost"]]),
+                 measurement(200, headers=SITE_HEADERS))
+    assert result.verdict == "server-denied", result.reasons
+    assert result.provider == "Akamai"
+
+
+# --- (b) a challenge wrongly counted as a denial ---------------------------------------------
+
+def test_challenge_header_in_any_case_is_a_challenge():
+    headers = [["CF-MITIGATED", " Challenge "], ["SERVER", "CloudFlare"]]
+    result = run(measurement(403, "<html></html>", headers),
+                 measurement(200, headers=SITE_HEADERS))
+    assert (result.verdict, result.provider) == ("challenged", "Cloudflare")
+
+
+def test_challenge_page_in_a_base64_body_is_a_challenge():
+    """A challenge page that is not UTF-8 (OONI's base64 body form) is still read."""
+    raw = CF_CHALLENGE.encode() + b"\xff\xfe"
+    body = {"format": "base64", "data": base64.b64encode(raw).decode()}
+    result = run(measurement(403, body, CF), measurement(200, headers=SITE_HEADERS))
+    assert result.verdict == "challenged"
+
+
+def test_challenge_title_written_with_entities_is_a_challenge():
+    body = IMPERVA_ABP.replace("Pardon Our Interruption", "Pardon&#32;Our&nbsp;Interruption")
+    assert body != IMPERVA_ABP
+    result = run(measurement(405, body, []), measurement(200, headers=SITE_HEADERS))
+    assert (result.verdict, result.provider) == ("challenged", "Imperva")
+
+
+def test_challenge_at_the_control_only_is_never_a_denial():
+    result = run(measurement(403, "<html>Forbidden</html>", [["Server", "nginx"]]),
+                 measurement(403, CF_CHALLENGE, CF_CHALLENGE_HEADERS))
+    assert result.verdict == "inconclusive"
+
+
+# --- (d) hostile fingerprint files ---------------------------------------------------------
+
+def entry(ident: str, pattern: str) -> str:
+    return (f"- id: {ident}\n  provider: Hostile\n  kind: geoblock\n  location: body\n"
+            f"  pattern_type: regex\n  pattern: '{pattern}'\n  source: tests\n")
+
+
+@pytest.mark.parametrize("pattern", [
+    "(?:a?){20}a{20}b",            # the textbook exponential pattern: 2**20 paths a position
+    "(?:x?){9}(?:y?){9}z",
+    "(?:(?=a?)b?){0,12}c",
+])
+def test_optional_inside_a_repeat_is_refused(tmp_path, pattern):
+    """Hole: ``?`` (a repeat of maximum 1) inside a repeat was not "nested", and the cost was
+    counted as (20 + 1) * 2 * 21 = 882 < 1024; ``(?:a?){20}a{20}b`` took 40 ms a position,
+    about 45 minutes on a 64 KiB body."""
+    assert fingerprints.unsafe_regex(pattern)
+    hostile = tmp_path / "hostile.yaml"
+    hostile.write_text(entry("redos", pattern), encoding="utf-8")
+    with pytest.raises(fingerprints.FingerprintError, match=r"hostile\.yaml.*redos.*pattern"):
+        fingerprints.load([hostile])
+
+
+def test_harmless_optional_groups_stay_allowed():
+    assert fingerprints.unsafe_regex(r"(?:ab?){0,3}c") is None
+    assert fingerprints.unsafe_regex(r"error code:? ?1009\b") is None
+
+
+def test_many_costly_regexes_together_are_refused(tmp_path):
+    """Hole: each regex was within REPEAT_BUDGET but nothing bounded their sum: 2000 entries of
+    ``[^z]{0,1000}z`` (0.1 s each on a 64 KiB body) took minutes for every URL, twice."""
+    hostile = tmp_path / "many.yaml"
+    hostile.write_text("".join(entry(f"slow-{i}", "[^z]{0,1000}z") for i in range(200)),
+                       encoding="utf-8")
+    started = time.monotonic()
+    with pytest.raises(fingerprints.FingerprintError, match=r"many\.yaml.*together"):
+        fingerprints.load([hostile])
+    assert time.monotonic() - started < 10
+
+
+def test_a_few_costly_regexes_still_load(tmp_path):
+    fine = tmp_path / "fine.yaml"
+    fine.write_text("".join(entry(f"ok-{i}", "[^z]{0,1000}z") for i in range(8)),
+                    encoding="utf-8")
+    loaded = fingerprints.load([fine])
+    started = time.monotonic()
+    loaded.match(403, [], "a" * fingerprints.MATCH_CHARS)
+    assert time.monotonic() - started < 10
