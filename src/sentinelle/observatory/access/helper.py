@@ -65,12 +65,29 @@ def address_problem(ip: str, *, allow_private: bool = False,
         return None
     for test, name in (("is_unspecified", "unspecified"), ("is_loopback", "loopback"),
                        ("is_link_local", "link-local"), ("is_multicast", "multicast"),
-                       ("is_reserved", "reserved"), ("is_private", "private")):
-        if getattr(address, test):
+                       ("is_reserved", "reserved"), ("is_private", "private"),
+                       # fec0::/10: deprecated but still routed inside some networks, and
+                       # "global" for Python's ipaddress.
+                       ("is_site_local", "site-local")):
+        if getattr(address, test, False):
             return f"a {name} address"
     if not address.is_global:
         return "not a public address"
     return None
+
+
+def rate_key(client: str) -> str:
+    """The rate-limit bucket of a client address: an IPv6 client's whole /64 (one subscriber
+    or server has 2**64 addresses to rotate through), an IPv4 one's own address."""
+    try:
+        address = ipaddress.ip_address(client.split("%")[0])
+    except ValueError:
+        return client
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 class TokenBucket:
@@ -195,15 +212,16 @@ class HelperServer:
             name, sep, value = line.partition(":")
             if sep:
                 headers[name.strip().lower()] = value.strip()
-        wait = self.bucket.take(client)
+        wait = self.bucket.take(rate_key(client))
         if wait:
             return 429, {"error": f"rate limit of {self.config.rate_per_minute:g} requests a "
                                   f"minute exceeded; retry in {wait:.1f} s"}, \
                 [("Retry-After", str(max(1, round(wait))))]
         length_text = headers.get("content-length", "0")
-        if not length_text.isdigit():
+        # ASCII digits only (isdigit() alone takes "²"), and short: int() refuses 4300+ digits.
+        if not (length_text.isascii() and length_text.isdigit()):
             return 400, {"error": "bad Content-Length"}, []
-        length = int(length_text)
+        length = int(length_text) if len(length_text) <= 9 else MAX_REQUEST_BODY + 1
         if length > MAX_REQUEST_BODY or "chunked" in headers.get("transfer-encoding", ""):
             return 413, {"error": f"request body larger than {MAX_REQUEST_BODY} bytes"}, []
         if not self.authorised(headers.get("authorization", "")):
