@@ -241,3 +241,63 @@ def test_key_file_paths_used_in_messages_are_those_given(cert_files, tmp_path):
     link.symlink_to(key)
     assert isinstance(tls_pin.server_context(cert, link), ssl.SSLContext)
     assert Path(link).is_symlink()
+
+
+def _in_thread(call, fifo: Path | None = None, wait: float = 5.0):
+    """Run ``call`` in a thread; if it is still blocked after ``wait`` seconds, unblock a FIFO
+    reader by opening the FIFO for writing, and report the hang."""
+    import threading
+
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["value"] = call()
+        except Exception as exc:  # noqa: BLE001 - handed back to the test
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(wait)
+    hung = thread.is_alive()
+    if hung and fifo is not None:
+        with open(fifo, "wb"):                      # the reader gets EOF and returns
+            pass
+        thread.join(5)
+    return hung, outcome
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+@pytest.mark.parametrize("which", ["cert", "key"])
+def test_a_fifo_for_cert_or_key_is_refused_without_hanging(cert_files, tmp_path, which):
+    """Hole: --tls-cert/--tls-key naming a FIFO (or a device) made the helper's start block
+    forever in read_bytes(), instead of a clear error naming the file."""
+    cert, key = cert_files
+    key.chmod(0o600)
+    fifo = tmp_path / f"{which}.pem"
+    os.mkfifo(fifo, 0o600)
+    args = (fifo, key) if which == "cert" else (cert, fifo)
+    hung, outcome = _in_thread(lambda: tls_pin.server_context(*args), fifo)
+    assert not hung, "the helper blocked reading a FIFO"
+    error = outcome.get("error")
+    assert isinstance(error, tls_pin.TLSFileError), outcome
+    assert f"--tls-{which}" in str(error) and str(fifo) in str(error)
+    assert "not a regular file" in str(error)
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_a_device_for_the_key_is_refused(cert_files):
+    cert, _key = cert_files
+    hung, outcome = _in_thread(lambda: tls_pin.server_context(cert, "/dev/zero"))
+    assert not hung
+    assert "not a regular file" in str(outcome.get("error")), outcome
+
+
+def test_a_huge_certificate_file_is_refused_before_it_is_read_whole(cert_files, tmp_path):
+    cert, key = cert_files
+    huge = tmp_path / "huge.pem"
+    with huge.open("wb") as stream:
+        stream.write(cert.read_bytes())
+        stream.truncate(64 * 1024 * 1024)           # sparse: 64 MiB of zeros after the PEM
+    with pytest.raises(tls_pin.TLSFileError, match=r"--tls-cert .*huge\.pem.*larger than"):
+        tls_pin.server_context(huge, key)

@@ -122,9 +122,22 @@ def peer_pin(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> bytes | None:
 
 # ---- the helper's side -----------------------------------------------------------------------
 
+MAX_PEM_BYTES = 1024 * 1024      # a key, or a certificate and its chain: a few KiB
+
+
 def _read(option: str, path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; a FIFO or a device (/dev/zero)
+        # would block the start or fill the memory, so only a regular file is read.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as stream:
+            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                raise TLSFileError(f"{option} {path}: not a regular file")
+            data = stream.read(MAX_PEM_BYTES + 1)
+        if len(data) > MAX_PEM_BYTES:
+            raise TLSFileError(f"{option} {path}: larger than {MAX_PEM_BYTES} bytes; not a "
+                               "PEM certificate or key")
+        return data
     except FileNotFoundError:
         raise TLSFileError(f"{option} {path}: no such file") from None
     except IsADirectoryError:
