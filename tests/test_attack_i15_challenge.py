@@ -132,3 +132,72 @@ def test_a_few_costly_regexes_still_load(tmp_path):
     started = time.monotonic()
     loaded.match(403, [], "a" * fingerprints.MATCH_CHARS)
     assert time.monotonic() - started < 10
+
+
+# --- a censor's copy of a provider's page, served from a bogon after a DNS lie -----------------
+
+@pytest.mark.parametrize(("status", "body", "headers", "claimed"), [
+    (403, CF_CHALLENGE, CF_CHALLENGE_HEADERS, "challenged"),
+    (403, CF_1009, CF, "geoblocked"),
+])
+def test_a_provider_page_served_from_a_bogon_dns_answer_is_dns_tampering(status, body, headers,
+                                                                         claimed):
+    """Hole: rules 2 and 2b came before the DNS rule, so a national filter that answers the
+    name with 10.10.34.35 and serves a copy of Cloudflare's challenge (or 1009) page there had
+    its censorship called "challenged" (not counted) or blamed on Cloudflare ("geoblocked").
+    No CDN serves from a private address the control never got: DNS tampering."""
+    local = measurement(status, body, headers, addresses=("10.10.34.35",), asn=None)
+    result = run(local, measurement(200, headers=SITE_HEADERS))
+    assert result.verdict == "dns-tampering", result.reasons
+    assert "bogon" in result.reasons[0]
+    assert any("Cloudflare" in r for r in result.reasons[1:])
+
+
+def test_a_challenge_from_another_public_asn_stays_a_challenge():
+    """CDNs answer per country: a different public address and ASN is no DNS lie."""
+    local = measurement(403, CF_CHALLENGE, CF_CHALLENGE_HEADERS, addresses=("104.16.1.1",),
+                        asn=13335)
+    result = run(local, measurement(200, headers=SITE_HEADERS))
+    assert result.verdict == "challenged"
+
+
+# --- a compressed answer the server sent although the probe asked for identity -----------------
+
+def _gzipped(status: int, body: str, headers: list) -> dict:
+    import gzip
+
+    raw = gzip.compress(body.encode())
+    encoded = {"format": "base64", "data": base64.b64encode(raw).decode()}
+    return measurement(status, encoded, [*headers, ["Content-Encoding", "gzip"]])
+
+
+@pytest.mark.parametrize(("status", "body", "headers", "expected"), [
+    (403, CF_CHALLENGE, CF, "challenged"),
+    (403, CF_1009, CF, "geoblocked"),
+])
+def test_a_gzipped_page_is_read_for_its_fingerprints(status, body, headers, expected):
+    """Hole: a server that gzips despite "Accept-Encoding: identity" hid every body marker: a
+    Cloudflare challenge (without cf-mitigated) became "server-denied" (a 403), and so did a
+    1009 geoblock page."""
+    result = run(_gzipped(status, body, headers), measurement(200, headers=SITE_HEADERS))
+    assert result.verdict == expected, result.reasons
+
+
+def test_a_gzip_bomb_is_read_only_up_to_the_match_window():
+    import gzip
+
+    bomb = gzip.compress(b"<html>" + b" " * (200 * 1024 * 1024))      # 200 MiB of spaces
+    local = measurement(403, {"format": "base64", "data": base64.b64encode(bomb).decode()},
+                        [*CF, ["Content-Encoding", "gzip"]])
+    started = time.monotonic()
+    result = run(local, measurement(200, headers=SITE_HEADERS))
+    assert time.monotonic() - started < 5
+    assert result.verdict == "server-denied"
+
+
+def test_a_corrupt_gzip_body_is_read_as_it_came():
+    local = measurement(403, {"format": "base64", "data": base64.b64encode(
+        b"\x1f\x8b\x08garbage" + CF_CHALLENGE.encode()).decode()},
+        [*CF, ["Content-Encoding", "gzip"]])
+    result = run(local, measurement(200, headers=SITE_HEADERS))
+    assert result.verdict == "challenged"        # the raw bytes still carry the markers
