@@ -5,6 +5,8 @@ one attack, and those that found a hole failed before the fix that came with the
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import os
 import socket
@@ -16,7 +18,10 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("trustme")
+trustme = pytest.importorskip("trustme")
+
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 from sentinelle.observatory.access import helper as h  # noqa: E402
 from sentinelle.observatory.access import tls_pin  # noqa: E402
@@ -301,3 +306,118 @@ def test_a_huge_certificate_file_is_refused_before_it_is_read_whole(cert_files, 
         stream.truncate(64 * 1024 * 1024)           # sparse: 64 MiB of zeros after the PEM
     with pytest.raises(tls_pin.TLSFileError, match=r"--tls-cert .*huge\.pem.*larger than"):
         tls_pin.server_context(huge, key)
+
+
+# --- the probe's pin ----------------------------------------------------------------------
+
+class PinnedImpostor:
+    """A TLS server with the given certificate and key that answers every request with a
+    redirect to a second (plain) server, and counts what each received."""
+
+    def __init__(self, cert: Path, key: Path) -> None:
+        self.thread = LoopThread("i15-pin")
+        self.heads: list[bytes] = []
+        self.second_hits = 0
+        context = tls_pin.server_context(cert, key)
+        self.second = self.thread.call(asyncio.start_server(self._second, "127.0.0.1", 0))
+        second_port = self.second.sockets[0].getsockname()[1]
+        self.location = f"http://127.0.0.1:{second_port}/v1/identity"
+        self.server = self.thread.call(asyncio.start_server(self._first, "127.0.0.1", 0,
+                                                            ssl=context))
+        self.url = f"https://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def _first(self, reader, writer) -> None:
+        try:
+            self.heads.append(await reader.readuntil(b"\r\n\r\n"))
+            writer.write(f"HTTP/1.1 307 Temporary Redirect\r\nLocation: {self.location}\r\n"
+                         "Content-Type: application/json\r\nContent-Length: 2\r\n"
+                         "Connection: close\r\n\r\n{}".encode())
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            pass
+        writer.close()
+
+    async def _second(self, reader, writer) -> None:
+        self.second_hits += 1
+        writer.close()
+
+    async def _shutdown(self) -> None:
+        self.server.close()
+        self.second.close()
+        current = asyncio.current_task()
+        pending = [t for t in asyncio.all_tasks() if t is not current]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    def stop(self) -> None:
+        self.thread.call(self._shutdown())
+        self.thread.stop()
+
+
+def _ask(url: str, pins: list[str]):
+    async def go():
+        return await h.ControlClient(url, TOKEN, timeout=3, pins=pins).identity()
+    return asyncio.run(go())
+
+
+def test_a_pinned_helper_that_redirects_is_not_followed(cert_files):
+    """The pinned helper answering 307 to another (unpinned, plain) host: the probe reports the
+    control as failed and never connects there, so the token goes nowhere else (held)."""
+    cert, key = cert_files
+    key.chmod(0o600)
+    impostor = PinnedImpostor(cert, key)
+    try:
+        with pytest.raises(h.ControlError, match="307"):
+            _ask(impostor.url, [tls_pin.cert_pin(cert)])
+        assert len(impostor.heads) == 1
+        assert impostor.second_hits == 0
+    finally:
+        impostor.stop()
+
+
+def test_a_pin_of_the_ca_does_not_admit_its_leaf(tmp_path):
+    """Pinning the issuing CA's key instead of the leaf's does not admit the leaf (nor any
+    other certificate the CA signs): the pin is compared with the leaf only, nothing sent."""
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1")
+    cert, key = tmp_path / "leaf.pem", tmp_path / "leaf.key"
+    cert.write_bytes(leaf.cert_chain_pems[0].bytes())
+    key.write_bytes(leaf.private_key_pem.bytes())
+    key.chmod(0o600)
+    ca_cert = x509.load_pem_x509_certificate(ca.cert_pem.bytes())
+    ca_pin = tls_pin.format_pin(hashlib.sha256(ca_cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).digest())
+    impostor = PinnedImpostor(cert, key)
+    try:
+        with pytest.raises(h.PinMismatch):
+            _ask(impostor.url, [ca_pin])
+        assert impostor.heads == []                     # not a byte of the request
+    finally:
+        impostor.stop()
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda b64, hexa: f"sha256//{b64.swapcase()}",      # base64 is case-sensitive
+    lambda b64, hexa: f"sha256//{b64[:-4]}",            # a prefix is not the pin
+    lambda b64, hexa: f"sha256:{hexa[:-2]}",
+    lambda b64, hexa: f"sha256:{hexa}00",
+])
+def test_a_pin_that_is_almost_right_is_refused(cert_files, mangle):
+    cert, key = cert_files
+    key.chmod(0o600)
+    digest = bytes.fromhex(tls_pin.parse_pins(tls_pin.cert_pin(cert))[0].hex())
+    b64, hexa = base64.b64encode(digest).decode(), digest.hex()
+    pin = mangle(b64, hexa)
+    try:
+        parsed = tls_pin.parse_pins(pin)
+    except ValueError:
+        return                                          # refused as a malformed pin
+    assert digest not in parsed
+    impostor = PinnedImpostor(cert, key)
+    try:
+        with pytest.raises(h.PinMismatch):
+            _ask(impostor.url, [pin])
+        assert impostor.heads == []
+    finally:
+        impostor.stop()
