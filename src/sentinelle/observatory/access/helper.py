@@ -400,6 +400,9 @@ class ControlClient:
         except ValueError:
             raise ControlError(f"control helper {self.url} answered {exchange.code} "
                                "with something that is not JSON") from None
+        except RecursionError:      # [[[[... deeper than the interpreter's stack
+            raise ControlError(f"control helper {self.url} answered {exchange.code} with "
+                               "JSON nested too deeply") from None
         if exchange.code != 200:
             error = answer.get("error") if isinstance(answer, dict) else None
             raise ControlError(f"control helper {self.url} answered {exchange.code}: "
