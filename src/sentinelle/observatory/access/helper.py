@@ -16,8 +16,8 @@ Because it fetches what it is told, the helper is an SSRF risk for the network i
 refuses loopback, private, link-local, multicast, reserved and other non-public addresses — for
 the resolver asked for, for every address a name resolves to, and for every redirect target —
 unless ``--allow-private`` (or an ``--allow-net`` CIDR covers them). Requests are rate-limited
-per client address (token bucket, 429), their size capped (413) and concurrent measurements
-bounded.
+per client address (an IPv6 /64 counts as one; token bucket, 429), their size capped (413) and
+concurrent measurements bounded.
 """
 
 from __future__ import annotations
