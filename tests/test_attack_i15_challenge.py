@@ -201,3 +201,22 @@ def test_a_corrupt_gzip_body_is_read_as_it_came():
         [*CF, ["Content-Encoding", "gzip"]])
     result = run(local, measurement(200, headers=SITE_HEADERS))
     assert result.verdict == "challenged"        # the raw bytes still carry the markers
+
+
+def test_a_huge_header_value_is_searched_only_within_the_match_window(tmp_path):
+    """Hole: bodies were cut to MATCH_CHARS before matching, header values were not; a control
+    answer (JSON from the helper, up to tens of MiB) with a 8 MiB header made a costly header
+    regex run for seconds per URL. The value is cut like the body."""
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("- id: slow-header\n  provider: Test\n  kind: server-denial\n"
+                    "  location: 'header:x-big'\n  pattern_type: regex\n"
+                    "  pattern: '[^z]{0,1000}z'\n  source: tests\n", encoding="utf-8")
+    loaded = fingerprints.load([mine], builtin=False)
+    started = time.monotonic()
+    assert loaded.match(200, [["X-Big", "a" * (8 * 1024 * 1024) + "z"]], "") == []
+    assert time.monotonic() - started < 2
+    assert [m.id for m in loaded.match(200, [["X-Big", "a" * 100 + "z"]], "")] == ["slow-header"]
+    many = [["X-Big", "a" * 60_000]] * 400                  # 24 MB in 400 values
+    started = time.monotonic()
+    assert loaded.match(200, many, "") == []
+    assert time.monotonic() - started < 2

@@ -184,9 +184,14 @@ class FingerprintSet:
 def make_page(status: int | str | None, headers_list: Iterable[Sequence[Any]] | None,
               body_text: str | bytes | None) -> _Page:
     headers: dict[str, list[str]] = {}
-    for item in headers_list or ():
+    room = MATCH_CHARS      # for all values together, as for the body: a control's answer
+    for item in headers_list or ():         # (helper JSON) is not bounded by MAX_HEAD
+        if room <= 0:
+            break
         if isinstance(item, Sequence) and not isinstance(item, str) and len(item) == 2:
-            headers.setdefault(str(item[0]).strip().lower(), []).append(str(item[1]))
+            value = str(item[1])[:room]
+            room -= len(value) + 1
+            headers.setdefault(str(item[0]).strip().lower()[:200], []).append(value)
     if isinstance(body_text, bytes | bytearray):
         # Bytes that are not UTF-8 (block pages in windows-1256, koi8-r...) still match on
         # their ASCII parts; a replacement character never matches a pattern by accident.
