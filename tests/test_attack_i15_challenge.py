@@ -220,3 +220,14 @@ def test_a_huge_header_value_is_searched_only_within_the_match_window(tmp_path):
     started = time.monotonic()
     assert loaded.match(200, many, "") == []
     assert time.monotonic() - started < 2
+
+
+def test_a_real_challenge_beside_one_lying_resolver_stays_a_challenge():
+    """Rule 1b is about the page's origin: when the system resolver gave the CDN's address (the
+    page came from there) and only another resolver said NXDOMAIN, the page is the CDN's."""
+    local = measurement(403, CF_CHALLENGE, CF_CHALLENGE_HEADERS, addresses=("93.184.216.34",))
+    local["queries"].append({"hostname": "www.example.com", "query_type": "A", "engine": "udp",
+                             "resolver_address": "1.1.1.1:53", "failure": "dns_nxdomain_error",
+                             "answers": []})
+    result = run(local, measurement(200, headers=SITE_HEADERS))
+    assert result.verdict == "challenged", result.reasons

@@ -88,6 +88,7 @@ from sentinelle.observatory.access.dns_check import (
     dns_consistency,
     dns_reason,
     dns_tampering,
+    is_bogon,
 )
 from sentinelle.observatory.access.fingerprints import (
     MATCH_CHARS,
@@ -314,7 +315,9 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
     # Rule 1b: a provider's geoblock or challenge page from where a DNS lie pointed (NXDOMAIN
     # cannot reach here; a bogon the control never got can) is a filter's copy of that page.
     copied = [m for m in matches if m.kind in ("geoblock", "challenge")]
-    if strong and copied:
+    bogus = bool(local_dns.addresses) and not local_dns.addresses & control_dns.addresses \
+        and all(is_bogon(a) for a in local_dns.addresses)
+    if strong and copied and bogus:
         return verdict("dns-tampering", [strong, f"{_page_reason(copied, status)}, served from "
                                          "that address: not the provider's own page"])
 
