@@ -244,3 +244,13 @@ def test_a_real_challenge_beside_one_lying_resolver_stays_a_challenge():
                              "answers": []})
     result = run(local, measurement(200, headers=SITE_HEADERS))
     assert result.verdict == "challenged", result.reasons
+
+
+def test_a_cf_mitigated_header_on_a_server_that_is_not_cloudflare_is_no_excuse():
+    """Hole: ``cf-mitigated: challenge`` alone made any answer a Cloudflare challenge, so a site
+    on its own servers could add that header to its 403 for a country and leave the
+    access-denial index. Cloudflare's challenge responses say ``Server: cloudflare``."""
+    headers = [["Server", "nginx"], ["cf-mitigated", "challenge"]]
+    result = run(measurement(403, "<html><h1>Forbidden</h1></html>", headers),
+                 measurement(200, headers=SITE_HEADERS))
+    assert result.verdict == "server-denied", result.reasons
