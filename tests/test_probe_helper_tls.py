@@ -50,6 +50,7 @@ def write_cert(directory: Path, name: str, **options) -> tuple[Path, Path]:
     cert, key = directory / f"{name}.crt", directory / f"{name}.key"
     cert.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
     key.write_bytes(leaf.private_key_pem.bytes())
+    key.chmod(0o600)            # the helper refuses a key every user can read
     return cert, key
 
 

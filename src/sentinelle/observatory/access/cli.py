@@ -228,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     helper.add_argument("--allow-net", action="append", default=[], metavar="CIDR",
                         help="allow targets in this network although not public; repeatable")
     helper.add_argument("--rate", type=_rate, default=600.0, metavar="N/min",
-                        help="requests a minute per client address (default 600/min)")
+                        help="requests a minute per client address, an IPv6 client counted "
+                             "by its /64 (default 600/min)")
     helper.add_argument("--max-body", type=_positive_int, default=m.DEFAULT_MAX_BODY,
                         metavar="BYTES", help="body cap per response (default 1 MiB)")
     helper.add_argument("--timeout", type=_positive_float, default=10.0, metavar="S",

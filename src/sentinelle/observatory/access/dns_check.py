@@ -56,7 +56,9 @@ def dns_answers(measurement: dict | None, lookup: AsnLookup) -> DnsAnswers:
         resolver = resolvers.setdefault(name, Resolver(name, engine))
         if query.get("failure"):
             resolver.failures.append(str(query["failure"]))
-        for answer in query.get("answers") or []:
+        answers = query.get("answers")
+        # The control's answer is outside input: "answers": 1 must not end the run.
+        for answer in answers if isinstance(answers, list) else []:
             if not isinstance(answer, dict):
                 continue
             address = answer.get("ipv4") or answer.get("ipv6")

@@ -18,8 +18,8 @@ Because it fetches what it is told, the helper is an SSRF risk for the network i
 refuses loopback, private, link-local, multicast, reserved and other non-public addresses — for
 the resolver asked for, for every address a name resolves to, and for every redirect target —
 unless ``--allow-private`` (or an ``--allow-net`` CIDR covers them). Requests are rate-limited
-per client address (token bucket, 429), their size capped (413) and concurrent measurements
-bounded.
+per client address (an IPv6 /64 counts as one; token bucket, 429), their size capped (413) and
+concurrent measurements bounded.
 """
 
 from __future__ import annotations
@@ -67,12 +67,29 @@ def address_problem(ip: str, *, allow_private: bool = False,
         return None
     for test, name in (("is_unspecified", "unspecified"), ("is_loopback", "loopback"),
                        ("is_link_local", "link-local"), ("is_multicast", "multicast"),
-                       ("is_reserved", "reserved"), ("is_private", "private")):
-        if getattr(address, test):
+                       ("is_reserved", "reserved"), ("is_private", "private"),
+                       # fec0::/10: deprecated but still routed inside some networks, and
+                       # "global" for Python's ipaddress.
+                       ("is_site_local", "site-local")):
+        if getattr(address, test, False):
             return f"a {name} address"
     if not address.is_global:
         return "not a public address"
     return None
+
+
+def rate_key(client: str) -> str:
+    """The rate-limit bucket of a client address: an IPv6 client's whole /64 (one subscriber
+    or server has 2**64 addresses to rotate through), an IPv4 one's own address."""
+    try:
+        address = ipaddress.ip_address(client.split("%")[0])
+    except ValueError:
+        return client
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 class TokenBucket:
@@ -197,15 +214,16 @@ class HelperServer:
             name, sep, value = line.partition(":")
             if sep:
                 headers[name.strip().lower()] = value.strip()
-        wait = self.bucket.take(client)
+        wait = self.bucket.take(rate_key(client))
         if wait:
             return 429, {"error": f"rate limit of {self.config.rate_per_minute:g} requests a "
                                   f"minute exceeded; retry in {wait:.1f} s"}, \
                 [("Retry-After", str(max(1, round(wait))))]
         length_text = headers.get("content-length", "0")
-        if not length_text.isdigit():
+        # ASCII digits only (isdigit() alone takes "²"), and short: int() refuses 4300+ digits.
+        if not (length_text.isascii() and length_text.isdigit()):
             return 400, {"error": "bad Content-Length"}, []
-        length = int(length_text)
+        length = int(length_text) if len(length_text) <= 9 else MAX_REQUEST_BODY + 1
         if length > MAX_REQUEST_BODY or "chunked" in headers.get("transfer-encoding", ""):
             return 413, {"error": f"request body larger than {MAX_REQUEST_BODY} bytes"}, []
         if not self.authorised(headers.get("authorization", "")):
@@ -396,6 +414,9 @@ class ControlClient:
         except ValueError:
             raise ControlError(f"control helper {self.url} answered {exchange.code} "
                                "with something that is not JSON") from None
+        except RecursionError:      # [[[[... deeper than the interpreter's stack
+            raise ControlError(f"control helper {self.url} answered {exchange.code} with "
+                               "JSON nested too deeply") from None
         if exchange.code != 200:
             error = answer.get("error") if isinstance(answer, dict) else None
             raise ControlError(f"control helper {self.url} answered {exchange.code}: "

@@ -159,7 +159,8 @@ def control_response(control: dict) -> dict[str, Any]:
     for query in _list(control, "queries"):
         if query.get("failure"):
             failures.append(query["failure"])
-        for answer in query.get("answers") or []:
+        answers = query.get("answers")
+        for answer in answers if isinstance(answers, list) else []:    # the helper's input
             if not isinstance(answer, dict):
                 continue
             address = answer.get("ipv4") or answer.get("ipv6")

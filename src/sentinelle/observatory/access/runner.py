@@ -274,16 +274,30 @@ class _Run:
             except ControlError as exc:
                 failure = str(exc)
         local = await local_task
-        decision = verdict_mod.decide(target.url, local.keys, control, failure,
-                                      self.fingerprints, self.resolver_asn)
         runtime = time.perf_counter() - clock
         resolver_ip = self.resolver[0] if self.resolver else None
-        line = ooni.measurement_line(
-            target.url, target.category_code, local.keys, control, decision, self.vantage,
-            started, runtime, self.report_id, control_vantage=self.control_vantage,
-            control_url=self.options.control_url, control_failure=failure,
-            test_start_time=self.started, resolver_ip=resolver_ip,
-            resolver_asn=self.resolver_asn(resolver_ip) if resolver_ip else None)
+
+        def judge(control: dict | None, failure: str | None):  # noqa: ANN202
+            decision = verdict_mod.decide(target.url, local.keys, control, failure,
+                                          self.fingerprints, self.resolver_asn)
+            return decision, ooni.measurement_line(
+                target.url, target.category_code, local.keys, control, decision, self.vantage,
+                started, runtime, self.report_id, control_vantage=self.control_vantage,
+                control_url=self.options.control_url, control_failure=failure,
+                test_start_time=self.started, resolver_ip=resolver_ip,
+                resolver_asn=self.resolver_asn(resolver_ip) if resolver_ip else None)
+
+        try:
+            decision, line = judge(control, failure)
+        except Exception as exc:  # noqa: BLE001
+            # The control's measurement is outside input: one of the wrong shape makes this URL
+            # inconclusive ("no usable control"), it must not end the run.
+            if control is None:
+                raise
+            failure = (f"control helper {self.options.control_url} answered a measurement "
+                       f"the probe cannot read ({type(exc).__name__}: {str(exc)[:120]})")
+            control, control_transcripts = None, []
+            decision, line = judge(None, failure)
         self.verdicts[decision.verdict] += 1
         self.results.append({
             "_index": index, "input": target.url, "category_code": target.category_code,

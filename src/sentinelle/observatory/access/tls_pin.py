@@ -25,7 +25,9 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import os
 import ssl
+import stat
 from pathlib import Path
 
 from cryptography import x509
@@ -120,9 +122,22 @@ def peer_pin(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> bytes | None:
 
 # ---- the helper's side -----------------------------------------------------------------------
 
+MAX_PEM_BYTES = 1024 * 1024      # a key, or a certificate and its chain: a few KiB
+
+
 def _read(option: str, path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; a FIFO or a device (/dev/zero)
+        # would block the start or fill the memory, so only a regular file is read.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as stream:
+            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                raise TLSFileError(f"{option} {path}: not a regular file")
+            data = stream.read(MAX_PEM_BYTES + 1)
+        if len(data) > MAX_PEM_BYTES:
+            raise TLSFileError(f"{option} {path}: larger than {MAX_PEM_BYTES} bytes; not a "
+                               "PEM certificate or key")
+        return data
     except FileNotFoundError:
         raise TLSFileError(f"{option} {path}: no such file") from None
     except IsADirectoryError:
@@ -131,6 +146,23 @@ def _read(option: str, path: Path) -> bytes:
         raise TLSFileError(f"{option} {path}: cannot read it (permission denied)") from None
     except OSError as exc:
         raise TLSFileError(f"{option} {path}: cannot read it ({exc.strerror or exc})") from None
+
+
+def _private(key_file: Path) -> None:
+    """Refuse a key that every local user may read or write (as ssh refuses an unprotected
+    key): whoever reads it can pass for the pinned helper. Group access is left to the owner
+    (ssl-cert groups); systemd's LoadCredential= copies are 0400."""
+    if os.name != "posix":
+        return
+    try:
+        mode = key_file.stat().st_mode          # the target's mode, through a symlink
+    except OSError as exc:
+        raise TLSFileError(f"--tls-key {key_file}: cannot read it "
+                           f"({exc.strerror or exc})") from None
+    if mode & (stat.S_IROTH | stat.S_IWOTH):
+        raise TLSFileError(f"--tls-key {key_file}: readable or writable by every user (mode "
+                           f"{stat.S_IMODE(mode):04o}); make it the helper's only: chmod 600, "
+                           "or systemd LoadCredential=")
 
 
 def _leaf(path: Path) -> x509.Certificate:
@@ -185,6 +217,7 @@ def server_context(cert_path: str | Path | None, key_path: str | Path | None,
     if leaf.not_valid_before_utc > now:
         raise TLSFileError(f"--tls-cert {cert}: the certificate is not valid before "
                            f"{leaf.not_valid_before_utc:%Y-%m-%d %H:%M} UTC")
+    _private(key_file)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_alpn_protocols(["http/1.1"])

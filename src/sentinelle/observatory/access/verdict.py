@@ -12,11 +12,15 @@ The rules, applied in this order; the first that applies decides:
     ``inconclusive``; the first reason names the control failure. Whatever the local side saw is
     added as further reasons (a geoblock page seen locally still names its provider), but
     without a control nothing is shown to be discriminatory.
+ 1b. **A provider's page where a DNS lie pointed**: a geoblock or challenge fingerprint matches
+    and rule 5's strong signs hold (the local resolver answered only bogon addresses the control
+    did not get) → ``dns-tampering``: a filter serving a copy of Cloudflare's page from
+    10.10.34.35 is neither a geoblock by Cloudflare nor a bot check.
  2. **Local answer is a geoblock page** (a fingerprint of kind ``geoblock`` matches the local
     final response, HTTP *or HTTPS*) and the control got a response below 400 that does not
     match it → ``geoblocked``, provider named. (OONI's Web Connectivity judges every HTTPS
-    answer unblocked and so misses this.) If the control is refused too, or failed →
-    ``inconclusive``.
+    answer unblocked and so misses this.) If the control is refused too, failed, or got a bot
+    challenge (whatever its status: AWS WAF's is 202) → ``inconclusive``.
  2b. **Local answer is a bot challenge** (a fingerprint of kind ``challenge`` matches: Cloudflare's
     "Just a moment..." or ``cf-mitigated: challenge``, Akamai Bot Manager, DataDome,
     HUMAN/PerimeterX, Imperva/Incapsula, AWS WAF CAPTCHA/Challenge) and no censorship or
@@ -63,6 +67,9 @@ The rules, applied in this order; the first that applies decides:
     (not in OONI's list of common ones) overlap or neither side has any. None holds →
     ``http-diff``; one holds → ``accessible``. The figures are given either way.
 
+Bodies are read for fingerprints and titles decompressed when the server sent gzip or deflate
+although the probe asked for identity (``match_text``).
+
 Nothing else produces a verdict: a case no rule covers is ``inconclusive`` with what was seen.
 """
 
@@ -71,6 +78,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +88,7 @@ from sentinelle.observatory.access.dns_check import (
     dns_consistency,
     dns_reason,
     dns_tampering,
+    is_bogon,
 )
 from sentinelle.observatory.access.fingerprints import (
     MATCH_CHARS,
@@ -166,6 +175,25 @@ def body_text(response: dict | None) -> str:
     return body_bytes(response).decode("utf-8", errors="replace")
 
 
+def match_text(response: dict | None) -> str:
+    """The body as the fingerprints read it: decompressed when the server sent gzip or deflate
+    although the probe asked for identity (markers are invisible in compressed bytes), at most
+    MATCH_CHARS * 4 bytes of output (a bomb stops there); the raw body if it does not inflate."""
+    raw = body_bytes(response)
+    encoding = next((v.lower() for k, v in headers_list(response)
+                     if k.lower() == "content-encoding"), "")
+    wbits = {"gzip": 31, "x-gzip": 31, "deflate": 15}.get(encoding.strip())
+    if wbits is None or not raw:
+        return raw.decode("utf-8", errors="replace")
+    for bits in ((wbits, -15) if wbits == 15 else (wbits,)):    # deflate: zlib or raw
+        try:
+            inflated = zlib.decompressobj(bits).decompress(raw, MATCH_CHARS * 4)
+        except zlib.error:
+            continue
+        return inflated.decode("utf-8", errors="replace")
+    return raw.decode("utf-8", errors="replace")
+
+
 def body_length(response: dict | None) -> int | None:
     if not response:
         return None
@@ -223,8 +251,8 @@ def compare(local: dict | None, control: dict | None, resolver_asns: AsnLookup =
         result["body_proportion"] = round(proportion, 4)
         result["body_length_match"] = proportion > BODY_PROPORTION
     result["headers_match"] = headers_match(headers_list(mine), headers_list(theirs))
-    result["title_match"] = title_match(page_title(body_text(mine)[:MATCH_CHARS]),
-                                        page_title(body_text(theirs)[:MATCH_CHARS]))
+    result["title_match"] = title_match(page_title(match_text(mine)[:MATCH_CHARS]),
+                                        page_title(match_text(theirs)[:MATCH_CHARS]))
     return result
 
 
@@ -260,7 +288,7 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
     comparison = compare(local, control, resolver_asns) if control else compare(local, None)
     mine = final_response(local)
     status = status_code(mine)
-    matches = fingerprints.match(status, headers_list(mine), body_text(mine)) if mine else []
+    matches = fingerprints.match(status, headers_list(mine), match_text(mine)) if mine else []
     matched = [m.as_dict() for m in matches]
 
     def verdict(name: str, reasons: list[str], provider: str | None = None) -> Verdict:
@@ -276,12 +304,22 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
 
     theirs = final_response(control)
     control_status = status_code(theirs)
-    control_matches = (fingerprints.match(control_status, headers_list(theirs), body_text(theirs))
-                       if theirs else [])
+    control_matches = (fingerprints.match(control_status, headers_list(theirs),
+                                          match_text(theirs)) if theirs else [])
     control_ids = {m.id for m in control_matches}
     control_challenges = [m for m in control_matches if m.kind == "challenge"]
     local_dns, control_dns = dns_answers(local, resolver_asns), dns_answers(control, resolver_asns)
     inconsistent = comparison["dns_consistency"] == "inconsistent"
+    strong = dns_tampering(local_dns, control_dns)
+
+    # Rule 1b: a provider's geoblock or challenge page from where a DNS lie pointed (NXDOMAIN
+    # cannot reach here; a bogon the control never got can) is a filter's copy of that page.
+    copied = [m for m in matches if m.kind in ("geoblock", "challenge")]
+    bogus = bool(local_dns.addresses) and not local_dns.addresses & control_dns.addresses \
+        and all(is_bogon(a) for a in local_dns.addresses)
+    if strong and copied and bogus:
+        return verdict("dns-tampering", [strong, f"{_page_reason(copied, status)}, served from "
+                                         "that address: not the provider's own page"])
 
     # Rule 2: geoblock page.
     geo = [m for m in matches if m.kind == "geoblock"]
@@ -295,6 +333,12 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
         if control_status is None:
             return verdict("inconclusive", [page, "control got no response "
                                             f"({http_failure(control)})"], _provider(geo))
+        if control_challenges:
+            # An AWS WAF challenge answers 202: below 400, yet the control never saw the site.
+            return verdict("inconclusive", [page, f"the control got the "
+                                            f"{_page_name(control_challenges)} (status "
+                                            f"{control_status}): it cannot vouch for the site"],
+                           _provider(geo))
         if control_status >= 400:
             return verdict("inconclusive", [page, f"control status {control_status}: the "
                                             "control is refused too"], _provider(geo))
@@ -337,7 +381,6 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
             *(_local_summary(local, mine, matches) or ["local got no response either"])])
 
     # Rule 5: DNS.
-    strong = dns_tampering(local_dns, control_dns)
     if strong:
         return verdict("dns-tampering", [strong])
     local_failed = mine is None
