@@ -78,10 +78,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from sentinelle.observatory.access import content
 from sentinelle.observatory.access.dns_check import (
     AsnLookup,
     dns_answers,
@@ -176,22 +176,21 @@ def body_text(response: dict | None) -> str:
 
 
 def match_text(response: dict | None) -> str:
-    """The body as the fingerprints read it: decompressed when the server sent gzip or deflate
-    although the probe asked for identity (markers are invisible in compressed bytes), at most
-    MATCH_CHARS * 4 bytes of output (a bomb stops there); the raw body if it does not inflate."""
+    """The body as the fingerprints read it: decompressed when it still carries its
+    Content-Encoding (a server that compressed although the probe asked for identity, a record
+    of an older probe: markers are invisible in compressed bytes), at most MATCH_CHARS * 4
+    bytes of output (a bomb stops there); the raw body if it does not decode (the HTTP client
+    has usually decoded it already)."""
     raw = body_bytes(response)
-    encoding = next((v.lower() for k, v in headers_list(response)
+    encoding = next((v for k, v in headers_list(response)
                      if k.lower() == "content-encoding"), "")
-    wbits = {"gzip": 31, "x-gzip": 31, "deflate": 15}.get(encoding.strip())
-    if wbits is None or not raw:
+    if not raw or not content.codings(encoding):
         return raw.decode("utf-8", errors="replace")
-    for bits in ((wbits, -15) if wbits == 15 else (wbits,)):    # deflate: zlib or raw
-        try:
-            inflated = zlib.decompressobj(bits).decompress(raw, MATCH_CHARS * 4)
-        except zlib.error:
-            continue
-        return inflated.decode("utf-8", errors="replace")
-    return raw.decode("utf-8", errors="replace")
+    try:
+        decoded = content.decode_body(raw, encoding, MATCH_CHARS * 4, complete=False).body
+    except content.ContentDecodingError:
+        decoded = raw
+    return decoded.decode("utf-8", errors="replace")
 
 
 def body_length(response: dict | None) -> int | None:

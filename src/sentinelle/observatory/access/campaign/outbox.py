@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sentinelle.observatory.routing.live.outbox import SQLITE_HEADER, OutboxError, _Transaction
+from sentinelle.observatory.sqlite_state import OutboxError, Transaction, check_header
 
 __all__ = ["STATUSES", "Bundle", "Outbox", "OutboxError", "fsync_dir"]
 
@@ -128,15 +128,7 @@ class Outbox:
                               "was left as it is") from None
 
     def _check_header(self) -> None:
-        try:
-            with open(self.path, "rb") as handle:
-                head = handle.read(len(SQLITE_HEADER))
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise OutboxError(f"{self.path}: {exc.strerror or exc}") from None
-        if head and head != SQLITE_HEADER:
-            raise OutboxError(f"{self.path}: not an SQLite database; it was left as it is")
+        check_header(self.path, "a campaign's state is one")
 
     def _open(self, read_only: bool) -> None:
         db = self._db
@@ -169,8 +161,8 @@ class Outbox:
     def close(self) -> None:
         self._db.close()
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db, self.path)
+    def _transaction(self) -> Transaction:
+        return Transaction(self._db, self.path)
 
     # --- meta (the planned round) -------------------------------------------------------------
 

@@ -23,7 +23,6 @@ belongs to something else or to a newer version is refused with its name and lef
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import sqlite3
@@ -32,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sentinelle.observatory.sqlite_state import OutboxError, Transaction, check_header
+
 from .events import AlertEvent
 
 __all__ = ["SCHEMA_VERSION", "Outbox", "OutboxError"]
@@ -39,7 +40,6 @@ __all__ = ["SCHEMA_VERSION", "Outbox", "OutboxError"]
 log = logging.getLogger("sentinelle.routing.outbox")
 
 SCHEMA_VERSION = 1
-SQLITE_HEADER = b"SQLite format 3\x00"
 STATUSES = ("pending", "delivered", "rejected", "muted")
 
 SCHEMA = """
@@ -64,10 +64,6 @@ CREATE TABLE snapshot (
     saved_at REAL NOT NULL
 );
 """
-
-
-class OutboxError(ValueError):
-    """The outbox file cannot be used; the message names the file and says why."""
 
 
 class Outbox:
@@ -103,17 +99,7 @@ class Outbox:
                         "the outbox and are sent if it is given again", self.path, n, destination)
 
     def _check_header(self) -> None:
-        """Before SQLite touches it: a file that is not SQLite must not be turned into one."""
-        try:
-            with open(self.path, "rb") as handle:
-                head = handle.read(len(SQLITE_HEADER))
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise OutboxError(f"{self.path}: {exc.strerror or exc}") from None
-        if head and head != SQLITE_HEADER:
-            raise OutboxError(f"{self.path}: not an SQLite database (an outbox is one); it was "
-                              "left as it is")
+        check_header(self.path, "an outbox is one")
 
     def _open(self) -> None:
         db = self._db
@@ -209,8 +195,8 @@ class Outbox:
                                  "attempts = attempts + 1 WHERE id = ?",
                                  (error[:2000], retry_at, row_id))
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db, self.path)
+    def _transaction(self) -> Transaction:
+        return Transaction(self._db, self.path)
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -314,30 +300,3 @@ def _text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception; errors name the file."""
-
-    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
-        self.db, self.path = db, path
-
-    def __enter__(self) -> None:
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.DatabaseError as exc:
-            raise OutboxError(f"{self.path}: {exc}") from None
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            try:
-                self.db.execute("COMMIT")
-                return
-            except sqlite3.DatabaseError as error:
-                exc = error
-        # SQLite may have rolled back already (some errors end the transaction themselves).
-        if self.db.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                self.db.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.DatabaseError | UnicodeDecodeError):
-            raise OutboxError(f"{self.path}: {exc}") from None
