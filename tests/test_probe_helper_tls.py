@@ -378,3 +378,23 @@ def test_the_unit_runs_a_command_line_the_helper_accepts():
 
 def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
     assert_systemd_accepts(UNIT, tmp_path)
+
+
+@pytest.mark.parametrize(("url", "warned"), [
+    ("http://helper.example.ch:8443", True),
+    ("http://192.0.2.7:8443", True),
+    ("HTTP://[2001:db8::1]:8443", True),
+    ("https://helper.example.ch:8443", False),
+    ("http://127.0.0.1:8443", False),
+    ("http://[::1]:8443", False),
+    ("http://localhost:8443", False),
+])
+def test_a_plain_http_control_abroad_is_warned_about(url, warned):
+    """The control token is a bearer token: over plain HTTP, anyone on the path (the censor
+    included) reads it and can use the helper."""
+    from sentinelle.observatory.access.cli import cleartext_warning
+
+    message = cleartext_warning(url, "--control", "the control token")
+    assert (message is not None) == warned
+    if warned:
+        assert url in message and "in clear" in message and "--tls-cert" in message

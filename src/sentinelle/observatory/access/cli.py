@@ -15,6 +15,7 @@ import os
 import sys
 from gettext import ngettext
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sentinelle.observatory.access import measure as m
 
@@ -281,6 +282,24 @@ def main(argv: list[str] | None = None) -> int:
     return _helper(args)
 
 
+def cleartext_warning(url: str, option: str, secret: str) -> str | None:
+    """A warning when ``url`` is plain HTTP to a host that is not this machine: ``secret``
+    (a bearer token) would cross the network in clear, readable and replayable by anyone on
+    the path — the censor included."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http" or not parts.hostname:
+        return None
+    host = parts.hostname
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        if host.lower() == "localhost":
+            return None
+    return (f"{option} {url} is plain HTTP: {secret} crosses the network in clear. Serve the "
+            "helper with --tls-cert/--tls-key and pin it (docs/observatory.md).")
+
+
 def _fail(message: str) -> int:
     print(f"sentinelle probe: error: {message}", file=sys.stderr)
     return 2
@@ -298,6 +317,9 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     if args.control_pin and not args.control.lower().startswith("https://"):
         return _fail(f"--control-pin needs an https:// control URL; {args.control} is plain "
                      "HTTP, which a pin cannot protect")
+    warning = cleartext_warning(args.control, "--control", "the control token")
+    if warning:
+        print(f"sentinelle probe: warning: {warning}", file=sys.stderr)
     try:
         targets = read_list(args.list)
     except TargetListError as exc:
