@@ -11,6 +11,7 @@ neither run here nor listed in NOT_RUNNABLE with the reason fails the test.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import io
 import json
@@ -407,6 +408,7 @@ def run_probe(block: Block, demo: Demo) -> None:
     leaf = authority.issue_cert("127.0.0.1")
     leaf.cert_chain_pems[0].write_to_path(str(where / "fullchain.pem"))
     leaf.private_key_pem.write_to_path(str(where / "privkey.pem"))
+    (where / "privkey.pem").chmod(0o600)   # as certbot leaves it: the helper refuses 0644
     helper_cmd = helper_cmd.replace("…", EXAMPLE_TOKEN).replace(":8443", f":{port}")
     pin = demo.sh(print_pin, where).stdout.split()[0]
     assert pin.startswith("sha256//"), pin
@@ -433,7 +435,10 @@ def run_probe(block: Block, demo: Demo) -> None:
         done = demo.sh(submit, where)
         assert re.search(r"Draft report CU-\d{4}-\d+ was created", done.stdout), done.stdout
     finally:
-        os.killpg(helper.pid, signal.SIGTERM)     # the helper this test started, and only it
+        # The helper this test started, and only it (gone already if it refused to start:
+        # then _wait_for's error, with its log, is the one to see).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(helper.pid, signal.SIGTERM)
         helper.wait(10)
 
 
