@@ -136,26 +136,33 @@ def denials_of(submission: BundleSubmission) -> list[_Target]:
 def _shareable(other: BundleSubmission, incident: Incident, tlp: str, named: set[int]) -> bool:
     """Whether every reader of a file attached now to ``incident`` (at ``tlp``, with the
     ``named`` analysts) may already read ``other``'s bundle. This report's status is left out:
-    a draft's evidence reaches its TLP's readers once the report is submitted."""
+    a draft's evidence reaches its TLP's readers once the report is submitted.
+
+    Evidence is read only while its report is (visibility.item_visible), so both the bundle's
+    own TLP and the other report's current TLP must let each audience in: a report restricted
+    after its bundle was attached keeps that bundle from the readers it lost."""
     if other.state_id != incident.state_id:
         return False
     there = other.evidence
+    report = other.incident
+    items = ((there.tlp, there.named_analysts), (report.tlp, report.named_analysts))
     for audience in visibility.TLP_AUDIENCES.get(tlp, frozenset()):
         if audience == visibility.A.GROUP:
             if incident.sharing_group_id is None:
                 continue        # nobody is in this report's group audience
-            if other.incident.sharing_group_id != incident.sharing_group_id:
+            if report.sharing_group_id != incident.sharing_group_id:
                 return False
-        if audience == visibility.A.NAMED:
-            if not named:
-                continue
-            if visibility.allows({visibility.A.SECRETARIAT}, tlp=there.tlp,
-                                 status=other.incident.status):
-                continue        # the named analysts are Secretariat analysts who see it anyway
-            if not named <= set(there.named_analysts.values_list("pk", flat=True)):
+        for item_tlp, item_named in items:
+            if audience == visibility.A.NAMED:
+                if not named:
+                    break
+                if visibility.allows({visibility.A.SECRETARIAT}, tlp=item_tlp,
+                                     status=report.status):
+                    continue    # the named analysts are Secretariat analysts who see it anyway
+                if not named <= set(item_named.values_list("pk", flat=True)):
+                    return False
+            if not visibility.allows({audience}, tlp=item_tlp, status=report.status):
                 return False
-        if not visibility.allows({audience}, tlp=there.tlp, status=other.incident.status):
-            return False
     return True
 
 

@@ -1,0 +1,206 @@
+"""Attacks on corroboration (issue 15): isolation of the file, the start URL, and OONI answers
+that are hostile at the HTTP level (redirects, broken framing, trickled bodies, odd next_url).
+
+Every server is a real one on loopback; no test reaches the Internet."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+from sentinelle.core.models import Job
+from sentinelle.incidents import services as incident_services
+from sentinelle.incidents.models import TLP, Evidence
+from sentinelle.observatory import corroboration, ooni_api
+from tests.conftest import PASSWORD
+from tests.observatory_helpers import result
+from tests.test_observatory_corroborate import (
+    DOCKER,
+    ROUTES,
+    FakeOoni,
+    _file,
+    _query_of,
+    _report,
+    _submitted,
+)
+
+WHEN = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)
+
+
+def _query() -> ooni_api.Query:
+    return ooni_api.Query(DOCKER, "CU", 27725, WHEN - dt.timedelta(days=3),
+                          WHEN + dt.timedelta(days=3))
+
+
+class RawServer:
+    """A loopback TCP server that runs ``script(conn)`` for each connection; records hits."""
+
+    def __init__(self, script):
+        self.script, self.hits = script, 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.base = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.stop = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.hits += 1
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn) -> None:
+        with contextlib.suppress(OSError), conn:
+            conn.settimeout(10)
+            conn.recv(65536)
+            self.script(conn)
+
+    def __enter__(self) -> RawServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop = True
+        self.sock.close()
+
+
+def _answer(status: str, headers: list[str], body: bytes = b"") -> bytes:
+    return (f"HTTP/1.1 {status}\r\n" + "".join(h + "\r\n" for h in headers) + "\r\n").encode() \
+        + body
+
+
+# --- isolation of what the file carries ----------------------------------------------------------
+
+@pytest.fixture
+def ooni(settings):
+    with FakeOoni(ROUTES) as server:
+        settings.OONI_API_URL = server.base
+        settings.OONI_API_TIMEOUT = 5
+        yield server
+
+
+def test_a_report_restricted_after_its_bundle_was_attached_stays_out_of_the_file(
+        ooni, alice, charlie, tmp_path):
+    """Report B's bundle was attached under AMBER; B was later made RED (no analyst named):
+    the Secretariat may no longer read B at all, evidence included. A's AMBER corroboration
+    file is read by every Secretariat analyst, so B's reference and verdicts must stay out."""
+    ooni.routes = {}
+    incident = _submitted(alice, _report(alice, tmp_path / "a.zip"))
+    later_red = _submitted(alice, _report(alice, tmp_path / "b.zip",
+                                          [result(DOCKER, "geoblocked")]))
+    assert later_red.bundle_submission.evidence.tlp == TLP.AMBER
+    incident_services.amend_report(later_red, alice, {"tlp": TLP.RED}, note="restrict")
+    outcome = corroboration.corroborate(incident, alice)
+    data, document = _file(outcome.evidence)
+    # Charlie reads A's file, and may not read B.
+    evidence = Evidence.objects.get(pk=outcome.evidence.pk)
+    from sentinelle.incidents import visibility
+    assert visibility.item_visible(charlie, evidence)
+    assert not visibility.item_visible(charlie, later_red.bundle_submission.evidence)
+    assert later_red.reference.encode() not in data
+    assert _query_of(document, DOCKER)["bundles"] == {"measurements": []}
+    assert outcome.withheld == 1
+
+
+def test_the_start_url_refuses_get_and_a_post_without_csrf_token(ooni, alice, tmp_path):
+    from django.test import Client
+
+    incident = _submitted(alice, _report(alice, tmp_path / "a.zip"))
+    url = f"/observatory/submissions/{incident.bundle_submission.pk}/corroborate/"
+    client = Client(enforce_csrf_checks=True)
+    assert client.login(username=alice.username, password=PASSWORD)
+    assert client.get(url).status_code == 404
+    assert client.post(url).status_code == 403
+    assert Job.objects.count() == 0
+
+
+# --- hostile OONI at the HTTP level --------------------------------------------------------------
+
+def test_a_redirect_from_the_ooni_server_to_an_internal_address_is_not_followed():
+    """SSRF: urllib follows 3xx to any host unless told not to; next_url's same-host rule
+    would be bypassed by a plain redirect."""
+    with RawServer(lambda c: c.sendall(_answer("200 OK", ["Content-Length: 2"], b"{}"))) \
+            as internal:
+        target = f"{internal.base}/admin/secret"
+        redirect = _answer("302 Found", [f"Location: {target}", "Content-Length: 0"])
+        with RawServer(lambda c: c.sendall(redirect)) as api, \
+                pytest.raises(ooni_api.OoniError, match="302"):
+            ooni_api.fetch(api.base, _query(), timeout=3)
+        assert internal.hits == 0
+
+
+@pytest.mark.parametrize(("answer", "words"), [
+    (b"SSH-2.0-OpenSSH_9.0\r\n\r\n", "OONI"),
+    (_answer("200 OK", ["Content-Length: 5000"], b'{"results": ['), "before its Content-Length"),
+    (_answer("200 OK", ["Transfer-Encoding: chunked"], b"zz\r\nhello\r\n"), "OONI"),
+    (_answer("200 OK", [f"X-{i}: y" for i in range(150)], b"{}"), "OONI"),
+])
+def test_a_broken_http_answer_is_a_named_error_not_a_crash(answer, words):
+    with RawServer(lambda c: c.sendall(answer)) as api, \
+            pytest.raises(ooni_api.OoniError, match=words):
+        ooni_api.fetch(api.base, _query(), timeout=3)
+
+
+def test_a_body_trickled_a_byte_at_a_time_is_cut_at_the_timeout():
+    body = b'{"results": [], "metadata": {}}' + b" " * 40
+
+    def trickle(conn):
+        conn.sendall(_answer("200 OK", [f"Content-Length: {len(body)}"]))
+        for byte in body:
+            conn.sendall(bytes([byte]))
+            time.sleep(0.2)
+
+    with RawServer(trickle) as api:
+        start = time.monotonic()
+        with pytest.raises(ooni_api.OoniUnreachable, match="within"):
+            ooni_api.fetch(api.base, _query(), timeout=1)
+        assert time.monotonic() - start < 3.5
+
+
+@pytest.mark.parametrize("tail", ["é=1", "x=1\r\nX-Injected: 1", "a b"])
+def test_a_next_url_that_is_not_a_valid_address_is_named_not_a_crash(tail):
+    def answer_for(conn):
+        page = {"results": [], "metadata": {"next_url": f"{api.base}/api/v1/measurements?{tail}"}}
+        body = json.dumps(page).encode()
+        conn.sendall(_answer("200 OK", [f"Content-Length: {len(body)}"], body))
+
+    with RawServer(answer_for) as api:
+        with pytest.raises(ooni_api.OoniError, match="next_url"):
+            ooni_api.fetch(api.base, _query(), timeout=3)
+        assert api.hits == 1
+
+
+@pytest.mark.parametrize("body", [
+    b'{"results": [{"report_id": "r", "measurement_start_time": "2026-03-10T00:00:00Z", '
+    b'"anomaly": ' + b"9" * 5000 + b"}]}",
+    b'{"results": [], "x": ' + b"[" * 100000 + b"]" * 100000 + b"}",
+    b'{"results": [{"report_id": "r", "measurement_start_time": "2026-03-10T00:00:00Z", '
+    b'"anomaly": 1e999999}]}',
+    b'{"results": [{"report_id": "r", "measurement_start_time": "99999-03-10T00:00:00Z"}]}',
+])
+def test_numbers_and_nesting_beyond_reason_are_named(body):
+    with pytest.raises(ooni_api.OoniResponseError):
+        ooni_api.parse_page(body)
+
+
+def test_a_hostile_measurement_url_is_kept_as_text_and_never_shown_as_a_link(ooni, alice,
+                                                                            tmp_path):
+    page = {"results": [{"report_id": "r1", "measurement_start_time": "2026-03-10T10:00:00Z",
+                         "anomaly": True, "input": DOCKER,
+                         "measurement_url": "javascript:alert(document.cookie)//<b>x</b>"}]}
+    ooni.routes = {DOCKER: json.dumps(page).encode()}
+    outcome = corroboration.corroborate(_report(alice, tmp_path / "a.zip"), alice)
+    assert outcome.evidence.content_type in ("text/plain", "application/json")
+    data, document = _file(outcome.evidence)
+    assert _query_of(document, DOCKER)["ooni"]["measurements"][0]["measurement_url"].startswith(
+        "javascript:")
