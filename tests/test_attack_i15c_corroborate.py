@@ -16,7 +16,7 @@ import pytest
 
 from sentinelle.core.models import Job
 from sentinelle.incidents import services as incident_services
-from sentinelle.incidents.models import TLP, Evidence
+from sentinelle.incidents.models import TLP, Evidence, Incident
 from sentinelle.observatory import corroboration, ooni_api
 from tests.conftest import PASSWORD
 from tests.observatory_helpers import result
@@ -204,3 +204,55 @@ def test_a_hostile_measurement_url_is_kept_as_text_and_never_shown_as_a_link(oon
     data, document = _file(outcome.evidence)
     assert _query_of(document, DOCKER)["ooni"]["measurements"][0]["measurement_url"].startswith(
         "javascript:")
+
+
+def test_a_report_loosened_while_ooni_is_asked_gets_no_bundle_chosen_for_its_old_tlp(
+        ooni, alice, tmp_path):
+    """OONI may take minutes (200 URLs x 15 s). The bundles chosen for a RED report must not
+    be attached to it once a focal point has loosened it to GREEN meanwhile: the file is
+    stamped with the TLP of the moment it is attached."""
+    from unittest import mock
+
+    ooni.routes = {}
+    incident = _submitted(alice, _report(alice, tmp_path / "a.zip"))
+    incident_services.amend_report(incident, alice, {"tlp": TLP.RED}, note="restrict")
+    secret = _submitted(alice, _report(alice, tmp_path / "b.zip", [result(DOCKER, "geoblocked")]))
+    incident_services.amend_report(secret, alice, {"tlp": TLP.RED}, note="restrict")
+    real, calls = corroboration._ooni, []
+
+    def ooni_then_loosen(target):
+        if not calls:
+            incident_services.amend_report(Incident.objects.get(pk=incident.pk), alice,
+                                           {"tlp": TLP.GREEN}, note="share")
+        calls.append(target)
+        return real(target)
+
+    with mock.patch.object(corroboration, "_ooni", ooni_then_loosen):
+        outcome = corroboration.corroborate(incident, alice)
+    assert Evidence.objects.get(pk=outcome.evidence.pk).tlp == TLP.GREEN
+    data, _document = _file(outcome.evidence)
+    assert secret.reference.encode() not in data
+    assert outcome.withheld == 1
+
+
+def test_more_denied_urls_than_the_cap_are_counted_not_queried(ooni, alice, tmp_path):
+    urls = [f"https://s{i:03}.example/" for i in range(205)]
+    incident = _report(alice, tmp_path / "a.zip", [result(u, "tcp-blocked") for u in urls])
+    outcome = corroboration.corroborate(incident, alice)
+    assert len(outcome.document["queries"]) == corroboration.MAX_URLS
+    assert outcome.document["not_queried"] == 205 - corroboration.MAX_URLS
+    assert len(ooni.requests) == corroboration.MAX_URLS
+
+
+@pytest.mark.parametrize("reference", ["", " ", "x" * 5000, "CU-2026-00001'; --", "ÇU-٢٠٢٦",
+                                       "-1", "0", "99999999999999999999999"])
+def test_the_command_exits_2_for_any_bad_report_value(ooni, alice, tmp_path, capsys, reference):
+    from tests.test_observatory_corroborate import _sentinelle
+
+    _report(alice, tmp_path / "a.zip")
+    with pytest.raises(SystemExit) as exit_info:
+        _sentinelle("observatory", "corroborate", reference, "--user", "alice")
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and "REPORT" in err[-1] and "Traceback" not in "\n".join(err)
+    assert not Evidence.objects.filter(filename__startswith="corroboration-").exists()

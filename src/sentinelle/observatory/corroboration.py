@@ -247,51 +247,58 @@ def corroborate(incident: Incident, user,
                                 "corroborate.") % {"reference": incident.reference})
     skipped = max(0, len(targets) - MAX_URLS)
     targets = targets[:MAX_URLS]
-    fresh = Incident.objects.get(pk=incident.pk)
-    tlp, named = fresh.tlp, set(fresh.named_analysts.values_list("pk", flat=True))
-    queries, problems, totals, withheld_total = [], [], Counter(), 0
+    # OONI first (it may take minutes); the other bundles are chosen afterwards, in the
+    # transaction that attaches the file, by the report's TLP and analysts read there under a
+    # row lock: a report loosened meanwhile never gets bundles chosen for its old audience.
+    sections, problems = [], []
     for done, target in enumerate(targets, start=1):
         ooni, problem = _ooni(target)
         if problem:
             problems.append(f"{target.url}: {problem}")
-        bundles, withheld = _other_bundles(user, submission, target, tlp, named)
-        counts = Counter({AGREE: 0, DISAGREE: 0, INCONCLUSIVE: 0})
-        counts.update(m["agreement"] for m in ooni["measurements"])
-        counts.update(m["agreement"] for m in bundles)
-        totals.update(counts)
-        withheld_total += withheld
-        queries.append({
-            "url": target.url, "probe_cc": target.cc, "probe_asn": target.asn,
-            "since": _iso(target.since), "until": _iso(target.until),
-            "our_verdicts": dict(sorted(target.verdicts.items())),
-            "our_times": [_iso(t) for t in sorted(target.times)],
-            "ooni": ooni, "bundles": {"measurements": bundles},
-            "summary": dict(counts)})
+        sections.append(ooni)
         if on_progress:
             on_progress(len(targets), done)
-    generated = timezone.now()
-    document = {
-        "format": FORMAT,
-        "generated_at": _iso(generated),
-        "tool": {"name": "sentinelle", "version": sentinelle.__version__},
-        "report": {"reference": incident.reference, "bundle_sha256": submission.sha256},
-        "window_days": WINDOW.days,
-        "ooni_api": settings.OONI_API_URL,
-        "rules": {"ooni": "failure: inconclusive; anomaly or confirmed: agree; otherwise: "
-                          "disagree",
-                  "bundle": "a denial verdict: agree; accessible: disagree; otherwise: "
-                            "inconclusive"},
-        "queries": queries,
-        "not_queried": skipped,
-        "problems": problems,
-        "summary": {AGREE: totals[AGREE], DISAGREE: totals[DISAGREE],
-                    INCONCLUSIVE: totals[INCONCLUSIVE]},
-    }
-    body = (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
-    name = f"corroboration-{incident.reference}-{generated:%Y%m%dT%H%M%SZ}.json"
     with transaction.atomic():
+        fresh = Incident.objects.select_for_update().get(pk=incident.pk)
+        tlp, named = fresh.tlp, set(fresh.named_analysts.values_list("pk", flat=True))
+        queries, totals, withheld_total = [], Counter(), 0
+        for target, ooni in zip(targets, sections, strict=True):
+            bundles, withheld = _other_bundles(user, submission, target, tlp, named)
+            counts = Counter({AGREE: 0, DISAGREE: 0, INCONCLUSIVE: 0})
+            counts.update(m["agreement"] for m in ooni["measurements"])
+            counts.update(m["agreement"] for m in bundles)
+            totals.update(counts)
+            withheld_total += withheld
+            queries.append({
+                "url": target.url, "probe_cc": target.cc, "probe_asn": target.asn,
+                "since": _iso(target.since), "until": _iso(target.until),
+                "our_verdicts": dict(sorted(target.verdicts.items())),
+                "our_times": [_iso(t) for t in sorted(target.times)],
+                "ooni": ooni, "bundles": {"measurements": bundles},
+                "summary": dict(counts)})
+        generated = timezone.now()
+        document = {
+            "format": FORMAT,
+            "generated_at": _iso(generated),
+            "tool": {"name": "sentinelle", "version": sentinelle.__version__},
+            "report": {"reference": incident.reference, "bundle_sha256": submission.sha256},
+            "window_days": WINDOW.days,
+            "ooni_api": settings.OONI_API_URL,
+            "rules": {"ooni": "failure: inconclusive; anomaly or confirmed: agree; otherwise: "
+                              "disagree",
+                      "bundle": "a denial verdict: agree; accessible: disagree; otherwise: "
+                                "inconclusive"},
+            "queries": queries,
+            "not_queried": skipped,
+            "problems": problems,
+            "summary": {AGREE: totals[AGREE], DISAGREE: totals[DISAGREE],
+                        INCONCLUSIVE: totals[INCONCLUSIVE]},
+        }
+        body = (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False)
+                + "\n").encode()
+        name = f"corroboration-{incident.reference}-{generated:%Y%m%dT%H%M%SZ}.json"
         evidence = incident_services.attach_evidence(
-            incident, user, ContentFile(body, name=name),
+            fresh, user, ContentFile(body, name=name),
             _("Corroboration: OONI and other vantage points, ±%(days)s days "
               "(sentinelle observatory corroborate).") % {"days": WINDOW.days})
         audit.record("observatory.corroborate", submission, after={
