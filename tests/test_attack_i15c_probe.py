@@ -143,3 +143,104 @@ def test_the_helper_is_never_sent_the_probes_cookies():
     asyncio.run(Client("http://127.0.0.1:9/", "t").measure(
         "https://site.test/", None, 1, http2=True, browser_headers=True))
     assert set(sent) == {"url", "resolver", "http2", "browser_headers"}
+
+
+# ---- a hostile HTTP/2 server, frame by frame --------------------------------------------------
+
+def _frames(kind: str) -> list:
+    """What the server sends after its SETTINGS, frame by frame (``float``: a pause)."""
+    import hpack
+    from hyperframe import frame as f
+
+    def headers(block: bytes, flags=("END_HEADERS",), stream=1):
+        frame = f.HeadersFrame(stream, data=block)
+        for flag in flags:
+            frame.flags.add(flag)
+        return frame.serialize()
+
+    ok = hpack.Encoder().encode([(":status", "200")])
+    if kind == "settings-flood":
+        return [f.SettingsFrame(0, settings={0x3: 100}).serialize()] * 20000 + [5.0]
+    if kind == "window-overflow":
+        return [f.WindowUpdateFrame(0, window_increment=2**31 - 1).serialize()] * 2 + [5.0]
+    if kind == "push-promise":
+        block = hpack.Encoder().encode([(":method", "GET"), (":path", "/x"),
+                                        (":scheme", "https"), (":authority", "a.farm.test")])
+        push = f.PushPromiseFrame(1, promised_stream_id=2, data=block)
+        push.flags.add("END_HEADERS")
+        return [push.serialize(), 5.0]
+    if kind == "continuation-flood":
+        first = headers(ok[:1], flags=())
+        more = f.ContinuationFrame(1, data=b"\x00" * 16000).serialize()
+        return [first] + [more] * 2000 + [5.0]
+    if kind == "hpack-bomb":
+        # One 4 kB entry in the dynamic table, then 2,000 one-byte references to it (8 MB).
+        encoder = hpack.Encoder()
+        block = encoder.encode([(":status", "200"), ("x-bomb", "b" * 4000)])
+        block += b"\xbe" * 2000                       # indexed: dynamic table entry 62
+        return [headers(block), 5.0]
+    if kind == "trickle":
+        data = []
+        for _ in range(40):
+            data += [f.DataFrame(1, data=b"x").serialize(), 0.1]
+        return [headers(ok)] + data
+    if kind == "rst-after-partial":
+        return [headers(ok), f.DataFrame(1, data=b"partial").serialize(),
+                f.RstStreamFrame(1, error_code=2).serialize(), 5.0]
+    if kind == "foreign-stream":
+        return [headers(ok, stream=3), 5.0]
+    raise AssertionError(kind)
+
+
+async def _raw_h2(kind: str, reader, writer) -> None:
+    from hyperframe import frame as f
+
+    try:
+        await reader.read(65536)                     # the preface, SETTINGS and the request
+        writer.write(f.SettingsFrame(0).serialize())
+        for item in _frames(kind):
+            if isinstance(item, float):
+                await asyncio.sleep(item)
+            else:
+                writer.write(item)
+                await writer.drain()
+    except Exception:  # noqa: BLE001, S110 - the client hung up: that is the test
+        pass
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("kind, failure", [
+    ("settings-flood", "generic_timeout_error"),
+    ("window-overflow", "http2_protocol_error"),
+    ("push-promise", "http2_protocol_error"),
+    ("continuation-flood", "http2_protocol_error"),
+    ("hpack-bomb", "http2_protocol_error"),
+    ("trickle", "generic_timeout_error"),
+    ("rst-after-partial", "http2_stream_reset"),
+    ("foreign-stream", "http2_protocol_error"),
+])
+def test_a_hostile_h2_server_is_a_named_failure_within_the_timeout(farm, kind,  # noqa: F811
+                                                                   failure):
+    import time
+
+    async def start():
+        server = await asyncio.start_server(lambda r, w: _raw_h2(kind, r, w),
+                                            probe_farm.SERVER_IP, 0, ssl=farm.h2.ctx)
+        farm.servers.append(server)
+        return server.sockets[0].getsockname()[1]
+
+    port = farm.thread.call(start())
+    cfg = config(farm)
+    cfg.http_timeout = 1
+    started = time.monotonic()
+    result = measure(f"https://raw.farm.test:{port}/", cfg)
+    assert time.monotonic() - started < 4
+    keys = result.keys
+    assert keys["requests"][0]["alpn"] == "h2"
+    assert (keys["failure"] or "").startswith(failure), keys["failure"]
+    http = [t for t in result.transcripts if t["type"] == "http"][0]
+    assert len(http["response_head"]) < 128 * 1024
+    if kind == "rst-after-partial":
+        from sentinelle.observatory.access import measure as m
+        assert m.body_bytes(keys["requests"][0]["response"]["body"]) == b"partial"
