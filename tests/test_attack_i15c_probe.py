@@ -19,7 +19,13 @@ from sentinelle.observatory.access.content import decode_body  # noqa: E402
 from sentinelle.observatory.access.cookies import CookieJar  # noqa: E402
 from sentinelle.observatory.access.failures import ContentDecodingError  # noqa: E402
 from tests import probe_farm  # noqa: E402
-from tests.test_probe_http2 import config, farm, measure  # noqa: E402, F401
+from tests.test_probe_http2 import (  # noqa: E402, F401
+    config,
+    farm,
+    measure,
+    old_control,
+    run_probe,
+)
 
 FLOOD = 500                     # informational responses before the real one
 LINK = "<https://cdn.example/" + "x" * 1000 + ">; rel=preload"
@@ -244,3 +250,62 @@ def test_a_hostile_h2_server_is_a_named_failure_within_the_timeout(farm, kind,  
     if kind == "rst-after-partial":
         from sentinelle.observatory.access import measure as m
         assert m.body_bytes(keys["requests"][0]["response"]["body"]) == b"partial"
+
+
+# ---- the verdict when the control fetched differently (an older helper) ----------------------
+
+async def _by_protocol(reader, writer) -> None:
+    """A site whose h2 front refuses everyone (403, no known block page) and whose HTTP/1.1
+    front serves the page: the difference is the protocol, not the network."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    page = probe_farm.site_page("proto.farm.test")
+    try:
+        if writer.get_extra_info("ssl_object").selected_alpn_protocol() != "h2":
+            await reader.read(65536)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: "
+                         + str(len(page)).encode() + b"\r\nConnection: close\r\n\r\n" + page)
+            await writer.drain()
+            return
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        writer.write(conn.data_to_send())
+        refusal = b"<html><head><title>Forbidden</title></head><body>Nope.</body></html>"
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                return
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.RequestReceived):
+                    conn.send_headers(event.stream_id, [(":status", "403"),
+                                                        ("content-type", "text/html")])
+                    conn.send_data(event.stream_id, refusal, end_stream=True)
+            writer.write(conn.data_to_send())
+            await writer.drain()
+    except Exception:  # noqa: BLE001, S110 - the client hung up
+        pass
+    finally:
+        writer.close()
+
+
+def test_a_protocol_difference_with_an_old_helper_is_not_a_denial(farm, old_control,  # noqa: F811
+                                                                  tmp_path):
+    from sentinelle.observatory.models import DENIAL_VERDICTS
+
+    async def start():
+        server = await asyncio.start_server(_by_protocol, probe_farm.SERVER_IP, 0,
+                                            ssl=farm.h2.ctx)
+        farm.servers.append(server)
+        return server.sockets[0].getsockname()[1]
+
+    port = farm.thread.call(start())
+    url = f"https://proto.farm.test:{port}/"
+    line = run_probe(farm, old_control.url, tmp_path, [url])["lines"][url]
+    assert line["test_keys"]["requests"][0]["alpn"] == "h2"
+    assert line["x_control_fetch"] is None
+    assert line["verdict"] not in DENIAL_VERDICTS, line["verdict_reasons"]
+    assert line["verdict"] == "inconclusive"
+    assert "control fetched differently (HTTP/1.1" in line["verdict_reasons"][0]
+    assert "server-denied" in line["verdict_reasons"][0]
