@@ -256,3 +256,36 @@ def test_the_command_exits_2_for_any_bad_report_value(ooni, alice, tmp_path, cap
     err = capsys.readouterr().err.strip().splitlines()
     assert err and "REPORT" in err[-1] and "Traceback" not in "\n".join(err)
     assert not Evidence.objects.filter(filename__startswith="corroboration-").exists()
+
+
+def test_a_sharing_group_member_and_the_council_may_not_start_it_nor_read_unshared_bundles(
+        ooni, client, alice, bob, council, tmp_path):
+    from sentinelle.core.models import MemberState, SharingGroup
+    from sentinelle.incidents import visibility
+
+    ooni.routes = {}
+    group = SharingGroup.objects.create(name="Caribbean and friends")
+    group.states.set(MemberState.objects.filter(alpha2__in=["CU", "CH"]))
+    incident = _submitted(alice, _report(alice, tmp_path / "a.zip"))
+    Incident.objects.filter(pk=incident.pk).update(sharing_group=group)
+    unshared = _submitted(alice, _report(alice, tmp_path / "b.zip",
+                                         [result(DOCKER, "geoblocked")]))
+    pk = incident.bundle_submission.pk
+    for user in (bob, council):
+        client.logout()
+        assert client.login(username=user.username, password=PASSWORD)
+        assert client.post(f"/observatory/submissions/{pk}/corroborate/").status_code == 404
+    assert Job.objects.count() == 0
+    outcome = corroboration.corroborate(Incident.objects.get(pk=incident.pk), alice)
+    # Bob reads the file through the group; the other report is not shared with his State.
+    assert visibility.item_visible(bob, Evidence.objects.get(pk=outcome.evidence.pk))
+    assert not visibility.report_visible(bob, unshared)
+    data, _document = _file(outcome.evidence)
+    assert unshared.reference.encode() not in data and outcome.withheld == 1
+
+
+@pytest.mark.parametrize("base", ["file:///etc/passwd", "ftp://127.0.0.1/", "gopher://x/",
+                                  "//127.0.0.1:8080"])
+def test_an_ooni_address_that_is_not_http_is_refused(base):
+    with pytest.raises(ooni_api.OoniError, match="http or https"):
+        ooni_api.fetch(base, _query(), timeout=1)
