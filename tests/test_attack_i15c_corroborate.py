@@ -195,9 +195,8 @@ def test_numbers_and_nesting_beyond_reason_are_named(body):
 
 def test_a_hostile_measurement_url_is_kept_as_text_and_never_shown_as_a_link(ooni, alice,
                                                                             tmp_path):
-    page = {"results": [{"report_id": "r1", "measurement_start_time": "2026-03-10T10:00:00Z",
-                         "anomaly": True, "input": DOCKER,
-                         "measurement_url": "javascript:alert(document.cookie)//<b>x</b>"}]}
+    page = {"results": [_ooni_result(
+        measurement_url="javascript:alert(document.cookie)//<b>x</b>")]}
     ooni.routes = {DOCKER: json.dumps(page).encode()}
     outcome = corroboration.corroborate(_report(alice, tmp_path / "a.zip"), alice)
     assert outcome.evidence.content_type in ("text/plain", "application/json")
@@ -289,3 +288,32 @@ def test_a_sharing_group_member_and_the_council_may_not_start_it_nor_read_unshar
 def test_an_ooni_address_that_is_not_http_is_refused(base):
     with pytest.raises(ooni_api.OoniError, match="http or https"):
         ooni_api.fetch(base, _query(), timeout=1)
+
+
+def _ooni_result(**overrides) -> dict:
+    item = {"anomaly": True, "confirmed": False, "failure": False, "input": DOCKER,
+            "measurement_start_time": "2026-03-10T11:00:00Z", "probe_asn": "AS27725",
+            "probe_cc": "CU", "test_name": "web_connectivity"}
+    item.update(overrides)
+    item["measurement_uid"] = item["report_id"] = "uid-" + "-".join(
+        f"{k}={v}" for k, v in sorted(overrides.items()))
+    return item
+
+
+def test_ooni_measurements_outside_the_question_are_not_counted(ooni, alice, tmp_path):
+    """OONI's answer is hostile input: a measurement of another URL, country, network, test or
+    time than asked must not count as agreeing with our denial."""
+    page = {"metadata": {"next_url": None}, "results": [
+        _ooni_result(),                                            # the one that counts
+        _ooni_result(input="https://elsewhere.example/"),
+        _ooni_result(probe_cc="IR"),
+        _ooni_result(probe_asn="AS197207"),
+        _ooni_result(measurement_start_time="2019-01-01T00:00:00Z"),
+        _ooni_result(test_name="telegram"),
+    ]}
+    ooni.routes = {DOCKER: json.dumps(page).encode()}
+    outcome = corroboration.corroborate(_report(alice, tmp_path / "a.zip"), alice)
+    docker = _query_of(outcome.document, DOCKER)
+    assert docker["summary"] == {"agree": 1, "disagree": 0, "inconclusive": 0}
+    assert [m["id"] for m in docker["ooni"]["measurements"]] == ["uid-"]
+    assert docker["ooni"]["ignored"] == 5

@@ -210,7 +210,10 @@ def _ooni(target: _Target) -> tuple[dict, str | None]:
     section["truncated"] = result.truncated
     section["responses"] = [{"url": r.url, "sha256": r.sha256, "bytes": r.size}
                             for r in result.responses]
-    for m in result.measurements:
+    kept = [m for m in result.measurements if _answers(m, query)]
+    # The answer is outside input: what it holds beyond the question is not evidence.
+    section["ignored"] = len(result.measurements) - len(kept)
+    for m in kept:
         section["measurements"].append({
             "source": "ooni", "id": m.uid, "report_id": m.report_id, "time": m.start_time,
             "input": m.input, "probe_cc": m.probe_cc, "probe_asn": m.probe_asn,
@@ -218,6 +221,19 @@ def _ooni(target: _Target) -> tuple[dict, str | None]:
             "flags": {"anomaly": m.anomaly, "confirmed": m.confirmed, "failure": m.failure},
             "measurement_url": m.measurement_url, "agreement": agreement_of_ooni(m)})
     return section, None
+
+
+def _answers(m: ooni_api.Measurement, query: ooni_api.Query) -> bool:
+    """Whether ``m`` is a measurement of what was asked: the URL, country, network, test and
+    window (the times are UTC ISO strings of one format, so they compare as text)."""
+    params = query.params()
+    if m.input.rstrip("/") != query.input.rstrip("/") or m.test_name != query.test_name:
+        return False
+    if m.probe_cc.upper() != query.probe_cc.upper():
+        return False
+    if "probe_asn" in params and m.probe_asn.upper() != params["probe_asn"]:
+        return False
+    return f"{params['since']}Z" <= m.start_time <= f"{params['until']}Z"
 
 
 # --- the whole ----------------------------------------------------------------------------------
