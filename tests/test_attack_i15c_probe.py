@@ -21,6 +21,7 @@ from sentinelle.observatory.access.failures import ContentDecodingError  # noqa:
 from tests import probe_farm  # noqa: E402
 from tests.test_probe_http2 import (  # noqa: E402, F401
     config,
+    control,
     farm,
     measure,
     old_control,
@@ -309,3 +310,47 @@ def test_a_protocol_difference_with_an_old_helper_is_not_a_denial(farm, old_cont
     assert line["verdict"] == "inconclusive"
     assert "control fetched differently (HTTP/1.1" in line["verdict_reasons"][0]
     assert "server-denied" in line["verdict_reasons"][0]
+
+
+def test_the_helper_takes_no_header_cookie_or_method_from_the_request(farm, control):  # noqa: F811
+    """Fields a caller might add to make the helper an attack tool are ignored: it sends only
+    its own header set."""
+    from tests.test_probe_http2 import h2url
+    from tests.test_probe_measure import call
+
+    status, answer, _headers = call(control.url, "POST", "/v1/measure", {
+        "url": h2url(farm, "gzip", "/?helper-extra"), "resolver": farm.resolver,
+        "system_resolver": False, "http2": True, "browser_headers": False,
+        "headers": {"X-Evil": "1"}, "cookie": "session=stolen", "method": "DELETE",
+        "body": "x" * 100})
+    assert status == 200, answer
+    sent = answer["measurement"]["requests"][0]["request"]
+    assert sent["method"] == "GET"
+    names = {k.lower() for k, _v in sent["headers_list"]}
+    assert "x-evil" not in names and "cookie" not in names
+    protocol, headers = farm.h2.requests["gzip.farm.test"][-1]
+    assert not any(k in ("x-evil", "cookie") for k, _v in headers)
+
+
+def test_a_stacked_bomb_of_three_layers_stays_at_the_cap():
+    import tracemalloc
+
+    import brotli
+
+    inner = gzip.compress(b"\0" * (20 * 1024 * 1024), 9)
+    body = gzip.compress(brotli.compress(inner, quality=5), 9)
+    cap = 1024 * 1024
+    tracemalloc.start()
+    try:
+        decoded = decode_body(body, "gzip, br, gzip", cap)
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert decoded.truncated and len(decoded.body) == cap
+    assert peak < 6 * cap
+
+
+@pytest.mark.parametrize("coding", ["compress", "zstd", "gzip, x-unknown", "br;q=1", "\x00"])
+def test_an_unknown_coding_is_a_named_failure(coding):
+    with pytest.raises(ContentDecodingError, match="coding"):
+        decode_body(b"abc", coding, 1024)
