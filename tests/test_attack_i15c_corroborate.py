@@ -317,3 +317,21 @@ def test_ooni_measurements_outside_the_question_are_not_counted(ooni, alice, tmp
     assert docker["summary"] == {"agree": 1, "disagree": 0, "inconclusive": 0}
     assert [m["id"] for m in docker["ooni"]["measurements"]] == ["uid-"]
     assert docker["ooni"]["ignored"] == 5
+
+
+def test_an_abundant_ooni_answer_is_counted_but_listed_only_up_to_a_cap(ooni, alice, tmp_path,
+                                                                       settings):
+    """3,000 measurements of one URL (10 pages of OONI's 100 is 1,000; a hostile answer may
+    hold 10,000 a page): listing each one would make the file of a 200-URL report far larger
+    than the evidence limit, and the whole run would be lost."""
+    results = [_ooni_result(anomaly=i % 3 == 0) for i in range(3000)]
+    for i, item in enumerate(results):
+        item["measurement_uid"] = f"uid-{i:05}"
+    ooni.routes = {DOCKER: json.dumps({"metadata": {}, "results": results}).encode()}
+    outcome = corroboration.corroborate(_report(alice, tmp_path / "a.zip"), alice)
+    docker = _query_of(outcome.document, DOCKER)
+    listed = docker["ooni"]["measurements"]
+    assert len(listed) == corroboration.MAX_LISTED
+    assert docker["ooni"]["not_listed"] == 3000 - corroboration.MAX_LISTED
+    assert docker["summary"] == {"agree": 1000, "disagree": 2000, "inconclusive": 0}
+    assert outcome.evidence.size < 200 * 1024

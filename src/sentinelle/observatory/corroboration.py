@@ -53,6 +53,9 @@ __all__ = ["FORMAT", "WINDOW", "CorroborationResult", "NotCorroborable", "agreem
 FORMAT = "sentinelle-corroboration/1"
 WINDOW = dt.timedelta(days=3)
 MAX_URLS = 200          # OONI queries per run; the rest are counted as not queried
+# OONI measurements listed per query (all are counted): 200 URLs of thousands each would make
+# a file far over the evidence limit, and the whole run would be lost.
+MAX_LISTED = 200
 AGREE, DISAGREE, INCONCLUSIVE = "agree", "disagree", "inconclusive"
 
 
@@ -198,7 +201,8 @@ def _ooni(target: _Target) -> tuple[dict, str | None]:
     query = ooni_api.Query(input=target.url, probe_cc=target.cc, probe_asn=target.asn,
                            since=target.since, until=target.until)
     section: dict[str, Any] = {"query": query.params(), "responses": [], "measurements": [],
-                               "truncated": False, "error": None}
+                               "truncated": False, "error": None, "ignored": 0,
+                               "not_listed": 0}
     try:
         result = ooni_api.fetch(settings.OONI_API_URL, query,
                                 timeout=settings.OONI_API_TIMEOUT,
@@ -213,7 +217,9 @@ def _ooni(target: _Target) -> tuple[dict, str | None]:
     kept = [m for m in result.measurements if _answers(m, query)]
     # The answer is outside input: what it holds beyond the question is not evidence.
     section["ignored"] = len(result.measurements) - len(kept)
-    for m in kept:
+    section["not_listed"] = max(0, len(kept) - MAX_LISTED)
+    section["_counts"] = Counter(agreement_of_ooni(m) for m in kept)
+    for m in kept[:MAX_LISTED]:
         section["measurements"].append({
             "source": "ooni", "id": m.uid, "report_id": m.report_id, "time": m.start_time,
             "input": m.input, "probe_cc": m.probe_cc, "probe_asn": m.probe_asn,
@@ -281,7 +287,7 @@ def corroborate(incident: Incident, user,
         for target, ooni in zip(targets, sections, strict=True):
             bundles, withheld = _other_bundles(user, submission, target, tlp, named)
             counts = Counter({AGREE: 0, DISAGREE: 0, INCONCLUSIVE: 0})
-            counts.update(m["agreement"] for m in ooni["measurements"])
+            counts.update(ooni.pop("_counts", Counter()))
             counts.update(m["agreement"] for m in bundles)
             totals.update(counts)
             withheld_total += withheld
