@@ -354,3 +354,18 @@ def test_a_stacked_bomb_of_three_layers_stays_at_the_cap():
 def test_an_unknown_coding_is_a_named_failure(coding):
     with pytest.raises(ContentDecodingError, match="coding"):
         decode_body(b"abc", coding, 1024)
+
+
+def test_content_encoding_split_over_two_headers_is_undone_as_one_list():
+    """RFC 9110 5.3: repeated header lines are one comma-separated list; a browser undoes
+    ``Content-Encoding: gzip`` then ``Content-Encoding: br`` as ``gzip, br``."""
+    import brotli
+
+    from sentinelle.observatory.access.http_client import Exchange, _decode
+
+    page = b"<html><title>Daily news</title></html>"
+    exchange = Exchange(code=200, headers=[("content-encoding", "gzip"),
+                                           ("content-encoding", "br")],
+                        body=brotli.compress(gzip.compress(page)))
+    assert _decode(exchange, 1024 * 1024) == page
+    assert exchange.failure is None

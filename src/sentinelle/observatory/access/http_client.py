@@ -136,7 +136,8 @@ async def fetch(session: Session, connection: Connection, url: str, parts) -> di
 def _decode(exchange: Exchange, cap: int) -> bytes:
     """The body as a browser sees it; a body that does not decode becomes the exchange's
     failure (the raw bytes stay, base64 in the record)."""
-    coding = header_value(exchange.headers, "content-encoding")
+    # Repeated header lines are one comma-separated list (RFC 9110 5.3), as a browser reads them.
+    coding = ", ".join(v for k, v in exchange.headers if k.lower() == "content-encoding") or None
     if not exchange.code or not exchange.body or not codings(coding):
         return exchange.body
     try:
