@@ -371,8 +371,8 @@ def _fetched_alike(decision: verdict_mod.Verdict, local: dict, control: dict,
     """An older helper (``control_fetch`` None) fetches over HTTP/1.1 with the bare headers:
     if we spoke h2 or sent the browser set, a difference between the two answers may be the
     protocol or the headers, not the network, so a comparison-based denial is inconclusive."""
-    if decision.verdict not in _COMPARED:
-        return decision
+    if decision.verdict not in _COMPARED or decision.provider:
+        return decision         # a block page named by a fingerprint stands on its own
     ours = verdict_mod.final_request(local) or {}
     spoke_h2 = (ours.get("request") or {}).get("x_protocol") == "h2"
     theirs = verdict_mod.final_request(control) or {}
