@@ -369,3 +369,19 @@ def test_content_encoding_split_over_two_headers_is_undone_as_one_list():
                         body=brotli.compress(gzip.compress(page)))
     assert _decode(exchange, 1024 * 1024) == page
     assert exchange.failure is None
+
+
+def test_a_fingerprinted_block_page_stays_server_denied_whatever_the_control_fetched():
+    from sentinelle.observatory.access import runner, verdict
+
+    local = {"requests": [{"request": {"x_protocol": "h2"}, "response": {"code": 403}}]}
+    control = {"requests": [{"request": {"x_protocol": "http/1.1"}, "response": {"code": 200}}]}
+    named = verdict.Verdict("server-denied", ["local status 403"], "Farm WAF")
+    assert runner._fetched_alike(named, local, control, None, False) is named
+    bare = verdict.Verdict("server-denied", ["local status 403"])
+    assert runner._fetched_alike(bare, local, control, None, False).verdict == "inconclusive"
+    alike = {"requests": [{"request": {"x_protocol": "h2"}, "response": {"code": 200}}]}
+    assert runner._fetched_alike(bare, local, alike, {"http2": True, "header_set": "bare"},
+                                 False) is bare
+    # Same protocol, but we sent the browser set and an older helper the bare one.
+    assert runner._fetched_alike(bare, local, alike, None, True).verdict == "inconclusive"
