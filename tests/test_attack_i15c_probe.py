@@ -375,11 +375,11 @@ def test_a_fingerprinted_block_page_stays_server_denied_whatever_the_control_fet
     from sentinelle.observatory.access import runner, verdict
 
     local = {"requests": [{"request": {"x_protocol": "h2"}, "response": {"code": 403}}]}
-    control = {"requests": [{"request": {"x_protocol": "http/1.1"}, "response": {"code": 200}}]}
+    theirs = {"requests": [{"request": {"x_protocol": "http/1.1"}, "response": {"code": 200}}]}
     named = verdict.Verdict("server-denied", ["local status 403"], "Farm WAF")
-    assert runner._fetched_alike(named, local, control, None, False) is named
+    assert runner._fetched_alike(named, local, theirs, None, False) is named
     bare = verdict.Verdict("server-denied", ["local status 403"])
-    assert runner._fetched_alike(bare, local, control, None, False).verdict == "inconclusive"
+    assert runner._fetched_alike(bare, local, theirs, None, False).verdict == "inconclusive"
     alike = {"requests": [{"request": {"x_protocol": "h2"}, "response": {"code": 200}}]}
     assert runner._fetched_alike(bare, local, alike, {"http2": True, "header_set": "bare"},
                                  False) is bare
