@@ -335,3 +335,20 @@ def test_an_abundant_ooni_answer_is_counted_but_listed_only_up_to_a_cap(ooni, al
     assert docker["ooni"]["not_listed"] == 3000 - corroboration.MAX_LISTED
     assert docker["summary"] == {"agree": 1000, "disagree": 2000, "inconclusive": 0}
     assert outcome.evidence.size < 200 * 1024
+
+
+def test_headers_trickled_a_byte_at_a_time_are_cut_at_the_timeout():
+    """Slowloris on the head: each byte comes before the socket timeout, so only a deadline
+    over the whole answer ends it."""
+    head = b"HTTP/1.1 200 OK\r\n" + b"X-Slow: " + b"z" * 60 + b"\r\n"
+
+    def trickle(conn):
+        for byte in head:
+            conn.sendall(bytes([byte]))
+            time.sleep(0.1)
+
+    with RawServer(trickle) as api:
+        start = time.monotonic()
+        with pytest.raises(ooni_api.OoniUnreachable):
+            ooni_api.fetch(api.base, _query(), timeout=1)
+        assert time.monotonic() - start < 3

@@ -11,10 +11,13 @@ corroboration file can say exactly which bytes it was built from.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import http.client
 import json
+import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -199,7 +202,40 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect)
+class _Watched:
+    """Connection classes for urllib that remember each connection made, so that a watchdog
+    can shut its socket at the deadline: a server that trickles its head a byte at a time
+    never lets the socket timeout fire, and urllib gives no other hold on it."""
+
+    def __init__(self) -> None:
+        self.connections: list[http.client.HTTPConnection] = []
+        self.fired = False
+
+    def wrap(self, cls):
+        def make(*args, **kwargs):
+            connection = cls(*args, **kwargs)
+            self.connections.append(connection)
+            return connection
+        return make
+
+    def shut(self) -> None:
+        self.fired = True
+        for connection in self.connections:
+            with contextlib.suppress(OSError, AttributeError):
+                connection.sock.shutdown(socket.SHUT_RDWR)
+
+
+def _opener(watched: _Watched) -> Callable[..., Any]:
+    class Http(urllib.request.HTTPHandler):
+        def http_open(self, req):
+            return self.do_open(watched.wrap(http.client.HTTPConnection), req)
+
+    class Https(urllib.request.HTTPSHandler):
+        def https_open(self, req):
+            return self.do_open(watched.wrap(http.client.HTTPSConnection), req,
+                                context=self._context)
+
+    return urllib.request.build_opener(_NoRedirect, Http, Https).open
 
 
 def _socket_of(answer: Any):
@@ -213,12 +249,32 @@ def _valid_address(url: str) -> bool:
     return url.isascii() and all(33 <= ord(ch) < 127 for ch in url)
 
 
-def _get(url: str, *, timeout: float, max_bytes: int, opener: Opener) -> bytes:
+def _get(url: str, *, timeout: float, max_bytes: int,
+         opener: Opener | None) -> bytes:
     """The body of ``url``, at most ``max_bytes``, within ``timeout`` seconds in all."""
     deadline = time.monotonic() + timeout
     # The scheme is http or https: fetch() checks every URL with _same_api before this.
     request = urllib.request.Request(url, headers={  # noqa: S310
         "Accept": "application/json", "User-Agent": "sentinelle-corroborate"})
+    watched = _Watched()
+    opener = opener or _opener(watched)
+    watchdog = threading.Timer(timeout, watched.shut)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        return _read(url, request, opener, deadline=deadline, timeout=timeout,
+                     max_bytes=max_bytes)
+    except OoniError:
+        if watched.fired:       # whatever the cut socket looked like to http.client
+            raise OoniUnreachable(f"OONI could not be reached: no full answer within "
+                                  f"{timeout:g} s ({url})") from None
+        raise
+    finally:
+        watchdog.cancel()
+
+
+def _read(url: str, request: urllib.request.Request, opener: Opener, *, deadline: float,
+          timeout: float, max_bytes: int) -> bytes:
     try:
         with opener(request, timeout=timeout) as answer:
             status = getattr(answer, "status", 200)
@@ -270,7 +326,6 @@ def fetch(base_url: str, query: Query, *, timeout: float = 15.0, max_bytes: int 
 
     Raises OoniUnreachable, OoniResponseError or OoniError; the pages read before the error
     are lost with it (a partial list would look complete)."""
-    opener = opener or _OPENER.open
     base = base_url.rstrip("/")
     if urllib.parse.urlsplit(base).scheme not in ("http", "https"):
         raise OoniError(f"the OONI API address must be http or https: {base[:200]!r}")
