@@ -53,6 +53,9 @@ __all__ = ["FORMAT", "WINDOW", "CorroborationResult", "NotCorroborable", "agreem
 FORMAT = "sentinelle-corroboration/1"
 WINDOW = dt.timedelta(days=3)
 MAX_URLS = 200          # OONI queries per run; the rest are counted as not queried
+# OONI measurements listed per query (all are counted): 200 URLs of thousands each would make
+# a file far over the evidence limit, and the whole run would be lost.
+MAX_LISTED = 200
 AGREE, DISAGREE, INCONCLUSIVE = "agree", "disagree", "inconclusive"
 
 
@@ -136,26 +139,33 @@ def denials_of(submission: BundleSubmission) -> list[_Target]:
 def _shareable(other: BundleSubmission, incident: Incident, tlp: str, named: set[int]) -> bool:
     """Whether every reader of a file attached now to ``incident`` (at ``tlp``, with the
     ``named`` analysts) may already read ``other``'s bundle. This report's status is left out:
-    a draft's evidence reaches its TLP's readers once the report is submitted."""
+    a draft's evidence reaches its TLP's readers once the report is submitted.
+
+    Evidence is read only while its report is (visibility.item_visible), so both the bundle's
+    own TLP and the other report's current TLP must let each audience in: a report restricted
+    after its bundle was attached keeps that bundle from the readers it lost."""
     if other.state_id != incident.state_id:
         return False
     there = other.evidence
+    report = other.incident
+    items = ((there.tlp, there.named_analysts), (report.tlp, report.named_analysts))
     for audience in visibility.TLP_AUDIENCES.get(tlp, frozenset()):
         if audience == visibility.A.GROUP:
             if incident.sharing_group_id is None:
                 continue        # nobody is in this report's group audience
-            if other.incident.sharing_group_id != incident.sharing_group_id:
+            if report.sharing_group_id != incident.sharing_group_id:
                 return False
-        if audience == visibility.A.NAMED:
-            if not named:
-                continue
-            if visibility.allows({visibility.A.SECRETARIAT}, tlp=there.tlp,
-                                 status=other.incident.status):
-                continue        # the named analysts are Secretariat analysts who see it anyway
-            if not named <= set(there.named_analysts.values_list("pk", flat=True)):
+        for item_tlp, item_named in items:
+            if audience == visibility.A.NAMED:
+                if not named:
+                    break
+                if visibility.allows({visibility.A.SECRETARIAT}, tlp=item_tlp,
+                                     status=report.status):
+                    continue    # the named analysts are Secretariat analysts who see it anyway
+                if not named <= set(item_named.values_list("pk", flat=True)):
+                    return False
+            if not visibility.allows({audience}, tlp=item_tlp, status=report.status):
                 return False
-        if not visibility.allows({audience}, tlp=there.tlp, status=other.incident.status):
-            return False
     return True
 
 
@@ -191,7 +201,8 @@ def _ooni(target: _Target) -> tuple[dict, str | None]:
     query = ooni_api.Query(input=target.url, probe_cc=target.cc, probe_asn=target.asn,
                            since=target.since, until=target.until)
     section: dict[str, Any] = {"query": query.params(), "responses": [], "measurements": [],
-                               "truncated": False, "error": None}
+                               "truncated": False, "error": None, "ignored": 0,
+                               "not_listed": 0}
     try:
         result = ooni_api.fetch(settings.OONI_API_URL, query,
                                 timeout=settings.OONI_API_TIMEOUT,
@@ -203,7 +214,12 @@ def _ooni(target: _Target) -> tuple[dict, str | None]:
     section["truncated"] = result.truncated
     section["responses"] = [{"url": r.url, "sha256": r.sha256, "bytes": r.size}
                             for r in result.responses]
-    for m in result.measurements:
+    kept = [m for m in result.measurements if _answers(m, query)]
+    # The answer is outside input: what it holds beyond the question is not evidence.
+    section["ignored"] = len(result.measurements) - len(kept)
+    section["not_listed"] = max(0, len(kept) - MAX_LISTED)
+    section["_counts"] = Counter(agreement_of_ooni(m) for m in kept)
+    for m in kept[:MAX_LISTED]:
         section["measurements"].append({
             "source": "ooni", "id": m.uid, "report_id": m.report_id, "time": m.start_time,
             "input": m.input, "probe_cc": m.probe_cc, "probe_asn": m.probe_asn,
@@ -211,6 +227,19 @@ def _ooni(target: _Target) -> tuple[dict, str | None]:
             "flags": {"anomaly": m.anomaly, "confirmed": m.confirmed, "failure": m.failure},
             "measurement_url": m.measurement_url, "agreement": agreement_of_ooni(m)})
     return section, None
+
+
+def _answers(m: ooni_api.Measurement, query: ooni_api.Query) -> bool:
+    """Whether ``m`` is a measurement of what was asked: the URL, country, network, test and
+    window (the times are UTC ISO strings of one format, so they compare as text)."""
+    params = query.params()
+    if m.input.rstrip("/") != query.input.rstrip("/") or m.test_name != query.test_name:
+        return False
+    if m.probe_cc.upper() != query.probe_cc.upper():
+        return False
+    if "probe_asn" in params and m.probe_asn.upper() != params["probe_asn"]:
+        return False
+    return f"{params['since']}Z" <= m.start_time <= f"{params['until']}Z"
 
 
 # --- the whole ----------------------------------------------------------------------------------
@@ -240,51 +269,58 @@ def corroborate(incident: Incident, user,
                                 "corroborate.") % {"reference": incident.reference})
     skipped = max(0, len(targets) - MAX_URLS)
     targets = targets[:MAX_URLS]
-    fresh = Incident.objects.get(pk=incident.pk)
-    tlp, named = fresh.tlp, set(fresh.named_analysts.values_list("pk", flat=True))
-    queries, problems, totals, withheld_total = [], [], Counter(), 0
+    # OONI first (it may take minutes); the other bundles are chosen afterwards, in the
+    # transaction that attaches the file, by the report's TLP and analysts read there under a
+    # row lock: a report loosened meanwhile never gets bundles chosen for its old audience.
+    sections, problems = [], []
     for done, target in enumerate(targets, start=1):
         ooni, problem = _ooni(target)
         if problem:
             problems.append(f"{target.url}: {problem}")
-        bundles, withheld = _other_bundles(user, submission, target, tlp, named)
-        counts = Counter({AGREE: 0, DISAGREE: 0, INCONCLUSIVE: 0})
-        counts.update(m["agreement"] for m in ooni["measurements"])
-        counts.update(m["agreement"] for m in bundles)
-        totals.update(counts)
-        withheld_total += withheld
-        queries.append({
-            "url": target.url, "probe_cc": target.cc, "probe_asn": target.asn,
-            "since": _iso(target.since), "until": _iso(target.until),
-            "our_verdicts": dict(sorted(target.verdicts.items())),
-            "our_times": [_iso(t) for t in sorted(target.times)],
-            "ooni": ooni, "bundles": {"measurements": bundles},
-            "summary": dict(counts)})
+        sections.append(ooni)
         if on_progress:
             on_progress(len(targets), done)
-    generated = timezone.now()
-    document = {
-        "format": FORMAT,
-        "generated_at": _iso(generated),
-        "tool": {"name": "sentinelle", "version": sentinelle.__version__},
-        "report": {"reference": incident.reference, "bundle_sha256": submission.sha256},
-        "window_days": WINDOW.days,
-        "ooni_api": settings.OONI_API_URL,
-        "rules": {"ooni": "failure: inconclusive; anomaly or confirmed: agree; otherwise: "
-                          "disagree",
-                  "bundle": "a denial verdict: agree; accessible: disagree; otherwise: "
-                            "inconclusive"},
-        "queries": queries,
-        "not_queried": skipped,
-        "problems": problems,
-        "summary": {AGREE: totals[AGREE], DISAGREE: totals[DISAGREE],
-                    INCONCLUSIVE: totals[INCONCLUSIVE]},
-    }
-    body = (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
-    name = f"corroboration-{incident.reference}-{generated:%Y%m%dT%H%M%SZ}.json"
     with transaction.atomic():
+        fresh = Incident.objects.select_for_update().get(pk=incident.pk)
+        tlp, named = fresh.tlp, set(fresh.named_analysts.values_list("pk", flat=True))
+        queries, totals, withheld_total = [], Counter(), 0
+        for target, ooni in zip(targets, sections, strict=True):
+            bundles, withheld = _other_bundles(user, submission, target, tlp, named)
+            counts = Counter({AGREE: 0, DISAGREE: 0, INCONCLUSIVE: 0})
+            counts.update(ooni.pop("_counts", Counter()))
+            counts.update(m["agreement"] for m in bundles)
+            totals.update(counts)
+            withheld_total += withheld
+            queries.append({
+                "url": target.url, "probe_cc": target.cc, "probe_asn": target.asn,
+                "since": _iso(target.since), "until": _iso(target.until),
+                "our_verdicts": dict(sorted(target.verdicts.items())),
+                "our_times": [_iso(t) for t in sorted(target.times)],
+                "ooni": ooni, "bundles": {"measurements": bundles},
+                "summary": dict(counts)})
+        generated = timezone.now()
+        document = {
+            "format": FORMAT,
+            "generated_at": _iso(generated),
+            "tool": {"name": "sentinelle", "version": sentinelle.__version__},
+            "report": {"reference": incident.reference, "bundle_sha256": submission.sha256},
+            "window_days": WINDOW.days,
+            "ooni_api": settings.OONI_API_URL,
+            "rules": {"ooni": "failure: inconclusive; anomaly or confirmed: agree; otherwise: "
+                              "disagree",
+                      "bundle": "a denial verdict: agree; accessible: disagree; otherwise: "
+                                "inconclusive"},
+            "queries": queries,
+            "not_queried": skipped,
+            "problems": problems,
+            "summary": {AGREE: totals[AGREE], DISAGREE: totals[DISAGREE],
+                        INCONCLUSIVE: totals[INCONCLUSIVE]},
+        }
+        body = (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False)
+                + "\n").encode()
+        name = f"corroboration-{incident.reference}-{generated:%Y%m%dT%H%M%SZ}.json"
         evidence = incident_services.attach_evidence(
-            incident, user, ContentFile(body, name=name),
+            fresh, user, ContentFile(body, name=name),
             _("Corroboration: OONI and other vantage points, ±%(days)s days "
               "(sentinelle observatory corroborate).") % {"days": WINDOW.days})
         audit.record("observatory.corroborate", submission, after={

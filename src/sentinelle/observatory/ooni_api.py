@@ -11,9 +11,13 @@ corroboration file can say exactly which bytes it was built from.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import http.client
 import json
+import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -190,24 +194,105 @@ def _same_api(base: str, url: str) -> bool:
     return (a.scheme, a.netloc) == (b.scheme, b.netloc) and b.scheme in ("http", "https")
 
 
-def _get(url: str, *, timeout: float, max_bytes: int, opener: Opener) -> bytes:
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is answered as an error: urllib would follow it to any host (an internal
+    address included), around the rule that every request stays on the configured API."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: PLR0913
+        return None
+
+
+class _Watched:
+    """Connection classes for urllib that remember each connection made, so that a watchdog
+    can shut its socket at the deadline: a server that trickles its head a byte at a time
+    never lets the socket timeout fire, and urllib gives no other hold on it."""
+
+    def __init__(self) -> None:
+        self.connections: list[http.client.HTTPConnection] = []
+        self.fired = False
+
+    def wrap(self, cls):
+        def make(*args, **kwargs):
+            connection = cls(*args, **kwargs)
+            self.connections.append(connection)
+            return connection
+        return make
+
+    def shut(self) -> None:
+        self.fired = True
+        for connection in self.connections:
+            with contextlib.suppress(OSError, AttributeError):
+                connection.sock.shutdown(socket.SHUT_RDWR)
+
+
+def _opener(watched: _Watched) -> Callable[..., Any]:
+    class Http(urllib.request.HTTPHandler):
+        def http_open(self, req):
+            return self.do_open(watched.wrap(http.client.HTTPConnection), req)
+
+    class Https(urllib.request.HTTPSHandler):
+        def https_open(self, req):
+            return self.do_open(watched.wrap(http.client.HTTPSConnection), req,
+                                context=self._context)
+
+    return urllib.request.build_opener(_NoRedirect, Http, Https).open
+
+
+def _socket_of(answer: Any):
+    # The socket under http.client's buffered reader, to hold each read to the time left.
+    return getattr(getattr(getattr(answer, "fp", None), "raw", None), "_sock", None)
+
+
+def _valid_address(url: str) -> bool:
+    """Printable ASCII without spaces: anything else http.client refuses (or, for CR LF,
+    would be a header injection)."""
+    return url.isascii() and all(33 <= ord(ch) < 127 for ch in url)
+
+
+def _get(url: str, *, timeout: float, max_bytes: int,
+         opener: Opener | None) -> bytes:
     """The body of ``url``, at most ``max_bytes``, within ``timeout`` seconds in all."""
     deadline = time.monotonic() + timeout
     # The scheme is http or https: fetch() checks every URL with _same_api before this.
     request = urllib.request.Request(url, headers={  # noqa: S310
         "Accept": "application/json", "User-Agent": "sentinelle-corroborate"})
+    watched = _Watched()
+    opener = opener or _opener(watched)
+    watchdog = threading.Timer(timeout, watched.shut)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        return _read(url, request, opener, deadline=deadline, timeout=timeout,
+                     max_bytes=max_bytes)
+    except OoniError:
+        if watched.fired:       # whatever the cut socket looked like to http.client
+            raise OoniUnreachable(f"OONI could not be reached: no full answer within "
+                                  f"{timeout:g} s ({url})") from None
+        raise
+    finally:
+        watchdog.cancel()
+
+
+def _read(url: str, request: urllib.request.Request, opener: Opener, *, deadline: float,
+          timeout: float, max_bytes: int) -> bytes:
     try:
         with opener(request, timeout=timeout) as answer:
             status = getattr(answer, "status", 200)
             if status != 200:
                 raise OoniError(f"OONI answered HTTP {status} for {url}")
             chunks, size = [], 0
+            read = getattr(answer, "read1", answer.read)
+            sock = _socket_of(answer)
             while True:
-                # A server that trickles bytes would keep a socket timeout from ever firing.
-                if time.monotonic() > deadline:
+                # A server that trickles bytes would keep a socket timeout from ever firing:
+                # each read is one system call, held to the time left.
+                left = deadline - time.monotonic()
+                if left <= 0:
                     raise OoniUnreachable(f"OONI could not be reached: no full answer within "
                                           f"{timeout:g} s ({url})")
-                chunk = answer.read(min(65536, max_bytes + 1 - size))
+                if sock is not None:
+                    sock.settimeout(left)
+                chunk = read(min(65536, max_bytes + 1 - size))
                 if not chunk:
                     break
                 chunks.append(chunk)
@@ -215,14 +300,24 @@ def _get(url: str, *, timeout: float, max_bytes: int, opener: Opener) -> bytes:
                 if size > max_bytes:
                     raise OoniResponseError(f"the response is larger than {max_bytes} bytes "
                                             f"({url})")
+            if getattr(answer, "length", None):
+                raise OoniResponseError(f"the response ends before its Content-Length ({url})")
             return b"".join(chunks)
+    except OoniError:
+        raise           # ours (OoniResponseError is a ValueError too: not caught below)
     except urllib.error.HTTPError as exc:
         raise OoniError(f"OONI answered HTTP {exc.code} for {url}") from None
     except urllib.error.URLError as exc:
         raise OoniUnreachable(f"OONI could not be reached: {exc.reason} ({url})") from None
-    except (TimeoutError, OSError) as exc:
-        raise OoniUnreachable(f"OONI could not be reached: {exc or 'timed out'} ({url})") \
-            from None
+    except TimeoutError:
+        raise OoniUnreachable(f"OONI could not be reached: no full answer within {timeout:g} s "
+                              f"({url})") from None
+    except OSError as exc:
+        raise OoniUnreachable(f"OONI could not be reached: {exc} ({url})") from None
+    except (http.client.HTTPException, ValueError) as exc:
+        # Not HTTP (a status line of another protocol), broken chunking, too many headers...
+        raise OoniResponseError(f"OONI's answer is not valid HTTP: {type(exc).__name__}: "
+                                f"{exc}"[:200] + f" ({url})") from None
 
 
 def fetch(base_url: str, query: Query, *, timeout: float = 15.0, max_bytes: int = 5_000_000,
@@ -231,7 +326,6 @@ def fetch(base_url: str, query: Query, *, timeout: float = 15.0, max_bytes: int 
 
     Raises OoniUnreachable, OoniResponseError or OoniError; the pages read before the error
     are lost with it (a partial list would look complete)."""
-    opener = opener or urllib.request.urlopen
     base = base_url.rstrip("/")
     if urllib.parse.urlsplit(base).scheme not in ("http", "https"):
         raise OoniError(f"the OONI API address must be http or https: {base[:200]!r}")
@@ -241,6 +335,8 @@ def fetch(base_url: str, query: Query, *, timeout: float = 15.0, max_bytes: int 
         if len(result.responses) >= max_pages:
             result.truncated = True
             break
+        if not _valid_address(url):
+            raise OoniResponseError(f"metadata.next_url: {url[:200]!r} is not a valid address")
         if not _same_api(base, url):
             raise OoniResponseError(f"metadata.next_url: {url[:200]!r} is not on {base}")
         if url in seen:

@@ -73,27 +73,30 @@ def _decode_one(coding: str, data: bytes, cap: int, *, complete: bool) -> tuple[
 
 
 def _zlib(coding: str, data: bytes, cap: int, wbits: int, complete: bool) -> tuple[bytes, bool]:
-    decoder = zlib.decompressobj(wbits)
     out: list[bytes] = []
     size = 0
     pending = data
     try:
-        while pending:
-            # max_length bounds each step's output: memory stays at the cap whatever the ratio.
-            chunk = decoder.decompress(pending, min(_CHUNK, cap - size + 1))
-            pending = decoder.unconsumed_tail
-            out.append(chunk)
-            size += len(chunk)
-            if size > cap:
-                return b"".join(out)[:cap], True
-            if decoder.eof:
+        # Concatenated gzip members are legal (RFC 1952): decoded in turn, in a loop (a body of
+        # thousands of tiny members must not become thousands of nested calls).
+        while True:
+            decoder = zlib.decompressobj(wbits)
+            while pending:
+                # max_length bounds each step's output: memory stays at the cap whatever the
+                # ratio.
+                chunk = decoder.decompress(pending, min(_CHUNK, cap - size + 1))
+                pending = decoder.unconsumed_tail
+                out.append(chunk)
+                size += len(chunk)
+                if size > cap:
+                    return b"".join(out)[:cap], True
+                if decoder.eof:
+                    break
+                if not chunk and not pending:
+                    break
+            if not (decoder.eof and decoder.unused_data and coding != "deflate"):
                 break
-            if not chunk and not pending:
-                break
-        if decoder.eof and decoder.unused_data and coding != "deflate":
-            # Concatenated gzip members are legal (RFC 1952); decode them in turn.
-            rest, cut = _zlib(coding, decoder.unused_data, cap - size, wbits, complete)
-            return b"".join(out) + rest, cut
+            pending = decoder.unused_data
     except zlib.error as exc:
         raise ContentDecodingError(f"{coding}: {exc}") from None
     if complete and not decoder.eof:

@@ -28,6 +28,10 @@ _READ = 65536
 # A server that answers with more header bytes than this is not serving a page (MAX_HEAD's
 # rule for HTTP/1.1).
 MAX_HEADER_LIST = 64 * 1024
+# 1xx answers (103 Early Hints...) before the real one: HPACK sends a repeated header as one
+# byte, so hundreds of them cost a server nothing and us megabytes of transcript; a page needs
+# one or two.
+MAX_INFORMATIONAL = 10
 
 
 class _FrameGuard:
@@ -152,6 +156,10 @@ def _event(event, events, stream_id: int, result: Exchange, conn) -> bool:
     if isinstance(event, events.InformationalResponseReceived):
         received = [(_text(k), _text(v)) for k, v in event.headers]
         result.raw_head += head_text(received).encode("latin-1", "replace")
+        if result.raw_head.count(b":status: 1") > MAX_INFORMATIONAL or \
+                len(result.raw_head) > MAX_HEADER_LIST:
+            raise Http2Failure("http2_protocol_error", "too many informational responses "
+                               f"(more than {MAX_INFORMATIONAL} or {MAX_HEADER_LIST} bytes)")
         return False
     if isinstance(event, events.StreamEnded) and event.stream_id == stream_id:
         return True

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .connect import MAX_HEAD, address_text
 from .content import ACCEPT_ENCODING, codings, decode_body
 from .failures import ContentDecodingError, failure_string
-from .http2 import h2_exchange, head_text
+from .http2 import MAX_INFORMATIONAL, h2_exchange, head_text
 
 if TYPE_CHECKING:
     from .connect import Connection
@@ -136,7 +136,8 @@ async def fetch(session: Session, connection: Connection, url: str, parts) -> di
 def _decode(exchange: Exchange, cap: int) -> bytes:
     """The body as a browser sees it; a body that does not decode becomes the exchange's
     failure (the raw bytes stay, base64 in the record)."""
-    coding = header_value(exchange.headers, "content-encoding")
+    # Repeated header lines are one comma-separated list (RFC 9110 5.3), as a browser reads them.
+    coding = ", ".join(v for k, v in exchange.headers if k.lower() == "content-encoding") or None
     if not exchange.code or not exchange.body or not codings(coding):
         return exchange.body
     try:
@@ -170,6 +171,7 @@ async def read_exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
         async with asyncio.timeout(timeout):
             writer.write(request)
             await writer.drain()
+            informational = 0
             while True:
                 try:
                     raw = await reader.readuntil(b"\r\n\r\n")
@@ -179,7 +181,14 @@ async def read_exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
                 result.raw_head += raw
                 code, reason, headers = _parse_head(raw)
                 if 100 <= code < 200 and code != 101:
-                    continue                 # 100 Continue and friends precede the real answer
+                    # 100 Continue and friends precede the real answer; a flood of them is
+                    # not an answer (each head is held to MAX_HEAD, their sum must be too).
+                    informational += 1
+                    if informational > MAX_INFORMATIONAL or len(result.raw_head) > MAX_HEAD:
+                        result.failure = ("unknown_failure: too many informational responses "
+                                          f"(more than {MAX_INFORMATIONAL} or {MAX_HEAD} bytes)")
+                        return result
+                    continue
                 result.code, result.reason, result.headers = code, reason, headers
                 break
             if result.code not in (204, 304):      # these never have a body (RFC 9110)

@@ -280,6 +280,9 @@ class _Run:
         def judge(control: dict | None, failure: str | None):  # noqa: ANN202
             decision = verdict_mod.decide(target.url, local.keys, control, failure,
                                           self.fingerprints, self.resolver_asn)
+            if control is not None and failure is None:
+                decision = _fetched_alike(decision, local.keys, control, control_fetch,
+                                          self.options.browser_headers)
             return decision, ooni.measurement_line(
                 target.url, target.category_code, local.keys, control, decision, self.vantage,
                 started, runtime, self.report_id, control_vantage=self.control_vantage,
@@ -369,6 +372,34 @@ class _Run:
             if options.campaign is not None:
                 writer.set("campaign", options.campaign)
         return options.bundle
+
+
+# Verdicts that rest on the two HTTP answers differing (not on a block page, DNS, TCP or TLS):
+# meaningless when the two sides did not fetch alike.
+_COMPARED = frozenset({"server-denied", "http-diff"})
+
+
+def _fetched_alike(decision: verdict_mod.Verdict, local: dict, control: dict,
+                   control_fetch: dict[str, Any] | None,
+                   browser_headers: bool) -> verdict_mod.Verdict:
+    """An older helper (``control_fetch`` None) fetches over HTTP/1.1 with the bare headers:
+    if we spoke h2 or sent the browser set, a difference between the two answers may be the
+    protocol or the headers, not the network, so a comparison-based denial is inconclusive."""
+    if decision.verdict not in _COMPARED or decision.provider:
+        return decision         # a block page named by a fingerprint stands on its own
+    ours = verdict_mod.final_request(local) or {}
+    spoke_h2 = (ours.get("request") or {}).get("x_protocol") == "h2"
+    theirs = verdict_mod.final_request(control) or {}
+    their_h2 = (theirs.get("request") or {}).get("x_protocol") == "h2"
+    their_browser = bool(control_fetch and control_fetch.get("header_set") == "browser")
+    if spoke_h2 == their_h2 and browser_headers == their_browser:
+        return decision
+    why = (f"the control fetched differently ({'h2' if their_h2 else 'HTTP/1.1'}, "
+           f"{'browser' if their_browser else 'bare'} headers; here "
+           f"{'h2' if spoke_h2 else 'HTTP/1.1'}, {'browser' if browser_headers else 'bare'}): "
+           f"{decision.verdict} not concluded")
+    return verdict_mod.Verdict("inconclusive", [why, *decision.reasons], decision.provider,
+                               decision.matches, decision.comparison)
 
 
 def _control_fetch(answer: dict[str, Any]) -> dict[str, Any] | None:
