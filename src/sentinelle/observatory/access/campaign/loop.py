@@ -240,11 +240,11 @@ class Campaign:
                      bundle.round, bundle.attempts + 1)
         try:
             if bundle.job_id is not None:
-                answer = self.platform.job(bundle.job_id)
+                answer = self.platform.job(bundle.job_id, bundle.sha256)
                 if answer.kind == "retry" and answer.retry_after == 0:
-                    answer = self.platform.submit(bundle.path)
+                    answer = self._submit(bundle)
             else:
-                answer = self.platform.submit(bundle.path)
+                answer = self._submit(bundle)
         except TokenRefused as exc:
             raise CampaignError(str(exc)) from None
         except OSError as exc:      # the bundle file itself
@@ -257,8 +257,8 @@ class Campaign:
                      "new" if answer.created else "the platform already had it")
         elif answer.kind == "refused":
             self.outbox.refused(bundle.sha256, answer.message)
-            log.error("bundle %s refused by the platform, moved to outbox/refused: %s",
-                      bundle.sha256[:12], answer.message)
+            log.error("bundle %s refused %s, moved to outbox/refused: %s", bundle.sha256[:12],
+                      "here" if answer.local else "by the platform", answer.message)
         elif answer.kind == "waiting":
             assert answer.job_id is not None
             # The platform's worker has the bundle: ask about the job, not with the bundle.
@@ -270,6 +270,20 @@ class Campaign:
             self.outbox.retry(bundle.sha256, answer.message, time.time() + delay)
             log.warning("bundle %s not delivered (%s); next attempt in %.0f s",
                         bundle.sha256[:12], answer.message, delay)
+
+    def _submit(self, bundle):
+        """POST the bundle if its file still has the SHA-256 it is filed under: a file changed
+        on disk (a disk error, a hand edit) is not the round's bundle, and the platform's
+        acknowledgement of it would acknowledge the round's. Such a file is moved aside."""
+        from .outbox import sha256_of
+        from .platform import Answer
+
+        digest, _size = sha256_of(bundle.path)
+        if digest != bundle.sha256:
+            return Answer("refused", f"its file's SHA-256 is now {digest}, not the "
+                                     f"{bundle.sha256} it was written with; not sent",
+                          local=True)
+        return self.platform.submit(bundle.path, bundle.sha256)
 
     def _backoff(self, attempts: int) -> float:
         base = min(self.config.retry_max, self.config.retry_min * 2 ** min(attempts, 30))

@@ -20,6 +20,7 @@ every bundle stays pending.
 from __future__ import annotations
 
 import json
+import math
 import ssl
 import urllib.error
 import urllib.request
@@ -39,6 +40,20 @@ TIMEOUT = 120.0
 REFUSED_JOB = "refused"
 MAX_ANSWER = 1 << 20
 CHUNK = 1 << 20
+# A platform's Retry-After is followed within these bounds: NaN, infinities, negative or
+# enormous values (a hostile or broken answer) would crash the outbox (NaN is stored as NULL),
+# park a bundle for ever, or make the loop hammer the platform.
+RETRY_AFTER_MIN = 1.0
+RETRY_AFTER_MAX = 86400.0
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are never followed: urllib would send the bearer token to whatever host the
+    Location names (and turn a POST into a GET). The platform's API answers its own URLs; a
+    redirect is an HTTP 3xx, judged as nothing decided."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, PLR0913
+        return None
 
 
 class TokenRefused(Exception):
@@ -53,6 +68,7 @@ class Answer:
     report: str | None = None
     created: bool | None = None
     retry_after: float | None = None
+    local: bool = False             # decided here, not by the platform (a changed file)
 
 
 class Platform:
@@ -64,10 +80,13 @@ class Platform:
         self.context = None
         if self.url.startswith("https://"):
             self.context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        self.opener = urllib.request.build_opener(
+            _NoRedirect(), urllib.request.HTTPSHandler(context=self.context))
 
-    def submit(self, path: Path) -> Answer:
+    def submit(self, path: Path, sha256: str | None = None) -> Answer:
         """POST the bundle, streamed from disk (a bundle of a long list with its transcripts
-        may be large: it is never held in memory)."""
+        may be large: it is never held in memory). With ``sha256``, a job that names another
+        input is no acknowledgement of this bundle."""
         boundary = uuid.uuid4().hex
         head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"expect\"\r\n\r\n"
                 f"probe\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
@@ -83,10 +102,10 @@ class Platform:
             yield tail
         return self._call("POST", SUBMISSIONS, body(),
                           f"multipart/form-data; boundary={boundary}",
-                          length=len(head) + size + len(tail))
+                          length=len(head) + size + len(tail), sha256=sha256)
 
-    def job(self, job_id: int) -> Answer:
-        answer = self._call("GET", JOBS.format(int(job_id)))
+    def job(self, job_id: int, sha256: str | None = None) -> Answer:
+        answer = self._call("GET", JOBS.format(int(job_id)), sha256=sha256)
         if answer.kind == "refused" and answer.message.startswith("HTTP 404"):
             # The job is gone (the platform's jobs are pruned): submit the bundle again.
             return Answer("retry", f"job {job_id} no longer exists; the bundle is sent again",
@@ -94,7 +113,8 @@ class Platform:
         return answer
 
     def _call(self, method: str, path: str, body: Iterator[bytes] | None = None,
-              content_type: str | None = None, length: int | None = None) -> Answer:
+              content_type: str | None = None, length: int | None = None,
+              sha256: str | None = None) -> Answer:
         # The config accepts only http(s):// URLs (config.url)
         request = urllib.request.Request(self.url + path, data=body,  # noqa: S310
                                          method=method)
@@ -106,9 +126,8 @@ class Platform:
         if length is not None:
             request.add_header("Content-Length", str(length))
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout,  # noqa: S310 - http(s) only
-                                        context=self.context) as response:
-                return _judge_job(_json(response.read(MAX_ANSWER)))
+            with self.opener.open(request, timeout=self.timeout) as response:
+                return _judge_job(_json(response.read(MAX_ANSWER)), sha256)
         except urllib.error.HTTPError as exc:
             return _judge_status(exc)
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
@@ -125,10 +144,16 @@ def _json(data: bytes) -> dict:
     return value
 
 
-def _judge_job(job: dict) -> Answer:
+def _judge_job(job: dict, sha256: str | None = None) -> Answer:
     status = job.get("status")
     job_id = job.get("id") if isinstance(job.get("id"), int) else None
     message = str(job.get("message") or "")
+    named = job.get("input_sha256")
+    if sha256 and named and named != sha256:
+        # A job about another bundle (a job id reused after pruning, a confused or hostile
+        # platform): this bundle is sent again, never acknowledged on another's success.
+        return Answer("retry", f"the platform's job {job_id} is about another bundle "
+                               f"({str(named)[:64]}); the bundle is sent again", retry_after=0)
     if status == "succeeded":
         result = job.get("result") if isinstance(job.get("result"), dict) else {}
         return Answer("acknowledged", message, job_id, str(result.get("report") or "") or None,
@@ -158,6 +183,9 @@ def _judge_status(exc: urllib.error.HTTPError) -> Answer:
             seconds = float(retry_after) if retry_after else None
         except ValueError:
             seconds = None
+        if seconds is not None:
+            seconds = (min(max(seconds, RETRY_AFTER_MIN), RETRY_AFTER_MAX)
+                       if not math.isnan(seconds) else None)
         return Answer("retry", f"HTTP {code}: {detail}", retry_after=seconds)
     if 400 <= code < 500:
         return Answer("refused", f"HTTP {code}: {detail}")
