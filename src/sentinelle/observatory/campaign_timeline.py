@@ -26,8 +26,14 @@ MAX_WINDOW = 200
 
 def window_param(text: str | None, default: int | None, low: int, high: int) -> int | None:
     """A whole number from the query string, held within bounds; the default if not one."""
-    if text is None or not text.strip().isdecimal():
+    text = (text or "").strip()
+    # ASCII digits only (isdecimal() also takes other scripts' digits), and few of them: int()
+    # refuses more than 4,300 digits with a ValueError (a 500); anything longer than the bound's
+    # own digits is beyond it anyway.
+    if not text or not text.isascii() or not text.isdigit():
         return default
+    if len(text.lstrip("0")) > len(str(high)):
+        return high
     return max(low, min(int(text), high))
 
 
