@@ -163,3 +163,25 @@ def test_a_rounds_draft_report_stays_its_states_in_the_campaign_api(alice, bob, 
     submission_ids = {r.submission_id for r in weekly.rounds.all()}
     shown = {r["submission"] for r in secretariat["window"]["rounds"]} - {None}
     assert shown <= submission_ids
+
+
+# --- the job's `failure` -----------------------------------------------------------------------
+
+def test_a_failed_jobs_failure_and_message_stay_its_owners(alice, bob, charlie, tmp_path):
+    """A refused round's job says why (``failure``: refused); another State's focal point gets
+    404, and anyone else who may see the job's status sees neither failure nor message."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    bad = round_bundle(tmp_path / "bad.zip", campaign_value(1, scheduled_at="soon"),
+                       [result("https://hub.docker.com/", "accessible")])
+    upload = SimpleUploadedFile(bad.name, bad.read_bytes(), "application/zip")
+    job = api_client(alice).post("/api/v1/observatory/submissions/",
+                                 {"file": upload, "expect": "probe"}, format="multipart").json()
+    assert job["status"] == "failed" and job["failure"] == "refused"
+    assert api_client(bob).get(f"/api/v1/jobs/{job['id']}/").status_code == 404
+    assert job["id"] not in [j["id"] for j in api_client(bob).get("/api/v1/jobs/").json()]
+    other = api_client(charlie).get(f"/api/v1/jobs/{job['id']}/")
+    if other.status_code == 200:
+        assert other.json()["failure"] is None and other.json()["message"] is None
+    else:
+        assert other.status_code == 404

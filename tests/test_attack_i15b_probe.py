@@ -240,3 +240,71 @@ def test_sha256_of_the_outbox_file_is_what_is_sent(servers, tmp_path):
     assert request["authorization"] == f"Bearer {TOKEN}"
     path = campaign.outbox.folders["acknowledged"] / f"{sha}.zip"
     assert path.read_bytes() in request["body"] and sha256_of(path)[0] == sha
+
+
+# --- a slow platform ---------------------------------------------------------------------------
+
+class Dripper(BaseHTTPRequestHandler):
+    """Headers at once, then the body a byte at a time: each read is within the socket
+    timeout, the whole never ends in useful time."""
+
+    def log_message(self, *_args) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        body = json.dumps({"id": 7, "status": "succeeded", "result": {}}).encode() + b" " * 200
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            for byte in body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            pass
+
+
+def test_a_platform_dripping_its_answer_is_given_up_within_the_timeout():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Dripper)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        started = time.monotonic()
+        answer = Platform(f"http://127.0.0.1:{httpd.server_address[1]}", TOKEN,
+                          timeout=1.0).job(7)
+        elapsed = time.monotonic() - started
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert answer.kind == "retry" and elapsed < 5, (answer, elapsed)
+
+
+# --- hostile config files (these held) ---------------------------------------------------------
+
+def test_a_yaml_alias_bomb_is_refused_quickly(tmp_path):
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, "
+              f"*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 10)]
+    lines += ["name: cu", "lists: *a9"]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    started = time.monotonic()
+    with pytest.raises(c.ConfigError):
+        c.load(path)
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, "a:\n" + "".join(
+    f"{' ' * i}b:\n" for i in range(1, 2000)), "- " * 50_000 + "x", "x: " + "9" * 5000])
+def test_deep_or_huge_yaml_is_a_config_error(tmp_path, text):
+    path = tmp_path / "deep.yaml"
+    path.write_text(text)
+    with pytest.raises(c.ConfigError):
+        c.load(path)
+
+
+def test_a_token_file_that_is_dev_zero_or_a_directory_is_refused(tmp_path):
+    for path in (Path("/dev/zero"), tmp_path):
+        with pytest.raises(c.ConfigError, match="not a regular file"):
+            c.read_secret(path, "platform.token_file")
