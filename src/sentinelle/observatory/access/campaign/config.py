@@ -172,7 +172,7 @@ def read_secret(path: Path, where: str) -> str:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise ConfigError(f"{where}: {path}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as handle:
+    try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise ConfigError(f"{where}: {path} is not a regular file")
@@ -180,7 +180,11 @@ def read_secret(path: Path, where: str) -> str:
             raise ConfigError(f"{where}: {path} is readable by others (mode "
                               f"{stat.S_IMODE(info.st_mode):04o}); a token file must be "
                               f"readable by its owner only: chmod 600 {path}")
-        data = handle.read(MAX_TOKEN_BYTES + 1)
+        data = os.read(fd, MAX_TOKEN_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{where}: {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
     if len(data) > MAX_TOKEN_BYTES:
         raise ConfigError(f"{where}: {path} is larger than {MAX_TOKEN_BYTES} bytes; not a token")
     try:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import ssl
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -127,7 +128,7 @@ class Platform:
             request.add_header("Content-Length", str(length))
         try:
             with self.opener.open(request, timeout=self.timeout) as response:
-                return _judge_job(_json(response.read(MAX_ANSWER)), sha256)
+                return _judge_job(_json(self._read(response)), sha256)
         except urllib.error.HTTPError as exc:
             return _judge_status(exc)
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
@@ -135,6 +136,22 @@ class Platform:
             return Answer("retry", f"platform unreachable: {reason}")
         except ValueError as exc:
             return Answer("retry", f"the platform's answer is not a job: {exc}")
+
+
+    def _read(self, response) -> bytes:
+        """At most MAX_ANSWER bytes, within ``timeout`` in all: the socket timeout bounds each
+        read only, and a platform dripping a byte at a time would hold the campaign (and its
+        rounds) for days."""
+        deadline = time.monotonic() + self.timeout
+        data = b""
+        while len(data) < MAX_ANSWER:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the answer took more than {self.timeout:.0f} s")
+            chunk = response.read1(MAX_ANSWER - len(data))
+            if not chunk:
+                break
+            data += chunk
+        return data
 
 
 def _json(data: bytes) -> dict:
