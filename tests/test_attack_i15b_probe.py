@@ -308,3 +308,39 @@ def test_a_token_file_that_is_dev_zero_or_a_directory_is_refused(tmp_path):
     for path in (Path("/dev/zero"), tmp_path):
         with pytest.raises(c.ConfigError, match="not a regular file"):
             c.read_secret(path, "platform.token_file")
+
+
+# --- TLS (held) --------------------------------------------------------------------------------
+
+@pytest.fixture
+def tls_platform(tmp_path):
+    """An https platform on loopback whose certificate a private CA issued."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    httpd.seen, httpd.answer = [], lambda h: succeeded()
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield httpd, f"https://127.0.0.1:{httpd.server_address[1]}", ca_file
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_an_unverifiable_platform_certificate_is_never_talked_to(tls_platform):
+    httpd, url, _ca_file = tls_platform
+    answer = Platform(url, TOKEN).job(7)
+    assert answer.kind == "retry" and "CERTIFICATE_VERIFY_FAILED" in answer.message
+    assert httpd.seen == []
+
+
+def test_the_platform_ca_file_is_what_verifies_it(tls_platform):
+    httpd, url, ca_file = tls_platform
+    assert Platform(url, TOKEN, ca_file).job(7).kind == "acknowledged"
+    assert [r["authorization"] for r in httpd.seen] == [f"Bearer {TOKEN}"]
