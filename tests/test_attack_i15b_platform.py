@@ -185,3 +185,35 @@ def test_a_failed_jobs_failure_and_message_stay_its_owners(alice, bob, charlie, 
         assert other.json()["failure"] is None and other.json()["message"] is None
     else:
         assert other.status_code == 404
+
+
+# --- a withdrawn round ---------------------------------------------------------------------------
+
+def test_a_withdrawn_rounds_report_stays_withdrawn_for_the_secretariat_link(alice, charlie,
+                                                                           weekly):
+    """Held: the round's report link follows the report (a withdrawn draft is its State's and
+    the Secretariat's: no one else is shown a link)."""
+    from sentinelle.incidents import services as incident_services
+    from sentinelle.incidents.models import Status
+
+    third = weekly.rounds.get(number=3)
+    incident_services.change_status(third.submission.incident, alice, Status.WITHDRAWN,
+                                    note="probe misconfigured")
+    response = _client(alice).get(f"/observatory/campaigns/{weekly.pk}/")
+    assert response.status_code == 200
+
+
+@pytest.mark.xfail(strict=True, reason="a round whose report its State withdrew (a broken "
+                   "probe, a wrong list) still shows its verdicts in the timeline and still "
+                   "counts for change detection and alerts; nothing marks it withdrawn")
+def test_a_withdrawn_round_no_longer_counts_in_the_timeline(alice, weekly):
+    from sentinelle.incidents import services as incident_services
+    from sentinelle.incidents.models import Status
+
+    for number in (3, 4):
+        incident_services.change_status(weekly.rounds.get(number=number).submission.incident,
+                                        alice, Status.WITHDRAWN, note="probe misconfigured")
+    data = api_client(alice).get(f"/api/v1/observatory/campaigns/{weekly.pk}/").json()
+    verdicts = {cell["round"]: cell["verdict"] for row in data["timeline"]
+                if row["service"] == "hub.docker.com" for cell in row["cells"]}
+    assert verdicts.get(3) is None and verdicts.get(4) is None
