@@ -344,3 +344,43 @@ def test_the_platform_ca_file_is_what_verifies_it(tls_platform):
     httpd, url, ca_file = tls_platform
     assert Platform(url, TOKEN, ca_file).job(7).kind == "acknowledged"
     assert [r["authorization"] for r in httpd.seen] == [f"Bearer {TOKEN}"]
+
+
+# --- the state directory -------------------------------------------------------------------------
+
+def test_a_state_dir_others_can_write_is_refused_and_its_lock_symlink_not_followed(tmp_path):
+    """Another local account that can write the state_dir could plant ``lock`` as a symlink
+    (the start truncates its target) or a bundle in outbox/pending/ (adopted and sent with the
+    State's token). The campaign refuses such a directory, as ssh refuses such a key."""
+    from sentinelle.observatory.access.campaign.loop import CampaignError
+
+    config = c.load(config_data(tmp_path, "http://127.0.0.1:9"))
+    config.state_dir.mkdir()
+    config.state_dir.chmod(0o777)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (config.state_dir / "lock").symlink_to(victim)
+    campaign = Campaign(config)
+    try:
+        with pytest.raises(CampaignError, match="state_dir"):
+            campaign.open()
+    finally:
+        campaign.close()
+    assert victim.read_text() == "precious\n"
+
+
+def test_a_lock_that_is_a_symlink_is_refused_even_in_a_private_state_dir(tmp_path):
+    from sentinelle.observatory.access.campaign.loop import CampaignError
+
+    config = c.load(config_data(tmp_path, "http://127.0.0.1:9"))
+    config.state_dir.mkdir(mode=0o700)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (config.state_dir / "lock").symlink_to(victim)
+    campaign = Campaign(config)
+    try:
+        with pytest.raises(CampaignError, match="lock"):
+            campaign.open()
+    finally:
+        campaign.close()
+    assert victim.read_text() == "precious\n"
