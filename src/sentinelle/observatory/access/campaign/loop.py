@@ -21,6 +21,7 @@ import logging
 import os
 import random
 import signal
+import stat
 import sys
 import threading
 import time
@@ -74,14 +75,33 @@ class Campaign:
             config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise CampaignError(f"state_dir: {config.state_dir}: {exc.strerror or exc}") from None
+        self._check_state_dir()
         self._take_lock()
         self.outbox = Outbox(config.state_dir, config.name)
         for note in self.outbox.recover(config.keep_acknowledged):
             log.warning("recovered: %s", note)
 
+    def _check_state_dir(self) -> None:
+        """Ours and writable by us only: another account that can write it could plant the
+        lock as a symlink or a bundle in outbox/pending/ (adopted and sent with our token)."""
+        info = self.config.state_dir.lstat()
+        if not stat.S_ISDIR(info.st_mode):
+            raise CampaignError(f"state_dir: {self.config.state_dir} is not a directory")
+        if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+            raise CampaignError(
+                f"state_dir: {self.config.state_dir} must belong to this account and be "
+                f"writable by it only (mode {stat.S_IMODE(info.st_mode):04o}, owner uid "
+                f"{info.st_uid}): chmod 700 {self.config.state_dir}")
+
     def _take_lock(self) -> None:
         path = self.config.state_dir / "lock"
-        handle = open(path, "a+")  # noqa: SIM115 - held for the life of the process
+        try:
+            # O_NOFOLLOW: a lock planted as a symlink is refused, its target never truncated.
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise CampaignError(f"state_dir: {path}: {exc.strerror or exc} (a lock file must "
+                                "be a plain file)") from None
+        handle = os.fdopen(fd, "r+")  # noqa: SIM115 - held for the life of the process
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
