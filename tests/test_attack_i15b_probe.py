@@ -253,7 +253,7 @@ class Dripper(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         body = json.dumps({"id": 7, "status": "succeeded", "result": {}}).encode() + b" " * 200
-        self.send_response(200)
+        self.send_response(503 if self.path.startswith("/error") else 200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         try:
@@ -265,13 +265,14 @@ class Dripper(BaseHTTPRequestHandler):
             pass
 
 
-def test_a_platform_dripping_its_answer_is_given_up_within_the_timeout():
+@pytest.mark.parametrize("prefix", ["", "/error"])
+def test_a_platform_dripping_its_answer_is_given_up_within_the_timeout(prefix):
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Dripper)
     httpd.daemon_threads = True
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         started = time.monotonic()
-        answer = Platform(f"http://127.0.0.1:{httpd.server_address[1]}", TOKEN,
+        answer = Platform(f"http://127.0.0.1:{httpd.server_address[1]}{prefix}", TOKEN,
                           timeout=1.0).job(7)
         elapsed = time.monotonic() - started
     finally:
