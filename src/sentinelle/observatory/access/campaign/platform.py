@@ -130,7 +130,11 @@ class Platform:
             with self.opener.open(request, timeout=self.timeout) as response:
                 return _judge_job(_json(self._read(response)), sha256)
         except urllib.error.HTTPError as exc:
-            return _judge_status(exc)
+            try:
+                text = self._read(exc, 4096).decode("utf-8", "replace")
+            except (OSError, TimeoutError, AttributeError):
+                text = ""
+            return _judge_status(exc, text)
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
             return Answer("retry", f"platform unreachable: {reason}")
@@ -138,16 +142,16 @@ class Platform:
             return Answer("retry", f"the platform's answer is not a job: {exc}")
 
 
-    def _read(self, response) -> bytes:
+    def _read(self, response, limit: int = MAX_ANSWER) -> bytes:
         """At most MAX_ANSWER bytes, within ``timeout`` in all: the socket timeout bounds each
         read only, and a platform dripping a byte at a time would hold the campaign (and its
         rounds) for days."""
         deadline = time.monotonic() + self.timeout
         data = b""
-        while len(data) < MAX_ANSWER:
+        while len(data) < limit:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the answer took more than {self.timeout:.0f} s")
-            chunk = response.read1(MAX_ANSWER - len(data))
+            chunk = response.read1(limit - len(data))
             if not chunk:
                 break
             data += chunk
@@ -184,12 +188,8 @@ def _judge_job(job: dict, sha256: str | None = None) -> Answer:
     raise ValueError(f"unexpected job status {str(status)[:40]!r}")
 
 
-def _judge_status(exc: urllib.error.HTTPError) -> Answer:
+def _judge_status(exc: urllib.error.HTTPError, text: str) -> Answer:
     code = exc.code
-    try:
-        text = exc.read(4096).decode("utf-8", "replace")
-    except OSError:
-        text = ""
     detail = _detail(text)
     if code in (401, 403):
         raise TokenRefused(f"the platform refused the token (HTTP {code}: {detail}); check "
