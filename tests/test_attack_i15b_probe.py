@@ -385,3 +385,15 @@ def test_a_lock_that_is_a_symlink_is_refused_even_in_a_private_state_dir(tmp_pat
     finally:
         campaign.close()
     assert victim.read_text() == "precious\n"
+
+
+@pytest.mark.parametrize("job_id", [2**70, -5, True, 0])
+def test_a_hostile_job_id_does_not_crash_the_outbox(servers, tmp_path, job_id):
+    """SQLite stores 64-bit integers only: a queued job numbered 2**70 raised OverflowError
+    out of the delivery loop (the campaign died, and died again at each restart)."""
+    _platform, url = servers(lambda h: (202, {}, json.dumps(
+        {"id": job_id, "status": "queued"}).encode()))
+    campaign, sha = campaign_with(tmp_path, url)
+    campaign._deliver_one(campaign.outbox.due(float("inf"))[0])
+    [row] = campaign.outbox.pending_list()
+    assert row["sha256"] == sha
