@@ -167,7 +167,11 @@ def _json(data: bytes) -> dict:
 
 def _judge_job(job: dict, sha256: str | None = None) -> Answer:
     status = job.get("status")
-    job_id = job.get("id") if isinstance(job.get("id"), int) else None
+    raw_id = job.get("id")
+    # A job number the outbox can store (SQLite: 64 bits) and ask about; anything else is no
+    # job (a bool is an int in Python).
+    job_id = raw_id if (isinstance(raw_id, int) and not isinstance(raw_id, bool)
+                        and 0 < raw_id < 2**63) else None
     message = str(job.get("message") or "")
     named = job.get("input_sha256")
     if sha256 and named and named != sha256:
