@@ -229,3 +229,15 @@ def test_a_withdrawn_round_no_longer_counts_in_the_timeline(alice, weekly):
     verdicts = {cell["round"]: cell["verdict"] for row in data["timeline"]
                 if row["service"] == "hub.docker.com" for cell in row["cells"]}
     assert verdicts.get(3) is None and verdicts.get(4) is None
+
+
+def test_a_config_digest_longer_than_the_column_is_refused_naming_the_field(alice, tmp_path):
+    """The spec took up to 128 hex digits for a 64-character column: on PostgreSQL the insert
+    fails (a 500, a job failed as "error": the probe sends the bundle again for ever)."""
+    column = CampaignRound._meta.get_field("config_sha256").max_length
+    path = round_bundle(tmp_path / "long.zip", campaign_value(1, config_sha256="a" * 128),
+                        [result("https://hub.docker.com/", "accessible")])
+    with pytest.raises(services.BundleRefused) as refused:
+        services.submit(alice, path)
+    assert "“campaign.config_sha256”" in " ".join(refused.value.messages)
+    assert column == 64 and not CampaignRound.objects.exists()
