@@ -24,7 +24,7 @@ class CampaignInvalid(ValidationError):
 
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-HEX = re.compile(r"[0-9a-f]{0,128}")
+HEX = re.compile(r"[0-9a-f]{0,64}")    # a SHA-256 at most: the columns hold 64
 MAX_ROUND = 2**31 - 1
 MAX_INTERVAL = 366 * 24 * 3600
 
