@@ -241,3 +241,21 @@ def test_a_config_digest_longer_than_the_column_is_refused_naming_the_field(alic
         services.submit(alice, path)
     assert "“campaign.config_sha256”" in " ".join(refused.value.messages)
     assert column == 64 and not CampaignRound.objects.exists()
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
+                                  "0001-01-01T00:00:00"])
+def test_a_scheduled_time_at_the_edge_of_the_calendar_is_refused_naming_the_field(
+        alice, tmp_path, when):
+    """In UTC these fall outside years 1 to 9999: converting them raised OverflowError (a
+    500, a job failed as "error": resent by the probe for ever)."""
+    path = round_bundle(tmp_path / "edge.zip", campaign_value(1, scheduled_at=when),
+                        [result("https://hub.docker.com/", "accessible")])
+    try:
+        services.submit(alice, path)
+    except services.BundleRefused as refused:
+        assert "“campaign.scheduled_at”" in " ".join(refused.value.messages)
+        assert not CampaignRound.objects.exists()
+    else:
+        campaign = Campaign.objects.get()
+        assert _client(alice).get(f"/observatory/campaigns/{campaign.pk}/").status_code == 200
