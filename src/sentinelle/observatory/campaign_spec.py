@@ -74,6 +74,14 @@ def parse(manifest: dict) -> CampaignSpec | None:
         raise _refuse("scheduled_at", _("expected an ISO 8601 date and time")) from None
     if scheduled.tzinfo is None:
         scheduled = scheduled.replace(tzinfo=dt.UTC)
+    try:
+        # In UTC, and far from the calendar's ends: 0001-01-01T00:00+14:00 is before year 1 in
+        # UTC (OverflowError when stored or shown in another time zone).
+        scheduled = scheduled.astimezone(dt.UTC)
+        if not 1970 <= scheduled.year <= 9000:
+            raise ValueError(scheduled.year)
+    except (OverflowError, ValueError):
+        raise _refuse("scheduled_at", _("expected an ISO 8601 date and time")) from None
     interval = _integer(value.get("interval_seconds", 0), "interval_seconds", 0, MAX_INTERVAL)
     digest = value.get("config_sha256", "")
     if not isinstance(digest, str) or not HEX.fullmatch(digest):
