@@ -255,3 +255,19 @@ def test_a_scheduled_time_at_the_edge_of_the_calendar_is_refused_naming_the_fiel
         services.submit(alice, path)
     assert "“campaign.scheduled_at”" in " ".join(refused.value.messages)
     assert not CampaignRound.objects.exists()
+
+
+def test_a_crlf_in_a_measured_url_never_reaches_the_alerts_headers(
+        alice, charlie, tmp_path, django_capture_on_commit_callbacks):
+    """Held: the service is the URL's host, from which urlsplit drops CR, LF and TAB."""
+    url = "https://evil.example\r\nBcc: spy@attacker.example\r\n/"
+    for number, verdict in {1: "accessible", 2: "geoblocked", 3: "geoblocked"}.items():
+        path = round_bundle(tmp_path / f"crlf{number}.zip", campaign_value(number),
+                            [result(url, verdict)])
+        with django_capture_on_commit_callbacks(execute=True):
+            services.submit(alice, path, expect="probe")
+    assert mail.outbox
+    for message in mail.outbox:
+        assert "\n" not in message.subject and "\r" not in message.subject
+        assert not message.bcc and "spy@attacker.example" not in message.to
+        assert "Bcc" not in str(message.message()).split("\n\n", 1)[0]
