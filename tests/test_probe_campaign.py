@@ -8,10 +8,12 @@ mid-drain loses nothing and files nothing twice."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -210,7 +212,15 @@ def test_a_refused_bundle_is_moved_aside_and_not_retried(setup, live_server, cap
     data = bytearray(pending.read_bytes())
     spot = data.find(b"measurements.jsonl") + 200          # inside the first member's data
     data[spot] ^= 0x01
-    pending.write_bytes(bytes(data))
+    # A bundle bad from the start (filed under its own SHA-256): one changed on disk after it
+    # was filed is refused before it is sent (tests/test_attack_i15b_probe.py).
+    digest = hashlib.sha256(bytes(data)).hexdigest()
+    pending.unlink()
+    (pending.parent / f"{digest}.zip").write_bytes(bytes(data))
+    with sqlite3.connect(setup.dir / "state" / "campaign.sqlite3") as db:
+        db.execute("UPDATE bundles SET sha256 = ? WHERE sha256 = ?", (digest, pending.stem))
+        db.execute("UPDATE rounds SET bundle_sha256 = ? WHERE bundle_sha256 = ?",
+                   (digest, pending.stem))
     setup.platform(url=live_server.url)
     capsys.readouterr()
     assert setup.main("--drain") == 0

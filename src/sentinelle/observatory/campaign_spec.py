@@ -24,7 +24,7 @@ class CampaignInvalid(ValidationError):
 
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-HEX = re.compile(r"[0-9a-f]{0,128}")
+HEX = re.compile(r"[0-9a-f]{0,64}")    # a SHA-256 at most: the columns hold 64
 MAX_ROUND = 2**31 - 1
 MAX_INTERVAL = 366 * 24 * 3600
 
@@ -74,6 +74,14 @@ def parse(manifest: dict) -> CampaignSpec | None:
         raise _refuse("scheduled_at", _("expected an ISO 8601 date and time")) from None
     if scheduled.tzinfo is None:
         scheduled = scheduled.replace(tzinfo=dt.UTC)
+    try:
+        # In UTC, and far from the calendar's ends: 0001-01-01T00:00+14:00 is before year 1 in
+        # UTC (OverflowError when stored or shown in another time zone).
+        scheduled = scheduled.astimezone(dt.UTC)
+        if not 1970 <= scheduled.year <= 9000:
+            raise ValueError(scheduled.year)
+    except (OverflowError, ValueError):
+        raise _refuse("scheduled_at", _("expected an ISO 8601 date and time")) from None
     interval = _integer(value.get("interval_seconds", 0), "interval_seconds", 0, MAX_INTERVAL)
     digest = value.get("config_sha256", "")
     if not isinstance(digest, str) or not HEX.fullmatch(digest):

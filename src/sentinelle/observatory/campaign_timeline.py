@@ -18,16 +18,26 @@ from sentinelle.observatory.models import (
     Verdict,
 )
 
-__all__ = ["DEFAULT_WINDOW", "MAX_WINDOW", "Timeline", "timeline", "window_param"]
+__all__ = ["DEFAULT_WINDOW", "MAX_SERVICES", "MAX_WINDOW", "Timeline", "timeline",
+           "window_param"]
 
 DEFAULT_WINDOW = 24
 MAX_WINDOW = 200
+# Services (rows) shown at a time: a round may hold 200,000 URLs on distinct hosts, and a
+# page of every service over 200 rounds would be tens of millions of cells.
+MAX_SERVICES = 500
 
 
 def window_param(text: str | None, default: int | None, low: int, high: int) -> int | None:
     """A whole number from the query string, held within bounds; the default if not one."""
-    if text is None or not text.strip().isdecimal():
+    text = (text or "").strip()
+    # ASCII digits only (isdecimal() also takes other scripts' digits), and few of them: int()
+    # refuses more than 4,300 digits with a ValueError (a 500); anything longer than the bound's
+    # own digits is beyond it anyway.
+    if not text or not text.isascii() or not text.isdigit():
         return default
+    if len(text.lstrip("0")) > len(str(high)):
+        return high
     return max(low, min(int(text), high))
 
 
@@ -41,6 +51,26 @@ class Timeline:
     earlier: int | None = None        # ``upto`` of the window before this one, if any
     later: int | None = None          # ``upto`` of the window after this one, if any
     size: int = DEFAULT_WINDOW
+    services_total: int = 0           # services measured in the window, all of them
+    services_from: int = 0            # offset of the first row shown, alphabetically
+    services_size: int = MAX_SERVICES
+
+    @property
+    def services_first(self) -> int:
+        return self.services_from + 1
+
+    @property
+    def services_last(self) -> int:
+        return self.services_from + len(self.rows)
+
+    @property
+    def services_earlier(self) -> int | None:
+        return max(0, self.services_from - self.services_size) if self.services_from else None
+
+    @property
+    def services_later(self) -> int | None:
+        later = self.services_from + self.services_size
+        return later if later < self.services_total else None
 
     @property
     def low(self) -> int | None:
@@ -59,9 +89,11 @@ def _tone(verdict: str) -> str:
 
 
 def timeline(campaign: Campaign, upto: int | None = None,
-             size: int = DEFAULT_WINDOW) -> Timeline:
-    """The rounds numbered up to ``upto`` (the latest if None), at most ``size`` of them."""
+             size: int = DEFAULT_WINDOW, services_from: int = 0) -> Timeline:
+    """The rounds numbered up to ``upto`` (the latest if None), at most ``size`` of them, and
+    at most ``MAX_SERVICES`` services from the ``services_from``-th (alphabetically)."""
     size = max(1, min(size, MAX_WINDOW))
+    services_from = max(0, services_from)
     bounds = CampaignRound.objects.filter(campaign=campaign).aggregate(
         first=Min("number"), last=Max("number"))
     result = Timeline(campaign, [], first=bounds["first"], last=bounds["last"], size=size)
@@ -79,9 +111,14 @@ def timeline(campaign: Campaign, upto: int | None = None,
         result.later = later[0] if later else bounds["last"]
     marks = {(c.service, c.number): c for c in CampaignChange.objects.filter(
         campaign=campaign, number__gte=low, number__lte=high)}
+    in_window = CampaignVerdict.objects.filter(campaign=campaign, number__gte=low,
+                                               number__lte=high)
+    names = in_window.order_by("service").values_list("service", flat=True).distinct()
+    result.services_total = names.count()
+    result.services_from = min(services_from, max(0, result.services_total - 1))
+    shown = list(names[result.services_from:result.services_from + MAX_SERVICES])
     cells: dict[str, dict[int, str]] = {}
-    for service, number, verdict in CampaignVerdict.objects.filter(
-            campaign=campaign, number__gte=low, number__lte=high).order_by() \
+    for service, number, verdict in in_window.filter(service__in=shown).order_by() \
             .values_list("service", "number", "verdict"):
         cells.setdefault(service, {})[number] = verdict
     labels = dict(Verdict.choices)

@@ -46,7 +46,8 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign.objects.for_user(user).select_related("state"), pk=pk)
     size = window_param(request.GET.get("rounds"), DEFAULT_WINDOW, 1, MAX_WINDOW)
     upto = window_param(request.GET.get("upto"), None, 1, 2**31 - 1)
-    view = timeline(campaign, upto, size)
+    view = timeline(campaign, upto, size,
+                    window_param(request.GET.get("services_from"), 0, 0, 2**31 - 1) or 0)
     # A round's report and bundle are shown by the report's own rules (a draft is its State's).
     readable = set(Incident.objects.for_user(user).filter(
         pk__in=[r.submission.incident_id for r in view.rounds]).values_list("pk", flat=True))

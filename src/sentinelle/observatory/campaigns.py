@@ -42,7 +42,8 @@ from sentinelle.observatory.models import (
 )
 from sentinelle.observatory.services import BundleRefused
 
-__all__ = ["CampaignSpec", "find_changes", "parse", "record_round", "service_verdict"]
+__all__ = ["CampaignSpec", "find_changes", "notify", "notify_round", "parse", "record_round",
+           "service_verdict"]
 
 ORDER = list(Verdict.values)
 
@@ -113,16 +114,25 @@ def record_round(submission: BundleSubmission, spec: CampaignSpec) -> CampaignRo
         [CampaignVerdict(campaign=campaign, round=round_, number=spec.round, service=service,
                          verdict=service_verdict(counts), results=sum(counts.values()))
          for service, counts in sorted(per_service.items())], batch_size=1000)
+    new: list[int] = []
     for service in sorted(per_service):
-        _update_changes(campaign, service, spec.round)
+        new += _update_changes(campaign, service, spec.round)
+    if new:
+        # After the round commits (a refused round tells nobody), one e-mail per recipient for
+        # all the changes the round confirms: a list whose services all become blocked at
+        # once is one alert, not one per service. A failing e-mail is logged and never undoes
+        # or fails the submission.
+        transaction.on_commit(lambda pks=tuple(new): notify_round(pks), robust=True)
     return round_
 
 
-def _update_changes(campaign: Campaign, service: str, detected_in: int) -> None:
+def _update_changes(campaign: Campaign, service: str, detected_in: int) -> list[int]:
+    """Record the service's changes; returns the primary keys of those not alerted yet."""
     sequence = list(CampaignVerdict.objects.filter(campaign=campaign, service=service)
                     .order_by("number").values_list("number", "verdict"))
     found = find_changes(sequence)
     stored = list(CampaignChange.objects.filter(campaign=campaign, service=service))
+    created: list[int] = []
     for i, (number, before, after) in enumerate(found):
         low = found[i - 1][0] if i else 0
         high = found[i + 1][0] if i + 1 < len(found) else MAX_ROUND + 1
@@ -138,9 +148,8 @@ def _update_changes(campaign: Campaign, service: str, detected_in: int) -> None:
             campaign=campaign, service=service, from_verdict=before, to_verdict=after,
             number=number, detected_in=detected_in)
         stored.append(change)
-        # After the round commits (a refused round tells nobody); a failing e-mail is logged
-        # and never undoes or fails the submission.
-        transaction.on_commit(lambda pk=change.pk: notify(pk), robust=True)
+        created.append(change.pk)
+    return created
 
 
 def recipients(campaign: Campaign) -> list[User]:
@@ -151,6 +160,38 @@ def recipients(campaign: Campaign) -> list[User]:
     secretariat = User.objects.filter(role__in=(Role.ANALYST, Role.ADMIN), is_active=True) \
         .exclude(email="").order_by("pk")
     return [*focal, *secretariat]
+
+
+MAX_LISTED_CHANGES = 50     # services spelt out in one alert; the rest are counted
+
+
+def notify_round(change_pks: tuple[int, ...] | list[int]) -> None:
+    """E-mail the changes one round confirmed: one change as ``notify`` does; several in one
+    e-mail per recipient (the first ``MAX_LISTED_CHANGES`` listed, the rest counted). Each
+    change is told once (its ``notified`` addresses are kept)."""
+    if len(change_pks) == 1:
+        notify(change_pks[0])
+        return
+    with transaction.atomic():
+        changes = [c for c in CampaignChange.objects.select_for_update().select_related(
+            "campaign__state").filter(pk__in=change_pks).order_by("service") if not c.notified]
+        if not changes:
+            return
+        if len(changes) == 1:
+            notify(changes[0].pk)
+            return
+        campaign = changes[0].campaign
+        people = recipients(campaign)
+        url = settings.BASE_URL.rstrip("/") + reverse("observatory-campaign", args=[campaign.pk])
+        listed = [{"service": c.service, "round": c.number,
+                   "before": Verdict(c.from_verdict).label, "after": Verdict(c.to_verdict).label}
+                  for c in changes[:MAX_LISTED_CHANGES]]
+        send_each(people, "observatory/email/campaign_changes", {
+            "campaign": campaign, "state": campaign.state, "changes": listed,
+            "count": len(changes), "more": len(changes) - len(listed), "url": url,
+            "site_name": settings.SITE_NAME})
+        told = [u.email for u in people]
+        CampaignChange.objects.filter(pk__in=[c.pk for c in changes]).update(notified=told)
 
 
 def notify(change_pk: int) -> None:

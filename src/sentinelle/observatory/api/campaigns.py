@@ -16,6 +16,7 @@ from sentinelle.core.api.permissions import TokenScopePermission
 from sentinelle.incidents.models import Incident
 from sentinelle.observatory.campaign_timeline import (
     DEFAULT_WINDOW,
+    MAX_SERVICES,
     MAX_WINDOW,
     timeline,
     window_param,
@@ -64,7 +65,8 @@ class CampaignDetailSerializer(CampaignSerializer):
             params = self.context["request"].query_params
             self._timeline = timeline(
                 obj, window_param(params.get("upto"), None, 1, 2**31 - 1),
-                window_param(params.get("rounds"), DEFAULT_WINDOW, 1, MAX_WINDOW))
+                window_param(params.get("rounds"), DEFAULT_WINDOW, 1, MAX_WINDOW),
+                window_param(params.get("services_from"), 0, 0, 2**31 - 1) or 0)
         return self._timeline
 
     @extend_schema_field(OpenApiTypes.OBJECT)
@@ -78,6 +80,9 @@ class CampaignDetailSerializer(CampaignSerializer):
             pk__in=[r.submission.incident_id for r in view.rounds]).values_list("pk", flat=True))
         return {"first": view.first, "last": view.last, "low": view.low, "high": view.high,
                 "earlier": view.earlier, "later": view.later, "size": view.size,
+                "services": {"total": view.services_total, "from": view.services_from,
+                             "size": view.services_size, "earlier": view.services_earlier,
+                             "later": view.services_later},
                 "rounds": [{"round": r.number, "scheduled_at": r.scheduled_at,
                             "submission": r.submission_id
                             if r.submission.incident_id in readable else None}
@@ -131,6 +136,10 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                          description="Last round of the window (default: the latest)"),
         OpenApiParameter("rounds", OpenApiTypes.INT,
                          description=f"Rounds in the window, 1 to {MAX_WINDOW} "
-                                     f"(default {DEFAULT_WINDOW})")])
+                                     f"(default {DEFAULT_WINDOW})"),
+        OpenApiParameter("services_from", OpenApiTypes.INT,
+                         description=f"Offset of the first service (alphabetical); at most "
+                                     f"{MAX_SERVICES} services are returned (see "
+                                     "window.services)")])
     def retrieve(self, request, *args, **kwargs):
         return super().retrieve(request, *args, **kwargs)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ipaddress
+import os
 import re
 import stat
 from dataclasses import dataclass, field
@@ -164,18 +165,26 @@ def parse_duration(text: Any, where: str) -> int:
 
 def read_secret(path: Path, where: str) -> str:
     """A token from a file only its owner can read; the message names the key and the file."""
+    # Opened first, then checked by its descriptor: a stat() of the name followed by an open()
+    # checks one file and reads another (a FIFO swapped in would block the start for ever).
+    # O_NONBLOCK: opening a FIFO does not wait for a writer.
     try:
-        info = path.stat()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise ConfigError(f"{where}: {path}: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise ConfigError(f"{where}: {path} is not a regular file")
-    if info.st_mode & 0o077:
-        raise ConfigError(f"{where}: {path} is readable by others (mode "
-                          f"{stat.S_IMODE(info.st_mode):04o}); a token file must be readable "
-                          f"by its owner only: chmod 600 {path}")
-    with open(path, "rb") as handle:
-        data = handle.read(MAX_TOKEN_BYTES + 1)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{where}: {path} is not a regular file")
+        if info.st_mode & 0o077:
+            raise ConfigError(f"{where}: {path} is readable by others (mode "
+                              f"{stat.S_IMODE(info.st_mode):04o}); a token file must be "
+                              f"readable by its owner only: chmod 600 {path}")
+        data = os.read(fd, MAX_TOKEN_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{where}: {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
     if len(data) > MAX_TOKEN_BYTES:
         raise ConfigError(f"{where}: {path} is larger than {MAX_TOKEN_BYTES} bytes; not a token")
     try:
@@ -252,6 +261,25 @@ class _Reader:
             raise self.fail(where, f"expected an http:// or https:// URL, got {url[:80]!r}")
         return url
 
+    def platform_url(self, raw: Any) -> str:
+        """https://, or http:// to this machine only: the bearer token of a focal point must
+        not cross a network in clear."""
+        url = self.url(raw, "platform.url")
+        if url.startswith("http://"):
+            from urllib.parse import urlsplit
+
+            host = (urlsplit(url).hostname or "").lower()
+            try:
+                loopback = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = host == "localhost"
+            if not loopback:
+                raise self.fail("platform.url", f"{url[:80]!r} is plain http:// to another "
+                                "machine: the token would cross the network in clear; use "
+                                "https:// (http:// is accepted for 127.0.0.1, ::1 or "
+                                "localhost only)")
+        return url
+
     def duration(self, raw: Any, where: str) -> int:
         try:
             return parse_duration(raw, where)
@@ -298,7 +326,7 @@ class _Reader:
             control_pins=pins,
             sign_key=self.file_path(top["sign_key"], "sign_key", must_exist=False),
             state_dir=self.file_path(top["state_dir"], "state_dir", must_exist=False),
-            platform_url=self.url(platform["url"], "platform.url"),
+            platform_url=self.platform_url(platform["url"]),
             platform_token_file=self.file_path(platform["token_file"], "platform.token_file",
                                                must_exist=False),
             platform_ca_file=(self.file_path(platform["ca_file"], "platform.ca_file")

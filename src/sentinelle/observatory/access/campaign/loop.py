@@ -21,6 +21,7 @@ import logging
 import os
 import random
 import signal
+import stat
 import sys
 import threading
 import time
@@ -74,14 +75,33 @@ class Campaign:
             config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise CampaignError(f"state_dir: {config.state_dir}: {exc.strerror or exc}") from None
+        self._check_state_dir()
         self._take_lock()
         self.outbox = Outbox(config.state_dir, config.name)
         for note in self.outbox.recover(config.keep_acknowledged):
             log.warning("recovered: %s", note)
 
+    def _check_state_dir(self) -> None:
+        """Ours and writable by us only: another account that can write it could plant the
+        lock as a symlink or a bundle in outbox/pending/ (adopted and sent with our token)."""
+        info = self.config.state_dir.lstat()
+        if not stat.S_ISDIR(info.st_mode):
+            raise CampaignError(f"state_dir: {self.config.state_dir} is not a directory")
+        if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+            raise CampaignError(
+                f"state_dir: {self.config.state_dir} must belong to this account and be "
+                f"writable by it only (mode {stat.S_IMODE(info.st_mode):04o}, owner uid "
+                f"{info.st_uid}): chmod 700 {self.config.state_dir}")
+
     def _take_lock(self) -> None:
         path = self.config.state_dir / "lock"
-        handle = open(path, "a+")  # noqa: SIM115 - held for the life of the process
+        try:
+            # O_NOFOLLOW: a lock planted as a symlink is refused, its target never truncated.
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise CampaignError(f"state_dir: {path}: {exc.strerror or exc} (a lock file must "
+                                "be a plain file)") from None
+        handle = os.fdopen(fd, "r+")  # noqa: SIM115 - held for the life of the process
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -240,11 +260,11 @@ class Campaign:
                      bundle.round, bundle.attempts + 1)
         try:
             if bundle.job_id is not None:
-                answer = self.platform.job(bundle.job_id)
+                answer = self.platform.job(bundle.job_id, bundle.sha256)
                 if answer.kind == "retry" and answer.retry_after == 0:
-                    answer = self.platform.submit(bundle.path)
+                    answer = self._submit(bundle)
             else:
-                answer = self.platform.submit(bundle.path)
+                answer = self._submit(bundle)
         except TokenRefused as exc:
             raise CampaignError(str(exc)) from None
         except OSError as exc:      # the bundle file itself
@@ -257,8 +277,8 @@ class Campaign:
                      "new" if answer.created else "the platform already had it")
         elif answer.kind == "refused":
             self.outbox.refused(bundle.sha256, answer.message)
-            log.error("bundle %s refused by the platform, moved to outbox/refused: %s",
-                      bundle.sha256[:12], answer.message)
+            log.error("bundle %s refused %s, moved to outbox/refused: %s", bundle.sha256[:12],
+                      "here" if answer.local else "by the platform", answer.message)
         elif answer.kind == "waiting":
             assert answer.job_id is not None
             # The platform's worker has the bundle: ask about the job, not with the bundle.
@@ -270,6 +290,20 @@ class Campaign:
             self.outbox.retry(bundle.sha256, answer.message, time.time() + delay)
             log.warning("bundle %s not delivered (%s); next attempt in %.0f s",
                         bundle.sha256[:12], answer.message, delay)
+
+    def _submit(self, bundle):
+        """POST the bundle if its file still has the SHA-256 it is filed under: a file changed
+        on disk (a disk error, a hand edit) is not the round's bundle, and the platform's
+        acknowledgement of it would acknowledge the round's. Such a file is moved aside."""
+        from .outbox import sha256_of
+        from .platform import Answer
+
+        digest, _size = sha256_of(bundle.path)
+        if digest != bundle.sha256:
+            return Answer("refused", f"its file's SHA-256 is now {digest}, not the "
+                                     f"{bundle.sha256} it was written with; not sent",
+                          local=True)
+        return self.platform.submit(bundle.path, bundle.sha256)
 
     def _backoff(self, attempts: int) -> float:
         base = min(self.config.retry_max, self.config.retry_min * 2 ** min(attempts, 30))

@@ -20,7 +20,9 @@ every bundle stays pending.
 from __future__ import annotations
 
 import json
+import math
 import ssl
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -39,6 +41,20 @@ TIMEOUT = 120.0
 REFUSED_JOB = "refused"
 MAX_ANSWER = 1 << 20
 CHUNK = 1 << 20
+# A platform's Retry-After is followed within these bounds: NaN, infinities, negative or
+# enormous values (a hostile or broken answer) would crash the outbox (NaN is stored as NULL),
+# park a bundle for ever, or make the loop hammer the platform.
+RETRY_AFTER_MIN = 1.0
+RETRY_AFTER_MAX = 86400.0
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are never followed: urllib would send the bearer token to whatever host the
+    Location names (and turn a POST into a GET). The platform's API answers its own URLs; a
+    redirect is an HTTP 3xx, judged as nothing decided."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, PLR0913
+        return None
 
 
 class TokenRefused(Exception):
@@ -53,6 +69,7 @@ class Answer:
     report: str | None = None
     created: bool | None = None
     retry_after: float | None = None
+    local: bool = False             # decided here, not by the platform (a changed file)
 
 
 class Platform:
@@ -64,10 +81,13 @@ class Platform:
         self.context = None
         if self.url.startswith("https://"):
             self.context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        self.opener = urllib.request.build_opener(
+            _NoRedirect(), urllib.request.HTTPSHandler(context=self.context))
 
-    def submit(self, path: Path) -> Answer:
+    def submit(self, path: Path, sha256: str | None = None) -> Answer:
         """POST the bundle, streamed from disk (a bundle of a long list with its transcripts
-        may be large: it is never held in memory)."""
+        may be large: it is never held in memory). With ``sha256``, a job that names another
+        input is no acknowledgement of this bundle."""
         boundary = uuid.uuid4().hex
         head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"expect\"\r\n\r\n"
                 f"probe\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
@@ -83,10 +103,10 @@ class Platform:
             yield tail
         return self._call("POST", SUBMISSIONS, body(),
                           f"multipart/form-data; boundary={boundary}",
-                          length=len(head) + size + len(tail))
+                          length=len(head) + size + len(tail), sha256=sha256)
 
-    def job(self, job_id: int) -> Answer:
-        answer = self._call("GET", JOBS.format(int(job_id)))
+    def job(self, job_id: int, sha256: str | None = None) -> Answer:
+        answer = self._call("GET", JOBS.format(int(job_id)), sha256=sha256)
         if answer.kind == "refused" and answer.message.startswith("HTTP 404"):
             # The job is gone (the platform's jobs are pruned): submit the bundle again.
             return Answer("retry", f"job {job_id} no longer exists; the bundle is sent again",
@@ -94,7 +114,8 @@ class Platform:
         return answer
 
     def _call(self, method: str, path: str, body: Iterator[bytes] | None = None,
-              content_type: str | None = None, length: int | None = None) -> Answer:
+              content_type: str | None = None, length: int | None = None,
+              sha256: str | None = None) -> Answer:
         # The config accepts only http(s):// URLs (config.url)
         request = urllib.request.Request(self.url + path, data=body,  # noqa: S310
                                          method=method)
@@ -106,16 +127,35 @@ class Platform:
         if length is not None:
             request.add_header("Content-Length", str(length))
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout,  # noqa: S310 - http(s) only
-                                        context=self.context) as response:
-                return _judge_job(_json(response.read(MAX_ANSWER)))
+            with self.opener.open(request, timeout=self.timeout) as response:
+                return _judge_job(_json(self._read(response)), sha256)
         except urllib.error.HTTPError as exc:
-            return _judge_status(exc)
+            try:
+                text = self._read(exc, 4096).decode("utf-8", "replace")
+            except (OSError, TimeoutError, AttributeError):
+                text = ""
+            return _judge_status(exc, text)
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
             return Answer("retry", f"platform unreachable: {reason}")
         except ValueError as exc:
             return Answer("retry", f"the platform's answer is not a job: {exc}")
+
+
+    def _read(self, response, limit: int = MAX_ANSWER) -> bytes:
+        """At most MAX_ANSWER bytes, within ``timeout`` in all: the socket timeout bounds each
+        read only, and a platform dripping a byte at a time would hold the campaign (and its
+        rounds) for days."""
+        deadline = time.monotonic() + self.timeout
+        data = b""
+        while len(data) < limit:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the answer took more than {self.timeout:.0f} s")
+            chunk = response.read1(limit - len(data))
+            if not chunk:
+                break
+            data += chunk
+        return data
 
 
 def _json(data: bytes) -> dict:
@@ -125,10 +165,20 @@ def _json(data: bytes) -> dict:
     return value
 
 
-def _judge_job(job: dict) -> Answer:
+def _judge_job(job: dict, sha256: str | None = None) -> Answer:
     status = job.get("status")
-    job_id = job.get("id") if isinstance(job.get("id"), int) else None
+    raw_id = job.get("id")
+    # A job number the outbox can store (SQLite: 64 bits) and ask about; anything else is no
+    # job (a bool is an int in Python).
+    job_id = raw_id if (isinstance(raw_id, int) and not isinstance(raw_id, bool)
+                        and 0 < raw_id < 2**63) else None
     message = str(job.get("message") or "")
+    named = job.get("input_sha256")
+    if sha256 and named and named != sha256:
+        # A job about another bundle (a job id reused after pruning, a confused or hostile
+        # platform): this bundle is sent again, never acknowledged on another's success.
+        return Answer("retry", f"the platform's job {job_id} is about another bundle "
+                               f"({str(named)[:64]}); the bundle is sent again", retry_after=0)
     if status == "succeeded":
         result = job.get("result") if isinstance(job.get("result"), dict) else {}
         return Answer("acknowledged", message, job_id, str(result.get("report") or "") or None,
@@ -142,12 +192,8 @@ def _judge_job(job: dict) -> Answer:
     raise ValueError(f"unexpected job status {str(status)[:40]!r}")
 
 
-def _judge_status(exc: urllib.error.HTTPError) -> Answer:
+def _judge_status(exc: urllib.error.HTTPError, text: str) -> Answer:
     code = exc.code
-    try:
-        text = exc.read(4096).decode("utf-8", "replace")
-    except OSError:
-        text = ""
     detail = _detail(text)
     if code in (401, 403):
         raise TokenRefused(f"the platform refused the token (HTTP {code}: {detail}); check "
@@ -158,6 +204,9 @@ def _judge_status(exc: urllib.error.HTTPError) -> Answer:
             seconds = float(retry_after) if retry_after else None
         except ValueError:
             seconds = None
+        if seconds is not None:
+            seconds = (min(max(seconds, RETRY_AFTER_MIN), RETRY_AFTER_MAX)
+                       if not math.isnan(seconds) else None)
         return Answer("retry", f"HTTP {code}: {detail}", retry_after=seconds)
     if 400 <= code < 500:
         return Answer("refused", f"HTTP {code}: {detail}")
