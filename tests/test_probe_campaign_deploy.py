@@ -4,7 +4,6 @@ credentials and state directory, and systemd accepts the unit."""
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 
 import yaml
@@ -12,7 +11,7 @@ import yaml
 from sentinelle.evidence import keys
 from sentinelle.observatory.access import cli
 from sentinelle.observatory.access.campaign import config as c
-from tests.systemd_units import assert_systemd_accepts
+from tests.systemd_units import assert_systemd_accepts, unit_argv
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "deploy" / "systemd" / "sentinelle-probe-campaign.service"
@@ -21,18 +20,8 @@ EXAMPLE = ROOT / "deploy" / "probe-campaign.example.yaml"
 CREDENTIALS = "/run/credentials/sentinelle-probe-campaign.service/"
 
 
-def unit_argv() -> list[str]:
-    values = dict(line.partition("=")[::2] for line in ENV.read_text().splitlines()
-                  if line.strip() and not line.startswith("#"))
-    line = next(x for x in UNIT.read_text().splitlines() if x.startswith("ExecStart="))
-    argv = []
-    for arg in shlex.split(line.removeprefix("ExecStart=")):
-        argv += values[arg[1:]].split() if arg.startswith("$") else [arg]
-    return argv
-
-
 def test_the_unit_runs_a_command_line_the_cli_accepts():
-    argv = unit_argv()
+    argv = unit_argv(UNIT, ENV)
     assert argv[:3] == ["/opt/sentinelle/bin/sentinelle", "probe", "campaign"]
     args = cli.build_parser().parse_args(argv[2:])
     assert args.config == "/etc/sentinelle/probe-campaign.yaml"

@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import shlex
 import shutil
 import ssl
 import subprocess
@@ -33,7 +32,7 @@ from sentinelle.observatory.access import cli  # noqa: E402
 from sentinelle.observatory.access import helper as h  # noqa: E402
 from tests import probe_farm  # noqa: E402
 from tests.probe_farm import CONTROL_IP, PROBE_IP, SERVER_IP, TOKEN, LoopThread  # noqa: E402
-from tests.systemd_units import assert_systemd_accepts  # noqa: E402
+from tests.systemd_units import assert_systemd_accepts, unit_argv  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "deploy" / "systemd" / "sentinelle-probe-helper.service"
@@ -349,19 +348,8 @@ def test_helper_refuses_an_encrypted_key(certs, tmp_path, monkeypatch, capsys):
 ENV = ROOT / "deploy" / "probe-helper.env.example"
 
 
-def unit_argv() -> list[str]:
-    values = dict(line.partition("=")[::2] for line in ENV.read_text().splitlines()
-                  if line.strip() and not line.startswith("#"))
-    line = next(x for x in UNIT.read_text().splitlines() if x.startswith("ExecStart="))
-    argv = []
-    for arg in shlex.split(line.removeprefix("ExecStart=")):
-        # systemd splits an unbraced $VAR on whitespace, as the environment file's comment says
-        argv += values[arg[1:]].split() if arg.startswith("$") else [arg]
-    return argv
-
-
 def test_the_unit_runs_a_command_line_the_helper_accepts():
-    argv = unit_argv()
+    argv = unit_argv(UNIT, ENV)
     assert argv[:3] == ["/opt/sentinelle/bin/sentinelle", "probe", "helper"]
     args = cli.build_parser().parse_args(argv[2:])
     # systemd's credentials directory holds the certificate and key it copied at start

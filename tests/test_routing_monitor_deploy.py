@@ -5,41 +5,18 @@ nothing wrong with the unit (deploy/systemd/sentinelle-routing-monitor.service).
 from __future__ import annotations
 
 import os
-import shlex
 from pathlib import Path
 
 from sentinelle.observatory.routing.cli import build_parser
-from tests.systemd_units import assert_systemd_accepts
+from tests.systemd_units import assert_systemd_accepts, unit_argv
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "deploy" / "systemd" / "sentinelle-routing-monitor.service"
 ENV = ROOT / "deploy" / "routing-monitor.env.example"
 
 
-def env_example() -> dict[str, str]:
-    values = {}
-    for line in ENV.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, _, value = line.partition("=")
-            values[name] = value
-    return values
-
-
-def unit_argv() -> list[str]:
-    line = next(x for x in UNIT.read_text().splitlines() if x.startswith("ExecStart="))
-    argv = shlex.split(line.removeprefix("ExecStart="))
-    # systemd splits an unbraced $VAR on whitespace, as the environment file's comment says
-    expanded = []
-    for arg in argv:
-        if arg.startswith("$") and not arg.startswith("${"):
-            expanded += env_example()[arg[1:]].split()
-        else:
-            expanded.append(arg)
-    return expanded
-
-
 def test_the_unit_runs_a_command_line_the_monitor_accepts() -> None:
-    argv = unit_argv()
+    argv = unit_argv(UNIT, ENV)
     assert argv[:3] == ["/opt/sentinelle/bin/sentinelle", "routing", "monitor"]
     args = build_parser().parse_args(argv[2:])
     assert args.state_dir == "/var/lib/sentinelle/routing"
@@ -53,7 +30,7 @@ def test_the_example_destinations_and_sources_parse() -> None:
     from sentinelle.observatory.routing.live.destinations import parse_destination
     from sentinelle.observatory.routing.live.sources import parse_source
 
-    args = build_parser().parse_args(unit_argv()[2:])
+    args = build_parser().parse_args(unit_argv(UNIT, ENV)[2:])
     for spec in args.source:
         parse_source(spec)
     os.environ.setdefault("SENTINELLE_WEBHOOK_SECRET", "x" * 32)

@@ -198,13 +198,7 @@ def main() -> int:
         final = outbox_state(state)
         return report(args, times, kill, final, platform, state, expected)
     finally:
-        for process in (helper, farm):
-            if process is not None and process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
+        probe_bench.stop(helper, farm)
         shutil.rmtree(work, ignore_errors=True)
 
 

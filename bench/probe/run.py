@@ -240,14 +240,19 @@ def main() -> int:
             args.json.write_text(json.dumps(figures, indent=1))
         return 0 if not wrong else 1
     finally:
-        for process in (helper, farm):
-            if process is not None and process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
+        stop(helper, farm)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def stop(*processes: subprocess.Popen | None) -> None:
+    """End the process groups this bench started (TERM, then KILL after 10 s)."""
+    for process in processes:
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":
