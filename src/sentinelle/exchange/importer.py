@@ -15,7 +15,11 @@ round-trips; if another State already holds it, the record gets an id in the imp
 namespace instead. Lookups only ever match the importer's own rows.
 
 Standalone indicators are written in batches, since feeds carry hundreds of thousands of them.
-Any rejection rolls the whole import back, and the summary says what would have been created.
+By default (on_invalid="refuse") any rejection rolls the whole import back, and the summary says
+what would have been created. With on_invalid="skip" every valid item is written and each
+rejected one is listed with its place and reason; a report is still never imported half: one
+whose own content fails, or that is made of a source object that was rejected
+(ReportRecord.refs, Rejection.ref), is refused whole, inside its own savepoint.
 """
 
 from __future__ import annotations
@@ -52,9 +56,13 @@ DEFAULT_CATEGORY = "other"
 DEFAULT_RSIT = "other:undetermined"
 
 
+ON_INVALID = ("refuse", "skip")
+
+
 @dataclass
 class ImportSummary:
     dry_run: bool = False
+    on_invalid: str = "refuse"
     reports_created: int = 0
     reports_merged: int = 0
     reports_updated: int = 0
@@ -65,15 +73,38 @@ class ImportSummary:
 
     @property
     def ok(self) -> bool:
+        """Nothing was rejected."""
         return not self.rejected
 
     @property
+    def changed(self) -> int:
+        """How many items this import creates or amends (or would, in a dry run)."""
+        return self.reports_created + self.reports_updated + self.indicators_created
+
+    @property
     def written(self) -> bool:
-        return self.ok and not self.dry_run
+        """Something stays written: all or nothing, nothing rejected (refuse); at least one
+        item created or amended (skip). Never in a dry run."""
+        if self.dry_run:
+            return False
+        return bool(self.changed) if self.on_invalid == "skip" else self.ok
+
+    @property
+    def succeeded(self) -> bool:
+        """What a job or a command reports as success: nothing rejected, or (skip) at least
+        one valid item, even if it was already there. Every item rejected is a failure."""
+        if self.ok:
+            return True
+        valid = self.changed + self.reports_merged + self.indicators_merged
+        return self.on_invalid == "skip" and valid > 0
+
+    def rejected_list(self, limit: int = 1000) -> list[dict]:
+        return [{"where": r.where, "reason": r.reason, **({"ref": r.ref} if r.ref else {})}
+                for r in self.rejected[:limit]]
 
     def as_dict(self) -> dict:
         data = asdict(self)
-        data["rejected"] = [{"where": r.where, "reason": r.reason} for r in self.rejected[:1000]]
+        data["rejected"] = self.rejected_list()
         data["rejected_count"] = len(self.rejected)
         data["written"] = self.written
         return data
@@ -170,8 +201,12 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 class _Importer:
     def __init__(self, user, default_tlp: str | None, summary: ImportSummary,
-                 submit: bool = True):
+                 submit: bool = True, channel: str = "import"):
         self.user, self.default_tlp, self.summary, self.submit = user, default_tlp, summary, submit
+        self.channel = channel
+        self.skip = summary.on_invalid == "skip"
+        # Source id of every rejected object -> where it was: a report made of one is refused.
+        self.rejected_refs: dict[str, str] = {}
         self.pending: list[tuple[str, str | None, SharedIndicator]] = []
         self.stored_files: list[str] = []
         self.groups: dict[str, SharingGroup | None] = {}
@@ -249,7 +284,37 @@ class _Importer:
             "named_analysts": [],
         }
 
+    def reject(self, rejection: Rejection) -> None:
+        self.summary.rejected.append(rejection)
+        if rejection.ref:
+            self.rejected_refs.setdefault(rejection.ref, rejection.where)
+
     def report(self, record: ReportRecord) -> None:
+        if not self.skip:
+            self._report(record)
+            return
+        missing = next((ref for ref in record.refs if ref in self.rejected_refs), None)
+        if missing is not None:
+            self.reject(Rejection(record.where, _(
+                "report refused whole: it includes %(ref)s, rejected at %(where)s") % {
+                "ref": missing, "where": self.rejected_refs[missing]}, ref=record.external_id))
+            return
+        # A savepoint per report: a report refused after some of it was written (its
+        # evidence, say) leaves nothing behind while the rest of the import stays.
+        rejected, files = len(self.summary.rejected), len(self.stored_files)
+        counts = (self.summary.reports_created, len(self.summary.created_ids))
+        with transaction.atomic():
+            self._report(record)
+            if len(self.summary.rejected) > rejected:
+                transaction.set_rollback(True)
+        if len(self.summary.rejected) > rejected:
+            for name in self.stored_files[files:]:
+                default_storage.delete(name)
+            del self.stored_files[files:]
+            self.summary.reports_created = counts[0]
+            del self.summary.created_ids[counts[1]:]
+
+    def _report(self, record: ReportRecord) -> None:
         fallback = f"{record.title}|{record.started_at}|{record.description}"
         primary, legacy = self._ids("incident", record, fallback)
         try:
@@ -261,7 +326,8 @@ class _Importer:
                 incident = existing
             else:
                 incident = services.create_report(self.user, cleaned, submit=self.submit,
-                                                  stix_id=stix_id, sharing_group=group)
+                                                  stix_id=stix_id, sharing_group=group,
+                                                  channel=self.channel)
                 self.summary.reports_created += 1
                 self.summary.created_ids.append(incident.pk)
                 for attachment in record.attachments:
@@ -270,7 +336,8 @@ class _Importer:
                                                         attachment.description)
                     self.stored_files.append(evidence.file.name)
         except ValidationError as exc:
-            self.summary.rejected.append(Rejection(record.where, "; ".join(exc.messages)))
+            self.reject(Rejection(record.where, "; ".join(exc.messages),
+                                  ref=record.external_id))
             return
         if record.external_id:
             self.reports_by_ref[record.external_id] = incident
@@ -296,7 +363,8 @@ class _Importer:
             tlp = self._tlp(record.tlp)
         except (IndicatorError, ValidationError) as exc:
             reason = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
-            self.summary.rejected.append(Rejection(record.where, f"{record.type}: {reason}"))
+            self.reject(Rejection(record.where, f"{record.type}: {reason}",
+                                  ref=record.origin or record.external_id))
             return
         now = timezone.now()
         stix_id, legacy = self._ids("indicator", record, f"{record.type}:{value}")
@@ -347,7 +415,7 @@ class _Importer:
             if not chains:
                 break
         for primary in chains:   # only a deliberate squat of the whole chain ends here
-            self.summary.rejected.append(Rejection(unique[primary][0], _(
+            self.reject(Rejection(unique[primary][0], _(
                 "this item's identifier cannot be used; give it another id")))
         SharedIndicator.objects.bulk_create(fresh, batch_size=INDICATOR_BATCH)
         self.summary.indicators_created += len(fresh)
@@ -356,18 +424,24 @@ class _Importer:
 
 def import_records(records: Iterable, *, user, default_tlp: str | None = None,
                    dry_run: bool = False, submit: bool = True, source_name: str = "",
-                   source_sha256: str = "",
+                   source_sha256: str = "", on_invalid: str = "refuse",
+                   channel: str = "import",
                    progress: Callable[[int], None] | None = None) -> ImportSummary:
-    """Import everything or nothing. With rejections or dry_run nothing stays written."""
+    """Import everything or nothing (on_invalid="refuse": with a rejection or dry_run nothing
+    stays written), or every valid item (on_invalid="skip"; rejections listed in the summary).
+    `channel` is what the reports created are recorded as having come through (Incident.channel:
+    "import" for a file, "federation" for TAXII)."""
+    if on_invalid not in ON_INVALID:
+        raise ValueError(f"on_invalid must be one of {ON_INVALID}, not {on_invalid!r}")
     if not (user.is_authenticated and user.is_focal_point):
         raise ValidationError(
             _("Imports are made by a Member State's focal point."))
-    summary = ImportSummary(dry_run=dry_run)
-    importer = _Importer(user, default_tlp, summary, submit=submit)
+    summary = ImportSummary(dry_run=dry_run, on_invalid=on_invalid)
+    importer = _Importer(user, default_tlp, summary, submit=submit, channel=channel)
     with transaction.atomic():
         for record in records:
             if isinstance(record, Rejection):
-                summary.rejected.append(record)
+                importer.reject(record)
             elif isinstance(record, ReportRecord):
                 importer.report(record)
             elif isinstance(record, IndicatorRecord):
@@ -380,6 +454,8 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
                      if k not in ("rejected", "created_ids")}
             if source_sha256:   # the uploaded file itself is removed when its job ends
                 after["sha256"] = source_sha256
+            if summary.rejected:   # skip: what was left out is part of what happened
+                after["rejected"] = summary.rejected_list()
             audit.record("exchange.import", (source_name or "import")[:64], object_type="import",
                          after=after)
         else:

@@ -59,6 +59,10 @@ class ReportRecord:
     attachments: list[Attachment] = field(default_factory=list)
     modified: dt.datetime | None = None   # for conflict resolution: newer wins
     sharing_group: str | None = None      # name of a sharing group (MISP distribution 4)
+    # Ids (STIX) of the source objects that make up this report (its indicators, the
+    # relationships and containers tying them to it): a report one of them was rejected from
+    # would be imported half, so the importer refuses it when one of these was rejected.
+    refs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -77,12 +81,16 @@ class IndicatorRecord:
     labels: list[str] = field(default_factory=list)
     modified: dt.datetime | None = None
     report_ref: str | None = None         # external_id of a ReportRecord it belongs to
+    origin: str | None = None             # id of the source object it came from (STIX id)
 
 
 @dataclass
 class Rejection:
     where: str
     reason: str
+    # The rejected object's own id (STIX id) when the source gave one: a report made of it
+    # (ReportRecord.refs) is then refused too rather than imported without it.
+    ref: str | None = None
 
 
 Record = ReportRecord | IndicatorRecord | Rejection

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from sentinelle.core import audit
 from sentinelle.incidents import notifications, receipts, workflow
 from sentinelle.incidents.models import (
+    Channel,
     Evidence,
     Incident,
     IncidentVersion,
@@ -153,14 +154,18 @@ def _require_reporter(user) -> None:
 
 @transaction.atomic
 def create_report(user, cleaned: dict, *, submit: bool = False, note: str = "",
-                  stix_id: str | None = None, sharing_group=None) -> Incident:
-    """A new report of the user's State; `stix_id` keeps an imported report's identity."""
+                  stix_id: str | None = None, sharing_group=None,
+                  channel: str = Channel.UNKNOWN) -> Incident:
+    """A new report of the user's State; `stix_id` keeps an imported report's identity;
+    `channel` (Incident.Channel) says how it arrived: every creating path passes its own."""
     _require_reporter(user)
     errors = check_time_window(cleaned)
     if errors:
         raise ValidationError(errors)
+    if channel not in Channel.values:
+        raise ValueError(f"unknown channel {channel!r}")
     incident = Incident(state_id=user.state_id, reporter=user, version=1,
-                        sharing_group=sharing_group)
+                        sharing_group=sharing_group, channel=channel)
     if stix_id:
         incident.stix_id = stix_id
     _mirror(incident, cleaned)

@@ -179,6 +179,7 @@ class _Links:
     owner: dict[str, str] = field(default_factory=dict)        # object id -> incident id
     observed_by: dict[str, str] = field(default_factory=dict)  # SCO id -> observed-data id
     markings: dict[str, str] = field(default_factory=dict)     # custom marking id -> TLP
+    ties: dict[str, set[str]] = field(default_factory=dict)    # incident id -> link object ids
 
     def learn(self, obj: dict[str, Any]) -> None:
         kind, oid = _str(obj.get("type")), obj.get("id")
@@ -190,12 +191,15 @@ class _Links:
             src, dst = obj.get("source_ref"), obj.get("target_ref")
             if isinstance(dst, str) and dst.startswith("incident--") and isinstance(src, str):
                 self.owner.setdefault(src, dst)
+                self.ties.setdefault(dst, set()).add(oid)
             elif isinstance(src, str) and src.startswith("incident--") and isinstance(dst, str):
                 self.owner.setdefault(dst, src)
+                self.ties.setdefault(src, set()).add(oid)
         elif kind == "report":
             refs = list(sc.iter_refs(obj, "object_refs"))
             owners = [r for r in refs if r.startswith("incident--")]
             if len(owners) == 1:   # a container of one incident: its objects are that report's
+                self.ties.setdefault(owners[0], set()).add(oid)
                 for ref in refs:
                     if ref != owners[0]:
                         self.owner.setdefault(ref, owners[0])
@@ -209,6 +213,17 @@ class _Links:
 
     def incident_of(self, oid: str) -> str | None:
         return self.owner.get(oid) or self.owner.get(self.observed_by.get(oid, ""))
+
+    def parts(self) -> dict[str, set[str]]:
+        """Incident id -> the ids of every object it is made of or tied by: if one of them is
+        rejected, importing the incident would import it half."""
+        found = {incident: set(ids) for incident, ids in self.ties.items()}
+        for oid, incident in self.owner.items():
+            found.setdefault(incident, set()).add(oid)
+        for sco, observed in self.observed_by.items():
+            if observed in self.owner:
+                found.setdefault(self.owner[observed], set()).add(sco)
+        return found
 
     def tlp(self, obj: dict[str, Any]) -> str | None:
         refs = sc.iter_refs(obj, "object_marking_refs")
@@ -278,7 +293,7 @@ def _indicators(where: str, obj: dict[str, Any], tlp: str | None) -> list[Indica
             where=where, source_format=FORMAT, type=kind, value=value,
             external_id=oid if n == 0 else sc.derived_id("indicator", oid, kind, value),
             pattern=pattern if len(pairs) == 1 else sc.indicator_pattern(kind, value),
-            tlp=tlp, **common))
+            tlp=tlp, origin=obj["id"], **common))
     return records
 
 
@@ -322,7 +337,9 @@ def _emit(objects: Iterable[tuple[str, Any]], links: _Links,
         problem = None if _stix20(obj) else sc.schema_error(obj)
         if problem is not None:
             path, reason = problem
-            yield Rejection(where=f"{where}{path}", reason=reason)
+            oid = obj.get("id") if isinstance(obj, dict) else None
+            yield Rejection(where=f"{where}{path}", reason=reason,
+                            ref=oid if isinstance(oid, str) else None)
             continue
         if not complete:
             links.learn(obj)
@@ -356,7 +373,9 @@ def _emit(objects: Iterable[tuple[str, Any]], links: _Links,
         else:
             record.report_ref = owner
             yield record
+    parts = links.parts() if reports else {}
     for oid, record in reports.items():
+        record.refs = sorted(parts.get(oid, ()))
         for text in notes.get(oid, []):
             record.description = f"{record.description}\n\n{text}".strip()
         yield record

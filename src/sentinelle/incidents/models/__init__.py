@@ -2,6 +2,7 @@ from sentinelle.incidents.models.evidence import Evidence
 from sentinelle.incidents.models.receipts import SubmissionReceipt
 from sentinelle.incidents.models.reports import (
     TLP,
+    Channel,
     Incident,
     IncidentVersion,
     Indicator,
@@ -15,6 +16,7 @@ from sentinelle.incidents.models.workflow import Message, Status, Transition
 __all__ = [
     "TLP",
     "Category",
+    "Channel",
     "Evidence",
     "Incident",
     "IncidentVersion",

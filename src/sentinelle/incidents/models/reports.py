@@ -25,6 +25,19 @@ class Severity(models.TextChoices):
     CRITICAL = "critical", _("Critical")
 
 
+class Channel(models.TextChoices):
+    """How a report reached the platform (issue 16, point 5): the Council report breaks the
+    figures down by it. UNKNOWN is for reports filed before the channel was recorded, when it
+    could not be inferred."""
+
+    WEB = "web", _("web form")
+    API = "api", _("API")
+    IMPORT = "import", _("file import")
+    FEDERATION = "federation", _("federation (TAXII)")
+    OBSERVATORY = "observatory", _("observatory evidence bundle")
+    UNKNOWN = "unknown", _("not recorded")
+
+
 class IncidentQuerySet(models.QuerySet):
     def for_user(self, user) -> IncidentQuerySet:
         """The reports a user may see, by the one table in `incidents.visibility`.
@@ -92,6 +105,9 @@ class Incident(models.Model):
     narrative_language = models.CharField(_("narrative language"), max_length=10, default="en")
     consent_to_name = models.BooleanField(
         _("consent to be named in the Council report"), default=False)
+    channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices,
+                               default=Channel.UNKNOWN, db_index=True,
+                               help_text=_("How the report reached the platform."))
 
     objects = IncidentQuerySet.as_manager()
 
