@@ -17,6 +17,14 @@ class ImportForm(forms.Form):
                             choices=[("", "—"), *TLP.choices])
     dry_run = forms.BooleanField(label=_("Dry run: check and count, write nothing"),
                                  required=False)
+    on_invalid = forms.ChoiceField(
+        label=_("Invalid items"), initial="refuse", required=False,
+        choices=[("refuse", _("refuse the whole file")), ("skip", _("skip invalid items"))],
+        help_text=_("Skip: every valid item is imported and each rejected one is listed with "
+                    "its place and reason. A report is never imported half."))
+
+    def clean_on_invalid(self) -> str:
+        return self.cleaned_data.get("on_invalid") or "refuse"   # older forms do not send it
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

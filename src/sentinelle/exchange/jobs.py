@@ -27,13 +27,14 @@ def run_import(job, progress) -> dict:
         try:
             summary = import_records(records, user=job.owner, default_tlp=params.get("tlp"),
                                      dry_run=bool(params.get("dry_run")),
+                                     on_invalid=params.get("on_invalid") or "refuse",
                                      source_name=job.input_name,
                                      source_sha256=job.input_sha256, progress=advance)
         except FormatError as exc:
             raise ValidationError(str(exc)) from None
     progress.job.progress_done = job.input.size
     result = {"format": fmt, **summary.as_dict()}
-    if not summary.ok:
+    if not summary.succeeded:
         job.result = result
         raise ValidationError(
             f"{len(summary.rejected)} item(s) rejected; nothing was written. First: "

@@ -39,7 +39,7 @@ from sentinelle.evidence import bundle as evidence_bundle
 from sentinelle.incidents import fields
 from sentinelle.incidents import services as incident_services
 from sentinelle.incidents.indicators import IndicatorError, normalise
-from sentinelle.incidents.models import TLP, Incident, Severity
+from sentinelle.incidents.models import TLP, Channel, Incident, Severity
 from sentinelle.observatory.models import (
     DENIAL_VERDICTS,
     AccessObservation,
@@ -496,7 +496,7 @@ def _write(user, path: Path, filename: str, digest: str, manifest: dict, parsed:
     try:
         with transaction.atomic(), open(path, "rb") as handle:
             incident = incident_services.create_report(
-                user, parsed.cleaned, submit=False,
+                user, parsed.cleaned, submit=False, channel=Channel.OBSERVATORY,
                 note=_("Made from an evidence bundle (SHA-256 %(sha256)s).") % {
                     "sha256": digest})
             evidence = incident_services.attach_evidence(

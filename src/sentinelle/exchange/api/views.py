@@ -29,6 +29,12 @@ class ImportSerializer(serializers.Serializer):
     format = serializers.CharField(default="auto")
     tlp = serializers.ChoiceField(choices=TLP.choices, required=False)
     dry_run = serializers.BooleanField(default=False)
+    on_invalid = serializers.ChoiceField(
+        choices=[("refuse", _("refuse the whole file")), ("skip", _("skip invalid items"))],
+        default="refuse",
+        help_text=_("refuse (default): one invalid item and nothing is written. skip: every "
+                    "valid item is written; the job's result lists each rejected one with "
+                    "its place and reason."))
 
     def validate_format(self, value: str) -> str:
         if value != "auto" and value not in formats.FORMAT_MODULES:
@@ -45,7 +51,7 @@ class ImportSerializer(serializers.Serializer):
 
 
 class ImportViewSet(viewsets.ViewSet):
-    """Start an import (all or nothing); follow it at /api/v1/jobs/{id}/."""
+    """Start an import (all or nothing, or on_invalid=skip); follow it at /api/v1/jobs/{id}/."""
 
     parser_classes = [parsers.MultiPartParser]
     serializer_class = ImportSerializer

@@ -276,6 +276,7 @@ def _add_objects(request: HttpRequest, found: tc.Collection) -> HttpResponse:
     except FormatError as exc:
         raise TaxiiError(400, _("Bad request."), str(exc)) from None
     summary = import_records(iter(records), user=user, default_tlp=found.default_tlp,
+                             channel="federation",
                              source_name=f"taxii:{found.root}/{found.name}"[:64])
     status = _status_resource(posted, summary, requested)
     Job.objects.create(kind=STATUS_KIND, owner=user, status=Job.Status.SUCCEEDED,

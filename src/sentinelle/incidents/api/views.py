@@ -25,6 +25,7 @@ from sentinelle.incidents.downloads import evidence_response
 from sentinelle.incidents.filters import IncidentFilter
 from sentinelle.incidents.models import (
     Category,
+    Channel,
     Evidence,
     Incident,
     IncidentVersion,
@@ -72,7 +73,7 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
         submit, note = data.pop("submit"), data.pop("note")
         try:
             serializer.instance = services.create_report(self.request.user, data, submit=submit,
-                                                         note=note)
+                                                         note=note, channel=Channel.API)
         except DjangoValidationError as exc:
             raise _as_drf(exc) from None
 

@@ -34,7 +34,7 @@ from sentinelle.incidents.forms import (
     MessageForm,
     TransitionForm,
 )
-from sentinelle.incidents.models import Incident, Indicator, Status
+from sentinelle.incidents.models import Channel, Incident, Indicator, Status
 from sentinelle.incidents.thread import requests_first
 from sentinelle.incidents.views.actions import MESSAGE_DRAFT
 
@@ -106,7 +106,8 @@ def _save(request, form: IncidentForm, incident: Incident | None,
     try:
         with transaction.atomic():   # the report and every kept file, or nothing (still kept)
             if incident is None:
-                created = services.create_report(request.user, form.content())
+                created = services.create_report(request.user, form.content(),
+                                                 channel=Channel.WEB)
                 if draft is not None:
                     staging.attach_all(created, request.user, draft)
                 incident = created

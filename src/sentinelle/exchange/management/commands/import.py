@@ -8,15 +8,16 @@ from rich.progress import Progress
 from sentinelle.core import audit
 from sentinelle.exchange import formats
 from sentinelle.exchange.accounts import acting_user
-from sentinelle.exchange.importer import import_records
+from sentinelle.exchange.importer import ON_INVALID, import_records
 from sentinelle.exchange.reading import open_records
 from sentinelle.exchange.records import FormatError
 from sentinelle.incidents.models import TLP
 
 
 class Command(BaseCommand):
-    help = ("Import reports and indicators, all or nothing. Example: sentinelle import "
-            "events.json --format misp --state CU --tlp green --dry-run")
+    help = ("Import reports and indicators, all or nothing (or every valid item with "
+            "--on-invalid skip). Example: sentinelle import events.json --format misp "
+            "--state CU --tlp green --dry-run")
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="the file to import")
@@ -27,6 +28,10 @@ class Command(BaseCommand):
         parser.add_argument("--tlp", choices=TLP.values, help="TLP for items that carry none")
         parser.add_argument("--dry-run", action="store_true",
                             help="check and count, write nothing")
+        parser.add_argument("--on-invalid", choices=ON_INVALID, default="refuse",
+                            help="refuse (default): one invalid item and nothing is written; "
+                                 "skip: write every valid item and list each rejected one "
+                                 "(a report is never imported half)")
         parser.add_argument("--draft", action="store_true",
                             help="keep imported reports as drafts instead of submitting them")
 
@@ -47,16 +52,24 @@ class Command(BaseCommand):
                 fmt, records = open_records(stream, options["format"], os.path.basename(path))
                 summary = import_records(records, user=user, default_tlp=options["tlp"],
                                          dry_run=options["dry_run"],
+                                         on_invalid=options["on_invalid"],
                                          submit=not options["draft"],
                                          source_name=os.path.basename(path))
             except FormatError as exc:
                 raise CommandError(f"{path}: {exc}") from None
-        for rejection in summary.rejected[:50]:
-            self.stderr.write(f"rejected {rejection.where}: {rejection.reason}")
+        skip = options["on_invalid"] == "skip"
+        # With skip every rejection is part of the outcome, so all are listed (on stdout, with
+        # the counts); all or nothing lists the first 50 as the reasons for refusing.
+        listed = summary.rejected if skip and summary.succeeded else summary.rejected[:50]
+        out = self.stdout if skip and summary.succeeded else self.stderr
+        verb = "would skip" if skip and options["dry_run"] else (
+            "skipped" if skip and summary.succeeded else "rejected")
+        for rejection in listed:
+            out.write(f"{verb} {rejection.where}: {rejection.reason}")
         counts = (f"reports: {summary.reports_created} created, {summary.reports_merged} "
                   f"merged, {summary.reports_updated} updated; indicators: "
                   f"{summary.indicators_created} created, {summary.indicators_merged} merged; "
                   f"{len(summary.rejected)} rejected")
-        if not summary.ok:
+        if not summary.succeeded:
             raise CommandError(f"{path}: nothing imported — {counts}")
         self.stdout.write(("dry run, nothing written — " if options["dry_run"] else "") + counts)

@@ -84,6 +84,13 @@ def _delay(rng: random.Random, step: str) -> dt.timedelta:
     return dt.timedelta(hours=rng.lognormvariate(math.log(median), spread))
 
 
+# How the demo reports arrived, so the Council report shows a channel breakdown: most through
+# the web form, the rest by API, file import and federation (observatory reports come from
+# seed-observatory's bundles). Cycled by report number: no draw from the seeded random
+# generator, so every other demo figure stays as it was.
+CHANNEL_CYCLE = ["web"] * 11 + ["api"] * 4 + ["import"] * 3 + ["federation"] * 2
+
+
 @dataclass
 class _Plan:
     """One demo report: what it says and, in time order, what happens to it."""
@@ -305,7 +312,8 @@ class Command(BaseCommand):
             "named_analysts": [people["analysts"][0]]
             if tlp in (TLP.AMBER_STRICT, TLP.RED) else [],
         }
-        incident = services.create_report(reporter, cleaned)
+        incident = services.create_report(
+            reporter, cleaned, channel=CHANNEL_CYCLE[plan.n % len(CHANNEL_CYCLE)])
         if plan.n % 4 == 0:
             body = (f"timestamp,src,dst,bytes\n{start.isoformat()},203.0.113.9,{plan.code},"
                     "1500\n")
