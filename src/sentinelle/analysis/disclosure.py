@@ -267,7 +267,7 @@ def _relations(out: Stats, shares: dict[str, Any], raw_states: list[dict[str, An
     for name in ("by_category", "by_rsit_class", "by_itu_d_region", "by_admin_region",
                  "by_state"):
         relations.append(_Relation(total, rows(name)))
-    for name in ("by_rsit_type", "by_month", "by_severity", "by_status"):
+    for name in ("by_rsit_type", "by_month", "by_severity", "by_status", "by_channel"):
         relations.append(_Relation(reported, rows(name)))
     relations.append(_Relation(reported, [cells[("totals", "with_evidence")]]))
     for name in ("time_to_acknowledge", "time_to_close"):

@@ -69,6 +69,7 @@ from sentinelle.core.models import MemberState
 from sentinelle.core.models.states import ADMIN_REGIONS, ITU_D_REGIONS
 from sentinelle.incidents.models import (
     Category,
+    Channel,
     Evidence,
     Incident,
     RsitClass,
@@ -99,7 +100,7 @@ ROW_KEYS = ("key", "label", "incidents", "reported", "from_summary_returns", "us
 
 # The tables of a Stats, in display order.
 TABLES = ("by_category", "by_rsit_class", "by_rsit_type", "by_itu_d_region", "by_admin_region",
-          "by_state", "by_month", "by_severity", "by_status")
+          "by_state", "by_month", "by_severity", "by_status", "by_channel")
 
 
 def small_count_threshold() -> int:
@@ -160,7 +161,7 @@ class Stats:
     """Every figure for one filter. Rows are dicts with the keys in ROW_KEYS:
 
     ``key`` (stable code: category code, RSIT class code, "class:type", region, alpha-2,
-    "YYYY-MM", severity, status), ``label`` (in the active language), ``incidents`` (combined:
+    "YYYY-MM", severity, status, channel), ``label`` (in the active language), ``incidents`` (combined:
     reports + excess of summary returns), ``reported`` (individual reports),
     ``from_summary_returns``
     (excess of returns, see the module docstring), ``user_hours`` (combined, rounded to 2 places).
@@ -185,6 +186,8 @@ class Stats:
     by_month: list[dict[str, Any]] = field(default_factory=list)
     by_severity: list[dict[str, Any]] = field(default_factory=list)
     by_status: list[dict[str, Any]] = field(default_factory=list)
+    # How the reports arrived (Incident.channel): individual reports only, like by_severity.
+    by_channel: list[dict[str, Any]] = field(default_factory=list)
     time_to_acknowledge: dict[str, Any] = field(default_factory=dict)
     time_to_close: dict[str, Any] = field(default_factory=dict)
     year_over_year: dict[str, Any] = field(default_factory=dict)
@@ -413,6 +416,8 @@ def compute(flt: StatsFilter, *, include_summary_returns: bool = True,
     counted_statuses = [(k, k, v) for k, v in Status.choices
                         if k not in COUNTED_EXCLUDED_STATUSES]
     stats.by_status = _table(counted_statuses, _grouped(reports, "status"), {})
+    stats.by_channel = _table([(k, k, v) for k, v in Channel.choices],
+                              _grouped(reports, "channel"), {})
 
     stats.totals = _totals(reports, lines, evidence_scope)
     stats.time_to_acknowledge = _response_times(reports, Status.ACKNOWLEDGED)
@@ -457,6 +462,8 @@ def _all_shares(reports: QuerySet, lines: QuerySet | None, categories: list, cla
         "by_severity": _shares(reports, None, "severity", None,
                                {k: k for k, _l in Severity.choices}),
         "by_status": _shares(reports, None, "status", None, {k: k for k, _l in Status.choices}),
+        "by_channel": _shares(reports, None, "channel", None,
+                              {k: k for k, _l in Channel.choices}),
     }
     months = reports.annotate(month=TruncMonth("started_at", tzinfo=dt.UTC))
     by_month: dict[str, dict[int, int]] = defaultdict(dict)

@@ -21,6 +21,7 @@ TITLES = {
     "by_month": gettext_lazy("By month"),
     "by_severity": gettext_lazy("By severity"),
     "by_status": gettext_lazy("By status"),
+    "by_channel": gettext_lazy("By channel"),
     "summary": gettext_lazy("Summary"),
     "year_over_year": gettext_lazy("Year-over-year change by category"),
 }

@@ -11,6 +11,7 @@ from sentinelle.incidents import fields
 from sentinelle.incidents.models import (
     TLP,
     Category,
+    Channel,
     Evidence,
     Incident,
     IncidentVersion,
@@ -78,6 +79,9 @@ class IncidentSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
     submitted_at = serializers.DateTimeField(read_only=True)
+    channel = serializers.ChoiceField(choices=Channel.choices, read_only=True, help_text=_(
+        "How the report arrived: web, api, import, federation, observatory, or unknown for "
+        "reports filed before it was recorded."))
 
     title = serializers.CharField(max_length=200, validators=[fields.validate_single_line])
     category = CategoryField()

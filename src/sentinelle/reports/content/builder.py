@@ -15,7 +15,7 @@ from sentinelle.actionplan.models import Metric
 from sentinelle.analysis.disclosure import withheld
 from sentinelle.analysis.handling import handling_in_time
 from sentinelle.analysis.statistics import StatsFilter, counted_incidents, small_count_threshold
-from sentinelle.incidents.models import TLP
+from sentinelle.incidents.models import TLP, Channel
 from sentinelle.reports import charts, formatting
 from sentinelle.reports.content.access import AccessSection
 from sentinelle.reports.content.clusters import ClusterSection
@@ -175,12 +175,51 @@ class _Builder(AccessSection, ClusterSection, GatewaySection):
                 "%(n)s further Member States reported without consenting to be named; their "
                 "incidents are included in every aggregate figure.", others) % {
                     "n": formatting.number(others)}]))
+        self.channels(s.sub(_("Channels of reporting")))
         clear = self.clear_examples()
         if clear:
             examples = s.sub(_("Reports shared under TLP:CLEAR"))
             examples.add(Bullets([Paragraph([f"{state} – {title} ({category})"])
                                   for state, title, category in clear]))
         return s
+
+    def channels(self, section: Section) -> None:
+        """Reports by the channel they arrived through (issue 16), for this year and the
+        previous ones that had reports. Each year's cells are that year's publication
+        (``disclosure.publish``): a small count, and whatever would give one away with the
+        year's total of reports, reads "n.p."."""
+        years = [y for y in range(self.year - TREND_YEARS + 1, self.year)
+                 if self.publication(y).totals.get("reported") != 0] + [self.year]
+        rows = []
+        for key, label in Channel.choices:
+            cells = {y: next(r for r in self.publication(y).by_channel if r["key"] == key)
+                     for y in years}
+            if not any(cells[y]["incidents"] != 0 for y in years):
+                continue   # a channel nobody used in these years: no row of zeros
+            rows.append([str(label), *(self.f.count(cells[y]["incidents"],
+                                                    f"by_channel|{key}|incidents", year=y)
+                                       for y in years)])
+            for y in years:
+                n = cells[y]["incidents"]
+                self.csv.append(AnnexRow("by_channel", key, str(label), str(y),
+                                         HIDDEN_CSV if n is None or 0 < n < self.k
+                                         else raw_text(n)))
+        section.add(Table("by_channel", _("Individual reports by channel and year"),
+                          [_("Channel"), *(str(y) for y in years)], rows,
+                          [False, *(True for _y in years)]))
+        section.add(Paragraph([_(
+            "Channels: the web form, the API, a file import, federation between platforms "
+            "(TAXII) and the observatory's signed evidence bundles. “Not recorded” counts "
+            "reports filed before the platform recorded the channel.")]))
+
+    def publication(self, year: int):
+        """The public statistics of `year` (this year's are self.stats), computed once."""
+        if year == self.year:
+            return self.stats
+        cache = self.__dict__.setdefault("_publications", {})
+        if year not in cache:
+            cache[year] = public_stats(StatsFilter(year=year), False)[1]
+        return cache[year]
 
     def analysis(self) -> Section:
         s = Section("3", self.L["analysis"])
@@ -280,10 +319,7 @@ class _Builder(AccessSection, ClusterSection, GatewaySection):
         years = list(range(self.year - TREND_YEARS + 1, self.year + 1))
         totals = {}
         for year in years:
-            if year == self.year:
-                totals[year] = self.stats.totals
-            else:
-                totals[year] = public_stats(StatsFilter(year=year), False)[1].totals
+            totals[year] = self.publication(year).totals
         rows = [[str(y), self.f.fig(totals[y]["incidents"], "totals|incidents", year=y),
                  self.f.states(totals[y]["states_reporting"], "totals|states_reporting",
                                year=y),
