@@ -107,10 +107,13 @@ def test_response_times_say_none_then_follow_the_transitions(alice, charlie):
 
 
 @pytest.mark.django_db
-def test_reporting_section_claims_nothing_about_channels_it_cannot_count(alice):
+def test_reporting_section_counts_only_the_channels_it_recorded(alice):
+    """Since issue 16 the channel is recorded, so section 2 counts it: one row per channel
+    used, and a report made without one (the service layer alone) counts as not recorded."""
     file_report(alice)
-    text = section_text("2")
-    assert "channel" not in text
+    assert "Channels of reporting" in section_text("2")
+    table = next(t for t in build().tables() if t.key == "by_channel")
+    assert [row[0] for row in table.rows] == ["not recorded"]
 
 
 # Sentences that state the mandate or the method (what the code does, whatever the data).
