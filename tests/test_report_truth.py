@@ -111,7 +111,7 @@ def test_reporting_section_counts_only_the_channels_it_recorded(alice):
     """Since issue 16 the channel is recorded, so section 2 counts it: one row per channel
     used, and a report made without one (the service layer alone) counts as not recorded."""
     file_report(alice)
-    assert "Channels of reporting" in section_text("2")
+    assert "“not recorded” counts reports filed before" in section_text("2")
     table = next(t for t in build().tables() if t.key == "by_channel")
     assert [row[0] for row in table.rows] == ["not recorded"]
 

@@ -209,8 +209,9 @@ class _Builder(AccessSection, ClusterSection, GatewaySection):
                           [False, *(True for _y in years)]))
         section.add(Paragraph([_(
             "Channels: the web form, the API, a file import, federation between platforms "
-            "(TAXII) and the observatory's signed evidence bundles. “Not recorded” counts "
-            "reports filed before the platform recorded the channel.")]))
+            "(TAXII) and the observatory's signed evidence bundles. “%(unknown)s” counts "
+            "reports filed before the platform recorded the channel.") % {
+                "unknown": Channel.UNKNOWN.label}]))
 
     def publication(self, year: int):
         """The public statistics of `year` (this year's are self.stats), computed once."""
