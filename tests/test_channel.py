@@ -54,7 +54,7 @@ def test_web_form_records_web_and_the_page_shows_it(alice, bob):
     incident = Incident.objects.get()
     assert incident.channel == Channel.WEB
     page = client.get(incident.get_absolute_url()).content.decode()
-    assert "Arrived through" in page and "web form" in page
+    assert "Arrived through" in page and "Web form" in page
     # Only those who see the report see it: another State's focal point gets 404.
     other = Client()
     other.force_login(bob)
@@ -164,23 +164,23 @@ def test_council_table_counts_reports_by_channel(mixed_year, settings):
     settings.SMALL_COUNT = 1   # nothing withheld: the raw counts show
     rows, table = channel_table(content.build(options()))
     assert table.columns[-1] == str(YEAR)
-    assert rows["web form"][-1].raw == 7 and rows["web form"][-1].text == "7"
-    assert rows["API"][-1].raw == 3 and rows["file import"][-1].raw == 1
-    assert "federation (TAXII)" not in rows          # a channel nobody used: no row of zeros
+    assert rows["Web form"][-1].raw == 7 and rows["Web form"][-1].text == "7"
+    assert rows["API"][-1].raw == 3 and rows["File import"][-1].raw == 1
+    assert "Federation (TAXII)" not in rows          # a channel nobody used: no row of zeros
 
 
 def test_council_table_withholds_small_counts_safely(mixed_year):
     produced = service.produce(options())
     rows, _table = channel_table(content.build(options()))
     cells = {label: row[-1] for label, row in rows.items()}
-    assert cells["file import"].suppressed and cells["file import"].text == "n.p."
+    assert cells["File import"].suppressed and cells["File import"].text == "n.p."
     # One hidden cell would be the total of reports minus the shown ones: a second one hides.
     hidden = [label for label, cell in cells.items() if cell.suppressed]
     assert len(hidden) >= 2, hidden
     shown = sum(cell.raw for cell in cells.values() if not cell.suppressed)
     assert 11 - shown >= 3          # what is hidden together is not itself a small count
     annex = produced.annex.decode()
-    assert "by_channel,import,file import,2026,n.p." in annex
+    assert "by_channel,import,File import,2026,n.p." in annex
     page = produced.document.decode()
     assert "Individual reports by channel and year" in page
     assert 'data-figure="2026|by_channel|web|incidents"' in page

@@ -111,9 +111,9 @@ def test_reporting_section_counts_only_the_channels_it_recorded(alice):
     """Since issue 16 the channel is recorded, so section 2 counts it: one row per channel
     used, and a report made without one (the service layer alone) counts as not recorded."""
     file_report(alice)
-    assert "“not recorded” counts reports filed before" in section_text("2")
+    assert "“Not recorded” counts reports filed before" in section_text("2")
     table = next(t for t in build().tables() if t.key == "by_channel")
-    assert [row[0] for row in table.rows] == ["not recorded"]
+    assert [row[0] for row in table.rows] == ["Not recorded"]
 
 
 # Sentences that state the mandate or the method (what the code does, whatever the data).

@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='incident',
             name='channel',
-            field=models.CharField(choices=[('web', 'web form'), ('api', 'API'), ('import', 'file import'), ('federation', 'federation (TAXII)'), ('observatory', 'observatory evidence bundle'), ('unknown', 'not recorded')], db_index=True, default='unknown', help_text='How the report reached the platform.', max_length=12, verbose_name='channel'),
+            field=models.CharField(choices=[('web', 'Web form'), ('api', 'API'), ('import', 'File import'), ('federation', 'Federation (TAXII)'), ('observatory', 'Observatory evidence bundle'), ('unknown', 'Not recorded')], db_index=True, default='unknown', help_text='How the report reached the platform.', max_length=12, verbose_name='channel'),
         ),
         migrations.RunPython(infer_channel, forget_channel),
     ]

@@ -30,12 +30,12 @@ class Channel(models.TextChoices):
     figures down by it. UNKNOWN is for reports filed before the channel was recorded, when it
     could not be inferred."""
 
-    WEB = "web", _("web form")
+    WEB = "web", _("Web form")
     API = "api", _("API")
-    IMPORT = "import", _("file import")
-    FEDERATION = "federation", _("federation (TAXII)")
-    OBSERVATORY = "observatory", _("observatory evidence bundle")
-    UNKNOWN = "unknown", _("not recorded")
+    IMPORT = "import", _("File import")
+    FEDERATION = "federation", _("Federation (TAXII)")
+    OBSERVATORY = "observatory", _("Observatory evidence bundle")
+    UNKNOWN = "unknown", _("Not recorded")
 
 
 class IncidentQuerySet(models.QuerySet):
