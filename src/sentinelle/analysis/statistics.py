@@ -161,7 +161,8 @@ class Stats:
     """Every figure for one filter. Rows are dicts with the keys in ROW_KEYS:
 
     ``key`` (stable code: category code, RSIT class code, "class:type", region, alpha-2,
-    "YYYY-MM", severity, status, channel), ``label`` (in the active language), ``incidents`` (combined:
+    "YYYY-MM", severity, status, channel),
+    ``label`` (in the active language), ``incidents`` (combined:
     reports + excess of summary returns), ``reported`` (individual reports),
     ``from_summary_returns``
     (excess of returns, see the module docstring), ``user_hours`` (combined, rounded to 2 places).

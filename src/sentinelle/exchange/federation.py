@@ -221,7 +221,8 @@ def pull(*, remote: str, api_root: str, collection: str, user, token: str | None
         with transaction.atomic():
             result.conflicts = _record_conflicts(incidents, user, remote)
             summary = import_records(stix.parse(spool), user=user, dry_run=dry_run,
-                                     channel="federation", source_name=f"taxii-pull:{collection}"[:64])
+                                     channel="federation",
+                                     source_name=f"taxii-pull:{collection}"[:64])
             result.summary = summary.as_dict()
             if not summary.written:
                 transaction.set_rollback(True)   # the conflicts were not settled after all
