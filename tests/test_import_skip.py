@@ -239,3 +239,39 @@ def test_items_the_importer_rejects_are_skipped_the_same_way(alice):
 def test_on_invalid_must_be_a_known_value(alice):
     with pytest.raises(ValueError, match="on_invalid"):
         run(alice, bundle(), on_invalid="sometimes")
+
+
+def test_a_report_refused_after_its_evidence_was_stored_leaves_nothing(alice, monkeypatch,
+                                                                      settings):
+    """Skip writes each report in its own savepoint: a report that fails after its evidence
+    file was stored leaves no row and no file, and the next report still lands."""
+    from sentinelle.exchange import formats
+    from sentinelle.exchange.reading import open_records
+    from sentinelle.incidents import services
+    from sentinelle.incidents.models import Evidence
+
+    monkeypatch.setitem(formats.FORMAT_MODULES, "testjsonl", "tests.jsonl_format")
+    real = services.attach_evidence
+
+    def attach_then_fail(incident, user, upload, description=""):
+        evidence = real(incident, user, upload, description)
+        if incident.title == "Breaks":
+            from django.core.exceptions import ValidationError
+            raise ValidationError("the evidence could not be kept")
+        return evidence
+
+    monkeypatch.setattr(services, "attach_evidence", attach_then_fail)
+    base = {"t": "report", "category": "routing-disruption", "rsit": "availability:outage",
+            "tlp": "green", "start": "2026-02-01T10:00:00+00:00", "attach": True}
+    data = b"".join(json.dumps(item).encode() + b"\n" for item in (
+        {**base, "id": "R-1", "title": "Breaks"}, {**base, "id": "R-2", "title": "Lands"}))
+    _fmt, records = open_records(io.BytesIO(data), "auto")
+    summary = import_records(records, user=alice, on_invalid="skip")
+    assert [r.where for r in summary.rejected] == ["line 1"]
+    assert "could not be kept" in summary.rejected[0].reason
+    assert list(Incident.objects.values_list("title", flat=True)) == ["Lands"]
+    assert summary.reports_created == 1 and len(summary.created_ids) == 1
+    assert Evidence.objects.count() == 1
+    media = settings.MEDIA_ROOT
+    files = [p for p in media.rglob("*") if p.is_file()] if media.exists() else []
+    assert len(files) == 1

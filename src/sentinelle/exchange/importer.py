@@ -43,7 +43,7 @@ from sentinelle.exchange.models import SharedIndicator
 from sentinelle.exchange.records import IndicatorRecord, Rejection, ReportRecord
 from sentinelle.incidents import fields, services
 from sentinelle.incidents.indicators import IndicatorError, normalise
-from sentinelle.incidents.models import TLP, Incident, Severity
+from sentinelle.incidents.models import TLP, Evidence, Incident, Severity
 
 # Fixed namespace: the same source id imported by the same State gives the same STIX id on every
 # instance.
@@ -211,6 +211,7 @@ class _Importer:
         self.stored_files: list[str] = []
         self.groups: dict[str, SharingGroup | None] = {}
         self.reports_by_ref: dict[str, Incident] = {}
+        self.new_report: Incident | None = None   # the report being created, if any
         self.scope = user.state.alpha2 if user.state_id else ""
 
     def _ids(self, kind: str, record: ReportRecord | IndicatorRecord,
@@ -303,9 +304,14 @@ class _Importer:
         # evidence, say) leaves nothing behind while the rest of the import stays.
         rejected, files = len(self.summary.rejected), len(self.stored_files)
         counts = (self.summary.reports_created, len(self.summary.created_ids))
+        self.new_report = None
         with transaction.atomic():
             self._report(record)
             if len(self.summary.rejected) > rejected:
+                if self.new_report is not None:   # files stored before the step that failed
+                    self.stored_files.extend(
+                        name for name in Evidence.objects.filter(incident=self.new_report)
+                        .values_list("file", flat=True) if name not in self.stored_files)
                 transaction.set_rollback(True)
         if len(self.summary.rejected) > rejected:
             for name in self.stored_files[files:]:
@@ -328,6 +334,7 @@ class _Importer:
                 incident = services.create_report(self.user, cleaned, submit=self.submit,
                                                   stix_id=stix_id, sharing_group=group,
                                                   channel=self.channel)
+                self.new_report = incident
                 self.summary.reports_created += 1
                 self.summary.created_ids.append(incident.pk)
                 for attachment in record.attachments:
