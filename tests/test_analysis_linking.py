@@ -1,0 +1,164 @@
+"""Linked incidents: one incident reported by several States counts once (analysis/linking.py).
+
+alice = Cuba's focal point, bob = Switzerland's, charlie = Secretariat analyst."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from sentinelle.analysis import linking
+from sentinelle.analysis.disclosure import publish
+from sentinelle.analysis.models import IncidentCluster, LinkedReport
+from sentinelle.analysis.statistics import StatsFilter, compute
+from sentinelle.core.models import AuditEntry, Role
+from tests.conftest import file_report, make_user
+
+pytestmark = pytest.mark.django_db
+
+BOTNET = [{"type": "domain", "value": "c2.brokenrelay.net"}]
+
+
+def _hours(report, hours: float):
+    # user_hours is derived at filing; set it directly for arithmetic that is easy to read.
+    report.user_hours = hours
+    report.save(update_fields=["user_hours"])
+    return report
+
+
+@pytest.fixture
+def botnet(alice, bob):
+    """The same botnet reported by Cuba and by Switzerland, plus an unrelated Cuban report."""
+    a = _hours(file_report(alice, indicators=BOTNET), 1000)
+    b = _hours(file_report(bob, indicators=BOTNET), 400)
+    other = _hours(file_report(alice, category="routing-disruption", rsit="availability:outage",
+                               started_at="2026-05-01T00:00:00Z",
+                               ended_at="2026-05-01T02:00:00Z",
+                               indicators=[{"type": "sha256", "value": "b" * 64}]), 50)
+    return a, b, other
+
+
+def test_link_and_unlink_are_audited_and_reversible(botnet, charlie):
+    a, b, _other = botnet
+    cluster = linking.link(charlie, [a, b], label="Mirai variant, March", note="same C2")
+    assert set(cluster.members.values_list("incident_id", flat=True)) == {a.pk, b.pk}
+    entry = AuditEntry.objects.filter(action="analysis.link").get()
+    assert entry.actor == charlie and entry.object_id == str(cluster.pk)
+    assert sorted(entry.after["reports"]) == sorted([a.reference, b.reference])
+    assert entry.before is None
+
+    assert linking.unlink(charlie, b, note="different botnet after all") is None
+    entry = AuditEntry.objects.filter(action="analysis.unlink").get()
+    assert sorted(entry.before["reports"]) == sorted([a.reference, b.reference])
+    assert entry.after["dissolved"] is True and entry.after["removed"] == b.reference
+    # Fewer than two reports left: the linked incident dissolves, nothing else is touched.
+    assert not IncidentCluster.objects.exists() and not LinkedReport.objects.exists()
+    a.refresh_from_db()
+    assert a.status == "submitted"
+
+
+def test_adding_to_an_existing_linked_incident_records_before_and_after(botnet, charlie, alice):
+    a, b, _other = botnet
+    cluster = linking.link(charlie, [a, b], label="Mirai")
+    c = file_report(alice, indicators=BOTNET, title="Third sighting")
+    linking.link(charlie, [c], cluster=cluster)
+    entry = AuditEntry.objects.filter(action="analysis.link").order_by("-seq").first()
+    assert len(entry.before["reports"]) == 2 and len(entry.after["reports"]) == 3
+    assert linking.unlink(charlie, c) == cluster     # two remain: it stays
+    assert cluster.members.count() == 2
+
+
+def test_focal_point_cannot_link_or_unlink(botnet, alice, charlie):
+    a, b, _other = botnet
+    with pytest.raises(PermissionDenied):
+        linking.link(alice, [a, b], label="Mine")
+    cluster = linking.link(charlie, [a, b], label="Mirai")
+    with pytest.raises(PermissionDenied):
+        linking.unlink(alice, a)
+    assert cluster.members.count() == 2
+    assert not AuditEntry.objects.filter(action="analysis.unlink").exists()
+
+
+@pytest.mark.parametrize(("label", "field"), [("", "label"), ("x" * 201, "label"),
+                                              ("two\nlines", "label")])
+def test_bad_label_is_refused_and_nothing_written(botnet, charlie, label, field):
+    a, b, _other = botnet
+    with pytest.raises(ValidationError) as info:
+        linking.link(charlie, [a, b], label=label)
+    assert field in info.value.message_dict
+    assert not IncidentCluster.objects.exists()
+
+
+def test_one_report_two_clusters_or_alone_is_refused(botnet, charlie):
+    a, b, other = botnet
+    with pytest.raises(ValidationError) as info:
+        linking.link(charlie, [a], label="Alone")
+    assert "reports" in info.value.message_dict
+    linking.link(charlie, [a, b], label="Mirai")
+    with pytest.raises(ValidationError) as info:
+        linking.link(charlie, [a, other], label="Other")
+    assert a.reference in info.value.message_dict["reports"][0]
+    assert IncidentCluster.objects.count() == 1
+
+
+def test_analyst_cannot_link_a_report_hidden_from_them(alice, bob, charlie):
+    red = file_report(alice, tlp="red", indicators=BOTNET)    # charlie is not named
+    b = file_report(bob, indicators=BOTNET)
+    with pytest.raises(PermissionDenied):
+        linking.link(charlie, [red, b], label="Mirai")
+    assert not IncidentCluster.objects.exists()
+
+
+def test_statistics_count_a_linked_incident_once_with_its_largest_user_hours(botnet, charlie):
+    a, b, other = botnet
+    before = compute(StatsFilter(year=2026)).totals
+    assert (before["incidents"], before["reported"], before["user_hours"]) == (3, 3, 1450)
+    linking.link(charlie, [a, b], label="Mirai")
+    stats = compute(StatsFilter(year=2026))
+    # One incident seen from two States: counted once, with the larger estimate (not 1400).
+    assert stats.totals["incidents"] == 2
+    assert stats.totals["reported"] == 3
+    assert stats.totals["user_hours"] == 1050
+    category = {r["key"]: r for r in stats.by_category}["trust-security"]
+    assert (category["incidents"], category["reported"], category["user_hours"]) == (1, 2, 1000)
+    # Each State's row still counts its own report.
+    by_state = {r["key"]: r for r in stats.by_state}
+    assert (by_state["CU"]["incidents"], by_state["CU"]["user_hours"]) == (2, 1050)
+    assert (by_state["CH"]["incidents"], by_state["CH"]["user_hours"]) == (1, 400)
+    # Reports-describing tables still count reports.
+    assert sum(r["incidents"] for r in stats.by_severity) == 3
+    # A State's own view counts its own report.
+    cuba = compute(StatsFilter(year=2026, states=("CU",))).totals
+    assert (cuba["incidents"], cuba["user_hours"]) == (2, 1050)
+
+
+def test_withdrawn_member_no_longer_counts(botnet, charlie):
+    a, b, _other = botnet
+    linking.link(charlie, [a, b], label="Mirai")
+    b.status = "withdrawn"
+    b.save(update_fields=["status"])
+    totals = compute(StatsFilter(year=2026)).totals
+    assert (totals["incidents"], totals["reported"], totals["user_hours"]) == (2, 2, 1050)
+
+
+def test_publication_with_a_link_hides_nothing_more(charlie, settings):
+    """Public figures: links make the relation reported ≥ incidents, which must not read as a
+    hidden remainder."""
+    states = ["CU", "CH", "FR", "DE"]
+    users = [make_user(f"fp{s}", Role.FOCAL_POINT, s) for s in states]
+    reports = []
+    for user in users:
+        for n in range(3):
+            reports.append(file_report(user, indicators=[
+                {"type": "sha256", "value": f"{user.pk:02d}{n}".ljust(64, "c")}]))
+    raw_before = compute(StatsFilter(year=2026), with_shares=True, with_year_over_year=False)
+    plain = publish(raw_before)
+    linking.link(charlie, [reports[0], reports[3]], label="Shared")
+    raw = compute(StatsFilter(year=2026), with_shares=True, with_year_over_year=False)
+    public = publish(raw)
+    assert public.totals["incidents"] == 11 and public.totals["reported"] == 12
+    hidden = [(name, r["key"]) for name in ("by_category", "by_state", "by_severity")
+              for r in getattr(public, name) if r.get("incidents") is None]
+    hidden_before = [(name, r["key"]) for name in ("by_category", "by_state", "by_severity")
+                     for r in getattr(plain, name) if r.get("incidents") is None]
+    assert hidden == hidden_before
