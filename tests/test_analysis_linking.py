@@ -12,7 +12,7 @@ from sentinelle.analysis.disclosure import publish
 from sentinelle.analysis.models import IncidentCluster, LinkedReport
 from sentinelle.analysis.statistics import StatsFilter, compute
 from sentinelle.core.models import AuditEntry, Role
-from tests.conftest import file_report, make_user
+from tests.conftest import api_client, file_report, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -162,3 +162,117 @@ def test_publication_with_a_link_hides_nothing_more(charlie, settings):
     hidden_before = [(name, r["key"]) for name in ("by_category", "by_state", "by_severity")
                      for r in getattr(plain, name) if r.get("incidents") is None]
     assert hidden == hidden_before
+
+
+# --- pages, API, export: the Secretariat's panel; what a focal point may learn -----------------
+
+def test_suggestions_find_shared_indicator_across_states_and_skip_other_times(alice, bob,
+                                                                             charlie):
+    a = file_report(alice, indicators=BOTNET)
+    b = file_report(bob, indicators=BOTNET)
+    file_report(bob, started_at="2026-09-01T00:00:00Z", ended_at="2026-09-01T02:00:00Z",
+                indicators=BOTNET)                          # same C2, months later: not linked
+    file_report(alice, indicators=BOTNET, title="Cuba again")   # same State: a duplicate lead
+    common = [{"type": "ipv4", "value": "8.8.8.8"}]          # a public resolver: links nothing
+    file_report(alice, indicators=common, started_at="2026-06-01T00:00:00Z",
+                ended_at="2026-06-01T01:00:00Z")
+    file_report(bob, indicators=common, started_at="2026-06-01T00:00:00Z",
+                ended_at="2026-06-01T01:00:00Z")
+    found = linking.suggestions(charlie)
+    pairs = {frozenset(i.pk for i in s.incidents) for s in found}
+    assert frozenset({a.pk, b.pk}) in pairs
+    assert all(len({i.state_id for i in s.incidents}) == 2 for s in found)
+    assert all(i.started_at.month == 3 for s in found for i in s.incidents)
+    assert any("c2.brokenrelay.net" in r for r in found[0].reasons)
+    cluster = linking.link(charlie, [a, b], label="Mirai")
+    assert frozenset({a.pk, b.pk}) not in {frozenset(i.pk for i in s.incidents)
+                                           for s in linking.suggestions(charlie)}
+    # The other Cuban report may join the existing linked incident.
+    assert {s.cluster for s in linking.suggestions(charlie)} == {cluster}
+    with pytest.raises(PermissionDenied):
+        linking.suggestions(alice)
+
+
+def test_secretariat_links_and_unlinks_from_the_pages(botnet, charlie, client):
+    a, b, _other = botnet
+    client.force_login(charlie)
+    page = client.get("/analysis/links/").content.decode()
+    assert a.reference in page and b.reference in page
+    response = client.post("/analysis/links/link/", {"reports": [a.pk, b.pk],
+                                                     "label": "Mirai", "next": f"/incidents/{a.pk}/"})
+    assert response.status_code == 302 and response["Location"] == f"/incidents/{a.pk}/"
+    detail = client.get(f"/incidents/{a.pk}/").content.decode()
+    assert 'id="linked-incident"' in detail and "Mirai" in detail and b.reference in detail
+    response = client.post("/analysis/links/unlink/", {"report": b.pk})
+    assert response.status_code == 302
+    assert not IncidentCluster.objects.exists()
+
+
+def test_focal_point_cannot_reach_the_link_pages(botnet, alice, client):
+    a, b, _other = botnet
+    client.force_login(alice)
+    assert client.get("/analysis/links/").status_code == 404
+    assert client.post("/analysis/links/link/", {"reports": [a.pk, b.pk],
+                                                 "label": "x"}).status_code == 404
+    assert not IncidentCluster.objects.exists()
+
+
+def test_bad_report_numbers_are_refused_with_a_message(botnet, charlie, client):
+    a, _b, _other = botnet
+    client.force_login(charlie)
+    response = client.post("/analysis/links/link/", {"reports": [f"{a.pk}, x"], "label": "M"},
+                           follow=True)
+    assert "Give report numbers" in response.content.decode()
+    assert client.post("/analysis/links/link/", {"reports": [a.pk, 99999],
+                                                 "label": "M"}).status_code == 404
+    assert client.post("/analysis/links/unlink/", {"report": "nope"}).status_code == 404
+    assert not IncidentCluster.objects.exists()
+
+
+def test_state_b_learns_nothing_of_state_a_restricted_report_through_the_link(
+        alice, bob, charlie, client):
+    """Cuba's AMBER report is linked with Switzerland's: Switzerland's focal point sees a count
+    on its own report, never Cuba's reference, title or the analyst's name for the link."""
+    a = file_report(alice, indicators=BOTNET, title="Cuban secret outage", tlp="amber")
+    b = file_report(bob, indicators=BOTNET, title="Swiss view")
+    linking.link(charlie, [a, b], label="Mirai hitting Cuba")
+    client.force_login(bob)
+    own = client.get(f"/incidents/{b.pk}/").content.decode()
+    assert 'id="linked-incident"' in own
+    assert "1 report of another Member State" in own
+    for secret in (a.reference, "Cuban secret outage", "Mirai hitting Cuba"):
+        assert secret not in own
+    assert client.get(f"/incidents/{a.pk}/").status_code == 404
+    body = api_client(bob).get(f"/api/v1/incidents/{b.pk}/").json()
+    assert body["linked_incident"] == {"id": None, "label": None, "reports": [b.reference],
+                                       "other_reports": 1, "size": 2}
+    listing = api_client(bob).get("/api/v1/incidents/").content.decode()
+    assert a.reference not in listing and "Mirai" not in listing
+    export = b"".join(client.get("/incidents/?export=csv").streaming_content).decode()
+    assert b.reference in export and a.reference not in export
+    # Cuba's own focal point sees its report linked, but not Switzerland's AMBER report.
+    body = api_client(alice).get(f"/api/v1/incidents/{a.pk}/").json()
+    assert body["linked_incident"]["reports"] == [a.reference]
+    assert body["linked_incident"]["other_reports"] == 1
+
+
+def test_focal_point_sees_no_link_on_another_states_visible_report(alice, bob, charlie, client):
+    a = file_report(alice, indicators=BOTNET, tlp="green")
+    b = file_report(bob, indicators=BOTNET, tlp="green")
+    linking.link(charlie, [a, b], label="Mirai")
+    client.force_login(bob)
+    page_a = client.get(f"/incidents/{a.pk}/").content.decode()   # GREEN: visible
+    assert 'id="linked-incident"' not in page_a
+    assert api_client(bob).get(f"/api/v1/incidents/{a.pk}/").json()["linked_incident"] is None
+    # On its own report, a GREEN member of another State is listed: bob may see it anyway.
+    body = api_client(bob).get(f"/api/v1/incidents/{b.pk}/").json()
+    assert sorted(body["linked_incident"]["reports"]) == sorted([a.reference, b.reference])
+
+
+def test_analyst_sees_members_and_label_in_the_api(botnet, charlie):
+    a, b, _other = botnet
+    cluster = linking.link(charlie, [a, b], label="Mirai")
+    body = api_client(charlie).get(f"/api/v1/incidents/{a.pk}/").json()
+    assert body["linked_incident"]["id"] == cluster.pk
+    assert body["linked_incident"]["label"] == "Mirai"
+    assert sorted(body["linked_incident"]["reports"]) == sorted([a.reference, b.reference])
