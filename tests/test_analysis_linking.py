@@ -198,8 +198,8 @@ def test_secretariat_links_and_unlinks_from_the_pages(botnet, charlie, client):
     client.force_login(charlie)
     page = client.get("/analysis/links/").content.decode()
     assert a.reference in page and b.reference in page
-    response = client.post("/analysis/links/link/", {"reports": [a.pk, b.pk],
-                                                     "label": "Mirai", "next": f"/incidents/{a.pk}/"})
+    response = client.post("/analysis/links/link/", {
+        "reports": [a.pk, b.pk], "label": "Mirai", "next": f"/incidents/{a.pk}/"})
     assert response.status_code == 302 and response["Location"] == f"/incidents/{a.pk}/"
     detail = client.get(f"/incidents/{a.pk}/").content.decode()
     assert 'id="linked-incident"' in detail and "Mirai" in detail and b.reference in detail
@@ -276,3 +276,37 @@ def test_analyst_sees_members_and_label_in_the_api(botnet, charlie):
     assert body["linked_incident"]["id"] == cluster.pk
     assert body["linked_incident"]["label"] == "Mirai"
     assert sorted(body["linked_incident"]["reports"]) == sorted([a.reference, b.reference])
+
+
+def test_council_report_counts_a_linked_incident_once_and_says_so(botnet, charlie, settings):
+    from sentinelle.reports.content.builder import _Builder
+    from sentinelle.reports.options import ReportOptions
+    from tests.report_helpers import sentences
+
+    settings.SMALL_COUNT = 1
+    a, b, _other = botnet
+    before = _Builder(ReportOptions(year=2026))
+    assert before.stats.totals["incidents"] == 3
+    assert before.linked_sentence() is None
+    linking.link(charlie, [a, b], label="Mirai")
+    builder = _Builder(ReportOptions(year=2026))
+    assert builder.stats.totals["incidents"] == 2
+    assert builder.stats.totals["user_hours"] == 1050
+    text = " ".join(sentences(builder.reporting()))
+    assert "counted once: 2 incidents (3 reports)" in text
+    method = " ".join(sentences(builder.annex_method()))
+    assert "Linked incidents:" in method
+
+
+def test_council_report_hides_the_linked_count_with_its_figures(botnet, charlie, settings):
+    from sentinelle.reports.content.builder import _Builder
+    from sentinelle.reports.options import ReportOptions
+
+    settings.SMALL_COUNT = 3       # two States, three reports: the totals are withheld
+    a, b, _other = botnet
+    linking.link(charlie, [a, b], label="Mirai")
+    builder = _Builder(ReportOptions(year=2026))
+    sentence = builder.linked_sentence()
+    assert sentence is not None
+    assert builder.stats.totals["incidents"] is None      # 2 incidents: fewer than k
+    assert "2 incidents" not in sentence.text and "n.p. incidents" in sentence.text
