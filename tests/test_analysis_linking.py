@@ -223,6 +223,17 @@ def test_bad_report_numbers_are_refused_with_a_message(botnet, charlie, client):
     response = client.post("/analysis/links/link/", {"reports": [f"{a.pk}, x"], "label": "M"},
                            follow=True)
     assert "Give report numbers" in response.content.decode()
+    for hostile in ("9" * 5000, str(10 ** 30), "-3", "0x10", "1e3", "\x00"):
+        response = client.post("/analysis/links/link/", {"reports": [hostile], "label": "M"},
+                               follow=True)
+        assert response.status_code == 200
+        assert "Give report numbers" in response.content.decode(), hostile[:20]
+    response = client.post("/analysis/links/link/", {"reports": ["42," * 10000], "label": "M"},
+                           follow=True)
+    assert "at most 50 reports" in response.content.decode()
+    response = client.post("/analysis/links/link/", {"reports": [a.pk], "label": "x" * 10000},
+                           follow=True)
+    assert "at most 200 characters" in response.content.decode()
     assert client.post("/analysis/links/link/", {"reports": [a.pk, 99999],
                                                  "label": "M"}).status_code == 404
     assert client.post("/analysis/links/unlink/", {"report": "nope"}).status_code == 404

@@ -35,11 +35,18 @@ def _report_ids(values: list[str]) -> list[int]:
         for part in value.replace(" ", ",").split(","):
             if part.strip():
                 try:
-                    out.append(int(part.strip()))
+                    number = int(part.strip())
                 except ValueError:
-                    raise ValidationError({"reports": _("Give report numbers, such as 42.")}) \
-                        from None
-    return out[:linking.MAX_MEMBERS + 1]
+                    number = -1
+                # A database key: positive and within 64 bits, or the query itself would fail.
+                if not 0 < number < 2 ** 63:
+                    raise ValidationError({"reports": _("Give report numbers, such as 42.")})
+                out.append(number)
+                if len(out) > linking.MAX_MEMBERS:
+                    raise ValidationError({"reports": _(
+                        "A linked incident has at most %(n)d reports.") % {
+                            "n": linking.MAX_MEMBERS}})
+    return out
 
 
 @login_required

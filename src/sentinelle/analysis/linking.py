@@ -162,13 +162,14 @@ def view_for(user, incident: Incident) -> LinkedView | None:
     report anyway. Others see nothing (not even that a link exists)."""
     if user is None or not user.is_authenticated:
         return None
-    if not Incident.objects.for_user(user).filter(pk=incident.pk).exists():
-        return None
     secretariat = user.is_secretariat
     if not secretariat and not (user.is_focal_point and user.state_id == incident.state_id):
         return None
+    # Most reports are not linked: one query answers them (an API list asks for every row).
     membership = LinkedReport.objects.select_related("cluster").filter(incident=incident).first()
     if membership is None:
+        return None
+    if not Incident.objects.for_user(user).filter(pk=incident.pk).exists():
         return None
     ids = list(membership.cluster.members.values_list("incident_id", flat=True))
     members = list(Incident.objects.for_user(user).filter(pk__in=ids)
