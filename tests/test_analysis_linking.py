@@ -321,3 +321,60 @@ def test_council_report_hides_the_linked_count_with_its_figures(botnet, charlie,
     assert sentence is not None
     assert builder.stats.totals["incidents"] is None      # 2 incidents: fewer than k
     assert "2 incidents" not in sentence.text and "n.p. incidents" in sentence.text
+
+
+def test_api_links_and_unlinks_for_the_secretariat_only(botnet, alice, charlie):
+    a, b, other = botnet
+    assert api_client(alice).get("/api/v1/linked-incidents/").status_code == 404
+    response = api_client(alice).post("/api/v1/linked-incidents/",
+                                      {"reports": [a.pk, b.pk], "label": "x"}, format="json")
+    assert response.status_code == 404
+    response = api_client(charlie, read_only=True).post(
+        "/api/v1/linked-incidents/", {"reports": [a.pk, b.pk], "label": "x"}, format="json")
+    assert response.status_code == 403
+    assert not IncidentCluster.objects.exists()
+
+    analyst = api_client(charlie)
+    response = analyst.post("/api/v1/linked-incidents/",
+                            {"reports": [a.pk, b.pk], "label": "Mirai"}, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert sorted(body["reports"]) == sorted([a.reference, b.reference])
+    assert body["other_reports"] == 0
+    listed = analyst.get("/api/v1/linked-incidents/").json()
+    assert [c["label"] for c in listed] == ["Mirai"]
+    response = analyst.post("/api/v1/linked-incidents/",
+                            {"reports": [other.pk], "cluster": body["id"]}, format="json")
+    assert response.status_code == 201 and len(response.json()["reports"]) == 3
+    url = f"/api/v1/linked-incidents/{body['id']}/reports/{other.pk}/"
+    assert api_client(alice).delete(url).status_code == 404
+    assert analyst.delete(url).status_code == 204
+    assert analyst.delete(url).status_code == 404           # no longer a member
+    assert AuditEntry.objects.filter(action="analysis.unlink").count() == 1
+
+
+@pytest.mark.parametrize("payload", [
+    {"reports": [], "label": "x"}, {"reports": "1,2", "label": "x"},
+    {"reports": [10 ** 30], "label": "x"}, {"reports": [1, 2], "label": "x" * 201},
+    {"reports": list(range(1, 60)), "label": "x"}, {"reports": [{"id": 1}], "label": "x"},
+    {"reports": [1, 2], "label": ["x"]}])
+def test_api_refuses_malformed_input_naming_the_field(botnet, charlie, payload):
+    response = api_client(charlie).post("/api/v1/linked-incidents/", payload, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) & {"reports", "label"}
+    assert not IncidentCluster.objects.exists()
+
+
+def test_api_refuses_a_link_without_a_name(botnet, charlie):
+    a, b, _other = botnet
+    response = api_client(charlie).post("/api/v1/linked-incidents/",
+                                        {"reports": [a.pk, b.pk]}, format="json")
+    assert response.status_code == 400 and "label" in response.json()
+
+
+def test_openapi_documents_the_linked_incident_endpoints_and_field(client, db):
+    document = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert "/api/v1/linked-incidents/" in document["paths"]
+    assert "/api/v1/linked-incidents/{id}/reports/{report}/" in document["paths"]
+    incident = document["components"]["schemas"]["Incident"]["properties"]
+    assert incident["linked_incident"]["readOnly"] is True
