@@ -49,6 +49,17 @@ def test_correlation_finds_several_small_clusters(demo_year):
         assert {link.kind for link in cluster.links} & {"sha256", "domain"}
 
 
+def test_the_demo_links_one_campaign_reported_by_several_states(demo_year):
+    from sentinelle.analysis.models import IncidentCluster
+
+    cluster = IncidentCluster.objects.get()
+    members = [m.incident for m in cluster.members.select_related("incident")]
+    assert 2 <= len(members) <= 3 and len({i.state_id for i in members}) == len(members)
+    totals = compute(StatsFilter()).totals
+    assert totals["incidents"] - totals["from_summary_returns"] == \
+        totals["reported"] - (len(members) - 1)
+
+
 def test_the_audit_chain_of_the_demo_year_holds(demo_year):
     out = io.StringIO()
     call_command("audit", "verify", stdout=out)

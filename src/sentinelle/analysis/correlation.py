@@ -23,7 +23,8 @@ A **duplicate suggestion** is stricter: two reports of the *same* State whose ti
 overlap and which share an exact indicator (not on a warning list) or the same RSIT type. Reports
 of two States about the same attack are correlated, not duplicates: each State's report counts.
 Merging marks the later report as a duplicate of the primary through ``services.change_status``;
-nothing is deleted.
+nothing is deleted. Reports of different States about one incident can instead be *linked* by
+the Secretariat (``analysis/linking.py``), which suggests links by the cluster rule above.
 
 Only reports the viewer may see (``Incident.objects.for_user``) and that are counted (not draft,
 withdrawn or already a duplicate) take part, and the number of reports sharing a value is counted
@@ -49,7 +50,7 @@ from sentinelle.analysis.warninglists import why_listed
 from sentinelle.incidents.models import Incident, Indicator
 
 __all__ = ["Cluster", "Link", "Related", "Suggestion", "candidates", "clusters",
-           "duplicate_suggestions", "related_to"]
+           "duplicate_suggestions", "overlap", "related_to", "specific_keys"]
 
 # Time windows closer than this count as overlapping: reporters round their start times.
 SLACK = dt.timedelta(hours=24)
@@ -180,10 +181,19 @@ def _overlap(a: Incident, b: Incident) -> bool:
     return a.started_at <= b_end + SLACK and b.started_at <= a_end + SLACK
 
 
+# Public names for analysis.linking, which suggests links by the same rules.
+overlap = _overlap
+
+
+def specific_keys(incidents: QuerySet[Incident]) -> dict[Link, set[int]]:
+    """{link: incident ids} of the values specific enough to join a cluster (see above)."""
+    return {k: ids for k, ids in _shared_keys(incidents).items() if k.weight >= _CLUSTER_WEIGHT}
+
+
 def clusters(user, since: dt.datetime | None = None) -> list[Cluster]:
     """Connected groups of reports linked by a specific shared value, largest first."""
     qs = candidates(user, since).select_related("state", "alleged_origin_state", "category")
-    keys = {k: ids for k, ids in _shared_keys(qs).items() if k.weight >= _CLUSTER_WEIGHT}
+    keys = specific_keys(qs)
     parent: dict[int, int] = {}
 
     def find(x: int) -> int:

@@ -163,7 +163,10 @@ class _Relation:
 
     def unseen(self) -> tuple[int, dict[int, int]]:
         """What cannot be read of this relation: hidden cells plus the unlisted remainder."""
-        total = self.margin.value - sum(c.value for c in self.cells)
+        # Never below zero: a linked incident counts once in the margin but in each row it
+        # touches (and once against every report in "reported"), so the cells may add up to
+        # more than the margin; then nothing is left over to be worked out.
+        total = max(0, self.margin.value - sum(c.value for c in self.cells))
         shares = dict(self.margin.shares)
         for cell in self.cells:
             for state, n in cell.shares.items():

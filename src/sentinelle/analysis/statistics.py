@@ -33,6 +33,19 @@ counts. A return for year Y is used only when the filter covers the whole of Y (
 no dates, or a date range containing 1 January to 31 December of Y): a return cannot be split
 by month.
 
+**Linked incidents** (``analysis/linking.py``): reports of several States that the Secretariat
+linked as one incident count once in ``incidents`` and ``user_hours``, in the totals and in the
+tables by category, RSIT class, region and State: in each row, a linked incident counts once if
+any of its counted reports falls in the row, with the **largest** user-hours of those reports.
+Why the largest and not the sum: each State estimates the same outage's users-times-hours from
+its side, and one incident seen from three States tripled user-hours in ENISA's 2021 figures;
+the largest report is the best single estimate and never below any State's own. A row counts
+each linked incident once, so the rows of a table may add up to more than the total when the
+States classified one incident differently, and a State's row still counts its own report.
+``reported`` keeps counting every report, and the tables by RSIT type, month, severity and
+status, the response times and the evidence rate describe reports, each one counting. Summary
+returns are compared with a State's reports, as before.
+
 Everything is computed by SQL aggregation (``values().annotate()``), never by iterating over
 reports in Python, so that it scales to a million reports on PostgreSQL. Percentiles use
 ``PERCENTILE_CONT`` on PostgreSQL and, elsewhere, two ordered ``LIMIT`` queries per percentile.
@@ -46,9 +59,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import (
-    Aggregate,
     Count,
     DurationField,
     Exists,
@@ -56,6 +67,7 @@ from django.db.models import (
     F,
     FloatField,
     IntegerField,
+    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -65,6 +77,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Greatest, TruncMonth
 
+from sentinelle.analysis.percentiles import percentiles
 from sentinelle.core.models import MemberState
 from sentinelle.core.models.states import ADMIN_REGIONS, ITU_D_REGIONS
 from sentinelle.incidents.models import (
@@ -299,16 +312,37 @@ def _summary_lines(flt: StatsFilter,
 # --- tables ------------------------------------------------------------------------------------
 
 def _row(key: str, label: str, reported: int = 0, uh: float | None = 0.0, excess: int = 0,
-         excess_uh: float | None = 0.0) -> dict[str, Any]:
-    return {"key": key, "label": str(label), "incidents": int(reported or 0) + int(excess or 0),
+         excess_uh: float | None = 0.0, distinct: int | None = None) -> dict[str, Any]:
+    """``distinct``: the incidents the reports describe (linked ones once); default: reported."""
+    once = reported if distinct is None else distinct
+    return {"key": key, "label": str(label), "incidents": int(once or 0) + int(excess or 0),
             "reported": int(reported or 0), "from_summary_returns": int(excess or 0),
             "user_hours": round(float(uh or 0) + float(excess_uh or 0), 2)}
 
 
-def _grouped(qs: QuerySet, key: str, count: str = "pk", hours: str = "user_hours") -> dict:
-    """{key value: (count, hours)} by one SQL GROUP BY."""
-    rows = qs.order_by().values(key).annotate(n=Count(count), h=Sum(hours))
-    return {r[key]: (r["n"], r["h"]) for r in rows}
+# A report's incident: its linked incident's (negated, so that it never meets a report's pk) or
+# its own. COUNT(DISTINCT) of it counts a linked incident once.
+INCIDENT_KEY = Coalesce(F("incident_link__cluster_id") * Value(-1), F("pk"))
+
+
+def _grouped(qs: QuerySet, key: str, once: bool = False) -> dict:
+    """{key value: (reports, hours, incidents)} by SQL GROUP BY. With ``once``, a linked
+    incident counts once per key value with its largest user-hours; the second query returns
+    one row per (key value, linked incident), so it stays small whatever the reports."""
+    if not once:
+        rows = qs.order_by().values(key).annotate(n=Count("pk"), h=Sum("user_hours"))
+        return {r[key]: (r["n"], r["h"], r["n"]) for r in rows}
+    out: dict[Any, list] = {}
+    for r in qs.filter(incident_link__isnull=True).order_by().values(key) \
+            .annotate(n=Count("pk"), h=Sum("user_hours")):
+        out[r[key]] = [r["n"], r["h"] or 0.0, r["n"]]
+    for r in qs.filter(incident_link__isnull=False).order_by() \
+            .values(key, "incident_link__cluster_id").annotate(n=Count("pk"), h=Max("user_hours")):
+        cell = out.setdefault(r[key], [0, 0.0, 0])
+        cell[0] += r["n"]
+        cell[1] += r["h"] or 0.0
+        cell[2] += 1
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def _grouped_returns(lines: QuerySet | None, key: str) -> dict:
@@ -323,49 +357,11 @@ def _table(keys: list[tuple[Any, str, str]], reported: dict, returns: dict,
     """Rows in the order of ``keys`` ((lookup value, stable key, label)), zero rows kept or not."""
     out = []
     for value, key, label in keys:
-        n, h = reported.get(value, (0, 0.0))
+        n, h, distinct = reported.get(value, (0, 0.0, 0))
         e, eh = returns.get(value, (0, 0.0))
         if keep_zero or n or e:
-            out.append(_row(key, label, n, h, e, eh))
+            out.append(_row(key, label, n, h, e, eh, distinct))
     return out
-
-
-def _percentiles(durations: QuerySet, column: str) -> dict[str, Any]:
-    """count, median and p90 in hours of a duration column of an annotated queryset."""
-    n = durations.count()
-    if n == 0:
-        return {"count": 0, "median_hours": None, "p90_hours": None}
-    if connection.vendor == "postgresql":
-        result = durations.aggregate(median=_PercentileCont(column, fraction=0.5),
-                                     p90=_PercentileCont(column, fraction=0.9))
-        median, p90 = (_hours(result["median"]), _hours(result["p90"]))
-    else:
-        median, p90 = (_ordered_percentile(durations, column, n, f) for f in (0.5, 0.9))
-    return {"count": n, "median_hours": median, "p90_hours": p90}
-
-
-class _PercentileCont(Aggregate):
-    # PostgreSQL's continuous percentile (linear interpolation), the same as the fallback.
-    function = "PERCENTILE_CONT"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = DurationField()
-
-    def __init__(self, expression: str, fraction: float, **extra: Any) -> None:
-        super().__init__(expression, fraction=float(fraction), **extra)
-
-
-def _hours(value: dt.timedelta | None) -> float | None:
-    return None if value is None else round(value.total_seconds() / 3600, 2)
-
-
-def _ordered_percentile(qs: QuerySet, column: str, n: int, fraction: float) -> float | None:
-    """PERCENTILE_CONT by reading at most two ordered values (no scan into Python)."""
-    position = fraction * (n - 1)
-    low = int(position)
-    values = list(qs.order_by(column).values_list(column, flat=True)[low:low + 2])
-    lo = values[0]
-    hi = values[1] if len(values) > 1 else lo
-    return _hours(lo + (hi - lo) * (position - low))
 
 
 def _response_times(reports: QuerySet[Incident], to_status: str) -> dict[str, Any]:
@@ -374,7 +370,7 @@ def _response_times(reports: QuerySet[Incident], to_status: str) -> dict[str, An
     annotated = reports.filter(submitted_at__isnull=False).annotate(
         reached=Subquery(first)).filter(reached__isnull=False).annotate(
         delay=ExpressionWrapper(F("reached") - F("submitted_at"), output_field=DurationField()))
-    return _percentiles(annotated, "delay")
+    return percentiles(annotated, "delay")
 
 
 # --- the service -------------------------------------------------------------------------------
@@ -396,19 +392,20 @@ def compute(flt: StatsFilter, *, include_summary_returns: bool = True,
     stats = Stats(filter=flt)
 
     categories = [(c.pk, c.code, c.label) for c in Category.objects.all()]
-    stats.by_category = _table(categories, _grouped(reports, "category_id"),
+    stats.by_category = _table(categories, _grouped(reports, "category_id", once=True),
                                _grouped_returns(lines, "category_id"))
     classes = [(c.pk, c.code, c.label) for c in RsitClass.objects.all()]
-    stats.by_rsit_class = _table(classes, _grouped(reports, "rsit_type__rsit_class_id"),
+    stats.by_rsit_class = _table(classes,
+                                 _grouped(reports, "rsit_type__rsit_class_id", once=True),
                                  _grouped_returns(lines, "rsit_class_id"))
     types = [(t.pk, t.machine_tag, f"{t.rsit_class.label} / {t.label}")
              for t in RsitType.objects.select_related("rsit_class")]
     stats.by_rsit_type = _table(types, _grouped(reports, "rsit_type_id"), {}, keep_zero=False)
     stats.by_itu_d_region = _table([(k, k, v) for k, v in ITU_D_REGIONS],
-                                   _grouped(reports, "state__itu_d_region"),
+                                   _grouped(reports, "state__itu_d_region", once=True),
                                    _grouped_returns(lines, "summary__state__itu_d_region"))
     stats.by_admin_region = _table([(k, k, v) for k, v in ADMIN_REGIONS],
-                                   _grouped(reports, "state__admin_region"),
+                                   _grouped(reports, "state__admin_region", once=True),
                                    _grouped_returns(lines, "summary__state__admin_region"))
     stats.by_state = _state_table(reports, lines)
     stats.by_month = _month_table(flt, reports)
@@ -431,10 +428,13 @@ def compute(flt: StatsFilter, *, include_summary_returns: bool = True,
 
 
 def _shares(reports: QuerySet, lines: QuerySet | None, key: str, returns_key: str | None,
-            keys: dict) -> dict[str, dict[int, int]]:
-    """{row key: {State pk: incidents}} of one table, by SQL GROUP BY (key, State)."""
+            keys: dict, once: bool = False) -> dict[str, dict[int, int]]:
+    """{row key: {State pk: incidents}} of one table, by SQL GROUP BY (key, State). With
+    ``once``, a State's share counts each linked incident it reported once: it knows that
+    incident whoever else reported it."""
     out: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for r in reports.order_by().values(key, "state_id").annotate(n=Count("pk")):
+    count = Count(INCIDENT_KEY, distinct=True) if once else Count("pk")
+    for r in reports.order_by().values(key, "state_id").annotate(n=count):
         if r[key] in keys:
             out[keys[r[key]]][r["state_id"]] += r["n"]
     if lines is not None and returns_key is not None:
@@ -451,15 +451,15 @@ def _all_shares(reports: QuerySet, lines: QuerySet | None, categories: list, cla
     admin = {k: k for k, _label in ADMIN_REGIONS}
     shares = {
         "by_category": _shares(reports, lines, "category_id", "category_id",
-                               {pk: code for pk, code, _l in categories}),
+                               {pk: code for pk, code, _l in categories}, once=True),
         "by_rsit_class": _shares(reports, lines, "rsit_type__rsit_class_id", "rsit_class_id",
-                                 {pk: code for pk, code, _l in classes}),
+                                 {pk: code for pk, code, _l in classes}, once=True),
         "by_rsit_type": _shares(reports, None, "rsit_type_id", None,
                                 {pk: tag for pk, tag, _l in types}),
         "by_itu_d_region": _shares(reports, lines, "state__itu_d_region",
-                                   "summary__state__itu_d_region", regions),
+                                   "summary__state__itu_d_region", regions, once=True),
         "by_admin_region": _shares(reports, lines, "state__admin_region",
-                                   "summary__state__admin_region", admin),
+                                   "summary__state__admin_region", admin, once=True),
         "by_severity": _shares(reports, None, "severity", None,
                                {k: k for k, _l in Severity.choices}),
         "by_status": _shares(reports, None, "status", None, {k: k for k, _l in Status.choices}),
@@ -482,16 +482,16 @@ def _all_shares(reports: QuerySet, lines: QuerySet | None, categories: list, cla
 
 
 def _state_table(reports: QuerySet, lines: QuerySet | None) -> list[dict[str, Any]]:
-    reported = _grouped(reports, "state_id")
+    reported = _grouped(reports, "state_id", once=True)
     returns = _grouped_returns(lines, "summary__state_id")
     consenting = dict(reports.filter(consent_to_name=True).order_by().values("state_id")
                       .annotate(n=Count("pk")).values_list("state_id", "n"))
     ids = set(reported) | set(returns)
     rows = []
     for state in MemberState.objects.filter(pk__in=ids).order_by("name_en"):
-        n, h = reported.get(state.pk, (0, 0.0))
+        n, h, distinct = reported.get(state.pk, (0, 0.0, 0))
         e, eh = returns.get(state.pk, (0, 0.0))
-        row = _row(state.alpha2, state.name, n, h, e, eh)
+        row = _row(state.alpha2, state.name, n, h, e, eh, distinct)
         row.update(itu_d_region=state.itu_d_region, admin_region=state.admin_region,
                    consenting=consenting.get(state.pk, 0))
         rows.append(row)
@@ -518,8 +518,12 @@ def _totals(reports: QuerySet, lines: QuerySet | None,
         files = files.filter(pk__in=evidence_scope.values("pk"))
     has_evidence = Exists(files)
     agg = reports.order_by().aggregate(
-        n=Count("pk"), h=Sum("user_hours"),
+        n=Count("pk"), distinct=Count(INCIDENT_KEY, distinct=True),
         with_evidence=Count("pk", filter=Q(has_evidence)))
+    # User-hours once per incident: each unlinked report's, and each linked incident's largest.
+    hours = reports.filter(incident_link__isnull=True).aggregate(h=Sum("user_hours"))["h"] or 0.0
+    hours += sum(r["h"] or 0.0 for r in reports.filter(incident_link__isnull=False).order_by()
+                 .values("incident_link__cluster_id").annotate(h=Max("user_hours")))
     excess = lines.aggregate(n=Sum("excess"), h=Sum("excess_uh")) if lines is not None \
         else {"n": 0, "h": 0.0}
     reporting = reports.order_by().values("state_id")
@@ -530,7 +534,7 @@ def _totals(reports: QuerySet, lines: QuerySet | None,
         reporting = reporting.union(returned)
     else:
         reporting = reporting.distinct()
-    total = _row("total", "", agg["n"], agg["h"], excess["n"], excess["h"])
+    total = _row("total", "", agg["n"], hours, excess["n"], excess["h"], agg["distinct"])
     return {
         "incidents": total["incidents"], "reported": total["reported"],
         "from_summary_returns": total["from_summary_returns"],

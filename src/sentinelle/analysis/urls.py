@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sentinelle.analysis import views
+from sentinelle.analysis import link_views, views
 
 urlpatterns = [
     path("", views.dashboard, name="analysis"),
@@ -13,4 +13,7 @@ urlpatterns = [
     path("handling-times/", views.handling_times, name="analysis-handling-times"),
     path("duplicates/merge/", views.merge, name="analysis-merge"),
     path("related/<int:pk>/", views.related, name="analysis-related"),
+    path("links/", link_views.links, name="analysis-links"),
+    path("links/link/", link_views.link, name="analysis-link"),
+    path("links/unlink/", link_views.unlink, name="analysis-unlink"),
 ]

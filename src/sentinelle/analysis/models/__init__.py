@@ -1,4 +1,5 @@
 from sentinelle.analysis.models.enrichment import IpEnrichment
 from sentinelle.analysis.models.handling import HandlingExpectation
+from sentinelle.analysis.models.linking import IncidentCluster, LinkedReport
 
-__all__ = ["HandlingExpectation", "IpEnrichment"]
+__all__ = ["HandlingExpectation", "IncidentCluster", "IpEnrichment", "LinkedReport"]

@@ -111,6 +111,15 @@ class IncidentSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=500, required=False, default="", write_only=True,
                                  help_text=_("Reason for an amendment."))
 
+    linked_incident = serializers.SerializerMethodField(help_text=_(
+        "The linked incident this report belongs to (reports of several States about one "
+        "incident, counted once), as the reader may see it; null if none or not shown."))
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_linked_incident(self, instance: Incident) -> dict | None:
+        request = self.context.get("request")
+        return linked_incident_data(getattr(request, "user", None), instance)
+
     def validate_indicators(self, items):
         pairs = [(item["type"], item["value"]) for item in items]
         return _django_to_drf(lambda p: fields.parse_indicators(p, label=_("indicator")), pairs)
@@ -235,3 +244,19 @@ class SummaryReturnInputSerializer(serializers.Serializer):
     year = serializers.IntegerField(min_value=2000, max_value=2100)
     notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
     lines = SummaryLineSerializer(many=True, max_length=1000)
+
+
+def linked_incident_data(user, incident: Incident) -> dict | None:
+    """The report's linked incident as ``user`` may see it (``analysis.linking.view_for``):
+    the references of the members it may see and the number of the others; None if the report
+    is not linked or the reader may not know it (a focal point, on another State's report)."""
+    from sentinelle.analysis import linking  # the analysis app builds on incidents, not back
+
+    view = linking.view_for(user, incident)
+    if view is None:
+        return None
+    # The name is the Secretariat's words (it may name the other States): analysts only.
+    return {"id": view.cluster.pk if view.can_edit else None,
+            "label": view.cluster.label if view.can_edit else None,
+            "reports": [m.reference for m in view.members], "other_reports": view.others,
+            "size": view.size}

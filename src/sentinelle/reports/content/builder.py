@@ -152,6 +152,9 @@ class _Builder(AccessSection, ClusterSection, GatewaySection):
                    states=f.states(t["states_reporting"], "totals|states_reporting"),
                    year=self.year, reported=f.fig(t["reported"], "totals|reported"),
                    returns=f.fig(t["from_summary_returns"], "totals|from_summary_returns")))
+        linked = self.linked_sentence()
+        if linked is not None:
+            s.add(linked)
         regions = s.sub(_("Regions"))
         regions.add(self.count_table("by_itu_d_region", _("Incidents by ITU-D region"),
                                      _("Region"), self.stats.by_itu_d_region))
@@ -427,6 +430,11 @@ class _Builder(AccessSection, ClusterSection, GatewaySection):
                          "duplicates), in the year in which the incident started. Annual summary "
                          "returns add only what they count beyond the individual reports of the "
                          "same State, category and RSIT class.")]),
+            Paragraph([_("Linked incidents: reports of several Member States that the "
+                         "Secretariat linked as one incident count as one incident, with the "
+                         "user-hours of the largest of its reports; each State's report still "
+                         "counts in that State's figures and among the reports. Tables by "
+                         "month, severity and status describe reports.")]),
             Paragraph([_("Naming: a Member State is named only when every report it made for "
                          "the year carries its consent to be named.")]),
             Paragraph([_("Confidentiality: nothing from reports marked TLP:AMBER, "
@@ -455,6 +463,24 @@ class _Builder(AccessSection, ClusterSection, GatewaySection):
         return s
 
     # --- helpers -----------------------------------------------------------------------------
+    def linked_sentence(self) -> Paragraph | None:
+        """"N incidents (M reports)" when the Secretariat linked reports of several States
+        about one incident (``analysis/linking.py``); None when every report is its own."""
+        t, raw = self.stats.totals, self.raw.totals
+        distinct = raw["incidents"] - raw["from_summary_returns"]
+        if distinct == raw["reported"]:
+            return None
+        # Hidden with either figure it is worked out from.
+        shown = None if t["incidents"] is None or t["from_summary_returns"] is None \
+            or t["reported"] is None else distinct
+        return para(_("Reports of several Member States about the same incident are linked by "
+                      "the Secretariat and counted once: %(incidents)s incidents "
+                      "(%(reported)s reports). A linked "
+                      "incident counts once in each breakdown it falls in, with the user-hours "
+                      "of its largest report rather than their sum, as each State estimates "
+                      "the same disruption from its side."),
+                    reported=self.f.fig(t["reported"], "totals|reported"),
+                    incidents=self.f.fig(shown, "totals|incidents_from_reports"))
     def count_table(self, name: str, caption: str, first: str, rows: list[dict]) -> Table:
         body = [[r["label"], self.f.count(r["incidents"], f"{name}|{r['key']}|incidents"),
                  self.user_hours(r, name)] for r in rows]

@@ -152,7 +152,22 @@ class Command(BaseCommand):
             people = self._people()
             self._returns(people, year - 1)
             self._reports(rng, people, options["reports"], year, clock, now)
+            self._link(people["analysts"][0])
         self._print_accounts()
+
+    @staticmethod
+    def _link(analyst: User) -> None:
+        """Link one campaign reported by several States as one incident, as an analyst would:
+        the first cluster of two or three counted reports from as many States."""
+        from sentinelle.analysis import correlation, linking
+
+        for cluster in correlation.clusters(analyst):
+            states = {i.state_id for i in cluster.incidents}
+            if 2 <= len(cluster.incidents) <= 3 and len(states) == len(cluster.incidents):
+                first = cluster.incidents[0]
+                linking.link(analyst, cluster.incidents, label=first.title[:200],
+                             note="seed-demo: the same campaign reported by several States")
+                return
 
     def _people(self) -> dict:
         def user(name, role, state=None, language="en"):

@@ -1,0 +1,118 @@
+"""The Secretariat's linked incidents: suggestions and existing links (``/analysis/links/``),
+and the link/unlink forms of a report's page. Outsiders get 404, as on every Secretariat page."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from sentinelle.analysis import linking
+from sentinelle.analysis.models import IncidentCluster
+from sentinelle.incidents.models import Incident
+
+MAX_REPORTS_FIELD = 50
+
+
+def _require_secretariat(request: HttpRequest) -> None:
+    if not request.user.is_secretariat:
+        raise Http404  # outsiders learn nothing, not even that the page exists
+
+
+def _next(request: HttpRequest) -> str:
+    target = request.POST.get("next", "")
+    return target if target.startswith("/") and not target.startswith("//") else "/analysis/links/"
+
+
+def _report_ids(values: list[str]) -> list[int]:
+    """Report numbers from the form: several fields, or one with numbers separated by commas."""
+    out = []
+    for value in values[:MAX_REPORTS_FIELD]:
+        for part in value.replace(" ", ",").split(","):
+            if part.strip():
+                try:
+                    number = int(part.strip())
+                except ValueError:
+                    number = -1
+                # A database key: positive and within 64 bits, or the query itself would fail.
+                if not 0 < number < 2 ** 63:
+                    raise ValidationError({"reports": _("Give report numbers, such as 42.")})
+                out.append(number)
+                if len(out) > linking.MAX_MEMBERS:
+                    raise ValidationError({"reports": _(
+                        "A linked incident has at most %(n)d reports.") % {
+                            "n": linking.MAX_MEMBERS}})
+    return out
+
+
+@login_required
+def links(request: HttpRequest) -> HttpResponse:
+    """Suggested links (different States, a specific shared indicator, overlapping time) and
+    the linked incidents, each member the analyst may see by reference."""
+    _require_secretariat(request)
+    visible = Incident.objects.for_user(request.user)
+    existing = []
+    for cluster in IncidentCluster.objects.prefetch_related("members").select_related(
+            "created_by"):
+        ids = [m.incident_id for m in cluster.members.all()]
+        members = list(visible.filter(pk__in=ids).select_related("state"))
+        existing.append({"cluster": cluster, "members": members,
+                         "others": len(ids) - len(members)})
+    return render(request, "analysis/links.html", {
+        "suggestions": linking.suggestions(request.user), "existing": existing})
+
+
+@login_required
+@require_POST
+def link(request: HttpRequest) -> HttpResponse:
+    """Link reports into a new linked incident, or add them to one (``cluster``)."""
+    _require_secretariat(request)
+    visible = Incident.objects.for_user(request.user)
+    try:
+        ids = _report_ids(request.POST.getlist("reports"))
+        reports = list(visible.filter(pk__in=ids).select_related("state"))
+        if len(reports) != len(set(ids)):
+            raise Http404  # a number the analyst may not see: as if it did not exist
+        cluster = None
+        if request.POST.get("cluster"):
+            try:
+                cluster = IncidentCluster.objects.get(pk=int(request.POST["cluster"]))
+            except (ValueError, IncidentCluster.DoesNotExist):
+                raise Http404 from None
+        cluster = linking.link(request.user, reports, cluster=cluster,
+                               label=request.POST.get("label", ""),
+                               note=request.POST.get("note", ""))
+    except PermissionDenied:
+        raise Http404 from None
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, _("Linked as one incident: %(label)s.") % {
+            "label": cluster.label})
+    return redirect(_next(request))
+
+
+@login_required
+@require_POST
+def unlink(request: HttpRequest) -> HttpResponse:
+    """Take a report out of its linked incident (which dissolves below two reports)."""
+    _require_secretariat(request)
+    try:
+        report = Incident.objects.for_user(request.user).get(pk=int(request.POST.get("report")))
+    except (TypeError, ValueError, Incident.DoesNotExist):
+        raise Http404 from None
+    try:
+        linking.unlink(request.user, report, note=request.POST.get("note", ""))
+    except PermissionDenied:
+        raise Http404 from None
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, _("%(ref)s is no longer linked.") % {"ref": report.reference})
+    return redirect(_next(request))

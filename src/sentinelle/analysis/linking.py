@@ -1,0 +1,225 @@
+"""Linked incidents: one incident reported by several States, counted once.
+
+When several States report the same incident (one botnet, one cable cut, one hijack), the
+Secretariat links their reports into one **linked incident** (``IncidentCluster``). Statistics
+and the Council report then count it once (``analysis/statistics.py``, "Linked incidents"),
+while each State's report stays its own and still counts in the "reports" figures.
+
+Linking is the analyst's decision: the correlation only *suggests* (``suggestions``): pairs of
+reports of different States that share a specific indicator (the correlation's cluster rule:
+an exact value, not on a warning list, not an AS number or short prefix) and whose time windows
+overlap. ``link`` and ``unlink`` are for the Secretariat alone, audited with the members'
+references before and after, and reversible: a linked incident left with fewer than two
+reports dissolves.
+
+What a reader learns of a link is bounded by ``Incident.objects.for_user``: ``view_for`` lists
+only the members the reader may see and gives the rest as a count, and a focal point sees a
+link only on its own State's reports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from sentinelle.analysis import correlation
+from sentinelle.analysis.models import IncidentCluster, LinkedReport
+from sentinelle.analysis.statistics import COUNTED_EXCLUDED_STATUSES
+from sentinelle.core import audit
+from sentinelle.incidents.models import Incident
+
+__all__ = ["LinkSuggestion", "LinkedView", "link", "suggestions", "unlink", "view_for"]
+
+MAX_LABEL = 200
+MAX_NOTE = 500
+# A linked incident larger than this is a campaign, not one incident: keep clusters reviewable.
+MAX_MEMBERS = 50
+
+
+def _require_secretariat(user) -> None:
+    # The same answer as every other Secretariat-only action: the caller turns it into a 404.
+    if not (user is not None and user.is_authenticated and user.is_secretariat):
+        raise PermissionDenied
+
+
+def _references(cluster: IncidentCluster) -> list[str]:
+    members = cluster.members.select_related("incident__state").order_by("incident_id")
+    return [m.incident.reference for m in members]
+
+
+def link(user, reports: Iterable[Incident], cluster: IncidentCluster | None = None,
+         label: str = "", note: str = "") -> IncidentCluster:
+    """Link ``reports`` into ``cluster``, or into a new linked incident named ``label``.
+
+    Every report must be visible to ``user`` and counted (not withdrawn, not a duplicate) and
+    in no other linked incident. A new linked incident needs a name and two reports or more.
+    Raises PermissionDenied for anyone outside the Secretariat, ValidationError naming the
+    field otherwise; nothing is written unless everything is valid."""
+    _require_secretariat(user)
+    reports = list({r.pk: r for r in reports}.values())
+    label, note = (label or "").strip(), (note or "").strip()
+    errors: dict[str, str] = {}
+    visible = set(Incident.objects.for_user(user).filter(pk__in=[r.pk for r in reports])
+                  .values_list("pk", flat=True))
+    if cluster is None and not label:
+        errors["label"] = _("Name the linked incident.")
+    elif len(label) > MAX_LABEL or "\n" in label:
+        errors["label"] = _("Give a name of one line of at most %(n)d characters.") % {
+            "n": MAX_LABEL}
+    if len(note) > MAX_NOTE:
+        errors["note"] = _("Give a note of at most %(n)d characters.") % {"n": MAX_NOTE}
+    existing = 0 if cluster is None else cluster.members.count()
+    if not reports or existing + len(reports) < 2:
+        errors["reports"] = _("A linked incident needs two reports or more.")
+    elif existing + len(reports) > MAX_MEMBERS:
+        errors["reports"] = _("A linked incident has at most %(n)d reports.") % {
+            "n": MAX_MEMBERS}
+    for report in reports:
+        if report.pk not in visible:
+            raise PermissionDenied  # a report the analyst may not see: as if it did not exist
+        if report.status in COUNTED_EXCLUDED_STATUSES:
+            errors["reports"] = _("%(ref)s is not counted (draft, withdrawn or duplicate) and "
+                                  "cannot be linked.") % {"ref": report.reference}
+    taken = LinkedReport.objects.filter(incident__in=[r.pk for r in reports]) \
+        .select_related("incident__state")
+    if cluster is not None:
+        taken = taken.exclude(cluster=cluster)
+    for membership in taken:
+        errors["reports"] = _("%(ref)s is already in another linked incident; unlink it "
+                              "first.") % {"ref": membership.incident.reference}
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        if cluster is None:
+            cluster = IncidentCluster.objects.create(label=label, note=note, created_by=user)
+            before: list[str] = []
+        else:
+            cluster = IncidentCluster.objects.select_for_update().get(pk=cluster.pk)
+            before = _references(cluster)
+        have = set(cluster.members.values_list("incident_id", flat=True))
+        for report in reports:
+            if report.pk not in have:
+                LinkedReport.objects.create(incident=report, cluster=cluster, added_by=user)
+        audit.record("analysis.link", cluster, actor=user,
+                     before={"label": cluster.label, "reports": before} if before else None,
+                     after={"label": cluster.label, "reports": _references(cluster),
+                            "note": note})
+    return cluster
+
+
+def unlink(user, report: Incident, note: str = "") -> IncidentCluster | None:
+    """Take ``report`` out of its linked incident; the incident dissolves when fewer than two
+    reports remain. Returns the linked incident if it still exists. Audited."""
+    _require_secretariat(user)
+    if not Incident.objects.for_user(user).filter(pk=report.pk).exists():
+        raise PermissionDenied
+    with transaction.atomic():
+        membership = LinkedReport.objects.select_related("cluster").filter(
+            incident=report).first()
+        if membership is None:
+            raise ValidationError({"report": _("%(ref)s is not linked.") % {
+                "ref": report.reference}})
+        cluster = IncidentCluster.objects.select_for_update().get(pk=membership.cluster_id)
+        before = _references(cluster)
+        membership.delete()
+        dissolved = cluster.members.count() < 2
+        after = {"label": cluster.label, "reports": [] if dissolved else _references(cluster),
+                 "removed": report.reference, "dissolved": dissolved,
+                 "note": (note or "").strip()[:MAX_NOTE]}
+        audit.record("analysis.unlink", cluster, actor=user,
+                     before={"label": cluster.label, "reports": before}, after=after)
+        if dissolved:
+            cluster.delete()  # the last membership goes with it (cascade)
+            return None
+    return cluster
+
+
+@dataclass
+class LinkedView:
+    """What one reader may know of a report's linked incident."""
+
+    cluster: IncidentCluster
+    members: list[Incident]          # visible to the reader, the report itself included
+    others: int                      # members the reader may not see: a count only
+    can_edit: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.members) + self.others
+
+
+def view_for(user, incident: Incident) -> LinkedView | None:
+    """The linked incident of ``incident`` as ``user`` may see it, or None.
+
+    The Secretariat sees every member it may see by the normal rules; a focal point sees a
+    link only on its own State's reports, and another State's report only if it may see that
+    report anyway. Others see nothing (not even that a link exists)."""
+    if user is None or not user.is_authenticated:
+        return None
+    secretariat = user.is_secretariat
+    if not secretariat and not (user.is_focal_point and user.state_id == incident.state_id):
+        return None
+    # Most reports are not linked: one query answers them (an API list asks for every row).
+    membership = LinkedReport.objects.select_related("cluster").filter(incident=incident).first()
+    if membership is None:
+        return None
+    if not Incident.objects.for_user(user).filter(pk=incident.pk).exists():
+        return None
+    ids = list(membership.cluster.members.values_list("incident_id", flat=True))
+    members = list(Incident.objects.for_user(user).filter(pk__in=ids)
+                   .select_related("state").order_by("started_at", "pk"))
+    return LinkedView(membership.cluster, members, len(ids) - len(members),
+                      can_edit=secretariat)
+
+
+@dataclass
+class LinkSuggestion:
+    """Reports of different States that look like one incident, with what they share."""
+
+    incidents: list[Incident]
+    reasons: list[str] = field(default_factory=list)
+    score: float = 0.0
+    cluster: IncidentCluster | None = None     # one of them is already in this linked incident
+
+
+def suggestions(user, since: dt.datetime | None = None) -> list[LinkSuggestion]:
+    """Pairs of reports of different States that share a specific indicator (the correlation's
+    cluster rule) and whose time windows overlap, not already in one linked incident; best
+    first. Only reports ``user`` may see take part."""
+    _require_secretariat(user)
+    qs = correlation.candidates(user, since).select_related("state", "category")
+    pairs: dict[tuple[int, int], list[tuple[correlation.Link, int]]] = defaultdict(list)
+    for key, ids in correlation.specific_keys(qs).items():
+        ordered = sorted(ids)
+        for i, a in enumerate(ordered):
+            for b in ordered[i + 1:]:
+                pairs[(a, b)].append((key, len(ids)))
+    if not pairs:
+        return []
+    by_id = qs.in_bulk({i for pair in pairs for i in pair})
+    memberships = dict(LinkedReport.objects.filter(incident__in=list(by_id))
+                       .values_list("incident_id", "cluster_id"))
+    clusters = IncidentCluster.objects.in_bulk(set(memberships.values()))
+    out = []
+    for (a, b), keys in pairs.items():
+        first, second = by_id.get(a), by_id.get(b)
+        if first is None or second is None or first.state_id == second.state_id:
+            continue  # same State: a duplicate suggestion, not a link
+        ca, cb = memberships.get(a), memberships.get(b)
+        if ca is not None and (ca == cb or cb is not None):
+            continue  # already one incident, or both taken by different ones
+        if not correlation.overlap(first, second):
+            continue
+        keys.sort(key=lambda k: (-k[0].score(k[1]), k[0].kind, k[0].value))
+        pair = sorted((first, second), key=lambda i: (i.started_at, i.pk))
+        out.append(LinkSuggestion(pair, [k.label for k, _n in keys],
+                                  round(sum(k.score(n) for k, n in keys), 1),
+                                  clusters.get(ca or cb) if (ca or cb) else None))
+    out.sort(key=lambda s: (-s.score, s.incidents[0].pk, s.incidents[1].pk))
+    return out
