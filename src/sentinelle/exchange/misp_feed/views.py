@@ -1,0 +1,129 @@
+"""The MISP feed over HTTP: read-only, by API token, with conditional GETs.
+
+MISP's feed client (app/Model/Feed.php) sends the headers configured on the feed (here
+``Authorization: Bearer <token>``), fetches ``manifest.json`` with ``If-None-Match`` once it
+holds an ETag for it, then only the events whose manifest ``timestamp`` is newer than its copy.
+Every file here has a strong ETag (sha256 of its bytes), ``Last-Modified`` (informative: only
+the ETag decides a 304, because a report leaving a collection moves no timestamp) and answers
+304 to a matching ``If-None-Match``. No token: 401 as TAXII; anything the token may not see, and
+anything that does not exist: 404.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from functools import wraps
+
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.utils.http import http_date
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions
+
+from sentinelle.core.api.authentication import BearerTokenAuthentication
+from sentinelle.exchange.misp_feed import content
+from sentinelle.exchange.misp_feed.content import FeedCollection
+
+JSON = "application/json"
+CSV = "text/csv; charset=utf-8"
+
+
+class FeedError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _error(exc: FeedError) -> HttpResponse:
+    response = HttpResponse(json.dumps({"message": exc.message}), status=exc.status,
+                            content_type=JSON)
+    if exc.status == 401:
+        response["WWW-Authenticate"] = "Bearer"
+    if exc.status == 405:
+        response["Allow"] = "GET, HEAD"
+    return response
+
+
+def _user(request: HttpRequest):
+    try:
+        result = BearerTokenAuthentication().authenticate(request)
+    except exceptions.AuthenticationFailed as exc:
+        raise FeedError(401, str(exc.detail)) from None
+    if result is None:
+        raise FeedError(401, _("Send an API token in the Authorization header, Bearer scheme."))
+    return result[0]
+
+
+def feed_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """GET/HEAD only, a token, and the collection resolved for its user (404 if not theirs)."""
+    @csrf_exempt
+    @wraps(view)
+    def wrapper(request: HttpRequest, collection: str | None = None, **kwargs) -> HttpResponse:
+        try:
+            if request.method not in ("GET", "HEAD"):
+                raise FeedError(405, _("The MISP feed is read-only."))
+            user = _user(request)
+            if collection is None:
+                return view(request, user, **kwargs)
+            found = content.find(collection, user)
+            if found is None:
+                raise FeedError(404, _("No such collection."))
+            return view(request, user, found, **kwargs)
+        except FeedError as exc:
+            return _error(exc)
+    return wrapper
+
+
+def _etag(body: bytes) -> str:
+    return f'"{hashlib.sha256(body).hexdigest()}"'
+
+
+def _matches(header: str, etag: str) -> bool:
+    """RFC 9110 13.1.2: weak comparison, a list of tags, or "*"."""
+    tags = [t.strip() for t in header.split(",")]
+    return any(t == "*" or t.removeprefix("W/") == etag for t in tags)
+
+
+def _file(request: HttpRequest, body: bytes, content_type: str, last_modified) -> HttpResponse:
+    etag = _etag(body)
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
+    if last_modified is not None:
+        headers["Last-Modified"] = http_date(last_modified.timestamp())
+    if _matches(request.headers.get("If-None-Match", ""), etag):
+        response: HttpResponse = HttpResponseNotModified()
+    else:
+        response = HttpResponse(b"" if request.method == "HEAD" else body,
+                                content_type=content_type)
+        response["Content-Length"] = str(len(body))
+    for key, value in headers.items():
+        response[key] = value
+    return response
+
+
+@feed_view
+def index(request: HttpRequest, user) -> HttpResponse:
+    """Which collections this token may subscribe to (not read by MISP; for people)."""
+    body = content.canonical({"collections": [c.resource() for c in content.collections(user)]})
+    return _file(request, body, JSON, None)
+
+
+@feed_view
+def manifest(request: HttpRequest, user, found: FeedCollection) -> HttpResponse:
+    body, latest = content.manifest(found, user)
+    return _file(request, body, JSON, latest)
+
+
+@feed_view
+def event(request: HttpRequest, user, found: FeedCollection, event_uuid: str) -> HttpResponse:
+    result = content.event(found, user, event_uuid)
+    if result is None:
+        raise FeedError(404, _("No such event."))
+    return _file(request, result[0], JSON, result[1])
+
+
+@feed_view
+def hashes(request: HttpRequest, user, found: FeedCollection) -> HttpResponse:
+    body = "".join(content.hash_lines(found, user)).encode()
+    return _file(request, body, CSV, None)
