@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import uuid
 
 import pytest
@@ -22,6 +23,15 @@ from sentinelle.incidents.models import Incident
 from tests.conftest import file_report, make_user
 
 FEED = "/feeds/misp"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    from django.core.cache import cache
+
+    cache.clear()   # the manifest's ETags by fingerprint (views.manifest)
+    yield
+    cache.clear()
 
 
 def token_of(user) -> str:
@@ -236,6 +246,47 @@ def test_read_only_methods_and_head(reports, bob):
 
 
 def test_deterministic_bytes(reports, bob):
-    assert get(bob, "all/manifest.json").content == get(bob, "all/manifest.json").content
+    body = get(bob, "all/manifest.json").content
+    assert body == get(bob, "all/manifest.json").content
+    assert body == json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"),
+                              ensure_ascii=False).encode()
     path = f"all/{uuid_of(reports['green'])}.json"
     assert get(bob, path).content == get(bob, path).content
+
+
+@pytest.mark.parametrize("header", [
+    ",".join(['"x"'] * 50_000), "\x00\xff", 'W/', '"' * 10_000, "*,", " , ,", "ünïcödé",
+])
+def test_hostile_if_none_match_is_a_miss_or_a_match_never_an_error(reports, bob, header):
+    response = get(bob, "all/manifest.json", HTTP_IF_NONE_MATCH=header)
+    assert response.status_code in (200, 304)
+    assert response.status_code == (304 if header.startswith("*") else 200)
+
+
+def test_unchanged_manifest_is_revalidated_without_being_rebuilt(reports, bob, monkeypatch):
+    from sentinelle.exchange.misp_feed import content
+
+    client = Client()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token_of(bob)}"}
+    etag = client.get(f"{FEED}/all/manifest.json", **auth)["ETag"]
+
+    def rebuilt(*args):
+        raise AssertionError("the manifest was rebuilt to answer an unchanged If-None-Match")
+
+    monkeypatch.setattr(content, "manifest", rebuilt)
+    response = client.get(f"{FEED}/all/manifest.json", HTTP_IF_NONE_MATCH=etag, **auth)
+    assert response.status_code == 304 and response["ETag"] == etag
+
+
+def test_a_report_leaving_the_collection_changes_the_manifest(reports, alice, bob):
+    client = Client()
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token_of(bob)}"}
+    first = client.get(f"{FEED}/all/manifest.json", **auth)
+    # No updated_at moves (update() skips auto_now): only the visible set changes.
+    Incident.objects.filter(pk=reports["green"].pk).update(tlp="red")
+    second = client.get(f"{FEED}/all/manifest.json", HTTP_IF_NONE_MATCH=first["ETag"], **auth)
+    assert second.status_code == 200
+    assert uuid_of(reports["green"]) not in second.json()
+    Incident.objects.filter(pk=reports["green"].pk).update(tlp="green")
+    third = client.get(f"{FEED}/all/manifest.json", HTTP_IF_NONE_MATCH=second["ETag"], **auth)
+    assert third.status_code == 200 and third["ETag"] == first["ETag"]

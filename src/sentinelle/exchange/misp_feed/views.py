@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from functools import wraps
 
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.http import http_date
 from django.utils.translation import gettext as _
@@ -28,6 +29,9 @@ from sentinelle.exchange.misp_feed.content import FeedCollection
 
 JSON = "application/json"
 CSV = "text/csv; charset=utf-8"
+# How long an ETag answers for a fingerprint without the manifest being rebuilt: bounds how
+# late a change the fingerprint cannot see (content.fingerprint) reaches a subscriber.
+MANIFEST_ETAG_SECONDS = 600
 
 
 class FeedError(Exception):
@@ -111,7 +115,18 @@ def index(request: HttpRequest, user) -> HttpResponse:
 
 @feed_view
 def manifest(request: HttpRequest, user, found: FeedCollection) -> HttpResponse:
+    # A second pull with nothing new is the common case: answer its If-None-Match from the
+    # ETag last served for the same fingerprint (two aggregate queries) instead of rebuilding
+    # a manifest of 100,000 events to hash it.
+    key = f"misp-feed:manifest:{user.pk}:{found.key}:{content.fingerprint(found, user)}"
+    known = cache.get(key)
+    if known is not None and _matches(request.headers.get("If-None-Match", ""), known):
+        response = HttpResponseNotModified()
+        response["ETag"], response["Cache-Control"] = known, "private, no-cache"
+        response["Vary"] = "Authorization"
+        return response
     body, latest = content.manifest(found, user)
+    cache.set(key, _etag(body), MANIFEST_ETAG_SECONDS)
     return _file(request, body, JSON, latest)
 
 
