@@ -167,12 +167,12 @@ def _batch_entry(batch: Batch) -> dict[str, Any]:
             "Orgc": site_org(), "Tag": _batch_tags(batch.tlp)}
 
 
-def manifest(collection: FeedCollection, user) -> tuple[bytes, dt.datetime | None]:
-    """The manifest's bytes and the latest timestamp in it (Last-Modified).
+def manifest(collection: FeedCollection, user) -> tuple[list[bytes], dt.datetime | None]:
+    """The manifest as chunks of bytes, and the latest timestamp in it (Last-Modified).
 
-    Each entry is serialised as its row is read, and the object is assembled from those bytes
-    in uuid order: the same bytes as ``canonical`` of the whole dict, without holding 100,000
-    entry dicts at once (a third of the memory)."""
+    Each entry is serialised as its row is read and the object is assembled from those bytes in
+    uuid order: the same bytes as ``canonical`` of the whole dict, without ever holding 100,000
+    entry dicts, nor the whole body twice (the view streams the chunks)."""
     incidents, indicators = tc._scoped(collection.collection, user)
     parts: list[tuple[str, bytes]] = []
     latest: dt.datetime | None = None
@@ -183,9 +183,13 @@ def manifest(collection: FeedCollection, user) -> tuple[bytes, dt.datetime | Non
     for batch in batches(indicators):
         parts.append((batch.uuid(collection), canonical(_batch_entry(batch))))
         latest = batch.last if latest is None else max(latest, batch.last)
-    parts.sort(key=lambda part: part[0])
-    body = b",".join(b'"%s":%s' % (key.encode(), entry) for key, entry in parts)
-    return b"{" + body + b"}", latest
+    parts.sort(key=lambda part: part[0], reverse=True)
+    chunks = [b"{"]
+    while parts:   # popped, so that each entry is freed as it is copied into its chunk
+        key, entry = parts.pop()
+        chunks.append(b'%s"%s":%s' % (b"," if len(chunks) > 1 else b"", key.encode(), entry))
+    chunks.append(b"}")
+    return chunks, latest
 
 
 def fingerprint(collection: FeedCollection, user) -> str:
@@ -250,7 +254,7 @@ def _md5(value: str) -> str:
     return hashlib.md5(value.encode(), usedforsecurity=False).hexdigest()
 
 
-def hash_lines(collection: FeedCollection, user) -> Iterator[str]:
+def hash_lines(collection: FeedCollection, user) -> Iterator[bytes]:
     """``md5(value),event-uuid`` per indicator: MISP fills its correlation cache from this file
     instead of downloading every event (Feed.php __cacheMISPFeedCache)."""
     incidents, indicators = tc._scoped(collection.collection, user)
@@ -259,9 +263,9 @@ def hash_lines(collection: FeedCollection, user) -> Iterator[str]:
                                      version__number=F("incident__version"))
             .order_by("incident_id", "id").values_list("incident__stix_id", "value"))
     for stix_id, value in rows.iterator(chunk_size=ITERATOR_CHUNK):
-        yield f"{_md5(value)},{stix_id.split('--', 1)[1]}\n"
+        yield f"{_md5(value)},{stix_id.split('--', 1)[1]}\n".encode()
     shared = (indicators.order_by("added_at", "id")
               .values_list("value", "tlp", "added_at"))
     for value, tlp, added_at in shared.iterator(chunk_size=ITERATOR_CHUNK):
         day = added_at.astimezone(dt.UTC).date()
-        yield f"{_md5(value)},{batch_uuid(collection, tlp, day)}\n"
+        yield f"{_md5(value)},{batch_uuid(collection, tlp, day)}\n".encode()

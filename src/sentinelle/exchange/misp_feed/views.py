@@ -17,7 +17,13 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotModified,
+    StreamingHttpResponse,
+)
 from django.utils.http import http_date
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -40,7 +46,7 @@ class FeedError(Exception):
         self.status, self.message = status, message
 
 
-def _error(exc: FeedError) -> HttpResponse:
+def _error(exc: FeedError) -> HttpResponseBase:
     response = HttpResponse(json.dumps({"message": exc.message}), status=exc.status,
                             content_type=JSON)
     if exc.status == 401:
@@ -60,11 +66,11 @@ def _user(request: HttpRequest):
     return result[0]
 
 
-def feed_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def feed_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """GET/HEAD only, a token, and the collection resolved for its user (404 if not theirs)."""
     @csrf_exempt
     @wraps(view)
-    def wrapper(request: HttpRequest, collection: str | None = None, **kwargs) -> HttpResponse:
+    def wrapper(request: HttpRequest, collection: str | None = None, **kwargs) -> HttpResponseBase:
         try:
             if request.method not in ("GET", "HEAD"):
                 raise FeedError(405, _("The MISP feed is read-only."))
@@ -80,8 +86,11 @@ def feed_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return wrapper
 
 
-def _etag(body: bytes) -> str:
-    return f'"{hashlib.sha256(body).hexdigest()}"'
+def _etag(chunks: list[bytes]) -> str:
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+    return f'"{digest.hexdigest()}"'
 
 
 def _matches(header: str, etag: str) -> bool:
@@ -90,31 +99,39 @@ def _matches(header: str, etag: str) -> bool:
     return any(t == "*" or t.removeprefix("W/") == etag for t in tags)
 
 
-def _file(request: HttpRequest, body: bytes, content_type: str, last_modified) -> HttpResponse:
-    etag = _etag(body)
+def _file(request: HttpRequest, chunks: list[bytes], content_type: str,
+          last_modified) -> HttpResponseBase:
+    """A 304, or the body: streamed when it comes in several chunks (a manifest of 100,000
+    events is never joined into one more copy of itself)."""
+    etag = _etag(chunks)
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
     if last_modified is not None:
         headers["Last-Modified"] = http_date(last_modified.timestamp())
+    response: HttpResponseBase
     if _matches(request.headers.get("If-None-Match", ""), etag):
-        response: HttpResponse = HttpResponseNotModified()
+        response = HttpResponseNotModified()
+    elif request.method == "HEAD":
+        response = HttpResponse(b"", content_type=content_type)
+    elif len(chunks) == 1:
+        response = HttpResponse(chunks[0], content_type=content_type)
     else:
-        response = HttpResponse(b"" if request.method == "HEAD" else body,
-                                content_type=content_type)
-        response["Content-Length"] = str(len(body))
+        response = StreamingHttpResponse(iter(chunks), content_type=content_type)
+    if response.status_code == 200:
+        response["Content-Length"] = str(sum(len(chunk) for chunk in chunks))
     for key, value in headers.items():
         response[key] = value
     return response
 
 
 @feed_view
-def index(request: HttpRequest, user) -> HttpResponse:
+def index(request: HttpRequest, user) -> HttpResponseBase:
     """Which collections this token may subscribe to (not read by MISP; for people)."""
     body = content.canonical({"collections": [c.resource() for c in content.collections(user)]})
-    return _file(request, body, JSON, None)
+    return _file(request, [body], JSON, None)
 
 
 @feed_view
-def manifest(request: HttpRequest, user, found: FeedCollection) -> HttpResponse:
+def manifest(request: HttpRequest, user, found: FeedCollection) -> HttpResponseBase:
     # A second pull with nothing new is the common case: answer its If-None-Match from the
     # ETag last served for the same fingerprint (two aggregate queries) instead of rebuilding
     # a manifest of 100,000 events to hash it.
@@ -125,20 +142,20 @@ def manifest(request: HttpRequest, user, found: FeedCollection) -> HttpResponse:
         response["ETag"], response["Cache-Control"] = known, "private, no-cache"
         response["Vary"] = "Authorization"
         return response
-    body, latest = content.manifest(found, user)
-    cache.set(key, _etag(body), MANIFEST_ETAG_SECONDS)
-    return _file(request, body, JSON, latest)
+    chunks, latest = content.manifest(found, user)
+    response = _file(request, chunks, JSON, latest)
+    cache.set(key, response["ETag"], MANIFEST_ETAG_SECONDS)
+    return response
 
 
 @feed_view
-def event(request: HttpRequest, user, found: FeedCollection, event_uuid: str) -> HttpResponse:
+def event(request: HttpRequest, user, found: FeedCollection, event_uuid: str) -> HttpResponseBase:
     result = content.event(found, user, event_uuid)
     if result is None:
         raise FeedError(404, _("No such event."))
-    return _file(request, result[0], JSON, result[1])
+    return _file(request, [result[0]], JSON, result[1])
 
 
 @feed_view
-def hashes(request: HttpRequest, user, found: FeedCollection) -> HttpResponse:
-    body = "".join(content.hash_lines(found, user)).encode()
-    return _file(request, body, CSV, None)
+def hashes(request: HttpRequest, user, found: FeedCollection) -> HttpResponseBase:
+    return _file(request, list(content.hash_lines(found, user)) or [b""], CSV, None)
