@@ -238,7 +238,8 @@ def event(collection: FeedCollection, user,
     """The event's bytes and its timestamp, or None when the user may not see it (or it does
     not exist: the caller answers 404 either way)."""
     incidents, indicators = tc._scoped(collection.collection, user)
-    incident = exportable(incidents).filter(stix_id=f"incident--{event_uuid}").first()
+    incident = (exportable(incidents).select_related("rsit_type__rsit_class")
+                .filter(stix_id=f"incident--{event_uuid}").first())
     if incident is not None:
         return canonical(_report_event(incident)), incident.updated_at
     for batch in batches(indicators):
