@@ -21,6 +21,7 @@ from sentinelle.exchange.models import SharedIndicator
 from sentinelle.incidents import services
 from sentinelle.incidents.models import Incident
 from tests.conftest import file_report, make_user
+from tests.test_isolation import GROUP_SHARED, VIEWERS, VISIBLE, world  # noqa: F401 (fixture)
 
 FEED = "/feeds/misp"
 
@@ -295,3 +296,30 @@ def test_a_report_leaving_the_collection_changes_the_manifest(reports, alice, bo
     Incident.objects.filter(pk=reports["green"].pk).update(tlp="green")
     third = client.get(f"{FEED}/all/manifest.json", HTTP_IF_NONE_MATCH=second["ETag"], **auth)
     assert third.status_code == 200 and third["ETag"] == first["ETag"]
+
+
+# --- the isolation matrix of tests/test_isolation.py, read through the feed -------------------
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+def test_isolation_matrix(world, viewer):  # noqa: F811 (the fixture imported above)
+    user = world["users"][viewer]
+    reports = world["reports"]
+    if user is None:   # TAXII answers 401 without a token; so does the feed
+        assert get(None, "all/manifest.json").status_code == 401
+        return
+    expected = VISIBLE[viewer] - {"draft"}   # drafts never leave
+    cuba = {uuid_of(r): key for key, r in reports.items()}
+    assert {cuba[u] for u in manifest_of(user) if u in cuba} == expected
+    for key, incident in reports.items():
+        status = get(user, f"all/{uuid_of(incident)}.json").status_code
+        assert status == (200 if key in expected else 404), key
+    group = SharingGroup.objects.get(name="Cuba and France")
+    collection = f"group-{group.pk}"
+    if viewer in ("bob", "council"):   # not a member, not the Secretariat
+        assert get(user, f"{collection}/manifest.json").status_code == 404
+        return
+    shown = {cuba[u] for u in manifest_of(user, collection)}
+    assert shown == expected & GROUP_SHARED
+    for key in GROUP_SHARED:
+        status = get(user, f"{collection}/{uuid_of(reports[key])}.json").status_code
+        assert status == (200 if key in expected else 404), key
