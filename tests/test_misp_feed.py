@@ -227,7 +227,7 @@ def test_authentication_like_taxii(reports, bob):
     "../all/manifest.json", "nope/manifest.json", "group-999/manifest.json",
     "group-x/manifest.json", "all/" + "a" * 5000 + ".json", "all/%00.json",
     f"all/{uuid.uuid4()}.json", f"all/{str(uuid.uuid4()).upper()}.json",
-    "all/manifest.json/", "tlp-red/manifest.json",
+    "all/manifest.json/", "tlp-red/manifest.json", "all/manifest.json%0a", "ALL/manifest.json",
 ])
 def test_malformed_paths_are_404(reports, bob, path):
     assert get(bob, path).status_code == 404

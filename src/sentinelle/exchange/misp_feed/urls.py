@@ -1,16 +1,12 @@
 from django.urls import path, re_path
 
-from sentinelle.exchange.misp_feed import views
+from sentinelle.exchange.misp_feed import conditional, views
 
-# Paths are matched strictly here (a collection name, a lower-case uuid): anything else,
-# "..", encoded slashes or NULs included, never reaches a view and is a plain 404.
+# Strict patterns (conditional.py): anything else, "..", encoded slashes or NULs included, never
+# reaches a view and is a plain 404.
 urlpatterns = [
     path("", views.index, name="misp-feed"),
-    re_path(r"^(?P<collection>[a-z0-9-]{1,40})/manifest\.json$", views.manifest,
-            name="misp-feed-manifest"),
-    re_path(r"^(?P<collection>[a-z0-9-]{1,40})/hashes\.csv$", views.hashes,
-            name="misp-feed-hashes"),
-    re_path(r"^(?P<collection>[a-z0-9-]{1,40})/(?P<event_uuid>[0-9a-f]{8}-[0-9a-f]{4}-"
-            r"[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.json$", views.event,
-            name="misp-feed-event"),
+    re_path(conditional.MANIFEST_PATH, views.manifest, name="misp-feed-manifest"),
+    re_path(conditional.HASHES_PATH, views.hashes, name="misp-feed-hashes"),
+    re_path(conditional.EVENT_PATH, views.event, name="misp-feed-event"),
 ]

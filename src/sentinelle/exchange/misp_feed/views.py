@@ -11,7 +11,6 @@ anything that does not exist: 404.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from functools import wraps
@@ -30,7 +29,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 
 from sentinelle.core.api.authentication import BearerTokenAuthentication
-from sentinelle.exchange.misp_feed import content
+from sentinelle.exchange.misp_feed import conditional, content
 from sentinelle.exchange.misp_feed.content import FeedCollection
 
 JSON = "application/json"
@@ -86,29 +85,16 @@ def feed_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRespon
     return wrapper
 
 
-def _etag(chunks: list[bytes]) -> str:
-    digest = hashlib.sha256()
-    for chunk in chunks:
-        digest.update(chunk)
-    return f'"{digest.hexdigest()}"'
-
-
-def _matches(header: str, etag: str) -> bool:
-    """RFC 9110 13.1.2: weak comparison, a list of tags, or "*"."""
-    tags = [t.strip() for t in header.split(",")]
-    return any(t == "*" or t.removeprefix("W/") == etag for t in tags)
-
-
 def _file(request: HttpRequest, chunks: list[bytes], content_type: str,
           last_modified) -> HttpResponseBase:
     """A 304, or the body: streamed when it comes in several chunks (a manifest of 100,000
     events is never joined into one more copy of itself)."""
-    etag = _etag(chunks)
+    etag = conditional.etag(chunks)
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
     if last_modified is not None:
         headers["Last-Modified"] = http_date(last_modified.timestamp())
     response: HttpResponseBase
-    if _matches(request.headers.get("If-None-Match", ""), etag):
+    if conditional.matches(request.headers.get("If-None-Match", ""), etag):
         response = HttpResponseNotModified()
     elif request.method == "HEAD":
         response = HttpResponse(b"", content_type=content_type)
@@ -137,7 +123,7 @@ def manifest(request: HttpRequest, user, found: FeedCollection) -> HttpResponseB
     # a manifest of 100,000 events to hash it.
     key = f"misp-feed:manifest:{user.pk}:{found.key}:{content.fingerprint(found, user)}"
     known = cache.get(key)
-    if known is not None and _matches(request.headers.get("If-None-Match", ""), known):
+    if known is not None and conditional.matches(request.headers.get("If-None-Match", ""), known):
         response = HttpResponseNotModified()
         response["ETag"], response["Cache-Control"] = known, "private, no-cache"
         response["Vary"] = "Authorization"
