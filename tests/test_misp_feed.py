@@ -90,7 +90,7 @@ def reports(alice):
     return {"green": green, "clear": clear, "amber": amber, "red": red}
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_pymisp_pulls_the_feed_then_only_what_changed(live_server, alice, bob, charlie):
     green = file_report(alice, tlp="green", title="Green outage",
                         indicators=[{"type": "ipv4", "value": "198.51.100.1"},
