@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("sentinelle.incidents.urls")),
     path("exchange/", include("sentinelle.exchange.urls")),
     path("taxii2/", include("sentinelle.exchange.taxii.urls")),
+    path("feeds/misp/", include("sentinelle.exchange.misp_feed.urls")),
     path("analysis/", include("sentinelle.analysis.urls")),
     path("reports/", include("sentinelle.reports.urls")),
     path("action-plan/", include("sentinelle.actionplan.urls")),

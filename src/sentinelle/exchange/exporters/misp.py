@@ -55,9 +55,9 @@ def _attribute(event_uuid: str, kind: str, value: str, timestamp: str,
     }
 
 
-def incident_event(incident) -> dict[str, Any]:
-    event_uuid = _uuid_of(incident.stix_id)
-    timestamp = _epoch(incident.updated_at)
+def event_tags(incident) -> list[str]:
+    """The event's tag names; also what the MISP feed's manifest lists (exchange/misp_feed),
+    from a row that only looks like an Incident."""
     klass, _sep, kind = incident.rsit.partition(":")
     tags = [f"tlp:{incident.tlp}", f'rsit:{klass}="{kind}"',
             f'sentinelle:category="{incident.category.code}"',
@@ -74,6 +74,13 @@ def incident_event(incident) -> dict[str, Any]:
     if incident.alleged_origin_state_id:
         tags.append(f'sentinelle:alleged-origin="{incident.alleged_origin_state.alpha2}"')
     tags.extend(f'sentinelle:affected-service="{s}"' for s in incident.affected_services or [])
+    return tags
+
+
+def incident_event(incident) -> dict[str, Any]:
+    event_uuid = _uuid_of(incident.stix_id)
+    timestamp = _epoch(incident.updated_at)
+    tags = event_tags(incident)
     attributes = [_attribute(event_uuid, "text", incident.description, timestamp,
                              comment="narrative")] if incident.description else []
     attributes += [_attribute(event_uuid, t, v, timestamp)
