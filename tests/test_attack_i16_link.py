@@ -1,0 +1,278 @@
+"""Attacks on linked incidents (issue 16): who learns what through a link, the audit trail,
+the pages' protections, and what the public figures let a reader work out once reports are
+linked (counting once). alice = Cuba's focal point, bob = Switzerland's, charlie = an
+analyst the States did not name, dave = an analyst Cuba names on its RED report."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from sentinelle.analysis import linking
+from sentinelle.analysis.disclosure import publish
+from sentinelle.analysis.models import IncidentCluster
+from sentinelle.analysis.statistics import StatsFilter, compute
+from sentinelle.core.models import AuditEntry, Role
+from sentinelle.incidents import visibility
+from sentinelle.incidents.models import Incident
+from tests.conftest import PASSWORD, api_client, file_report, make_user
+
+pytestmark = pytest.mark.django_db
+
+BOTNET = [{"type": "domain", "value": "c2.brokenrelay.net"}]
+
+
+@pytest.fixture
+def dave(db):
+    return make_user("dave", Role.ANALYST)
+
+
+@pytest.fixture
+def red_link(alice, bob, dave):
+    """Cuba's RED report (dave named) linked by dave with Switzerland's GREEN report."""
+    red = file_report(alice, tlp="red", title="Cuban grid secret", indicators=BOTNET,
+                      named_analysts=[dave])
+    green = file_report(bob, tlp="green", title="Swiss view", indicators=BOTNET)
+    cluster = linking.link(dave, [red, green], label="Botnet")
+    return red, green, cluster
+
+
+# --- a State learns nothing of another State's RED report through the link -------------------
+
+def test_focal_point_is_not_told_that_a_red_report_of_another_state_is_linked(red_link, bob,
+                                                                                client):
+    """TLP:RED reaches the reporting State and the named analysts only: Switzerland must not
+    learn, from its own report, that another State filed a report about the same incident."""
+    _red, green, _cluster = red_link
+    client.force_login(bob)
+    page = client.get(f"/incidents/{green.pk}/").content.decode()
+    assert 'id="linked-incident"' not in page
+    assert "another Member State" not in page
+    assert api_client(bob).get(f"/api/v1/incidents/{green.pk}/").json()[
+        "linked_incident"] is None
+
+
+def test_a_red_member_is_left_out_of_the_count_but_an_amber_one_still_counts(alice, bob, dave):
+    red = file_report(alice, tlp="red", indicators=BOTNET, named_analysts=[dave])
+    amber = file_report(alice, tlp="amber", indicators=BOTNET, title="Cuban amber")
+    green = file_report(bob, tlp="green", indicators=BOTNET)
+    linking.link(dave, [red, amber, green], label="Botnet")
+    view = linking.view_for(bob, green)
+    # The AMBER report is counted (the README's rule, its existing test), the RED one is not.
+    assert view is not None and view.others == 1 and view.size == 2
+    body = api_client(bob).get(f"/api/v1/incidents/{green.pk}/").json()["linked_incident"]
+    assert body["other_reports"] == 1 and body["size"] == 2
+
+
+def test_the_reporting_state_still_sees_its_own_red_report_linked(red_link, alice):
+    red, green, _cluster = red_link
+    view = linking.view_for(alice, red)
+    assert view is not None and {m.pk for m in view.members} == {red.pk, green.pk}
+
+
+# --- the Secretariat: only what the visibility table gives each analyst ----------------------
+
+def test_unnamed_analyst_does_not_see_a_linked_incident_made_only_of_reports_hidden_from_him(
+        alice, dave, charlie, client):
+    a = file_report(alice, tlp="red", indicators=BOTNET, named_analysts=[dave])
+    carol = make_user("carol", Role.FOCAL_POINT, "FR")
+    b = file_report(carol, tlp="red", indicators=BOTNET, named_analysts=[dave])
+    linking.link(dave, [a, b], label="Havana-Paris grid outage")
+    client.force_login(charlie)
+    page = client.get("/analysis/links/").content.decode()
+    assert "Havana-Paris grid outage" not in page
+    listed = api_client(charlie).get("/api/v1/linked-incidents/").json()
+    assert listed == []
+    # The named analyst still sees it.
+    assert [c["label"] for c in api_client(dave).get("/api/v1/linked-incidents/").json()] == [
+        "Havana-Paris grid outage"]
+
+
+def test_audit_entry_of_a_link_hides_red_references_from_who_may_not_see_them(red_link,
+                                                                               charlie, dave):
+    """The entry names every member by reference (State, year, number): an administrator or an
+    analyst not named would learn that Cuba filed a RED report."""
+    red, green, cluster = red_link
+    entry = AuditEntry.objects.get(action="analysis.link")
+    assert red.reference in entry.after["reports"]
+    assert visibility.audit_content_visible(dave, entry) is True
+    assert visibility.audit_content_visible(charlie, entry) is False
+    admin = make_user("root", Role.ADMIN, is_staff=True, is_superuser=True)
+    assert visibility.audit_content_visible(admin, entry) is False
+    linking.unlink(dave, green)                  # dissolves: the cluster row is gone
+    entry = AuditEntry.objects.get(action="analysis.unlink")
+    assert visibility.audit_content_visible(charlie, entry) is False
+    assert visibility.audit_content_visible(dave, entry) is True
+    assert not IncidentCluster.objects.filter(pk=cluster.pk).exists()
+
+
+def test_audit_entry_of_a_link_of_visible_reports_is_shown(alice, bob, charlie):
+    a = file_report(alice, indicators=BOTNET)
+    b = file_report(bob, indicators=BOTNET)
+    linking.link(charlie, [a, b], label="Mirai")
+    entry = AuditEntry.objects.get(action="analysis.link")
+    assert visibility.audit_content_visible(charlie, entry) is True
+
+
+def test_admin_audit_page_does_not_print_the_red_reference(red_link, client):
+    red, _green, _cluster = red_link
+    admin = make_user("root", Role.ADMIN, is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    entry = AuditEntry.objects.get(action="analysis.link")
+    page = client.get(f"/admin/core/auditentry/{entry.pk}/change/").content.decode()
+    assert "Hidden: you may not see the object this entry is about." in page
+    assert red.reference not in page
+
+
+# --- the forms: CSRF, second factor, read-only token, oracle -----------------------------------
+
+def test_link_and_unlink_forms_need_the_csrf_token(alice, bob, charlie):
+    a = file_report(alice, indicators=BOTNET)
+    b = file_report(bob, indicators=BOTNET)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(charlie)
+    assert client.post("/analysis/links/link/", {"reports": [a.pk, b.pk],
+                                                 "label": "x"}).status_code == 403
+    assert not IncidentCluster.objects.exists()
+    linking.link(charlie, [a, b], label="Mirai")
+    assert client.post("/analysis/links/unlink/", {"report": a.pk}).status_code == 403
+    assert IncidentCluster.objects.get().members.count() == 2
+
+
+def test_a_password_without_the_second_factor_cannot_link(alice, bob, charlie, client,
+                                                          settings):
+    settings.REQUIRE_2FA = True
+    a = file_report(alice, indicators=BOTNET)
+    b = file_report(bob, indicators=BOTNET)
+    assert client.post("/account/login/", {"username": "charlie",
+                                           "password": PASSWORD}).status_code == 302
+    response = client.post("/analysis/links/link/", {"reports": [a.pk, b.pk], "label": "x"})
+    assert response.status_code == 302 and response.url.startswith("/account/two-factor/")
+    response = client.post("/api/v1/linked-incidents/", {"reports": [a.pk, b.pk],
+                                                         "label": "x"},
+                           content_type="application/json")
+    assert response.status_code in (401, 403)
+    assert not IncidentCluster.objects.exists()
+
+
+def test_read_only_token_cannot_unlink(alice, bob, charlie):
+    a = file_report(alice, indicators=BOTNET)
+    b = file_report(bob, indicators=BOTNET)
+    cluster = linking.link(charlie, [a, b], label="Mirai")
+    url = f"/api/v1/linked-incidents/{cluster.pk}/reports/{a.pk}/"
+    assert api_client(charlie, read_only=True).delete(url).status_code == 403
+    assert cluster.members.count() == 2
+
+
+def test_hidden_and_missing_reports_answer_alike(alice, bob, charlie, dave):
+    """An analyst not named cannot tell a RED report from a number that does not exist."""
+    red = file_report(alice, tlp="red", indicators=BOTNET, named_analysts=[dave])
+    b = file_report(bob, indicators=BOTNET)
+    missing = Incident.objects.order_by("-pk").first().pk + 1000
+    analyst = api_client(charlie)
+    answers = [analyst.post("/api/v1/linked-incidents/", {"reports": [n, b.pk], "label": "x"},
+                            format="json") for n in (red.pk, missing)]
+    assert [r.status_code for r in answers] == [404, 404]
+    assert answers[0].content == answers[1].content
+    client = Client()
+    client.force_login(charlie)
+    pages = [client.post("/analysis/links/link/", {"reports": [n, b.pk], "label": "x"})
+             for n in (red.pk, missing)]
+    assert [p.status_code for p in pages] == [404, 404]
+    assert not IncidentCluster.objects.exists()
+
+
+def test_a_draft_cannot_be_linked(alice, bob, charlie):
+    draft = file_report(alice, indicators=BOTNET, submit=False)
+    b = file_report(bob, indicators=BOTNET)
+    # The Secretariat does not see a draft: as if it did not exist.
+    response = api_client(charlie).post("/api/v1/linked-incidents/",
+                                        {"reports": [draft.pk, b.pk], "label": "x"},
+                                        format="json")
+    assert response.status_code == 404
+    assert not IncidentCluster.objects.exists()
+
+
+def test_a_report_taken_between_the_check_and_the_write_is_refused_not_a_500(
+        alice, bob, charlie, monkeypatch):
+    """Two analysts linking the same report at once: the second gets a message, never a second
+    linked incident or a server error."""
+    from sentinelle.analysis.models import LinkedReport
+
+    a = file_report(alice, indicators=BOTNET)
+    b = file_report(bob, indicators=BOTNET)
+    c = file_report(bob, indicators=BOTNET, title="Third")
+    other = linking.link(charlie, [a, c], label="First")
+    real = LinkedReport.objects.filter
+
+    def blind(*args, **kwargs):   # the check sees the state before the other analyst's write
+        if "incident__in" in kwargs:
+            return real(pk__in=[])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(LinkedReport.objects, "filter", blind)
+    response = api_client(charlie).post("/api/v1/linked-incidents/",
+                                        {"reports": [a.pk, b.pk], "label": "Second"},
+                                        format="json")
+    assert response.status_code == 400, response.content
+    assert "reports" in response.json()
+    assert list(IncidentCluster.objects.all()) == [other]
+
+
+# --- counting once: no withheld figure can be worked out from the public totals ----------------
+
+def _consenting(user, n: int, **extra) -> list:
+    reports = [file_report(user, indicators=[{"type": "sha256",
+                                              "value": f"{user.pk:03d}{i}".ljust(64, "d")}],
+                           **extra) for i in range(n)]
+    Incident.objects.filter(pk__in=[r.pk for r in reports]).update(consent_to_name=True)
+    return reports
+
+
+def test_unnamed_states_small_count_cannot_be_worked_out_once_reports_are_linked(charlie,
+                                                                                 settings):
+    """k=3. Cuba (Americas) and Switzerland and France (Europe) are named, five reports each;
+    Germany (Europe) is not named and filed one report. Linking a Swiss report with a French
+    one makes the named rows add up to the total (14+1 = 15) and the Europe row to its named
+    States' (10), so the clamp sees no remainder and hides nothing, yet total reports − the
+    named rows' reports = 16 − 15 = 1: Germany's single report."""
+    settings.SMALL_COUNT = 3
+    named = [make_user(f"fp{s}", Role.FOCAL_POINT, s) for s in ("CU", "CH", "FR")]
+    reports = {u.state.alpha2: _consenting(u, 5) for u in named}
+    lone = make_user("fpDE", Role.FOCAL_POINT, "DE")
+    file_report(lone, indicators=[{"type": "sha256", "value": "e" * 64}])   # no consent
+    linking.link(charlie, [reports["CH"][0], reports["FR"][0]], label="One")
+    raw = compute(StatsFilter(year=2026), with_shares=True, with_year_over_year=False)
+    assert (raw.totals["incidents"], raw.totals["reported"]) == (15, 16)
+    public = publish(raw)
+    t = public.totals
+    rows = {r["key"]: r for r in public.by_state}
+    europe = {r["key"]: r for r in public.by_itu_d_region}["Europe"]
+
+    def rest(margin: dict, cells: list[dict], field: str) -> int | None:
+        if margin[field] is None or any(r[field] is None for r in cells):
+            return None
+        return margin[field] - sum(r[field] for r in cells)
+
+    in_europe = [r for r in rows.values() if r["itu_d_region"] == "Europe"]
+    # What the unnamed State reported must not read 1 (0 < n < k) by any subtraction.
+    for field in ("reported", "incidents"):
+        for value in (rest(t, list(rows.values()), field), rest(europe, in_europe, field)):
+            assert value is None or value == 0 or value >= 3, (field, value, t, rows)
+    # With the links' overcount the reader also knows (reports − incidents): not 1 either.
+    left = rest(t, list(rows.values()), "incidents")
+    if left is not None and None not in (t["reported"], t["incidents"]):
+        assert left + t["reported"] - t["incidents"] not in (1, 2)
+
+
+def test_linking_does_not_hide_more_when_nothing_is_small(charlie, settings):
+    """The fix must not hide figures a reader could not misuse: four named States with five
+    reports each, two linked, everything stays visible."""
+    settings.SMALL_COUNT = 3
+    users = [make_user(f"fp{s}", Role.FOCAL_POINT, s) for s in ("CU", "CH", "FR", "DE")]
+    reports = {u.state.alpha2: _consenting(u, 5) for u in users}
+    linking.link(charlie, [reports["CH"][0], reports["FR"][0]], label="One")
+    public = publish(compute(StatsFilter(year=2026), with_shares=True,
+                             with_year_over_year=False))
+    assert (public.totals["incidents"], public.totals["reported"]) == (19, 20)
+    assert all(r["incidents"] == 5 for r in public.by_state)
