@@ -276,3 +276,22 @@ def test_linking_does_not_hide_more_when_nothing_is_small(charlie, settings):
                              with_year_over_year=False))
     assert (public.totals["incidents"], public.totals["reported"]) == (19, 20)
     assert all(r["incidents"] == 5 for r in public.by_state)
+
+
+def test_unnamed_analyst_cannot_add_to_a_linked_incident_hidden_from_him(alice, bob, dave,
+                                                                          charlie, client):
+    """Its number answers like one that does not exist, on the API and the form alike."""
+    a = file_report(alice, tlp="red", indicators=BOTNET, named_analysts=[dave])
+    carol = make_user("carol", Role.FOCAL_POINT, "FR")
+    b = file_report(carol, tlp="red", indicators=BOTNET, named_analysts=[dave])
+    hidden = linking.link(dave, [a, b], label="Secret")
+    mine = file_report(bob, indicators=BOTNET)
+    for number in (hidden.pk, hidden.pk + 100):
+        response = api_client(charlie).post("/api/v1/linked-incidents/",
+                                            {"reports": [mine.pk], "cluster": number},
+                                            format="json")
+        assert response.status_code == 404
+    client.force_login(charlie)
+    assert client.post("/analysis/links/link/", {"reports": [mine.pk],
+                                                 "cluster": hidden.pk}).status_code == 404
+    assert hidden.members.count() == 2

@@ -56,8 +56,8 @@ def links(request: HttpRequest) -> HttpResponse:
     _require_secretariat(request)
     visible = Incident.objects.for_user(request.user)
     existing = []
-    for cluster in IncidentCluster.objects.prefetch_related("members").select_related(
-            "created_by"):
+    for cluster in linking.visible_clusters(request.user).prefetch_related(
+            "members").select_related("created_by"):
         ids = [m.incident_id for m in cluster.members.all()]
         members = list(visible.filter(pk__in=ids).select_related("state"))
         existing.append({"cluster": cluster, "members": members,
@@ -80,7 +80,8 @@ def link(request: HttpRequest) -> HttpResponse:
         cluster = None
         if request.POST.get("cluster"):
             try:
-                cluster = IncidentCluster.objects.get(pk=int(request.POST["cluster"]))
+                cluster = linking.visible_clusters(request.user).get(
+                    pk=int(request.POST["cluster"]))
             except (ValueError, IncidentCluster.DoesNotExist):
                 raise Http404 from None
         cluster = linking.link(request.user, reports, cluster=cluster,

@@ -32,14 +32,17 @@ from sentinelle.analysis import correlation
 from sentinelle.analysis.models import IncidentCluster, LinkedReport
 from sentinelle.analysis.statistics import COUNTED_EXCLUDED_STATUSES
 from sentinelle.core import audit
-from sentinelle.incidents.models import Incident
+from sentinelle.incidents.models import TLP, Incident
 
-__all__ = ["LinkSuggestion", "LinkedView", "link", "suggestions", "unlink", "view_for"]
+__all__ = ["LinkSuggestion", "LinkedView", "link", "suggestions", "unlink", "view_for",
+           "visible_clusters"]
 
 MAX_LABEL = 200
 MAX_NOTE = 500
 # A linked incident larger than this is a campaign, not one incident: keep clusters reviewable.
 MAX_MEMBERS = 50
+# Reports whose existence another State's focal point may not learn, even as a count.
+RESTRICTED_TLP = (TLP.AMBER_STRICT, TLP.RED)
 
 
 def _require_secretariat(user) -> None:
@@ -174,8 +177,26 @@ def view_for(user, incident: Incident) -> LinkedView | None:
     ids = list(membership.cluster.members.values_list("incident_id", flat=True))
     members = list(Incident.objects.for_user(user).filter(pk__in=ids)
                    .select_related("state").order_by("started_at", "pk"))
-    return LinkedView(membership.cluster, members, len(ids) - len(members),
-                      can_edit=secretariat)
+    hidden = Incident.objects.filter(pk__in=ids).exclude(pk__in=[m.pk for m in members])
+    if not secretariat:
+        # A focal point may learn that another State's TLP:AMBER report is linked with its own
+        # (a count, no more), but not that a TLP:AMBER+STRICT or RED report exists at all, nor
+        # of one withdrawn or merged (it no longer counts).
+        hidden = hidden.exclude(tlp__in=RESTRICTED_TLP).exclude(
+            status__in=COUNTED_EXCLUDED_STATUSES)
+    others = hidden.count()
+    if not secretariat and len(members) + others < 2:
+        return None   # nothing it may know of is linked with its report
+    return LinkedView(membership.cluster, members, others, can_edit=secretariat)
+
+
+def visible_clusters(user):
+    """The linked incidents an analyst may know of: those with a member the analyst may see.
+    One made only of reports hidden from the analyst (RED reports of States that did not name
+    them) is not listed: its name and size would tell that those reports exist."""
+    _require_secretariat(user)
+    return IncidentCluster.objects.filter(
+        members__incident__in=Incident.objects.for_user(user).values("pk")).distinct()
 
 
 @dataclass

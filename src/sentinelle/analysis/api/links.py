@@ -65,7 +65,7 @@ class LinkedIncidentsView(APIView):
                    summary="Linked incidents (the Secretariat)")
     def get(self, request: Request) -> Response:
         _secretariat(request)
-        clusters = IncidentCluster.objects.select_related("created_by")
+        clusters = linking.visible_clusters(request.user).select_related("created_by")
         return Response([_data(request.user, c) for c in clusters])
 
     @extend_schema(operation_id="linked_incidents_link", tags=["analysis"], request=LinkInput,
@@ -82,7 +82,7 @@ class LinkedIncidentsView(APIView):
             raise Http404   # a report the caller may not see: as if it did not exist
         cluster = None
         if data["cluster"] is not None:
-            cluster = IncidentCluster.objects.filter(pk=data["cluster"]).first()
+            cluster = linking.visible_clusters(request.user).filter(pk=data["cluster"]).first()
             if cluster is None:
                 raise Http404
         try:
