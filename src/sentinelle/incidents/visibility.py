@@ -241,6 +241,8 @@ def audit_content_visible(user, entry) -> bool:
 
     from sentinelle.incidents.models import Incident
 
+    if entry.object_type == "analysis.incidentcluster":
+        return _cluster_entry_visible(user, entry)
     if not entry.object_id.isdigit():
         return entry.object_type not in {*_AUDITED_MODELS, "incidents.incident"}
     pk = int(entry.object_id)
@@ -260,3 +262,24 @@ def audit_content_visible(user, entry) -> bool:
         model = getattr(importlib.import_module(module), name)
         return model.objects.for_user(user).filter(pk=pk).exists()
     return True
+
+
+def _cluster_entry_visible(user, entry) -> bool:
+    """An entry about a linked incident names its members by reference (State, year, number):
+    shown only to whom may see every one of them, or it would tell that a RED report exists.
+    The linked incident itself may be gone (dissolved), so the references decide."""
+    from sentinelle.incidents.models import Incident
+
+    refs: set[str] = set()
+    for snapshot in (entry.before, entry.after):
+        if isinstance(snapshot, dict):
+            refs.update(str(r) for r in snapshot.get("reports") or [])
+            if snapshot.get("removed"):
+                refs.add(str(snapshot["removed"]))
+    pks = set()
+    for ref in refs:
+        tail = ref.rsplit("-", 1)[-1]
+        if not tail.isdigit():
+            return False       # not a reference this platform writes: show nothing
+        pks.add(int(tail))
+    return Incident.objects.for_user(user).filter(pk__in=pks).count() == len(pks)
