@@ -6,6 +6,7 @@ analyst the States did not name, dave = an analyst Cuba names on its RED report.
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 
 from sentinelle.analysis import linking
@@ -295,3 +296,31 @@ def test_unnamed_analyst_cannot_add_to_a_linked_incident_hidden_from_him(alice, 
     assert client.post("/analysis/links/link/", {"reports": [mine.pk],
                                                  "cluster": hidden.pk}).status_code == 404
     assert hidden.members.count() == 2
+
+
+def test_an_unlink_racing_another_is_answered_not_a_500(alice, bob, charlie, monkeypatch):
+    """Two analysts unlink the two members of a linked incident at once: the second finds it
+    dissolved under the lock and is told the report is not linked."""
+    from sentinelle.analysis.models import LinkedReport
+
+    a = file_report(alice, indicators=BOTNET)
+    b = file_report(bob, indicators=BOTNET)
+    cluster = linking.link(charlie, [a, b], label="Mirai")
+    stale = LinkedReport.objects.get(incident=b)
+    linking.unlink(charlie, a)                   # the first analyst: the link dissolves
+    real = LinkedReport.objects.select_related
+
+    class Stale:                                 # the second read its membership before that
+        def filter(self, **kwargs):
+            return self
+
+        def first(self):
+            return stale
+
+    monkeypatch.setattr(LinkedReport.objects, "select_related", lambda *a: Stale())
+    with pytest.raises(ValidationError) as info:
+        linking.unlink(charlie, b)
+    monkeypatch.setattr(LinkedReport.objects, "select_related", real)
+    assert "report" in info.value.message_dict
+    assert not IncidentCluster.objects.filter(pk=cluster.pk).exists()
+    assert AuditEntry.objects.filter(action="analysis.unlink").count() == 1

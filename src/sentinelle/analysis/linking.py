@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from sentinelle.analysis import correlation
@@ -98,21 +98,34 @@ def link(user, reports: Iterable[Incident], cluster: IncidentCluster | None = No
                               "first.") % {"ref": membership.incident.reference}
     if errors:
         raise ValidationError(errors)
-    with transaction.atomic():
-        if cluster is None:
-            cluster = IncidentCluster.objects.create(label=label, note=note, created_by=user)
-            before: list[str] = []
-        else:
-            cluster = IncidentCluster.objects.select_for_update().get(pk=cluster.pk)
-            before = _references(cluster)
-        have = set(cluster.members.values_list("incident_id", flat=True))
-        for report in reports:
-            if report.pk not in have:
-                LinkedReport.objects.create(incident=report, cluster=cluster, added_by=user)
-        audit.record("analysis.link", cluster, actor=user,
-                     before={"label": cluster.label, "reports": before} if before else None,
-                     after={"label": cluster.label, "reports": _references(cluster),
-                            "note": note})
+    try:
+        with transaction.atomic():
+            cluster = _write_link(user, reports, cluster, label, note)
+    except (IntegrityError, IncidentCluster.DoesNotExist):
+        # Another analyst linked one of these reports (the unique membership refused it) or
+        # dissolved the linked incident between the checks above and this write.
+        raise ValidationError({"reports": _(
+            "Another analyst changed these links at the same time; reload and try "
+            "again.")}) from None
+    return cluster
+
+
+def _write_link(user, reports: list[Incident], cluster: IncidentCluster | None, label: str,
+                note: str) -> IncidentCluster:
+    if cluster is None:
+        cluster = IncidentCluster.objects.create(label=label, note=note, created_by=user)
+        before: list[str] = []
+    else:
+        cluster = IncidentCluster.objects.select_for_update().get(pk=cluster.pk)
+        before = _references(cluster)
+    have = set(cluster.members.values_list("incident_id", flat=True))
+    for report in reports:
+        if report.pk not in have:
+            LinkedReport.objects.create(incident=report, cluster=cluster, added_by=user)
+    audit.record("analysis.link", cluster, actor=user,
+                 before={"label": cluster.label, "reports": before} if before else None,
+                 after={"label": cluster.label, "reports": _references(cluster),
+                        "note": note})
     return cluster
 
 
@@ -128,7 +141,12 @@ def unlink(user, report: Incident, note: str = "") -> IncidentCluster | None:
         if membership is None:
             raise ValidationError({"report": _("%(ref)s is not linked.") % {
                 "ref": report.reference}})
-        cluster = IncidentCluster.objects.select_for_update().get(pk=membership.cluster_id)
+        cluster = IncidentCluster.objects.select_for_update().filter(
+            pk=membership.cluster_id).first()
+        # Re-read under the lock: another analyst may have unlinked it meanwhile.
+        if cluster is None or not cluster.members.filter(incident=report).exists():
+            raise ValidationError({"report": _("%(ref)s is not linked.") % {
+                "ref": report.reference}})
         before = _references(cluster)
         membership.delete()
         dissolved = cluster.members.count() < 2
