@@ -265,6 +265,19 @@ def _relations(out: Stats, shares: dict[str, Any], raw_states: list[dict[str, An
     def rows(name: str) -> list[_Cell]:
         return [cells[(name, r["key"])] for r in getattr(out, name)]
 
+    reported_shares = shares.get("reported", {})
+
+    def reports_of(name: str, row: dict[str, Any]) -> _Cell:
+        """A row's individual reports, as a cell: hiding it hides the row (its incidents would
+        otherwise still give it away when nothing in it is linked)."""
+        if (name, row["key"], "reported") in cells:       # a row with summary-return excess
+            return cells[(name, row["key"], "reported")]
+        key = (name, row["key"], "reports")
+        if key not in cells:
+            cells[key] = _Cell(row, "incidents", row["reported"],
+                               reported_shares.get(name, {}).get(row["key"], {}), row["key"])
+        return cells[key]
+
     total, reported = cells[("totals", "incidents")], cells[("totals", "reported")]
     relations = [_Relation(total, [reported, cells[("totals", "from_summary_returns")]])]
     for name in ("by_category", "by_rsit_class", "by_itu_d_region", "by_admin_region",
@@ -272,6 +285,14 @@ def _relations(out: Stats, shares: dict[str, Any], raw_states: list[dict[str, An
         relations.append(_Relation(total, rows(name)))
     for name in ("by_rsit_type", "by_month", "by_severity", "by_status", "by_channel"):
         relations.append(_Relation(reported, rows(name)))
+    # Linked incidents make a row's incidents add up to more than the total (the clamp in
+    # _Relation.unseen), which hides no remainder: the reports do add up exactly, each in one
+    # row, so the same tables are checked again by their "reported" column. Without it, total
+    # reports − the named States' reports gave an unnamed State's single report.
+    for name in ("by_category", "by_rsit_class", "by_itu_d_region", "by_admin_region",
+                 "by_state"):
+        relations.append(_Relation(reported, [reports_of(name, r)
+                                              for r in getattr(out, name)]))
     relations.append(_Relation(reported, [cells[("totals", "with_evidence")]]))
     for name in ("time_to_acknowledge", "time_to_close"):
         relations.append(_Relation(reported, [cells[(name, "count")]]))
@@ -288,9 +309,13 @@ def _relations(out: Stats, shares: dict[str, Any], raw_states: list[dict[str, An
             members = [cells[("by_state", r["key"])] for r in out.by_state
                        if r[field] == region["key"]]
             relations.append(_Relation(cells[(name, region["key"])], members))
+            relations.append(_Relation(reports_of(name, region),
+                                       [reports_of("by_state", r) for r in out.by_state
+                                        if r[field] == region["key"]]))
     for cls in out.by_rsit_class:
-        margin = cells.get((
-            "by_rsit_class", cls["key"], "reported"), cells[("by_rsit_class", cls["key"])])
+        # RSIT types count reports: their margin is the class's reports, never its incidents
+        # (fewer than its reports once some are linked).
+        margin = reports_of("by_rsit_class", cls)
         members = [cells[("by_rsit_type", r["key"])] for r in out.by_rsit_type
                    if r["key"].split(":")[0] == cls["key"]]
         relations.append(_Relation(margin, members))

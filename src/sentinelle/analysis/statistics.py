@@ -478,6 +478,18 @@ def _all_shares(reports: QuerySet, lines: QuerySet | None, categories: list, cla
         "incidents": {pks[r["key"]]: r["incidents"] for r in stats.by_state},
         "reported": {pks[r["key"]]: r["reported"] for r in stats.by_state},
     }
+    # Individual reports per row and State of the tables that count a linked incident once:
+    # their "reported" column adds up exactly to the reports (each report in one row), which
+    # the disclosure rule checks as a relation of its own (disclosure.py).
+    shares["reported"] = {
+        "by_category": _shares(reports, None, "category_id", None,
+                               {pk: code for pk, code, _l in categories}),
+        "by_rsit_class": _shares(reports, None, "rsit_type__rsit_class_id", None,
+                                 {pk: code for pk, code, _l in classes}),
+        "by_itu_d_region": _shares(reports, None, "state__itu_d_region", None, regions),
+        "by_admin_region": _shares(reports, None, "state__admin_region", None, admin),
+        "by_state": {r["key"]: {pks[r["key"]]: r["reported"]} for r in stats.by_state},
+    }
     return shares
 
 
