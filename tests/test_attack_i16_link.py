@@ -324,3 +324,19 @@ def test_an_unlink_racing_another_is_answered_not_a_500(alice, bob, charlie, mon
     assert "report" in info.value.message_dict
     assert not IncidentCluster.objects.filter(pk=cluster.pk).exists()
     assert AuditEntry.objects.filter(action="analysis.unlink").count() == 1
+
+
+def test_seed_demo_never_names_a_linked_incident_after_a_red_report(alice, bob, dave, charlie):
+    """The demo names its linked incident after a member's title; every analyst reads that name,
+    so a RED report's title (seen by its named analysts only) must not become it."""
+    from sentinelle.incidents.management.commands.seed_demo import Command
+
+    file_report(alice, tlp="red", title="Havana substation secret", indicators=BOTNET,
+                named_analysts=[dave])
+    file_report(bob, tlp="green", title="Swiss view", indicators=BOTNET)
+    Command._link(dave)
+    for cluster in IncidentCluster.objects.all():
+        assert "Havana" not in cluster.label
+        client = Client()
+        client.force_login(charlie)
+        assert "Havana" not in client.get("/analysis/links/").content.decode()
