@@ -163,6 +163,10 @@ class Command(BaseCommand):
 
         for cluster in correlation.clusters(analyst):
             states = {i.state_id for i in cluster.incidents}
+            # Every analyst reads the linked incident's name: never one taken from a report
+            # that only its named analysts may see.
+            if any(i.tlp in linking.RESTRICTED_TLP for i in cluster.incidents):
+                continue
             if 2 <= len(cluster.incidents) <= 3 and len(states) == len(cluster.incidents):
                 first = cluster.incidents[0]
                 linking.link(analyst, cluster.incidents, label=first.title[:200],
