@@ -340,3 +340,22 @@ def test_seed_demo_never_names_a_linked_incident_after_a_red_report(alice, bob, 
         client = Client()
         client.force_login(charlie)
         assert "Havana" not in client.get("/analysis/links/").content.decode()
+
+
+@pytest.mark.parametrize("target", ["/\\evil.example/", "/\\/evil.example", "//evil.example",
+                                    "https://evil.example/", "/\t/evil.example"])
+def test_link_forms_never_send_the_analyst_to_another_site(alice, bob, charlie, client, target):
+    """A browser reads "/\\evil.example" as "//evil.example": another site, with the success
+    message of a Secretariat page as bait."""
+    a = file_report(alice, indicators=BOTNET)
+    b = file_report(bob, indicators=BOTNET)
+    client.force_login(charlie)
+    response = client.post("/analysis/links/link/", {"reports": [a.pk, b.pk], "label": "M",
+                                                     "next": target})
+    assert response.status_code == 302 and response["Location"] == "/analysis/links/"
+    response = client.post("/analysis/links/unlink/", {"report": a.pk, "next": target})
+    assert response.status_code == 302 and response["Location"] == "/analysis/links/"
+    c = file_report(alice, indicators=BOTNET, title="again")
+    response = client.post("/analysis/duplicates/merge/", {"primary": a.pk, "duplicate": c.pk,
+                                                           "next": target})
+    assert response.status_code == 302 and "evil" not in response["Location"]
