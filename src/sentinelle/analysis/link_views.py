@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -23,9 +24,14 @@ def _require_secretariat(request: HttpRequest) -> None:
         raise Http404  # outsiders learn nothing, not even that the page exists
 
 
-def _next(request: HttpRequest) -> str:
+def safe_next(request: HttpRequest, default: str = "/analysis/links/") -> str:
+    """A path of this site only: "/\\host" or "/<tab>/host" is another site to a browser."""
     target = request.POST.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") else "/analysis/links/"
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()) \
+            and not any(c in target for c in "\\\t\r\n"):
+        return target
+    return default
 
 
 def _report_ids(values: list[str]) -> list[int]:
@@ -95,7 +101,7 @@ def link(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, _("Linked as one incident: %(label)s.") % {
             "label": cluster.label})
-    return redirect(_next(request))
+    return redirect(safe_next(request))
 
 
 @login_required
@@ -116,4 +122,4 @@ def unlink(request: HttpRequest) -> HttpResponse:
             messages.error(request, message)
     else:
         messages.success(request, _("%(ref)s is no longer linked.") % {"ref": report.reference})
-    return redirect(_next(request))
+    return redirect(safe_next(request))

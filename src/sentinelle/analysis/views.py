@@ -10,11 +10,12 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from sentinelle.analysis import charts, correlation, disclosure, handling
+from sentinelle.analysis import charts, correlation, disclosure, handling, link_views
 from sentinelle.analysis.filters import query_from_filter
 from sentinelle.analysis.forms import HandlingExpectationForm
 from sentinelle.analysis.statistics import Stats, StatsFilter
@@ -159,8 +160,7 @@ def merge(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, _("%(dup)s is marked as a duplicate of %(primary)s.") % {
             "dup": duplicate.reference, "primary": primary.reference})
-    return redirect(request.POST.get("next") if request.POST.get("next", "").startswith("/")
-                    and not request.POST["next"].startswith("//") else "analysis-duplicates")
+    return redirect(link_views.safe_next(request, reverse("analysis-duplicates")))
 
 
 def _sort_headers(sort: str) -> list[dict]:
