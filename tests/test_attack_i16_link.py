@@ -359,3 +359,38 @@ def test_link_forms_never_send_the_analyst_to_another_site(alice, bob, charlie, 
     response = client.post("/analysis/duplicates/merge/", {"primary": a.pk, "duplicate": c.pk,
                                                            "next": target})
     assert response.status_code == 302 and "evil" not in response["Location"]
+
+
+def test_merging_a_linked_report_into_its_states_primary_still_counts_the_incident_once(
+        alice, bob, charlie, client):
+    """Cuba reported the botnet twice and Switzerland once; the analyst links Cuba's first
+    report with Switzerland's, then marks it a duplicate of Cuba's second. The linked incident
+    must follow the primary, or the one botnet counts twice (Cuba's primary + the link)."""
+    a = file_report(alice, indicators=BOTNET)
+    b = file_report(bob, indicators=BOTNET)
+    primary = file_report(alice, indicators=BOTNET, title="Cuba, complete report")
+    cluster = linking.link(charlie, [a, b], label="Mirai")
+    client.force_login(charlie)
+    response = client.post("/analysis/duplicates/merge/", {"primary": primary.pk,
+                                                           "duplicate": a.pk})
+    assert response.status_code == 302
+    totals = compute(StatsFilter(year=2026)).totals
+    assert (totals["incidents"], totals["reported"]) == (1, 2)
+    assert set(cluster.members.values_list("incident_id", flat=True)) == {primary.pk, b.pk}
+    entry = AuditEntry.objects.filter(action="analysis.link").order_by("-seq").first()
+    assert primary.reference in entry.after["reports"]
+
+
+def test_merging_into_a_primary_of_the_same_linked_incident_drops_the_duplicate(alice, bob,
+                                                                               charlie):
+    from sentinelle.incidents import services
+
+    a = file_report(alice, indicators=BOTNET)
+    b = file_report(bob, indicators=BOTNET)
+    primary = file_report(alice, indicators=BOTNET, title="Cuba, complete report")
+    cluster = linking.link(charlie, [a, b, primary], label="Mirai")
+    services.change_status(a, charlie, "duplicate", duplicate_of=primary)
+    assert set(cluster.members.values_list("incident_id", flat=True)) == {primary.pk, b.pk}
+    # Unlinking Switzerland's report now dissolves the linked incident: one report is left.
+    assert linking.unlink(charlie, b) is None
+    assert not IncidentCluster.objects.exists()
