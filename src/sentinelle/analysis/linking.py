@@ -34,8 +34,8 @@ from sentinelle.analysis.statistics import COUNTED_EXCLUDED_STATUSES
 from sentinelle.core import audit
 from sentinelle.incidents.models import TLP, Incident
 
-__all__ = ["LinkSuggestion", "LinkedView", "link", "suggestions", "unlink", "view_for",
-           "visible_clusters"]
+__all__ = ["LinkSuggestion", "LinkedView", "follow_merge", "link", "suggestions", "unlink",
+           "view_for", "visible_clusters"]
 
 MAX_LABEL = 200
 MAX_NOTE = 500
@@ -159,6 +159,38 @@ def unlink(user, report: Incident, note: str = "") -> IncidentCluster | None:
             cluster.delete()  # the last membership goes with it (cascade)
             return None
     return cluster
+
+
+def follow_merge(incident: Incident) -> None:
+    """A linked report marked a duplicate of its State's primary hands its place in the linked
+    incident to the primary, or the incident would count twice (the primary on its own and the
+    link through the other States' reports). Called on every save of a report; audited as a
+    link change. A primary already in another linked incident is left there: merging two
+    linked incidents is the analyst's decision."""
+    if incident.status != "duplicate" or incident.duplicate_of_id is None:
+        return
+    membership = LinkedReport.objects.filter(incident=incident).first()
+    if membership is None:
+        return
+    with transaction.atomic():
+        cluster = IncidentCluster.objects.select_for_update().get(pk=membership.cluster_id)
+        other = LinkedReport.objects.filter(incident_id=incident.duplicate_of_id).first()
+        if other is not None and other.cluster_id != cluster.pk:
+            return
+        before = _references(cluster)
+        if other is None:
+            membership.incident_id = incident.duplicate_of_id
+            membership.save(update_fields=["incident"])
+        else:
+            membership.delete()        # the primary is already a member
+        dissolved = cluster.members.count() < 2
+        audit.record("analysis.link", cluster,
+                     before={"label": cluster.label, "reports": before},
+                     after={"label": cluster.label,
+                            "reports": [] if dissolved else _references(cluster),
+                            "merged": incident.reference, "dissolved": dissolved})
+        if dissolved:
+            cluster.delete()
 
 
 @dataclass

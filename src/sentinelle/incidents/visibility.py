@@ -274,8 +274,7 @@ def _cluster_entry_visible(user, entry) -> bool:
     for snapshot in (entry.before, entry.after):
         if isinstance(snapshot, dict):
             refs.update(str(r) for r in snapshot.get("reports") or [])
-            if snapshot.get("removed"):
-                refs.add(str(snapshot["removed"]))
+            refs.update(str(snapshot[k]) for k in ("removed", "merged") if snapshot.get(k))
     pks = set()
     for ref in refs:
         tail = ref.rsplit("-", 1)[-1]
