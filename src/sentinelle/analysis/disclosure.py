@@ -22,7 +22,9 @@ report all show it, so they cannot disagree. The rule (also in the README, "Disc
   acknowledged within the reports), the cells one cannot see — hidden ones, plus the part of the
   margin that no row shows — must again add up to 0 or to at least k, with no single State
   holding all but fewer than k of them. If not, the next smallest visible cell is hidden too, or,
-  failing that, the margin. So no subtraction recovers a hidden figure.
+  failing that, the margin. So no subtraction recovers a hidden figure. Linked incidents
+  count once in the total but in every row they touch, so the tables that count them once
+  are checked again by their individual reports ("reported"), which add up exactly.
 * **Naming**: a State appears by name only if every report it made that counts in the year
   carries its consent (``Incident.consent_to_name``), as in the Council report; the others are
   only counted, inside aggregates.

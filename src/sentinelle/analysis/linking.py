@@ -14,7 +14,9 @@ reports dissolves.
 
 What a reader learns of a link is bounded by ``Incident.objects.for_user``: ``view_for`` lists
 only the members the reader may see and gives the rest as a count, and a focal point sees a
-link only on its own State's reports.
+link only on its own State's reports, never counting another State's AMBER+STRICT or RED
+report (its existence is not theirs to know). An analyst knows only the linked incidents with a
+member they may see (``visible_clusters``).
 """
 
 from __future__ import annotations
