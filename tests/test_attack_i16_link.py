@@ -394,3 +394,24 @@ def test_merging_into_a_primary_of_the_same_linked_incident_drops_the_duplicate(
     # Unlinking Switzerland's report now dissolves the linked incident: one report is left.
     assert linking.unlink(charlie, b) is None
     assert not IncidentCluster.objects.exists()
+
+
+def test_the_unnamed_states_incidents_are_the_remainder_not_a_clamped_difference(charlie,
+                                                                                  settings):
+    """Germany (not named) filed three reports of one botnet, linked with a Swiss report (both
+    in Europe): it reported 3 but counts 1 incident. The part of the total (and of Europe's)
+    that no row shows is that 1 (README: it must be 0 or at least k), though total − named
+    rows = 15 − 15 = 0 and Europe − its named rows = 10 − 10 = 0 read as nothing."""
+    settings.SMALL_COUNT = 3
+    named = [make_user(f"fp{s}", Role.FOCAL_POINT, s) for s in ("CU", "CH", "FR")]
+    reports = {u.state.alpha2: _consenting(u, 5) for u in named}
+    lone = make_user("fpDE", Role.FOCAL_POINT, "DE")
+    german = [file_report(lone, indicators=BOTNET, title=f"DE {n}") for n in range(3)]
+    linking.link(charlie, [reports["CH"][0], *german], label="One")
+    raw = compute(StatsFilter(year=2026), with_shares=True, with_year_over_year=False)
+    de = {r["key"]: r for r in raw.by_state}["DE"]
+    assert (de["incidents"], de["reported"]) == (1, 3)
+    assert (raw.totals["incidents"], raw.totals["reported"]) == (15, 18)
+    public = publish(raw)
+    assert public.totals["incidents"] is None or any(
+        r["incidents"] is None for r in public.by_state), public.by_state
