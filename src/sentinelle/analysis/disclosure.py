@@ -281,20 +281,32 @@ def _relations(out: Stats, shares: dict[str, Any], raw_states: list[dict[str, An
         return cells[key]
 
     total, reported = cells[("totals", "incidents")], cells[("totals", "reported")]
+    # The States that may not be named have no row; their figures are the part of a margin
+    # no row shows. Known exactly (not as margin − named rows, which linked incidents make
+    # smaller than it is, see _Relation.unseen), they enter the relations as hidden cells.
+    named = {r["key"] for r in out.by_state}
+    unnamed = [r for r in raw_states if r["key"] not in named and r["key"] in pks]
+
+    def unlisted(row: dict[str, Any], field: str) -> _Cell:
+        return _Cell({"incidents": None}, "incidents", row[field], {pks[row["key"]]: row[field]},
+                     row["key"])
+
     relations = [_Relation(total, [reported, cells[("totals", "from_summary_returns")]])]
-    for name in ("by_category", "by_rsit_class", "by_itu_d_region", "by_admin_region",
-                 "by_state"):
+    for name in ("by_category", "by_rsit_class", "by_itu_d_region", "by_admin_region"):
         relations.append(_Relation(total, rows(name)))
+    relations.append(_Relation(total, [*rows("by_state"),
+                                       *(unlisted(r, "incidents") for r in unnamed)]))
     for name in ("by_rsit_type", "by_month", "by_severity", "by_status", "by_channel"):
         relations.append(_Relation(reported, rows(name)))
     # Linked incidents make a row's incidents add up to more than the total (the clamp in
     # _Relation.unseen), which hides no remainder: the reports do add up exactly, each in one
     # row, so the same tables are checked again by their "reported" column. Without it, total
     # reports − the named States' reports gave an unnamed State's single report.
-    for name in ("by_category", "by_rsit_class", "by_itu_d_region", "by_admin_region",
-                 "by_state"):
+    for name in ("by_category", "by_rsit_class", "by_itu_d_region", "by_admin_region"):
         relations.append(_Relation(reported, [reports_of(name, r)
                                               for r in getattr(out, name)]))
+    relations.append(_Relation(reported, [*(reports_of("by_state", r) for r in out.by_state),
+                                          *(unlisted(r, "reported") for r in unnamed)]))
     relations.append(_Relation(reported, [cells[("totals", "with_evidence")]]))
     for name in ("time_to_acknowledge", "time_to_close"):
         relations.append(_Relation(reported, [cells[(name, "count")]]))
@@ -310,10 +322,13 @@ def _relations(out: Stats, shares: dict[str, Any], raw_states: list[dict[str, An
         for region in getattr(out, name):
             members = [cells[("by_state", r["key"])] for r in out.by_state
                        if r[field] == region["key"]]
-            relations.append(_Relation(cells[(name, region["key"])], members))
+            hidden = [r for r in unnamed if r.get(field) == region["key"]]
+            relations.append(_Relation(cells[(name, region["key"])],
+                                       [*members, *(unlisted(r, "incidents") for r in hidden)]))
             relations.append(_Relation(reports_of(name, region),
-                                       [reports_of("by_state", r) for r in out.by_state
-                                        if r[field] == region["key"]]))
+                                       [*(reports_of("by_state", r) for r in out.by_state
+                                          if r[field] == region["key"]),
+                                        *(unlisted(r, "reported") for r in hidden)]))
     for cls in out.by_rsit_class:
         # RSIT types count reports: their margin is the class's reports, never its incidents
         # (fewer than its reports once some are linked).
