@@ -292,6 +292,17 @@ def _relations(out: Stats, shares: dict[str, Any], raw_states: list[dict[str, An
                      row["key"])
 
     relations = [_Relation(total, [reported, cells[("totals", "from_summary_returns")]])]
+    distinct = totals["incidents"] - totals["from_summary_returns"]
+    if distinct != totals["reported"]:
+        # Linked reports: the incidents from individual reports (fewer than the reports) are
+        # the total less the returns' excess, and the Council report states them. A count like
+        # any other: when small, the excess is withheld so that no subtraction gives it.
+        cells[("totals", "distinct")] = _Cell(
+            totals, "from_summary_returns", distinct,
+            {pks[r["key"]]: r["incidents"] - r["from_summary_returns"] for r in raw_states
+             if r["key"] in pks and r["reported"]}, "distinct")
+        relations.append(_Relation(total, [cells[("totals", "distinct")],
+                                           cells[("totals", "from_summary_returns")]]))
     for name in ("by_category", "by_rsit_class", "by_itu_d_region", "by_admin_region"):
         relations.append(_Relation(total, rows(name)))
     relations.append(_Relation(total, [*rows("by_state"),
