@@ -270,10 +270,8 @@ def _relations(out: Stats, shares: dict[str, Any], raw_states: list[dict[str, An
     reported_shares = shares.get("reported", {})
 
     def reports_of(name: str, row: dict[str, Any]) -> _Cell:
-        """A row's individual reports, as a cell: hiding it hides the row (its incidents would
-        otherwise still give it away when nothing in it is linked)."""
-        if (name, row["key"], "reported") in cells:       # a row with summary-return excess
-            return cells[(name, row["key"], "reported")]
+        """A row's individual reports, as a cell: hiding it hides the whole row (its incidents
+        less its returns' excess would otherwise still give it away)."""
         key = (name, row["key"], "reports")
         if key not in cells:
             cells[key] = _Cell(row, "incidents", row["reported"],
