@@ -447,3 +447,39 @@ def test_incidents_from_reports_cannot_be_worked_out_when_returns_fill_the_total
         assert t["incidents"] - t["from_summary_returns"] not in (1, 2), t
     sentence = _Builder(ReportOptions(year=2026)).linked_sentence()
     assert sentence is not None and "1 incidents" not in sentence.text
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_linked_years_leave_no_small_remainder(charlie, settings, seed):
+    """Random years shaped like the attack: named States with several reports, linked with
+    each other, beside unnamed States of the same region with one or two. In every table that
+    counts a linked incident once, total reports − the rows shown is never a small count."""
+    import random
+
+    rng = random.Random(seed)
+    settings.SMALL_COUNT = 3
+    named = ["CH", "FR", "ES"]
+    unnamed = rng.sample(["DE", "IT", "AT"], rng.randint(1, 2))
+    users = {s: make_user(f"fp{s}", Role.FOCAL_POINT, s) for s in [*named, *unnamed]}
+    by_state = {s: _consenting(users[s], rng.randint(3, 6)) for s in named}
+    for s in unnamed:
+        for n in range(rng.randint(1, 2)):
+            file_report(users[s], indicators=[{"type": "sha256",
+                                               "value": f"{users[s].pk:04d}{n}".ljust(64, "b")}])
+    pool = [r for s in named for r in by_state[s]]
+    rng.shuffle(pool)
+    for _ in range(rng.randint(1, 3)):
+        group = [pool.pop() for _ in range(rng.randint(2, 3))]
+        if len({r.state_id for r in group}) > 1:
+            linking.link(charlie, group, label="L")
+    raw = compute(StatsFilter(year=2026), with_shares=True, with_year_over_year=False)
+    public = publish(raw)
+    t = public.totals
+    for name in ("by_category", "by_rsit_class", "by_itu_d_region", "by_admin_region",
+                 "by_state"):
+        if t["reported"] is None:
+            continue
+        # What a reader works out: the reports of every row hidden or not listed, together.
+        rest = t["reported"] - sum(r["reported"] for r in getattr(public, name)
+                                   if r["reported"] is not None)
+        assert rest == 0 or rest >= 3, (name, rest, seed)
