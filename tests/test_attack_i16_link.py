@@ -135,8 +135,16 @@ def test_link_and_unlink_forms_need_the_csrf_token(alice, bob, charlie):
     assert client.post("/analysis/links/link/", {"reports": [a.pk, b.pk],
                                                  "label": "x"}).status_code == 403
     assert not IncidentCluster.objects.exists()
-    linking.link(charlie, [a, b], label="Mirai")
+    # The API through the browser's session: DRF's session authentication checks it too.
+    response = client.post("/api/v1/linked-incidents/", {"reports": [a.pk, b.pk],
+                                                         "label": "x"},
+                           content_type="application/json")
+    assert response.status_code == 403
+    assert not IncidentCluster.objects.exists()
+    cluster = linking.link(charlie, [a, b], label="Mirai")
     assert client.post("/analysis/links/unlink/", {"report": a.pk}).status_code == 403
+    assert client.delete(
+        f"/api/v1/linked-incidents/{cluster.pk}/reports/{a.pk}/").status_code == 403
     assert IncidentCluster.objects.get().members.count() == 2
 
 
