@@ -59,6 +59,9 @@ class ReportRecord:
     attachments: list[Attachment] = field(default_factory=list)
     modified: dt.datetime | None = None   # for conflict resolution: newer wins
     sharing_group: str | None = None      # name of a sharing group (MISP distribution 4)
+    # Who the source says produced it (STIX created_by_ref): federation files the record under
+    # the Member State this identity stands for, when the remote is trusted for that State.
+    created_by: str | None = None
 
 
 @dataclass
@@ -77,6 +80,7 @@ class IndicatorRecord:
     labels: list[str] = field(default_factory=list)
     modified: dt.datetime | None = None
     report_ref: str | None = None         # external_id of a ReportRecord it belongs to
+    created_by: str | None = None         # the producer's identity (STIX created_by_ref)
 
 
 @dataclass

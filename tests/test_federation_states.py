@@ -1,0 +1,203 @@
+"""Federation carries the State of each record (issue 16, point 4): a pulled object is filed
+under the Member State its ``created_by_ref`` identity stands for when the remote is trusted for
+that State, skipped and listed otherwise; updated indicators are re-pulled. The remote is the
+OASIS reference server medallion on loopback, serving objects that claim to be any State's
+(a remote can forge any identity: that is what trust is for)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from sentinelle.core.models import AuditEntry
+from sentinelle.exchange import federation
+from sentinelle.exchange.exporters.stix import state_identity_id
+from sentinelle.exchange.formats import stix_common as sc
+from sentinelle.exchange.models import FederationRemote, SharedIndicator
+from sentinelle.incidents.models import Incident
+from tests.conftest import file_report
+from tests.test_federation import BIN, FIXTURE, MEDALLION_AUTH, free_port, running
+
+COLLECTION = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"
+pytestmark = pytest.mark.skipif(not (BIN / "medallion").exists(),
+                                reason="medallion is installed with the test extra")
+
+CU, JM, CH = (state_identity_id(code) for code in ("CU", "JM", "CH"))
+UNKNOWN = "identity--0d6a1f7e-9a55-4d8b-8f10-1e0d6a1f7e9a"
+CU_INCIDENT = "incident--6a3b2f10-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
+JM_INCIDENT = "incident--7b4c3021-2d3e-4f60-9bac-1d2e3f4a5b6c"
+CU_INDICATOR = "indicator--8c5d4132-3e4f-4071-8cbd-2e3f4a5b6c7d"
+UNKNOWN_INDICATOR = "indicator--9d6e5243-4f50-4182-9dce-3f4a5b6c7d8e"
+PLAIN_INDICATOR = "indicator--ae7f6354-5061-4293-8edf-4a5b6c7d8e9f"
+
+
+def incident(oid: str, creator: str, title: str, tlp: str = "amber",
+             modified: str = "2026-03-01T00:00:00.000Z") -> dict:
+    return {"type": "incident", "spec_version": "2.1", "id": oid, "name": title,
+            "description": title, "created": "2026-03-01T00:00:00.000Z", "modified": modified,
+            "created_by_ref": creator, "object_marking_refs": [sc.TLP2_IDS[tlp]],
+            "x_sentinelle_started_at": "2026-02-28T10:00:00.000Z"}
+
+
+def indicator(oid: str, address: str, creator: str | None,
+              modified: str = "2026-03-01T00:00:00.000Z") -> dict:
+    obj = {"type": "indicator", "spec_version": "2.1", "id": oid, "name": f"ip {address}",
+           "created": "2026-03-01T00:00:00.000Z", "modified": modified,
+           "pattern": f"[ipv4-addr:value = '{address}']", "pattern_type": "stix",
+           "valid_from": "2026-03-01T00:00:00.000Z", "object_marking_refs": [sc.TLP2_IDS["green"]]}
+    if creator:
+        obj["created_by_ref"] = creator
+    return obj
+
+
+OBJECTS = [
+    incident(CU_INCIDENT, CU, "Cuban amber, as the hub holds it",
+             modified="2099-01-01T00:00:00.000Z"),
+    incident(JM_INCIDENT, JM, "Jamaican amber"),
+    indicator(CU_INDICATOR, "198.51.100.7", CU),
+    indicator(UNKNOWN_INDICATOR, "198.51.100.8", UNKNOWN),
+    indicator(PLAIN_INDICATOR, "198.51.100.9", None),
+]
+
+
+@pytest.fixture
+def hub(tmp_path) -> Iterator[str]:
+    """medallion serving OBJECTS in one collection (memory backend, basic auth)."""
+    data = json.loads(Path(FIXTURE).read_text())
+    for found in data["trustgroup1"]["collections"]:
+        if found["id"] == COLLECTION:
+            found["objects"] = OBJECTS
+            found["manifest"] = [{"date_added": f"2026-03-01T00:00:0{n}.000000Z", "id": o["id"],
+                                  "media_type": "application/stix+json;version=2.1",
+                                  "version": o["modified"]} for n, o in enumerate(OBJECTS)]
+    (tmp_path / "data.json").write_text(json.dumps(data))
+    shutil.copy(tmp_path / "data.json", tmp_path / "served.json")
+    config = tmp_path / "medallion.json"
+    config.write_text(json.dumps({
+        "backend": {"module": "medallion.backends.memory_backend",
+                    "module_class": "MemoryBackend", "filename": str(tmp_path / "served.json")},
+        "users": {MEDALLION_AUTH["user"]: MEDALLION_AUTH["password"]},
+        "taxii": {"max_page_size": 100}}))
+    port = free_port()
+    with running([str(BIN / "medallion"), "--host", "127.0.0.1", "--port", str(port),
+                  str(config)], port):
+        yield f"http://127.0.0.1:{port}"
+
+
+def pull(hub: str, user, **kwargs) -> federation.RunResult:
+    return federation.pull(remote=hub, api_root="trustgroup1", collection=COLLECTION, user=user,
+                           auth=MEDALLION_AUTH, **kwargs)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_records_are_filed_under_the_states_the_remote_is_trusted_for(db, hub, alice, bob,
+                                                                      charlie):
+    # Cuba filed this report here; the hub holds a newer version of it.
+    local = file_report(alice, tlp="amber", title="Cuban amber, as Cuba filed it")
+    Incident.objects.filter(pk=local.pk).update(stix_id=CU_INCIDENT)
+
+    # Default trust: only the puller's own State (Switzerland). Nothing of Cuba's or Jamaica's
+    # is taken, least of all over Cuba's own report; each skip is listed with its reason.
+    first = pull(hub, bob)
+    assert first.filed_under == {"CH": 1}, first
+    assert SharedIndicator.objects.get(value="198.51.100.9").state.alpha2 == "CH"
+    assert first.skipped_other_states == 3 and first.skipped_unknown == 1
+    reasons = {s["id"]: s["reason"] for s in first.skipped}
+    assert "not trusted for CU" in reasons[CU_INCIDENT]
+    assert "not trusted for JM" in reasons[JM_INCIDENT]
+    assert "not trusted for CU" in reasons[CU_INDICATOR]
+    assert "no Member State" in reasons[UNKNOWN_INDICATOR]
+    assert Incident.objects.get(stix_id=CU_INCIDENT).title == "Cuban amber, as Cuba filed it"
+    assert not SharedIndicator.objects.filter(value="198.51.100.7").exists()
+
+    # Declared trusted for Cuba: Cuba's records are filed under Cuba, in Cuba's namespace (its
+    # own report is updated by the newer version, the modified rule), Jamaica's still skipped.
+    call_command("federate", "trust", "--remote", hub + "/", "--trusted-states", "cu")
+    assert list(FederationRemote.objects.get().trusted_states.values_list("alpha2", flat=True)
+                ) == ["CU"]
+    second = pull(hub, bob, full=True)
+    assert second.filed_under == {"CU": 2, "CH": 1}, second
+    assert second.summary["reports_updated"] == 1 and second.summary["reports_created"] == 0
+    assert {s["id"] for s in second.skipped} == {JM_INCIDENT, UNKNOWN_INDICATOR}
+    report = Incident.objects.get(stix_id=CU_INCIDENT)
+    assert report.state.alpha2 == "CU" and report.title == "Cuban amber, as the hub holds it"
+    assert not Incident.objects.filter(stix_id=JM_INCIDENT).exists()
+    cuban = SharedIndicator.objects.get(value="198.51.100.7")
+    assert cuban.state.alpha2 == "CU" and cuban.stix_id == CU_INDICATOR
+    assert cuban.created_by.username == "import-cu"
+    # Visibility follows the State it was filed under: Cuba's AMBER report is Cuba's (and the
+    # Secretariat's), never the pulling Swiss focal point's.
+    assert Incident.objects.for_user(alice).filter(stix_id=CU_INCIDENT).exists()
+    assert Incident.objects.for_user(charlie).filter(stix_id=CU_INCIDENT).exists()
+    assert not Incident.objects.for_user(bob).filter(stix_id=CU_INCIDENT).exists()
+    # The audit says where each record went and what was skipped.
+    entry = AuditEntry.objects.filter(action="exchange.import").order_by("-seq").first()
+    assert entry.after["filed_under"] == {"CU": 2, "CH": 1}
+    assert entry.after["skipped_count"] == 2
+    assert {s["reason"] for s in entry.after["skipped"]} == {
+        reasons[JM_INCIDENT], reasons[UNKNOWN_INDICATOR]}
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_report_for_another_state_is_reported_by_that_states_account(db, hub, alice, bob):
+    FederationRemote.objects.create(url=hub).trusted_states.add(alice.state)
+    result = pull(hub, bob)
+    assert result.summary["reports_created"] == 1
+    report = Incident.objects.get(stix_id=CU_INCIDENT)
+    # Cuba's import account reports it: the Swiss puller gets no party rights over it.
+    assert report.state.alpha2 == "CU" and report.reporter.username == "import-cu"
+    assert not report.reporter.is_active and not report.reporter.has_usable_password()
+    assert report.status == "submitted"
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_updated_indicator_is_pulled_again_incrementally(db, hub, alice, bob):
+    from taxii2client.v21 import Collection
+
+    first = pull(hub, alice)
+    assert first.summary["indicators_created"] == 2   # Cuba's own and the unattributed one
+    before = SharedIndicator.objects.get(stix_id=CU_INDICATOR)
+    remote = Collection(f"{hub}/trustgroup1/collections/{COLLECTION}/",
+                        user=MEDALLION_AUTH["user"], password=MEDALLION_AUTH["password"])
+    newer = indicator(CU_INDICATOR, "198.51.100.77", CU, modified="2026-05-01T00:00:00.000Z")
+    newer["name"] = "corrected address"
+    remote.add_objects({"objects": [newer]})
+    again = pull(hub, alice)
+    assert again.objects == 1                          # incremental: only the new version
+    assert again.summary["indicators_updated"] == 1
+    assert again.summary["indicators_created"] == 0
+    after = SharedIndicator.objects.get(stix_id=CU_INDICATOR)
+    assert (after.value, after.name) == ("198.51.100.77", "corrected address")
+    assert after.added_at > before.added_at            # re-dated: our own TAXII serves it anew
+    # An older version arriving later changes nothing.
+    older = pull(hub, alice, full=True)
+    assert older.summary["indicators_updated"] == 0
+    assert SharedIndicator.objects.get(stix_id=CU_INDICATOR).value == "198.51.100.77"
+
+
+@pytest.mark.django_db
+def test_trust_command_checks_its_options(alice, capsys):
+    with pytest.raises(CommandError) as bad:
+        call_command("federate", "trust", "--remote", "https://hub.example/taxii2/",
+                     "--trusted-states", "CU,QQ")
+    assert bad.value.returncode == 2 and "--trusted-states" in str(bad.value)
+    assert not FederationRemote.objects.exists()     # nothing half-written
+    with pytest.raises(CommandError) as missing:
+        call_command("federate", "pull", "--remote", "https://hub.example/", "--state", "CU")
+    assert missing.value.returncode == 2 and "--api-root" in str(missing.value)
+    call_command("federate", "trust", "--remote", "https://hub.example/taxii2",
+                 "--trusted-states", "CU,JM")
+    call_command("federate", "trust", "--remote", "https://hub.example/taxii2/")
+    shown = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert shown == {"remote": "https://hub.example/taxii2", "trusted_states": ["CU", "JM"]}
+    assert AuditEntry.objects.filter(action="exchange.federate.trust").count() == 1
+    call_command("federate", "trust", "--remote", "https://hub.example/taxii2/",
+                 "--trusted-states", "")
+    assert not FederationRemote.objects.get().trusted_states.exists()
+
