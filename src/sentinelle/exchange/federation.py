@@ -318,33 +318,49 @@ def push(*, remote: str, api_root: str, collection: str, user, token: str | None
                                   f"{sharing_group!r}")
     cursor = _cursor(remote, api_root, collection, FederationCursor.Direction.PUSH, user)
     since = _when(cursor.added_after) if cursor.added_after and not full else None
-    entries = tc.entries(pushable(user, group), user, tc.Filters(added_after=since))
-    result = RunResult("push", objects=len(entries), dry_run=dry_run)
-    if entries and not dry_run:
-        remote_collection, _seen = open_collection(remote, api_root, collection, token=token,
-                                                   **(auth or {}))
-        for start in range(0, len(entries), PUSH_BATCH):
-            batch = entries[start:start + PUSH_BATCH]
-            try:
-                status = remote_collection.add_objects(
-                    {"objects": [e.build() for e in batch]}, wait_for_completion=True,
-                    poll_interval=1, timeout=TIMEOUT)
-            except (requests.RequestException, TAXIIServiceException, TaxiiClientError) as exc:
-                raise FederationError(f"{remote}: {exc}") from None
-            if status.failure_count:
-                failure = status.failures[0]
-                raise FederationError(
-                    f"the remote refused {status.failure_count} object(s); first "
-                    f"{failure.get('id')}: {failure.get('message', '')}")
-            # Advance after each accepted batch: a later failure resends only the rest.
-            cursor.added_after = batch[-1].date_added.isoformat()
-            cursor.save(update_fields=["added_after"])
+    result = RunResult("push", dry_run=dry_run)
+    remote_collection = None
+    # Read from the database a chunk at a time and sent a batch at a time: a push of a large
+    # collection never holds it whole (taxii/paging.py).
+    for batch in _batches(tc.iter_entries(pushable(user, group), user,
+                                          tc.Filters(added_after=since)), PUSH_BATCH):
+        result.objects += len(batch)
+        if dry_run:
+            continue
+        if remote_collection is None:
+            remote_collection, _seen = open_collection(remote, api_root, collection,
+                                                       token=token, **(auth or {}))
+        try:
+            status = remote_collection.add_objects(
+                {"objects": [e.build() for e in batch]}, wait_for_completion=True,
+                poll_interval=1, timeout=TIMEOUT)
+        except (requests.RequestException, TAXIIServiceException, TaxiiClientError) as exc:
+            raise FederationError(f"{remote}: {exc}") from None
+        if status.failure_count:
+            failure = status.failures[0]
+            raise FederationError(
+                f"the remote refused {status.failure_count} object(s); first "
+                f"{failure.get('id')}: {failure.get('message', '')}")
+        # Advance after each accepted batch: a later failure resends only the rest.
+        cursor.added_after = batch[-1].date_added.isoformat()
+        cursor.save(update_fields=["added_after"])
     if not dry_run:
         cursor.last_run_at = timezone.now()
         cursor.last_result = result.as_dict()
         cursor.save()
     result.cursor = cursor.added_after
     return result
+
+
+def _batches(items, size: int):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def resolve_token(params: dict[str, Any]) -> str | None:
