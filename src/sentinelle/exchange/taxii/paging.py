@@ -81,8 +81,11 @@ def _merged(collection: tc.Collection, user, filters: tc.Filters,
             after: Position | None) -> Iterator[tuple[Position, tc.Entry]]:
     incidents, indicators = tc._scoped(collection, user)
     sources = []
+    # The markings and identities come first: only a page that starts before their end looks
+    # for them (their DISTINCT queries read the whole collection).
     if _wanted(STATIC, filters) and (filters.added_after is None
-                                     or filters.added_after < tc.STATIC_DATE):
+                                     or filters.added_after < tc.STATIC_DATE) and (
+            after is None or after < Position(tc.STATIC_DATE, INCIDENT)):
         sources.append(_statics(incidents, indicators, filters))
     if _wanted(INCIDENT, filters):
         sources.append(_rows(_incident_query(incidents, filters), "updated_at", INCIDENT,
