@@ -6,6 +6,7 @@ OASIS reference server medallion on loopback, serving objects that claim to be a
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from collections.abc import Iterator
@@ -15,10 +16,12 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from sentinelle.core.models import AuditEntry
+from sentinelle.core.models import AuditEntry, SharingGroup
 from sentinelle.exchange import federation
 from sentinelle.exchange.exporters.stix import state_identity_id
+from sentinelle.exchange.formats import stix
 from sentinelle.exchange.formats import stix_common as sc
+from sentinelle.exchange.importer import import_records, own_namespace_id, sealed_to, stable_id
 from sentinelle.exchange.models import FederationRemote, SharedIndicator
 from sentinelle.incidents.models import Incident
 from tests.conftest import file_report
@@ -201,3 +204,63 @@ def test_trust_command_checks_its_options(alice, capsys):
                  "--trusted-states", "")
     assert not FederationRemote.objects.get().trusted_states.exists()
 
+
+
+# --- the importer's "for State X" mode, and hostile producer identities -----------------------
+
+def _bundle(*objects: dict) -> bytes:
+    return json.dumps({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-0000000000aa",
+                       "objects": list(objects)}).encode()
+
+
+@pytest.mark.django_db
+def test_a_record_imported_for_a_state_is_sealed_and_merged_in_that_states_namespace(
+        alice, bob):
+    # An id sealed to Switzerland, the puller's State, arriving for Cuba: moved into Cuba's
+    # namespace (not the puller's), as if Cuba had imported it.
+    swiss = file_report(bob, tlp="green", title="Swiss")
+    sealed = stable_id("incident", "iodef", "x-1", "", scope="CH")
+    assert sealed_to(sealed) == "CH"
+    Incident.objects.filter(pk=swiss.pk).update(stix_id=sealed)
+    data = _bundle(incident(sealed, CU, "For Cuba"))
+    summary = import_records(stix.parse(io.BytesIO(data)), user=bob, for_state=alice.state)
+    assert summary.written and summary.filed_under == {"CU": 1}
+    filed = Incident.objects.get(title="For Cuba")
+    assert filed.state == alice.state and filed.stix_id == own_namespace_id("incident", "CU",
+                                                                             sealed)
+    assert sealed_to(filed.stix_id) == "CU"
+    assert Incident.objects.get(stix_id=sealed).title == "Swiss"    # Switzerland's untouched
+    # Again: found in Cuba's namespace and merged, never duplicated.
+    again = import_records(stix.parse(io.BytesIO(data)), user=bob, for_state=alice.state)
+    assert again.reports_merged == 1 and again.reports_created == 0
+    # Cuba's sharing groups, not the puller's: a group only Switzerland is in is refused.
+    SharingGroup.objects.create(name="Alpine").states.add(bob.state)
+    grouped = incident("incident--0b1c2d3e-4f50-4612-8a3b-4c5d6e7f8091", CU, "Grouped")
+    grouped["x_sentinelle_sharing_group"] = "Alpine"
+    refused = import_records(stix.parse(io.BytesIO(_bundle(grouped))), user=bob,
+                             for_state=alice.state)
+    assert not refused.written and "Alpine" in refused.rejected[0].reason
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("creator", [
+    {"id": CU}, [CU], 12, True, "", "identity--" + "9" * 100_000, CU + "\u0000", JM.upper(),
+])
+def test_a_hostile_created_by_ref_is_never_a_state_it_does_not_name(alice, bob, creator):
+    trust = federation.Trust("https://hub.example/", bob)
+    result = federation.RunResult("pull")
+    obj = indicator("indicator--1c2d3e4f-5061-4723-8b4c-5d6e7f809102", "198.51.100.60", None)
+    obj["created_by_ref"] = creator
+    records = list(stix.parse(io.BytesIO(_bundle(obj))))
+    summary = import_records(iter(records), user=bob, route=trust.route(result))
+    # A created_by_ref that is not a string is refused by the STIX schema; a string that is no
+    # State's identity is skipped; nothing is filed under Cuba or Jamaica.
+    assert not SharedIndicator.objects.filter(state__alpha2__in=["CU", "JM"]).exists()
+    if summary.rejected:
+        assert not summary.written and not SharedIndicator.objects.exists()
+    else:
+        assert summary.written and summary.filed_under in ({}, {"CH": 1})
+        if summary.filed_under:
+            assert creator == ""    # an empty producer is no producer: the puller's State
+        else:
+            assert result.skipped_unknown == 1
