@@ -25,7 +25,7 @@ from sentinelle.exchange.importer import import_records, own_namespace_id, seale
 from sentinelle.exchange.models import FederationRemote, SharedIndicator
 from sentinelle.incidents.models import Incident
 from tests.conftest import file_report
-from tests.test_federation import BIN, FIXTURE, MEDALLION_AUTH, free_port, running
+from tests.test_federation import BIN, FIXTURE, MEDALLION_AUTH, Peer, free_port, running
 
 COLLECTION = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"
 pytestmark = pytest.mark.skipif(not (BIN / "medallion").exists(),
@@ -40,12 +40,15 @@ UNKNOWN_INDICATOR = "indicator--9d6e5243-4f50-4182-9dce-3f4a5b6c7d8e"
 PLAIN_INDICATOR = "indicator--ae7f6354-5061-4293-8edf-4a5b6c7d8e9f"
 
 
-def incident(oid: str, creator: str, title: str, tlp: str = "amber",
+def incident(oid: str, creator: str | None, title: str, tlp: str = "amber",
              modified: str = "2026-03-01T00:00:00.000Z") -> dict:
-    return {"type": "incident", "spec_version": "2.1", "id": oid, "name": title,
-            "description": title, "created": "2026-03-01T00:00:00.000Z", "modified": modified,
-            "created_by_ref": creator, "object_marking_refs": [sc.TLP2_IDS[tlp]],
-            "x_sentinelle_started_at": "2026-02-28T10:00:00.000Z"}
+    obj = {"type": "incident", "spec_version": "2.1", "id": oid, "name": title,
+           "description": title, "created": "2026-03-01T00:00:00.000Z", "modified": modified,
+           "object_marking_refs": [sc.TLP2_IDS[tlp]],
+           "x_sentinelle_started_at": "2026-02-28T10:00:00.000Z"}
+    if creator:
+        obj["created_by_ref"] = creator
+    return obj
 
 
 def indicator(oid: str, address: str, creator: str | None,
@@ -264,3 +267,39 @@ def test_a_hostile_created_by_ref_is_never_a_state_it_does_not_name(alice, bob, 
             assert creator == ""    # an empty producer is no producer: the puller's State
         else:
             assert result.skipped_unknown == 1
+
+
+# --- a Sentinelle hub holding several States' reports ----------------------------------------
+
+@pytest.mark.skipif(not (BIN / "gunicorn").exists(), reason="gunicorn: the test extra")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_sentinelle_hubs_reports_keep_their_states(db, tmp_path, alice, bob, charlie):
+    """A regional hub (a second instance under gunicorn) holds Cuba's and Jamaica's reports;
+    Switzerland pulls with the hub's Secretariat token from a remote trusted for Cuba only."""
+    hub = Peer(tmp_path / "hub")
+    hub.db.parent.mkdir()
+    hub.run("migrate", "--no-input")
+    hub.run("user", "create", "analyst-hub", "--role", "analyst")
+    for code, tlp, title, oid in (
+            ("CU", "amber", "Cuban amber on the hub",
+             "incident--5e5e5e5e-0000-4000-8000-0000000000c0"),
+            ("JM", "green", "Jamaican green on the hub",
+             "incident--5e5e5e5e-0000-4000-8000-0000000000a0")):
+        bundle = tmp_path / f"{code}.json"   # no created_by_ref: the hub files it under `code`
+        bundle.write_bytes(_bundle(incident(oid, None, title, tlp=tlp)))
+        hub.run("import", str(bundle), "--format", "stix", "--state", code)
+    token = hub.run("token", "create", "--user", "analyst-hub").stdout.strip()
+    FederationRemote.objects.create(url=f"http://127.0.0.1:{(port := free_port())}/taxii2/"
+                                    ).trusted_states.add(alice.state)
+    with running([str(BIN / "gunicorn"), "sentinelle.wsgi", "-b", f"127.0.0.1:{port}",
+                  "--timeout", "60", "--workers", "1"], port, env=hub.env):
+        result = federation.pull(remote=f"http://127.0.0.1:{port}/taxii2/",
+                                 api_root="sentinelle", collection="all", user=bob, token=token)
+    assert result.filed_under == {"CU": 1}, result
+    assert [s["reason"] for s in result.skipped] == ["the remote is not trusted for JM"]
+    cuban = Incident.objects.get(title="Cuban amber on the hub")
+    assert cuban.state == alice.state and cuban.tlp == "amber"
+    assert Incident.objects.for_user(alice).filter(pk=cuban.pk).exists()
+    assert not Incident.objects.for_user(bob).filter(pk=cuban.pk).exists()
+    assert not Incident.objects.filter(title__startswith="Jamaican").exists()
+
