@@ -303,3 +303,11 @@ def test_a_sentinelle_hubs_reports_keep_their_states(db, tmp_path, alice, bob, c
     assert not Incident.objects.for_user(bob).filter(pk=cuban.pk).exists()
     assert not Incident.objects.filter(title__startswith="Jamaican").exists()
 
+
+
+@pytest.mark.django_db
+def test_conflict_check_survives_a_hostile_created_by_ref(alice, bob):
+    # The conflict check reads raw objects before the STIX reader refuses them.
+    hostile = incident(CU_INCIDENT, CU, "x", modified="2099-01-01T00:00:00.000Z")
+    hostile["created_by_ref"] = {"id": CU}
+    assert federation._record_conflicts([hostile], bob, "https://hub.example/") == []

@@ -173,9 +173,10 @@ class Trust:
         if found is not None:
             self.trusted |= set(found.trusted_states.values_list("pk", flat=True))
 
-    def state_for(self, created_by: str | None) -> MemberState | str | None:
-        """The State to file under (None: the puller's), or why the record is skipped."""
-        if not created_by:
+    def state_for(self, created_by: Any) -> MemberState | str | None:
+        """The State to file under (None: the puller's), or why the record is skipped. Not a
+        string (a raw object's hostile value; the STIX reader refuses it): no producer."""
+        if not created_by or not isinstance(created_by, str):
             return None
         state = self.states.get(created_by)
         if state is None:
