@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import Client
 
-from sentinelle.core.models import AuditEntry, SharingGroup
+from sentinelle.core.models import AuditEntry, Role, SharingGroup
 from sentinelle.exchange import federation
 from sentinelle.exchange.exporters.stix import state_identity_id
 from sentinelle.exchange.formats import stix
@@ -24,7 +25,7 @@ from sentinelle.exchange.formats import stix_common as sc
 from sentinelle.exchange.importer import import_records, own_namespace_id, sealed_to, stable_id
 from sentinelle.exchange.models import FederationRemote, SharedIndicator
 from sentinelle.incidents.models import Incident
-from tests.conftest import file_report
+from tests.conftest import file_report, make_user
 from tests.test_federation import BIN, FIXTURE, MEDALLION_AUTH, Peer, free_port, running
 
 COLLECTION = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"
@@ -311,3 +312,26 @@ def test_conflict_check_survives_a_hostile_created_by_ref(alice, bob):
     hostile = incident(CU_INCIDENT, CU, "x", modified="2099-01-01T00:00:00.000Z")
     hostile["created_by_ref"] = {"id": CU}
     assert federation._record_conflicts([hostile], bob, "https://hub.example/") == []
+
+
+@pytest.mark.django_db
+def test_the_admin_sets_a_remotes_trusted_states_and_the_audit_keeps_it(alice, bob):
+    ada = make_user("ada", Role.ADMIN, is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(ada)
+    response = client.post("/admin/exchange/federationremote/add/", {
+        "url": "https://hub.example.org/taxii2/", "note": "regional hub",
+        "trusted_states": [alice.state_id]})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    remote = FederationRemote.objects.get()
+    assert remote.url == "https://hub.example.org/taxii2"   # one spelling per server
+    assert list(remote.trusted_states.all()) == [alice.state]
+    assert AuditEntry.objects.filter(object_type="exchange.federationremote").exists()
+    # A focal point is no administrator: never the page.
+    outsider = Client()
+    outsider.force_login(bob)
+    page = outsider.get("/admin/exchange/federationremote/")
+    assert page.status_code in (302, 404) and b"hub.example.org" not in page.content
+    # A pull by Switzerland now files Cuba's records under Cuba.
+    assert federation.Trust("https://hub.example.org/taxii2/", bob).state_for(CU) == alice.state
+    assert "JM" in federation.Trust("https://hub.example.org/taxii2", bob).state_for(JM)

@@ -4,6 +4,7 @@ way is ``sentinelle federate trust``). Changes enter the audit chain (core.admin
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 
 from sentinelle.exchange.models import FederationRemote
 
@@ -13,3 +14,4 @@ class FederationRemoteAdmin(admin.ModelAdmin):
     list_display = ["url", "note"]
     search_fields = ["url", "note"]
     filter_horizontal = ["trusted_states"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
