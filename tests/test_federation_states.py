@@ -335,3 +335,21 @@ def test_the_admin_sets_a_remotes_trusted_states_and_the_audit_keeps_it(alice, b
     # A pull by Switzerland now files Cuba's records under Cuba.
     assert federation.Trust("https://hub.example.org/taxii2/", bob).state_for(CU) == alice.state
     assert "JM" in federation.Trust("https://hub.example.org/taxii2", bob).state_for(JM)
+
+
+@pytest.mark.django_db
+def test_a_newer_indicator_in_a_file_updates_the_one_held_and_says_so(alice, tmp_path):
+    from io import StringIO
+
+    first = tmp_path / "first.json"
+    first.write_bytes(_bundle(indicator(PLAIN_INDICATOR, "198.51.100.20", None)))
+    newer = tmp_path / "newer.json"
+    newer.write_bytes(_bundle(indicator(PLAIN_INDICATOR, "198.51.100.21", None,
+                                        modified="2026-06-01T00:00:00.000Z")))
+    for path, expected in ((first, "1 created, 0 merged, 0 updated"),
+                           (newer, "0 created, 0 merged, 1 updated"),
+                           (first, "0 created, 1 merged, 0 updated")):   # older: kept
+        out = StringIO()
+        call_command("import", str(path), "--format", "stix", "--state", "CU", stdout=out)
+        assert f"indicators: {expected}" in out.getvalue()
+    assert SharedIndicator.objects.get().value == "198.51.100.21"

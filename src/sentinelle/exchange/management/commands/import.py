@@ -55,7 +55,8 @@ class Command(BaseCommand):
             self.stderr.write(f"rejected {rejection.where}: {rejection.reason}")
         counts = (f"reports: {summary.reports_created} created, {summary.reports_merged} "
                   f"merged, {summary.reports_updated} updated; indicators: "
-                  f"{summary.indicators_created} created, {summary.indicators_merged} merged; "
+                  f"{summary.indicators_created} created, {summary.indicators_merged} merged, "
+                  f"{summary.indicators_updated} updated; "
                   f"{len(summary.rejected)} rejected")
         if not summary.ok:
             raise CommandError(f"{path}: nothing imported — {counts}")
