@@ -14,7 +14,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 # Keys the page leaves out: links shown as buttons, and internals only a client uses.
-HIDDEN = frozenset({"report_url", "created_ids", "rejected", "cursor", "conflicts"})
+HIDDEN = frozenset({"report_url", "created_ids", "rejected", "skipped", "cursor", "conflicts"})
 
 LABELS = {
     # imports (exchange/importer.py ImportSummary)
@@ -29,6 +29,8 @@ LABELS = {
     "indicators_updated": _("Indicators updated"),
     "rejected_count": _("Items rejected"),
     "written": _("Written"),
+    "skipped_count": _("Records skipped"),
+    "filed_under": _("Records filed under each Member State"),
     # federation (exchange/federation.py RunResult)
     "direction": _("Direction"),
     "objects": _("Objects"),
