@@ -34,8 +34,8 @@ LABELS = {
     # federation (exchange/federation.py RunResult)
     "direction": _("Direction"),
     "objects": _("Objects"),
-    "skipped_other_states": _("Skipped: another Member State's records"),
-    "skipped_untrusted": _("Skipped: the remote is not trusted for their State"),
+    "skipped_other_states": _("Skipped: the remote is not trusted for their State"),
+    "skipped_unknown": _("Skipped: not a Member State's identity"),
     "summary": _("Import"),
     # observatory jobs (observatory/tasks.py)
     "report": _("Report"),
