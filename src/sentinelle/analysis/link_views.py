@@ -3,11 +3,14 @@ and the link/unlink forms of a report's page. Outsiders get 404, as on every Sec
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -25,27 +28,41 @@ def _require_secretariat(request: HttpRequest) -> None:
 
 def _next(request: HttpRequest) -> str:
     target = request.POST.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") else "/analysis/links/"
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                       require_https=request.is_secure()):
+        return target
+    return "/analysis/links/"
 
 
-def _report_ids(values: list[str]) -> list[int]:
-    """Report numbers from the form: several fields, or one with numbers separated by commas."""
-    out = []
+# A report's reference as pages show it (Incident.reference): State, year, number.
+REFERENCE = re.compile(r"^[A-Za-z]{2}-\d{4}-(\d{1,19})$")
+
+
+def _report_ids(values: list[str]) -> dict[int, str | None]:
+    """Reports from the form: several fields, or one with numbers or references
+    (MX-2026-00236) separated by commas. Each number -> the reference given for it, if any."""
+    out: dict[int, str | None] = {}
+    given = 0
     for value in values[:MAX_REPORTS_FIELD]:
         for part in value.replace(" ", ",").split(","):
-            if part.strip():
-                try:
-                    number = int(part.strip())
-                except ValueError:
-                    number = -1
-                # A database key: positive and within 64 bits, or the query itself would fail.
-                if not 0 < number < 2 ** 63:
-                    raise ValidationError({"reports": _("Give report numbers, such as 42.")})
-                out.append(number)
-                if len(out) > linking.MAX_MEMBERS:
-                    raise ValidationError({"reports": _(
-                        "A linked incident has at most %(n)d reports.") % {
-                            "n": linking.MAX_MEMBERS}})
+            part = part.strip()
+            if not part:
+                continue
+            given += 1
+            reference = REFERENCE.match(part)
+            try:
+                number = int(reference.group(1) if reference else part)
+            except ValueError:
+                number = -1
+            # A database key: positive and within 64 bits, or the query itself would fail.
+            if not 0 < number < 2 ** 63:
+                raise ValidationError({"reports": _(
+                    "Give report numbers or references, such as 42 or MX-2026-00042.")})
+            out[number] = part.upper() if reference else None
+            if given > linking.MAX_MEMBERS:
+                raise ValidationError({"reports": _(
+                    "A linked incident has at most %(n)d reports.") % {
+                        "n": linking.MAX_MEMBERS}})
     return out
 
 
@@ -73,10 +90,13 @@ def link(request: HttpRequest) -> HttpResponse:
     _require_secretariat(request)
     visible = Incident.objects.for_user(request.user)
     try:
-        ids = _report_ids(request.POST.getlist("reports"))
-        reports = list(visible.filter(pk__in=ids).select_related("state"))
-        if len(reports) != len(set(ids)):
-            raise Http404  # a number the analyst may not see: as if it did not exist
+        wanted = _report_ids(request.POST.getlist("reports"))
+        reports = list(visible.filter(pk__in=wanted).select_related("state"))
+        # A number the analyst may not see, or a reference that is not that report's: as if
+        # it did not exist.
+        if len(reports) != len(wanted) or any(
+                wanted[r.pk] not in (None, r.reference) for r in reports):
+            raise Http404
         cluster = None
         if request.POST.get("cluster"):
             try:
