@@ -77,6 +77,34 @@ if grep -q "Report by the Secretary-General" <<<"$text"; then
   fail "the Arabic report has English headings"
 fi
 
+step "sentinelle import --on-invalid skip: the valid indicator lands, the bad one is listed"
+cat > "$WORK/feed.json" <<'JSON'
+{"type": "bundle", "id": "bundle--6b2c2a4e-0e7a-4a50-9e47-6d3f0c9e1a01", "objects": [
+ {"type": "indicator", "spec_version": "2.1", "id": "indicator--0f3a4f57-8c8b-4b5e-9d2e-3c1b2a0e9f11",
+  "created": "2026-01-02T00:00:00.000Z", "modified": "2026-01-02T00:00:00.000Z",
+  "pattern": "[ipv4-addr:value = '203.0.113.7']", "pattern_type": "stix", "valid_from": "2026-01-02T00:00:00.000Z"},
+ {"type": "indicator", "spec_version": "2.1", "id": "indicator--0f3a4f57-8c8b-4b5e-9d2e-3c1b2a0e9f12",
+  "created": "2026-01-02T00:00:00.000Z", "modified": "2026-01-02T00:00:00.000Z",
+  "pattern": "[domain-name:value = 'domain bad.example']", "pattern_type": "stix", "valid_from": "2026-01-02T00:00:00.000Z"}]}
+JSON
+if "${sentinelle[@]}" import "$WORK/feed.json" --state CU --tlp green > "$WORK/refused.txt" 2>&1; then
+  fail "an import with an invalid indicator was accepted without --on-invalid skip"
+fi
+"${sentinelle[@]}" import "$WORK/feed.json" --state CU --tlp green --on-invalid skip \
+  > "$WORK/skipped.txt" 2>&1 || fail "import --on-invalid skip: $(cat "$WORK/skipped.txt")"
+grep -q 'objects\[1\]' "$WORK/skipped.txt" || fail "the skipped indicator is not listed: $(cat "$WORK/skipped.txt")"
+
+step "the MISP feed is served and asks for a token"
+"${sentinelle[@]}" shell -v 0 -c '
+import sys
+from django.test import Client
+from django.test.utils import setup_test_environment
+setup_test_environment()
+status = Client().get("/feeds/misp/all/manifest.json", secure=True).status_code
+if status != 401:
+    sys.exit(f"/feeds/misp/all/manifest.json without a token: status {status}, not 401")
+'
+
 step "static files (collectstatic)"
 SENTINELLE_STATIC_ROOT="$WORK/static" "${sentinelle[@]}" collectstatic --noinput -v 0
 for file in favicon.ico favicon.svg site.css site.js; do

@@ -378,3 +378,31 @@ def test_openapi_documents_the_linked_incident_endpoints_and_field(client, db):
     assert "/api/v1/linked-incidents/{id}/reports/{report}/" in document["paths"]
     incident = document["components"]["schemas"]["Incident"]["properties"]
     assert incident["linked_incident"]["readOnly"] is True
+
+
+def test_reports_are_linked_by_their_reference_as_pages_show_it(botnet, charlie, client):
+    a, b, _other = botnet
+    client.force_login(charlie)
+    response = client.post("/analysis/links/link/", {
+        "reports": [f"{a.reference}, {b.reference.lower()}"], "label": "Mirai"})
+    assert response.status_code == 302
+    assert LinkedReport.objects.filter(incident__in=[a, b]).count() == 2
+
+
+def test_a_reference_naming_another_state_is_as_if_it_did_not_exist(botnet, charlie, client):
+    a, b, _other = botnet
+    client.force_login(charlie)
+    wrong = "ZZ" + b.reference[2:]
+    response = client.post("/analysis/links/link/", {"reports": [f"{a.pk}, {wrong}"],
+                                                     "label": "Mirai"})
+    assert response.status_code == 404 and not IncidentCluster.objects.exists()
+
+
+@pytest.mark.parametrize("target", ["/\\evil.example/", "//evil.example/",
+                                    "https://evil.example/"])
+def test_the_form_never_sends_the_analyst_to_another_site(botnet, charlie, client, target):
+    a, b, _other = botnet
+    client.force_login(charlie)
+    response = client.post("/analysis/links/link/", {"reports": [a.pk, b.pk], "label": "M",
+                                                     "next": target})
+    assert response.status_code == 302 and response["Location"] == "/analysis/links/"

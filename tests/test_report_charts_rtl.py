@@ -88,11 +88,20 @@ def test_the_pdf_charts_carry_their_text_in_reading_order(lang, year_data, tmp_p
     for word, x, y in _words(path, number):
         lines.setdefault(round(y), []).append((word, x))
     # -bbox lists each word's characters in drawing order: right-to-left words come reversed.
-    title_y = max(y for y, line in lines.items()
-                  if [w for w, _x in line] in ([axis], [axis[::-1]]))
-    tick_y = max(y for y, line in lines.items()
-                 if y < title_y and all(w.isdigit() for w, _x in line))
-    ticks = lines[tick_y]
+    # Another chart may share the page (the trends chart, whose axis title is the same word,
+    # under a table of years): the RSIT chart's axis title is the one whose line just above
+    # holds tick marks, distinct numbers from 0.
+    def ticks_above(title_y: float) -> list[tuple[str, float]] | None:
+        above = [y for y, line in lines.items()
+                 if y < title_y and all(w.isdigit() for w, _x in line)]
+        if not above:
+            return None
+        line = lines[max(above)]
+        numbers = [w for w, _x in line]
+        return line if "0" in numbers and len(set(numbers)) == len(numbers) > 1 else None
+    titles = sorted((y for y, line in lines.items()
+                     if [w for w, _x in line] in ([axis], [axis[::-1]])), reverse=True)
+    ticks = next(line for line in map(ticks_above, titles) if line is not None)
     zero = next(x for w, x in ticks if w == "0")
     others = [x for w, x in ticks if w != "0"]
     assert others, ticks

@@ -35,7 +35,7 @@ def check_record(record: object) -> None:
         for name in ("where", "source_format", "title", "description", "narrative_language"):
             need(isinstance(getattr(record, name), str), name)
         for name in ("external_id", "category", "rsit", "tlp", "severity",
-                     "alleged_origin_state", "sharing_group"):
+                     "alleged_origin_state", "sharing_group", "created_by"):
             need(getattr(record, name) is None or isinstance(getattr(record, name), str), name)
         for name in ("started_at", "ended_at", "detected_at", "modified"):
             need(getattr(record, name) is None
@@ -53,7 +53,7 @@ def check_record(record: object) -> None:
     if isinstance(record, IndicatorRecord):
         for name in ("where", "source_format", "type", "value", "name", "description"):
             need(isinstance(getattr(record, name), str), name)
-        for name in ("external_id", "pattern", "tlp", "report_ref"):
+        for name in ("external_id", "pattern", "tlp", "report_ref", "created_by"):
             need(getattr(record, name) is None or isinstance(getattr(record, name), str), name)
         for name in ("valid_from", "valid_until", "modified"):
             need(getattr(record, name) is None

@@ -3,6 +3,8 @@ and the link/unlink forms of a report's page. Outsiders get 404, as on every Sec
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -34,24 +36,35 @@ def safe_next(request: HttpRequest, default: str = "/analysis/links/") -> str:
     return default
 
 
-def _report_ids(values: list[str]) -> list[int]:
-    """Report numbers from the form: several fields, or one with numbers separated by commas."""
-    out = []
+# A report's reference as pages show it (Incident.reference): State, year, number.
+REFERENCE = re.compile(r"^[A-Za-z]{2}-\d{4}-(\d{1,19})$")
+
+
+def _report_ids(values: list[str]) -> dict[int, str | None]:
+    """Reports from the form: several fields, or one with numbers or references
+    (MX-2026-00236) separated by commas. Each number -> the reference given for it, if any."""
+    out: dict[int, str | None] = {}
+    given = 0
     for value in values[:MAX_REPORTS_FIELD]:
         for part in value.replace(" ", ",").split(","):
-            if part.strip():
-                try:
-                    number = int(part.strip())
-                except ValueError:
-                    number = -1
-                # A database key: positive and within 64 bits, or the query itself would fail.
-                if not 0 < number < 2 ** 63:
-                    raise ValidationError({"reports": _("Give report numbers, such as 42.")})
-                out.append(number)
-                if len(out) > linking.MAX_MEMBERS:
-                    raise ValidationError({"reports": _(
-                        "A linked incident has at most %(n)d reports.") % {
-                            "n": linking.MAX_MEMBERS}})
+            part = part.strip()
+            if not part:
+                continue
+            given += 1
+            reference = REFERENCE.match(part)
+            try:
+                number = int(reference.group(1) if reference else part)
+            except ValueError:
+                number = -1
+            # A database key: positive and within 64 bits, or the query itself would fail.
+            if not 0 < number < 2 ** 63:
+                raise ValidationError({"reports": _(
+                    "Give report numbers or references, such as 42 or MX-2026-00042.")})
+            out[number] = part.upper() if reference else None
+            if given > linking.MAX_MEMBERS:
+                raise ValidationError({"reports": _(
+                    "A linked incident has at most %(n)d reports.") % {
+                        "n": linking.MAX_MEMBERS}})
     return out
 
 
@@ -79,10 +92,13 @@ def link(request: HttpRequest) -> HttpResponse:
     _require_secretariat(request)
     visible = Incident.objects.for_user(request.user)
     try:
-        ids = _report_ids(request.POST.getlist("reports"))
-        reports = list(visible.filter(pk__in=ids).select_related("state"))
-        if len(reports) != len(set(ids)):
-            raise Http404  # a number the analyst may not see: as if it did not exist
+        wanted = _report_ids(request.POST.getlist("reports"))
+        reports = list(visible.filter(pk__in=wanted).select_related("state"))
+        # A number the analyst may not see, or a reference that is not that report's: as if
+        # it did not exist.
+        if len(reports) != len(wanted) or any(
+                wanted[r.pk] not in (None, r.reference) for r in reports):
+            raise Http404
         cluster = None
         if request.POST.get("cluster"):
             try:

@@ -18,9 +18,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.dispatch import receiver
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_tasks import task
 from django_tasks.base import TaskResultStatus
@@ -92,8 +93,12 @@ def run_job(job_id: int) -> None:
     job.status, job.started_at = Job.Status.RUNNING, timezone.now()
     job.save(update_fields=["status", "started_at"])
     progress = Progress(job)
+    # A worker has no request, hence no language: what the job writes for its owner (a refusal,
+    # a count) is in the owner's language.
+    language = job.params.get("language") or job.owner.language or settings.LANGUAGE_CODE
     try:
-        with audit_context(actor=job.owner, request_id=f"job-{job.pk}"):
+        with (audit_context(actor=job.owner, request_id=f"job-{job.pk}"),
+              translation.override(language)):
             result = _HANDLERS[job.kind](job, progress)
     except ValidationError as exc:
         job.status, job.message = Job.Status.FAILED, " ".join(exc.messages)[:10_000]

@@ -21,10 +21,20 @@ def acting_user(username: str | None, state_code: str | None) -> User:
     state = MemberState.objects.filter(alpha2=state_code.upper()).first()
     if state is None:
         raise CommandError(f"--state: unknown Member State {state_code!r}")
+    return state_account(state)
+
+
+def state_account(state: MemberState) -> User:
+    """The State's import account: a focal point of that State that cannot sign in. Records a
+    pull files under a State other than the puller's are reported by it (see importer.py)."""
     user, created = User.objects.get_or_create(
         username=f"import-{state.alpha2.lower()}",
         defaults={"role": Role.FOCAL_POINT, "state": state, "is_active": False})
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])
+    elif not (user.state_id == state.pk and user.is_focal_point):
+        # Someone gave the name to another account: never report under it.
+        raise CommandError(f"the account {user.username!r} is not {state.alpha2}'s import "
+                           "account; rename it")
     return user

@@ -10,9 +10,19 @@ Rules (docs in README, "Federation and TAXII"):
 - **Conflicts**: a report known on both sides is settled by STIX ``modified``: the newer wins
   (the importer amends the local report into a new version, or leaves it). Each conflict is
   recorded in the audit trail with both times and the winner.
-- **Attribution**: a pull imports as a local focal point, so reports land in that user's
-  State. Objects the remote attributes to *another* Member State (created_by_ref is that State's
-  identity) are skipped: each State shares its own reports.
+- **Attribution** (issue 16): each record carries the State that reported it, as the STIX
+  ``created_by_ref`` identity of that Member State (exporters/stix.state_identity_id). A remote
+  is trusted for a set of Member States (FederationRemote.trusted_states, set with
+  ``sentinelle federate trust`` or the admin); the pulling focal point's own State is always
+  trusted, and is the only one by default. A record whose identity stands for State X is filed
+  under X when the remote is trusted for X (importer.py: "importing for a State": X's
+  namespace, X's rows, the newer ``modified`` wins), else it is skipped and listed ("not trusted
+  for X"); a record created by an identity that stands for no Member State is skipped and
+  listed; a record with no ``created_by_ref`` (medallion, other TAXII servers) lands in the
+  puller's State, as before. The audit entry of the import says how many records went to each
+  State, and what was skipped and why.
+- **Updated indicators**: an indicator the remote holds in a newer version (same id, later
+  ``modified``) replaces the local one on the next pull, counted as ``indicators_updated``.
 - **What leaves** on push: only the pushing user's own State's objects, and only TLP:CLEAR and
   TLP:GREEN, unless the remote collection is declared a sharing group's collection
   (``sharing_group``): then also the TLP:AMBER objects shared with that group. AMBER+STRICT and
@@ -34,6 +44,7 @@ import requests
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from taxii2client.common import _HTTPConnection
 from taxii2client.exceptions import TAXIIServiceException
 from taxii2client.exceptions import ValidationError as TaxiiClientError
@@ -45,7 +56,8 @@ from sentinelle.exchange.exporters import stix as stix_export
 from sentinelle.exchange.exporters.stix import state_identity_id
 from sentinelle.exchange.formats import stix
 from sentinelle.exchange.importer import import_records
-from sentinelle.exchange.models import FederationCursor
+from sentinelle.exchange.models import FederationCursor, FederationRemote, normalise_remote
+from sentinelle.exchange.records import IndicatorRecord, ReportRecord
 from sentinelle.exchange.taxii import collections as tc
 from sentinelle.incidents import visibility
 from sentinelle.incidents.models import Incident
@@ -126,7 +138,10 @@ def _when(value: str) -> dt.datetime:
 class RunResult:
     direction: str
     objects: int = 0
-    skipped_other_states: int = 0
+    skipped_other_states: int = 0      # records of States the remote is not trusted for
+    skipped_unknown: int = 0           # records of identities that stand for no Member State
+    skipped: list[dict[str, str]] = field(default_factory=list)   # the first 1000: id, reason
+    filed_under: dict[str, int] = field(default_factory=dict)
     conflicts: list[dict[str, str]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     cursor: str = ""
@@ -146,9 +161,45 @@ def _cursor(remote: str, api_root: str, collection: str, direction: str,
     return cursor
 
 
-def _other_state_identities(user) -> set[str]:
-    return {state_identity_id(a) for a in MemberState.objects.exclude(pk=user.state_id)
-            .values_list("alpha2", flat=True)}
+class Trust:
+    """Which Member State a producer identity stands for, and whether a remote may speak for
+    it (module docstring, "Attribution")."""
+
+    def __init__(self, remote: str, user):
+        self.user = user
+        self.states = {state_identity_id(s.alpha2): s for s in MemberState.objects.all()}
+        found = FederationRemote.objects.filter(url=normalise_remote(remote)).first()
+        self.trusted = {user.state_id}
+        if found is not None:
+            self.trusted |= set(found.trusted_states.values_list("pk", flat=True))
+
+    def state_for(self, created_by: Any) -> MemberState | str | None:
+        """The State to file under (None: the puller's), or why the record is skipped. Not a
+        string (a raw object's hostile value; the STIX reader refuses it): no producer."""
+        if not created_by or not isinstance(created_by, str):
+            return None
+        state = self.states.get(created_by)
+        if state is None:
+            return _("created by %(identity)s, which stands for no Member State") % {
+                "identity": created_by}
+        if state.pk not in self.trusted:
+            return _("the remote is not trusted for %(state)s") % {"state": state.alpha2}
+        return state
+
+    def route(self, result: RunResult):
+        """The importer's `route`: counts and lists what it skips in `result`."""
+        def route(record: ReportRecord | IndicatorRecord) -> MemberState | str | None:
+            found = self.state_for(record.created_by)
+            if isinstance(found, str):
+                if record.created_by in self.states:
+                    result.skipped_other_states += 1
+                else:
+                    result.skipped_unknown += 1
+                if len(result.skipped) < 1000:
+                    result.skipped.append({"id": record.external_id or record.where,
+                                           "reason": found})
+            return found
+        return route
 
 
 _NOT_CONTENT = {"created", "modified", "created_by_ref", "external_references",
@@ -159,14 +210,23 @@ def _content(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k not in _NOT_CONTENT}
 
 
-def _record_conflicts(objects: list[dict[str, Any]], user, remote: str) -> list[dict[str, str]]:
+def _record_conflicts(objects: list[dict[str, Any]], user, remote: str,
+                      trust: Trust | None = None) -> list[dict[str, str]]:
     """Audit every report both sides hold in different versions: the newer `modified` wins."""
+    trust = trust or Trust(remote, user)
     incoming = {o["id"]: o for o in objects if o.get("type") == "incident" and "modified" in o}
+    target = {}
+    for oid, obj in incoming.items():
+        state = trust.state_for(obj.get("created_by_ref"))
+        if not isinstance(state, str):
+            target[oid] = state.pk if state is not None else user.state_id
     conflicts = []
-    # Only the puller's own reports: the importer never merges into another State's (issue 11,
-    # finding 8), and their times are not the puller's to read.
-    own = Incident.objects.filter(stix_id__in=list(incoming), state_id=user.state_id)
-    for incident in stix_export.exportable(own):
+    # Only reports of the State each record is filed under: the importer never merges into
+    # another State's (issue 11, finding 8), and their times are not the puller's to read.
+    held = Incident.objects.filter(stix_id__in=list(target), state_id__in=set(target.values()))
+    for incident in stix_export.exportable(held):
+        if target.get(incident.stix_id) != incident.state_id:
+            continue
         if _content(stix_export.incident_object(incident)) == _content(incoming[incident.stix_id]):
             continue   # the same report on both sides: times differ, nothing conflicts
         remote_modified = _when(incoming[incident.stix_id]["modified"])
@@ -195,7 +255,7 @@ def pull(*, remote: str, api_root: str, collection: str, user, token: str | None
     remote_collection, seen = open_collection(remote, api_root, collection, token=token,
                                               **(auth or {}))
     params = {"added_after": cursor.added_after} if cursor.added_after and not full else {}
-    others = _other_state_identities(user)
+    trust = Trust(remote, user)
     result = RunResult("pull", dry_run=dry_run)
     incidents: list[dict[str, Any]] = []   # reports only (not indicators): conflict check
     written = 0
@@ -207,9 +267,6 @@ def pull(*, remote: str, api_root: str, collection: str, user, token: str | None
             for envelope in as_pages(remote_collection.get_objects, per_request=PAGE, **params):
                 for obj in envelope.get("objects", []) or []:
                     result.objects += 1
-                    if obj.get("created_by_ref") in others or obj.get("id") in others:
-                        result.skipped_other_states += 1
-                        continue
                     spool.write((b",\n" if written else b"\n") + json.dumps(obj).encode())
                     written += 1
                     if obj.get("type") == "incident" and obj.get("modified"):
@@ -219,11 +276,13 @@ def pull(*, remote: str, api_root: str, collection: str, user, token: str | None
         spool.write(b"\n]}")
         spool.seek(0)
         with transaction.atomic():
-            result.conflicts = _record_conflicts(incidents, user, remote)
+            result.conflicts = _record_conflicts(incidents, user, remote, trust)
             summary = import_records(stix.parse(spool), user=user, dry_run=dry_run,
                                      channel="federation",
-                                     source_name=f"taxii-pull:{collection}"[:64])
+                                     source_name=f"taxii-pull:{collection}"[:64],
+                                     route=trust.route(result))
             result.summary = summary.as_dict()
+            result.filed_under = dict(summary.filed_under)
             if not summary.written:
                 transaction.set_rollback(True)   # the conflicts were not settled after all
     if summary.rejected:
@@ -261,33 +320,49 @@ def push(*, remote: str, api_root: str, collection: str, user, token: str | None
                                   f"{sharing_group!r}")
     cursor = _cursor(remote, api_root, collection, FederationCursor.Direction.PUSH, user)
     since = _when(cursor.added_after) if cursor.added_after and not full else None
-    entries = tc.entries(pushable(user, group), user, tc.Filters(added_after=since))
-    result = RunResult("push", objects=len(entries), dry_run=dry_run)
-    if entries and not dry_run:
-        remote_collection, _seen = open_collection(remote, api_root, collection, token=token,
-                                                   **(auth or {}))
-        for start in range(0, len(entries), PUSH_BATCH):
-            batch = entries[start:start + PUSH_BATCH]
-            try:
-                status = remote_collection.add_objects(
-                    {"objects": [e.build() for e in batch]}, wait_for_completion=True,
-                    poll_interval=1, timeout=TIMEOUT)
-            except (requests.RequestException, TAXIIServiceException, TaxiiClientError) as exc:
-                raise FederationError(f"{remote}: {exc}") from None
-            if status.failure_count:
-                failure = status.failures[0]
-                raise FederationError(
-                    f"the remote refused {status.failure_count} object(s); first "
-                    f"{failure.get('id')}: {failure.get('message', '')}")
-            # Advance after each accepted batch: a later failure resends only the rest.
-            cursor.added_after = batch[-1].date_added.isoformat()
-            cursor.save(update_fields=["added_after"])
+    result = RunResult("push", dry_run=dry_run)
+    remote_collection = None
+    # Read from the database a chunk at a time and sent a batch at a time: a push of a large
+    # collection never holds it whole (taxii/paging.py).
+    for batch in _batches(tc.iter_entries(pushable(user, group), user,
+                                          tc.Filters(added_after=since)), PUSH_BATCH):
+        result.objects += len(batch)
+        if dry_run:
+            continue
+        if remote_collection is None:
+            remote_collection, _seen = open_collection(remote, api_root, collection,
+                                                       token=token, **(auth or {}))
+        try:
+            status = remote_collection.add_objects(
+                {"objects": [e.build() for e in batch]}, wait_for_completion=True,
+                poll_interval=1, timeout=TIMEOUT)
+        except (requests.RequestException, TAXIIServiceException, TaxiiClientError) as exc:
+            raise FederationError(f"{remote}: {exc}") from None
+        if status.failure_count:
+            failure = status.failures[0]
+            raise FederationError(
+                f"the remote refused {status.failure_count} object(s); first "
+                f"{failure.get('id')}: {failure.get('message', '')}")
+        # Advance after each accepted batch: a later failure resends only the rest.
+        cursor.added_after = batch[-1].date_added.isoformat()
+        cursor.save(update_fields=["added_after"])
     if not dry_run:
         cursor.last_run_at = timezone.now()
         cursor.last_result = result.as_dict()
         cursor.save()
     result.cursor = cursor.added_after
     return result
+
+
+def _batches(items, size: int):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def resolve_token(params: dict[str, Any]) -> str | None:

@@ -20,6 +20,19 @@ what would have been created. With on_invalid="skip" every valid item is written
 rejected one is listed with its place and reason; a report is still never imported half: one
 whose own content fails, or that is made of a source object that was rejected
 (ReportRecord.refs, Rejection.ref), is refused whole, inside its own savepoint.
+
+An indicator the State already holds is updated in place when the incoming one is newer (STIX
+`modified`), and dated as added again so that TAXII clients of this instance fetch it anew.
+
+Importing *for* a State (federation, issue 16): `route` says, record by record, which Member
+State a record is filed under, or why it is skipped. A record filed for State X follows every
+rule above as if X had imported it: its ids are derived, sealed and looked up in X's namespace,
+it merges only into X's own rows, by `modified`. Its reporter is the importing user when X is
+the user's own State, else X's import account (accounts.state_account): a report's reporter is,
+everywhere in the platform (workflow, receipts, notifications), a focal point of the report's
+State, and the pulling focal point of another State must gain no rights over X's report. The
+audit entry of the import names the pulling user as actor and says how many records went to
+each State, and which were skipped and why.
 """
 
 from __future__ import annotations
@@ -38,7 +51,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sentinelle.core import audit
-from sentinelle.core.models import SharingGroup
+from sentinelle.core.models import MemberState, SharingGroup
 from sentinelle.exchange.models import SharedIndicator
 from sentinelle.exchange.records import IndicatorRecord, Rejection, ReportRecord
 from sentinelle.incidents import fields, services
@@ -68,8 +81,12 @@ class ImportSummary:
     reports_updated: int = 0
     indicators_created: int = 0
     indicators_merged: int = 0
+    indicators_updated: int = 0
     rejected: list[Rejection] = field(default_factory=list)
     created_ids: list[int] = field(default_factory=list)
+    # Records not imported on purpose (route said why): not an error, nothing rolls back.
+    skipped: list[Rejection] = field(default_factory=list)
+    filed_under: dict[str, int] = field(default_factory=dict)   # alpha-2 -> records
 
     @property
     def ok(self) -> bool:
@@ -106,6 +123,8 @@ class ImportSummary:
         data = asdict(self)
         data["rejected"] = self.rejected_list()
         data["rejected_count"] = len(self.rejected)
+        data["skipped"] = [{"where": r.where, "reason": r.reason} for r in self.skipped[:1000]]
+        data["skipped_count"] = len(self.skipped)
         data["written"] = self.written
         return data
 
@@ -200,19 +219,26 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 class _Importer:
+    """Files records under one State, `state`, acting as `user` (a focal point of it)."""
+
     def __init__(self, user, default_tlp: str | None, summary: ImportSummary,
-                 submit: bool = True, channel: str = "import"):
+                 submit: bool = True, channel: str = "import",
+                 state: MemberState | None = None,
+                 rejected_refs: dict[str, str] | None = None):
         self.user, self.default_tlp, self.summary, self.submit = user, default_tlp, summary, submit
         self.channel = channel
         self.skip = summary.on_invalid == "skip"
         # Source id of every rejected object -> where it was: a report made of one is refused.
-        self.rejected_refs: dict[str, str] = {}
+        # Shared by the importers of one import (one per State a record is filed under).
+        self.rejected_refs: dict[str, str] = {} if rejected_refs is None else rejected_refs
+        self.state = state or user.state
+        self.state_id = self.state.pk
         self.pending: list[tuple[str, str | None, SharedIndicator]] = []
         self.stored_files: list[str] = []
         self.groups: dict[str, SharingGroup | None] = {}
         self.reports_by_ref: dict[str, Incident] = {}
         self.new_report: Incident | None = None   # the report being created, if any
-        self.scope = user.state.alpha2 if user.state_id else ""
+        self.scope = self.state.alpha2
 
     def _ids(self, kind: str, record: ReportRecord | IndicatorRecord,
              fallback: str) -> tuple[str, str | None]:
@@ -232,7 +258,7 @@ class _Importer:
         holders = dict(Incident.objects.filter(stix_id__in=wanted)
                        .values_list("stix_id", "state_id"))
         for stix_id in wanted:
-            if holders.get(stix_id) == self.user.state_id:
+            if holders.get(stix_id) == self.state_id:
                 return Incident.objects.get(stix_id=stix_id), stix_id
         for stix_id in chain:
             if stix_id not in holders:
@@ -254,7 +280,7 @@ class _Importer:
             # the State is not in, and an answer that differs for other groups' names would
             # tell which groups exist.
             self.groups[name] = SharingGroup.objects.filter(
-                name=name, states=self.user.state_id).first()
+                name=name, states=self.state_id).first()
         if self.groups[name] is None:
             raise ValidationError(_("unknown sharing group “%(name)s”") % {"name": name})
         return self.groups[name]
@@ -377,7 +403,7 @@ class _Importer:
         stix_id, legacy = self._ids("indicator", record, f"{record.type}:{value}")
         incident = self.reports_by_ref.get(record.report_ref) if record.report_ref else None
         self.pending.append((record.where, legacy, SharedIndicator(
-            stix_id=stix_id, state_id=self.user.state_id, created_by=self.user,
+            stix_id=stix_id, state_id=self.state_id, created_by=self.user,
             source=record.source_format, type=record.type, value=value,
             pattern=record.pattern or "", name=record.name[:300],
             description=record.description, labels=list(record.labels), tlp=tlp,
@@ -389,8 +415,9 @@ class _Importer:
 
     def flush(self) -> None:
         """Write a batch of indicators: those the importer's State already holds (by id, or
-        by the unscoped id of earlier versions) are merged, the others created; an id held by
-        another State moves along the importer's own chain, as for reports."""
+        by the unscoped id of earlier versions) are merged (updated when the incoming one is
+        newer), the others created; an id held by another State moves along the importer's
+        own chain, as for reports."""
         if not self.pending:
             return
         batch, self.pending = self.pending, []
@@ -399,6 +426,7 @@ class _Importer:
             unique.setdefault(item.stix_id, (where, legacy, item))
         chains = {primary: [primary] for primary in unique}
         fresh: list[SharedIndicator] = []
+        held: dict[str, SharedIndicator] = {}      # the State's own row -> incoming version
         taken: set[str] = set()
         for depth in range(MAX_REMAP + 1):
             wanted = {chain[-1] for chain in chains.values()}
@@ -409,9 +437,12 @@ class _Importer:
             moved: dict[str, list[str]] = {}
             for primary, chain in chains.items():
                 _where, legacy, item = unique[primary]
-                if holders.get(chain[-1]) == self.user.state_id or (
-                        depth == 0 and legacy and holders.get(legacy) == self.user.state_id):
-                    continue                                     # merged
+                if holders.get(chain[-1]) == self.state_id:
+                    held[chain[-1]] = item                       # merged
+                    continue
+                if depth == 0 and legacy and holders.get(legacy) == self.state_id:
+                    held[legacy] = item
+                    continue
                 if chain[-1] not in holders and chain[-1] not in taken:
                     item.stix_id = chain[-1]
                     taken.add(item.stix_id)
@@ -425,37 +456,94 @@ class _Importer:
             self.reject(Rejection(unique[primary][0], _(
                 "this item's identifier cannot be used; give it another id")))
         SharedIndicator.objects.bulk_create(fresh, batch_size=INDICATOR_BATCH)
+        updated = self._update_newer(held)
         self.summary.indicators_created += len(fresh)
-        self.summary.indicators_merged += len(batch) - len(fresh) - len(chains)
+        self.summary.indicators_updated += updated
+        self.summary.indicators_merged += len(batch) - len(fresh) - len(chains) - updated
+
+    _UPDATED = ("type", "value", "pattern", "name", "description", "labels", "tlp",
+                "valid_from", "valid_until", "modified", "added_at")
+
+    def _update_newer(self, held: dict[str, SharedIndicator]) -> int:
+        """Bring the State's own indicators up to the incoming version when it is newer (same
+        id, later `modified`): a producer's correction reaches every instance that pulls it.
+        The row is dated as added now, as TAXII dates each new version of an object."""
+        if not held:
+            return 0
+        now = timezone.now()
+        changed = []
+        for row in SharedIndicator.objects.filter(stix_id__in=list(held),
+                                                  state_id=self.state_id):
+            item = held[row.stix_id]
+            if item.modified is None or item.modified <= row.modified:
+                continue
+            for name in self._UPDATED:
+                setattr(row, name, getattr(item, name))
+            row.added_at = now
+            changed.append(row)
+        SharedIndicator.objects.bulk_update(changed, self._UPDATED, batch_size=INDICATOR_BATCH)
+        return len(changed)
+
+
+Route = Callable[[ReportRecord | IndicatorRecord], "MemberState | str | None"]
 
 
 def import_records(records: Iterable, *, user, default_tlp: str | None = None,
                    dry_run: bool = False, submit: bool = True, source_name: str = "",
                    source_sha256: str = "", on_invalid: str = "refuse",
                    channel: str = "import",
-                   progress: Callable[[int], None] | None = None) -> ImportSummary:
+                   progress: Callable[[int], None] | None = None,
+                   for_state: MemberState | None = None,
+                   route: Route | None = None) -> ImportSummary:
     """Import everything or nothing (on_invalid="refuse": with a rejection or dry_run nothing
     stays written), or every valid item (on_invalid="skip"; rejections listed in the summary).
     `channel` is what the reports created are recorded as having come through (Incident.channel:
-    "import" for a file, "federation" for TAXII)."""
+    "import" for a file, "federation" for TAXII).
+
+    Every record is filed under the user's State, or `for_state`, or where `route` says: a
+    MemberState, None for the default, or a string saying why the record is skipped (see the
+    module docstring: importing for a State)."""
     if on_invalid not in ON_INVALID:
         raise ValueError(f"on_invalid must be one of {ON_INVALID}, not {on_invalid!r}")
     if not (user.is_authenticated and user.is_focal_point):
         raise ValidationError(
             _("Imports are made by a Member State's focal point."))
     summary = ImportSummary(dry_run=dry_run, on_invalid=on_invalid)
-    importer = _Importer(user, default_tlp, summary, submit=submit, channel=channel)
+    default = for_state or user.state
+    importers: dict[int, _Importer] = {}
+    rejected_refs: dict[str, str] = {}
+
+    def importer_for(state: MemberState) -> _Importer:
+        if state.pk not in importers:
+            from sentinelle.exchange.accounts import state_account
+
+            actor = user if state.pk == user.state_id else state_account(state)
+            importers[state.pk] = _Importer(actor, default_tlp, summary, submit=submit,
+                                            channel=channel, state=state,
+                                            rejected_refs=rejected_refs)
+        return importers[state.pk]
+
     with transaction.atomic():
         for record in records:
             if isinstance(record, Rejection):
-                importer.reject(record)
-            elif isinstance(record, ReportRecord):
-                importer.report(record)
-            elif isinstance(record, IndicatorRecord):
-                importer.indicator(record)
+                importer_for(default).reject(record)
+            elif isinstance(record, ReportRecord | IndicatorRecord):
+                state = route(record) if route is not None else None
+                if isinstance(state, str):
+                    summary.skipped.append(Rejection(record.where, state))
+                else:
+                    state = state or default
+                    importer = importer_for(state)
+                    if isinstance(record, ReportRecord):
+                        importer.report(record)
+                    else:
+                        importer.indicator(record)
+                    summary.filed_under[state.alpha2] = \
+                        summary.filed_under.get(state.alpha2, 0) + 1
             if progress is not None:
                 progress(1)
-        importer.flush()
+        for importer in importers.values():
+            importer.flush()
         if summary.written:
             after = {k: v for k, v in summary.as_dict().items()
                      if k not in ("rejected", "created_ids")}
@@ -469,7 +557,8 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
             transaction.set_rollback(True)
     if not summary.written:
         # Evidence files were stored before the rollback; nothing may stay behind.
-        for name in importer.stored_files:
-            default_storage.delete(name)
+        for importer in importers.values():
+            for name in importer.stored_files:
+                default_storage.delete(name)
         summary.created_ids = []
     return summary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import ngettext
 
 from sentinelle.core import jobs
 from sentinelle.exchange.importer import import_records
@@ -36,7 +37,10 @@ def run_import(job, progress) -> dict:
     result = {"format": fmt, **summary.as_dict()}
     if not summary.succeeded:
         job.result = result
-        raise ValidationError(
-            f"{len(summary.rejected)} item(s) rejected; nothing was written. First: "
-            f"{summary.rejected[0].where}: {summary.rejected[0].reason}")
+        first = summary.rejected[0]
+        raise ValidationError(ngettext(
+            "%(count)s item rejected; nothing was written. First: %(where)s: %(reason)s",
+            "%(count)s items rejected; nothing was written. First: %(where)s: %(reason)s",
+            len(summary.rejected)) % {"count": len(summary.rejected), "where": first.where,
+                                      "reason": first.reason})
     return result

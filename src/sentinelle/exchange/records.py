@@ -63,6 +63,9 @@ class ReportRecord:
     # relationships and containers tying them to it): a report one of them was rejected from
     # would be imported half, so the importer refuses it when one of these was rejected.
     refs: list[str] = field(default_factory=list)
+    # Who the source says produced it (STIX created_by_ref): federation files the record under
+    # the Member State this identity stands for, when the remote is trusted for that State.
+    created_by: str | None = None
 
 
 @dataclass
@@ -82,6 +85,7 @@ class IndicatorRecord:
     modified: dt.datetime | None = None
     report_ref: str | None = None         # external_id of a ReportRecord it belongs to
     origin: str | None = None             # id of the source object it came from (STIX id)
+    created_by: str | None = None         # the producer's identity (STIX created_by_ref)
 
 
 @dataclass

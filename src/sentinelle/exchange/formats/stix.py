@@ -262,12 +262,16 @@ def _report(where: str, obj: dict[str, Any], tlp: str | None) -> ReportRecord:
         alleged_origin_state=_str(x.get("alleged_origin_state")),
         narrative_language=str(obj.get("lang") or x.get("narrative_language") or "en"),
         tags=[t for t in labels if not _RSIT_TAG.match(t)],
-        modified=_time(obj.get("modified")), sharing_group=_str(x.get("sharing_group")))
+        modified=_time(obj.get("modified")), sharing_group=_str(x.get("sharing_group")),
+        created_by=_str(obj.get("created_by_ref")))
 
 
-def _indicators(where: str, obj: dict[str, Any], tlp: str | None) -> list[IndicatorRecord]:
-    """One record per value a STIX indicator or SCO names; the first keeps the STIX id."""
+def _indicators(where: str, obj: dict[str, Any], tlp: str | None,
+                created_by: Any = None) -> list[IndicatorRecord]:
+    """One record per value a STIX indicator or SCO names; the first keeps the STIX id.
+    `created_by`: the producer of the object that holds an embedded SCO."""
     oid = obj["id"]
+    producer = _str(obj.get("created_by_ref")) or _str(created_by)
     if obj["type"] == "indicator":
         if obj.get("pattern_type", "stix") != "stix":
             return []   # sigma, yara, snort…: rules, not values
@@ -293,7 +297,7 @@ def _indicators(where: str, obj: dict[str, Any], tlp: str | None) -> list[Indica
             where=where, source_format=FORMAT, type=kind, value=value,
             external_id=oid if n == 0 else sc.derived_id("indicator", oid, kind, value),
             pattern=pattern if len(pairs) == 1 else sc.indicator_pattern(kind, value),
-            tlp=tlp, origin=obj["id"], **common))
+            tlp=tlp, origin=obj["id"], created_by=producer, **common))
     return records
 
 
@@ -359,7 +363,8 @@ def _emit(objects: Iterable[tuple[str, Any]], links: _Links,
             for key, sco in obj["objects"].items():
                 if isinstance(sco, dict) and _str(sco.get("type")) in _SCO_TYPES:
                     sco = {**sco, "id": sco.get("id") or sc.derived_id(sco["type"], oid, key)}
-                    yield from place(oid, _indicators(f"{where}.objects.{key}", sco, tlp))
+                    yield from place(oid, _indicators(f"{where}.objects.{key}", sco, tlp,
+                                                      obj.get("created_by_ref")))
         elif kind == "note":
             text = "\n".join(str(obj.get(k)) for k in ("abstract", "content") if obj.get(k))
             for ref in sc.iter_refs(obj, "object_refs"):

@@ -56,7 +56,9 @@ class SharedIndicator(models.Model):
 
     class Meta:
         ordering = ["added_at", "id"]
-        indexes = [models.Index(fields=["type", "value"])]
+        # (added_at, id): the keyset TAXII pages on (taxii/paging.py).
+        indexes = [models.Index(fields=["type", "value"]),
+                   models.Index(fields=["added_at", "id"], name="exchange_si_added_keyset")]
         verbose_name = _("shared indicator")
         verbose_name_plural = _("shared indicators")
 

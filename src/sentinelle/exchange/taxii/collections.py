@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,8 +27,6 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from sentinelle.core.models import SharingGroup
-from sentinelle.exchange.exporters import stix as stix_export
-from sentinelle.exchange.formats import stix_common as sc
 from sentinelle.exchange.models import SharedIndicator
 from sentinelle.incidents.models import TLP, Incident, Status
 
@@ -168,57 +166,14 @@ def _scoped(collection: Collection, user):
     return incidents, indicators
 
 
-def _keep(entry: Entry, filters: Filters) -> bool:
-    if filters.types and entry.type not in filters.types:
-        return False
-    if filters.ids and entry.id not in filters.ids:
-        return False
-    if filters.versions and not filters.versions & {"first", "last", "all", entry.version}:
-        return False   # one version per object: first = last = all = the current one
-    return filters.added_after is None or entry.date_added > filters.added_after
+def iter_entries(collection: Collection, user, filters: Filters) -> Iterator[Entry]:
+    """What the collection holds for this user, ordered by date added, read from the database
+    a chunk at a time (taxii/paging.py)."""
+    from sentinelle.exchange.taxii import paging
+
+    return paging.iter_entries(collection, user, filters)
 
 
 def entries(collection: Collection, user, filters: Filters) -> list[Entry]:
-    """What the collection holds for this user, ordered by date added then id."""
-    incidents, indicators = _scoped(collection, user)
-    if filters.added_after is not None:
-        incidents = incidents.filter(updated_at__gt=filters.added_after)
-        indicators = indicators.filter(added_at__gt=filters.added_after)
-    if filters.ids:
-        incident_ids = {i for i in filters.ids if i.startswith("incident--")}
-        incidents = incidents.filter(stix_id__in=incident_ids) if incident_ids and \
-            incident_ids == filters.ids else incidents
-    found: list[Entry] = []
-    levels: set[str] = set()
-    states: dict[str, Any] = {}
-
-    def add(date: dt.datetime, obj_factory: Callable[[], dict[str, Any]],
-            obj: dict[str, Any]) -> None:
-        found.append(Entry(date, obj["id"], obj["type"], obj.get("modified", ""), obj_factory))
-
-    incident_rows = list(stix_export.exportable(incidents))
-    per_incident = stix_export.current_indicators(incident_rows) if incident_rows else {}
-    for incident in incident_rows:
-        obj = stix_export.incident_object(incident)
-        add(incident.updated_at, lambda o=obj: o, obj)
-        for kind, value in per_incident[incident.pk]:
-            for sub in stix_export.report_indicator_objects(incident, kind, value):
-                add(incident.updated_at, lambda o=sub: o, sub)
-        levels.add(incident.tlp)
-        states.setdefault(incident.state.alpha2, incident.state)
-    rows = list(indicators.select_related("state", "incident", "sharing_group"))
-    for item in rows:
-        for obj in stix_export.shared_indicator_objects(item):
-            add(item.added_at, lambda o=obj: o, obj)
-        levels.add(item.tlp)
-        if item.state_id:
-            states.setdefault(item.state.alpha2, item.state)
-    for level in levels:
-        obj = sc.tlp2_marking(level)
-        add(STATIC_DATE, lambda o=obj: o, obj)
-    for state in states.values():
-        obj = stix_export.state_identity(state)
-        add(STATIC_DATE, lambda o=obj: o, obj)
-    kept = [e for e in found if _keep(e, filters)]
-    kept.sort(key=lambda e: (e.date_added, e.id))
-    return kept
+    """The same, as a list: only for small collections (tests, single objects)."""
+    return list(iter_entries(collection, user, filters))

@@ -31,7 +31,7 @@ from sentinelle.exchange.formats import stix
 from sentinelle.exchange.importer import import_records
 from sentinelle.exchange.records import FormatError, ReportRecord
 from sentinelle.exchange.taxii import collections as tc
-from sentinelle.exchange.taxii.pagination import page
+from sentinelle.exchange.taxii import paging
 
 MEDIA_TAXII = "application/taxii+json;version=2.1"
 MAX_CONTENT_LENGTH = 10 * 1024 * 1024
@@ -189,11 +189,20 @@ def _date(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _page_response(request: HttpRequest, found: list[tc.Entry], shape) -> HttpResponse:
-    chosen, more, next_key = page(found, request.GET.get("limit"), request.GET.get("next"))
-    body: dict[str, Any] = {"more": more}
-    if more:
-        body["next"] = next_key
+def _page(request: HttpRequest, found: tc.Collection, filters: tc.Filters) -> paging.Page:
+    try:
+        return paging.page(found, request.taxii_user, filters, request.GET.get("limit"),
+                           request.GET.get("next"))
+    except paging.BadKey:
+        raise TaxiiError(400, _("Bad request."),
+                         _("next is not a key this server gave.")) from None
+
+
+def _page_response(result: paging.Page, shape) -> HttpResponse:
+    chosen = result.entries
+    body: dict[str, Any] = {"more": result.more}
+    if result.more:
+        body["next"] = result.next
     if chosen:
         body["objects"] = [shape(e) for e in chosen]
     headers = {}
@@ -208,38 +217,36 @@ def objects(request: HttpRequest, root: str, collection: str) -> HttpResponse:
     found = _collection_or_404(root, collection, request.taxii_user)
     if request.method == "POST":
         return _add_objects(request, found)
-    entries = tc.entries(found, request.taxii_user, _filters(request))
-    return _page_response(request, entries, lambda e: e.build())
+    return _page_response(_page(request, found, _filters(request)), lambda e: e.build())
 
 
 @taxii_view()
 def object_detail(request: HttpRequest, root: str, collection: str,
                   object_id: str) -> HttpResponse:
     found = _collection_or_404(root, collection, request.taxii_user)
-    entries = tc.entries(found, request.taxii_user, _filters(request, object_id))
-    if not entries:
+    result = _page(request, found, _filters(request, object_id))
+    if not result.entries and not request.GET.get("next"):
         raise TaxiiError(404, _("No such object."))
-    return _page_response(request, entries, lambda e: e.build())
+    return _page_response(result, lambda e: e.build())
 
 
 @taxii_view()
 def versions(request: HttpRequest, root: str, collection: str, object_id: str) -> HttpResponse:
     found = _collection_or_404(root, collection, request.taxii_user)
-    entries = tc.entries(found, request.taxii_user, _filters(request, object_id))
-    if not entries:
+    result = _page(request, found, _filters(request, object_id))
+    if not result.entries and not request.GET.get("next"):
         raise TaxiiError(404, _("No such object."))
-    chosen, more, next_key = page(entries, request.GET.get("limit"), request.GET.get("next"))
-    body: dict[str, Any] = {"more": more, "versions": [e.version for e in chosen]}
-    if more:
-        body["next"] = next_key
+    body: dict[str, Any] = {"more": result.more,
+                            "versions": [e.version for e in result.entries]}
+    if result.more:
+        body["next"] = result.next
     return taxii_response(body)
 
 
 @taxii_view()
 def manifest(request: HttpRequest, root: str, collection: str) -> HttpResponse:
     found = _collection_or_404(root, collection, request.taxii_user)
-    entries = tc.entries(found, request.taxii_user, _filters(request))
-    return _page_response(request, entries, lambda e: {
+    return _page_response(_page(request, found, _filters(request)), lambda e: {
         "id": e.id, "date_added": _date(e.date_added), "version": e.version,
         "media_type": tc.MEDIA_STIX})
 

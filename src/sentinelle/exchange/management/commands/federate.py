@@ -3,24 +3,36 @@ from __future__ import annotations
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from sentinelle.core import audit, jobs
+from sentinelle.core.models import MemberState
 from sentinelle.exchange import federation
 from sentinelle.exchange.accounts import acting_user
+from sentinelle.exchange.models import FederationRemote, normalise_remote
 
 
 class Command(BaseCommand):
-    help = ("Pull from or push to a remote TAXII 2.1 collection, incrementally. Example: "
+    help = ("Pull from or push to a remote TAXII 2.1 collection, incrementally; or say which "
+            "Member States a remote is trusted for. Example: "
             "sentinelle federate pull --remote https://hub.example.org/taxii2/ --api-root "
-            "sentinelle --collection all --token-file /run/secrets/hub --state CU")
+            "sentinelle --collection all --token-file /run/secrets/hub --state CU; "
+            "sentinelle federate trust --remote https://hub.example.org/taxii2/ "
+            "--trusted-states CU,JM")
 
     def add_arguments(self, parser):
-        parser.add_argument("direction", choices=["pull", "push"],
-                            help="pull: import the remote's objects; push: send ours")
+        parser.add_argument("direction", choices=["pull", "push", "trust"],
+                            help="pull: import the remote's objects; push: send ours; trust: "
+                                 "show or set the Member States the remote is trusted for")
         parser.add_argument("--remote", required=True, help="the remote TAXII server URL")
-        parser.add_argument("--api-root", required=True,
-                            help="API root name (as in /taxii2/<name>/) or its full URL")
-        parser.add_argument("--collection", required=True, help="collection id (or name)")
+        parser.add_argument("--api-root",
+                            help="pull, push (required): API root name (as in /taxii2/<name>/) "
+                                 "or its full URL")
+        parser.add_argument("--collection", help="pull, push (required): collection id (or name)")
+        parser.add_argument("--trusted-states", metavar="CODES",
+                            help="trust: comma-separated ISO alpha-2 codes of the Member States "
+                                 "whose records a pull from this remote files under them "
+                                 "(besides the puller's own State); an empty value trusts none")
         parser.add_argument("--token", help="the remote's API token (prefer --token-file)")
         parser.add_argument("--token-file", help="a file holding the remote's API token")
         parser.add_argument("--token-env", help="an environment variable holding the token "
@@ -40,6 +52,13 @@ class Command(BaseCommand):
                             help="run as a job (needs --token-file or --token-env)")
 
     def handle(self, *args, **options):
+        if options["direction"] == "trust":
+            self._trust(options)
+            return
+        for name in ("api_root", "collection"):
+            if not options[name]:
+                raise CommandError(f"--{name.replace('_', '-')} is required for "
+                                   f"{options['direction']}", returncode=2)
         user = acting_user(options["user"], options["state"])
         where = {"remote": options["remote"], "api_root": options["api_root"],
                  "collection": options["collection"]}
@@ -72,3 +91,25 @@ class Command(BaseCommand):
             except federation.FederationError as exc:
                 raise CommandError(str(exc)) from None
         self.stdout.write(json.dumps(result.as_dict(), default=str))
+
+    def _trust(self, options) -> None:
+        """Show, or with --trusted-states set, the States a remote is trusted for."""
+        url = normalise_remote(options["remote"])
+        if options["trusted_states"] is not None:
+            codes = [c.strip().upper() for c in options["trusted_states"].split(",")
+                     if c.strip()]
+            states = list(MemberState.objects.filter(alpha2__in=codes))
+            unknown = sorted(set(codes) - {s.alpha2 for s in states})
+            if unknown:
+                raise CommandError(f"--trusted-states: unknown Member State(s) "
+                                   f"{', '.join(unknown)}", returncode=2)
+            with transaction.atomic(), audit.audit_context(
+                    actor="command", request_id="command:federate-trust"):
+                remote, _created = FederationRemote.objects.get_or_create(url=url)
+                before = sorted(remote.trusted_states.values_list("alpha2", flat=True))
+                remote.trusted_states.set(states)
+                audit.record("exchange.federate.trust", remote, before={"trusted": before},
+                             after={"trusted": sorted(codes)})
+        remote = FederationRemote.objects.filter(url=url).first()
+        trusted = sorted(remote.trusted_states.values_list("alpha2", flat=True)) if remote else []
+        self.stdout.write(json.dumps({"remote": url, "trusted_states": trusted}))

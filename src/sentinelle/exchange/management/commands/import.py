@@ -68,7 +68,8 @@ class Command(BaseCommand):
             out.write(f"{verb} {rejection.where}: {rejection.reason}")
         counts = (f"reports: {summary.reports_created} created, {summary.reports_merged} "
                   f"merged, {summary.reports_updated} updated; indicators: "
-                  f"{summary.indicators_created} created, {summary.indicators_merged} merged; "
+                  f"{summary.indicators_created} created, {summary.indicators_merged} merged, "
+                  f"{summary.indicators_updated} updated; "
                   f"{len(summary.rejected)} rejected")
         if not summary.succeeded:
             raise CommandError(f"{path}: nothing imported — {counts}")
