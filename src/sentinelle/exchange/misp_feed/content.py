@@ -32,7 +32,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, Max, Sum
+from django.db.models import F, Max
 from django.db.models.functions import TruncDate
 
 from sentinelle.exchange.exporters import misp as misp_export
@@ -192,18 +192,29 @@ def manifest(collection: FeedCollection, user) -> tuple[list[bytes], dt.datetime
     return chunks, latest
 
 
+def _ids_digest(queryset) -> str:
+    """The exact set of ids, read as one column: aggregates such as (count, sum, max) are the
+    same for different sets ({1, 4, 5} and {2, 3, 5}), and a set can change without any row
+    being saved (a State moved between sharing groups), so only the ids themselves tell."""
+    digest = hashlib.sha256()
+    ids = queryset.order_by("pk").values_list("pk", flat=True)
+    for pk in ids.iterator(chunk_size=ITERATOR_CHUNK * 10):
+        digest.update(b"%d," % pk)
+    return digest.hexdigest()
+
+
 def fingerprint(collection: FeedCollection, user) -> str:
-    """Two aggregate queries that change whenever the manifest's set of events or any event's
-    timestamp changes: what lets a matching If-None-Match be answered without building the
+    """What changes whenever the manifest's set of events or any event's timestamp changes:
+    the exact ids of the reports and indicators (one column each, nothing serialised) and the
+    latest change times. It lets a matching If-None-Match be answered without building the
     manifest (views.manifest). Not covered: a rename in reference data (a State's code, a
     category's) with no report saved; views bound that by the cache's lifetime."""
     incidents, indicators = tc._scoped(collection.collection, user)
-    reports = incidents.exclude(status=Status.DRAFT).order_by().aggregate(
-        n=Count("pk"), s=Sum("pk"), top=Max("pk"), last=Max("updated_at"))
-    shared = indicators.order_by().aggregate(
-        n=Count("pk"), s=Sum("pk"), top=Max("pk"), added=Max("added_at"),
-        modified=Max("modified"))
-    key = repr((settings.SITE_NAME, sorted(reports.items()), sorted(shared.items())))
+    reports = incidents.exclude(status=Status.DRAFT)
+    last = reports.order_by().aggregate(last=Max("updated_at"))
+    shared = indicators.order_by().aggregate(added=Max("added_at"), modified=Max("modified"))
+    key = repr((settings.SITE_NAME, _ids_digest(reports), sorted(last.items()),
+                _ids_digest(indicators), sorted(shared.items())))
     return hashlib.sha256(key.encode()).hexdigest()
 
 
