@@ -287,7 +287,7 @@ def pull(*, remote: str, api_root: str, collection: str, user, token: str | None
                 transaction.set_rollback(True)   # the conflicts were not settled after all
     if summary.rejected:
         first = summary.rejected[0]
-        raise FederationError(f"{len(summary.rejected)} object(s) rejected, nothing written. "
+        raise FederationError(f"{summary.rejected_total} object(s) rejected, nothing written. "
                               f"First: {first.where}: {first.reason}")
     if not dry_run:
         cursor.added_after = seen.get("last") or cursor.added_after

@@ -37,11 +37,11 @@ each State, and which were skipped and why.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
@@ -52,6 +52,7 @@ from django.utils.translation import gettext as _
 
 from sentinelle.core import audit
 from sentinelle.core.models import MemberState, SharingGroup
+from sentinelle.exchange.import_summary import ON_INVALID, ImportSummary
 from sentinelle.exchange.models import SharedIndicator
 from sentinelle.exchange.records import IndicatorRecord, Rejection, ReportRecord
 from sentinelle.incidents import fields, services
@@ -67,66 +68,6 @@ MAX_REMAP = 4
 INDICATOR_BATCH = 1000
 DEFAULT_CATEGORY = "other"
 DEFAULT_RSIT = "other:undetermined"
-
-
-ON_INVALID = ("refuse", "skip")
-
-
-@dataclass
-class ImportSummary:
-    dry_run: bool = False
-    on_invalid: str = "refuse"
-    reports_created: int = 0
-    reports_merged: int = 0
-    reports_updated: int = 0
-    indicators_created: int = 0
-    indicators_merged: int = 0
-    indicators_updated: int = 0
-    rejected: list[Rejection] = field(default_factory=list)
-    created_ids: list[int] = field(default_factory=list)
-    # Records not imported on purpose (route said why): not an error, nothing rolls back.
-    skipped: list[Rejection] = field(default_factory=list)
-    filed_under: dict[str, int] = field(default_factory=dict)   # alpha-2 -> records
-
-    @property
-    def ok(self) -> bool:
-        """Nothing was rejected."""
-        return not self.rejected
-
-    @property
-    def changed(self) -> int:
-        """How many items this import creates or amends (or would, in a dry run)."""
-        return self.reports_created + self.reports_updated + self.indicators_created
-
-    @property
-    def written(self) -> bool:
-        """Something stays written: all or nothing, nothing rejected (refuse); at least one
-        item created or amended (skip). Never in a dry run."""
-        if self.dry_run:
-            return False
-        return bool(self.changed) if self.on_invalid == "skip" else self.ok
-
-    @property
-    def succeeded(self) -> bool:
-        """What a job or a command reports as success: nothing rejected, or (skip) at least
-        one valid item, even if it was already there. Every item rejected is a failure."""
-        if self.ok:
-            return True
-        valid = self.changed + self.reports_merged + self.indicators_merged
-        return self.on_invalid == "skip" and valid > 0
-
-    def rejected_list(self, limit: int = 1000) -> list[dict]:
-        return [{"where": r.where, "reason": r.reason, **({"ref": r.ref} if r.ref else {})}
-                for r in self.rejected[:limit]]
-
-    def as_dict(self) -> dict:
-        data = asdict(self)
-        data["rejected"] = self.rejected_list()
-        data["rejected_count"] = len(self.rejected)
-        data["skipped"] = [{"where": r.where, "reason": r.reason} for r in self.skipped[:1000]]
-        data["skipped_count"] = len(self.skipped)
-        data["written"] = self.written
-        return data
 
 
 def _is_stix_id(kind: str, external_id: str | None) -> bool:
@@ -312,8 +253,8 @@ class _Importer:
         }
 
     def reject(self, rejection: Rejection) -> None:
-        self.summary.rejected.append(rejection)
-        if rejection.ref:
+        self.summary.add_rejection(rejection)
+        if rejection.ref and self.skip:   # all or nothing refuses the file whatever the id
             self.rejected_refs.setdefault(rejection.ref, rejection.where)
 
     def report(self, record: ReportRecord) -> None:
@@ -328,18 +269,18 @@ class _Importer:
             return
         # A savepoint per report: a report refused after some of it was written (its
         # evidence, say) leaves nothing behind while the rest of the import stays.
-        rejected, files = len(self.summary.rejected), len(self.stored_files)
+        rejected, files = self.summary.rejected_count, len(self.stored_files)
         counts = (self.summary.reports_created, len(self.summary.created_ids))
         self.new_report = None
         with transaction.atomic():
             self._report(record)
-            if len(self.summary.rejected) > rejected:
+            if self.summary.rejected_count > rejected:
                 if self.new_report is not None:   # files stored before the step that failed
                     self.stored_files.extend(
                         name for name in Evidence.objects.filter(incident=self.new_report)
                         .values_list("file", flat=True) if name not in self.stored_files)
                 transaction.set_rollback(True)
-        if len(self.summary.rejected) > rejected:
+        if self.summary.rejected_count > rejected:
             for name in self.stored_files[files:]:
                 default_storage.delete(name)
             del self.stored_files[files:]
@@ -523,42 +464,80 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
                                             rejected_refs=rejected_refs)
         return importers[state.pk]
 
-    with transaction.atomic():
-        for record in records:
-            if isinstance(record, Rejection):
-                importer_for(default).reject(record)
-            elif isinstance(record, ReportRecord | IndicatorRecord):
-                state = route(record) if route is not None else None
-                if isinstance(state, str):
-                    summary.skipped.append(Rejection(record.where, state))
-                else:
-                    state = state or default
-                    importer = importer_for(state)
-                    if isinstance(record, ReportRecord):
-                        importer.report(record)
-                    else:
-                        importer.indicator(record)
-                    summary.filed_under[state.alpha2] = \
-                        summary.filed_under.get(state.alpha2, 0) + 1
-            if progress is not None:
-                progress(1)
-        for importer in importers.values():
-            importer.flush()
-        if summary.written:
-            after = {k: v for k, v in summary.as_dict().items()
-                     if k not in ("rejected", "created_ids")}
-            if source_sha256:   # the uploaded file itself is removed when its job ends
-                after["sha256"] = source_sha256
-            if summary.rejected:   # skip: what was left out is part of what happened
-                after["rejected"] = summary.rejected_list()
-            audit.record("exchange.import", (source_name or "import")[:64], object_type="import",
-                         after=after)
-        else:
-            transaction.set_rollback(True)
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            try:
+                _read(records, importer_for, default, route, summary, progress)
+                for importer in list(importers.values()):
+                    importer.flush()
+            except BaseException:
+                stored.extend(_stored_files(importers.values(), summary.created_ids))
+                raise
+            _finish(summary, source_name, source_sha256)
+    except BaseException:
+        # A file that breaks half way (FormatError from a truncated input, any error): the
+        # transaction is rolled back, and the evidence files stored before must go with it.
+        _delete_files(stored or _stored_files(importers.values(), []))
+        summary.created_ids = []
+        raise
     if not summary.written:
         # Evidence files were stored before the rollback; nothing may stay behind.
-        for importer in importers.values():
-            for name in importer.stored_files:
-                default_storage.delete(name)
+        _delete_files(_stored_files(importers.values(), []))
         summary.created_ids = []
     return summary
+
+
+def _read(records: Iterable, importer_for: Callable[[MemberState], _Importer],
+          default: MemberState, route: Route | None, summary: ImportSummary,
+          progress: Callable[[int], None] | None) -> None:
+    for record in records:
+        if isinstance(record, Rejection):
+            importer_for(default).reject(record)
+        elif isinstance(record, ReportRecord | IndicatorRecord):
+            state = route(record) if route is not None else None
+            if isinstance(state, str):
+                summary.skipped.append(Rejection(record.where, state))
+            else:
+                state = state or default
+                importer = importer_for(state)
+                if isinstance(record, ReportRecord):
+                    importer.report(record)
+                else:
+                    importer.indicator(record)
+                summary.filed_under[state.alpha2] = summary.filed_under.get(state.alpha2, 0) + 1
+        if progress is not None:
+            progress(1)
+
+
+def _finish(summary: ImportSummary, source_name: str, source_sha256: str) -> None:
+    """Inside the import's transaction: the audit entry if something stays written, else the
+    rollback."""
+    if summary.written:
+        after = {k: v for k, v in summary.as_dict().items()
+                 if k not in ("rejected", "created_ids")}
+        if source_sha256:   # the uploaded file itself is removed when its job ends
+            after["sha256"] = source_sha256
+        if summary.rejected:   # skip: what was left out is part of what happened
+            after["rejected"] = summary.rejected_list()
+        audit.record("exchange.import", (source_name or "import")[:64], object_type="import",
+                     after=after)
+    else:
+        transaction.set_rollback(True)
+
+
+def _stored_files(importers: Iterable[_Importer], created_ids: list[int]) -> list[str]:
+    """Every evidence file the importers stored; with `created_ids`, before a failed import is
+    rolled back, also those of its reports' rows (a step may have stored one then failed)."""
+    names = [name for importer in importers for name in importer.stored_files]
+    if created_ids:
+        # A broken transaction (a database error) cannot answer: the names known suffice.
+        with contextlib.suppress(Exception), transaction.atomic():
+            names += Evidence.objects.filter(incident__in=created_ids).values_list(
+                "file", flat=True)
+    return list(dict.fromkeys(names))
+
+
+def _delete_files(names: Iterable[str]) -> None:
+    for name in names:
+        default_storage.delete(name)

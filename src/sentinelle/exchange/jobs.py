@@ -41,6 +41,6 @@ def run_import(job, progress) -> dict:
         raise ValidationError(ngettext(
             "%(count)s item rejected; nothing was written. First: %(where)s: %(reason)s",
             "%(count)s items rejected; nothing was written. First: %(where)s: %(reason)s",
-            len(summary.rejected)) % {"count": len(summary.rejected), "where": first.where,
-                                      "reason": first.reason})
+            summary.rejected_total) % {"count": summary.rejected_total, "where": first.where,
+                                       "reason": first.reason})
     return result

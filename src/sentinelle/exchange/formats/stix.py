@@ -206,6 +206,12 @@ class _Links:
         elif kind == "observed-data":
             for ref in sc.iter_refs(obj, "object_refs"):
                 self.observed_by.setdefault(ref, oid)
+        elif kind == "note":
+            # A note on an incident is part of its narrative (_emit): if it is rejected, the
+            # report would land without it.
+            for ref in sc.iter_refs(obj, "object_refs"):
+                if ref.startswith("incident--"):
+                    self.ties.setdefault(ref, set()).add(oid)
         elif kind == "marking-definition":
             level = sc.tlp_of_marking(obj)
             if level:

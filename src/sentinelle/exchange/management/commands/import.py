@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 from django.core.management.base import BaseCommand, CommandError
 from rich.progress import Progress
@@ -12,6 +13,15 @@ from sentinelle.exchange.importer import ON_INVALID, import_records
 from sentinelle.exchange.reading import open_records
 from sentinelle.exchange.records import FormatError
 from sentinelle.incidents.models import TLP
+
+# C0 and C1 controls (ESC, BEL, CSI…), line breaks and bidi overrides: a rejection's reason
+# quotes the file, and printed raw an escape sequence would drive the operator's terminal
+# (clear it, retitle it, hide lines), a line break forge a line of the summary.
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class Command(BaseCommand):
@@ -65,12 +75,14 @@ class Command(BaseCommand):
         verb = "would skip" if skip and options["dry_run"] else (
             "skipped" if skip and summary.succeeded else "rejected")
         for rejection in listed:
-            out.write(f"{verb} {rejection.where}: {rejection.reason}")
+            out.write(printable(f"{verb} {rejection.where}: {rejection.reason}"))
+        if summary.rejected_total > len(listed):
+            out.write(f"… and {summary.rejected_total - len(listed)} more rejected, not listed")
         counts = (f"reports: {summary.reports_created} created, {summary.reports_merged} "
                   f"merged, {summary.reports_updated} updated; indicators: "
                   f"{summary.indicators_created} created, {summary.indicators_merged} merged, "
                   f"{summary.indicators_updated} updated; "
-                  f"{len(summary.rejected)} rejected")
+                  f"{summary.rejected_total} rejected")
         if not summary.succeeded:
             raise CommandError(f"{path}: nothing imported — {counts}")
         self.stdout.write(("dry run, nothing written — " if options["dry_run"] else "") + counts)
