@@ -321,3 +321,44 @@ def test_a_report_tied_to_a_rejected_note_is_not_imported_without_it(alice):
     assert not Incident.objects.exists()
     assert any(r.ref == incident_id for r in summary.rejected)
     assert SharedIndicator.objects.filter(value="192.0.2.5").exists()
+
+
+BROKEN_MARKING = "marking-definition--3c6a8f0e-8f44-4d3e-b3b5-2a7e3f9d6c05"
+
+
+def _marked_bundle(marking_first: bool) -> bytes:
+    """An incident and an indicator marked with the producer's own "TLP:RED" marking, whose
+    definition fails the schema (no spec_version, no created) and so says no TLP we can read."""
+    marking = {"type": "marking-definition", "id": BROKEN_MARKING, "name": "TLP:RED"}
+    objects = [
+        {"type": "incident", "spec_version": "2.1",
+         "id": "incident--7d3b2b52-2b39-4a5e-9d58-7c1f1c2a5b01", "name": "Marked red",
+         "created": "2026-03-01T10:00:00.000Z", "modified": "2026-03-01T10:00:00.000Z",
+         "object_marking_refs": [BROKEN_MARKING]},
+        {"type": "indicator", "spec_version": "2.1",
+         "id": "indicator--4e4c4ad7-4909-456a-b6fa-e24a6f682a41", "pattern_type": "stix",
+         "pattern": "[ipv4-addr:value = '192.0.2.66']", "valid_from": "2026-03-01T10:00:00Z",
+         "created": "2026-03-01T10:00:00.000Z", "modified": "2026-03-01T10:00:00.000Z",
+         "object_marking_refs": [BROKEN_MARKING]},
+        {"type": "ipv4-addr", "spec_version": "2.1",
+         "id": "ipv4-addr--1c6a8f0e-8f44-4d3e-b3b5-2a7e3f9d6c03", "value": "192.0.2.5"},
+    ]
+    objects = [marking, *objects] if marking_first else [*objects, marking]
+    return json.dumps({"type": "bundle", "id": "bundle--2c6a8f0e-8f44-4d3e-b3b5-2a7e3f9d6c04",
+                       "objects": objects}).encode()
+
+
+@pytest.mark.parametrize("marking_first", [True, False])
+def test_skip_never_lands_an_item_whose_marking_was_rejected(alice, marking_first):
+    """All or nothing refuses such a file; skip must not import the items the broken marking
+    restricts with the default TLP (here CLEAR) instead of the one their producer meant."""
+    from sentinelle.exchange.formats import stix
+
+    data = _marked_bundle(marking_first)
+    summary = import_records(stix.parse(io.BytesIO(data)), user=alice, on_invalid="skip",
+                             default_tlp="clear")
+    assert not Incident.objects.exists()
+    assert not SharedIndicator.objects.filter(value="192.0.2.66").exists()
+    assert SharedIndicator.objects.filter(value="192.0.2.5", tlp="clear").exists()
+    reasons = " ".join(r.reason for r in summary.rejected)
+    assert BROKEN_MARKING in reasons

@@ -51,6 +51,8 @@ _SNIFF_ID = re.compile(rb'"id"\s*:\s*"[a-z0-9-]+--[0-9a-fA-F]{8}-')
 _RSIT_TAG = re.compile(r'^rsit:([a-z-]+)="?([a-z0-9-]+)"?$')
 _SCO_TYPES = {"ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr", "autonomous-system",
               "file"}
+# What the parser imports, and so what a rejected marking must keep out.
+_MARKED_KINDS = {"incident", "indicator", "observed-data", "note", *_SCO_TYPES}
 # Relationship types that tie an indicator or an observation to an incident.
 _LINK_TYPES = {"indicates", "related-to", "based-on", "derived-from", "attributed-to", "uses",
                "targets"}
@@ -180,6 +182,21 @@ class _Links:
     observed_by: dict[str, str] = field(default_factory=dict)  # SCO id -> observed-data id
     markings: dict[str, str] = field(default_factory=dict)     # custom marking id -> TLP
     ties: dict[str, set[str]] = field(default_factory=dict)    # incident id -> link object ids
+    # Marking definitions that fail the schema -> where: an object they mark has a TLP we
+    # cannot know, and must not be imported with the default one (skip mode would).
+    broken: dict[str, str] = field(default_factory=dict)
+
+    def check_marking(self, where: str, obj: Any) -> None:
+        if isinstance(obj, dict) and obj.get("type") == "marking-definition" \
+                and isinstance(obj.get("id"), str) and sc.schema_error(obj) is not None:
+            self.broken.setdefault(obj["id"], where)
+
+    def broken_marking(self, obj: dict[str, Any]) -> tuple[str, str] | None:
+        """(marking id, where it was rejected) of a rejected marking this object carries."""
+        for ref in sc.iter_refs(obj, "object_marking_refs"):
+            if ref in self.broken:
+                return ref, self.broken[ref]
+        return None
 
     def learn(self, obj: dict[str, Any]) -> None:
         kind, oid = _str(obj.get("type")), obj.get("id")
@@ -314,9 +331,10 @@ def parse(stream: BinaryIO, *, name: str = "") -> Iterator[Record]:
     complete = False
     if _seekable(stream):
         start = stream.tell()
-        for _where, obj in _objects(stream):
+        for where, obj in _objects(stream):
             if isinstance(obj, dict):
                 links.learn(obj)
+                links.check_marking(where, obj)
         stream.seek(start)
         complete = True
     yield from _emit(_objects(stream), links, complete)
@@ -350,12 +368,20 @@ def _emit(objects: Iterable[tuple[str, Any]], links: _Links,
             oid = obj.get("id") if isinstance(obj, dict) else None
             yield Rejection(where=f"{where}{path}", reason=reason,
                             ref=oid if isinstance(oid, str) else None)
+            if not complete:
+                links.check_marking(where, obj)
             continue
         if not complete:
             links.learn(obj)
         kind, oid = _str(obj.get("type")), obj.get("id", "")
         if obj.get("revoked") is True:
             continue   # withdrawn by its producer: nothing to import
+        broken = links.broken_marking(obj)
+        if broken is not None and kind in _MARKED_KINDS:
+            yield Rejection(where=f"{where}.object_marking_refs", reason=(
+                f"its marking {broken[0]} was rejected at {broken[1]}: its TLP cannot be "
+                f"known"), ref=oid if isinstance(oid, str) else None)
+            continue
         if kind == "incident":
             record = _report(where, obj, links.tlp(obj))
             for pair in pending.pop(oid, []):
