@@ -362,3 +362,17 @@ def test_skip_never_lands_an_item_whose_marking_was_rejected(alice, marking_firs
     assert SharedIndicator.objects.filter(value="192.0.2.5", tlp="clear").exists()
     reasons = " ".join(r.reason for r in summary.rejected)
     assert BROKEN_MARKING in reasons
+
+
+def test_a_long_pattern_is_read_in_linear_time():
+    """Found by fuzz/run.py (fuzz/corpus/stix/crashes/hang-a9336209ff39c111.bin): a 65,000
+    letter word in a pattern took 20 s, the comparison regex retrying from every letter."""
+    import time
+
+    from sentinelle.exchange.formats import stix_common as sc
+
+    pattern = "[email-message:subject MATCHES '" + "r" * 200_000 + "'] AND [ipv4-addr:value = " \
+        "'192.0.2.1']"
+    started = time.perf_counter()
+    assert sc.pattern_indicators(pattern) == [("ipv4", "192.0.2.1")]
+    assert time.perf_counter() - started < 2
