@@ -234,3 +234,40 @@ def test_a_council_reader_sees_clear_only(alice, council):
                ).status_code == 404
     dora = make_user("dora", Role.FOCAL_POINT, "FR")
     assert len(manifest_of(dora)) == 2   # CLEAR and GREEN: a focal point
+
+
+# --- a day of a million shared indicators --------------------------------------------------
+
+def test_a_busy_days_indicators_are_split_into_bounded_events(alice, bob, monkeypatch):
+    """A State that imports a feed shares hundreds of thousands of indicators in one day: one
+    event of them all would be built in memory (a dict per attribute) for every subscriber
+    and be more than MISP handles. Events hold at most BATCH_SIZE indicators, split by id, so
+    an indicator never moves from one event to another."""
+    from sentinelle.exchange.misp_feed import content
+    from sentinelle.exchange.models import SharedIndicator
+
+    monkeypatch.setattr(content, "BATCH_SIZE", 3)
+    now = dt.datetime(2026, 5, 4, 10, tzinfo=dt.UTC)
+    items = [SharedIndicator.objects.create(state=alice.state, type="domain",
+                                            value=f"d{n}.example", tlp="green", created=now,
+                                            modified=now) for n in range(8)]
+    manifest = manifest_of(bob)
+    assert len(manifest) >= 3
+    seen: dict[str, str] = {}
+    for event_uuid in manifest:
+        event = json.loads(get(bob, f"all/{event_uuid}.json").content)["Event"]
+        values = [a["value"] for a in event["Attribute"]]
+        assert 1 <= len(values) <= 3
+        for value in values:
+            assert value not in seen
+            seen[value] = event_uuid
+    assert set(seen) == {i.value for i in items}
+    hashes = body(get(bob, "all/hashes.csv")).decode().splitlines()
+    by_md5 = {hashlib.md5(v.encode()).hexdigest(): u for v, u in seen.items()}  # noqa: S324
+    assert dict(line.split(",") for line in hashes) == by_md5
+    # Revoking one changes its own event only; the others keep their bytes.
+    etags = {u: get(bob, f"all/{u}.json")["ETag"] for u in manifest}
+    SharedIndicator.objects.filter(pk=items[0].pk).update(revoked=True)
+    changed = {u for u, etag in etags.items()
+               if get(bob, f"all/{u}.json", HTTP_IF_NONE_MATCH=etag).status_code != 304}
+    assert changed == {seen[items[0].value]}

@@ -9,9 +9,10 @@ Events:
 - each report is one event, the body of the MISP exporter (exporters/misp.py) with the
   ``Orgc`` uuid MISP's feed rules match on, without ``distribution``/``SharingGroup`` (as PyMISP's
   ``to_feed`` leaves them out by default: the subscribing MISP decides its own distribution);
-- standalone shared indicators are one event per (TLP, UTC day they were added here), like the
-  daily events of the public MISP feeds: a new indicator changes only today's event, so a
-  pull never re-downloads a year of indicators (one growing event would).
+- standalone shared indicators are one event per (TLP, UTC day they were added here, block of
+  BATCH_SIZE ids), like the daily events of the public MISP feeds: a new indicator changes only
+  today's event, so a pull never re-downloads a year of indicators (one growing event would),
+  and a day of a whole imported feed is several bounded events, not one of 500,000 attributes.
 
 Bytes are deterministic (sorted keys, fixed separators), so that an ETag is the sha256 of the
 bytes and stays the same across requests and processes while nothing changes. The manifest is
@@ -42,6 +43,11 @@ from sentinelle.incidents.models import Indicator, Status
 
 FEED_NS = uuid.UUID("6f4b7f0e-2a57-4c1e-9f0b-3f1d8e6c2a41")
 ITERATOR_CHUNK = 2000
+# At most this many indicators per batch event: a State importing a feed shares hundreds of
+# thousands in a day, and one event of them all would be built in memory for every subscriber
+# (and be more than MISP takes). Split by id (pk // BATCH_SIZE), which never changes, so an
+# indicator stays in its event and a revocation changes that event only.
+BATCH_SIZE = 5000
 
 
 def canonical(obj: Any) -> bytes:
@@ -132,25 +138,29 @@ class Batch:
     tlp: str
     day: dt.date
     last: dt.datetime
+    part: int = 0   # pk // BATCH_SIZE
 
     def uuid(self, collection: FeedCollection) -> str:
-        return batch_uuid(collection, self.tlp, self.day)
+        return batch_uuid(collection, self.tlp, self.day, self.part)
 
 
-def batch_uuid(collection: FeedCollection, tlp: str, day: dt.date) -> str:
+def batch_uuid(collection: FeedCollection, tlp: str, day: dt.date, part: int) -> str:
     # Per root, not per collection: "all" and "tlp-green" hold the same green batch.
-    key = f"{settings.SITE_NAME}|{collection.collection.root}|indicators|{tlp}|{day.isoformat()}"
+    key = (f"{settings.SITE_NAME}|{collection.collection.root}|indicators|{tlp}|"
+           f"{day.isoformat()}|{part}")
     return str(uuid.uuid5(FEED_NS, key))
 
 
 def batches(indicators) -> list[Batch]:
     """One aggregate query. The batch's timestamp is the latest of added-here and modified, so
     that an indicator added today with an old ``modified`` still moves the timestamp on."""
-    rows = (indicators.annotate(day=TruncDate("added_at", tzinfo=dt.UTC))
-            .order_by().values("tlp", "day")
+    rows = (indicators.annotate(day=TruncDate("added_at", tzinfo=dt.UTC),
+                                part=F("pk") / BATCH_SIZE)
+            .order_by().values("tlp", "day", "part")
             .annotate(last_added=Max("added_at"), last_modified=Max("modified")))
-    found = [Batch(r["tlp"], r["day"], max(r["last_added"], r["last_modified"])) for r in rows]
-    return sorted(found, key=lambda b: (b.day, b.tlp))
+    found = [Batch(r["tlp"], r["day"], max(r["last_added"], r["last_modified"]), r["part"])
+             for r in rows]
+    return sorted(found, key=lambda b: (b.day, b.tlp, b.part))
 
 
 def _batch_info(tlp: str, day: dt.date) -> str:
@@ -235,7 +245,9 @@ def _report_event(incident) -> dict[str, Any]:
 
 def _batch_event(collection: FeedCollection, indicators, batch: Batch) -> dict[str, Any]:
     start, end = _day_range(batch.day)
-    items = indicators.filter(tlp=batch.tlp, added_at__gte=start, added_at__lt=end)
+    items = indicators.filter(tlp=batch.tlp, added_at__gte=start, added_at__lt=end,
+                              pk__gte=batch.part * BATCH_SIZE,
+                              pk__lt=(batch.part + 1) * BATCH_SIZE)
     event = misp_export.indicator_events(items.order_by("added_at", "id"))[0]
     event.update(uuid=batch.uuid(collection), info=_batch_info(batch.tlp, batch.day),
                  date=batch.day.isoformat(), timestamp=str(_epoch(batch.last)),
@@ -277,7 +289,8 @@ def hash_lines(collection: FeedCollection, user) -> Iterator[bytes]:
     for stix_id, value in rows.iterator(chunk_size=ITERATOR_CHUNK):
         yield f"{_md5(value)},{stix_id.split('--', 1)[1]}\n".encode()
     shared = (indicators.order_by("added_at", "id")
-              .values_list("value", "tlp", "added_at"))
-    for value, tlp, added_at in shared.iterator(chunk_size=ITERATOR_CHUNK):
+              .values_list("pk", "value", "tlp", "added_at"))
+    for pk, value, tlp, added_at in shared.iterator(chunk_size=ITERATOR_CHUNK):
         day = added_at.astimezone(dt.UTC).date()
-        yield f"{_md5(value)},{batch_uuid(collection, tlp, day)}\n".encode()
+        uuid_ = batch_uuid(collection, tlp, day, pk // BATCH_SIZE)
+        yield f"{_md5(value)},{uuid_}\n".encode()
