@@ -376,3 +376,48 @@ def test_a_long_pattern_is_read_in_linear_time():
     started = time.perf_counter()
     assert sc.pattern_indicators(pattern) == [("ipv4", "192.0.2.1")]
     assert time.perf_counter() - started < 2
+
+
+def test_rejection_reasons_of_a_red_report_stay_out_of_others_audit_view(alice, bob):
+    """A skip import records its rejections, reasons quoting the file, in the audit entry. A
+    RED report refused for a bad indicator puts that RED value there: the Secretariat
+    administrator, who may not see the report, must not read it in the audit trail."""
+    from sentinelle.exchange.formats import stix
+    from sentinelle.exchange.formats import stix_common as sc
+
+    red = next(mid for mid, level in sc.TLP_BY_MARKING_ID.items() if level == "red")
+    incident_id = "incident--7d3b2b52-2b39-4a5e-9d58-7c1f1c2a5b01"
+    indicator_id = "indicator--4e4c4ad7-4909-456a-b6fa-e24a6f682a41"
+    stamp = {"created": "2026-03-01T10:00:00.000Z", "modified": "2026-03-01T10:00:00.000Z",
+             "spec_version": "2.1", "object_marking_refs": [red]}
+    objects = [
+        {"type": "incident", "id": incident_id, "name": "Red", **stamp},
+        {"type": "indicator", "id": indicator_id, "pattern_type": "stix",
+         "pattern": "[domain-name:value = 'secret c2.example']",
+         "valid_from": "2026-03-01T10:00:00Z", **stamp},
+        {"type": "relationship", "id": "relationship--5b1d0a1e-0000-4000-8000-000000000001",
+         "relationship_type": "indicates", "source_ref": indicator_id,
+         "target_ref": incident_id, **stamp},
+        {"type": "ipv4-addr", "spec_version": "2.1",
+         "id": "ipv4-addr--1c6a8f0e-8f44-4d3e-b3b5-2a7e3f9d6c03", "value": "192.0.2.5"},
+    ]
+    data = json.dumps({"type": "bundle", "id": "bundle--2c6a8f0e-8f44-4d3e-b3b5-2a7e3f9d6c04",
+                       "objects": objects}).encode()
+    from sentinelle.core import audit
+
+    with audit.audit_context(actor=alice, request_id="test"):   # as the job and command set
+        summary = import_records(stix.parse(io.BytesIO(data)), user=alice, on_invalid="skip",
+                                 source_name="red.json")
+    assert summary.written and not Incident.objects.exists()
+    entry = AuditEntry.objects.get(action="exchange.import")
+    assert "secret c2.example" in json.dumps(entry.after)   # the importer's own record
+    ada = make_user("ada", Role.ADMIN, is_staff=True, is_superuser=True)
+    admin = Client()
+    admin.force_login(ada)
+    page = admin.get(f"/admin/core/auditentry/{entry.pk}/change/")
+    assert page.status_code == 200
+    assert "secret c2.example" not in page.content.decode()
+    from sentinelle.incidents import visibility
+
+    assert not visibility.audit_content_visible(bob, entry)
+    assert visibility.audit_content_visible(alice, entry)

@@ -243,6 +243,8 @@ def audit_content_visible(user, entry) -> bool:
 
     if entry.object_type == "analysis.incidentcluster":
         return _cluster_entry_visible(user, entry)
+    if entry.object_type == "import":
+        return _import_entry_visible(user, entry)
     if not entry.object_id.isdigit():
         return entry.object_type not in {*_AUDITED_MODELS, "incidents.incident"}
     pk = int(entry.object_id)
@@ -282,3 +284,16 @@ def _cluster_entry_visible(user, entry) -> bool:
             return False       # not a reference this platform writes: show nothing
         pks.add(int(tail))
     return Incident.objects.for_user(user).filter(pk__in=pks).count() == len(pks)
+
+
+def _import_entry_visible(user, entry) -> bool:
+    """An import's entry (exchange/importer.py) lists, with skip, the rejected items with
+    reasons that quote the file: values of reports at any TLP, which were never written and so
+    have no TLP to check. Like the job's result, that list is the importing State's alone; the
+    counts of an entry without it hold no content."""
+    after = entry.after if isinstance(entry.after, dict) else {}
+    if not after.get("rejected"):
+        return True
+    actor = entry.actor
+    return bool(_signed_in(user) and actor is not None and actor.state_id is not None
+                and user.is_focal_point and user.state_id == actor.state_id)
