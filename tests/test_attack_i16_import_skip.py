@@ -421,3 +421,27 @@ def test_rejection_reasons_of_a_red_report_stay_out_of_others_audit_view(alice, 
 
     assert not visibility.audit_content_visible(bob, entry)
     assert visibility.audit_content_visible(alice, entry)
+
+
+def test_rejections_carry_an_id_only_when_a_report_is_made_of_it():
+    """The importer remembers the id of every rejection that has one, to refuse a report made
+    of it: a file of 2 million `{"spec_version": "2.1", "id": "a--N"}` would fill that memory.
+    The parser gives the id only when some incident of the file is tied to the object."""
+    from sentinelle.exchange.formats import stix
+
+    incident_id = "incident--7d3b2b52-2b39-4a5e-9d58-7c1f1c2a5b01"
+    tied = "indicator--4e4c4ad7-4909-456a-b6fa-e24a6f682a41"
+    objects = [{"spec_version": "2.1", "id": f"a--{n}"} for n in range(1000)] + [
+        {"type": "incident", "spec_version": "2.1", "id": incident_id, "name": "I",
+         "created": "2026-03-01T10:00:00.000Z", "modified": "2026-03-01T10:00:00.000Z"},
+        {"type": "indicator", "spec_version": "2.1", "id": tied, "pattern_type": "stix",
+         "created": "2026-03-01T10:00:00.000Z", "modified": "2026-03-01T10:00:00.000Z"},
+        {"type": "relationship", "spec_version": "2.1",
+         "id": "relationship--5b1d0a1e-0000-4000-8000-000000000001",
+         "created": "2026-03-01T10:00:00.000Z", "modified": "2026-03-01T10:00:00.000Z",
+         "relationship_type": "indicates", "source_ref": tied, "target_ref": incident_id}]
+    data = json.dumps({"type": "bundle", "id": "bundle--2c6a8f0e-8f44-4d3e-b3b5-2a7e3f9d6c04",
+                       "objects": objects}).encode()
+    rejections = [r for r in stix.parse(io.BytesIO(data)) if isinstance(r, Rejection)]
+    assert len(rejections) == 1001
+    assert [r.ref for r in rejections if r.ref] == [tied]

@@ -346,6 +346,10 @@ def _emit(objects: Iterable[tuple[str, Any]], links: _Links,
     pending: dict[str, list[tuple[str, str]]] = {}   # incident id -> indicators seen before it
     notes: dict[str, list[str]] = {}
     held: list[tuple[str, IndicatorRecord]] = []     # single pass: owner unknown until the end
+    # The ids a report is made of (known after the first pass): a rejection carries its
+    # object's id only if it is one of them, since the importer keeps every id it is given, and
+    # a file of millions of small invalid objects would otherwise fill its memory.
+    tied = set().union(*links.parts().values()) if complete else None
 
     def place(oid: str, records: list[IndicatorRecord]) -> Iterator[Record]:
         owner = links.incident_of(oid)
@@ -366,8 +370,8 @@ def _emit(objects: Iterable[tuple[str, Any]], links: _Links,
         if problem is not None:
             path, reason = problem
             oid = obj.get("id") if isinstance(obj, dict) else None
-            yield Rejection(where=f"{where}{path}", reason=reason,
-                            ref=oid if isinstance(oid, str) else None)
+            keep = isinstance(oid, str) and (tied is None or oid in tied)
+            yield Rejection(where=f"{where}{path}", reason=reason, ref=oid if keep else None)
             if not complete:
                 links.check_marking(where, obj)
             continue
