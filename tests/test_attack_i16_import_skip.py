@@ -469,3 +469,20 @@ def test_formulas_that_skip_lets_in_are_neutralised_in_spreadsheet_exports(alice
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
     assert "'" + formula in cells and formula not in cells
+
+
+def test_skip_keeps_an_import_whose_only_change_updates_indicators(alice):
+    """A newer version of an indicator the State holds is an update (main's federation work):
+    with skip and one bad line, an import that only updates must still be written and
+    succeed, not be rolled back as if nothing valid had been in it."""
+    old = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    new = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    first = import_records(iter([indicator(1, "192.0.2.50", external_id="I-50", modified=old,
+                                           name="first")]), user=alice)
+    assert first.indicators_created == 1
+    records = [indicator(1, "192.0.2.50", external_id="I-50", modified=new, name="second"),
+               Rejection("line 2", "not JSON")]
+    summary = import_records(iter(records), user=alice, on_invalid="skip")
+    assert summary.indicators_updated == 1
+    assert summary.written and summary.succeeded
+    assert SharedIndicator.objects.get(value="192.0.2.50").name == "second"
