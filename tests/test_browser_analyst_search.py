@@ -52,8 +52,9 @@ def test_analyst_searches_by_indicator_and_reads_why_reports_correlate(new_page,
     page.goto("/incidents/")
     page.get_by_label("Search").fill("portal.gob.cu")
     page.get_by_label("Search").press("Enter")
+    # The unfiltered list already holds the report: wait for the search's own answer.
     page.wait_for_function(
-        "ref => document.querySelector('#rows').innerText.includes(ref)", arg=target.reference)
+        "() => /^1 report\\b/.test(document.querySelector('#rows').innerText.trim())")
     rows = page.locator("#rows").inner_text()
     assert target.reference in rows and "Defacement of the national portal" in rows
     assert "No report matches" not in rows
