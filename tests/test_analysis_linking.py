@@ -406,3 +406,22 @@ def test_the_form_never_sends_the_analyst_to_another_site(botnet, charlie, clien
     response = client.post("/analysis/links/link/", {"reports": [a.pk, b.pk], "label": "M",
                                                      "next": target})
     assert response.status_code == 302 and response["Location"] == "/analysis/links/"
+
+
+def test_three_states_reporting_one_botnet_are_one_suggestion_linked_in_one_step(
+        alice, bob, charlie, client):
+    france = make_user("fp-fr", Role.FOCAL_POINT, "FR")
+    reports = [file_report(user, indicators=BOTNET) for user in (alice, bob, france)]
+    pairs = linking.suggestions(charlie)
+    assert len(pairs) == 3                                     # every pair of the three
+    groups = linking.suggestion_groups(charlie)
+    assert [sorted(i.pk for i in s.incidents) for s in groups] == [
+        sorted(r.pk for r in reports)]
+    assert any("c2.brokenrelay.net" in r for r in groups[0].reasons)
+    client.force_login(charlie)
+    page = client.get("/analysis/links/").content.decode()
+    assert page.count('name="reports"') == 3                   # one form, three reports
+    client.post("/analysis/links/link/", {"reports": [r.pk for r in reports], "label": "Mirai"})
+    cluster = IncidentCluster.objects.get()
+    assert cluster.members.count() == 3
+    assert linking.suggestion_groups(charlie) == []

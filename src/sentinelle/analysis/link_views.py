@@ -82,7 +82,7 @@ def links(request: HttpRequest) -> HttpResponse:
         existing.append({"cluster": cluster, "members": members,
                          "others": len(ids) - len(members)})
     return render(request, "analysis/links.html", {
-        "suggestions": linking.suggestions(request.user), "existing": existing})
+        "suggestions": linking.suggestion_groups(request.user), "existing": existing})
 
 
 @login_required

@@ -296,3 +296,38 @@ def suggestions(user, since: dt.datetime | None = None) -> list[LinkSuggestion]:
                                   clusters.get(ca or cb) if (ca or cb) else None))
     out.sort(key=lambda s: (-s.score, s.incidents[0].pk, s.incidents[1].pk))
     return out
+
+
+def suggestion_groups(user, since: dt.datetime | None = None) -> list[LinkSuggestion]:
+    """The suggestions as an analyst links them: pairs that share a report are one group
+    (three States reporting one botnet are one suggestion of three reports, not three pairs).
+    A pair with a report already linked stays a pair ("add to …"); a group larger than a
+    linked incident may be stays as its pairs, for the analyst to cut."""
+    pairs = suggestions(user, since)
+    parent: dict[int, int] = {}
+
+    def root(pk: int) -> int:
+        while parent.setdefault(pk, pk) != pk:
+            parent[pk] = parent[parent[pk]]
+            pk = parent[pk]
+        return pk
+
+    loose = [s for s in pairs if s.cluster is None]
+    for s in loose:
+        first, second = (root(i.pk) for i in s.incidents)
+        parent[first] = second
+    members: dict[int, list[LinkSuggestion]] = defaultdict(list)
+    for s in loose:
+        members[root(s.incidents[0].pk)].append(s)
+    out = [s for s in pairs if s.cluster is not None]
+    for group in members.values():
+        reports = {i.pk: i for s in group for i in s.incidents}
+        if len(group) == 1 or len(reports) > MAX_MEMBERS:
+            out.extend(group)
+            continue
+        reasons = list(dict.fromkeys(r for s in group for r in s.reasons))
+        out.append(LinkSuggestion(
+            sorted(reports.values(), key=lambda i: (i.started_at, i.pk)), reasons[:6],
+            max(s.score for s in group)))
+    out.sort(key=lambda s: (-s.score, s.incidents[0].pk, len(s.incidents)))
+    return out
