@@ -425,3 +425,28 @@ def test_three_states_reporting_one_botnet_are_one_suggestion_linked_in_one_step
     cluster = IncidentCluster.objects.get()
     assert cluster.members.count() == 3
     assert linking.suggestion_groups(charlie) == []
+
+
+def test_an_api_page_asks_once_which_reports_are_linked(botnet, charlie, alice):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    a, b, _other = botnet
+    linking.link(charlie, [a, b], label="Mirai")
+    client = api_client(charlie)
+    client.get("/api/v1/incidents/?limit=50")          # warm the caches (taxonomy, states)
+
+    def page() -> tuple[int, list[dict]]:
+        with CaptureQueriesContext(connection) as queries:
+            rows = client.get("/api/v1/incidents/?limit=50").json()["results"]
+        return len(queries.captured_queries), rows
+
+    few, _rows = page()
+    for n in range(20):
+        file_report(alice, title=f"Unlinked {n}")
+    many, rows = page()
+    # Twenty more rows that are not linked cost no query (one per row before).
+    assert many == few
+    linked = {row["reference"]: row["linked_incident"] for row in rows}
+    assert set(linked[a.reference]["reports"]) == {a.reference, b.reference}
+    assert sum(1 for value in linked.values() if value) == 2

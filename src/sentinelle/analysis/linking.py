@@ -331,3 +331,9 @@ def suggestion_groups(user, since: dt.datetime | None = None) -> list[LinkSugges
             max(s.score for s in group)))
     out.sort(key=lambda s: (-s.score, s.incidents[0].pk, len(s.incidents)))
     return out
+
+
+def linked_ids(incident_ids: Iterable[int]) -> set[int]:
+    """Which of these reports are in a linked incident: one query for a page of reports."""
+    return set(LinkedReport.objects.filter(incident_id__in=list(incident_ids))
+               .values_list("incident_id", flat=True))

@@ -68,8 +68,23 @@ class IndicatorSerializer(serializers.Serializer):
     value = serializers.CharField(max_length=2048, trim_whitespace=True)
 
 
+class IncidentListSerializer(serializers.ListSerializer):
+    """A page of reports: which of them are linked is asked once for the page, not per row
+    (most reports are not linked, and a row that is not needs no query at all)."""
+
+    def to_representation(self, data):
+        from sentinelle.analysis import linking  # the analysis app builds on incidents
+
+        items = list(data.all() if hasattr(data, "all") else data)
+        self._context["linked_ids"] = linking.linked_ids([item.pk for item in items])
+        return super().to_representation(items)
+
+
 class IncidentSerializer(serializers.Serializer):
     """The report contract other tools rely on (README, "REST API")."""
+
+    class Meta:
+        list_serializer_class = IncidentListSerializer
 
     id = serializers.IntegerField(read_only=True)
     reference = serializers.CharField(read_only=True)
@@ -117,6 +132,9 @@ class IncidentSerializer(serializers.Serializer):
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_linked_incident(self, instance: Incident) -> dict | None:
+        linked = self.context.get("linked_ids")
+        if linked is not None and instance.pk not in linked:
+            return None
         request = self.context.get("request")
         return linked_incident_data(getattr(request, "user", None), instance)
 
