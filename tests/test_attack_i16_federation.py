@@ -1,0 +1,145 @@
+"""Attacks on federation filing records under their own State (issue 16). The remote is
+medallion on loopback serving objects that claim to be Cuba's (tests/test_federation_states.py,
+`hub`); Switzerland (bob) pulls; Cuba (alice) holds reports of its own here."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.test import Client
+
+from sentinelle.core.models import ApiToken, AuditEntry, MemberState, Role
+from sentinelle.exchange import federation
+from sentinelle.exchange.accounts import state_account
+from sentinelle.exchange.formats import stix
+from sentinelle.exchange.importer import import_records
+from sentinelle.exchange.models import FederationRemote
+from sentinelle.incidents.models import Incident
+from tests.conftest import file_report, make_user
+from tests.test_federation import MEDALLION_AUTH
+from tests.test_federation_states import (  # noqa: F401 (hub is a fixture)
+    COLLECTION,
+    CU,
+    CU_INCIDENT,
+    JM_INCIDENT,
+    _bundle,
+    hub,
+    incident,
+    pull,
+)
+
+medallion = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@medallion
+def test_an_api_root_on_another_server_never_borrows_the_trust_of_remote(db, hub, alice, bob):
+    # A remote trusted for Cuba; the objects fetched from another server (the hub, which any
+    # identity can be forged on) by giving --api-root as a full URL.
+    trusted = "http://127.0.0.1:9/taxii2"
+    FederationRemote.objects.create(url=trusted).trusted_states.add(alice.state)
+    with pytest.raises(federation.FederationError) as refused:
+        federation.pull(remote=trusted + "/", api_root=f"{hub}/trustgroup1/",
+                        collection=COLLECTION, user=bob, auth=MEDALLION_AUTH)
+    assert "--api-root" in str(refused.value)
+    assert not Incident.objects.filter(state=alice.state).exists()
+    # The same server under its own name is fine (and trusted as declared for it).
+    FederationRemote.objects.create(url=hub).trusted_states.add(alice.state)
+    result = federation.pull(remote=hub, api_root=f"{hub}/trustgroup1/",
+                             collection=COLLECTION, user=bob, auth=MEDALLION_AUTH)
+    assert result.filed_under.get("CU") == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("api_root", ["https://127.0.0.1:8443/trustgroup1/",   # scheme differs
+                                      "http://127.0.0.1.evil.example/trustgroup1/",
+                                      "http://user@127.0.0.2:8000/x/"])
+def test_an_api_root_url_must_be_on_the_remotes_own_server(bob, api_root):
+    with pytest.raises(federation.FederationError) as refused:
+        federation.open_collection("http://127.0.0.1:8000/taxii2/", api_root, COLLECTION)
+    assert "--api-root" in str(refused.value)
+
+
+@medallion
+def test_a_pull_never_loosens_the_tlp_of_a_report_held_here(db, hub, alice, bob):
+    # Cuba's RED report; the hub (trusted for Cuba) holds a newer AMBER "version" of it.
+    local = file_report(alice, tlp="red", title="Cuban red, as Cuba filed it")
+    Incident.objects.filter(pk=local.pk).update(stix_id=CU_INCIDENT)
+    FederationRemote.objects.create(url=hub).trusted_states.add(alice.state)
+    result = pull(hub, bob)
+    report = Incident.objects.get(stix_id=CU_INCIDENT)
+    # The newer content wins, as documented; the audience never widens: only Cuba decides that.
+    assert report.title == "Cuban amber, as the hub holds it"
+    assert report.tlp == "red"
+    jamaican = make_user("jm", Role.FOCAL_POINT, state="JM")
+    assert not Incident.objects.for_user(jamaican).filter(pk=report.pk).exists()
+    assert result.summary["tlp_kept"] == 1
+    amend = AuditEntry.objects.filter(action="incident.amend").order_by("-seq").first()
+    assert amend.after["tlp"] == "red"
+    # Cuba pulling itself: the same rule (a remote never loosens a report of ours).
+    again = file_report(alice, tlp="amber+strict", title="strict")
+    Incident.objects.filter(pk=again.pk).update(stix_id=JM_INCIDENT.replace("7b4c", "7b4d"))
+    data = _bundle(incident(JM_INCIDENT.replace("7b4c", "7b4d"), CU, "loosened", tlp="clear",
+                            modified="2099-01-01T00:00:00.000Z"))
+    trust = federation.Trust(hub, alice)
+    summary = import_records(stix.parse(io.BytesIO(data)), user=alice, channel="federation",
+                             route=trust.route(federation.RunResult("pull")), loosen=False)
+    again.refresh_from_db()
+    assert summary.reports_updated == 1 and again.tlp == "amber+strict"
+    assert again.title == "loosened"
+
+
+@pytest.mark.django_db
+def test_a_states_own_import_may_still_loosen_its_report(alice):
+    # What the State itself sends (a file, a POST to our TAXII) is its own decision.
+    local = file_report(alice, tlp="red", title="mine")
+    data = _bundle(incident(local.stix_id, None, "now amber", tlp="amber",
+                            modified="2099-01-01T00:00:00.000Z"))
+    summary = import_records(stix.parse(io.BytesIO(data)), user=alice)
+    local.refresh_from_db()
+    assert summary.reports_updated == 1 and local.tlp == "amber"
+
+
+@medallion
+def test_the_pullers_result_names_no_report_of_another_state(db, hub, alice, bob):
+    # Cuba holds its report here; the hub (trusted for Cuba and Jamaica) has a newer one, and
+    # a Jamaican report. The Swiss puller's result (a job result: the API gives it whole) must
+    # not carry Cuba's local times nor the rows of Cuba's and Jamaica's reports.
+    local = file_report(alice, tlp="amber", title="Cuban amber, as Cuba filed it")
+    Incident.objects.filter(pk=local.pk).update(stix_id=CU_INCIDENT)
+    remote = FederationRemote.objects.create(url=hub)
+    remote.trusted_states.add(alice.state, MemberState.objects.get(alpha2="JM"))
+    result = pull(hub, bob)
+    assert result.filed_under == {"CU": 2, "JM": 1, "CH": 1}, result
+    assert result.summary["reports_created"] == 1 and result.summary["reports_updated"] == 1
+    jamaican = Incident.objects.get(title="Jamaican amber")
+    assert jamaican.pk not in result.summary["created_ids"]
+    assert result.summary["created_ids"] == []
+    assert result.conflicts == []
+    assert str(local.updated_at.year) not in str(result.as_dict()).replace("2099", "")
+    # The audit trail keeps the conflict, for Cuba's report.
+    assert AuditEntry.objects.filter(action="exchange.federate.conflict",
+                                     object_id=str(local.pk)).exists()
+
+
+@pytest.mark.django_db
+def test_the_import_account_cannot_sign_in_nor_use_a_token(alice):
+    account = state_account(alice.state)
+    assert not Client().login(username=account.username, password="")
+    _token, secret = ApiToken.issue(account)
+    response = Client().get("/api/v1/incidents/", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert response.status_code in (401, 403)
+
+
+@pytest.mark.django_db
+def test_a_name_squatting_the_import_account_stops_the_import_with_a_clear_error(alice, bob):
+    # Someone gave the name import-cu to a Swiss account: nothing is filed under it.
+    make_user("import-cu", Role.FOCAL_POINT, state=bob.state.alpha2)
+    FederationRemote.objects.create(url="https://hub.example").trusted_states.add(alice.state)
+    trust = federation.Trust("https://hub.example", bob)
+    data = _bundle(incident(CU_INCIDENT, CU, "for Cuba"))
+    with pytest.raises(Exception) as refused:
+        import_records(stix.parse(io.BytesIO(data)), user=bob,
+                       route=trust.route(federation.RunResult("pull")))
+    assert "import-cu" in str(refused.value)
+    assert not Incident.objects.exists()
