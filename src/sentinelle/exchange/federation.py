@@ -39,6 +39,7 @@ import tempfile
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.core.exceptions import ValidationError
@@ -103,9 +104,27 @@ def open_collection(remote: str, api_root: str, collection: str, *, token: str |
         return response
 
     conn.session.hooks["response"].append(capture)
-    base = api_root if api_root.startswith(("http://", "https://")) else \
-        f"{remote.rstrip('/')}/{api_root.strip('/')}/"
+    if api_root.startswith(("http://", "https://")):
+        # Trust is declared for --remote (Trust): objects fetched from another server would
+        # borrow it, and that server could then speak for any State the remote is trusted for.
+        if _origin(api_root) != _origin(remote):
+            raise FederationError(f"--api-root {api_root!r} is not on the server of --remote "
+                                  f"{remote!r}; give the API root's own server as --remote")
+        base = api_root
+    else:
+        base = f"{remote.rstrip('/')}/{api_root.strip('/')}/"
     return Collection(_collection_url(conn, base.rstrip("/"), collection), conn=conn), seen
+
+
+def _origin(url: str) -> tuple[str, str, int | None, str]:
+    """Scheme, host, port and user info: two URLs of the same server agree on all four."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return ("", "", None, url)   # an unparsable URL matches nothing but itself
+    return (parts.scheme.lower(), (parts.hostname or "").lower().rstrip("."), port,
+            parts.netloc.rpartition("@")[0])
 
 
 def _collection_url(conn: _HTTPConnection, base: str, key: str) -> str:
@@ -241,7 +260,10 @@ def _record_conflicts(objects: list[dict[str, Any]], user, remote: str,
                      before={"modified": entry["local_modified"]},
                      after={"modified": entry["remote_modified"], "winner": winner,
                             "remote": remote})
-        conflicts.append(entry)
+        # The run's result goes to the puller (a job result, given whole by the API): another
+        # State's local times are not theirs to read. The audit trail keeps every conflict.
+        if incident.state_id == user.state_id:
+            conflicts.append(entry)
     return conflicts
 
 
@@ -280,8 +302,12 @@ def pull(*, remote: str, api_root: str, collection: str, user, token: str | None
             summary = import_records(stix.parse(spool), user=user, dry_run=dry_run,
                                      channel="federation",
                                      source_name=f"taxii-pull:{collection}"[:64],
-                                     route=trust.route(result))
+                                     route=trust.route(result), loosen=False)
             result.summary = summary.as_dict()
+            # Likewise the rows of reports filed under another State: the puller may not open
+            # them, and their numbers say nothing the counts do not.
+            result.summary["created_ids"] = list(Incident.objects.filter(
+                pk__in=summary.created_ids, state_id=user.state_id).values_list("pk", flat=True))
             result.filed_under = dict(summary.filed_under)
             if not summary.written:
                 transaction.set_rollback(True)   # the conflicts were not settled after all
