@@ -146,3 +146,30 @@ def test_a_name_squatting_the_import_account_stops_the_import_with_a_clear_error
                        route=trust.route(federation.RunResult("pull")))
     assert "import-cu" in str(refused.value)
     assert not Incident.objects.exists()
+
+
+@medallion
+@pytest.mark.parametrize("status", ["closed", "withdrawn", "duplicate"])
+def test_a_closed_report_held_here_does_not_stop_every_pull(db, hub, alice, bob, status):
+    # Cuba closed its report; the trusted hub holds a newer version. Refusing the whole pull
+    # would refuse every later pull too (the cursor stays), and tell the Swiss puller that
+    # Cuba's report is closed. The report is left as Cuba closed it; the rest is filed.
+    local = file_report(alice, tlp="amber", title="Cuban amber, as Cuba filed it")
+    Incident.objects.filter(pk=local.pk).update(stix_id=CU_INCIDENT, status=status)
+    FederationRemote.objects.create(url=hub).trusted_states.add(alice.state)
+    result = pull(hub, bob)
+    assert result.filed_under == {"CU": 2, "CH": 1}, result
+    assert result.summary["reports_merged"] == 1 and result.summary["written"]
+    local.refresh_from_db()
+    assert (local.title, local.status) == ("Cuban amber, as Cuba filed it", status)
+    assert status not in str(result.as_dict())
+
+
+@medallion
+def test_pulled_reports_are_recorded_as_federation_whoever_they_are_filed_under(db, hub, alice,
+                                                                               bob):
+    remote = FederationRemote.objects.create(url=hub)
+    remote.trusted_states.add(alice.state, MemberState.objects.get(alpha2="JM"))
+    pull(hub, bob)
+    assert {(i.state.alpha2, i.channel) for i in Incident.objects.all()} == {
+        ("CU", "federation"), ("JM", "federation")}
