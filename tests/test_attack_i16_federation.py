@@ -85,7 +85,7 @@ def test_a_pull_never_loosens_the_tlp_of_a_report_held_here(db, hub, alice, bob)
                             modified="2099-01-01T00:00:00.000Z"))
     trust = federation.Trust(hub, alice)
     summary = import_records(stix.parse(io.BytesIO(data)), user=alice, channel="federation",
-                             route=trust.route(federation.RunResult("pull")), loosen=False)
+                             route=trust.route(federation.RunResult("pull")), pulled=True)
     again.refresh_from_db()
     assert summary.reports_updated == 1 and again.tlp == "amber+strict"
     assert again.title == "loosened"
@@ -163,6 +163,8 @@ def test_a_closed_report_held_here_does_not_stop_every_pull(db, hub, alice, bob,
     local.refresh_from_db()
     assert (local.title, local.status) == ("Cuban amber, as Cuba filed it", status)
     assert status not in str(result.as_dict())
+    conflict = AuditEntry.objects.get(action="exchange.federate.conflict")
+    assert conflict.after["winner"] == "local"
 
 
 @medallion

@@ -60,7 +60,7 @@ from sentinelle.exchange.importer import import_records
 from sentinelle.exchange.models import FederationCursor, FederationRemote, normalise_remote
 from sentinelle.exchange.records import IndicatorRecord, ReportRecord
 from sentinelle.exchange.taxii import collections as tc
-from sentinelle.incidents import visibility
+from sentinelle.incidents import visibility, workflow
 from sentinelle.incidents.models import Incident
 
 TIMEOUT = 60          # seconds per HTTP request: a stuck peer must not hang a job forever
@@ -254,6 +254,8 @@ def _record_conflicts(objects: list[dict[str, Any]], user, remote: str,
         if remote_modified == local_modified:
             continue
         winner = "remote" if remote_modified > local_modified else "local"
+        if incident.status not in workflow.AMENDABLE:
+            winner = "local"    # closed here: the importer leaves it as it is (pulled=True)
         entry = {"id": incident.stix_id, "local_modified": local_modified.isoformat(),
                  "remote_modified": remote_modified.isoformat(), "winner": winner}
         audit.record("exchange.federate.conflict", incident, actor=user,
@@ -302,7 +304,7 @@ def pull(*, remote: str, api_root: str, collection: str, user, token: str | None
             summary = import_records(stix.parse(spool), user=user, dry_run=dry_run,
                                      channel="federation",
                                      source_name=f"taxii-pull:{collection}"[:64],
-                                     route=trust.route(result), loosen=False)
+                                     route=trust.route(result), pulled=True)
             result.summary = summary.as_dict()
             # Likewise the rows of reports filed under another State: the puller may not open
             # them, and their numbers say nothing the counts do not.

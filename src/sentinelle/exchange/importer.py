@@ -54,7 +54,7 @@ from sentinelle.core import audit
 from sentinelle.core.models import MemberState, SharingGroup
 from sentinelle.exchange.models import SharedIndicator
 from sentinelle.exchange.records import IndicatorRecord, Rejection, ReportRecord
-from sentinelle.incidents import fields, services
+from sentinelle.incidents import fields, services, workflow
 from sentinelle.incidents.indicators import IndicatorError, normalise
 from sentinelle.incidents.models import TLP, Evidence, Incident, Severity
 
@@ -87,7 +87,7 @@ class ImportSummary:
     # Records not imported on purpose (route said why): not an error, nothing rolls back.
     skipped: list[Rejection] = field(default_factory=list)
     filed_under: dict[str, int] = field(default_factory=dict)   # alpha-2 -> records
-    tlp_kept: int = 0    # updates that would have loosened a report's TLP (loosen=False)
+    tlp_kept: int = 0    # updates that would have loosened a report's TLP (pulled=True)
 
     @property
     def ok(self) -> bool:
@@ -225,9 +225,9 @@ class _Importer:
     def __init__(self, user, default_tlp: str | None, summary: ImportSummary,
                  submit: bool = True, channel: str = "import",
                  state: MemberState | None = None,
-                 rejected_refs: dict[str, str] | None = None, loosen: bool = True):
+                 rejected_refs: dict[str, str] | None = None, pulled: bool = False):
         self.user, self.default_tlp, self.summary, self.submit = user, default_tlp, summary, submit
-        self.loosen = loosen
+        self.pulled = pulled
         self.channel = channel
         self.skip = summary.on_invalid == "skip"
         # Source id of every rejected object -> where it was: a report made of one is refused.
@@ -382,10 +382,16 @@ class _Importer:
         if modified is None or modified <= existing.updated_at:
             self.summary.reports_merged += 1
             return
+        if self.pulled and existing.status not in workflow.AMENDABLE:
+            # Closed (withdrawn, a duplicate) here: its State decided so, and a remote's newer
+            # version cannot reopen it. Refusing it instead would refuse every later pull of
+            # the remote, and tell a puller of another State that the report is closed.
+            self.summary.reports_merged += 1
+            return
         changes = {k: v for k, v in cleaned.items()
                    if k not in ("named_analysts", "consent_to_name")}
         current = services.current_content(existing)
-        if not self.loosen and _TLP_RANK[changes["tlp"]] < _TLP_RANK[current["tlp"]]:
+        if self.pulled and _TLP_RANK[changes["tlp"]] < _TLP_RANK[current["tlp"]]:
             # A remote never widens the audience of a report held here: only its State does
             # (federation.pull). The newer content is taken, under the TLP the State chose.
             changes["tlp"] = current["tlp"]
@@ -504,7 +510,7 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
                    channel: str = "import",
                    progress: Callable[[int], None] | None = None,
                    for_state: MemberState | None = None,
-                   route: Route | None = None, loosen: bool = True) -> ImportSummary:
+                   route: Route | None = None, pulled: bool = False) -> ImportSummary:
     """Import everything or nothing (on_invalid="refuse": with a rejection or dry_run nothing
     stays written), or every valid item (on_invalid="skip"; rejections listed in the summary).
     `channel` is what the reports created are recorded as having come through (Incident.channel:
@@ -512,9 +518,10 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
 
     Every record is filed under the user's State, or `for_state`, or where `route` says: a
     MemberState, None for the default, or a string saying why the record is skipped (see the
-    module docstring: importing for a State). With `loosen` False (a federation pull), an
-    update never loosens the TLP of a report already held: the newer content is taken under the
-    report's own TLP, and counted in `tlp_kept`."""
+    module docstring: importing for a State). `pulled` (a federation pull: a remote's records,
+    not the State's own) changes two rules of the merge: an update never loosens the TLP of a
+    report already held (the newer content is taken under the report's own TLP, counted in
+    `tlp_kept`), and a report closed, withdrawn or a duplicate here is left as it is."""
     if on_invalid not in ON_INVALID:
         raise ValueError(f"on_invalid must be one of {ON_INVALID}, not {on_invalid!r}")
     if not (user.is_authenticated and user.is_focal_point):
@@ -532,7 +539,7 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
             actor = user if state.pk == user.state_id else state_account(state)
             importers[state.pk] = _Importer(actor, default_tlp, summary, submit=submit,
                                             channel=channel, state=state,
-                                            rejected_refs=rejected_refs, loosen=loosen)
+                                            rejected_refs=rejected_refs, pulled=pulled)
         return importers[state.pk]
 
     with transaction.atomic():
