@@ -175,3 +175,31 @@ def test_pulled_reports_are_recorded_as_federation_whoever_they_are_filed_under(
     pull(hub, bob)
     assert {(i.state.alpha2, i.channel) for i in Incident.objects.all()} == {
         ("CU", "federation"), ("JM", "federation")}
+
+
+@pytest.mark.django_db
+def test_a_red_record_filed_for_another_state_is_that_states_alone(alice, bob, charlie):
+    # Switzerland pulls a RED record that claims Cuba's identity from a remote trusted for Cuba:
+    # filed under Cuba, seen by Cuba only (no analyst is named), never by the puller, not even
+    # through this instance's TAXII server.
+    from tests.test_taxii import ALL, Taxii, objects_of
+
+    FederationRemote.objects.create(url="https://hub.example").trusted_states.add(alice.state)
+    trust = federation.Trust("https://hub.example", bob)
+    data = _bundle(incident(CU_INCIDENT, CU, "Cuban red", tlp="red"))
+    summary = import_records(stix.parse(io.BytesIO(data)), user=bob, channel="federation",
+                             route=trust.route(federation.RunResult("pull")), pulled=True)
+    assert summary.filed_under == {"CU": 1}
+    report = Incident.objects.get(title="Cuban red")
+    assert (report.state, report.tlp, report.reporter.username) == (alice.state, "red",
+                                                                     "import-cu")
+    assert Incident.objects.for_user(alice).filter(pk=report.pk).exists()
+    assert not Incident.objects.for_user(bob).filter(pk=report.pk).exists()
+    assert not Incident.objects.for_user(charlie).filter(pk=report.pk).exists()
+    for user in (bob, charlie):
+        seen = objects_of(Taxii(user).get(f"sentinelle/collections/{ALL}/objects/"))
+        assert "Cuban red" not in str(seen)
+    assert Client().get(f"/incidents/{report.pk}/").status_code in (302, 404)
+    web = Client()
+    web.force_login(bob)
+    assert web.get(f"/incidents/{report.pk}/").status_code == 404

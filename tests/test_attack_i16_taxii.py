@@ -94,3 +94,12 @@ def test_date_headers_never_date_an_object_the_user_cannot_see(alice, bob):
     replay = Taxii(bob).get(f"sentinelle/collections/{ALL}/objects/{secret.stix_id}/",
                             next=Position(dt.datetime(1970, 1, 1, tzinfo=dt.UTC), 0).key())
     assert "objects" not in replay.json() and "X-TAXII-Date-Added-Last" not in replay
+
+
+def test_objects_posted_to_the_taxii_server_are_recorded_as_federation(alice):
+    from tests.test_federation_states import incident
+
+    posted = Taxii(alice).post(OBJECTS, {"objects": [incident(
+        "incident--0c0c0c0c-0000-4000-8000-000000000001", None, "posted")]})
+    assert posted.status_code == 202 and posted.json()["success_count"] == 1, posted.content
+    assert Incident.objects.get(title="posted").channel == "federation"
