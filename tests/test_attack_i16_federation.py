@@ -203,3 +203,15 @@ def test_a_red_record_filed_for_another_state_is_that_states_alone(alice, bob, c
     web = Client()
     web.force_login(bob)
     assert web.get(f"/incidents/{report.pk}/").status_code == 404
+
+
+@medallion
+def test_a_squatted_import_account_fails_the_pull_with_a_clear_error(db, hub, alice, bob):
+    # A job only reports a FederationError cleanly (run_federation): anything else is an
+    # internal error that says nothing to the person who scheduled the pull.
+    make_user("import-cu", Role.FOCAL_POINT, state=bob.state.alpha2)
+    FederationRemote.objects.create(url=hub).trusted_states.add(alice.state)
+    with pytest.raises(federation.FederationError) as refused:
+        pull(hub, bob)
+    assert "import-cu" in str(refused.value)
+    assert not Incident.objects.exists()
