@@ -43,6 +43,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -301,10 +302,13 @@ def pull(*, remote: str, api_root: str, collection: str, user, token: str | None
         spool.seek(0)
         with transaction.atomic():
             result.conflicts = _record_conflicts(incidents, user, remote, trust)
-            summary = import_records(stix.parse(spool), user=user, dry_run=dry_run,
-                                     channel="federation",
-                                     source_name=f"taxii-pull:{collection}"[:64],
-                                     route=trust.route(result), pulled=True)
+            try:
+                summary = import_records(stix.parse(spool), user=user, dry_run=dry_run,
+                                         channel="federation",
+                                         source_name=f"taxii-pull:{collection}"[:64],
+                                         route=trust.route(result), pulled=True)
+            except CommandError as exc:   # accounts.state_account: a misnamed import account
+                raise FederationError(str(exc)) from None
             result.summary = summary.as_dict()
             # Likewise the rows of reports filed under another State: the puller may not open
             # them, and their numbers say nothing the counts do not.
