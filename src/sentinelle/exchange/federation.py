@@ -9,7 +9,9 @@ Rules (docs in README, "Federation and TAXII"):
 - **Idempotent**: objects keep their STIX ids; the importer merges what it already has.
 - **Conflicts**: a report known on both sides is settled by STIX ``modified``: the newer wins
   (the importer amends the local report into a new version, or leaves it). Each conflict is
-  recorded in the audit trail with both times and the winner.
+  recorded in the audit trail with both times and the winner. A pull never loosens a report's
+  TLP and never reopens a report closed here (importer.py, ``pulled``); the run's result names
+  conflicts and created rows of the puller's own State only.
 - **Attribution** (issue 16): each record carries the State that reported it, as the STIX
   ``created_by_ref`` identity of that Member State (exporters/stix.state_identity_id). A remote
   is trusted for a set of Member States (FederationRemote.trusted_states, set with
