@@ -215,3 +215,30 @@ def test_a_squatted_import_account_fails_the_pull_with_a_clear_error(db, hub, al
         pull(hub, bob)
     assert "import-cu" in str(refused.value)
     assert not Incident.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("held", ["red", "amber+strict", "amber"])
+def test_a_pull_never_loosens_the_tlp_of_an_indicator_held_here(alice, bob, held):
+    from django.utils import timezone
+
+    from sentinelle.exchange.models import SharedIndicator
+    from tests.test_federation_states import CU_INDICATOR, indicator
+
+    now = timezone.now()
+    SharedIndicator.objects.create(
+        stix_id=CU_INDICATOR, state=alice.state, created_by=alice, type="ipv4",
+        value="198.51.100.7", tlp=held, created=now, modified=now, source="test")
+    FederationRemote.objects.create(url="https://hub.example").trusted_states.add(alice.state)
+    trust = federation.Trust("https://hub.example", bob)
+    newer = indicator(CU_INDICATOR, "198.51.100.70", CU, modified="2099-01-01T00:00:00.000Z")
+    summary = import_records(stix.parse(io.BytesIO(_bundle(newer))), user=bob,
+                             route=trust.route(federation.RunResult("pull")), pulled=True)
+    kept = SharedIndicator.objects.get(stix_id=CU_INDICATOR)
+    assert summary.indicators_updated == 1 and kept.value == "198.51.100.70"
+    assert kept.tlp == held                 # the newer value, under Cuba's TLP
+    assert summary.tlp_kept == 1
+    # Cuba's own import of the same may loosen it: its decision.
+    newest = indicator(CU_INDICATOR, "198.51.100.71", None, modified="2099-02-01T00:00:00.000Z")
+    import_records(stix.parse(io.BytesIO(_bundle(newest))), user=alice)
+    assert SharedIndicator.objects.get(stix_id=CU_INDICATOR).tlp == "green"
