@@ -490,6 +490,9 @@ class _Importer:
             item = held[row.stix_id]
             if item.modified is None or item.modified <= row.modified:
                 continue
+            if self.pulled and _TLP_RANK[item.tlp] < _TLP_RANK[row.tlp]:
+                item.tlp = row.tlp          # as for reports (_merge): never loosened by a pull
+                self.summary.tlp_kept += 1
             for name in self._UPDATED:
                 setattr(row, name, getattr(item, name))
             row.added_at = now
@@ -520,8 +523,8 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
     MemberState, None for the default, or a string saying why the record is skipped (see the
     module docstring: importing for a State). `pulled` (a federation pull: a remote's records,
     not the State's own) changes two rules of the merge: an update never loosens the TLP of a
-    report already held (the newer content is taken under the report's own TLP, counted in
-    `tlp_kept`), and a report closed, withdrawn or a duplicate here is left as it is."""
+    report or an indicator already held (the newer content is taken under the TLP held here,
+    counted in `tlp_kept`), and a report closed, withdrawn or a duplicate here is left as it is."""
     if on_invalid not in ON_INVALID:
         raise ValueError(f"on_invalid must be one of {ON_INVALID}, not {on_invalid!r}")
     if not (user.is_authenticated and user.is_focal_point):
