@@ -242,3 +242,43 @@ def test_a_pull_never_loosens_the_tlp_of_an_indicator_held_here(alice, bob, held
     newest = indicator(CU_INDICATOR, "198.51.100.71", None, modified="2099-02-01T00:00:00.000Z")
     import_records(stix.parse(io.BytesIO(_bundle(newest))), user=alice)
     assert SharedIndicator.objects.get(stix_id=CU_INDICATOR).tlp == "green"
+
+
+# --- trust is told to the States it concerns --------------------------------------------------
+# A remote trusted for Cuba may file records under Cuba and bring newer versions of Cuba's
+# reports: like a State added to a sharing group, Cuba must hear of it, whoever declared it.
+
+@pytest.mark.django_db
+def test_trust_set_by_command_is_told_to_the_states_concerned(alice, bob, mailoutbox):
+    from django.core.management import call_command
+
+    call_command("federate", "trust", "--remote", "https://hub.example.org/taxii2/",
+                 "--trusted-states", "CU")
+    told = [m for m in mailoutbox if alice.email in m.to]
+    assert len(told) == 1 and "https://hub.example.org/taxii2" in told[0].body
+    assert not [m for m in mailoutbox if bob.email in m.to]      # Switzerland: not concerned
+    mailoutbox.clear()
+    call_command("federate", "trust", "--remote", "https://hub.example.org/taxii2",
+                 "--trusted-states", "CH")
+    assert {m.to[0] for m in mailoutbox} == {alice.email, bob.email}   # removed, added
+    entry = AuditEntry.objects.filter(action="exchange.federate.trust").order_by("-seq").first()
+    assert {n["state"] for n in entry.after["notified"]} == {"CU", "CH"}
+    mailoutbox.clear()
+    call_command("federate", "trust", "--remote", "https://hub.example.org/taxii2",
+                 "--trusted-states", "CH")                     # no change: nobody told again
+    assert mailoutbox == []
+
+
+@pytest.mark.django_db
+def test_trust_set_in_the_admin_is_told_to_the_states_concerned(alice, bob, mailoutbox):
+    ada = make_user("ada", Role.ADMIN, is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(ada)
+    response = client.post("/admin/exchange/federationremote/add/", {
+        "url": "https://hub.example.org/taxii2/", "note": "",
+        "trusted_states": [alice.state_id]})
+    assert response.status_code == 302
+    told = [m for m in mailoutbox if alice.email in m.to]
+    assert len(told) == 1 and "ada" in told[0].body
+    entry = AuditEntry.objects.filter(object_type="exchange.federationremote").first()
+    assert [n["state"] for n in entry.after["notified"]] == ["CU"]
