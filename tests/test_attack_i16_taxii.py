@@ -103,3 +103,41 @@ def test_objects_posted_to_the_taxii_server_are_recorded_as_federation(alice):
         "incident--0c0c0c0c-0000-4000-8000-000000000001", None, "posted")]})
     assert posted.status_code == 202 and posted.json()["success_count"] == 1, posted.content
     assert Incident.objects.get(title="posted").channel == "federation"
+
+
+def _linked_indicator(report, tlp: str = "green"):
+    from django.utils import timezone
+
+    from sentinelle.exchange.models import SharedIndicator
+
+    now = timezone.now()
+    return SharedIndicator.objects.create(
+        state=report.state, created_by=report.reporter, type="ipv4", value="192.0.2.99",
+        tlp=tlp, incident=report, created=now, modified=now, source="test")
+
+
+def test_a_shared_indicator_never_names_a_report_the_reader_cannot_see(alice, bob, charlie):
+    # Cuba shares a GREEN indicator it linked to its RED report: every focal point reads the
+    # indicator, but the RED report's id (that it exists at all) stays Cuba's.
+    secret = file_report(alice, tlp="red", title="cuban red")
+    indicator = _linked_indicator(secret)
+    for user in (bob, charlie):
+        page = Taxii(user).get(OBJECTS)
+        seen = objects_of(page)
+        assert indicator.stix_id in {o["id"] for o in seen}
+        assert secret.stix_id not in page.content.decode()
+        assert not [o for o in seen if o["type"] == "relationship"]
+    # Cuba itself still reads the link.
+    mine = objects_of(Taxii(alice).get(OBJECTS))
+    assert any(o.get("target_ref") == secret.stix_id for o in mine)
+
+
+def test_a_push_never_sends_a_link_to_a_report_that_does_not_leave(alice):
+    from sentinelle.exchange import federation
+    from sentinelle.exchange.taxii import collections as tc
+
+    secret = file_report(alice, tlp="red", title="cuban red")
+    indicator = _linked_indicator(secret)
+    sent = [e.build() for e in tc.iter_entries(federation.pushable(alice), alice, tc.Filters())]
+    assert indicator.stix_id in {o["id"] for o in sent}
+    assert secret.stix_id not in str(sent)
