@@ -141,3 +141,20 @@ def test_a_push_never_sends_a_link_to_a_report_that_does_not_leave(alice):
     sent = [e.build() for e in tc.iter_entries(federation.pushable(alice), alice, tc.Filters())]
     assert indicator.stix_id in {o["id"] for o in sent}
     assert secret.stix_id not in str(sent)
+
+
+@pytest.mark.parametrize("fmt", ["stix", "misp"])
+def test_a_file_export_never_names_a_report_the_reader_cannot_see(alice, bob, fmt):
+    import io
+
+    from sentinelle.exchange import exporting
+
+    secret = file_report(alice, tlp="red", title="cuban red")
+    _linked_indicator(secret)
+    out = io.BytesIO()
+    exporting.export(fmt, bob, out)
+    assert b"192.0.2.99" in out.getvalue()                   # the GREEN indicator, shared
+    assert secret.stix_id.split("--")[1].encode() not in out.getvalue()
+    mine = io.BytesIO()
+    exporting.export("stix", alice, mine)
+    assert secret.stix_id.encode() in mine.getvalue()
