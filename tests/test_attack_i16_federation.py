@@ -282,3 +282,24 @@ def test_trust_set_in_the_admin_is_told_to_the_states_concerned(alice, bob, mail
     assert len(told) == 1 and "ada" in told[0].body
     entry = AuditEntry.objects.filter(object_type="exchange.federationremote").first()
     assert [n["state"] for n in entry.after["notified"]] == ["CU"]
+
+
+@pytest.mark.django_db
+def test_the_puller_never_sees_an_amber_report_it_filed_for_another_state(alice, bob):
+    FederationRemote.objects.create(url="https://hub.example").trusted_states.add(alice.state)
+    trust = federation.Trust("https://hub.example", bob)
+    data = _bundle(incident(CU_INCIDENT, CU, "Cuban amber via Switzerland"))
+    import_records(stix.parse(io.BytesIO(data)), user=bob, channel="federation",
+                   route=trust.route(federation.RunResult("pull")), pulled=True)
+    report = Incident.objects.get(title="Cuban amber via Switzerland")
+    web = Client()
+    web.force_login(bob)
+    for path in ("/incidents/", "/incidents/?mine=1", "/"):
+        assert b"Cuban amber via Switzerland" not in web.get(path).content
+    assert web.get(f"/incidents/{report.pk}/").status_code == 404
+    _token, secret = ApiToken.issue(bob)
+    api = Client().get("/api/v1/incidents/", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert api.status_code == 200 and b"Cuban amber via Switzerland" not in api.content
+    cuban = Client()
+    cuban.force_login(alice)
+    assert b"Cuban amber via Switzerland" in cuban.get("/incidents/").content
