@@ -31,6 +31,7 @@ LABELS = {
     "written": _("Written"),
     "skipped_count": _("Records skipped"),
     "filed_under": _("Records filed under each Member State"),
+    "tlp_kept": _("Updates kept under the stricter TLP held here"),
     # federation (exchange/federation.py RunResult)
     "direction": _("Direction"),
     "objects": _("Objects"),

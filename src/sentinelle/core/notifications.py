@@ -135,3 +135,28 @@ def sharing_group_changed(group: SharingGroup, before: list[int], after: list[in
                         "to": [address for address, _lang in recipients],
                         "state_told": bool(recipients)})
     return notices
+
+
+def remote_trust_changed(remote: str, before: list[int], after: list[int],
+                         actor: str) -> list[dict[str, Any]]:
+    """Tell the States a federation remote was declared trusted for, or no longer is.
+
+    A remote trusted for a State files the records it attributes to that State under it, and
+    brings newer versions of that State's reports held here (exchange/federation.py, Trust), on
+    any focal point's pull: as with a sharing group, the State must hear of it. Returns what
+    was sent, as ``sharing_group_changed`` does."""
+    added, removed = set(after) - set(before), set(before) - set(after)
+    if not added and not removed:
+        return []
+    states = MemberState.objects.in_bulk(added | removed)
+    context = {"remote": remote, "actor": actor, "site_name": settings.SITE_NAME}
+    notices = []
+    for state in sorted(states.values(), key=lambda s: s.alpha2):
+        recipients = _focal_points(state.pk)
+        for address, language in recipients:
+            send_to(address, language, "core/email/remote_trust_changed",
+                    {**context, "state": state, "trusted": state.pk in added})
+        notices.append({"notice": "remote_trust_changed", "state": state.alpha2,
+                        "to": [address for address, _lang in recipients],
+                        "state_told": bool(recipients)})
+    return notices

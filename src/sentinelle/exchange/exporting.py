@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from sentinelle.exchange.models import SharedIndicator
@@ -43,4 +43,29 @@ def export(fmt: str, user, stream: BinaryIO, *, since: dt.date | None = None,
     module, function, _media, _ext = EXPORTERS[fmt]
     incidents, indicators = scoped(user, since, categories)
     getattr(importlib.import_module(module), function)(
-        incidents.iterator(chunk_size=500), indicators.iterator(chunk_size=2000), stream)
+        incidents.iterator(chunk_size=500),
+        _unlinked_from_hidden(indicators.iterator(chunk_size=2000), user), stream)
+
+
+def _unlinked_from_hidden(indicators: Iterator[SharedIndicator], user,
+                          chunk: int = 2000) -> Iterator[SharedIndicator]:
+    """The indicators, each linked to its report only when the reader may see that report: a
+    GREEN indicator of a RED report must not name the report (its STIX relationship), nor say
+    that it exists. The link is dropped in memory, never saved."""
+    batch: list[SharedIndicator] = []
+
+    def flush() -> Iterator[SharedIndicator]:
+        linked = {item.incident_id for item in batch if item.incident_id}
+        readable = set(Incident.objects.for_user(user).exclude(status=Status.DRAFT)
+                       .filter(pk__in=linked).values_list("pk", flat=True)) if linked else set()
+        for item in batch:
+            if item.incident_id and item.incident_id not in readable:
+                item.incident_id = None
+            yield item
+
+    for item in indicators:
+        batch.append(item)
+        if len(batch) == chunk:
+            yield from flush()
+            batch = []
+    yield from flush()

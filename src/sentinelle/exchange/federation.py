@@ -9,7 +9,9 @@ Rules (docs in README, "Federation and TAXII"):
 - **Idempotent**: objects keep their STIX ids; the importer merges what it already has.
 - **Conflicts**: a report known on both sides is settled by STIX ``modified``: the newer wins
   (the importer amends the local report into a new version, or leaves it). Each conflict is
-  recorded in the audit trail with both times and the winner.
+  recorded in the audit trail with both times and the winner. A pull never loosens a report's
+  TLP and never reopens a report closed here (importer.py, ``pulled``); the run's result names
+  conflicts and created rows of the puller's own State only.
 - **Attribution** (issue 16): each record carries the State that reported it, as the STIX
   ``created_by_ref`` identity of that Member State (exporters/stix.state_identity_id). A remote
   is trusted for a set of Member States (FederationRemote.trusted_states, set with
@@ -39,9 +41,11 @@ import tempfile
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -59,7 +63,7 @@ from sentinelle.exchange.importer import import_records
 from sentinelle.exchange.models import FederationCursor, FederationRemote, normalise_remote
 from sentinelle.exchange.records import IndicatorRecord, ReportRecord
 from sentinelle.exchange.taxii import collections as tc
-from sentinelle.incidents import visibility
+from sentinelle.incidents import visibility, workflow
 from sentinelle.incidents.models import Incident
 
 TIMEOUT = 60          # seconds per HTTP request: a stuck peer must not hang a job forever
@@ -103,9 +107,27 @@ def open_collection(remote: str, api_root: str, collection: str, *, token: str |
         return response
 
     conn.session.hooks["response"].append(capture)
-    base = api_root if api_root.startswith(("http://", "https://")) else \
-        f"{remote.rstrip('/')}/{api_root.strip('/')}/"
+    if api_root.startswith(("http://", "https://")):
+        # Trust is declared for --remote (Trust): objects fetched from another server would
+        # borrow it, and that server could then speak for any State the remote is trusted for.
+        if _origin(api_root) != _origin(remote):
+            raise FederationError(f"--api-root {api_root!r} is not on the server of --remote "
+                                  f"{remote!r}; give the API root's own server as --remote")
+        base = api_root
+    else:
+        base = f"{remote.rstrip('/')}/{api_root.strip('/')}/"
     return Collection(_collection_url(conn, base.rstrip("/"), collection), conn=conn), seen
+
+
+def _origin(url: str) -> tuple[str, str, int | None, str]:
+    """Scheme, host, port and user info: two URLs of the same server agree on all four."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return ("", "", None, url)   # an unparsable URL matches nothing but itself
+    return (parts.scheme.lower(), (parts.hostname or "").lower().rstrip("."), port,
+            parts.netloc.rpartition("@")[0])
 
 
 def _collection_url(conn: _HTTPConnection, base: str, key: str) -> str:
@@ -235,13 +257,18 @@ def _record_conflicts(objects: list[dict[str, Any]], user, remote: str,
         if remote_modified == local_modified:
             continue
         winner = "remote" if remote_modified > local_modified else "local"
+        if incident.status not in workflow.AMENDABLE:
+            winner = "local"    # closed here: the importer leaves it as it is (pulled=True)
         entry = {"id": incident.stix_id, "local_modified": local_modified.isoformat(),
                  "remote_modified": remote_modified.isoformat(), "winner": winner}
         audit.record("exchange.federate.conflict", incident, actor=user,
                      before={"modified": entry["local_modified"]},
                      after={"modified": entry["remote_modified"], "winner": winner,
                             "remote": remote})
-        conflicts.append(entry)
+        # The run's result goes to the puller (a job result, given whole by the API): another
+        # State's local times are not theirs to read. The audit trail keeps every conflict.
+        if incident.state_id == user.state_id:
+            conflicts.append(entry)
     return conflicts
 
 
@@ -277,11 +304,18 @@ def pull(*, remote: str, api_root: str, collection: str, user, token: str | None
         spool.seek(0)
         with transaction.atomic():
             result.conflicts = _record_conflicts(incidents, user, remote, trust)
-            summary = import_records(stix.parse(spool), user=user, dry_run=dry_run,
-                                     channel="federation",
-                                     source_name=f"taxii-pull:{collection}"[:64],
-                                     route=trust.route(result))
+            try:
+                summary = import_records(stix.parse(spool), user=user, dry_run=dry_run,
+                                         channel="federation",
+                                         source_name=f"taxii-pull:{collection}"[:64],
+                                         route=trust.route(result), pulled=True)
+            except CommandError as exc:   # accounts.state_account: a misnamed import account
+                raise FederationError(str(exc)) from None
             result.summary = summary.as_dict()
+            # Likewise the rows of reports filed under another State: the puller may not open
+            # them, and their numbers say nothing the counts do not.
+            result.summary["created_ids"] = list(Incident.objects.filter(
+                pk__in=summary.created_ids, state_id=user.state_id).values_list("pk", flat=True))
             result.filed_under = dict(summary.filed_under)
             if not summary.written:
                 transaction.set_rollback(True)   # the conflicts were not settled after all

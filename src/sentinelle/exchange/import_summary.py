@@ -36,6 +36,7 @@ class ImportSummary:
     # Records not imported on purpose (route said why): not an error, nothing rolls back.
     skipped: list[Rejection] = field(default_factory=list)
     filed_under: dict[str, int] = field(default_factory=dict)   # alpha-2 -> records
+    tlp_kept: int = 0    # updates that would have loosened a report's TLP (pulled=True)
     rejected_count: int = 0   # every rejection, kept in `rejected` or not
 
     def add_rejection(self, rejection: Rejection) -> None:

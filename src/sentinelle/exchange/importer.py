@@ -55,7 +55,7 @@ from sentinelle.core.models import MemberState, SharingGroup
 from sentinelle.exchange.import_summary import ON_INVALID, ImportSummary
 from sentinelle.exchange.models import SharedIndicator
 from sentinelle.exchange.records import IndicatorRecord, Rejection, ReportRecord
-from sentinelle.incidents import fields, services
+from sentinelle.incidents import fields, services, workflow
 from sentinelle.incidents.indicators import IndicatorError, normalise
 from sentinelle.incidents.models import TLP, Evidence, Incident, Severity
 
@@ -165,8 +165,9 @@ class _Importer:
     def __init__(self, user, default_tlp: str | None, summary: ImportSummary,
                  submit: bool = True, channel: str = "import",
                  state: MemberState | None = None,
-                 rejected_refs: dict[str, str] | None = None):
+                 rejected_refs: dict[str, str] | None = None, pulled: bool = False):
         self.user, self.default_tlp, self.summary, self.submit = user, default_tlp, summary, submit
+        self.pulled = pulled
         self.channel = channel
         self.skip = summary.on_invalid == "skip"
         # Source id of every rejected object -> where it was: a report made of one is refused.
@@ -321,9 +322,20 @@ class _Importer:
         if modified is None or modified <= existing.updated_at:
             self.summary.reports_merged += 1
             return
+        if self.pulled and existing.status not in workflow.AMENDABLE:
+            # Closed (withdrawn, a duplicate) here: its State decided so, and a remote's newer
+            # version cannot reopen it. Refusing it instead would refuse every later pull of
+            # the remote, and tell a puller of another State that the report is closed.
+            self.summary.reports_merged += 1
+            return
         changes = {k: v for k, v in cleaned.items()
                    if k not in ("named_analysts", "consent_to_name")}
         current = services.current_content(existing)
+        if self.pulled and _TLP_RANK[changes["tlp"]] < _TLP_RANK[current["tlp"]]:
+            # A remote never widens the audience of a report held here: only its State does
+            # (federation.pull). The newer content is taken, under the TLP the State chose.
+            changes["tlp"] = current["tlp"]
+            self.summary.tlp_kept += 1
         if services.snapshot({**current, **changes}) == services.snapshot(current):
             self.summary.reports_merged += 1
             return
@@ -418,12 +430,18 @@ class _Importer:
             item = held[row.stix_id]
             if item.modified is None or item.modified <= row.modified:
                 continue
+            if self.pulled and _TLP_RANK[item.tlp] < _TLP_RANK[row.tlp]:
+                item.tlp = row.tlp          # as for reports (_merge): never loosened by a pull
+                self.summary.tlp_kept += 1
             for name in self._UPDATED:
                 setattr(row, name, getattr(item, name))
             row.added_at = now
             changed.append(row)
         SharedIndicator.objects.bulk_update(changed, self._UPDATED, batch_size=INDICATOR_BATCH)
         return len(changed)
+
+
+_TLP_RANK = {level: rank for rank, level in enumerate(TLP.values)}   # CLEAR ... RED
 
 
 Route = Callable[[ReportRecord | IndicatorRecord], "MemberState | str | None"]
@@ -435,7 +453,7 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
                    channel: str = "import",
                    progress: Callable[[int], None] | None = None,
                    for_state: MemberState | None = None,
-                   route: Route | None = None) -> ImportSummary:
+                   route: Route | None = None, pulled: bool = False) -> ImportSummary:
     """Import everything or nothing (on_invalid="refuse": with a rejection or dry_run nothing
     stays written), or every valid item (on_invalid="skip"; rejections listed in the summary).
     `channel` is what the reports created are recorded as having come through (Incident.channel:
@@ -443,7 +461,10 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
 
     Every record is filed under the user's State, or `for_state`, or where `route` says: a
     MemberState, None for the default, or a string saying why the record is skipped (see the
-    module docstring: importing for a State)."""
+    module docstring: importing for a State). `pulled` (a federation pull: a remote's records,
+    not the State's own) changes two rules of the merge: an update never loosens the TLP of a
+    report or an indicator already held (the newer content is taken under the TLP held here,
+    counted in `tlp_kept`), and a report closed, withdrawn or a duplicate here is left as it is."""
     if on_invalid not in ON_INVALID:
         raise ValueError(f"on_invalid must be one of {ON_INVALID}, not {on_invalid!r}")
     if not (user.is_authenticated and user.is_focal_point):
@@ -461,7 +482,7 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
             actor = user if state.pk == user.state_id else state_account(state)
             importers[state.pk] = _Importer(actor, default_tlp, summary, submit=submit,
                                             channel=channel, state=state,
-                                            rejected_refs=rejected_refs)
+                                            rejected_refs=rejected_refs, pulled=pulled)
         return importers[state.pk]
 
     stored: list[str] = []

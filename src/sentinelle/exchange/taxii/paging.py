@@ -92,7 +92,7 @@ def _merged(collection: tc.Collection, user, filters: tc.Filters,
                              after, filters, _incident_objects))
     if _wanted(INDICATOR, filters):
         sources.append(_rows(_indicator_query(indicators, filters), "added_at", INDICATOR,
-                             after, filters, _indicator_objects))
+                             after, filters, _indicator_objects(incidents)))
     for position, obj in heapq.merge(*sources, key=lambda item: item[0]):
         if after is not None and position <= after:
             continue
@@ -172,10 +172,21 @@ def _incident_objects(rows: list) -> Iterator[tuple[Any, list[dict[str, Any]]]]:
         yield incident, objects
 
 
-def _indicator_objects(rows: list) -> Iterator[tuple[Any, list[dict[str, Any]]]]:
-    stix_export._incident_refs(rows)
-    for item in rows:
-        yield item, stix_export.shared_indicator_objects(item)
+def _indicator_objects(incidents: QuerySet):
+    """The objects of a chunk of shared indicators. An indicator's link to its report is given
+    only when the report itself is in `incidents` (what this collection gives this reader): a
+    GREEN indicator of a RED report must not name the report, nor say that it exists."""
+    def expand(rows: list) -> Iterator[tuple[Any, list[dict[str, Any]]]]:
+        stix_export._incident_refs(rows)
+        linked = {item.incident_id for item in rows if item.incident_id}
+        readable = set(stix_export.exportable(incidents).filter(pk__in=linked)
+                       .values_list("pk", flat=True)) if linked else set()
+        for item in rows:
+            objects = stix_export.shared_indicator_objects(item)
+            if item.incident_id and item.incident_id not in readable:
+                objects = objects[:1]    # the indicator alone, without its relationship
+            yield item, objects
+    return expand
 
 
 def _statics(incidents: QuerySet, indicators: QuerySet, filters: tc.Filters

@@ -155,10 +155,13 @@ def collection(request: HttpRequest, root: str, collection: str) -> HttpResponse
 def _parse_time(value: str, name: str) -> dt.datetime:
     try:
         parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+        # In UTC here, as the database compares it: year 9999 with a negative offset (or year
+        # 1 with a positive one) leaves the calendar, which would be a 500 there.
+        return parsed.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
         raise TaxiiError(400, _("Bad request."),
                          _("%(name)s is not a timestamp.") % {"name": name}) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def _filters(request: HttpRequest, object_id: str | None = None) -> tc.Filters:

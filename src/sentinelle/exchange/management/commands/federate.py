@@ -5,7 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from sentinelle.core import audit, jobs
+from sentinelle.core import audit, jobs, notifications
 from sentinelle.core.models import MemberState
 from sentinelle.exchange import federation
 from sentinelle.exchange.accounts import acting_user
@@ -107,9 +107,18 @@ class Command(BaseCommand):
                     actor="command", request_id="command:federate-trust"):
                 remote, _created = FederationRemote.objects.get_or_create(url=url)
                 before = sorted(remote.trusted_states.values_list("alpha2", flat=True))
+                before_pks = list(remote.trusted_states.values_list("pk", flat=True))
                 remote.trusted_states.set(states)
+                # The States concerned are told, as the admin tells them (exchange/admin.py).
+                notices = notifications.remote_trust_changed(
+                    url, before_pks, [s.pk for s in states], "sentinelle federate trust")
                 audit.record("exchange.federate.trust", remote, before={"trusted": before},
-                             after={"trusted": sorted(codes)})
+                             after={"trusted": sorted({s.alpha2 for s in states}),
+                                    **({"notified": notices} if notices else {})})
+            for state in dict.fromkeys(n["state"] for n in notices if not n["state_told"]):
+                self.stderr.write(f"No focal point of {state} was told of this change (no "
+                                  "active focal point with an e-mail address): tell the State "
+                                  "some other way.")
         remote = FederationRemote.objects.filter(url=url).first()
         trusted = sorted(remote.trusted_states.values_list("alpha2", flat=True)) if remote else []
         self.stdout.write(json.dumps({"remote": url, "trusted_states": trusted}))
