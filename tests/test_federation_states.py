@@ -6,6 +6,7 @@ OASIS reference server medallion on loopback, serving objects that claim to be a
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import shutil
@@ -73,16 +74,16 @@ OBJECTS = [
 ]
 
 
-@pytest.fixture
-def hub(tmp_path) -> Iterator[str]:
-    """medallion serving OBJECTS in one collection (memory backend, basic auth)."""
+@contextlib.contextmanager
+def serving(tmp_path: Path, objects: list[dict]) -> Iterator[str]:
+    """medallion serving `objects` in one collection (memory backend, basic auth)."""
     data = json.loads(Path(FIXTURE).read_text())
     for found in data["trustgroup1"]["collections"]:
         if found["id"] == COLLECTION:
-            found["objects"] = OBJECTS
+            found["objects"] = objects
             found["manifest"] = [{"date_added": f"2026-03-01T00:00:0{n}.000000Z", "id": o["id"],
                                   "media_type": "application/stix+json;version=2.1",
-                                  "version": o["modified"]} for n, o in enumerate(OBJECTS)]
+                                  "version": o["modified"]} for n, o in enumerate(objects)]
     (tmp_path / "data.json").write_text(json.dumps(data))
     shutil.copy(tmp_path / "data.json", tmp_path / "served.json")
     config = tmp_path / "medallion.json"
@@ -95,6 +96,12 @@ def hub(tmp_path) -> Iterator[str]:
     with running([str(BIN / "medallion"), "--host", "127.0.0.1", "--port", str(port),
                   str(config)], port):
         yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def hub(tmp_path) -> Iterator[str]:
+    with serving(tmp_path, OBJECTS) as url:
+        yield url
 
 
 def pull(hub: str, user, **kwargs) -> federation.RunResult:

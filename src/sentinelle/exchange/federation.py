@@ -273,8 +273,14 @@ def _record_conflicts(objects: list[dict[str, Any]], user, remote: str,
 
 
 def pull(*, remote: str, api_root: str, collection: str, user, token: str | None = None,
-         dry_run: bool = False, full: bool = False, auth: dict | None = None) -> RunResult:
-    """Fetch what the remote collection added since the last pull and import it as `user`."""
+         dry_run: bool = False, full: bool = False, auth: dict | None = None,
+         on_invalid: str = "refuse") -> RunResult:
+    """Fetch what the remote collection added since the last pull and import it as `user`.
+
+    on_invalid="refuse" (default): one invalid object and nothing is written, the cursor stays
+    and the next pull tries again. "skip": every valid object is written, the invalid ones are
+    listed in the result and the cursor moves on: a remote's one bad object no longer blocks
+    every later pull, at the price of that object (a report made of it is refused whole)."""
     if not (user.is_authenticated and user.is_focal_point):
         raise FederationError("a pull imports on behalf of a Member State's focal point "
                               "(--user or --state)")
@@ -306,7 +312,7 @@ def pull(*, remote: str, api_root: str, collection: str, user, token: str | None
             result.conflicts = _record_conflicts(incidents, user, remote, trust)
             try:
                 summary = import_records(stix.parse(spool), user=user, dry_run=dry_run,
-                                         channel="federation",
+                                         channel="federation", on_invalid=on_invalid,
                                          source_name=f"taxii-pull:{collection}"[:64],
                                          route=trust.route(result), pulled=True)
             except CommandError as exc:   # accounts.state_account: a misnamed import account
@@ -319,7 +325,7 @@ def pull(*, remote: str, api_root: str, collection: str, user, token: str | None
             result.filed_under = dict(summary.filed_under)
             if not summary.written:
                 transaction.set_rollback(True)   # the conflicts were not settled after all
-    if summary.rejected:
+    if summary.rejected and not (on_invalid == "skip" and summary.succeeded):
         first = summary.rejected[0]
         raise FederationError(f"{summary.rejected_total} object(s) rejected, nothing written. "
                               f"First: {first.where}: {first.reason}")
@@ -416,6 +422,8 @@ def run_federation(job, progress) -> dict:
     params = dict(job.params)
     run = pull if params.get("direction") == "pull" else push
     kwargs = {k: params[k] for k in ("remote", "api_root", "collection") if k in params}
+    if run is pull and params.get("on_invalid"):
+        kwargs["on_invalid"] = params["on_invalid"]
     if run is push and params.get("sharing_group"):
         kwargs["sharing_group"] = params["sharing_group"]
     try:

@@ -46,6 +46,10 @@ class Command(BaseCommand):
                                  "shared with the group may go too")
         parser.add_argument("--full", action="store_true",
                             help="ignore the cursor and take everything again (idempotent)")
+        parser.add_argument("--on-invalid", choices=["refuse", "skip"], default="refuse",
+                            help="pull: refuse (default): one invalid object and nothing is "
+                                 "written, the next pull retries; skip: write every valid "
+                                 "object, list the invalid ones, and move on")
         parser.add_argument("--dry-run", action="store_true", help="pull: check, write nothing; "
                                                                    "push: count, send nothing")
         parser.add_argument("--background", action="store_true",
@@ -68,7 +72,9 @@ class Command(BaseCommand):
                                    "never stores a token in clear")
             params = {"direction": options["direction"], **where,
                       "token_file": options["token_file"], "token_env": options["token_env"],
-                      "sharing_group": options["sharing_group"]}
+                      "sharing_group": options["sharing_group"],
+                      "on_invalid": options["on_invalid"] if options["direction"] == "pull"
+                      else None}
             job = jobs.start("federate", user, {k: v for k, v in params.items() if v})
             self.stdout.write(f"job {job.pk}: {job.status}")
             return
@@ -84,6 +90,8 @@ class Command(BaseCommand):
                   "dry_run": options["dry_run"], "full": options["full"]}
         if options["direction"] == "push":
             kwargs["sharing_group"] = options["sharing_group"]
+        else:
+            kwargs["on_invalid"] = options["on_invalid"]
         run = federation.pull if options["direction"] == "pull" else federation.push
         with audit.audit_context(actor=user, request_id=f"command:federate-{options['direction']}"):
             try:
