@@ -415,7 +415,7 @@ def test_documented_stack_signs_in_with_a_second_factor_across_two_instances(sta
             status = page.locator("#job-status .status")
             expect(status).to_have_attribute("data-status", "succeeded", timeout=30_000)
             assert status.inner_text() == "Succeeded"
-            assert re.search(r"indicators_created\s+1\b",
+            assert re.search(r"Indicators created\s+1\b",
                              page.locator("#job-status").inner_text())
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "deploy-stack.png"), full_page=True)
