@@ -10,12 +10,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from sentinelle.analysis import linking
 from sentinelle.analysis.models import IncidentCluster
+from sentinelle.core.redirects import safe_next
 from sentinelle.incidents.models import Incident
 
 MAX_REPORTS_FIELD = 50
@@ -24,16 +25,6 @@ MAX_REPORTS_FIELD = 50
 def _require_secretariat(request: HttpRequest) -> None:
     if not request.user.is_secretariat:
         raise Http404  # outsiders learn nothing, not even that the page exists
-
-
-def safe_next(request: HttpRequest, default: str = "/analysis/links/") -> str:
-    """A path of this site only: "/\\host" or "/<tab>/host" is another site to a browser."""
-    target = request.POST.get("next", "")
-    if target.startswith("/") and url_has_allowed_host_and_scheme(
-            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()) \
-            and not any(c in target for c in "\\\t\r\n"):
-        return target
-    return default
 
 
 # A report's reference as pages show it (Incident.reference): State, year, number.
@@ -117,7 +108,7 @@ def link(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, _("Linked as one incident: %(label)s.") % {
             "label": cluster.label})
-    return redirect(safe_next(request))
+    return redirect(safe_next(request, reverse("analysis-links")))
 
 
 @login_required
@@ -138,4 +129,4 @@ def unlink(request: HttpRequest) -> HttpResponse:
             messages.error(request, message)
     else:
         messages.success(request, _("%(ref)s is no longer linked.") % {"ref": report.reference})
-    return redirect(safe_next(request))
+    return redirect(safe_next(request, reverse("analysis-links")))

@@ -15,13 +15,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from sentinelle.analysis import charts, correlation, disclosure, handling, link_views
+from sentinelle.analysis import charts, correlation, disclosure, handling
 from sentinelle.analysis.filters import query_from_filter
 from sentinelle.analysis.forms import HandlingExpectationForm
 from sentinelle.analysis.statistics import Stats, StatsFilter
 from sentinelle.analysis.tables import EXPORTABLE, TITLES, table
 from sentinelle.core.models import MemberState
 from sentinelle.core.models.states import ADMIN_REGIONS, ITU_D_REGIONS
+from sentinelle.core.redirects import safe_next
 from sentinelle.incidents import exports, services
 from sentinelle.incidents.models import Category, Incident
 
@@ -160,7 +161,7 @@ def merge(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, _("%(dup)s is marked as a duplicate of %(primary)s.") % {
             "dup": duplicate.reference, "primary": primary.reference})
-    return redirect(link_views.safe_next(request, reverse("analysis-duplicates")))
+    return redirect(safe_next(request, reverse("analysis-duplicates")))
 
 
 def _sort_headers(sort: str) -> list[dict]:

@@ -17,7 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -30,6 +30,7 @@ from sentinelle.core import audit, signin
 from sentinelle.core.forms import ApiTokenForm, SignInForm, TokenCodeForm, client_address
 from sentinelle.core.middleware import redirect_to_second_factor, second_factor_pending
 from sentinelle.core.models import ApiToken, Job
+from sentinelle.core.redirects import safe_next
 from sentinelle.core.storage import file_response
 from sentinelle.incidents.models import Incident, Status
 
@@ -50,18 +51,10 @@ class SignInView(auth_views.LoginView):
         return super().form_valid(form)
 
 
-def _safe_next(request: HttpRequest, default: str = "/") -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                       require_https=request.is_secure()):
-        return target
-    return default
-
-
 def admin_login(request: HttpRequest) -> HttpResponse:
     """Where the Django admin sends whoever it does not admit: to the one sign-in page, with its
     lock-out and second factor. No password is ever checked here."""
-    target = _safe_next(request, default=reverse("admin:index"))
+    target = safe_next(request, default=reverse("admin:index"))
     if request.user.is_authenticated:
         # Signed in (and, where required, verified: the middleware saw to that) but not an
         # administrator: an outsider, who gets 404 rather than a loop back to sign-in.
@@ -128,11 +121,11 @@ def two_factor(request: HttpRequest) -> HttpResponse:
                 audit.record("otp.enrol", user, after={"device": device.pk})
             otp_login(request, device)
             signin.clear(user.get_username())
-            return redirect(_safe_next(request))
+            return redirect(safe_next(request))
         else:
             signin.record_failure(user.get_username(), client_address(request), "otp")
             form.add_error("code", _("This code is not valid. Check your device's clock."))
-    context = {"form": form, "enrolling": enrolling, "next": _safe_next(request)}
+    context = {"form": form, "enrolling": enrolling, "next": safe_next(request)}
     if enrolling:
         uri = device.config_url
         image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
