@@ -111,7 +111,7 @@ def test_migration_infers_observatory_and_leaves_the_rest_unknown(alice, tmp_pat
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_federation_pull_records_federation(db, tmp_path, alice, bob, charlie):
     from sentinelle.exchange import federation
-    from tests.test_federation import free_port, running
+    from tests.test_federation import serve_medallion
 
     data = json.loads(MEDALLION_DATA.read_text())
     collection = next(c for c in data["trustgroup1"]["collections"] if c["id"] == HIGH_VALUE)
@@ -120,18 +120,11 @@ def test_federation_pull_records_federation(db, tmp_path, alice, bob, charlie):
     collection["manifest"].append({"date_added": "2026-04-01T00:00:00.000000Z",
                                    "id": incident["id"], "version": incident["modified"],
                                    "media_type": "application/stix+json;version=2.1"})
-    (tmp_path / "data.json").write_text(json.dumps(data))
-    config = tmp_path / "medallion.json"
-    config.write_text(json.dumps({
-        "backend": {"module": "medallion.backends.memory_backend",
-                    "module_class": "MemoryBackend", "filename": str(tmp_path / "data.json")},
-        "users": {MEDALLION_AUTH["user"]: MEDALLION_AUTH["password"]},
-        "taxii": {"max_page_size": 100}}))
-    port = free_port()
-    with running([str(BIN / "medallion"), "--host", "127.0.0.1", "--port", str(port),
-                  str(config)], port):
-        result = federation.pull(remote=f"http://127.0.0.1:{port}", api_root="trustgroup1",
-                                 collection=HIGH_VALUE, user=alice, auth=MEDALLION_AUTH)
+    served = tmp_path / "data.json"
+    served.write_text(json.dumps(data))
+    with serve_medallion(served) as hub:
+        result = federation.pull(remote=hub, api_root="trustgroup1", collection=HIGH_VALUE,
+                                 user=alice, auth=MEDALLION_AUTH)
     assert result.summary["reports_created"] == 1, result
     assert Incident.objects.get(stix_id=incident["id"]).channel == Channel.FEDERATION
 

@@ -68,11 +68,11 @@ def running(args: list[str], port: int, env: dict | None = None) -> Iterator[Non
             process.wait(timeout=5)
 
 
-@pytest.fixture
-def medallion(tmp_path) -> Iterator[str]:
-    data = tmp_path / "medallion-data.json"
-    shutil.copy(FIXTURE, data)
-    config = tmp_path / "medallion.json"
+@contextlib.contextmanager
+def serve_medallion(data: Path) -> Iterator[str]:
+    """medallion on loopback serving `data` (its memory backend's JSON, which it rewrites) with
+    basic authentication; yields its URL."""
+    config = data.with_name("medallion.json")
     config.write_text(json.dumps({
         "backend": {"module": "medallion.backends.memory_backend",
                     "module_class": "MemoryBackend", "filename": str(data)},
@@ -82,6 +82,14 @@ def medallion(tmp_path) -> Iterator[str]:
     with running([str(BIN / "medallion"), "--host", "127.0.0.1", "--port", str(port),
                   str(config)], port):
         yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def medallion(tmp_path) -> Iterator[str]:
+    data = tmp_path / "medallion-data.json"
+    shutil.copy(FIXTURE, data)
+    with serve_medallion(data) as url:
+        yield url
 
 
 # --- medallion -------------------------------------------------------------------------------

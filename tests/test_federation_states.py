@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +26,15 @@ from sentinelle.exchange.importer import import_records, own_namespace_id, seale
 from sentinelle.exchange.models import FederationRemote, SharedIndicator
 from sentinelle.incidents.models import Incident
 from tests.conftest import file_report, make_user
-from tests.test_federation import BIN, FIXTURE, MEDALLION_AUTH, Peer, free_port, running
+from tests.test_federation import (
+    BIN,
+    FIXTURE,
+    MEDALLION_AUTH,
+    Peer,
+    free_port,
+    running,
+    serve_medallion,
+)
 
 COLLECTION = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"
 pytestmark = pytest.mark.skipif(not (BIN / "medallion").exists(),
@@ -84,18 +91,10 @@ def serving(tmp_path: Path, objects: list[dict]) -> Iterator[str]:
             found["manifest"] = [{"date_added": f"2026-03-01T00:00:0{n}.000000Z", "id": o["id"],
                                   "media_type": "application/stix+json;version=2.1",
                                   "version": o["modified"]} for n, o in enumerate(objects)]
-    (tmp_path / "data.json").write_text(json.dumps(data))
-    shutil.copy(tmp_path / "data.json", tmp_path / "served.json")
-    config = tmp_path / "medallion.json"
-    config.write_text(json.dumps({
-        "backend": {"module": "medallion.backends.memory_backend",
-                    "module_class": "MemoryBackend", "filename": str(tmp_path / "served.json")},
-        "users": {MEDALLION_AUTH["user"]: MEDALLION_AUTH["password"]},
-        "taxii": {"max_page_size": 100}}))
-    port = free_port()
-    with running([str(BIN / "medallion"), "--host", "127.0.0.1", "--port", str(port),
-                  str(config)], port):
-        yield f"http://127.0.0.1:{port}"
+    served = tmp_path / "served.json"
+    served.write_text(json.dumps(data))
+    with serve_medallion(served) as url:
+        yield url
 
 
 @pytest.fixture
