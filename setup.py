@@ -1,4 +1,7 @@
-"""Build hook: compile the translation catalogues into the wheel, and build it afresh.
+"""Build hook: compile the translation catalogues into the wheel, and build it afresh; build the
+optional compiled MRT reader (observatory/routing/_mrt_accel.pyx) when Cython and a C compiler
+are there, and go on without it (one line on stderr) when they are not: the pure-Python reader
+gives the same output, only slower.
 
 Everything else about the package is in pyproject.toml. The .mo files are build products (not
 committed, see .gitignore), so without this hook `pip install .` would ship the .po sources only
@@ -10,11 +13,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from setuptools import setup
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
+
+ACCEL = "sentinelle.observatory.routing._mrt_accel"
+ACCEL_SOURCE = "src/sentinelle/observatory/routing/_mrt_accel.pyx"
 
 
 def compile_catalogue(po_path: str, mo_path: str) -> None:
@@ -64,4 +72,44 @@ class BuildPyWithCatalogues(build_py):
         return outputs + [mo for _po, mo in self._catalogues() if mo not in outputs]
 
 
-setup(cmdclass={"build_py": BuildPyWithCatalogues})
+def _notice(reason: str) -> None:
+    print(f"sentinelle: the compiled MRT reader ({ACCEL}) is not built ({reason}); "
+          "the pure-Python reader will be used", file=sys.stderr)
+
+
+class OptionalBuildExt(build_ext):
+    """build_ext where a failed compilation (no compiler, no Python headers) is a notice, not
+    an error: `make demo` and `make test` must work on a machine without a C compiler."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as exc:  # noqa: BLE001 - any build failure leaves the Python reader
+            _notice(f"{type(exc).__name__}: {exc}".splitlines()[0])
+
+    def build_extension(self, ext: Extension) -> None:
+        try:
+            super().build_extension(ext)
+        except Exception as exc:  # noqa: BLE001
+            _notice(f"{type(exc).__name__}: {exc}".splitlines()[0])
+
+
+def _extensions() -> list[Extension]:
+    if os.environ.get("SENTINELLE_BUILD_ACCEL", "1") == "0":
+        _notice("SENTINELLE_BUILD_ACCEL=0")
+        return []
+    try:
+        from Cython.Build import cythonize
+    except ImportError:
+        _notice("Cython is not installed")
+        return []
+    try:
+        return cythonize([Extension(ACCEL, [ACCEL_SOURCE])], quiet=True,
+                         compiler_directives={"language_level": "3"})
+    except Exception as exc:  # noqa: BLE001
+        _notice(f"cythonize failed: {exc}".splitlines()[0])
+        return []
+
+
+setup(cmdclass={"build_py": BuildPyWithCatalogues, "build_ext": OptionalBuildExt},
+      ext_modules=_extensions())

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AS_CONFED_SEQUENCE", "AS_CONFED_SET", "AS_SEQUENCE", "AS_SET", "ATTR_CACHE_SIZE",
-    "Attrs", "attr_caches", "cache_attrs", "fmt_ipv6", "nlri_prefixes", "padded",
+    "Attrs", "attr_caches", "cache_attrs", "cached_elsewhere", "fmt_ipv6", "nlri_prefixes", "padded",
     "parse_attrs", "prefix_text",
 ]
 
@@ -374,6 +374,17 @@ def parse_attrs(data: bytes, off: int, end: int, asn_len: int, addpath: bool,
     a = cache.get(blob)
     if a is None:
         a = cache_attrs(cache, blob, asn_len, addpath, stats)
+    elif a.__class__ is not Attrs:
+        a = cached_elsewhere(cache, blob, asn_len, addpath)
+    return a
+
+
+def cached_elsewhere(cache: dict[bytes, Attrs], blob: bytes, asn_len: int,
+                     addpath: bool) -> Attrs:
+    """A block the compiled reader (`_mrt_accel`) decoded and cached its way: decode it here
+    and put it in the same place. The compiled reader only caches blocks that decode without
+    a warning, and the cache keeps its size, so this is what a plain cache hit would give."""
+    a = cache[blob] = _decode_attrs(blob, asn_len, addpath, None)
     return a
 
 

@@ -20,7 +20,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
+from . import mrt_accel
 from .mrt import ReadStats, Row, iter_rows
+from .mrt_framing import decompressed, iter_records, open_input
+from .mrt_records import Context, decode
 
 
 def format_row(r: Row) -> str | None:
@@ -74,11 +77,61 @@ def render_rows(rows: list[Row], append: Callable[[str], None], extended: bool =
 
 
 FLUSH_LINES = 2048  # lines gathered before one write
+FLUSH_BYTES = 1 << 18  # text gathered by the compiled path before one write
 
 
 def write_bgpdump(path_or_stream: str | Path | IO[bytes], out: IO[str],
                   stats: ReadStats | None = None, *, extended: bool = True) -> int:
-    """Write the bgpdump -m lines of a file to `out`; returns the number of lines."""
+    """Write the bgpdump -m lines of a file to `out`; returns the number of lines.
+
+    Through the compiled fast path (`mrt_accel`) when it is there, else `write_bgpdump_py`;
+    both write the same bytes and leave the same `stats`."""
+    if not mrt_accel.enabled():
+        return write_bgpdump_py(path_or_stream, out, stats, extended=extended)
+    stats = stats if stats is not None else ReadStats()
+    fp, name, close = open_input(path_or_stream)
+    try:
+        ctx = Context(stats, name)
+        return _write_fast(mrt_accel.renderer(ctx), ctx, fp, out, extended)
+    finally:
+        if close:
+            fp.close()
+
+
+def _write_fast(fast: object, ctx: Context, fp: IO[bytes], out: IO[str],
+                extended: bool) -> int:
+    """The loop of write_bgpdump_py with the compiled renderer tried first on each record;
+    what it declines (-1, nothing done) is decoded and rendered by the Python code into the
+    same buffer, so the lines stay in file order."""
+    stats, name = ctx.stats, ctx.name
+    record = fast.record  # type: ignore[attr-defined]
+    add_lines = fast.text  # type: ignore[attr-defined]
+    write = out.write
+    n = 0
+    lines: list[str] = []
+    for raw, ts, typ, sub in iter_records(decompressed(fp, stats, name), stats, name):
+        k = record(raw, ts, typ, sub)
+        if k < 0:
+            rows = decode(raw, ts, typ, sub, ctx)
+            if not rows:
+                continue
+            render_rows(rows, lines.append, extended)
+            if not lines:
+                continue
+            k = len(lines)
+            add_lines(lines)
+            lines.clear()
+        n += k
+        if fast.size >= FLUSH_BYTES:  # type: ignore[attr-defined]
+            write(fast.take())  # type: ignore[attr-defined]
+    if fast.size:  # type: ignore[attr-defined]
+        write(fast.take())  # type: ignore[attr-defined]
+    return n
+
+
+def write_bgpdump_py(path_or_stream: str | Path | IO[bytes], out: IO[str],
+                     stats: ReadStats | None = None, *, extended: bool = True) -> int:
+    """write_bgpdump on the pure-Python reader alone (the definition of the output)."""
     n = 0
     write = out.write
     render = render_rows

@@ -13,7 +13,9 @@ import struct
 from socket import inet_ntoa
 
 from .bgp_attributes import (
+    Attrs,
     attr_caches,
+    cached_elsewhere,
     cache_attrs,
     fmt_ipv6,
     nlri_prefixes,
@@ -166,6 +168,8 @@ def _table_dump_v2(raw: bytes, ts: int, sub: int, ctx: Context) -> list[Row]:
         a = cache.get(blob)
         if a is None:
             a = cache_attrs(cache, blob, 4, addpath, stats)
+        elif a.__class__ is not Attrs:
+            a = cached_elsewhere(cache, blob, 4, addpath)
         p = q
         if index < npeers:
             peer_ip, peer_as = peers[index]  # type: ignore[index]
@@ -358,6 +362,8 @@ def _update(raw: bytes, p: int, mend: int, ts: int, usec: int | None, fmt: str, 
     a = cache.get(blob)
     if a is None:
         a = cache_attrs(cache, blob, asn_len, addpath, ctx.stats)
+    elif a.__class__ is not Attrs:
+        a = cached_elsewhere(cache, blob, asn_len, addpath)
     p = aend
     announced = nlri_prefixes(raw, p, mend, 1, addpath) if p < mend else ()
     rows: list[Row] = []

@@ -1,0 +1,719 @@
+# cython: language_level=3, boundscheck=True, wraparound=False, initializedcheck=True
+"""Compiled fast path of `sentinelle routing dump` for BGP4MP(_ET) UPDATE records.
+
+`Renderer.record(raw, ts, typ, sub)` turns one framed BGP4MP or BGP4MP_ET MESSAGE record
+(subtypes 1, 4, 6, 7: no ADD-PATH) straight into its `bgpdump -m` lines, appended to an
+internal buffer (`take()` hands them over as one str, each line ending in a newline), and
+returns the number of lines; it returns -1 *before changing anything* for every record it does
+not handle the ordinary way, which the caller then gives to the pure-Python decoder
+(`mrt_records.decode`): other types and subtypes, short or damaged headers, a bad marker,
+messages whose length field points before the UPDATE body, an attribute that runs past its
+block (the Python decoder warns about it), AS paths other than one AS_SEQUENCE, and AS4_PATH
+or AS4_AGGREGATOR on 2-byte sessions. The Python reader is the definition of the output:
+tests/test_routing_accel.py compares both on every MRT file available and on damaged copies.
+
+Every read below is checked against the record's length or the attribute's end: the bytes
+are hostile. Attribute blocks are cached in the Python reader's own caches
+(`bgp_attributes.attr_caches`), keyed by their raw bytes, so that the cache fills and clears
+exactly as it does without this module (which decides when a damaged block is warned about
+again); an entry made here is a `_Block`, which the Python decoders recognise and decode again
+their way (a clean block: no warning, no count).
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.string cimport memcpy
+
+from .bgp_attributes import ATTR_CACHE_SIZE, attr_caches
+
+ctypedef unsigned char u8
+ctypedef unsigned int u32
+
+cdef extern from *:
+    """
+    #define ACCEL_BGP4MP 16
+    #define ACCEL_BGP4MP_ET 17
+    """
+    int ACCEL_BGP4MP
+    int ACCEL_BGP4MP_ET
+
+cdef Py_ssize_t _CACHE_MAX = ATTR_CACHE_SIZE
+cdef dict _CACHE2 = attr_caches[(2, False)]
+cdef dict _CACHE4 = attr_caches[(4, False)]
+cdef bytes _DIGITS = b"0123456789abcdef"
+
+
+# --------------------------------------------------------------------------- text buffer
+
+cdef struct Buf:
+    char* data
+    Py_ssize_t size
+    Py_ssize_t cap
+
+
+cdef int buf_reserve(Buf* b, Py_ssize_t extra) except -1:
+    cdef Py_ssize_t cap
+    cdef char* data
+    if b.size + extra <= b.cap:
+        return 0
+    cap = b.cap * 2 if b.cap else 1 << 16
+    while cap < b.size + extra:
+        cap *= 2
+    data = <char*>PyMem_Realloc(b.data, cap)
+    if data == NULL:
+        raise MemoryError()
+    b.data = data
+    b.cap = cap
+    return 0
+
+
+cdef inline int put(Buf* b, const char* s, Py_ssize_t n) except -1:
+    if b.size + n > b.cap:
+        buf_reserve(b, n)
+    memcpy(b.data + b.size, s, n)
+    b.size += n
+    return 0
+
+
+cdef inline int putc(Buf* b, char c) except -1:
+    if b.size + 1 > b.cap:
+        buf_reserve(b, 1)
+    b.data[b.size] = c
+    b.size += 1
+    return 0
+
+
+cdef inline int put_bytes(Buf* b, bytes s) except -1:
+    return put(b, PyBytes_AS_STRING(s), PyBytes_GET_SIZE(s))
+
+
+cdef inline Py_ssize_t fmt_uint(char* out, unsigned long long v) noexcept:
+    """Decimal digits of v at out (at most 20); returns how many."""
+    cdef char tmp[24]
+    cdef Py_ssize_t n = 0, i
+    if v == 0:
+        out[0] = 48
+        return 1
+    while v:
+        tmp[n] = <char>(48 + v % 10)
+        v //= 10
+        n += 1
+    for i in range(n):
+        out[i] = tmp[n - 1 - i]
+    return n
+
+
+cdef inline int put_uint(Buf* b, unsigned long long v) except -1:
+    cdef char tmp[24]
+    return put(b, tmp, fmt_uint(tmp, v))
+
+
+cdef inline int put_int(Buf* b, long long v) except -1:
+    if v < 0:
+        putc(b, 45)
+        return put_uint(b, <unsigned long long>(-v))
+    return put_uint(b, <unsigned long long>v)
+
+
+cdef inline Py_ssize_t fmt_ipv4(char* out, const u8* a) noexcept:
+    cdef Py_ssize_t n = 0
+    cdef int i
+    for i in range(4):
+        if i:
+            out[n] = 46
+            n += 1
+        n += fmt_uint(out + n, a[i])
+    return n
+
+
+cdef Py_ssize_t fmt_ipv6(char* out, const u8* b) noexcept:
+    """IPv6 text as bgp_attributes.fmt_ipv6 writes it (bgpdump's): the first longest run of
+    zero groups, even a single one, becomes "::"; IPv4-mapped and -compatible addresses end
+    in a dotted quad."""
+    cdef int i, g, best_at = -1, best_len = 0, run_at = -1, run_len = 0
+    cdef unsigned int groups[8]
+    cdef Py_ssize_t n = 0
+    cdef bint zeros10 = True
+    cdef u32 low
+    for i in range(10):
+        if b[i]:
+            zeros10 = False
+            break
+    if zeros10:
+        low = (<u32>b[12] << 24) | (<u32>b[13] << 16) | (<u32>b[14] << 8) | b[15]
+        if b[10] == 0xFF and b[11] == 0xFF:
+            memcpy(out, b"::ffff:", 7)
+            return 7 + fmt_ipv4(out + 7, b + 12)
+        if b[10] == 0 and b[11] == 0 and low > 1:
+            out[0] = 58
+            out[1] = 58
+            return 2 + fmt_ipv4(out + 2, b + 12)
+    for i in range(8):
+        groups[i] = (<unsigned int>b[2 * i] << 8) | b[2 * i + 1]
+        if groups[i] == 0:
+            if run_len == 0:
+                run_at = i
+            run_len += 1
+            if run_len > best_len:
+                best_at = run_at
+                best_len = run_len
+        else:
+            run_len = 0
+    for i in range(8):
+        if best_len and best_at <= i < best_at + best_len:
+            if i == best_at:
+                out[n] = 58
+                out[n + 1] = 58
+                n += 2
+            continue
+        if i and not (best_len and i == best_at + best_len):
+            out[n] = 58
+            n += 1
+        g = groups[i]
+        if g >= 0x1000:
+            out[n] = _hex(g >> 12)
+            n += 1
+        if g >= 0x100:
+            out[n] = _hex((g >> 8) & 15)
+            n += 1
+        if g >= 0x10:
+            out[n] = _hex((g >> 4) & 15)
+            n += 1
+        out[n] = _hex(g & 15)
+        n += 1
+    return n
+
+
+cdef inline char _hex(int v) noexcept:
+    return <char>(48 + v if v < 10 else 87 + v)
+
+
+cdef Py_ssize_t fmt_prefix(char* out, int afi, const u8* p, int nb, int plen) noexcept:
+    """A prefix's text from its NLRI bytes (p: nb address bytes), host bits of the last byte
+    cleared and the address zero-filled or cut to its family's size, as prefix_text does."""
+    cdef u8 addr[16]
+    cdef int size = 4 if afi == 1 else 16
+    cdef int i, take = nb if nb < size else size
+    cdef Py_ssize_t n
+    for i in range(size):
+        addr[i] = p[i] if i < take else 0
+    if (plen & 7) and nb and nb <= size:
+        addr[nb - 1] &= <u8>((0xFF << (8 - (plen & 7))) & 0xFF)
+    n = fmt_ipv4(out, addr) if afi == 1 else fmt_ipv6(out, addr)
+    out[n] = 47
+    n += 1
+    return n + fmt_uint(out + n, plen)
+
+
+cdef inline Py_ssize_t next_prefix(const u8* d, Py_ssize_t off, Py_ssize_t end) noexcept:
+    """End offset of the prefix at off, or -1 when it is truncated (nlri_prefixes drops it)."""
+    cdef Py_ssize_t nxt = off + 1 + ((d[off] + 7) >> 3)
+    return nxt if nxt <= end else -1
+
+
+cdef list prefix_list(const u8* d, Py_ssize_t off, Py_ssize_t end, int afi, bytes suffix):
+    """Texts (bytes) of the prefixes of an NLRI range, each followed by `suffix`."""
+    cdef list out = []
+    cdef char text[64]
+    cdef Py_ssize_t nxt, n
+    cdef Buf b
+    b.data = NULL
+    b.size = 0
+    b.cap = 0
+    try:
+        while off < end:
+            nxt = next_prefix(d, off, end)
+            if nxt < 0:
+                break
+            n = fmt_prefix(text, afi, d + off + 1, <int>(nxt - off - 1), d[off])
+            b.size = 0
+            put(&b, text, n)
+            put_bytes(&b, suffix)
+            out.append(PyBytes_FromStringAndSize(b.data, b.size))
+            off = nxt
+    finally:
+        PyMem_Free(b.data)
+    return out
+
+
+# --------------------------------------------------------------------------- attributes
+
+cdef class _Block:
+    """One decoded attribute block, as this module needs it for `-m` lines: the tail of the
+    plain NLRI's lines ("|path|origin|nh|lp|med|comms|AG|aggr|") and the MP_(UN)REACH routes
+    already rendered ("prefix|tail" / "prefix"), in bgpdump's (AFI, SAFI) order."""
+
+    cdef readonly bytes tail0
+    cdef readonly list reach
+    cdef readonly list unreach
+    cdef readonly bint has_reach
+    cdef readonly bint has_unreach
+
+
+cdef inline u32 rd32(const u8* d) noexcept:
+    return (<u32>d[0] << 24) | (<u32>d[1] << 16) | (<u32>d[2] << 8) | d[3]
+
+
+cdef inline u32 rd32_padded(const u8* d, Py_ssize_t off, Py_ssize_t end) noexcept:
+    """4 bytes at off, zero-filled past end (padded() in bgp_attributes)."""
+    cdef u32 v = 0
+    cdef int i
+    for i in range(4):
+        v = (v << 8) | (d[off + i] if off + i < end else 0)
+    return v
+
+
+cdef inline void copy_padded(u8* out, const u8* d, Py_ssize_t off, Py_ssize_t end,
+                             int n) noexcept:
+    cdef int i
+    for i in range(n):
+        out[i] = d[off + i] if off + i < end else 0
+
+
+cdef bytes make_tail(bytes path_origin, const char* nh, Py_ssize_t nh_len, unsigned long lp,
+                     unsigned long med, bint signed, bytes rest):
+    """"|" + Attrs.tail(nh, mode 0 or 1): path|origin|nh|lp|med|comms|AG|aggr|."""
+    cdef Buf b
+    b.data = NULL
+    b.size = 0
+    b.cap = 0
+    try:
+        putc(&b, 124)
+        put_bytes(&b, path_origin)
+        put(&b, nh, nh_len)
+        putc(&b, 124)
+        if signed:
+            put_int(&b, <int>(<u32>lp))
+            putc(&b, 124)
+            put_int(&b, <int>(<u32>med))
+        else:
+            put_uint(&b, lp)
+            putc(&b, 124)
+            put_uint(&b, med)
+        putc(&b, 124)
+        put_bytes(&b, rest)
+        return PyBytes_FromStringAndSize(b.data, b.size)
+    finally:
+        PyMem_Free(b.data)
+
+
+cdef _Block decode_block(const u8* d, Py_ssize_t end, int asn_len):
+    """The attribute block d[0:end] of a session with `asn_len`-byte AS numbers, None when the
+    Python decoder must take it (see the module docstring)."""
+    cdef Py_ssize_t off = 0, vend, alen, i, k, p, pend
+    cdef int flags, typ, origin = 2, afi, safi, nhlen, slot
+    cdef bint atomic = False, has_agg = False, has_path = False, has_nh = False
+    cdef bint has_reach = False, has_unreach = False
+    cdef u32 med = 0, lp = 0, agg_as = 0, v
+    cdef u8 nh[4]
+    cdef u8 agg_ip[4]
+    cdef u8 shown6[16]
+    cdef Py_ssize_t path_off = 0, path_len = 0, comm_off = 0, comm_n = 0
+    # MP_(UN)REACH per (AFI, SAFI) slot (afi - 1) * 3 + safi - 1: NLRI range and next hop
+    cdef Py_ssize_t r_off[6]
+    cdef Py_ssize_t r_end[6]
+    cdef Py_ssize_t u_off[6]
+    cdef Py_ssize_t u_end[6]
+    cdef bint r_set[6]
+    cdef bint u_set[6]
+    cdef char r_nh[6][48]
+    cdef Py_ssize_t r_nh_len[6]
+    cdef char text[64]
+    cdef Py_ssize_t n
+    cdef Buf b
+    for i in range(6):
+        r_set[i] = False
+        u_set[i] = False
+    while off < end:
+        if off + 3 > end:
+            break
+        flags = d[off]
+        typ = d[off + 1]
+        if flags & 0x10:
+            if off + 4 > end:
+                break
+            alen = (<Py_ssize_t>d[off + 2] << 8) | d[off + 3]
+            off += 4
+        else:
+            alen = d[off + 2]
+            off += 3
+        vend = off + alen
+        if vend > end:
+            return None  # "attribute type N truncated": the Python decoder warns
+        if typ == 2:
+            has_path = True
+            path_off = off
+            path_len = alen
+        elif typ == 1:
+            origin = d[off] if alen else 0
+            if origin > 2:
+                origin = 2
+        elif typ == 3:
+            has_nh = True
+            copy_padded(nh, d, off, vend, 4)
+        elif typ == 4:
+            med = rd32_padded(d, off, vend)
+        elif typ == 5:
+            lp = rd32_padded(d, off, vend)
+        elif typ == 8:
+            comm_off = off
+            comm_n = alen // 4
+        elif typ == 6:
+            atomic = True
+        elif typ == 7:
+            has_agg = True
+            if asn_len == 4:
+                agg_as = rd32_padded(d, off, vend)
+                copy_padded(agg_ip, d, off + 4, vend, 4)
+            else:
+                agg_as = (rd32_padded(d, off, vend) >> 16) & 0xFFFF
+                copy_padded(agg_ip, d, off + 2, vend, 4)
+        elif typ == 14:
+            has_reach = True
+            if off >= vend:
+                pass
+            elif d[off] != 0:
+                # RFC 6396 4.3.4 abbreviated form: next hop length + IPv6 next hop only
+                if not r_set[3]:
+                    r_set[3] = True
+                    copy_padded(shown6, d, off + 1, vend, 16)
+                    r_nh_len[3] = fmt_ipv6(r_nh[3], shown6)
+                    r_off[3] = 0
+                    r_end[3] = 0
+            elif off + 4 <= vend:
+                afi = (d[off] << 8) | d[off + 1]
+                safi = d[off + 2]
+                nhlen = d[off + 3]
+                if 1 <= afi <= 2 and 1 <= safi <= 3 and not r_set[(afi - 1) * 3 + safi - 1]:
+                    slot = (afi - 1) * 3 + safi - 1
+                    r_set[slot] = True
+                    p = off + 4
+                    copy_padded(shown6, d, p, vend, 16)
+                    if afi == 1:
+                        r_nh_len[slot] = fmt_ipv4(r_nh[slot], shown6)
+                    else:
+                        r_nh_len[slot] = fmt_ipv6(r_nh[slot], shown6)
+                    p += nhlen
+                    if p < vend:
+                        k = d[p]
+                        for i in range(k):  # SNPAs (obsolete)
+                            p += 1
+                            if p >= vend:
+                                break
+                            p += d[p]
+                        p += 1
+                    r_off[slot] = p
+                    r_end[slot] = vend
+        elif typ == 15:
+            has_unreach = True
+            if alen >= 3:
+                afi = (d[off] << 8) | d[off + 1]
+                safi = d[off + 2]
+                if 1 <= afi <= 2 and 1 <= safi <= 3 and not u_set[(afi - 1) * 3 + safi - 1]:
+                    slot = (afi - 1) * 3 + safi - 1
+                    u_set[slot] = True
+                    u_off[slot] = off + 3
+                    u_end[slot] = vend
+        elif typ == 17 or typ == 18:
+            if asn_len == 2:
+                return None  # the RFC 6793 merge: the Python decoder does it
+        off = vend
+
+    blk = _Block()
+    blk.has_reach = has_reach
+    blk.has_unreach = has_unreach
+    b.data = NULL
+    b.size = 0
+    b.cap = 0
+    try:
+        # "path|origin|"
+        if has_path and path_len:
+            if not (path_len >= 2 and d[path_off] == 2
+                    and 2 + d[path_off + 1] * asn_len == path_len):
+                return None  # sets, confederations, several segments, damage: Python
+            k = d[path_off + 1]
+            p = path_off + 2
+            for i in range(k):
+                if i:
+                    putc(&b, 32)
+                if asn_len == 4:
+                    put_uint(&b, rd32(d + p))
+                else:
+                    put_uint(&b, (<u32>d[p] << 8) | d[p + 1])
+                p += asn_len
+        putc(&b, 124)
+        if origin == 0:
+            put(&b, b"IGP", 3)
+        elif origin == 1:
+            put(&b, b"EGP", 3)
+        else:
+            put(&b, b"INCOMPLETE", 10)
+        putc(&b, 124)
+        path_origin = PyBytes_FromStringAndSize(b.data, b.size)
+        # "comms|AG|aggr|"
+        b.size = 0
+        for i in range(comm_n):
+            if i:
+                putc(&b, 32)
+            v = rd32(d + comm_off + 4 * i)
+            if v == 0xFFFFFF01:
+                put(&b, b"no-export", 9)
+            elif v == 0xFFFFFF02:
+                put(&b, b"no-advertise", 12)
+            elif v == 0xFFFFFF03:
+                put(&b, b"local-AS", 8)
+            else:
+                put_uint(&b, v >> 16)
+                putc(&b, 58)
+                put_uint(&b, v & 0xFFFF)
+        putc(&b, 124)
+        if atomic:
+            put(&b, b"AG|", 3)
+        else:
+            put(&b, b"NAG|", 4)
+        if has_agg and not (agg_ip[0] == 0xFF and agg_ip[1] == 0xFF and agg_ip[2] == 0xFF
+                            and agg_ip[3] == 0xFF):
+            put_uint(&b, agg_as)
+            putc(&b, 32)
+            n = fmt_ipv4(text, agg_ip)
+            put(&b, text, n)
+        putc(&b, 124)
+        rest = PyBytes_FromStringAndSize(b.data, b.size)
+    finally:
+        PyMem_Free(b.data)
+
+    if has_nh:
+        n = fmt_ipv4(text, nh)
+    else:
+        memcpy(text, b"255.255.255.255", 15)
+        n = 15
+    blk.tail0 = make_tail(path_origin, text, n, lp, med, False, rest)
+    blk.reach = []
+    blk.unreach = []
+    for slot in range(6):
+        if u_set[slot]:
+            blk.unreach.extend(prefix_list(d, u_off[slot], u_end[slot], 1 if slot < 3 else 2,
+                                           b""))
+    for slot in range(6):
+        if r_set[slot] and r_off[slot] < r_end[slot]:
+            tail = make_tail(path_origin, r_nh[slot], r_nh_len[slot], lp, med, slot < 3, rest)
+            blk.reach.extend(prefix_list(d, r_off[slot], r_end[slot], 1 if slot < 3 else 2,
+                                         tail))
+    return blk
+
+
+# --------------------------------------------------------------------------- records
+
+cdef class Renderer:
+    """Renders the BGP4MP(_ET) UPDATE records of one file as `bgpdump -m` lines."""
+
+    cdef Buf buf
+    cdef object ctx
+    cdef readonly long long fallbacks
+
+    def __cinit__(self) -> None:
+        self.buf.data = NULL
+        self.buf.size = 0
+        self.buf.cap = 0
+
+    def __init__(self, ctx: object) -> None:
+        self.ctx = ctx  # mrt_records.Context: its stats may be swapped between calls
+        self.fallbacks = 0
+
+    def __dealloc__(self) -> None:
+        PyMem_Free(self.buf.data)
+
+    @property
+    def size(self) -> int:
+        return self.buf.size
+
+    def take(self) -> str:
+        """The lines rendered since the last take(), each ending in a newline."""
+        text = PyUnicode_DecodeUTF8(self.buf.data, self.buf.size, NULL)
+        self.buf.size = 0
+        return text
+
+    def text(self, lines: list) -> None:
+        """Add lines rendered by the Python path (keeps the output in file order)."""
+        data = ("\n".join(lines) + "\n").encode()
+        put_bytes(&self.buf, data)
+
+    def record(self, bytes raw, unsigned long long ts, int typ, int sub) -> int:
+        """Lines of one framed record added to the buffer, or -1 (nothing changed) when the
+        Python decoder must take the record."""
+        cdef const u8* d = <const u8*>PyBytes_AS_STRING(raw)
+        cdef Py_ssize_t end = PyBytes_GET_SIZE(raw)
+        cdef Py_ssize_t p, at, size, q, mend, hsize, wlen, wend, alen, aend, nxt, start, o
+        cdef int asn_len, afi, i, mtype
+        cdef bint et = typ == ACCEL_BGP4MP_ET
+        cdef u32 usec = 0, peer_as
+        cdef char head[160]
+        cdef Py_ssize_t hn, kind_at
+        cdef char text[64]
+        cdef Py_ssize_t n, count = 0
+        cdef Buf* out = &self.buf
+        cdef _Block blk
+        cdef dict cache
+        cdef bytes item
+        if typ != ACCEL_BGP4MP and typ != ACCEL_BGP4MP_ET:
+            return -1
+        if sub != 1 and sub != 4 and sub != 6 and sub != 7:
+            return -1  # state changes, ADD-PATH, BGP4MP_ENTRY...: Python
+        asn_len = 4 if sub == 4 or sub == 7 else 2
+        p = 16 if et else 12
+        if et:
+            if end < 16:
+                return -1
+            usec = rd32(d + 12)
+        at = p + 2 * asn_len + 2  # the AFI
+        if end < p + 2 * asn_len + 4 + 8 + 19:
+            return -1
+        afi = (d[at] << 8) | d[at + 1]
+        if afi == 1:
+            hsize = 2 * asn_len + 4 + 8 + 19
+        elif afi == 2:
+            hsize = 2 * asn_len + 4 + 32 + 19
+        else:
+            return -1
+        if end < p + hsize:
+            return -1
+        start = at + 2 + (8 if afi == 1 else 32)  # the marker
+        for i in range(16):
+            if d[start + i] != 0xFF:
+                return -1  # the Python decoder warns about it
+        size = (<Py_ssize_t>d[start + 16] << 8) | d[start + 17]
+        mtype = d[start + 18]
+        q = p + hsize
+        if mtype != 2:
+            self._count(typ, sub)
+            return 0  # OPEN, NOTIFICATION, KEEPALIVE, ROUTE-REFRESH: no routes
+        if size >= 18:
+            mend = q + size - 19
+            if mend > end:
+                mend = end
+        else:
+            mend = end
+        if q >= mend:
+            return -1  # the general decoder reads this one
+        # the attribute block, from the cache or decoded
+        wlen = self._u16(d, q, mend)
+        wend = q + 2 + wlen
+        if wend > mend:
+            wend = mend
+        if q + 2 > wend:
+            wend = q + 2  # withdrawn = () when p > mend: nothing read before the attributes
+        alen = self._u16(d, wend, mend)
+        aend = wend + 2 + alen
+        if aend > mend:
+            aend = mend
+        cache = _CACHE4 if asn_len == 4 else _CACHE2
+        if wend + 2 < aend:
+            blob = PyBytes_FromStringAndSize(<const char*>d + wend + 2, aend - wend - 2)
+        else:
+            blob = b""
+        hit = cache.get(blob)
+        if type(hit) is _Block:
+            blk = <_Block>hit
+        else:
+            blk = decode_block(<const u8*>PyBytes_AS_STRING(blob), PyBytes_GET_SIZE(blob),
+                               asn_len)
+            if blk is None:
+                self.fallbacks += 1
+                return -1
+            if hit is None:
+                if len(cache) > _CACHE_MAX:
+                    cache.clear()
+                cache[blob] = blk
+        self._count(typ, sub)
+        # the line head "fmt|time|W|peer|peer AS|"
+        hn = 0
+        if et:
+            memcpy(head, b"BGP4MP_ET", 9)
+            hn = 9
+        else:
+            memcpy(head, b"BGP4MP", 6)
+            hn = 6
+        if sub == 6 or sub == 7:
+            memcpy(head + hn, b"_LOCAL", 6)
+            hn += 6
+        head[hn] = 124
+        hn += 1
+        hn += fmt_uint(head + hn, ts)
+        if et:
+            head[hn] = 46
+            hn += 1
+            n = fmt_uint(text, usec)
+            for i in range(6 - n):
+                head[hn] = 48
+                hn += 1
+            memcpy(head + hn, text, n)
+            hn += n
+        head[hn] = 124
+        kind_at = hn + 1
+        head[hn + 1] = 87
+        head[hn + 2] = 124
+        hn += 3
+        start = p + 2 * asn_len + 4
+        if asn_len == 4:
+            peer_as = rd32(d + p)
+        else:
+            peer_as = (<u32>d[p] << 8) | d[p + 1]
+        if afi == 1:
+            hn += fmt_ipv4(head + hn, d + start)
+        else:
+            hn += fmt_ipv6(head + hn, d + start)
+        head[hn] = 124
+        hn += 1
+        hn += fmt_uint(head + hn, peer_as)
+        head[hn] = 124
+        hn += 1
+        # W lines: plain withdrawn NLRI, then MP_UNREACH
+        o = q + 2
+        while o < wend:
+            nxt = next_prefix(d, o, wend)
+            if nxt < 0:
+                break
+            put(out, head, hn)
+            n = fmt_prefix(text, 1, d + o + 1, <int>(nxt - o - 1), d[o])
+            put(out, text, n)
+            putc(out, 10)
+            count += 1
+            o = nxt
+        for item in blk.unreach:
+            put(out, head, hn)
+            put_bytes(out, item)
+            putc(out, 10)
+            count += 1
+        # A lines: plain NLRI, then MP_REACH
+        head[kind_at] = 65
+        o = aend
+        while o < mend:
+            nxt = next_prefix(d, o, mend)
+            if nxt < 0:
+                break
+            put(out, head, hn)
+            n = fmt_prefix(text, 1, d + o + 1, <int>(nxt - o - 1), d[o])
+            put(out, text, n)
+            put_bytes(out, blk.tail0)
+            putc(out, 10)
+            count += 1
+            o = nxt
+        for item in blk.reach:
+            put(out, head, hn)
+            put_bytes(out, item)
+            putc(out, 10)
+            count += 1
+        return count
+
+    cdef inline Py_ssize_t _u16(self, const u8* d, Py_ssize_t p, Py_ssize_t mend) noexcept:
+        """u16 at p, zero-filled past mend (what _update reads through padded())."""
+        cdef Py_ssize_t hi = d[p] if p < mend else 0
+        cdef Py_ssize_t lo = d[p + 1] if p + 1 < mend else 0
+        return (hi << 8) | lo
+
+    cdef int _count(self, int typ, int sub) except -1:
+        rt = self.ctx.stats.record_types
+        key = (typ, sub)
+        rt[key] = rt.get(key, 0) + 1
+        return 0

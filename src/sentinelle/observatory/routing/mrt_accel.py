@@ -1,0 +1,38 @@
+"""Which MRT decoder `routing dump` uses: the compiled fast path or the pure-Python reader.
+
+`_mrt_accel` (Cython, built by setup.py when a C compiler is there) renders the ordinary
+BGP4MP(_ET) UPDATE records straight into `bgpdump -m` lines; every other record, and every
+record it finds anything unusual in, goes to the pure-Python decoders (`mrt_records`), which
+remain the definition of the output. Without the compiled module the Python reader is used
+silently; `SENTINELLE_MRT_ACCEL=0` forces it (the tests and the benchmark compare both).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+try:
+    from . import _mrt_accel
+except ImportError:  # not built (no C compiler at install): the Python reader does it all
+    _mrt_accel = None
+
+__all__ = ["ENV", "available", "enabled", "renderer"]
+
+ENV = "SENTINELLE_MRT_ACCEL"
+
+
+def available() -> bool:
+    """Whether the compiled module is importable."""
+    return _mrt_accel is not None
+
+
+def enabled() -> bool:
+    """Whether the compiled path will be used: importable and not turned off by ENV."""
+    return _mrt_accel is not None and os.environ.get(ENV, "1").strip().lower() not in (
+        "0", "false", "no", "off")
+
+
+def renderer(ctx: Any) -> Any | None:
+    """A `_mrt_accel.Renderer` for one file's decoding Context, or None for the Python path."""
+    return _mrt_accel.Renderer(ctx) if enabled() else None  # type: ignore[union-attr]
