@@ -81,17 +81,36 @@ class OptionalBuildExt(build_ext):
     """build_ext where a failed compilation (no compiler, no Python headers) is a notice, not
     an error: `make demo` and `make test` must work on a machine without a C compiler."""
 
+    def initialize_options(self) -> None:
+        super().initialize_options()
+        self.failed: set[str] = set()
+
+    def _built(self) -> None:
+        """Forget the extensions that did not build (nothing to copy or to pack)."""
+        self.extensions = [e for e in self.extensions or () if e.name not in self.failed]
+
     def run(self) -> None:
         try:
             super().run()
         except Exception as exc:  # noqa: BLE001 - any build failure leaves the Python reader
             _notice(f"{type(exc).__name__}: {exc}".splitlines()[0])
+            self.failed.update(e.name for e in self.extensions or ())
+            self._built()
 
     def build_extension(self, ext: Extension) -> None:
         try:
             super().build_extension(ext)
         except Exception as exc:  # noqa: BLE001
             _notice(f"{type(exc).__name__}: {exc}".splitlines()[0])
+            self.failed.add(ext.name)
+
+    def copy_extensions_to_source(self) -> None:  # `pip install -e .`
+        self._built()
+        super().copy_extensions_to_source()
+
+    def get_outputs(self) -> list[str]:
+        self._built()
+        return super().get_outputs()
 
 
 def _extensions() -> list[Extension]:

@@ -3,6 +3,10 @@
 the detectors would see. The reader never refuses a file (damage is counted in ReadStats), so
 any exception at all is a failure; so are a hang and a blown memory cap (a compression bomb).
 
+The compiled fast path of ``routing dump`` (``_mrt_accel``, when it is built) reads the same
+bytes: its lines and ReadStats must be those of the pure-Python reader, or the input is a
+failure (``AssertionError``) saved as a regression seed like any other.
+
 Seeds: the fixtures as shipped (gzip, bzip2, plain) and plain copies of them in
 ``fuzz/corpus/mrt/``, so byte mutations reach the framing and record decoders rather than
 only the decompressor."""
@@ -12,8 +16,11 @@ from __future__ import annotations
 import io
 
 from fuzz.harness import Target
-from sentinelle.observatory.routing.bgpdump_format import write_bgpdump
+from sentinelle.observatory.routing import bgp_attributes, mrt_accel
+from sentinelle.observatory.routing.bgpdump_format import _write_fast, write_bgpdump_py
 from sentinelle.observatory.routing.mrt import ReadStats, read_elements
+from sentinelle.observatory.routing.mrt_framing import open_input
+from sentinelle.observatory.routing.mrt_records import Context
 
 
 class _Discard:
@@ -23,10 +30,31 @@ class _Discard:
         return len(text)
 
 
+def _clear_caches() -> None:
+    for cache in bgp_attributes.attr_caches.values():
+        cache.clear()
+
+
+def _compiled(data: bytes) -> tuple[str, int, ReadStats]:
+    out, stats = io.StringIO(), ReadStats()
+    fp, name, _close = open_input(io.BytesIO(data))
+    ctx = Context(stats, name)
+    n = _write_fast(mrt_accel._mrt_accel.Renderer(ctx), ctx, fp, out, True)  # type: ignore[union-attr]
+    return out.getvalue(), n, stats
+
+
 def run(data: bytes) -> None:
-    write_bgpdump(io.BytesIO(data), _Discard(), ReadStats(), extended=True)  # type: ignore[arg-type]
+    _clear_caches()
+    out, stats = io.StringIO(), ReadStats()
+    n = write_bgpdump_py(io.BytesIO(data), out, stats, extended=True)
     for _element in read_elements(io.BytesIO(data), stats=ReadStats()):
         pass
+    if mrt_accel.available():
+        _clear_caches()  # both runs from the same (empty) caches: the warnings depend on them
+        fast = _compiled(data)
+        if fast != (out.getvalue(), n, stats):
+            raise AssertionError("the compiled MRT reader differs from the Python reader: "
+                                 + ("lines" if fast[0] != out.getvalue() else "ReadStats"))
 
 
 TARGET = Target(
