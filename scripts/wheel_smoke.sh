@@ -22,7 +22,9 @@ step "copy the sources to $WORK/tree"
 # A copy, so that the build sees neither the checkout's build/ (setuptools would pack stale
 # files left there) nor its compiled .mo: the catalogues must come from the build hook.
 mkdir "$WORK/tree"
+# Nor the compiled MRT reader `pip install -e .` left in src: the wheel must build its own.
 tar -C "$ROOT" --exclude=__pycache__ --exclude='*.pyc' --exclude='*.mo' --exclude='*.egg-info' \
+  --exclude='*.so' --exclude='_mrt_accel.c' \
   -cf - pyproject.toml setup.py README.md LICENSE src | tar -C "$WORK/tree" -xf -
 
 step "build the wheel (isolated: [build-system] requires)"
@@ -114,6 +116,42 @@ done
 step "sentinelle probe --help, sentinelle routing --help"
 "${sentinelle[@]}" probe --help | grep -q "usage: sentinelle probe" || fail "probe --help"
 "${sentinelle[@]}" routing --help | grep -q "usage: sentinelle routing" || fail "routing --help"
+
+step "the compiled MRT reader is installed and sentinelle routing dump uses it"
+"$WORK/venv/bin/python" - <<'PY' || fail "the compiled MRT reader"
+import contextlib, io, os, struct, sys, tempfile
+from sentinelle.observatory.routing import _mrt_accel, mrt_accel
+from sentinelle.observatory.routing.dump import dump_main
+if not _mrt_accel.__file__.endswith((".so", ".pyd")):
+    sys.exit(f"_mrt_accel is not compiled: {_mrt_accel.__file__}")
+# one BGP4MP_ET UPDATE: 198.51.100.0/24 from AS 64500 via 192.0.2.1
+attrs = b"\x40\x01\x01\x00" + b"\x40\x02\x06\x02\x01" + struct.pack(">I", 64500) \
+    + b"\x40\x03\x04\xc0\x00\x02\x01"
+body = struct.pack(">HH", 0, len(attrs)) + attrs + b"\x18\xc6\x33\x64"
+msg = b"\xff" * 16 + struct.pack(">HB", 19 + len(body), 2) + body
+rec = struct.pack(">IIIHH", 509481, 64500, 64501, 0, 1) + bytes((192, 0, 2, 1, 192, 0, 2, 2)) + msg
+path = os.path.join(tempfile.mkdtemp(), "updates.mrt")
+with open(path, "wb") as fp:
+    fp.write(struct.pack(">IHHI", 1445565678, 17, 4, len(rec)) + rec)
+handled = []
+class Spy:  # counts the records the compiled renderer takes
+    def __init__(self, real):
+        self.real = real
+    def record(self, *args):
+        k = self.real.record(*args)
+        handled.append(k)
+        return k
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+real_renderer = mrt_accel.renderer
+mrt_accel.renderer = lambda ctx: Spy(real_renderer(ctx))
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    status = dump_main([path])
+line = "BGP4MP_ET|1445565678.509481|A|192.0.2.1|64500|198.51.100.0/24|64500|IGP|192.0.2.1|0|0||NAG||\n"
+if status != 0 or out.getvalue() != line or handled != [1]:
+    sys.exit(f"routing dump: status {status}, output {out.getvalue()!r}, compiled {handled}")
+PY
 
 step "sentinelle routing monitor: an empty MRT directory is a lost feed, delivered to a webhook"
 mkdir "$WORK/mrt" "$WORK/hook"
