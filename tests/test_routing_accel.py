@@ -227,8 +227,9 @@ def test_sets_as4_merge_and_mp_routes_same_as_python(monkeypatch: pytest.MonkeyP
     text = _assert_same(b"".join(records), monkeypatch)
     assert "|64500 {64511,64512}|" in text
     assert "|64500 4200000000|" in text
-    assert "BGP4MP_ET|1445565678.509481|A|192.0.2.1|64500|2001:db8:1::/48|64500 64496|IGP|" \
-           "2001:db8::1|2147483648|4294967294|no-export local-AS 64500:7|NAG|64500 192.0.2.9|" in text
+    assert ("BGP4MP_ET|1445565678.509481|A|192.0.2.1|64500|2001:db8:1::/48|64500 64496|IGP|"
+            "2001:db8::1|2147483648|4294967294|no-export local-AS 64500:7|NAG|64500 192.0.2.9|"
+            in text)
     assert "|224.1.0.0/16|64500 64496|IGP|192.0.2.5|-2147483648|-2|" in text  # signed, MP IPv4
     assert "|W|192.0.2.1|64500|203.0.113.0/24\n" in text
     assert "|W|192.0.2.1|64500|198.51.100.128/25\n" in text  # host bits cleared

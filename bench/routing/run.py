@@ -1,4 +1,4 @@
-"""MRT reader benchmark: Sentinelle's pure-Python reader beside bgpdump (C) on the same file.
+"""MRT reader benchmark: Sentinelle's reader (compiled fast path and pure Python) beside bgpdump.
 
     .venv/bin/python bench/routing/run.py [--file F ...] [--repeat 3] [--json FILE]
 
@@ -7,7 +7,9 @@ size, and, when bgpdump cannot read that one through (the early RIS bview with s
 records: bgpdump stops after its first record), also the largest file bgpdump reads in full.
 For each file, in separate processes (fresh caches, honest peak memory):
 
-  ours -m    `bgpdump -m` lines written to /dev/null (bgpdump_format.write_bgpdump)
+  ours -m    `bgpdump -m` lines written to /dev/null (bgpdump_format.write_bgpdump, the code
+             of `sentinelle routing dump`: the compiled `_mrt_accel` when it is built)
+  ours -m py the same with SENTINELLE_MRT_ACCEL=0: the pure-Python reader alone
   ours -j N  the same through `sentinelle routing dump --jobs N` (parallel.ParallelDump: this
              process frames, N pool processes decode; pool start-up included)
   elements   read_elements() only, the detectors' input
@@ -91,8 +93,10 @@ def child(mode: str, path: str) -> None:
                           "rss_mib": vm_hwm_mib(os.getpid()) + workers,
                           "records": stats.records}))
         return
+    from sentinelle.observatory.routing import mrt_accel
+
     t0, c0 = time.perf_counter(), time.process_time()
-    if mode == "lines":
+    if mode.startswith("lines"):
         with open(os.devnull, "w") as out:
             n = write_bgpdump(path, out, stats)
     else:
@@ -102,7 +106,7 @@ def child(mode: str, path: str) -> None:
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     rss = vm_hwm_mib(os.getpid())
     print(json.dumps({"n": n, "wall": wall, "cpu": cpu, "rss_mib": rss,
-                      "records": stats.records}))
+                      "records": stats.records, "compiled": mrt_accel.enabled()}))
 
 
 def vm_hwm_mib(pid: int) -> float:
@@ -119,8 +123,11 @@ def vm_hwm_mib(pid: int) -> float:
 
 
 def run_ours(mode: str, path: Path) -> dict:
+    env = dict(os.environ)
+    if mode == "lines-py":
+        env["SENTINELLE_MRT_ACCEL"] = "0"
     out = subprocess.run([PYTHON, __file__, "--child", mode, str(path)], capture_output=True,
-                         text=True, check=True)
+                         text=True, check=True, env=env)
     return json.loads(out.stdout)
 
 
@@ -162,6 +169,7 @@ def bench(path: Path, repeat: int, jobs: int) -> dict:
     result = {"file": str(path.relative_to(SHARED_MRT)) if SHARED_MRT in path.parents
               else str(path), "decompressed_bytes": decompressed_size(path), "jobs": jobs}
     result["ours_lines"] = best([run_ours("lines", path) for _ in range(repeat)])
+    result["ours_lines_py"] = best([run_ours("lines-py", path) for _ in range(repeat)])
     if jobs > 1:
         result["ours_jobs"] = min((run_ours(f"jobs{jobs}", path) for _ in range(repeat)),
                                   key=lambda r: r["wall"])
@@ -183,7 +191,10 @@ def report(r: dict) -> None:
     print(f"{'':12} {'routes':>9} {'wall s':>7} {'CPU s':>7} {'routes/s wall':>14} "
           f"{'routes/s CPU':>13} {'peak RSS':>9}")
     jobs = r.get("jobs", 1)
-    for label, key in (("ours -m", "ours_lines"), (f"ours -j {jobs}", "ours_jobs"),
+    print("ours -m: " + ("the compiled fast path" if r["ours_lines"].get("compiled")
+                         else "pure Python (the compiled module is not built)"))
+    for label, key in (("ours -m", "ours_lines"), ("ours -m py", "ours_lines_py"),
+                       (f"ours -j {jobs}", "ours_jobs"),
                        ("elements", "ours_elements"), ("bgpdump -m", "bgpdump")):
         if key == "ours_jobs" and key not in r:
             continue
@@ -199,8 +210,10 @@ def report(r: dict) -> None:
         print(f"note: bgpdump printed {b['n']:,} lines, we printed {o['n']:,}: "
               "it stopped early (damaged framing); no ratios")
     elif b and b["n"]:
+        py = r["ours_lines_py"]
         print(f"ours -m / bgpdump, routes per CPU second: "
               f"{(o['n'] / o['cpu']) / (b['n'] / b['cpu']):.2f}; "
+              f"ours -m py / bgpdump: {(py['n'] / py['cpu']) / (b['n'] / b['cpu']):.2f}; "
               f"elements / bgpdump: "
               f"{(r['ours_elements']['n'] / r['ours_elements']['cpu']) / (b['n'] / b['cpu']):.2f}")
         j, bw = r.get("ours_jobs"), r.get("bgpdump_wall")

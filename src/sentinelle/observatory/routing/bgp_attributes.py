@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AS_CONFED_SEQUENCE", "AS_CONFED_SET", "AS_SEQUENCE", "AS_SET", "ATTR_CACHE_SIZE",
-    "Attrs", "attr_caches", "cache_attrs", "cached_elsewhere", "fmt_ipv6", "nlri_prefixes", "padded",
-    "parse_attrs", "prefix_text",
+    "Attrs", "attr_caches", "cache_attrs", "cached_elsewhere", "fmt_ipv6", "nlri_prefixes",
+    "padded", "parse_attrs", "prefix_text",
 ]
 
 _U16 = struct.Struct(">H")

@@ -15,8 +15,8 @@ from socket import inet_ntoa
 from .bgp_attributes import (
     Attrs,
     attr_caches,
-    cached_elsewhere,
     cache_attrs,
+    cached_elsewhere,
     fmt_ipv6,
     nlri_prefixes,
     padded,
