@@ -150,11 +150,14 @@ def _mutate(rng: random.Random, data: bytes) -> bytes:
     return bytes(b)
 
 
-# update files the compiled path decodes (2-byte and 4-byte ASes, IPv4 and IPv6, ET headers)
+# files the compiled path decodes: updates (2-byte and 4-byte ASes, IPv4 and IPv6, ET
+# headers) and TABLE_DUMP_V2 RIBs (peer tables, IPv4 and IPv6 entries)
 _DAMAGE_SEEDS = ("bgpkit-parser/updates.20100227.1600.first-796-records.gz",
                  "bgpkit-parser/updates.20001104.0124.gz",
                  "bgpkit-parser/examples_local_only_updates.bz2",
-                 "mrtparse-samples/bird6_bgp", "mrtparse-samples/openbgpd_bgp")
+                 "mrtparse-samples/bird6_bgp", "mrtparse-samples/openbgpd_bgp",
+                 "mrtparse-samples/openbgpd_rib_table-v2", "mrtparse-samples/bird6-mrtdump_rib",
+                 "mrtparse-samples/quagga_rib")
 
 
 @pytest.mark.parametrize("seed_name", _DAMAGE_SEEDS)

@@ -32,9 +32,11 @@ ctypedef unsigned int u32
 
 cdef extern from *:
     """
+    #define ACCEL_TABLE_DUMP_V2 13
     #define ACCEL_BGP4MP 16
     #define ACCEL_BGP4MP_ET 17
     """
+    int ACCEL_TABLE_DUMP_V2
     int ACCEL_BGP4MP
     int ACCEL_BGP4MP_ET
 
@@ -245,6 +247,7 @@ cdef class _Block:
     already rendered ("prefix|tail" / "prefix"), in bgpdump's (AFI, SAFI) order."""
 
     cdef readonly bytes tail0
+    cdef readonly bytes tail_rib  # RIB entries show the MP_REACH IPv6 next hop if there is one
     cdef readonly list reach
     cdef readonly list unreach
     cdef readonly bint has_reach
@@ -489,6 +492,10 @@ cdef _Block decode_block(const u8* d, Py_ssize_t end, int asn_len):
         memcpy(text, b"255.255.255.255", 15)
         n = 15
     blk.tail0 = make_tail(path_origin, text, n, lp, med, False, rest)
+    if r_set[3]:  # Attrs.mp6_nexthop
+        blk.tail_rib = make_tail(path_origin, r_nh[3], r_nh_len[3], lp, med, False, rest)
+    else:
+        blk.tail_rib = blk.tail0
     blk.reach = []
     blk.unreach = []
     for slot in range(6):
@@ -511,6 +518,8 @@ cdef class Renderer:
     cdef Buf buf
     cdef object ctx
     cdef readonly long long fallbacks
+    cdef object peers  # the Context's peer list the texts below were made from
+    cdef list peer_texts  # per peer index: b"peer IP|peer AS|" (None until first used)
 
     def __cinit__(self) -> None:
         self.buf.data = NULL
@@ -556,6 +565,8 @@ cdef class Renderer:
         cdef _Block blk
         cdef dict cache
         cdef bytes item
+        if typ == ACCEL_TABLE_DUMP_V2:
+            return self._rib(raw, d, end, ts, sub)
         if typ != ACCEL_BGP4MP and typ != ACCEL_BGP4MP_ET:
             return -1
         if sub != 1 and sub != 4 and sub != 6 and sub != 7:
@@ -704,6 +715,94 @@ cdef class Renderer:
             put_bytes(out, item)
             putc(out, 10)
             count += 1
+        return count
+
+    cdef Py_ssize_t _rib(self, bytes raw, const u8* d, Py_ssize_t end,
+                         unsigned long long ts, int sub) except -2:
+        """TABLE_DUMP_V2 RIB_IPV4_UNICAST (2) and RIB_IPV6_UNICAST (4): one line per entry.
+        Checked in a first pass, written in a second: a record the Python decoder would refuse
+        half-way (an entry past the end, a peer no PEER_INDEX_TABLE lists, an attribute block
+        it must decode) is given to it whole, with the blocks cached so far where the Python
+        decoder would have cached them too."""
+        cdef int afi, plen, nb
+        cdef Py_ssize_t p, count, i, q, alen, index, hn, n, pfx_n, start
+        cdef char head[64]
+        cdef char pfx[64]
+        cdef Buf* out = &self.buf
+        cdef _Block blk
+        cdef dict cache = _CACHE4
+        cdef list blocks, indexes
+        cdef object peers
+        if sub == 2:
+            afi = 1
+        elif sub == 4:
+            afi = 2
+        else:
+            return -1  # PEER_INDEX_TABLE, multicast, RIB_GENERIC, ADD-PATH: Python
+        peers = self.ctx.peers
+        if peers is None:
+            return -1
+        if end < 17:
+            return -1
+        plen = d[16]
+        nb = (plen + 7) >> 3
+        if 17 + nb + 2 > end:
+            return -1
+        pfx_n = fmt_prefix(pfx, afi, d + 17, nb, plen)
+        p = 17 + nb
+        count = (<Py_ssize_t>d[p] << 8) | d[p + 1]
+        p += 2
+        blocks = []
+        indexes = []
+        start = p
+        for i in range(count):
+            if p + 8 > end:
+                return -1
+            index = (<Py_ssize_t>d[p] << 8) | d[p + 1]
+            alen = (<Py_ssize_t>d[p + 6] << 8) | d[p + 7]
+            p += 8
+            q = p + alen
+            if q > end:
+                return -1
+            if index >= len(peers):
+                return -1  # the Python decoder warns once about unknown peers
+            blob = PyBytes_FromStringAndSize(<const char*>d + p, alen)
+            hit = cache.get(blob)
+            if type(hit) is _Block:
+                blk = <_Block>hit
+            else:
+                blk = decode_block(<const u8*>PyBytes_AS_STRING(blob), alen, 4)
+                if blk is None:
+                    self.fallbacks += 1
+                    return -1
+                if hit is None:
+                    if len(cache) > _CACHE_MAX:
+                        cache.clear()
+                    cache[blob] = blk
+            blocks.append(blk)
+            indexes.append(index)
+            p = q
+        self._count(ACCEL_TABLE_DUMP_V2, sub)
+        if peers is not self.peers:
+            self.peers = peers
+            self.peer_texts = [None] * len(peers)
+        memcpy(head, b"TABLE_DUMP2|", 12)
+        hn = 12
+        hn += fmt_uint(head + hn, ts)
+        memcpy(head + hn, b"|B|", 3)
+        hn += 3
+        for i in range(count):
+            index = indexes[i]
+            peer = self.peer_texts[index]
+            if peer is None:
+                ip, asn = peers[index]
+                peer = self.peer_texts[index] = f"{ip}|{asn}|".encode()
+            blk = <_Block>blocks[i]
+            put(out, head, hn)
+            put_bytes(out, peer)
+            put(out, pfx, pfx_n)
+            put_bytes(out, blk.tail_rib)
+            putc(out, 10)
         return count
 
     cdef inline Py_ssize_t _u16(self, const u8* d, Py_ssize_t p, Py_ssize_t mend) noexcept:
