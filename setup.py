@@ -22,7 +22,7 @@ from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
 ACCEL = "sentinelle.observatory.routing._mrt_accel"
-ACCEL_SOURCE = "src/sentinelle/observatory/routing/_mrt_accel.pyx"
+ACCEL_SOURCE = "src/sentinelle/observatory/routing/_mrt_accel.pyx"  # includes _mrt_accel_text.pxi
 
 
 def compile_catalogue(po_path: str, mo_path: str) -> None:
