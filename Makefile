@@ -8,7 +8,8 @@ PORT ?= 8000
 
 .PHONY: demo test install messages lint serve clean fuzz
 
-$(BIN)/sentinelle: pyproject.toml
+# setup.py and the compiled MRT reader's sources too: `pip install -e .` rebuilds the module.
+$(BIN)/sentinelle: pyproject.toml setup.py $(wildcard src/sentinelle/observatory/routing/_mrt_accel*.p*)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
