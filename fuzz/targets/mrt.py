@@ -23,13 +23,6 @@ from sentinelle.observatory.routing.mrt_framing import open_input
 from sentinelle.observatory.routing.mrt_records import Context
 
 
-class _Discard:
-    """An output that keeps nothing: the lines are rendered, not stored."""
-
-    def write(self, text: str) -> int:
-        return len(text)
-
-
 def _clear_caches() -> None:
     for cache in bgp_attributes.attr_caches.values():
         cache.clear()
