@@ -93,7 +93,7 @@ def _params():
         yield pytest.param(name, files, overrides, id=name, marks=marks)
 
 
-@pytest.mark.parametrize(("name", "files", "overrides"), _params())
+@pytest.mark.parametrize(("name", "files", "overrides"), list(_params()))
 def test_scan_findings_unchanged(name, files, overrides):
     pytest.importorskip("sentinelle.observatory.routing.mrt")
     got = run_scan(files, overrides)

@@ -24,6 +24,7 @@ reaches the threshold; RIB entries are simply counted (a RIB lists each prefix o
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -43,6 +44,7 @@ from .rpki import VRPSet
 from .watchlist import WatchedPrefix, WatchList
 
 Peer = tuple[str, str, int]  # (collector, peer address, peer ASN)
+_NO_MATCH: list = []  # shared, never modified: "no watched prefix / no State"
 
 
 @dataclass
@@ -78,6 +80,42 @@ def _network(prefix: str) -> Network:
     return ipaddress.ip_network(prefix, strict=False)
 
 
+# canonical length texts ("0".."128"); anything else ("024", "+24", " 24") takes the slow path
+_LENGTHS = {str(n): n for n in range(129)}
+_MASKS = {version: [((1 << n) - 1) << (bits - n) for n in range(bits + 1)]
+          for version, bits in ((4, 32), (6, 128))}
+
+
+def parse_prefix_fast(prefix: str) -> tuple[int, int, int] | None:
+    """(version, network address as int, length) of `prefix`, None when
+    ``ipaddress.ip_network(prefix, strict=False)`` refuses it; the same answer as that call,
+    without building the object (the scanner needs it for every route, and only the few
+    that touch a watched prefix or a State's ASN need the object).
+
+    Only the canonical text (what inet_ntoa/inet_ntop print, a length without sign, space or
+    leading zero) is parsed here; every other text goes through ipaddress, so the two can
+    never disagree on an unusual spelling."""
+    address, _, length_text = prefix.partition("/")
+    length = _LENGTHS.get(length_text)
+    if length is not None:
+        try:
+            if ":" in address:
+                packed = socket.inet_pton(socket.AF_INET6, address)
+                if length <= 128 and socket.inet_ntop(socket.AF_INET6, packed) == address:
+                    return 6, int.from_bytes(packed, "big") & _MASKS[6][length], length
+            else:
+                packed = socket.inet_aton(address)
+                if length <= 32 and socket.inet_ntoa(packed) == address:
+                    return 4, int.from_bytes(packed, "big") & _MASKS[4][length], length
+        except (OSError, ValueError):
+            pass  # not canonical text: let ipaddress decide
+    try:
+        network = _network(prefix)
+    except ValueError:
+        return None
+    return network.version, int(network.network_address), network.prefixlen
+
+
 class VisibilityTracker:
     def __init__(self, watch: WatchList, options: ScanOptions, store: AlertStore,
                  stats: ScanStats) -> None:
@@ -103,8 +141,12 @@ class VisibilityTracker:
 
     def observe(self, element: Element, network: Network,
                 watched: list[WatchedPrefix]) -> None:
+        self.observe_version(element, network.version, watched)
+
+    def observe_version(self, element: Element, version: int,
+                        watched: list[WatchedPrefix]) -> None:
+        """`observe` with the prefix's IP version instead of its network object."""
         peer = (element.collector, element.peer_ip, element.peer_asn)
-        version = network.version
         if element.kind == "B":
             if not self.rib_run:
                 self.rib_run = True
@@ -229,6 +271,11 @@ class Scanner:
         self.stats = ScanStats()
         self.visibility = (VisibilityTracker(watch, self.options, self.store, self.stats)
                            if self.options.visibility else None)
+        self._watch_lookup = watch.lookup
+        self._asn_states = watch.asn_states()
+        self._last_prefix: str | None = None
+        self._last_parsed: tuple[int, int, int] | None = None
+        self._last_watched: list[WatchedPrefix] = _NO_MATCH
 
     def feed(self, element: Element) -> None:
         stats = self.stats
@@ -240,20 +287,34 @@ class Scanner:
             stats.withdrawals += 1
         else:
             stats.rib_entries += 1
-        try:
-            network = _network(element.prefix)
-        except ValueError:
+        prefix = element.prefix
+        # a RIB lists one prefix for every peer in a row: parse and look it up once
+        if prefix == self._last_prefix:
+            parsed, watched_all = self._last_parsed, self._last_watched
+        else:
+            parsed = parse_prefix_fast(prefix)
+            watched_all = (self._watch_lookup(*parsed) if parsed is not None
+                           else _NO_MATCH)
+            self._last_prefix = prefix
+            self._last_parsed, self._last_watched = parsed, watched_all
+        if parsed is None:
             stats.bad_prefix += 1
             return
-        watched_all = self.watch.matches_all(network)
         if self.visibility is not None:
-            self.visibility.observe(element, network, watched_all)
+            self.visibility.observe_version(element, parsed[0], watched_all)
         if kind == "W":
             return
-        origin = element.origin()
-        origin_states = self.watch.states_of_asn(origin) if isinstance(origin, int) else []
+        as_path = element.as_path
+        origin = as_path[-1] if as_path else None  # Element.origin()
+        # ints key the dict; an AS_SET origin (frozenset) or None finds nothing, as before
+        origin_states = self._asn_states.get(origin, _NO_MATCH)  # type: ignore[arg-type]
         if not watched_all and not origin_states:
-            return
+            return  # the route touches nothing watched: most of a full table stops here
+        self._detect(element, _network(prefix), watched_all, origin, origin_states)
+
+    def _detect(self, element: Element, network: Network, watched_all: list[WatchedPrefix],
+                origin: int | frozenset[int] | None, origin_states: list[str]) -> None:
+        stats = self.stats
         stats.matched += 1
         if origin is None:
             stats.no_origin += 1
