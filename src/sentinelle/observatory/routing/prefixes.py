@@ -98,6 +98,13 @@ class PrefixIndex(Generic[T]):
         self._blocks = blocks
         return blocks
 
+    def blocks(self, version: int) -> tuple[int, dict[int, list[_Entry]]]:
+        """(block length, {block number: entries}) for `version`: a caller that finds no
+        entry for an address's block knows no stored prefix of at least the block length
+        covers it (`lookup` is the full answer)."""
+        blocks = self._blocks if self._blocks is not None else self._build()
+        return blocks[version]
+
     def lookup(self, version: int, address: int, prefixlen: int) -> list[T]:
         """Values of the stored prefixes covering `address/prefixlen` (address as an int,
         host bits allowed), least specific first: the values of `covering`, without

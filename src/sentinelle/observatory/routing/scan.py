@@ -45,6 +45,7 @@ from .watchlist import WatchedPrefix, WatchList
 
 Peer = tuple[str, str, int]  # (collector, peer address, peer ASN)
 _NO_MATCH: list = []  # shared, never modified: "no watched prefix / no State"
+_UNSET = object()
 
 
 @dataclass
@@ -312,6 +313,95 @@ class Scanner:
             return  # the route touches nothing watched: most of a full table stops here
         self._detect(element, _network(prefix), watched_all, origin, origin_states)
 
+    def feed_all(self, elements: Iterable[Element]) -> int:
+        """`feed` every element; returns how many. The same state and findings as calling
+        `feed` on each, with the common case handled here with local names: an IPv4
+        announcement in canonical text, in a /16 (the index's block) where nothing is watched,
+        not originated by a State's ASN, within the current visibility bucket. At 500,000+
+        routes per file the per-call and attribute costs were most of the scan. Anything
+        else goes through `feed`."""
+        feed = self.feed
+        stats = self.stats
+        lengths = _LENGTHS
+        aton, ntoa = socket.inet_aton, socket.inet_ntoa
+        from_bytes = int.from_bytes
+        block_bits, blocks = self.watch.index().blocks(4)
+        shift = 32 - block_bits
+        asn_states = self._asn_states
+        tracker = self.visibility
+        if tracker is not None:
+            bucket_seconds = self.options.visibility_bucket
+            threshold = self.options.full_feed_v4
+            full = tracker.full
+            announced = tracker.announced
+        count = announcements = 0
+        # the peer of the previous fast-path route and its IPv4 prefix set (None: full-feed);
+        # forgotten whenever `feed` runs, since it may change the tracker's state
+        peer_ip: object = _UNSET
+        peer_asn: object = _UNSET
+        collector: object = _UNSET
+        seen: set[str] | None = None
+        try:
+            for element in elements:
+                count += 1
+                prefix = element.prefix
+                address, _, length_text = prefix.partition("/")
+                length = lengths.get(length_text)
+                if element.kind != "A" or length is None or length > 32 or ":" in address:
+                    feed(element)
+                    peer_ip = _UNSET
+                    continue
+                try:
+                    packed = aton(address)
+                except (OSError, ValueError):  # ValueError: an embedded NUL
+                    packed = b""
+                if (ntoa(packed) != address if packed else True) or (
+                        length >= block_bits
+                        and from_bytes(packed, "big") >> shift in blocks) or (
+                        length < block_bits):
+                    feed(element)  # not canonical, or a block with watched prefixes
+                    peer_ip = _UNSET
+                    continue
+                as_path = element.as_path
+                if as_path and as_path[-1] in asn_states:
+                    feed(element)
+                    peer_ip = _UNSET
+                    continue
+                if tracker is not None:
+                    current = tracker.bucket
+                    if (current is None or tracker.rib_run
+                            or element.time // bucket_seconds > current):
+                        feed(element)  # a bucket or a RIB run ends: the tracker decides
+                        peer_ip = _UNSET
+                        continue
+                    # VisibilityTracker.observe_version for an IPv4 announcement of nothing
+                    # watched within the current bucket: count the peer's distinct prefixes
+                    if (element.peer_ip != peer_ip or element.peer_asn != peer_asn
+                            or element.collector != collector):
+                        peer_ip, peer_asn = element.peer_ip, element.peer_asn
+                        collector = element.collector
+                        peer = (collector, peer_ip, peer_asn)
+                        if (peer, 4) in full:
+                            seen = None
+                        else:
+                            sets = announced.get(peer)
+                            if sets is None:
+                                sets = announced[peer] = (set(), set())
+                            seen = sets[0]
+                    if seen is not None:
+                        seen.add(prefix)
+                        if len(seen) > threshold:
+                            full.add(((collector, peer_ip, peer_asn), 4))
+                            seen.clear()
+                            seen = None
+                announcements += 1
+        finally:
+            # `feed` counted its own elements; these are the ones handled here
+            stats.elements += announcements
+            stats.announcements += announcements
+            self._last_prefix = None
+        return count
+
     def _detect(self, element: Element, network: Network, watched_all: list[WatchedPrefix],
                 origin: int | frozenset[int] | None, origin_states: list[str]) -> None:
         stats = self.stats
@@ -358,6 +448,5 @@ def scan(elements: Iterable[Element], watch: WatchList, vrps: VRPSet | None = No
          options: ScanOptions | None = None) -> list[Alert]:
     """Run every detector over a stream of elements; returns the deduplicated alerts."""
     scanner = Scanner(watch, vrps, asrel, options or ScanOptions())
-    for element in elements:
-        scanner.feed(element)
+    scanner.feed_all(elements)
     return scanner.finish()

@@ -115,6 +115,10 @@ class WatchList:
         """`matches_all` for a prefix given as integers (the scanner's per-route form)."""
         return self._index.lookup(version, address, prefixlen)
 
+    def index(self) -> PrefixIndex[WatchedPrefix]:
+        """The prefix index behind `match`/`lookup` (read it, do not change it)."""
+        return self._index
+
     def states_of_asn(self, asn: int) -> list[str]:
         return self._asn_states.get(asn, [])
 
