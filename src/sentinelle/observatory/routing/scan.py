@@ -316,10 +316,10 @@ class Scanner:
     def feed_all(self, elements: Iterable[Element]) -> int:
         """`feed` every element; returns how many. The same state and findings as calling
         `feed` on each, with the common case handled here with local names: an IPv4
-        announcement in canonical text, in a /16 (the index's block) where nothing is watched,
-        not originated by a State's ASN, within the current visibility bucket. At 500,000+
-        routes per file the per-call and attribute costs were most of the scan. Anything
-        else goes through `feed`."""
+        announcement or RIB entry in canonical text, in a /16 (the index's block) where
+        nothing is watched, not originated by a State's ASN, within the current visibility
+        bucket or RIB. At 500,000+ routes per file the per-call and attribute costs were
+        most of the scan. Anything else goes through `feed`."""
         feed = self.feed
         stats = self.stats
         lengths = _LENGTHS
@@ -334,9 +334,11 @@ class Scanner:
             threshold = self.options.full_feed_v4
             full = tracker.full
             announced = tracker.announced
-        count = announcements = 0
-        # the peer of the previous fast-path route and its IPv4 prefix set (None: full-feed);
-        # forgotten whenever `feed` runs, since it may change the tracker's state
+            rib_counts = tracker.rib_counts
+        count = announcements = rib_entries = 0
+        clear = ""  # the last prefix found canonical IPv4 with nothing watched in its block
+        # the peer of the previous fast-path announcement and its IPv4 prefix set (None:
+        # full-feed); forgotten whenever `feed` runs, since it may change the tracker's state
         peer_ip: object = _UNSET
         peer_asn: object = _UNSET
         collector: object = _UNSET
@@ -344,28 +346,53 @@ class Scanner:
         try:
             for element in elements:
                 count += 1
+                kind = element.kind
                 prefix = element.prefix
-                address, _, length_text = prefix.partition("/")
-                length = lengths.get(length_text)
-                if element.kind != "A" or length is None or length > 32 or ":" in address:
+                if kind == "W":
                     feed(element)
                     peer_ip = _UNSET
                     continue
-                try:
-                    packed = aton(address)
-                except (OSError, ValueError):  # ValueError: an embedded NUL
-                    packed = b""
-                if (ntoa(packed) != address if packed else True) or (
-                        length >= block_bits
-                        and from_bytes(packed, "big") >> shift in blocks) or (
-                        length < block_bits):
-                    feed(element)  # not canonical, or a block with watched prefixes
-                    peer_ip = _UNSET
-                    continue
+                if prefix != clear:
+                    address, _, length_text = prefix.partition("/")
+                    length = lengths.get(length_text)
+                    if length is None or length > 32 or ":" in address:
+                        feed(element)
+                        peer_ip = _UNSET
+                        continue
+                    try:
+                        packed = aton(address)
+                    except (OSError, ValueError):  # ValueError: an embedded NUL
+                        packed = b""
+                    if (not packed or ntoa(packed) != address or length < block_bits
+                            or from_bytes(packed, "big") >> shift in blocks):
+                        feed(element)  # not canonical, or a block with watched prefixes
+                        peer_ip = _UNSET
+                        continue
+                    clear = prefix
                 as_path = element.as_path
                 if as_path and as_path[-1] in asn_states:
                     feed(element)
                     peer_ip = _UNSET
+                    continue
+                if kind != "A":  # "B", a RIB entry
+                    if tracker is not None:
+                        if (not tracker.rib_run
+                                or element.collector not in tracker.rib_collectors):
+                            feed(element)  # a RIB run or a collector's RIB starts
+                            peer_ip = _UNSET
+                            continue
+                        # VisibilityTracker.observe_version for a RIB entry of nothing watched
+                        peer = (element.collector, element.peer_ip, element.peer_asn)
+                        tracker.rib_peers.add(peer)
+                        counts = rib_counts.get(peer)
+                        if counts is None:
+                            counts = rib_counts[peer] = [0, 0]
+                        counts[0] += 1
+                        if counts[0] > threshold:
+                            full.add((peer, 4))
+                        if element.time > tracker.rib_time:
+                            tracker.rib_time = element.time
+                    rib_entries += 1
                     continue
                 if tracker is not None:
                     current = tracker.bucket
@@ -380,7 +407,7 @@ class Scanner:
                             or element.collector != collector):
                         peer_ip, peer_asn = element.peer_ip, element.peer_asn
                         collector = element.collector
-                        peer = (collector, peer_ip, peer_asn)
+                        peer = (collector, peer_ip, peer_asn)  # type: ignore[assignment]
                         if (peer, 4) in full:
                             seen = None
                         else:
@@ -391,14 +418,15 @@ class Scanner:
                     if seen is not None:
                         seen.add(prefix)
                         if len(seen) > threshold:
-                            full.add(((collector, peer_ip, peer_asn), 4))
+                            full.add(((collector, peer_ip, peer_asn), 4))  # type: ignore[arg-type]
                             seen.clear()
                             seen = None
                 announcements += 1
         finally:
             # `feed` counted its own elements; these are the ones handled here
-            stats.elements += announcements
+            stats.elements += announcements + rib_entries
             stats.announcements += announcements
+            stats.rib_entries += rib_entries
             self._last_prefix = None
         return count
 
