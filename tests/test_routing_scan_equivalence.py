@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import ipaddress
 import json
+import random
 import sys
 from pathlib import Path
 
 import pytest
 
-from sentinelle.observatory.routing import cli
+from sentinelle.observatory.routing import cli, prefixes
 from sentinelle.observatory.routing.asrel import ASRelationships
+from sentinelle.observatory.routing.elements import Element
+from sentinelle.observatory.routing.prefixes import PrefixIndex
 from sentinelle.observatory.routing.rpki import load_vrps
-from sentinelle.observatory.routing.scan import Scanner, ScanOptions
-from sentinelle.observatory.routing.watchlist import load
+from sentinelle.observatory.routing.scan import Scanner, ScanOptions, parse_prefix_fast
+from sentinelle.observatory.routing.watchlist import load, loads
 
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "fixtures" / "bgp" / "scan"
@@ -128,6 +132,114 @@ def test_expected_outputs_cover_every_detector():
         seen |= {a["type"] for a in _expected(name)["alerts"]}
     assert {"E|0", "S|0", "E|1", "S|1", "S|-", "rpki-invalid", "route-leak",
             "visibility-loss"} <= seen
+
+
+# ----------------------------------------------------------------- the fast paths, old vs new
+
+ODD_PREFIXES = ["", "/", "1.2.3.4", "1.2.3.4/", "010.0.0.0/8", "1.2.3/24", "0x1.2.3.4/8",
+                "1.2.3.4/024", "1.2.3.4/+24", " 1.2.3.4/24", "1.2.3.4/24 ", "1.2.3.4/33",
+                "1.2.3.4/255.255.0.0", "1.2.3.4/0.0.255.255", "256.1.1.1/8", "1.2.3.4\x00/8",
+                "2001:DB8::/32", "2001:db8:0::/32", "::ffff:1.2.3.4/128", "::ffff:1.2.3.4/96",
+                "fe80::1%eth0/64", "::/0", "0.0.0.0/0", "2001:db8::/129", "1.2.3.4/٣", "١.2.3.4/8",
+                "190.6.65.1/24", "2001:db8:cc10::1/44", "1.2.3.4/32/1", "1.2.3.4 /8"]
+
+
+def _reference(text: str):
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+    return network.version, int(network.network_address), network.prefixlen
+
+
+def test_parse_prefix_fast_agrees_with_ipaddress():
+    rng = random.Random(17)
+    texts = list(ODD_PREFIXES)
+    for _ in range(3000):
+        if rng.random() < 0.5:
+            address = str(ipaddress.IPv4Address(rng.getrandbits(32)))
+            length = rng.randint(0, 34)
+        else:
+            address = str(ipaddress.IPv6Address(rng.getrandbits(128) >> rng.randint(0, 128)))
+            length = rng.randint(0, 130)
+        texts.append(f"{address}/{length}")
+        texts.append(f"{address.upper()}/{length:02d}")
+    for text in texts:
+        assert parse_prefix_fast(text) == _reference(text), text
+
+
+@pytest.mark.parametrize("expansion", [prefixes.MAX_EXPANSION, 40])
+def test_prefix_index_lookup_and_covering_agree_with_a_plain_scan(monkeypatch, expansion):
+    """Blocks (and coarser blocks when short prefixes would need too many copies) give the
+    covering prefixes of a plain scan over every entry, in the same order."""
+    monkeypatch.setattr(prefixes, "MAX_EXPANSION", expansion)
+    rng = random.Random(5)
+    index: PrefixIndex[int] = PrefixIndex()
+    stored = []
+    for number in range(160):
+        version = 4 if number % 4 else 6
+        bits = 32 if version == 4 else 128
+        length = rng.choice([0, 3, 8, 12, 15, 16, 17, 20, 24, 24, 32] if version == 4
+                            else [16, 29, 32, 33, 48, 64, 128])
+        base = rng.choice([0x0A000000, 0xBE064000, rng.getrandbits(32)]) if version == 4 \
+            else rng.choice([0x20010DB8 << 96, rng.getrandbits(128)])
+        network = ipaddress.ip_network((base, bits), strict=False).supernet(
+            new_prefix=length)
+        index.add(network, number)
+        stored.append((network, number))
+        if number % 40 == 0:  # queries between adds: the blocks are rebuilt after an add
+            index.lookup(version, base, bits)
+    queries = [ipaddress.ip_network((net.network_address + rng.randint(0, 300), plen),
+                                    strict=False)
+               for net, _ in stored for plen in (net.prefixlen, min(net.max_prefixlen,
+                                                                    net.prefixlen + 5))]
+    queries += [ipaddress.ip_network("10.0.0.0/14"), ipaddress.ip_network("0.0.0.0/0")]
+    for query in queries:
+        plain = sorted(((net.prefixlen, order) for order, (net, _) in enumerate(stored)
+                        if net.version == query.version and query.subnet_of(net)))
+        want = [stored[order][1] for _, order in plain]
+        assert [value for _, value in index.covering(query)] == want, query
+        assert index.lookup(query.version, int(query.network_address),
+                            query.prefixlen) == want, query
+
+
+def test_feed_all_equals_feed_on_synthetic_routes():
+    """RIB runs from two collectors, updates across buckets, peers reaching full feed,
+    withdrawals, State origins, odd prefix texts (an empty one once took the fast path)."""
+    watch = loads("states:\n  CU:\n    asns: [27725]\n    prefixes:\n"
+                  "      - prefix: 190.6.64.0/19\n        max_length: 24\n"
+                  "      - 2001:db8:cc00::/40\n  SY:\n    asns: [29256]\n"
+                  "    prefixes: [5.0.0.0/16]\n", "w.yaml")
+    rng = random.Random(3)
+    elements = []
+    t = 1_700_000_000
+    for phase, kind in enumerate("BBAAAWBA"):
+        collector = "rrc00" if phase % 2 else "rrc01"
+        for _ in range(400):
+            t += rng.choice([0, 0, 1, 2, 40])
+            prefix = rng.choice(["190.6.64.0/19", "190.6.70.0/24", "5.0.1.0/24", "9.9.9.0/24",
+                                 "10.0.0.0/8", "2001:db8:cc10::/44", "", "1.2.3/24",
+                                 f"{rng.randint(11, 200)}.{rng.randint(0, 255)}.0.0/16",
+                                 f"{rng.randint(11, 200)}.{rng.randint(0, 255)}.1.0/24"])
+            origin = rng.choice([666, 27725, 29256, 3356, frozenset({1, 2})])
+            peer = rng.choice([("192.0.2.1", 3356), ("192.0.2.2", 174), ("2001:db8::1", 6939)])
+            path = rng.choice([(peer[1], 174, origin), (peer[1], origin), ()])
+            elements.append(Element(kind, t, peer[0], peer[1], prefix, path, collector))
+    options = {"full_feed_v4": 30, "full_feed_v6": 5, "visibility_bucket": 60}
+
+    def run(one_by_one: bool):
+        scanner = Scanner(watch, load_vrps(VRPS), None, ScanOptions(**options))
+        if one_by_one:
+            for element in elements:
+                scanner.feed(element)
+        else:
+            assert scanner.feed_all(iter(elements)) == len(elements)
+        return [a.to_dict() for a in scanner.finish()], scanner.stats.to_dict()
+
+    old, new = run(True), run(False)
+    assert old == new
+    assert old[1]["bad_prefix"] > 0 and old[1]["visibility_evaluations"] > 1
+    assert {a["type"] for a in old[0]} >= {"E|0", "S|0", "rpki-invalid"}
 
 
 def _freeze() -> None:

@@ -336,7 +336,9 @@ class Scanner:
             announced = tracker.announced
             rib_counts = tracker.rib_counts
         count = announcements = rib_entries = 0
-        clear = ""  # the last prefix found canonical IPv4 with nothing watched in its block
+        # the last prefix found canonical IPv4 with nothing watched in its block (None, not
+        # "": an empty prefix must be parsed, and refused)
+        clear: str | None = None
         # the peer of the previous fast-path announcement and its IPv4 prefix set (None:
         # full-feed); forgotten whenever `feed` runs, since it may change the tracker's state
         peer_ip: object = _UNSET
