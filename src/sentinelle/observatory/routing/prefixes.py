@@ -91,9 +91,13 @@ class PrefixIndex(Generic[T]):
                 for address, values in self._tables[(version, length)].items():
                     first = address >> (bits - block)
                     count = 1 << (block - length) if length < block else 1
+                    items = [(length, address, value) for value in values]
                     for number in range(first, first + count):
-                        entries = table.setdefault(number, [])
-                        entries.extend((length, address, value) for value in values)
+                        entries = table.get(number)
+                        if entries is None:
+                            table[number] = items.copy()
+                        else:
+                            entries.extend(items)
             blocks[version] = (block, table)
         self._blocks = blocks
         return blocks

@@ -163,8 +163,9 @@ class VisibilityTracker:
                 self.full.add((peer, version))
             self.rib_time = max(self.rib_time, element.time)
             for w in watched:
-                if w in self.routes:
-                    self.routes[w].setdefault(peer, set()).add(element.prefix)
+                routes = self.routes.get(w)  # one hash of w, not two: it hashes its network
+                if routes is not None:
+                    routes.setdefault(peer, set()).add(element.prefix)
             return
         if self.rib_run:
             self.end_rib()
@@ -184,8 +185,9 @@ class VisibilityTracker:
                     self.full.add((peer, version))
                     seen.clear()  # no longer needed: the peer is full-feed for good
             for w in watched:
-                if w in self.routes:
-                    self.routes[w].setdefault(peer, set()).add(element.prefix)
+                routes = self.routes.get(w)
+                if routes is not None:
+                    routes.setdefault(peer, set()).add(element.prefix)
                     self.known[w].add(peer)
                     self.dirty = True
         elif element.kind == "W":
