@@ -347,6 +347,7 @@ class Scanner:
         peer_asn: object = _UNSET
         collector: object = _UNSET
         seen: set[str] | None = None
+        bucket_end: int | None = None
         try:
             for element in elements:
                 count += 1
@@ -399,9 +400,13 @@ class Scanner:
                     rib_entries += 1
                     continue
                 if tracker is not None:
-                    current = tracker.bucket
-                    if (current is None or tracker.rib_run
-                            or element.time // bucket_seconds > current):
+                    if peer_ip is _UNSET:  # first route, or `feed` ran: read the tracker
+                        current = tracker.bucket
+                        # a route at or after `bucket_end` ends the bucket (the tracker
+                        # compares time // bucket_seconds with its bucket)
+                        bucket_end = (None if current is None or tracker.rib_run
+                                      else (current + 1) * bucket_seconds)
+                    if bucket_end is None or element.time >= bucket_end:
                         feed(element)  # a bucket or a RIB run ends: the tracker decides
                         peer_ip = _UNSET
                         continue
