@@ -242,6 +242,27 @@ def test_feed_all_equals_feed_on_synthetic_routes():
     assert {a["type"] for a in old[0]} >= {"E|0", "S|0", "rpki-invalid"}
 
 
+def test_hand_made_path_with_a_list_hop_still_scans():
+    """A hop given as a list (not hashable) is scanned as before: a list origin of an
+    unwatched prefix is no State's, and a list hop inside the path skips the leak check's
+    triples (the check is computed, not remembered)."""
+    watch = loads("states:\n  CU:\n    asns: [27725]\n    prefixes: [190.6.64.0/19]\n")
+    rels = ASRelationships.parse(["3356|174|-1", "174|27725|-1"])
+    routes = [Element("A", 1_700_000_000, "192.0.2.1", 3356, "9.9.9.0/24",
+                      (3356, 174, [666, 667]), "rrc00"),  # type: ignore[arg-type]
+              Element("A", 1_700_000_000, "192.0.2.1", 3356, "190.6.64.0/19",
+                      (3356, [174, 175], 27725), "rrc00")]  # type: ignore[arg-type]
+    for one_by_one in (True, False):
+        scanner = Scanner(watch, None, rels, ScanOptions(visibility=False))
+        if one_by_one:
+            for route in routes:
+                scanner.feed(route)
+        else:
+            scanner.feed_all(routes)
+        assert scanner.stats.matched == 1
+        assert scanner.finish() == []
+
+
 def _freeze() -> None:
     EXPECTED.mkdir(parents=True, exist_ok=True)
     for name, (files, overrides, _) in CASES.items():

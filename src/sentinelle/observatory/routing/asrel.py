@@ -104,6 +104,8 @@ class ASRelationships:
             return self._leaks[path]
         except KeyError:
             pass
+        except TypeError:  # an unhashable path (a list hop from a hand-made element)
+            return valley_free(path, self)
         result = valley_free(path, self)
         if len(self._leaks) >= LEAK_CACHE_SIZE:
             self._leaks.clear()

@@ -310,7 +310,10 @@ class Scanner:
         as_path = element.as_path
         origin = as_path[-1] if as_path else None  # Element.origin()
         # ints key the dict; an AS_SET origin (frozenset) or None finds nothing, as before
-        origin_states = self._asn_states.get(origin, _NO_MATCH)  # type: ignore[arg-type]
+        try:
+            origin_states = self._asn_states.get(origin, _NO_MATCH)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable hop (a list, from a hand-made element)
+            origin_states = _NO_MATCH
         if not watched_all and not origin_states:
             return  # the route touches nothing watched: most of a full table stops here
         self._detect(element, _network(prefix), watched_all, origin, origin_states)
@@ -375,7 +378,11 @@ class Scanner:
                         continue
                     clear = prefix
                 as_path = element.as_path
-                if as_path and as_path[-1] in asn_states:
+                try:
+                    state_origin = bool(as_path) and as_path[-1] in asn_states
+                except TypeError:  # an unhashable hop: `feed` handles it
+                    state_origin = True
+                if state_origin:
                     feed(element)
                     peer_ip = _UNSET
                     continue
