@@ -379,7 +379,7 @@ class Scanner:
                     clear = prefix
                 as_path = element.as_path
                 try:
-                    state_origin = bool(as_path) and as_path[-1] in asn_states
+                    state_origin = as_path and as_path[-1] in asn_states
                 except TypeError:  # an unhashable hop: `feed` handles it
                     state_origin = True
                 if state_origin:
