@@ -72,15 +72,22 @@ class Leak:
                 f"passed it to its {self.sent_to} AS{to_as}")
 
 
+# paths whose check is remembered (`ASRelationships.leak`); RIBs repeat a path for every
+# prefix its origin announces, update files much less
+LEAK_CACHE_SIZE = 1 << 16
+
+
 class ASRelationships:
     def __init__(self) -> None:
         self._rel: dict[tuple[int, int], str] = {}
         self.source = ""
+        self._leaks: dict[tuple[int | frozenset[int], ...], Leak | None] = {}
 
     def __len__(self) -> int:
         return len(self._rel) // 2
 
     def add(self, a: int, b: int, rel: int) -> None:
+        self._leaks.clear()  # a remembered answer may change with the new link
         if rel == P2C:
             self._rel[(a, b)] = PROVIDER  # a is provider of b
             self._rel[(b, a)] = CUSTOMER
@@ -90,6 +97,20 @@ class ASRelationships:
             self._rel[(a, b)] = self._rel[(b, a)] = SIBLING
         else:
             raise ValueError(f"unknown relationship {rel}")
+
+    def leak(self, path: tuple[int | frozenset[int], ...]) -> Leak | None:
+        """`valley_free(path, self)`, remembered per path (Leak is immutable)."""
+        try:
+            return self._leaks[path]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable path (a list hop from a hand-made element)
+            return valley_free(path, self)
+        result = valley_free(path, self)
+        if len(self._leaks) >= LEAK_CACHE_SIZE:
+            self._leaks.clear()
+        self._leaks[path] = result
+        return result
 
     def relation(self, a: int, b: int) -> str | None:
         """What `a` is to `b`: "provider", "customer", "peer", "sibling" or None (unknown)."""

@@ -284,9 +284,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             try:
                 elements = (_mrt_elements(source, reader) if source.kind == "mrt"
                             else _rislive_elements(source, reader, scanner))
-                for element in elements:
-                    source.elements += 1
-                    scanner.feed(element)
+                source.elements += scanner.feed_all(elements)
                 source.sha256 = reader.finish()
             finally:
                 reader.release()

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .asrel import ASRelationships, deprepend, valley_free
+from .asrel import ASRelationships, deprepend
 from .elements import Element
 from .prefixes import Network
 from .rpki import Validation
@@ -255,22 +255,25 @@ def detect_hijack(element: Element, network: Network, watched: WatchedPrefix,
         return None
     exact = network.prefixlen == watched.prefix.prefixlen
     scope = "E" if exact else "S"
-    base = dict(state=state.code, prefix=str(network), watched_prefix=str(watched.prefix),
-                legitimate_origins=watched.origins)
+
+    def base() -> dict[str, Any]:  # only for a finding: most routes checked are legitimate
+        return dict(state=state.code, prefix=str(network), watched_prefix=str(watched.prefix),
+                    legitimate_origins=watched.origins)
+
     as_set = origin if isinstance(origin, frozenset) else None
     offending = origin if isinstance(origin, int) else None
     if watched.squat:
-        return Finding("Q|0", offending_asn=offending, as_set=as_set, **base)
+        return Finding("Q|0", offending_asn=offending, as_set=as_set, **base())
     if isinstance(origin, int):
         legitimate = origin in watched.origins
     else:
         # an AS_SET that contains a legitimate origin is an aggregate by (or with) it
         legitimate = bool(origin & watched.origins)
     if not legitimate:
-        return Finding(f"{scope}|0", offending_asn=offending, as_set=as_set, **base)
+        return Finding(f"{scope}|0", offending_asn=offending, as_set=as_set, **base())
     if not exact and network.prefixlen > watched.max_length:
         return Finding("S|-", offending_asn=offending, reason="beyond-max-length",
-                       details={"max_length": watched.max_length}, **base)
+                       details={"max_length": watched.max_length}, **base())
     allowed = state.allowed_neighbors(watched)
     if not allowed or not isinstance(origin, int):
         return None
@@ -283,12 +286,12 @@ def detect_hijack(element: Element, network: Network, watched: WatchedPrefix,
     if neighbor in allowed or neighbor in state.asns or neighbor in watched.origins:
         return None
     return Finding(f"{scope}|1", offending_asn=neighbor,
-                   details={"origin": origin, "allowed_neighbors": sorted(allowed)}, **base)
+                   details={"origin": origin, "allowed_neighbors": sorted(allowed)}, **base())
 
 
 def detect_leak(element: Element, network: Network, watched: WatchedPrefix,
                 rels: ASRelationships) -> Finding | None:
-    leak = valley_free(element.as_path, rels)
+    leak = rels.leak(element.as_path)
     if leak is None:
         return None
     return Finding("route-leak", state=watched.state, prefix=str(network),

@@ -111,8 +111,20 @@ class WatchList:
         """Every watched prefix covering `prefix` (for visibility accounting)."""
         return [watched for _, watched in self._index.covering(prefix)]
 
+    def lookup(self, version: int, address: int, prefixlen: int) -> list[WatchedPrefix]:
+        """`matches_all` for a prefix given as integers (the scanner's per-route form)."""
+        return self._index.lookup(version, address, prefixlen)
+
+    def index(self) -> PrefixIndex[WatchedPrefix]:
+        """The prefix index behind `match`/`lookup` (read it, do not change it)."""
+        return self._index
+
     def states_of_asn(self, asn: int) -> list[str]:
         return self._asn_states.get(asn, [])
+
+    def asn_states(self) -> dict[int, list[str]]:
+        """ASN -> State codes, the table behind `states_of_asn` (read it, do not change it)."""
+        return self._asn_states
 
     def to_data(self) -> dict:
         states: dict[str, dict] = {}
