@@ -62,8 +62,9 @@ def test_a_page_with_a_filter_costs_no_more(reports, alice):
 
 @pytest.mark.parametrize("overrides,extra", [
     ({}, 0),
-    # The named analysts are written (one insert) and read by the mail (one query).
-    ({"tlp": "red", "named_analysts": ["charlie"]}, 2),
+    # The named analysts are looked up (validation), written (one insert) and read by the
+    # mail (one query).
+    ({"tlp": "red", "named_analysts": ["charlie"]}, 3),
     ({"indicators": []}, -1)],
     ids=["amber", "red-named", "no-indicators"])
 def test_a_submission_is_bounded_in_queries(alice, charlie, overrides, extra,

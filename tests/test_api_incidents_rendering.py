@@ -107,13 +107,13 @@ def world(alice, bob, charlie):
 def _normalised(body: bytes, names: dict[int, str], cluster_id: int | None = None) -> bytes:
     """The response with the database's ids (and the references built from them) named."""
     text = body.decode()
+    if cluster_id is not None:   # first: the linked incident's id may equal a report's
+        text = text.replace(f'"linked_incident":{{"id":{cluster_id},',
+                            '"linked_incident":{"id":"CLUSTER",')
     for incident in Incident.objects.filter(pk__in=names).select_related("state"):
         name = names[incident.pk]
         text = text.replace(f'"{incident.reference}"', f'"REF[{name}]"')
         text = re.sub(rf'(?<=[{{,])"id":{incident.pk}(?=[,}}])', f'"id":"ID[{name}]"', text)
-    if cluster_id is not None:
-        text = text.replace(f'"linked_incident":{{"id":{cluster_id},',
-                            '"linked_incident":{"id":"CLUSTER",')
     return text.encode()
 
 
