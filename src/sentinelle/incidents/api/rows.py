@@ -136,8 +136,9 @@ def page(rows: list[dict[str, Any]], user) -> list[dict[str, Any]]:
 
 
 def named_analysts(ids: Iterable[int]) -> dict[int, list[str]]:
-    """Usernames of the analysts each report names, by user id (the order they were created
-    in, as the database returned them to the serializer)."""
+    """Usernames of the analysts each report names, in the order of their user ids: one order
+    for the list and for one report (the serializer's prefetch asked for none, and the database
+    gave them in that order)."""
     through = Incident.named_analysts.through
     found: dict[int, list[str]] = defaultdict(list)
     for incident_id, username in (through.objects.filter(incident_id__in=list(ids))
