@@ -4,6 +4,7 @@
     helper.py dropdb URL         drop it
     helper.py seed --reports N --focal-point NAME --analyst NAME
     helper.py probe --focal-token T --analyst-token T
+    helper.py lockwatch URL      sample waiters for the audit chain's lock until stdin closes
 
 seed and probe need DJANGO_SETTINGS_MODULE and DATABASE_URL in the environment. Each step prints
 one JSON object on its last line of stdout.
@@ -57,6 +58,30 @@ def dropdb(url: str) -> dict:
     with psycopg.connect(**params) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return {"dropped": name}
+
+
+def lockwatch(url: str, interval: float = 0.02) -> dict:
+    """Until stdin closes, every `interval` s: how many sessions of the database wait for an
+    advisory lock (the audit chain's, core/audit.py; nothing else takes one). By Little's law
+    the mean number waiting, times the phase's wall time, over its requests, is the mean wait
+    for the lock per request."""
+    import select
+
+    import psycopg
+
+    params, name = _server_params(url)
+    samples = waiting = busy = 0
+    with psycopg.connect(**{**params, "dbname": name}) as conn:
+        while True:
+            count = conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND database = (SELECT oid FROM pg_database"
+                " WHERE datname = current_database())").fetchone()[0]
+            samples, waiting, busy = samples + 1, waiting + count, busy + (count > 0)
+            if select.select([sys.stdin], [], [], interval)[0]:
+                break   # stdin readable: closed by run.py at the end of the phase
+    return {"samples": samples, "mean_waiters": round(waiting / samples, 3),
+            "share_of_samples_with_waiters": round(busy / samples, 3)}
 
 
 def _django():
@@ -197,7 +222,7 @@ def report_body(n: int) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="step", required=True)
-    for name in ("createdb", "dropdb"):
+    for name in ("createdb", "dropdb", "lockwatch"):
         sub.add_parser(name).add_argument("url")
     p_seed = sub.add_parser("seed")
     p_seed.add_argument("--reports", type=int, required=True)
@@ -211,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
         result = createdb(args.url)
     elif args.step == "dropdb":
         result = dropdb(args.url)
+    elif args.step == "lockwatch":
+        result = lockwatch(args.url)
     elif args.step == "seed":
         result = seed(args.reports, args.focal_point, args.analyst)
     else:

@@ -72,6 +72,15 @@ class Setup:
         out = self.run(str(self.bin / "python"), str(HERE / "helper.py"), *cmd, timeout=timeout)
         return json.loads(out.splitlines()[-1])
 
+    def lockwatch(self) -> subprocess.Popen:
+        return subprocess.Popen([str(self.bin / "python"), str(HERE / "helper.py"), "lockwatch",
+                                 self.args.database_url], env=self.env, cwd=REPO,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def lockwatch_result(self, proc: subprocess.Popen) -> dict:
+        out, _err = proc.communicate(input="", timeout=30)
+        return json.loads(out.splitlines()[-1])
+
     def manage(self, *cmd: str) -> str:
         return self.run(str(self.bin / "sentinelle"), *cmd)
 
@@ -461,8 +470,15 @@ def main(argv: list[str] | None = None) -> int:
         for i, phase in enumerate(phases):
             snaps = []
 
-            def snapshot(snaps=snaps):
+            watch: list = []
+
+            def snapshot(snaps=snaps, watch=watch, phase=phase):
                 snaps.append((machine_busy(), server.cpu(), postgres_cpu(), time.process_time()))
+                if phase.key == "submit":   # who waits for the audit chain's lock
+                    if not watch:
+                        watch.append(setup.lockwatch())
+                    else:
+                        watch.append(setup.lockwatch_result(watch[0]))
 
             count = args.reference_requests if phase.key == "healthz" else args.requests
             log(f"measuring {phase.label}: {count} requests, {args.clients} clients")
@@ -475,6 +491,13 @@ def main(argv: list[str] | None = None) -> int:
             other = (busy1 - busy0) - (srv1 - srv0) - pg - (cli1 - cli0)
             results[phase.key]["machine_busy_cores"] = round((busy1 - busy0) / phase.wall, 2)
             results[phase.key]["other_processes_cores"] = round(max(other, 0) / phase.wall, 2)
+            if len(watch) == 2:
+                lock = watch[1]
+                total = sum(phase.statuses.values())
+                lock["mean_wait_ms_per_request"] = round(
+                    lock["mean_waiters"] * phase.wall * 1000 / total, 2) if total else None
+                results[phase.key]["audit_lock"] = lock
+                log(f"  audit chain lock: {lock}")
             p = results[phase.key]
             log(f"  {p['ok']}/{p['requests']} ok, {p['req_per_s']} req/s, p50 {p['p50_ms']} ms,"
                 f" p95 {p['p95_ms']} ms; other processes used {p['other_processes_cores']} CPUs")

@@ -46,6 +46,9 @@ from sentinelle.evidence import keys
 
 _actor: contextvars.ContextVar[Any] = contextvars.ContextVar("audit_actor", default=None)
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("audit_request", default="")
+# Entries recorded inside batch(), appended to the chain together when it ends.
+_pending: contextvars.ContextVar[list[AuditEntry] | None] = contextvars.ContextVar(
+    "audit_pending", default=None)
 _LOCK_KEY = 0x53454E54  # "SENT": one advisory lock serialises the chain on PostgreSQL
 AUDIT_KEY_FILE = "audit_key"          # in settings.DATA_DIR, when SENTINELLE_AUDIT_KEY is unset
 INSTANCE_KEY_FILE = "instance_key"    # the same for SENTINELLE_INSTANCE_KEY
@@ -107,7 +110,8 @@ def _jsonable(value: Any) -> Any:
 
 def record(action: str, obj: Any, *, before: Any = None, after: Any = None,
            actor: Any = None, object_type: str | None = None) -> AuditEntry:
-    """Append one entry to the chain, inside the caller's transaction."""
+    """Append one entry to the chain, inside the caller's transaction (inside batch(), when
+    the batch ends: the entry returned gets its place and hash then)."""
     actor = actor if actor is not None else _actor.get()
     if isinstance(actor, str):
         actor_obj, actor_name = None, actor
@@ -115,28 +119,65 @@ def record(action: str, obj: Any, *, before: Any = None, after: Any = None,
         actor_obj, actor_name = actor, actor.get_username()
     else:
         actor_obj, actor_name = None, "anonymous"
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
-        last = AuditEntry.objects.order_by("-seq").only("seq", "hash").first()
-        entry = AuditEntry(
-            seq=(last.seq + 1) if last else 1,
-            at=timezone.now(),
-            actor=actor_obj,
-            actor_name=actor_name,
-            request_id=_request_id.get(),
-            action=action,
-            object_type=object_type or obj._meta.label_lower,
-            object_id=str(getattr(obj, "pk", obj)),
-            before=_jsonable(before),
-            after=_jsonable(after),
-            prev_hash=last.hash if last else GENESIS_HASH,
-            scheme=SCHEME_HMAC,
-        )
-        entry.hash = entry.compute_hash(audit_key())
-        entry.save()
+    entry = AuditEntry(
+        actor=actor_obj,
+        actor_name=actor_name,
+        request_id=_request_id.get(),
+        action=action,
+        object_type=object_type or obj._meta.label_lower,
+        object_id=str(getattr(obj, "pk", obj)),
+        before=_jsonable(before),
+        after=_jsonable(after),
+        scheme=SCHEME_HMAC,
+    )
+    pending = _pending.get()
+    if pending is not None:
+        pending.append(entry)
+    else:
+        with transaction.atomic():
+            _append([entry])
     return entry
+
+
+@contextmanager
+def batch() -> Iterator[None]:
+    """Write the entries recorded inside the block to the chain together as it ends, in the
+    order they were recorded: one lock, one read of the head and one insert for all of them,
+    and the lock (held to the commit: it serialises every writer of the chain) taken only
+    then, not at the first entry. Use it inside a transaction that the block's changes belong
+    to; nothing is written if the block raises. A batch inside a batch joins the outer one."""
+    if _pending.get() is not None:
+        yield
+        return
+    pending: list[AuditEntry] = []
+    token = _pending.set(pending)
+    try:
+        yield
+    finally:
+        _pending.reset(token)
+    if pending:
+        # No savepoint of its own: if this fails, so does the caller's transaction.
+        with transaction.atomic(savepoint=False):
+            _append(pending)
+
+
+def _append(entries: list[AuditEntry]) -> None:
+    """Chain ``entries`` after the head; the caller is inside a transaction."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+    last = AuditEntry.objects.order_by("-seq").only("seq", "hash").first()
+    seq, prev = (last.seq, last.hash) if last else (0, GENESIS_HASH)
+    key = audit_key()
+    for entry in entries:
+        seq += 1
+        # The time is taken under the lock, as the sequence is: they grow together.
+        entry.seq, entry.at, entry.prev_hash = seq, timezone.now(), prev
+        entry.hash = prev = entry.compute_hash(key)
+    if len(entries) == 1:
+        entries[0].save()
+    else:
+        AuditEntry.objects.bulk_create(entries)
 
 
 @dataclass

@@ -47,17 +47,38 @@ def information_provided(incident, message) -> None:
 def submitted(incident, receipt) -> None:
     """The State's focal points get the receipt; the analysts who may read the report are
     told it arrived (unless SENTINELLE_NOTIFY_ANALYSTS_OF_SUBMISSIONS is off)."""
+    from django.db.models import Q
+
     from sentinelle.incidents import receipts, visibility
-    from sentinelle.incidents.models import Incident
 
     context = receipts.context(receipt)
-    _send(_state_focal_points(incident).order_by("pk"), "submitted", context)
+    secretariat = (Role.ANALYST, Role.ADMIN)
+    wanted = Q(state_id=incident.state_id, role=Role.FOCAL_POINT)
+    if settings.NOTIFY_ANALYSTS_OF_SUBMISSIONS:
+        wanted |= Q(role__in=secretariat)
+    # One query for both lists (they were two, and one more per analyst).
+    users = list(User.objects.filter(wanted, is_active=True).order_by("pk"))
+    _send([u for u in users if u.role == Role.FOCAL_POINT and u.state_id == incident.state_id],
+          "submitted", context)
     if not settings.NOTIFY_ANALYSTS_OF_SUBMISSIONS:
         return
-    analysts = User.objects.filter(role__in=(Role.ANALYST, Role.ADMIN), is_active=True) \
-        .order_by("pk")
-    # A RED or AMBER+STRICT report reaches only the analysts its State named.
-    readers = [u for u in analysts
-               if Incident.objects.for_user(u).filter(pk=incident.pk).exists()
-               and visibility.version_visible(u, incident, receipt.version.content)]
+    # A RED or AMBER+STRICT report reaches only the analysts its State named: the visibility
+    # table per analyst (visibility.report_visible, the twin of Incident.objects.for_user),
+    # with the named analysts read once, and only if the TLP makes them matter.
+    named: set[int] | None = None
+
+    def may_read(user) -> bool:
+        nonlocal named
+        if visibility.allows(visibility.audiences_of(
+                user, state_id=incident.state_id, group_id=incident.sharing_group_id),
+                tlp=incident.tlp, status=incident.status):
+            return True
+        if named is None:
+            named = set(incident.named_analysts.values_list("pk", flat=True))
+        return user.pk in named and visibility.allows(visibility.audiences_of(
+            user, state_id=incident.state_id, group_id=incident.sharing_group_id, named=True),
+            tlp=incident.tlp, status=incident.status)
+
+    readers = [u for u in users if u.role in secretariat
+               and may_read(u) and visibility.version_visible(u, incident, receipt.version.content)]
     _send(readers, "new_submission", context)

@@ -44,13 +44,14 @@ def file_sha256(item: Evidence) -> str:
     return digest.hexdigest()
 
 
-def issue(incident: Incident, user, submitted_at) -> SubmissionReceipt:
-    """Freeze what the State is sending now: its latest version and evidence."""
+def issue(incident: Incident, user, submitted_at, *, new: bool = False) -> SubmissionReceipt:
+    """Freeze what the State is sending now: its latest version and evidence. ``new``: the
+    report was created in the caller's transaction, so no evidence can be attached to it yet."""
     # From the database, as stored: the hash must be recomputable from what is kept.
     version = IncidentVersion.objects.filter(incident=incident).order_by("-number").first()
-    evidence = [{"id": item.pk, "filename": item.filename, "size": item.size,
-                 "sha256": item.sha256}
-                for item in Evidence.objects.filter(incident=incident).order_by("id")]
+    evidence = [] if new else [
+        {"id": item.pk, "filename": item.filename, "size": item.size, "sha256": item.sha256}
+        for item in Evidence.objects.filter(incident=incident).order_by("id")]
     return SubmissionReceipt.objects.create(
         incident=incident, version=version, submitted_by=user, submitted_at=submitted_at,
         content_sha256=content_sha256(version.content), evidence=evidence)

@@ -126,13 +126,24 @@ def _mirror(incident: Incident, cleaned: dict) -> None:
     incident.duration_hours, incident.user_hours = derived_figures(cleaned)
 
 
-def _add_version(incident: Incident, user, cleaned: dict, note: str) -> IncidentVersion:
+def _add_version(incident: Incident, user, cleaned: dict, note: str, *,
+                 new: bool = False) -> IncidentVersion:
+    """The next version; ``new``: the report was created in this transaction, so it names no
+    analyst yet and there is nothing to compare the named ones with."""
     version = IncidentVersion.objects.create(incident=incident, number=incident.version,
                                              author=user, note=note, content=snapshot(cleaned))
-    Indicator.objects.bulk_create(
-        Indicator(version=version, incident=incident, type=t, value=v)
-        for t, v in cleaned.get("indicators") or [])
-    incident.named_analysts.set(cleaned.get("named_analysts") or [])
+    indicators = cleaned.get("indicators") or []
+    if indicators:
+        Indicator.objects.bulk_create(
+            Indicator(version=version, incident=incident, type=t, value=v)
+            for t, v in indicators)
+    named = cleaned.get("named_analysts") or []
+    if not new:
+        incident.named_analysts.set(named)
+    elif named:
+        through = Incident.named_analysts.through
+        through.objects.bulk_create(through(incident_id=incident.pk, user_id=user_id)
+                                    for user_id in dict.fromkeys(u.pk for u in named))
     return version
 
 
@@ -169,12 +180,14 @@ def create_report(user, cleaned: dict, *, submit: bool = False, note: str = "",
     if stix_id:
         incident.stix_id = stix_id
     _mirror(incident, cleaned)
-    incident.save()
-    version = _add_version(incident, user, cleaned, note)
-    audit.record("incident.create", incident, after=version.content)
-    if submit:
-        change_status(incident, user, Status.SUBMITTED)
-        incident.refresh_from_db()  # change_status saved another copy: status, submitted_at
+    # One write of the audit chain at the end (its lock is held to the commit), and no
+    # reading back of what was just written: the report is this transaction's alone.
+    with audit.batch():
+        incident.save()
+        version = _add_version(incident, user, cleaned, note, new=True)
+        audit.record("incident.create", incident, after=version.content)
+        if submit:
+            _change_status(incident, user, Status.SUBMITTED, new=True)
     return incident
 
 
@@ -211,6 +224,13 @@ def amend_report(incident: Incident, user, changes: dict, note: str = "") -> Inc
 def change_status(incident: Incident, user, to_status: str, note: str = "",
                   duplicate_of: Incident | None = None) -> Transition:
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    return _change_status(incident, user, to_status, note, duplicate_of)
+
+
+def _change_status(incident: Incident, user, to_status: str, note: str = "",
+                   duplicate_of: Incident | None = None, *, new: bool = False) -> Transition:
+    """change_status() on a report locked (or created: ``new``) in the caller's transaction;
+    the instance is updated as the row is."""
     workflow.check(user, incident, to_status)
     if to_status == Status.INFO_REQUESTED and not note.strip():
         raise ValidationError({"note": _("Say what information is needed.")})
@@ -238,7 +258,7 @@ def change_status(incident: Incident, user, to_status: str, note: str = "",
     elif to_status == Status.ACKNOWLEDGED:
         transaction.on_commit(lambda: notifications.acknowledged(incident))
     elif to_status == Status.SUBMITTED:
-        receipt = receipts.issue(incident, user, incident.submitted_at)
+        receipt = receipts.issue(incident, user, incident.submitted_at, new=new)
         # The files by id: their hashes are in their own `evidence.add` entries, shown by each
         # file's TLP; this entry is shown to whoever reads the report.
         audit.record("incident.receipt", incident, after={

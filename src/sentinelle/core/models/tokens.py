@@ -67,7 +67,7 @@ class ApiToken(models.Model):
         parts = secret.split("_", 2)  # the random part may itself contain "_"
         if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
             return None
-        token = cls.objects.active().select_related("user").filter(prefix=parts[1]).first()
+        token = cls.objects.active().select_related("user__state").filter(prefix=parts[1]).first()
         if token is None or not hmac.compare_digest(token.digest, token_digest(secret)):
             return None
         if not token.user.is_active:

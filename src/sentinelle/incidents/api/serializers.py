@@ -146,15 +146,27 @@ class IncidentSerializer(serializers.Serializer):
         return fields.parse_services(items)
 
     def to_representation(self, instance: Incident):
-        data = super().to_representation(instance)
-        prefetched = getattr(instance, "latest", None)  # set by IncidentViewSet.get_queryset
-        if prefetched is not None:
-            indicators = [i for version in prefetched for i in version.indicators.all()]
+        # Field by field as the fields above would give it, without their per-field cost
+        # (rows.py; the list builds its rows from .values() through the same function).
+        from sentinelle.incidents.api import rows
+
+        given = getattr(instance, "api_content", None)   # set by the view on a new report
+        if given is not None:
+            indicators, analysts = given
         else:
-            indicators = Indicator.objects.filter(incident=instance,
-                                                  version__number=instance.version).order_by("id")
-        data["indicators"] = [{"type": i.type, "value": i.value} for i in indicators]
-        return data
+            prefetched = getattr(instance, "latest", None)  # IncidentViewSet.get_queryset
+            if prefetched is not None:
+                found = [i for version in prefetched for i in version.indicators.all()]
+            else:
+                found = Indicator.objects.filter(incident=instance,
+                                                 version__number=instance.version).order_by("id")
+            indicators = [(i.type, i.value) for i in found]
+            analysts = instance.named_analysts.all()
+        linked = self.context.get("linked_ids")
+        request = self.context.get("request")
+        return rows.from_instance(
+            instance, getattr(request, "user", None), indicators=indicators, analysts=analysts,
+            linked=False if linked is not None and instance.pk not in linked else None)
 
 
 class VersionSerializer(serializers.ModelSerializer):
