@@ -386,7 +386,30 @@ def compute(flt: StatsFilter, *, include_summary_returns: bool = True,
     count for "with evidence" (a viewer's ``Evidence.objects.for_user``: a file attached while a
     report was RED stays out of a view that may not see it). ``with_shares`` also records which
     State contributed how much to each count (``Stats.shares``), which the disclosure rule needs.
+
+    The viewer-independent figures of a closed whole year are kept once computed
+    (``stats_store``) and computed again only when that year's data changed.
     """
+    if (flt == StatsFilter(year=flt.year) and flt.year is not None and scope is None
+            and evidence_scope is None and include_summary_returns):
+        from sentinelle.analysis import stats_store
+
+        if stats_store.is_closed(flt.year):
+            stats = stats_store.kept(flt.year, lambda: _compute(flt, True, None, None, True))
+            if not with_shares:
+                stats.shares = {}
+            if with_year_over_year:
+                stats.year_over_year = _year_over_year(flt, stats, True)
+            return stats
+    stats = _compute(flt, include_summary_returns, scope, evidence_scope, with_shares)
+    if with_year_over_year:
+        stats.year_over_year = _year_over_year(flt, stats, include_summary_returns, scope)
+    return stats
+
+
+def _compute(flt: StatsFilter, include_summary_returns: bool, scope: QuerySet[Incident] | None,
+             evidence_scope: QuerySet[Evidence] | None, with_shares: bool) -> Stats:
+    """compute() without the store and without year-over-year."""
     reports = counted_incidents(flt, scope)
     lines = _summary_lines(flt, scope) if include_summary_returns else None
     stats = Stats(filter=flt)
@@ -420,10 +443,12 @@ def compute(flt: StatsFilter, *, include_summary_returns: bool = True,
     stats.totals = _totals(reports, lines, evidence_scope)
     stats.time_to_acknowledge = _response_times(reports, Status.ACKNOWLEDGED)
     stats.time_to_close = _response_times(reports, Status.CLOSED)
-    stats.year_over_year = _year_over_year(flt, stats, include_summary_returns, scope) \
-        if with_year_over_year else {}
     if with_shares:
+        from sentinelle.analysis.disclosure import report_shares
+
         stats.shares = _all_shares(reports, lines, categories, classes, types, stats)
+        # Computed here, not in publish(), so that a kept year is published without a query.
+        stats.shares["reports"] = report_shares(stats)
     return stats
 
 
