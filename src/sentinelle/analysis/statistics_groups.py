@@ -1,6 +1,7 @@
 """The grouped queries behind ``statistics.compute``: the year's reports read three times by
 SQL ``GROUP BY`` at a fine grain, every table, total and disclosure share then summed from those
-groups in Python.
+groups in Python; three more count, per State, the reports with evidence, acknowledged and
+closed.
 
 Why: the tables used to be one ``GROUP BY`` each, and the disclosure shares one more per table
 and State, about forty passes over the year's reports (at a million reports, the Council report
@@ -39,6 +40,8 @@ class Groups:
     fine: list[dict[str, Any]]
     flags: list[dict[str, Any]]
     months: list[dict[str, Any]]
+    # {"with_evidence" | "time_to_acknowledge" | "time_to_close": {State pk: reports}}
+    reached: dict[str, dict[int, int]]
 
     # --- tables --------------------------------------------------------------------------------
     def grouped(self, key: str, once: bool = False) -> dict:
@@ -114,9 +117,9 @@ class Groups:
                 clusters[r["cluster"]] = h
         hours = sum(r["h"] or 0.0 for r in unlinked) + sum(h or 0.0 for h in clusters.values())
         return {"n": n, "distinct": sum(r["n"] for r in unlinked) + len(clusters),
-                "hours": hours, "with_evidence": sum(r["e"] for r in self.flags),
-                "acknowledged": sum(r["ack"] for r in self.flags),
-                "closed": sum(r["closed"] for r in self.flags),
+                "hours": hours, "with_evidence": sum(self.reached["with_evidence"].values()),
+                "acknowledged": sum(self.reached["time_to_acknowledge"].values()),
+                "closed": sum(self.reached["time_to_close"].values()),
                 "states": {r["state_id"] for r in self.fine}}
 
     # --- disclosure shares ---------------------------------------------------------------------
@@ -145,15 +148,8 @@ class Groups:
         return dict(out)
 
     def report_shares(self) -> dict[str, dict[int, int]]:
-        """``disclosure.report_shares`` from the same groups (for an unscoped computation)."""
-        out: dict[str, dict[int, int]] = {"with_evidence": {}, "time_to_acknowledge": {},
-                                          "time_to_close": {}}
-        for name, column in (("with_evidence", "e"), ("time_to_acknowledge", "ack"),
-                             ("time_to_close", "closed")):
-            for r in self.flags:
-                if r[column]:
-                    out[name][r["state_id"]] = out[name].get(r["state_id"], 0) + r[column]
-        return out
+        """``disclosure.report_shares`` from the same queries (for an unscoped computation)."""
+        return {name: dict(counts) for name, counts in self.reached.items()}
 
 
 def load(reports: QuerySet[Incident], evidence_scope: QuerySet[Evidence] | None) -> Groups:
@@ -178,12 +174,20 @@ def load(reports: QuerySet[Incident], evidence_scope: QuerySet[Evidence] | None)
         r["state__itu_d_region"], r["state__admin_region"] = regions.get(r["state_id"],
                                                                          (None, None))
     flags = list(reports.order_by().values("state_id", *FLAG_KEYS).annotate(
-        n=Count("pk"), h=Sum("user_hours"), e=Count("pk", filter=Q(Exists(files))),
-        ack=Count("pk", filter=reached(Status.ACKNOWLEDGED)),
-        closed=Count("pk", filter=reached(Status.CLOSED))))
+        n=Count("pk"), h=Sum("user_hours")))
     months = list(reports.order_by().annotate(month=TruncMonth("started_at", tzinfo=dt.UTC))
                   .values("month", "state_id").annotate(n=Count("pk"), h=Sum("user_hours")))
-    return Groups(fine=fine, flags=flags, months=months)
+
+    def by_state(condition: Q) -> dict[int, int]:
+        # EXISTS in WHERE, which PostgreSQL runs as one semi-join; inside COUNT(...) FILTER it
+        # would be probed once per report.
+        return dict(reports.filter(condition).order_by().values("state_id")
+                    .annotate(n=Count("pk")).values_list("state_id", "n"))
+
+    return Groups(fine=fine, flags=flags, months=months, reached={
+        "with_evidence": by_state(Q(Exists(files))),
+        "time_to_acknowledge": by_state(reached(Status.ACKNOWLEDGED)),
+        "time_to_close": by_state(reached(Status.CLOSED))})
 
 
 def _cluster():
