@@ -1,7 +1,8 @@
 """The statistics service's grouped queries (analysis/statistics_groups.py) give exactly what
 the former one-query-per-table implementation gave (tests/statistics_reference.py), on the same
 data, for the Council's unscoped figures and for every reader's scoped view, with the disclosure
-shares; and they read the year's reports a bounded number of times."""
+shares; and they read the year's reports a bounded number of times. The same for the share
+handled in time (analysis/handling.py, tests/handling_reference.py)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ from django.test.utils import CaptureQueriesContext
 
 from sentinelle.analysis import linking
 from sentinelle.analysis.disclosure import publish
+from sentinelle.analysis.handling import handling_in_time, set_expectation
+from sentinelle.analysis.models import HandlingExpectation
 from sentinelle.analysis.statistics import StatsFilter, _compute
 from sentinelle.incidents import services, summaries
 from sentinelle.incidents.models import Category, Evidence, Incident, RsitClass
+from tests import handling_reference
 from tests import statistics_reference as reference
 from tests.conftest import file_report
 
@@ -127,3 +131,20 @@ def test_the_year_is_read_a_bounded_number_of_times(mixed):
     assert len(scans) <= (8 if connection.vendor == "postgresql" else 10), \
         [q["sql"][:120] for q in scans]
     assert len(new) < len(old) / 2
+
+
+@pytest.mark.parametrize("expected", [False, True])
+def test_handling_in_time_equals_the_former_queries(mixed, charlie, expected):
+    HandlingExpectation.objects.all().delete()
+    if expected:   # two categories measured, one not; limits that split the reports
+        set_expectation(charlie, Category.objects.get(code="trust-security"), 1, 2)
+        set_expectation(charlie, Category.objects.get(code="routing-disruption"), 500, 8000)
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)   # the unanswered ones are late
+    for flt in (StatsFilter(year=YEAR), StatsFilter(year=YEAR, states=("CU",))):
+        for scope in (None, Incident.objects.for_user(charlie)):
+            new = handling_in_time(flt, now=now, scope=scope)
+            assert new == handling_reference.handling_in_time(flt, now=now, scope=scope)
+    if expected:   # the fixture reaches every branch: late, in time and not measured
+        whole = handling_in_time(StatsFilter(year=YEAR), now=now)
+        assert whole["acknowledge"]["late"] and whole["acknowledge"]["in_time"]
+        assert whole["not_measured"]

@@ -212,27 +212,29 @@ def handling_in_time(flt: StatsFilter, *, now: dt.datetime | None = None,
                                     output_field=DurationField()),
         close_delay=ExpressionWrapper(Coalesce("closed_at", Value(now)) - F("submitted_at"),
                                       output_field=DurationField()))
-    result: dict[str, Any] = {"not_measured": reports.count() - measured.count()}
-    for name, done, delay, position in (("acknowledge", "ack_at", "ack_delay", 1),
-                                        ("analyse", "closed_at", "close_delay", 2)):
-        counts = {"in_time": 0, "pending": 0, "late": 0}
-        by_state: dict[str, dict[int, int]] = {"in_time": {}, "late": {}}
-        if limits:
-            # Within its own category's limit: one OR of (category, limit) pairs.
-            within = Q()
-            for limit in limits:
-                within |= Q(category_id=limit[0], **{f"{delay}__lte": dt.timedelta(
-                    hours=limit[position])})
-            counting = {
-                "in_time": Count("pk", filter=within & Q(**{f"{done}__isnull": False})),
-                "pending": Count("pk", filter=within & Q(**{f"{done}__isnull": True})),
-                "late": Count("pk", filter=~within)}
-            counts = annotated.order_by().aggregate(**counting)
-            # Per State, for the disclosure rule's "one State holds all but a few" clause.
-            for row in annotated.order_by().values("state_id").annotate(**counting):
-                for key in ("in_time", "late"):
-                    if row[key]:
-                        by_state[key][row["state_id"]] = row[key]
+    steps = (("acknowledge", "ack_at", "ack_delay", 1), ("analyse", "closed_at", "close_delay", 2))
+    counting = {}
+    for name, done, delay, position in steps if limits else ():
+        # Within its own category's limit: one OR of (category, limit) pairs.
+        within = Q()
+        for limit in limits:
+            within |= Q(category_id=limit[0], **{f"{delay}__lte": dt.timedelta(
+                hours=limit[position])})
+        counting[f"{name}:in_time"] = Count("pk", filter=within & Q(**{f"{done}__isnull": False}))
+        counting[f"{name}:pending"] = Count("pk", filter=within & Q(**{f"{done}__isnull": True}))
+        counting[f"{name}:late"] = Count("pk", filter=~within)
+    # Both steps' counts per State in one query (each report's first acknowledgement and
+    # closure looked up once, not once per step and again per State); the totals are their sums.
+    rows = list(annotated.order_by().values("state_id").annotate(n=Count("pk"), **counting)) \
+        if counting else []
+    result: dict[str, Any] = {"not_measured": reports.count() - sum(r["n"] for r in rows)}
+    for name, _done, _delay, _position in steps:
+        counts = {key: sum(r[f"{name}:{key}"] for r in rows) if counting else 0
+                  for key in ("in_time", "pending", "late")}
+        # Per State, for the disclosure rule's "one State holds all but a few" clause.
+        by_state: dict[str, dict[int, int]] = {
+            key: {r["state_id"]: r[f"{name}:{key}"] for r in rows if r[f"{name}:{key}"]}
+            for key in ("in_time", "late")}
         due = counts["in_time"] + counts["late"]
         result[name] = {**counts, "share": round(counts["in_time"] / due, 4) if due else None,
                         "by_state": by_state}
