@@ -180,14 +180,14 @@ def forget() -> None:
     drop()
 
 
-def report(fmt: str, cold: bool = False):
+def report(fmt: str, cold: bool = False, year: int = YEAR):
     def run():
         from sentinelle.reports.options import ReportOptions
         from sentinelle.reports.service import produce
 
         if cold:
             forget()
-        produce(ReportOptions(year=YEAR, lang="en", fmt=fmt, date=dt.date(2027, 3, 1)))
+        produce(ReportOptions(year=year, lang="en", fmt=fmt, date=dt.date(2027, 3, 1)))
     return run
 
 
@@ -212,10 +212,23 @@ def loaded(n: int) -> bool:
         return incidents == n and cur.fetchone()[0] == len(range(1, n + 1, 4))
 
 
-def measure(step) -> tuple[float, float, float]:
+def has_store() -> bool:
+    try:
+        import sentinelle.analysis.stats_store  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+NOT_RUN = (float("nan"), float("nan"), float("nan"))
+
+
+def measure(step, memory: bool = True) -> tuple[float, float, float]:
     started, cpu = time.perf_counter(), time.process_time()
     step()
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if not memory:
+        return seconds, float("nan"), cpu
     tracemalloc.start()
     step()
     _, peak = tracemalloc.get_traced_memory()
@@ -232,6 +245,10 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true",
                         help="keep the database if it exists and skip loading a size it already "
                              "holds (one size per database: load 1M once, measure many times)")
+    parser.add_argument("--quick", action="store_true",
+                        help="one untraced run of each step (no memory figure), no PDF, and no "
+                             "warm run when the code has no store of closed years (before "
+                             "issue 17 warm and cold are the same)")
     parser.add_argument("--profile", type=int, default=0, metavar="LINES",
                         help="also print cProfile's top LINES of a cold and a warm html report")
     args = parser.parse_args()
@@ -246,7 +263,8 @@ def main() -> None:
         except Exception:  # noqa: BLE001 - absent: create it
             recreate(args.database_url)
     setup(args.database_url)
-    report("html")()  # warm: imports, fonts, templates
+    # Warm: imports, fonts, templates (--quick: a year without data, the same code paths).
+    report("html", year=YEAR + 4 if args.quick else YEAR)()
     results = {}
     # html cold: the store of closed years' statistics emptied first; warm: closed years kept.
     # "cpu" is this process's CPU (Django, psycopg, templates, charts), not PostgreSQL's.
@@ -259,9 +277,12 @@ def main() -> None:
             populate(n, random.Random(args.seed))
         load = time.perf_counter() - t0
         floor()  # warm PostgreSQL's cache the same way for every step
-        report("html")()
-        row = [measure(floor), measure(report("html", cold=True)), measure(report("html")),
-               measure(report("pdf"))]
+        if not args.quick:
+            report("html")()
+        memory = not args.quick
+        row = [measure(floor, memory), measure(report("html", cold=True), memory),
+               measure(report("html"), memory) if has_store() or not args.quick else NOT_RUN,
+               NOT_RUN if args.quick else measure(report("pdf"))]
         results[n] = row
         print(f"{n:>10} {load:>8.1f} {row[0][0]:>8.2f} {row[1][0]:>8.2f} {row[1][2]:>8.2f} "
               f"{row[2][0]:>8.2f} {row[2][2]:>8.2f} {row[2][1]:>9.1f} {row[3][0]:>8.2f} "

@@ -105,9 +105,10 @@ def fingerprint(year: int) -> str:
     ]
     selects, args = [], []
     for model, tail, tail_args in parts:
-        selects.append(f"(SELECT COUNT(*) {tail})")
-        selects.append(f"(SELECT COALESCE(SUM({_row_hash(model, 'x')}), 0) {tail})")
-        args += tail_args + tail_args
+        # Count and hash sum in one pass over each table.
+        selects.append(f"(SELECT CAST(COUNT(*) AS TEXT) || ':' || "
+                       f"CAST(COALESCE(SUM({_row_hash(model, 'x')}), 0) AS TEXT) {tail})")
+        args += tail_args
     with connection.cursor() as cur:
         cur.execute("SELECT " + ", ".join(selects), args)
         values = cur.fetchone()
