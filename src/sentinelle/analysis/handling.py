@@ -18,7 +18,9 @@ from django.db import transaction
 from django.db.models import (
     Case,
     Count,
+    DateTimeField,
     DurationField,
+    Exists,
     ExpressionWrapper,
     F,
     OuterRef,
@@ -28,7 +30,6 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -208,34 +209,41 @@ def handling_in_time(flt: StatsFilter, *, now: dt.datetime | None = None,
     limits = list(HandlingExpectation.objects.values_list(
         "category_id", "acknowledge_hours", "analyse_hours"))
     measured = reports.filter(category_id__in=[c for c, _a, _b in limits])
-    annotated = measured.annotate(ack_at=Subquery(acknowledgements()),
-                                  closed_at=Subquery(closures())).annotate(
-        ack_delay=ExpressionWrapper(Coalesce("ack_at", Value(now)) - F("submitted_at"),
-                                    output_field=DurationField()),
-        close_delay=ExpressionWrapper(Coalesce("closed_at", Value(now)) - F("submitted_at"),
-                                      output_field=DurationField()))
-    steps = (("acknowledge", "ack_at", "ack_delay", 1), ("analyse", "closed_at", "close_delay", 2))
-    counting = {}
-    for name, done, delay, position in steps if limits else ():
-        # Within its own category's limit. The limit is a CASE on the category, so that the
-        # delay (a correlated subquery, which the SQL repeats wherever it is named) is named
-        # once per count rather than once per category; "late" is the rest of the reports.
-        limit = Case(*(When(category_id=c, then=Value(dt.timedelta(hours=hours[position - 1]),
-                                                        output_field=DurationField()))
-                       for c, *hours in limits), output_field=DurationField())
-        within = Q(**{f"{delay}__lte": limit})
-        counting[f"{name}:in_time"] = Count("pk", filter=within & Q(**{f"{done}__isnull": False}))
-        counting[f"{name}:pending"] = Count("pk", filter=within & Q(**{f"{done}__isnull": True}))
-    # Both steps' counts per State in one query (each report's first acknowledgement and
-    # closure looked up once, not once per step and again per State); the totals are their sums.
-    rows = list(annotated.order_by().values("state_id").annotate(n=Count("pk"), **counting)) \
-        if counting else []
-    for r in rows:
-        for name, *_rest in steps:
-            # The delay is never NULL (submitted reports, now for what is not done yet).
+    # A report is in time when one of its qualifying transitions (any, so the first too) came
+    # before its deadline, and pending when it has none and its deadline is still ahead; the
+    # rest are late. EXISTS in WHERE, which PostgreSQL runs as a (anti-)semi-join over the
+    # transitions, where a correlated "first transition" subquery was probed per report in
+    # every count that named it.
+    qualifying = {"acknowledge": Q(from_status=Status.SUBMITTED) & ~Q(to_status=Status.WITHDRAWN),
+                  "analyse": Q(to_status=Status.CLOSED)}
+
+    def per_state(qs: QuerySet[Incident]) -> dict[int, int]:
+        return dict(qs.order_by().values("state_id").annotate(n=Count("pk"))
+                    .values_list("state_id", "n"))
+
+    rows_n = per_state(measured) if limits else {}
+    rows: list[dict[str, Any]] = [{"state_id": k, "n": v} for k, v in rows_n.items()]
+    for name, position in (("acknowledge", 1), ("analyse", 2)) if limits else ():
+        deadline = ExpressionWrapper(F("submitted_at") + Case(
+            *(When(category_id=c, then=Value(dt.timedelta(hours=hours[position - 1]),
+                                             output_field=DurationField()))
+              for c, *hours in limits), output_field=DurationField()),
+            output_field=DateTimeField())
+        done = Transition.objects.filter(qualifying[name], incident_id=OuterRef("pk"))
+        in_time = per_state(measured.annotate(deadline=deadline).filter(
+            Exists(done.filter(at__lte=OuterRef("deadline")))))
+        not_yet_due = Q()
+        for c, *hours in limits:
+            not_yet_due |= Q(category_id=c, submitted_at__gte=now - dt.timedelta(
+                hours=hours[position - 1]))
+        pending = per_state(measured.filter(~Exists(done)).filter(not_yet_due))
+        for r in rows:
+            r[f"{name}:in_time"] = in_time.get(r["state_id"], 0)
+            r[f"{name}:pending"] = pending.get(r["state_id"], 0)
             r[f"{name}:late"] = r["n"] - r[f"{name}:in_time"] - r[f"{name}:pending"]
+    counting = bool(limits)
     result: dict[str, Any] = {"not_measured": reports.count() - sum(r["n"] for r in rows)}
-    for name, _done, _delay, _position in steps:
+    for name in ("acknowledge", "analyse"):
         counts = {key: sum(r[f"{name}:{key}"] for r in rows) if counting else 0
                   for key in ("in_time", "pending", "late")}
         # Per State, for the disclosure rule's "one State holds all but a few" clause.
