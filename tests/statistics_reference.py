@@ -1,59 +1,7 @@
-"""THE FORMER IMPLEMENTATION (before issue 17's grouped queries), kept only so that
+"""THE FORMER IMPLEMENTATION of ``sentinelle.analysis.statistics`` (before issue 17's grouped
+queries, one ``GROUP BY`` per table and per table and State), kept only so that
 tests/test_statistics_groups.py can compare it with the service on the same data. Use its
-``_compute``. Its original docstring follows.
-
-The statistics service: one source of figures for the dashboards, the API, the exports and the
-Council report.
-
-Public interface (stable; the ``reports`` and ``actionplan`` apps consume it)::
-
-    flt = StatsFilter(year=2026, states=("CU",))
-    stats = compute(flt)                     # -> Stats, every figure, unsuppressed
-    stats.totals["incidents"]                # combined count (reports + summary returns)
-    for row in stats.by_category: row["key"], row["label"], row["incidents"], ...
-
-What counts: **submitted** reports, i.e. every status except draft, withdrawn and duplicate (a
-duplicate is counted once, through its primary). Statistics are aggregates over every TLP; who
-may see which cut is decided by :mod:`sentinelle.analysis.disclosure`, not here.
-
-A report belongs to the period in which it **started** (``started_at``, UTC), as ENISA's annual
-incident reporting counts incidents of the year in which they occurred.
-
-**Summary returns** (a State's annual aggregate counts per category × RSIT class) are combined
-with individual reports by this rule, applied per cell (State, year, category, RSIT class):
-
-    combined incidents  = max(return count,      individually reported count)
-    combined user-hours = max(return user-hours, individually reported user-hours)
-
-Why max and not a sum: a return is the State's complete count for the year, so it already
-includes incidents the State also reported one by one; summing would count them twice. Why not
-the return alone: a return sent early can be lower than what was later reported individually,
-and the individual reports are evidence that those incidents happened. The excess of a return
-over the individual reports (``from_summary_returns``) can only be attributed to the dimensions
-a return carries: category, RSIT class, State and its regions, year. Tables by RSIT type, month,
-severity and status, and the response times and evidence rate, describe individual reports
-only (their rows have ``from_summary_returns == 0``). Only the latest version of each return
-counts. A return for year Y is used only when the filter covers the whole of Y (a ``year`` of Y,
-no dates, or a date range containing 1 January to 31 December of Y): a return cannot be split
-by month.
-
-**Linked incidents** (``analysis/linking.py``): reports of several States that the Secretariat
-linked as one incident count once in ``incidents`` and ``user_hours``, in the totals and in the
-tables by category, RSIT class, region and State: in each row, a linked incident counts once if
-any of its counted reports falls in the row, with the **largest** user-hours of those reports.
-Why the largest and not the sum: each State estimates the same outage's users-times-hours from
-its side, and one incident seen from three States tripled user-hours in ENISA's 2021 figures;
-the largest report is the best single estimate and never below any State's own. A row counts
-each linked incident once, so the rows of a table may add up to more than the total when the
-States classified one incident differently, and a State's row still counts its own report.
-``reported`` keeps counting every report, and the tables by RSIT type, month, severity and
-status, the response times and the evidence rate describe reports, each one counting. Summary
-returns are compared with a State's reports, as before.
-
-Everything is computed by SQL aggregation (``values().annotate()``), never by iterating over
-reports in Python, so that it scales to a million reports on PostgreSQL. Percentiles use
-``PERCENTILE_CONT`` on PostgreSQL and, elsewhere, two ordered ``LIMIT`` queries per percentile.
-"""
+``_compute``; the rules it implements are in the service's docstring."""
 
 from __future__ import annotations
 

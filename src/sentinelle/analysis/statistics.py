@@ -61,6 +61,7 @@ from django.conf import settings
 from django.db.models import (
     Count,
     DurationField,
+    Exists,
     ExpressionWrapper,
     F,
     FloatField,
@@ -340,9 +341,12 @@ def _table(keys: list[tuple[Any, str, str]], reported: dict, returns: dict,
 def _response_times(reports: QuerySet[Incident], to_status: str, n: int) -> dict[str, Any]:
     first = Transition.objects.filter(incident_id=OuterRef("pk"), to_status=to_status) \
         .order_by("at").values("at")[:1]
-    annotated = reports.filter(submitted_at__isnull=False).annotate(
-        reached=Subquery(first)).filter(reached__isnull=False).annotate(
-        delay=ExpressionWrapper(F("reached") - F("submitted_at"), output_field=DurationField()))
+    # Which reports reached the status: EXISTS in WHERE (a semi-join), so that the correlated
+    # "first transition" subquery runs once per such report (for the delay), not twice.
+    reached = Transition.objects.filter(incident_id=OuterRef("pk"), to_status=to_status)
+    annotated = reports.filter(Exists(reached), submitted_at__isnull=False).annotate(
+        delay=ExpressionWrapper(Subquery(first) - F("submitted_at"),
+                                output_field=DurationField()))
     return percentiles(annotated, "delay", n)
 
 
