@@ -79,9 +79,10 @@ def populate(n: int, rng: random.Random) -> None:
     cols = ["state_id", "reporter_id", "status", "version", "created_at", "updated_at",
             "submitted_at", "stix_id", "title", "category_id", "rsit_type_id", "tlp", "severity",
             "started_at", "ended_at", "affected_services", "users_affected", "duration_hours",
-            "user_hours", "description", "narrative_language", "consent_to_name"]
+            "user_hours", "description", "narrative_language", "consent_to_name", "channel"]
     statuses = ["submitted", "acknowledged", "under-analysis", "closed"]
     tlps = ["clear", "green", "amber", "amber", "amber+strict", "red"]
+    channels = ["web", "web", "api", "import", "federation"]
     raw = connection.connection  # psycopg 3
     acked = []
     with raw.cursor() as cur, cur.copy(
@@ -99,7 +100,8 @@ def populate(n: int, rng: random.Random) -> None:
                             rng.choice(categories), rng.choice(types), rng.choice(tlps),
                             rng.choice(["low", "medium", "high", "critical"]), start,
                             start + dt.timedelta(hours=hours), "[]", users_affected, hours,
-                            users_affected * hours, "generated", "en", rng.random() < 0.5])
+                            users_affected * hours, "generated", "en", rng.random() < 0.5,
+                            rng.choice(channels)])
             if status != "submitted":
                 acked.append((i + 1, start + dt.timedelta(hours=rng.uniform(1, 120))))
     actor = users[0].pk
@@ -110,11 +112,11 @@ def populate(n: int, rng: random.Random) -> None:
             copy.write_row([pk, "submitted", "acknowledged", actor, at, ""])
     with raw.cursor() as cur, cur.copy(
             "COPY incidents_evidence (incident_id, uploaded_by_id, uploaded_at, file, filename, "
-            "size, sha256, content_type, description) FROM STDIN") as copy:
+            "size, sha256, content_type, description, tlp) FROM STDIN") as copy:
         now = dt.datetime.now(dt.UTC)
         for pk in range(1, n + 1, 4):
             copy.write_row([pk, actor, now, "evidence/bench", "x.csv", 1, "0" * 64, "text/csv",
-                            ""])
+                            "", "amber"])
     raw.commit()
     with connection.cursor() as cur:
         cur.execute("ANALYZE")
@@ -169,24 +171,69 @@ def floor() -> None:
             cur.fetchall()
 
 
-def report(fmt: str):
+def forget() -> None:
+    """Empty the store of closed years' statistics (absent before issue 17: nothing to do)."""
+    try:
+        from sentinelle.analysis.stats_store import forget as drop
+    except ImportError:
+        return
+    drop()
+
+
+def report(fmt: str, cold: bool = False, year: int = YEAR):
     def run():
         from sentinelle.reports.options import ReportOptions
         from sentinelle.reports.service import produce
 
-        produce(ReportOptions(year=YEAR, lang="en", fmt=fmt, date=dt.date(2027, 3, 1)))
+        if cold:
+            forget()
+        produce(ReportOptions(year=year, lang="en", fmt=fmt, date=dt.date(2027, 3, 1)))
     return run
 
 
-def measure(step) -> tuple[float, float]:
-    started = time.perf_counter()
+def profile(step, lines: int) -> None:
+    """cProfile of one run of ``step``, its top lines by cumulative time."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.runcall(step)
+    pstats.Stats(prof).sort_stats("cumulative").print_stats(lines)
+
+
+def loaded(n: int) -> bool:
+    """True when the database already holds the N generated incidents (for --reuse)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM incidents_incident WHERE title LIKE 'bench %%'")
+        incidents = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM incidents_evidence")  # the last table written
+        return incidents == n and cur.fetchone()[0] == len(range(1, n + 1, 4))
+
+
+def has_store() -> bool:
+    try:
+        import sentinelle.analysis.stats_store  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+NOT_RUN = (float("nan"), float("nan"), float("nan"))
+
+
+def measure(step, memory: bool = True) -> tuple[float, float, float]:
+    started, cpu = time.perf_counter(), time.process_time()
     step()
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if not memory:
+        return seconds, float("nan"), cpu
     tracemalloc.start()
     step()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return seconds, peak / 2**20
+    return seconds, peak / 2**20, cpu
 
 
 def main() -> None:
@@ -195,27 +242,60 @@ def main() -> None:
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL",
                                                                  DEFAULT_URL))
     parser.add_argument("--seed", type=int, default=4)
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the database if it exists and skip loading a size it already "
+                             "holds (one size per database: load 1M once, measure many times)")
+    parser.add_argument("--quick", action="store_true",
+                        help="one untraced run of each step (no memory figure), no PDF, and no "
+                             "warm run when the code has no store of closed years (before "
+                             "issue 17 warm and cold are the same)")
+    parser.add_argument("--profile", type=int, default=0, metavar="LINES",
+                        help="also print cProfile's top LINES of a cold and a warm html report")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    recreate(args.database_url)
+    if not args.reuse:
+        recreate(args.database_url)
+    else:
+        try:
+            import psycopg
+
+            psycopg.connect(args.database_url).close()
+        except Exception:  # noqa: BLE001 - absent: create it
+            recreate(args.database_url)
     setup(args.database_url)
-    report("html")()  # warm: imports, fonts, templates
+    # Warm: imports, fonts, templates (--quick: a year without data, the same code paths).
+    report("html", year=YEAR + 4 if args.quick else YEAR)()
     results = {}
-    print(f"{'incidents':>10} {'load s':>8} {'floor s':>8} {'floor MiB':>9} {'html s':>8} "
-          f"{'html MiB':>9} {'pdf s':>8} {'pdf MiB':>8}", flush=True)
+    # html cold: the store of closed years' statistics emptied first; warm: closed years kept.
+    # "cpu" is this process's CPU (Django, psycopg, templates, charts), not PostgreSQL's.
+    print(f"{'incidents':>10} {'load s':>8} {'floor s':>8} {'cold s':>8} {'cold cpu':>8} "
+          f"{'warm s':>8} {'warm cpu':>8} {'html MiB':>9} {'pdf s':>8} {'pdf MiB':>8} "
+          f"{'cold/fl':>7} {'warm/fl':>7}", flush=True)
     for n in sizes:
         t0 = time.perf_counter()
-        populate(n, random.Random(args.seed))
+        if not (args.reuse and loaded(n)):
+            populate(n, random.Random(args.seed))
         load = time.perf_counter() - t0
         floor()  # warm PostgreSQL's cache the same way for every step
-        report("html")()
-        row = [measure(floor), measure(report("html")), measure(report("pdf"))]
+        if not args.quick:
+            report("html")()
+        memory = not args.quick
+        row = [measure(floor, memory), measure(report("html", cold=True), memory),
+               measure(report("html"), memory) if has_store() or not args.quick else NOT_RUN,
+               NOT_RUN if args.quick else measure(report("pdf"))]
         results[n] = row
-        print(f"{n:>10} {load:>8.1f} {row[0][0]:>8.2f} {row[0][1]:>9.1f} {row[1][0]:>8.2f} "
-              f"{row[1][1]:>9.1f} {row[2][0]:>8.2f} {row[2][1]:>8.1f}", flush=True)
+        print(f"{n:>10} {load:>8.1f} {row[0][0]:>8.2f} {row[1][0]:>8.2f} {row[1][2]:>8.2f} "
+              f"{row[2][0]:>8.2f} {row[2][2]:>8.2f} {row[2][1]:>9.1f} {row[3][0]:>8.2f} "
+              f"{row[3][1]:>8.1f} {row[1][0] / row[0][0]:>6.1f}× {row[2][0] / row[0][0]:>6.1f}×",
+              flush=True)
+        if args.profile:
+            print(f"--- profile, html cold, {n:,} incidents", flush=True)
+            profile(report("html", cold=True), args.profile)
+            print(f"--- profile, html warm, {n:,} incidents", flush=True)
+            profile(report("html"), args.profile)
     if len(sizes) >= 2:
         a, b = sizes[-2], sizes[-1]
-        names = ["floor", "html report", "pdf report"]
+        names = ["floor", "html report cold", "html report warm", "pdf report"]
         growth = ", ".join(f"{name} ×{results[b][i][0] / results[a][i][0]:.1f} time "
                            f"×{results[b][i][1] / max(results[a][i][1], 0.01):.1f} memory"
                            for i, name in enumerate(names))

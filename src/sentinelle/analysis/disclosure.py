@@ -60,8 +60,8 @@ from sentinelle.analysis.statistics import (
 from sentinelle.incidents.models import Evidence, Incident, Status, Transition
 
 __all__ = ["PUBLIC_PARAMETERS", "current_year", "display", "is_full_view", "named_states",
-           "public_year", "publication", "publish", "small_count_threshold", "statistics_for",
-           "withheld"]
+           "public_year", "publication", "publish", "report_shares", "small_count_threshold",
+           "statistics_for", "withheld"]
 
 # The only parameter a reader outside the Secretariat may choose.
 PUBLIC_PARAMETERS = ("year",)
@@ -245,7 +245,7 @@ def _relations(out: Stats, shares: dict[str, Any], raw_states: list[dict[str, An
     cells[("totals", "from_summary_returns")] = _Cell(
         totals, "from_summary_returns", totals["from_summary_returns"], returns_shares,
         "returns")
-    counts = _report_shares(out)
+    counts = shares["reports"] if "reports" in shares else report_shares(out)
     cells[("totals", "with_evidence")] = _Cell(
         totals, "with_evidence", totals["with_evidence"],
         _checked(counts["with_evidence"], totals["with_evidence"]), "evidence")
@@ -348,7 +348,7 @@ def _relations(out: Stats, shares: dict[str, Any], raw_states: list[dict[str, An
     return cells, relations
 
 
-def _report_shares(out: Stats) -> dict[str, dict[int, int]]:
+def report_shares(out: Stats) -> dict[str, dict[int, int]]:
     """Per State: reports with evidence, acknowledged, closed (the year's counted reports), so
     that the "one State holds all but a few" clause applies to these totals too."""
     reports = counted_incidents(out.filter)

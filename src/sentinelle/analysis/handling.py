@@ -16,8 +16,11 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import (
+    Case,
     Count,
+    DateTimeField,
     DurationField,
+    Exists,
     ExpressionWrapper,
     F,
     OuterRef,
@@ -25,8 +28,8 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Value,
+    When,
 )
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -206,33 +209,47 @@ def handling_in_time(flt: StatsFilter, *, now: dt.datetime | None = None,
     limits = list(HandlingExpectation.objects.values_list(
         "category_id", "acknowledge_hours", "analyse_hours"))
     measured = reports.filter(category_id__in=[c for c, _a, _b in limits])
-    annotated = measured.annotate(ack_at=Subquery(acknowledgements()),
-                                  closed_at=Subquery(closures())).annotate(
-        ack_delay=ExpressionWrapper(Coalesce("ack_at", Value(now)) - F("submitted_at"),
-                                    output_field=DurationField()),
-        close_delay=ExpressionWrapper(Coalesce("closed_at", Value(now)) - F("submitted_at"),
-                                      output_field=DurationField()))
-    result: dict[str, Any] = {"not_measured": reports.count() - measured.count()}
-    for name, done, delay, position in (("acknowledge", "ack_at", "ack_delay", 1),
-                                        ("analyse", "closed_at", "close_delay", 2)):
-        counts = {"in_time": 0, "pending": 0, "late": 0}
-        by_state: dict[str, dict[int, int]] = {"in_time": {}, "late": {}}
-        if limits:
-            # Within its own category's limit: one OR of (category, limit) pairs.
-            within = Q()
-            for limit in limits:
-                within |= Q(category_id=limit[0], **{f"{delay}__lte": dt.timedelta(
-                    hours=limit[position])})
-            counting = {
-                "in_time": Count("pk", filter=within & Q(**{f"{done}__isnull": False})),
-                "pending": Count("pk", filter=within & Q(**{f"{done}__isnull": True})),
-                "late": Count("pk", filter=~within)}
-            counts = annotated.order_by().aggregate(**counting)
-            # Per State, for the disclosure rule's "one State holds all but a few" clause.
-            for row in annotated.order_by().values("state_id").annotate(**counting):
-                for key in ("in_time", "late"):
-                    if row[key]:
-                        by_state[key][row["state_id"]] = row[key]
+    # A report is in time when one of its qualifying transitions (any, so the first too) came
+    # before its deadline, and pending when it has none and its deadline is still ahead; the
+    # rest are late. EXISTS in WHERE, which PostgreSQL runs as a (anti-)semi-join over the
+    # transitions, where a correlated "first transition" subquery was probed per report in
+    # every count that named it.
+    qualifying = {"acknowledge": Q(from_status=Status.SUBMITTED) & ~Q(to_status=Status.WITHDRAWN),
+                  "analyse": Q(to_status=Status.CLOSED)}
+
+    def per_state(qs: QuerySet[Incident]) -> dict[int, int]:
+        return dict(qs.order_by().values("state_id").annotate(n=Count("pk"))
+                    .values_list("state_id", "n"))
+
+    rows_n = per_state(measured) if limits else {}
+    rows: list[dict[str, Any]] = [{"state_id": k, "n": v} for k, v in rows_n.items()]
+    for name, position in (("acknowledge", 1), ("analyse", 2)) if limits else ():
+        deadline = ExpressionWrapper(F("submitted_at") + Case(
+            *(When(category_id=c, then=Value(dt.timedelta(hours=hours[position - 1]),
+                                             output_field=DurationField()))
+              for c, *hours in limits), output_field=DurationField()),
+            output_field=DateTimeField())
+        done = Transition.objects.filter(qualifying[name], incident_id=OuterRef("pk"))
+        in_time = per_state(measured.annotate(deadline=deadline).filter(
+            Exists(done.filter(at__lte=OuterRef("deadline")))))
+        not_yet_due = Q()
+        for c, *hours in limits:
+            not_yet_due |= Q(category_id=c, submitted_at__gte=now - dt.timedelta(
+                hours=hours[position - 1]))
+        pending = per_state(measured.filter(~Exists(done)).filter(not_yet_due))
+        for r in rows:
+            r[f"{name}:in_time"] = in_time.get(r["state_id"], 0)
+            r[f"{name}:pending"] = pending.get(r["state_id"], 0)
+            r[f"{name}:late"] = r["n"] - r[f"{name}:in_time"] - r[f"{name}:pending"]
+    counting = bool(limits)
+    result: dict[str, Any] = {"not_measured": reports.count() - sum(r["n"] for r in rows)}
+    for name in ("acknowledge", "analyse"):
+        counts = {key: sum(r[f"{name}:{key}"] for r in rows) if counting else 0
+                  for key in ("in_time", "pending", "late")}
+        # Per State, for the disclosure rule's "one State holds all but a few" clause.
+        by_state: dict[str, dict[int, int]] = {
+            key: {r["state_id"]: r[f"{name}:{key}"] for r in rows if r[f"{name}:{key}"]}
+            for key in ("in_time", "late")}
         due = counts["in_time"] + counts["late"]
         result[name] = {**counts, "share": round(counts["in_time"] / due, 4) if due else None,
                         "by_state": by_state}

@@ -54,7 +54,6 @@ reports in Python, so that it scales to a million reports on PostgreSQL. Percent
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,7 +66,6 @@ from django.db.models import (
     F,
     FloatField,
     IntegerField,
-    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -75,8 +73,9 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, Greatest, TruncMonth
+from django.db.models.functions import Coalesce, Greatest
 
+from sentinelle.analysis import statistics_groups
 from sentinelle.analysis.percentiles import percentiles
 from sentinelle.core.models import MemberState
 from sentinelle.core.models.states import ADMIN_REGIONS, ITU_D_REGIONS
@@ -320,31 +319,6 @@ def _row(key: str, label: str, reported: int = 0, uh: float | None = 0.0, excess
             "user_hours": round(float(uh or 0) + float(excess_uh or 0), 2)}
 
 
-# A report's incident: its linked incident's (negated, so that it never meets a report's pk) or
-# its own. COUNT(DISTINCT) of it counts a linked incident once.
-INCIDENT_KEY = Coalesce(F("incident_link__cluster_id") * Value(-1), F("pk"))
-
-
-def _grouped(qs: QuerySet, key: str, once: bool = False) -> dict:
-    """{key value: (reports, hours, incidents)} by SQL GROUP BY. With ``once``, a linked
-    incident counts once per key value with its largest user-hours; the second query returns
-    one row per (key value, linked incident), so it stays small whatever the reports."""
-    if not once:
-        rows = qs.order_by().values(key).annotate(n=Count("pk"), h=Sum("user_hours"))
-        return {r[key]: (r["n"], r["h"], r["n"]) for r in rows}
-    out: dict[Any, list] = {}
-    for r in qs.filter(incident_link__isnull=True).order_by().values(key) \
-            .annotate(n=Count("pk"), h=Sum("user_hours")):
-        out[r[key]] = [r["n"], r["h"] or 0.0, r["n"]]
-    for r in qs.filter(incident_link__isnull=False).order_by() \
-            .values(key, "incident_link__cluster_id").annotate(n=Count("pk"), h=Max("user_hours")):
-        cell = out.setdefault(r[key], [0, 0.0, 0])
-        cell[0] += r["n"]
-        cell[1] += r["h"] or 0.0
-        cell[2] += 1
-    return {k: tuple(v) for k, v in out.items()}
-
-
 def _grouped_returns(lines: QuerySet | None, key: str) -> dict:
     if lines is None:
         return {}
@@ -364,13 +338,16 @@ def _table(keys: list[tuple[Any, str, str]], reported: dict, returns: dict,
     return out
 
 
-def _response_times(reports: QuerySet[Incident], to_status: str) -> dict[str, Any]:
+def _response_times(reports: QuerySet[Incident], to_status: str, n: int) -> dict[str, Any]:
     first = Transition.objects.filter(incident_id=OuterRef("pk"), to_status=to_status) \
         .order_by("at").values("at")[:1]
-    annotated = reports.filter(submitted_at__isnull=False).annotate(
-        reached=Subquery(first)).filter(reached__isnull=False).annotate(
-        delay=ExpressionWrapper(F("reached") - F("submitted_at"), output_field=DurationField()))
-    return percentiles(annotated, "delay")
+    # Which reports reached the status: EXISTS in WHERE (a semi-join), so that the correlated
+    # "first transition" subquery runs once per such report (for the delay), not twice.
+    reached = Transition.objects.filter(incident_id=OuterRef("pk"), to_status=to_status)
+    annotated = reports.filter(Exists(reached), submitted_at__isnull=False).annotate(
+        delay=ExpressionWrapper(Subquery(first) - F("submitted_at"),
+                                output_field=DurationField()))
+    return percentiles(annotated, "delay", n)
 
 
 # --- the service -------------------------------------------------------------------------------
@@ -386,57 +363,82 @@ def compute(flt: StatsFilter, *, include_summary_returns: bool = True,
     count for "with evidence" (a viewer's ``Evidence.objects.for_user``: a file attached while a
     report was RED stays out of a view that may not see it). ``with_shares`` also records which
     State contributed how much to each count (``Stats.shares``), which the disclosure rule needs.
+
+    The viewer-independent figures of a closed whole year are kept once computed
+    (``stats_store``) and computed again only when that year's data changed.
     """
-    reports = counted_incidents(flt, scope)
-    lines = _summary_lines(flt, scope) if include_summary_returns else None
-    stats = Stats(filter=flt)
+    if (flt == StatsFilter(year=flt.year) and flt.year is not None and scope is None
+            and evidence_scope is None and include_summary_returns):
+        from sentinelle.analysis import stats_store
 
-    categories = [(c.pk, c.code, c.label) for c in Category.objects.all()]
-    stats.by_category = _table(categories, _grouped(reports, "category_id", once=True),
-                               _grouped_returns(lines, "category_id"))
-    classes = [(c.pk, c.code, c.label) for c in RsitClass.objects.all()]
-    stats.by_rsit_class = _table(classes,
-                                 _grouped(reports, "rsit_type__rsit_class_id", once=True),
-                                 _grouped_returns(lines, "rsit_class_id"))
-    types = [(t.pk, t.machine_tag, f"{t.rsit_class.label} / {t.label}")
-             for t in RsitType.objects.select_related("rsit_class")]
-    stats.by_rsit_type = _table(types, _grouped(reports, "rsit_type_id"), {}, keep_zero=False)
-    stats.by_itu_d_region = _table([(k, k, v) for k, v in ITU_D_REGIONS],
-                                   _grouped(reports, "state__itu_d_region", once=True),
-                                   _grouped_returns(lines, "summary__state__itu_d_region"))
-    stats.by_admin_region = _table([(k, k, v) for k, v in ADMIN_REGIONS],
-                                   _grouped(reports, "state__admin_region", once=True),
-                                   _grouped_returns(lines, "summary__state__admin_region"))
-    stats.by_state = _state_table(reports, lines)
-    stats.by_month = _month_table(flt, reports)
-    stats.by_severity = _table([(k, k, v) for k, v in Severity.choices],
-                               _grouped(reports, "severity"), {})
-    counted_statuses = [(k, k, v) for k, v in Status.choices
-                        if k not in COUNTED_EXCLUDED_STATUSES]
-    stats.by_status = _table(counted_statuses, _grouped(reports, "status"), {})
-    stats.by_channel = _table([(k, k, v) for k, v in Channel.choices],
-                              _grouped(reports, "channel"), {})
-
-    stats.totals = _totals(reports, lines, evidence_scope)
-    stats.time_to_acknowledge = _response_times(reports, Status.ACKNOWLEDGED)
-    stats.time_to_close = _response_times(reports, Status.CLOSED)
-    stats.year_over_year = _year_over_year(flt, stats, include_summary_returns, scope) \
-        if with_year_over_year else {}
-    if with_shares:
-        stats.shares = _all_shares(reports, lines, categories, classes, types, stats)
+        if stats_store.is_closed(flt.year):
+            stats = stats_store.kept(flt.year, lambda: _compute(flt, True, None, None, True))
+            if not with_shares:
+                stats.shares = {}
+            if with_year_over_year:
+                stats.year_over_year = _year_over_year(flt, stats, True)
+            return stats
+    stats = _compute(flt, include_summary_returns, scope, evidence_scope, with_shares)
+    if with_year_over_year:
+        stats.year_over_year = _year_over_year(flt, stats, include_summary_returns, scope)
     return stats
 
 
-def _shares(reports: QuerySet, lines: QuerySet | None, key: str, returns_key: str | None,
-            keys: dict, once: bool = False) -> dict[str, dict[int, int]]:
-    """{row key: {State pk: incidents}} of one table, by SQL GROUP BY (key, State). With
+def _compute(flt: StatsFilter, include_summary_returns: bool, scope: QuerySet[Incident] | None,
+             evidence_scope: QuerySet[Evidence] | None, with_shares: bool) -> Stats:
+    """compute() without the store and without year-over-year."""
+    reports = counted_incidents(flt, scope)
+    lines = _summary_lines(flt, scope) if include_summary_returns else None
+    g = statistics_groups.load(reports, evidence_scope)
+    stats = Stats(filter=flt)
+
+    categories = [(c.pk, c.code, c.label) for c in Category.objects.all()]
+    stats.by_category = _table(categories, g.grouped("category_id", once=True),
+                               _grouped_returns(lines, "category_id"))
+    classes = [(c.pk, c.code, c.label) for c in RsitClass.objects.all()]
+    stats.by_rsit_class = _table(classes, g.grouped("rsit_type__rsit_class_id", once=True),
+                                 _grouped_returns(lines, "rsit_class_id"))
+    types = [(t.pk, t.machine_tag, f"{t.rsit_class.label} / {t.label}")
+             for t in RsitType.objects.select_related("rsit_class")]
+    stats.by_rsit_type = _table(types, g.grouped("rsit_type_id"), {}, keep_zero=False)
+    stats.by_itu_d_region = _table([(k, k, v) for k, v in ITU_D_REGIONS],
+                                   g.grouped("state__itu_d_region", once=True),
+                                   _grouped_returns(lines, "summary__state__itu_d_region"))
+    stats.by_admin_region = _table([(k, k, v) for k, v in ADMIN_REGIONS],
+                                   g.grouped("state__admin_region", once=True),
+                                   _grouped_returns(lines, "summary__state__admin_region"))
+    stats.by_state = _state_table(g, lines)
+    stats.by_month = _month_table(flt, g)
+    stats.by_severity = _table([(k, k, v) for k, v in Severity.choices], g.grouped("severity"),
+                               {})
+    counted_statuses = [(k, k, v) for k, v in Status.choices
+                        if k not in COUNTED_EXCLUDED_STATUSES]
+    stats.by_status = _table(counted_statuses, g.grouped("status"), {})
+    stats.by_channel = _table([(k, k, v) for k, v in Channel.choices], g.grouped("channel"), {})
+
+    totals = g.totals()
+    stats.totals = _totals(totals, lines)
+    stats.time_to_acknowledge = _response_times(reports, Status.ACKNOWLEDGED,
+                                                totals["acknowledged"])
+    stats.time_to_close = _response_times(reports, Status.CLOSED, totals["closed"])
+    if with_shares:
+        stats.shares = _all_shares(g, lines, categories, classes, types, stats)
+        if scope is None and evidence_scope is None:
+            # Computed here, not in publish(), so that a kept year is published without a query.
+            stats.shares["reports"] = g.report_shares()
+        else:
+            from sentinelle.analysis.disclosure import report_shares
+
+            stats.shares["reports"] = report_shares(stats)
+    return stats
+
+
+def _shares(g: statistics_groups.Groups, lines: QuerySet | None, key: str,
+            returns_key: str | None, keys: dict, once: bool = False) -> dict[str, dict[int, int]]:
+    """{row key: {State pk: incidents}} of one table, from the groups by (key, State). With
     ``once``, a State's share counts each linked incident it reported once: it knows that
     incident whoever else reported it."""
-    out: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    count = Count(INCIDENT_KEY, distinct=True) if once else Count("pk")
-    for r in reports.order_by().values(key, "state_id").annotate(n=count):
-        if r[key] in keys:
-            out[keys[r[key]]][r["state_id"]] += r["n"]
+    out = g.shares(key, keys, once)
     if lines is not None and returns_key is not None:
         for r in lines.order_by().values(returns_key, "summary__state_id") \
                 .annotate(n=Sum("excess")):
@@ -445,32 +447,28 @@ def _shares(reports: QuerySet, lines: QuerySet | None, key: str, returns_key: st
     return {k: dict(v) for k, v in out.items()}
 
 
-def _all_shares(reports: QuerySet, lines: QuerySet | None, categories: list, classes: list,
-                types: list, stats: Stats) -> dict[str, Any]:
+def _all_shares(g: statistics_groups.Groups, lines: QuerySet | None, categories: list,
+                classes: list, types: list, stats: Stats) -> dict[str, Any]:
     regions = {k: k for k, _label in ITU_D_REGIONS}
     admin = {k: k for k, _label in ADMIN_REGIONS}
     shares = {
-        "by_category": _shares(reports, lines, "category_id", "category_id",
+        "by_category": _shares(g, lines, "category_id", "category_id",
                                {pk: code for pk, code, _l in categories}, once=True),
-        "by_rsit_class": _shares(reports, lines, "rsit_type__rsit_class_id", "rsit_class_id",
+        "by_rsit_class": _shares(g, lines, "rsit_type__rsit_class_id", "rsit_class_id",
                                  {pk: code for pk, code, _l in classes}, once=True),
-        "by_rsit_type": _shares(reports, None, "rsit_type_id", None,
+        "by_rsit_type": _shares(g, None, "rsit_type_id", None,
                                 {pk: tag for pk, tag, _l in types}),
-        "by_itu_d_region": _shares(reports, lines, "state__itu_d_region",
+        "by_itu_d_region": _shares(g, lines, "state__itu_d_region",
                                    "summary__state__itu_d_region", regions, once=True),
-        "by_admin_region": _shares(reports, lines, "state__admin_region",
+        "by_admin_region": _shares(g, lines, "state__admin_region",
                                    "summary__state__admin_region", admin, once=True),
-        "by_severity": _shares(reports, None, "severity", None,
+        "by_severity": _shares(g, None, "severity", None,
                                {k: k for k, _l in Severity.choices}),
-        "by_status": _shares(reports, None, "status", None, {k: k for k, _l in Status.choices}),
-        "by_channel": _shares(reports, None, "channel", None,
+        "by_status": _shares(g, None, "status", None, {k: k for k, _l in Status.choices}),
+        "by_channel": _shares(g, None, "channel", None,
                               {k: k for k, _l in Channel.choices}),
     }
-    months = reports.annotate(month=TruncMonth("started_at", tzinfo=dt.UTC))
-    by_month: dict[str, dict[int, int]] = defaultdict(dict)
-    for r in months.order_by().values("month", "state_id").annotate(n=Count("pk")):
-        by_month[r["month"].strftime("%Y-%m")][r["state_id"]] = r["n"]
-    shares["by_month"] = dict(by_month)
+    shares["by_month"] = g.month_shares()
     pks = dict(MemberState.objects.filter(alpha2__in=[r["key"] for r in stats.by_state])
                .values_list("alpha2", "pk"))
     shares["by_state"] = {r["key"]: {pks[r["key"]]: r["incidents"]} for r in stats.by_state}
@@ -482,22 +480,21 @@ def _all_shares(reports: QuerySet, lines: QuerySet | None, categories: list, cla
     # their "reported" column adds up exactly to the reports (each report in one row), which
     # the disclosure rule checks as a relation of its own (disclosure.py).
     shares["reported"] = {
-        "by_category": _shares(reports, None, "category_id", None,
+        "by_category": _shares(g, None, "category_id", None,
                                {pk: code for pk, code, _l in categories}),
-        "by_rsit_class": _shares(reports, None, "rsit_type__rsit_class_id", None,
+        "by_rsit_class": _shares(g, None, "rsit_type__rsit_class_id", None,
                                  {pk: code for pk, code, _l in classes}),
-        "by_itu_d_region": _shares(reports, None, "state__itu_d_region", None, regions),
-        "by_admin_region": _shares(reports, None, "state__admin_region", None, admin),
+        "by_itu_d_region": _shares(g, None, "state__itu_d_region", None, regions),
+        "by_admin_region": _shares(g, None, "state__admin_region", None, admin),
         "by_state": {r["key"]: {pks[r["key"]]: r["reported"]} for r in stats.by_state},
     }
     return shares
 
 
-def _state_table(reports: QuerySet, lines: QuerySet | None) -> list[dict[str, Any]]:
-    reported = _grouped(reports, "state_id", once=True)
+def _state_table(g: statistics_groups.Groups, lines: QuerySet | None) -> list[dict[str, Any]]:
+    reported = g.grouped("state_id", once=True)
     returns = _grouped_returns(lines, "summary__state_id")
-    consenting = dict(reports.filter(consent_to_name=True).order_by().values("state_id")
-                      .annotate(n=Count("pk")).values_list("state_id", "n"))
+    consenting = g.consenting()
     ids = set(reported) | set(returns)
     rows = []
     for state in MemberState.objects.filter(pk__in=ids).order_by("name_en"):
@@ -510,10 +507,8 @@ def _state_table(reports: QuerySet, lines: QuerySet | None) -> list[dict[str, An
     return rows
 
 
-def _month_table(flt: StatsFilter, reports: QuerySet) -> list[dict[str, Any]]:
-    grouped = reports.order_by().annotate(month=TruncMonth("started_at", tzinfo=dt.UTC)) \
-        .values("month").annotate(n=Count("pk"), h=Sum("user_hours"))
-    found = {r["month"].strftime("%Y-%m"): (r["n"], r["h"]) for r in grouped}
+def _month_table(flt: StatsFilter, g: statistics_groups.Groups) -> list[dict[str, Any]]:
+    found = g.months_found()
     if flt.year is not None:
         # Every month of the year, so that charts show the gaps.
         start, end = flt.bounds()
@@ -523,36 +518,22 @@ def _month_table(flt: StatsFilter, reports: QuerySet) -> list[dict[str, Any]]:
     return [_row(m, m, *found.get(m, (0, 0.0))) for m in months]
 
 
-def _totals(reports: QuerySet, lines: QuerySet | None,
-            evidence_scope: QuerySet[Evidence] | None = None) -> dict[str, Any]:
-    files = Evidence.objects.filter(incident_id=OuterRef("pk"))
-    if evidence_scope is not None:
-        files = files.filter(pk__in=evidence_scope.values("pk"))
-    has_evidence = Exists(files)
-    agg = reports.order_by().aggregate(
-        n=Count("pk"), distinct=Count(INCIDENT_KEY, distinct=True),
-        with_evidence=Count("pk", filter=Q(has_evidence)))
-    # User-hours once per incident: each unlinked report's, and each linked incident's largest.
-    hours = reports.filter(incident_link__isnull=True).aggregate(h=Sum("user_hours"))["h"] or 0.0
-    hours += sum(r["h"] or 0.0 for r in reports.filter(incident_link__isnull=False).order_by()
-                 .values("incident_link__cluster_id").annotate(h=Max("user_hours")))
+def _totals(groups: dict[str, Any], lines: QuerySet | None) -> dict[str, Any]:
+    """The totals from ``Groups.totals()`` and the summary returns."""
     excess = lines.aggregate(n=Sum("excess"), h=Sum("excess_uh")) if lines is not None \
         else {"n": 0, "h": 0.0}
-    reporting = reports.order_by().values("state_id")
+    reporting = set(groups["states"])
     if lines is not None:
         # A State that sent a return has reported, even a return of zero incidents.
-        returned = SummaryReturn.objects.filter(pk__in=lines.values("summary_id")) \
-            .order_by().values("state_id")
-        reporting = reporting.union(returned)
-    else:
-        reporting = reporting.distinct()
-    total = _row("total", "", agg["n"], hours, excess["n"], excess["h"], agg["distinct"])
+        reporting |= set(lines.order_by().values_list("summary__state_id", flat=True).distinct())
+    n, with_evidence = groups["n"], groups["with_evidence"]
+    total = _row("total", "", n, groups["hours"], excess["n"], excess["h"], groups["distinct"])
     return {
         "incidents": total["incidents"], "reported": total["reported"],
         "from_summary_returns": total["from_summary_returns"],
-        "user_hours": total["user_hours"], "states_reporting": reporting.count(),
-        "with_evidence": agg["with_evidence"],
-        "evidence_rate": round(agg["with_evidence"] / agg["n"], 4) if agg["n"] else None,
+        "user_hours": total["user_hours"], "states_reporting": len(reporting),
+        "with_evidence": with_evidence,
+        "evidence_rate": round(with_evidence / n, 4) if n else None,
     }
 
 

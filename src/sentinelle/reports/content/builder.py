@@ -60,7 +60,10 @@ class _Builder(AccessSection, ClusterSection, GatewaySection):
         self.k = small_count_threshold()
         self.f = Fmt(self.year, self.k)
         self.flt = StatsFilter(year=self.year)
-        self.raw, self.stats = public_stats(self.flt)
+        # Each year's raw statistics computed once for the whole report (the previous year is
+        # both this year's comparison and a column of the trend and channel tables).
+        self._raws: dict = {}
+        self.raw, self.stats = public_stats(self.flt, raws=self._raws)
         self.named = named_states(self.raw)
         self.csv: list[AnnexRow] = []
         self.L = labels()
@@ -222,7 +225,7 @@ class _Builder(AccessSection, ClusterSection, GatewaySection):
             return self.stats
         cache = self.__dict__.setdefault("_publications", {})
         if year not in cache:
-            cache[year] = public_stats(StatsFilter(year=year), False)[1]
+            cache[year] = public_stats(StatsFilter(year=year), False, self._raws)[1]
         return cache[year]
 
     def analysis(self) -> Section:

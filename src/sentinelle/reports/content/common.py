@@ -117,14 +117,22 @@ def para(template: str, **figures) -> Paragraph:
     return Paragraph(parts)
 
 
-def public_stats(flt: StatsFilter, with_year_over_year: bool = True):
+def public_stats(flt: StatsFilter, with_year_over_year: bool = True, raws: dict | None = None):
     """(raw, public) statistics of a year: the raw ones say whether anything was received and
     how many States are not named; only the public ones (``disclosure.publish``, the same
-    computation as ``disclosure.publication`` behind every public surface) are printed."""
-    raw = compute(flt, with_shares=True, with_year_over_year=False)
+    computation as ``disclosure.publication`` behind every public surface) are printed.
+    ``raws`` ({filter: raw statistics}) lets one report compute each year once."""
+    raws = {} if raws is None else raws
+
+    def raw_of(one: StatsFilter):
+        if one not in raws:
+            raws[one] = compute(one, with_shares=True, with_year_over_year=False)
+        return raws[one]
+
+    raw = raw_of(flt)
     previous = None
     if with_year_over_year and flt.previous_year() is not None:
-        previous = compute(flt.previous_year(), with_shares=True, with_year_over_year=False)
+        previous = raw_of(flt.previous_year())
     return raw, disclosure.publish(raw, previous)
 
 

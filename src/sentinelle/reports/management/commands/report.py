@@ -44,7 +44,22 @@ class Command(BaseCommand):
         annual.add_argument("--date", default=None,
                             help="date printed on the cover, YYYY-MM-DD (default: today)")
 
+        forget = sub.add_parser(
+            "forget-statistics",
+            help="drop the kept statistics of closed years (all, or one --year); they are "
+                 "computed again when next read. Example: sentinelle report forget-statistics "
+                 "--year 2025")
+        forget.add_argument("--year", type=int, default=None,
+                            help="only this year (default: every kept year)")
+
     def handle(self, *args, **options):
+        if options["what"] == "forget-statistics":
+            from sentinelle.analysis import stats_store
+
+            with audit.audit_context(actor="command:report"):
+                dropped = stats_store.forget(options["year"])
+            self.stdout.write(f"dropped {dropped} kept statistics")
+            return
         try:
             date = dt.date.fromisoformat(options["date"]) if options["date"] else None
         except ValueError as exc:
