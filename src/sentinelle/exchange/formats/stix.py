@@ -331,13 +331,36 @@ def parse(stream: BinaryIO, *, name: str = "") -> Iterator[Record]:
     complete = False
     if _seekable(stream):
         start = stream.tell()
-        for where, obj in _objects(stream):
-            if isinstance(obj, dict):
-                links.learn(obj)
-                links.check_marking(where, obj)
+        if _may_link(stream):
+            stream.seek(start)
+            for where, obj in _objects(stream):
+                if isinstance(obj, dict):
+                    links.learn(obj)
+                    links.check_marking(where, obj)
         stream.seek(start)
         complete = True
     yield from _emit(_objects(stream), links, complete)
+
+
+# The first pass learns only from objects of these types (_Links.learn, check_marking). A
+# type is a JSON string, so an object of one of them puts the quoted name in the bytes, unless
+# the name or the key is spelt with \u escapes of ASCII characters: either is searched for.
+_LINK_NAMES = re.compile(
+    rb'"(?:incident|relationship|report|observed-data|note|marking-definition)"'
+    rb'|\\u00[2-7][0-9a-fA-F]')
+_SCAN_CHUNK, _SCAN_OVERLAP = 1 << 20, 32   # the longest match is 20 bytes
+
+
+def _may_link(stream: BinaryIO) -> bool:
+    """False when the input cannot hold an object the first pass would learn from: a feed of
+    indicators alone then skips that pass, whose result would be empty (issue 17: it was a
+    quarter of the parse). True (read it all) at the first sign of one, or of an escape."""
+    tail = b""
+    while chunk := stream.read(_SCAN_CHUNK):
+        if _LINK_NAMES.search(tail + chunk):
+            return True
+        tail = chunk[-_SCAN_OVERLAP:]
+    return False
 
 
 def _emit(objects: Iterable[tuple[str, Any]], links: _Links,
