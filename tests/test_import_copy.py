@@ -15,6 +15,7 @@ from sentinelle.exchange.formats import stix
 from sentinelle.exchange.importer import import_records
 from sentinelle.exchange.models import SharedIndicator
 from sentinelle.exchange.records import FormatError
+from sentinelle.incidents.indicators import IndicatorError, normalise
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stix21"
 GREEN = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
@@ -156,3 +157,22 @@ def test_an_escaped_link_type_is_still_seen(monkeypatch):
     assert [type(r).__name__ for r in records] == ["ReportRecord"]
     assert records[0].indicators == [("ipv4", "10.0.0.1")]
     assert records == _records(escaped, monkeypatch, False)
+
+
+def test_dotted_quads_skip_normalise_only_when_it_would_return_them():
+    octets = ["0", "00", "1", "01", "9", "10", "099", "99", "100", "199", "200", "249", "250",
+              "255", "256", "300", "\u0661", "-1", "+1", " 1", "1 ", "0x1", ""]
+    fast = 0
+    for a in octets:
+        for b in ("0", "255", "01", "256"):
+            for c in octets:
+                for d in ("1", "25", "250", "255", "256", "1\n", "\u0662"):
+                    value = f"{a}.{b}.{c}.{d}"
+                    try:
+                        expected = normalise("ipv4", value)
+                    except IndicatorError:
+                        expected = None
+                    if importer._DOTTED_QUAD.fullmatch(value):
+                        fast += 1
+                        assert expected == value
+    assert fast > 500

@@ -272,7 +272,10 @@ def pattern_indicators(pattern: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for match in _COMPARISON.finditer(pattern):
         raw = match.group("str")
-        value = match.group("int") if raw is None else re.sub(r"\\(.)", r"\1", raw)
+        if raw is None:
+            value = match.group("int")
+        else:   # unescape only when there is something to unescape
+            value = re.sub(r"\\(.)", r"\1", raw) if "\\" in raw else raw
         mapped = map_comparison(match.group("obj"), match.group("path"), value)
         if mapped is not None and mapped not in found:
             found.append(mapped)
