@@ -176,3 +176,24 @@ def test_dotted_quads_skip_normalise_only_when_it_would_return_them():
                         fast += 1
                         assert expected == value
     assert fast > 500
+
+
+def test_objects_are_built_as_json_reads_them():
+    for path in sorted(FIXTURES.rglob("*.json")):
+        try:
+            document = json.loads(path.read_bytes())
+        except ValueError:
+            continue
+        items = document.get("objects") if isinstance(document, dict) else document
+        if isinstance(items, list) and items:
+            built = [obj for _where, obj in stix._objects(io.BytesIO(path.read_bytes()))]
+            assert built == items, path.name
+
+
+def test_depth_cap_counts_as_before():
+    def nested(depth: int) -> bytes:
+        inner = b'{"a": ' * (depth - 1) + b"{}" + b"}" * (depth - 1)
+        return b'{"type": "bundle", "objects": [' + inner + b"]}"
+    assert len(list(stix._objects(io.BytesIO(nested(64))))) == 1
+    with pytest.raises(FormatError, match=r"^\$\.objects\[0\]: the JSON nests deeper"):
+        list(stix._objects(io.BytesIO(nested(65))))
