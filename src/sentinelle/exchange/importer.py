@@ -40,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import re
 import uuid
 from collections.abc import Callable, Iterable
 
@@ -52,7 +53,9 @@ from django.utils.translation import gettext as _
 
 from sentinelle.core import audit
 from sentinelle.core.models import MemberState, SharingGroup
+from sentinelle.exchange import indicator_rows
 from sentinelle.exchange.import_summary import ON_INVALID, ImportSummary
+from sentinelle.exchange.indicator_rows import Row
 from sentinelle.exchange.models import SharedIndicator
 from sentinelle.exchange.records import IndicatorRecord, Rejection, ReportRecord
 from sentinelle.incidents import fields, services, workflow
@@ -125,8 +128,9 @@ def stable_id(kind: str, source_format: str, external_id: str | None, fallback: 
     scope gives the unscoped id of earlier versions, still recognised on the importer's own
     reports."""
     if _is_stix_id(kind, external_id):
-        owner = sealed_to(external_id)
-        if scope and owner is not None and owner != scope:
+        # Unscoped, the id stays as it is whoever it is sealed to: no need to ask (a SHA-256).
+        owner = sealed_to(external_id) if scope else None
+        if owner is not None and owner != scope:
             return own_namespace_id(kind, scope, external_id)
         return external_id
     key = f"{source_format}:{external_id}" if external_id else f"content:{fallback}"
@@ -175,7 +179,7 @@ class _Importer:
         self.rejected_refs: dict[str, str] = {} if rejected_refs is None else rejected_refs
         self.state = state or user.state
         self.state_id = self.state.pk
-        self.pending: list[tuple[str, str | None, SharedIndicator]] = []
+        self.pending: list[tuple[str, str | None, Row]] = []
         self.stored_files: list[str] = []
         self.groups: dict[str, SharingGroup | None] = {}
         self.reports_by_ref: dict[str, Incident] = {}
@@ -185,9 +189,16 @@ class _Importer:
     def _ids(self, kind: str, record: ReportRecord | IndicatorRecord,
              fallback: str) -> tuple[str, str | None]:
         """(primary id, the unscoped id earlier versions derived, if any)."""
-        primary = stable_id(kind, record.source_format, record.external_id, fallback,
-                            scope=self.scope)
-        legacy = stable_id(kind, record.source_format, record.external_id, fallback)
+        external = record.external_id
+        if _is_stix_id(kind, external):
+            # What the two stable_id calls below give for an explicit STIX id, with one parse
+            # and one seal check (per indicator of a feed).
+            owner = sealed_to(external)
+            if owner is not None and owner != self.scope:
+                return own_namespace_id(kind, self.scope, external), external
+            return external, None
+        primary = stable_id(kind, record.source_format, external, fallback, scope=self.scope)
+        legacy = stable_id(kind, record.source_format, external, fallback)
         return primary, (legacy if legacy != primary else None)
 
     def _identify_report(self, primary: str, legacy: str | None) -> tuple[Incident | None, str]:
@@ -210,7 +221,7 @@ class _Importer:
     def _tlp(self, value: str | None) -> str:
         tlp = (value or self.default_tlp or TLP.AMBER).lower().removeprefix("tlp:")
         tlp = {"white": TLP.CLEAR}.get(tlp, tlp)
-        if tlp not in TLP.values:
+        if tlp not in _TLP_VALUES:
             raise ValidationError(_("unknown TLP “%(value)s”") % {"value": value})
         return tlp
 
@@ -345,7 +356,10 @@ class _Importer:
 
     def indicator(self, record: IndicatorRecord) -> None:
         try:
-            value = normalise(record.type, record.value)
+            value = record.value
+            if not (record.type == "ipv4" and isinstance(value, str)
+                    and _DOTTED_QUAD.fullmatch(value)):
+                value = normalise(record.type, value)   # else already what it would return
             tlp = self._tlp(record.tlp)
         except (IndicatorError, ValidationError) as exc:
             reason = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
@@ -355,12 +369,13 @@ class _Importer:
         now = timezone.now()
         stix_id, legacy = self._ids("indicator", record, f"{record.type}:{value}")
         incident = self.reports_by_ref.get(record.report_ref) if record.report_ref else None
-        self.pending.append((record.where, legacy, SharedIndicator(
-            stix_id=stix_id, state_id=self.state_id, created_by=self.user,
+        self.pending.append((record.where, legacy, Row(
+            stix_id=stix_id, state_id=self.state_id, created_by_id=self.user.pk,
             source=record.source_format, type=record.type, value=value,
             pattern=record.pattern or "", name=record.name[:300],
             description=record.description, labels=list(record.labels), tlp=tlp,
-            incident=incident, valid_from=_aware(record.valid_from),
+            incident_id=incident.pk if incident is not None else None,
+            valid_from=_aware(record.valid_from),
             valid_until=_aware(record.valid_until), created=_aware(record.modified) or now,
             modified=_aware(record.modified) or now)))
         if len(self.pending) >= INDICATOR_BATCH:
@@ -374,19 +389,18 @@ class _Importer:
         if not self.pending:
             return
         batch, self.pending = self.pending, []
-        unique: dict[str, tuple[str, str | None, SharedIndicator]] = {}
+        unique: dict[str, tuple[str, str | None, Row]] = {}
         for where, legacy, item in batch:
             unique.setdefault(item.stix_id, (where, legacy, item))
         chains = {primary: [primary] for primary in unique}
-        fresh: list[SharedIndicator] = []
-        held: dict[str, SharedIndicator] = {}      # the State's own row -> incoming version
+        fresh: list[Row] = []
+        held: dict[str, Row] = {}      # the State's own row -> incoming version
         taken: set[str] = set()
         for depth in range(MAX_REMAP + 1):
             wanted = {chain[-1] for chain in chains.values()}
             if depth == 0:
                 wanted |= {legacy for _where, legacy, _item in unique.values() if legacy}
-            holders = dict(SharedIndicator.objects.filter(stix_id__in=list(wanted))
-                           .values_list("stix_id", "state_id"))
+            holders = indicator_rows.holders(wanted)
             moved: dict[str, list[str]] = {}
             for primary, chain in chains.items():
                 _where, legacy, item = unique[primary]
@@ -408,7 +422,7 @@ class _Importer:
         for primary in chains:   # only a deliberate squat of the whole chain ends here
             self.reject(Rejection(unique[primary][0], _(
                 "this item's identifier cannot be used; give it another id")))
-        SharedIndicator.objects.bulk_create(fresh, batch_size=INDICATOR_BATCH)
+        indicator_rows.create(fresh, timezone.now, INDICATOR_BATCH)
         updated = self._update_newer(held)
         self.summary.indicators_created += len(fresh)
         self.summary.indicators_updated += updated
@@ -417,7 +431,7 @@ class _Importer:
     _UPDATED = ("type", "value", "pattern", "name", "description", "labels", "tlp",
                 "valid_from", "valid_until", "modified", "added_at")
 
-    def _update_newer(self, held: dict[str, SharedIndicator]) -> int:
+    def _update_newer(self, held: dict[str, Row]) -> int:
         """Bring the State's own indicators up to the incoming version when it is newer (same
         id, later `modified`): a producer's correction reaches every instance that pulls it.
         The row is dated as added now, as TAXII dates each new version of an object."""
@@ -442,6 +456,13 @@ class _Importer:
 
 
 _TLP_RANK = {level: rank for rank, level in enumerate(TLP.values)}   # CLEAR ... RED
+# TLP.values builds a new list on every call (Django's ChoicesType): once per indicator showed.
+_TLP_VALUES = frozenset(TLP.values)
+# An IPv4 address already in the form normalise() returns (str(IPv4Address)): four decimal
+# bytes, no leading zero, ASCII digits only. Most feeds are made of them; the rest go through
+# normalise (tests/test_import_copy.py compares both on many strings).
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+_DOTTED_QUAD = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 
 
 Route = Callable[[ReportRecord | IndicatorRecord], "MemberState | str | None"]

@@ -141,6 +141,12 @@ def schema_error(obj: Any) -> tuple[str, str] | None:
     stix_type = obj.get("type")
     if not isinstance(stix_type, str):
         return ".type", "'type' is missing"
+    if stix_type == "indicator":
+        # Most of a feed: proven valid without the schema engine, else checked as below.
+        from sentinelle.exchange.formats.stix_fastcheck import indicator_valid
+
+        if indicator_valid(obj):
+            return None
     fast = _fast_validator(stix_type)
     if fast is not None:
         try:
@@ -266,7 +272,10 @@ def pattern_indicators(pattern: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for match in _COMPARISON.finditer(pattern):
         raw = match.group("str")
-        value = match.group("int") if raw is None else re.sub(r"\\(.)", r"\1", raw)
+        if raw is None:
+            value = match.group("int")
+        else:   # unescape only when there is something to unescape
+            value = re.sub(r"\\(.)", r"\1", raw) if "\\" in raw else raw
         mapped = map_comparison(match.group("obj"), match.group("path"), value)
         if mapped is not None and mapped not in found:
             found.append(mapped)

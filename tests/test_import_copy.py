@@ -1,0 +1,199 @@
+"""The import's fast paths (issue 17) land what the old paths landed: COPY on PostgreSQL writes
+the rows bulk_create writes, a failure late in a large feed leaves no row, and the STIX parser's
+skipped first pass gives the records the full one gives."""
+
+import io
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from sentinelle.exchange import importer, indicator_rows
+from sentinelle.exchange.formats import stix
+from sentinelle.exchange.importer import import_records
+from sentinelle.exchange.models import SharedIndicator
+from sentinelle.exchange.records import FormatError
+from sentinelle.incidents.indicators import IndicatorError, normalise
+
+FIXTURES = Path(__file__).parent / "fixtures" / "stix21"
+GREEN = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
+RED = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"
+NS = uuid.UUID("0f6b1c9e-1d2b-4c3a-9e8f-7a6b5c4d3e2f")
+
+
+def indicator(n: int, **extra) -> dict:
+    return {"type": "indicator", "spec_version": "2.1",
+            "id": f"indicator--{uuid.uuid5(NS, str(n))}",
+            "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+            "name": f"C2 {n}", "pattern": f"[ipv4-addr:value = '10.0.{n // 256}.{n % 256}']",
+            "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z",
+            "object_marking_refs": [GREEN], **extra}
+
+
+def bundle(objects: list) -> bytes:
+    return json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
+                       "objects": objects}).encode()
+
+
+def run(user, data: bytes, **kw):
+    return import_records(stix.parse(io.BytesIO(data)), user=user, **kw)
+
+
+def varied(count: int) -> list:
+    """Indicators of every shape the rows carry: labels, texts, validity, TLP, several values
+    in one pattern, a domain and a URL, a repeat of the same id."""
+    objects = []
+    for n in range(count):
+        extra = {}
+        if n % 3 == 0:
+            extra = {"labels": ["botnet", "c2"], "description": f"line {n}\nnext",
+                     "valid_until": "2027-06-01T12:30:00.250Z",
+                     "modified": "2026-03-04T05:06:07.891Z"}
+        if n % 5 == 0:
+            extra["object_marking_refs"] = [RED]
+        if n % 7 == 0:
+            extra["pattern"] = (f"[domain-name:value = 'h{n}.example.org'] OR "
+                                f"[url:value = 'http://h{n}.example.org/a?b=c']")
+        objects.append(indicator(n, **extra))
+    objects.append(indicator(1))   # the same id twice: merged, not written twice
+    return objects
+
+
+def rows() -> list[tuple]:
+    columns = [f for f in indicator_rows.FIELDS if f != "added_at"] + ["revoked"]
+    return sorted(SharedIndicator.objects.values_list(*columns))
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+def test_copy_writes_the_rows_bulk_create_writes(alice, bob, charlie, monkeypatch):
+    monkeypatch.setattr(importer, "INDICATOR_BATCH", 7)   # several batches
+    data = bundle(varied(40))
+    # An id bob's State holds already: alice's copy moves to her own namespace either way.
+    run(bob, bundle([indicator(3)]))
+    bob_rows = rows()
+    written = {}
+    for use_copy in (False, True):
+        monkeypatch.setattr(indicator_rows, "USE_COPY", use_copy)
+        summary = run(alice, data, default_tlp="amber")
+        written[use_copy] = (summary.as_dict(), [r for r in rows() if r not in bob_rows])
+        SharedIndicator.objects.filter(state=alice.state).delete()
+    assert written[True] == written[False]
+    summary, alice_rows = written[True]
+    assert summary["indicators_created"] == len(alice_rows) == 46
+    assert summary["indicators_merged"] == 1
+    # Attribution and TLP as before: alice's State, the marking's TLP; bob's row untouched.
+    assert {r[1] for r in alice_rows} == {alice.state_id}
+    assert {r[10] for r in alice_rows} == {"green", "red"}
+    assert bob_rows == [r for r in rows() if r[1] == bob.state_id]
+    # Written for alice's State only: her RED indicators stay hers, her GREEN ones are shared.
+    run(alice, data, default_tlp="amber")
+    for outsider in (bob, charlie):
+        seen = SharedIndicator.objects.for_user(outsider).filter(state=alice.state)
+        assert not seen.filter(tlp="red").exists() and seen.filter(tlp="green").exists()
+
+
+def test_failure_at_the_last_object_leaves_no_row(alice, monkeypatch):
+    monkeypatch.setattr(importer, "INDICATOR_BATCH", 10)
+    objects = [indicator(n) for n in range(99)] + [indicator(99, valid_from="yesterday")]
+    summary = run(alice, bundle(objects))
+    assert not summary.ok and [r.where for r in summary.rejected] == \
+        ["$.objects[99].valid_from"]
+    assert not SharedIndicator.objects.exists()
+
+
+def test_truncated_feed_after_many_batches_leaves_no_row(alice, monkeypatch):
+    monkeypatch.setattr(importer, "INDICATOR_BATCH", 10)
+    data = bundle([indicator(n) for n in range(100)])
+    with pytest.raises(FormatError):
+        run(alice, data[:-40], on_invalid="skip")
+    assert not SharedIndicator.objects.exists()
+
+
+def test_skip_writes_every_valid_row(alice, bob):
+    objects = [indicator(n) for n in range(30)]
+    objects[17] = indicator(17, pattern=5)
+    summary = run(alice, bundle(objects), on_invalid="skip")
+    assert (summary.indicators_created, summary.rejected_total) == (29, 1)
+    assert SharedIndicator.objects.filter(state=alice.state).count() == 29
+    assert not SharedIndicator.objects.for_user(bob).filter(tlp="red").exists()
+
+
+def _records(data: bytes, monkeypatch, scan: bool) -> list:
+    if not scan:
+        monkeypatch.setattr(stix, "_may_link", lambda stream: True)
+    try:
+        return list(stix.parse(io.BytesIO(data)))
+    except FormatError as exc:
+        return [("FormatError", str(exc))]
+    finally:
+        monkeypatch.undo()
+
+
+def test_skipped_first_pass_gives_the_same_records(monkeypatch):
+    inputs = [p.read_bytes() for p in sorted(FIXTURES.rglob("*.json"))]
+    inputs += [bundle(varied(20)), bundle([indicator(1)])[:-5], b"[" + json.dumps(
+        indicator(2)).encode() + b"]"]
+    assert len(inputs) > 10
+    for data in inputs:
+        assert _records(data, monkeypatch, True) == _records(data, monkeypatch, False)
+
+
+def test_an_escaped_link_type_is_still_seen(monkeypatch):
+    incident = {"type": "incident", "spec_version": "2.1",
+                "id": "incident--6f1b9d1e-5a4c-4d55-9a34-8c2f0f6c2b71", "name": "Hijack",
+                "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z"}
+    link = {"type": "relationship", "spec_version": "2.1",
+            "id": "relationship--1f1b9d1e-5a4c-4d55-9a34-8c2f0f6c2b71",
+            "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
+            "relationship_type": "indicates", "source_ref": indicator(1)["id"],
+            "target_ref": incident["id"]}
+    data = bundle([indicator(1), link, incident])
+    escaped = data.replace(b'"relationship"', b'"rel\\u0061tionship"') \
+        .replace(b'"incident"', b'"\\u0069ncident"')
+    assert b'"relationship"' not in escaped and b'"incident"' not in escaped
+    records = list(stix.parse(io.BytesIO(escaped)))
+    assert [type(r).__name__ for r in records] == ["ReportRecord"]
+    assert records[0].indicators == [("ipv4", "10.0.0.1")]
+    assert records == _records(escaped, monkeypatch, False)
+
+
+def test_dotted_quads_skip_normalise_only_when_it_would_return_them():
+    octets = ["0", "00", "1", "01", "9", "10", "099", "99", "100", "199", "200", "249", "250",
+              "255", "256", "300", "\u0661", "-1", "+1", " 1", "1 ", "0x1", ""]
+    fast = 0
+    for a in octets:
+        for b in ("0", "255", "01", "256"):
+            for c in octets:
+                for d in ("1", "25", "250", "255", "256", "1\n", "\u0662"):
+                    value = f"{a}.{b}.{c}.{d}"
+                    try:
+                        expected = normalise("ipv4", value)
+                    except IndicatorError:
+                        expected = None
+                    if importer._DOTTED_QUAD.fullmatch(value):
+                        fast += 1
+                        assert expected == value
+    assert fast > 500
+
+
+def test_objects_are_built_as_json_reads_them():
+    for path in sorted(FIXTURES.rglob("*.json")):
+        try:
+            document = json.loads(path.read_bytes())
+        except ValueError:
+            continue
+        items = document.get("objects") if isinstance(document, dict) else document
+        if isinstance(items, list) and items:
+            built = [obj for _where, obj in stix._objects(io.BytesIO(path.read_bytes()))]
+            assert built == items, path.name
+
+
+def test_depth_cap_counts_as_before():
+    def nested(depth: int) -> bytes:
+        inner = b'{"a": ' * (depth - 1) + b"{}" + b"}" * (depth - 1)
+        return b'{"type": "bundle", "objects": [' + inner + b"]}"
+    assert len(list(stix._objects(io.BytesIO(nested(64))))) == 1
+    with pytest.raises(FormatError, match=r"^\$\.objects\[0\]: the JSON nests deeper"):
+        list(stix._objects(io.BytesIO(nested(65))))
