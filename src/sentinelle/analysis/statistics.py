@@ -60,9 +60,6 @@ from typing import Any
 from django.conf import settings
 from django.db.models import (
     Count,
-    DurationField,
-    Exists,
-    ExpressionWrapper,
     F,
     FloatField,
     IntegerField,
@@ -76,7 +73,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest
 
 from sentinelle.analysis import statistics_groups
-from sentinelle.analysis.percentiles import percentiles
+from sentinelle.analysis.percentiles import response_times
 from sentinelle.core.models import MemberState
 from sentinelle.core.models.states import ADMIN_REGIONS, ITU_D_REGIONS
 from sentinelle.incidents.models import (
@@ -90,7 +87,6 @@ from sentinelle.incidents.models import (
     Status,
     SummaryLine,
     SummaryReturn,
-    Transition,
 )
 
 __all__ = [
@@ -338,18 +334,6 @@ def _table(keys: list[tuple[Any, str, str]], reported: dict, returns: dict,
     return out
 
 
-def _response_times(reports: QuerySet[Incident], to_status: str, n: int) -> dict[str, Any]:
-    first = Transition.objects.filter(incident_id=OuterRef("pk"), to_status=to_status) \
-        .order_by("at").values("at")[:1]
-    # Which reports reached the status: EXISTS in WHERE (a semi-join), so that the correlated
-    # "first transition" subquery runs once per such report (for the delay), not twice.
-    reached = Transition.objects.filter(incident_id=OuterRef("pk"), to_status=to_status)
-    annotated = reports.filter(Exists(reached), submitted_at__isnull=False).annotate(
-        delay=ExpressionWrapper(Subquery(first) - F("submitted_at"),
-                                output_field=DurationField()))
-    return percentiles(annotated, "delay", n)
-
-
 # --- the service -------------------------------------------------------------------------------
 
 def compute(flt: StatsFilter, *, include_summary_returns: bool = True,
@@ -418,9 +402,12 @@ def _compute(flt: StatsFilter, include_summary_returns: bool, scope: QuerySet[In
 
     totals = g.totals()
     stats.totals = _totals(totals, lines)
-    stats.time_to_acknowledge = _response_times(reports, Status.ACKNOWLEDGED,
-                                                totals["acknowledged"])
-    stats.time_to_close = _response_times(reports, Status.CLOSED, totals["closed"])
+    # Both response times from grouped queries (on PostgreSQL the statement that counted the
+    # reports reaching each status gave them), none for a status not reached.
+    times = g.times if g.times is not None else response_times(
+        reports, {Status.ACKNOWLEDGED: totals["acknowledged"], Status.CLOSED: totals["closed"]})
+    stats.time_to_acknowledge = times[Status.ACKNOWLEDGED]
+    stats.time_to_close = times[Status.CLOSED]
     if with_shares:
         stats.shares = _all_shares(g, lines, categories, classes, types, stats)
         if scope is None and evidence_scope is None:

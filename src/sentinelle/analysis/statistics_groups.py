@@ -20,9 +20,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 
+from sentinelle.analysis.percentiles import reached_by_state
 from sentinelle.core.models import MemberState
 from sentinelle.incidents.models import Evidence, Incident, RsitType, Status, Transition
 
@@ -42,6 +44,8 @@ class Groups:
     months: list[dict[str, Any]]
     # {"with_evidence" | "time_to_acknowledge" | "time_to_close": {State pk: reports}}
     reached: dict[str, dict[int, int]]
+    # {status: count, median_hours, p90_hours} when the same statement gave them (PostgreSQL).
+    times: dict[str, dict[str, Any]] | None = None
 
     # --- tables --------------------------------------------------------------------------------
     def grouped(self, key: str, once: bool = False) -> dict:
@@ -184,10 +188,17 @@ def load(reports: QuerySet[Incident], evidence_scope: QuerySet[Evidence] | None)
         return dict(reports.filter(condition).order_by().values("state_id")
                     .annotate(n=Count("pk")).values_list("state_id", "n"))
 
-    return Groups(fine=fine, flags=flags, months=months, reached={
+    statuses = [Status.ACKNOWLEDGED, Status.CLOSED]
+    if connection.vendor == "postgresql":
+        # The reports that reached each status per State and the response times' percentiles
+        # from one statement: the transitions table is read once, not three times.
+        times, per_state = reached_by_state(reports, statuses)
+    else:
+        times, per_state = None, {status: by_state(reached(status)) for status in statuses}
+    return Groups(fine=fine, flags=flags, months=months, times=times, reached={
         "with_evidence": by_state(Q(Exists(files))),
-        "time_to_acknowledge": by_state(reached(Status.ACKNOWLEDGED)),
-        "time_to_close": by_state(reached(Status.CLOSED))})
+        "time_to_acknowledge": per_state[Status.ACKNOWLEDGED],
+        "time_to_close": per_state[Status.CLOSED]})
 
 
 def _cluster():

@@ -24,7 +24,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
@@ -46,7 +48,7 @@ from sentinelle.incidents.models import (
     Transition,
 )
 
-__all__ = ["FORMAT", "fingerprint", "forget", "is_closed", "kept"]
+__all__ = ["FORMAT", "fingerprint", "fingerprints", "forget", "is_closed", "kept", "prefetched"]
 
 logger = logging.getLogger(__name__)
 
@@ -82,38 +84,66 @@ def _row_hash(model: type[models.Model], alias: str) -> str:
 def fingerprint(year: int) -> str:
     """The fingerprint of everything ``compute(StatsFilter(year=year))`` reads (module
     docstring), in one query."""
+    return fingerprints([year])[year]
 
+
+def fingerprints(years: Iterable[int]) -> dict[int, str]:
+    """{year: ``fingerprint(year)``} of several years in one statement: each table is read
+    once for all of them (grouped by year), not once per year, and the reference tables once."""
+    years = sorted(set(years))
+    if not years:
+        return {}
     if connection.vendor != "postgresql":
         connection.ensure_connection()
         connection.connection.create_function("sentinelle_h48", 1, _h48, deterministic=True)
     t = {m: connection.ops.quote_name(m._meta.db_table)
          for m in (Incident, Transition, Evidence, LinkedReport, SummaryReturn, SummaryLine,
                    MemberState, Category, RsitClass, RsitType)}
-    in_year = "i.started_at >= %s AND i.started_at < %s"
-    year_args = [dt.datetime(year, 1, 1, tzinfo=dt.UTC), dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)]
-    joined = f"JOIN {t[Incident]} i ON i.id = x.incident_id WHERE {in_year}"
-    parts: list[tuple[type[models.Model], str, list[Any]]] = [
-        (Incident, f"FROM {t[Incident]} x WHERE {in_year.replace('i.', 'x.')}", year_args),
-        (Transition, f"FROM {t[Transition]} x {joined}", year_args),
-        (Evidence, f"FROM {t[Evidence]} x {joined}", year_args),
-        (LinkedReport, f"FROM {t[LinkedReport]} x {joined}", year_args),
-        (SummaryReturn, f"FROM {t[SummaryReturn]} x WHERE x.year = %s", [year]),
-        (SummaryLine, f"FROM {t[SummaryLine]} x JOIN {t[SummaryReturn]} r "
-                      "ON r.id = x.summary_id WHERE r.year = %s", [year]),
-        *((model, f"FROM {t[model]} x", []) for model in (MemberState, Category, RsitClass,
-                                                            RsitType)),
+    # A report's year is that of started_at in UTC (statistics.counted_incidents): a CASE over
+    # the years' UTC ranges, inside one range the started_at index serves.
+    bounds = [dt.datetime(y, 1, 1, tzinfo=dt.UTC) for y in (*years, years[-1] + 1)]
+    case = "CASE " + " ".join("WHEN i.started_at < %s THEN " + str(int(y)) for y in years) + \
+        " END"
+    case_args = bounds[1:]
+    in_years = "i.started_at >= %s AND i.started_at < %s"
+    range_args = [bounds[0], bounds[-1]]
+    joined = f"JOIN {t[Incident]} i ON i.id = x.incident_id WHERE {in_years}"
+    listed = ", ".join("%s" for _y in years)
+    parts: list[tuple[type[models.Model], str, str, list[Any]]] = [
+        (Incident, case, f"FROM {t[Incident]} i WHERE {in_years}", [*case_args, *range_args]),
+        (Transition, case, f"FROM {t[Transition]} x {joined}", [*case_args, *range_args]),
+        (Evidence, case, f"FROM {t[Evidence]} x {joined}", [*case_args, *range_args]),
+        (LinkedReport, case, f"FROM {t[LinkedReport]} x {joined}", [*case_args, *range_args]),
+        (SummaryReturn, "x.year", f"FROM {t[SummaryReturn]} x WHERE x.year IN ({listed})",
+         years),
+        (SummaryLine, "r.year", f"FROM {t[SummaryLine]} x JOIN {t[SummaryReturn]} r "
+                                f"ON r.id = x.summary_id WHERE r.year IN ({listed})", years),
+        *((model, "0", f"FROM {t[model]} x", []) for model in (MemberState, Category, RsitClass,
+                                                             RsitType)),
     ]
     selects, args = [], []
-    for model, tail, tail_args in parts:
-        # Count and hash sum in one pass over each table.
-        selects.append(f"(SELECT CAST(COUNT(*) AS TEXT) || ':' || "
-                       f"CAST(COALESCE(SUM({_row_hash(model, 'x')}), 0) AS TEXT) {tail})")
+    for n, (model, year_sql, tail, tail_args) in enumerate(parts):
+        # Count and hash sum per year in one pass over each table (the incidents' alias is i).
+        alias = "i" if model is Incident else "x"
+        # Only table names and SQL of this module are formatted in; the values are parameters.
+        selects.append(f"SELECT {n}, g.y, COUNT(*), COALESCE(SUM(g.h), 0) FROM "  # noqa: S608
+                       f"(SELECT {year_sql} AS y, {_row_hash(model, alias)} AS h {tail}) g "
+                       "GROUP BY g.y")
         args += tail_args
     with connection.cursor() as cur:
-        cur.execute("SELECT " + ", ".join(selects), args)
-        values = cur.fetchone()
-    return f"{FORMAT}/{sentinelle.__version__}/" + hashlib.sha256(
-        "|".join(str(v) for v in values).encode()).hexdigest()
+        cur.execute(" UNION ALL ".join(selects), args)
+        found = {(part, year): f"{count}:{int(total)}" for part, year, count, total in
+                 cur.fetchall()}
+    out = {}
+    for year in years:
+        values = [found.get((n, 0 if model in _REFERENCE else year), "0:0")
+                  for n, (model, *_rest) in enumerate(parts)]
+        out[year] = f"{FORMAT}/{sentinelle.__version__}/" + hashlib.sha256(
+            "|".join(values).encode()).hexdigest()
+    return out
+
+
+_REFERENCE = (MemberState, Category, RsitClass, RsitType)
 
 
 def _language() -> str:
@@ -155,11 +185,30 @@ def _decode(year: int, payload: str) -> Any:
     return Stats(filter=StatsFilter(year=year), **_unpack(json.loads(payload)))
 
 
+# Fingerprints taken ahead for one piece of work (``prefetched``): {year: fingerprint}.
+_AHEAD: ContextVar[dict[int, str] | None] = ContextVar("sentinelle_fingerprints", default=None)
+
+
+@contextmanager
+def prefetched(years: Iterable[int]) -> Iterator[None]:
+    """Within the block, ``kept`` uses fingerprints of the closed ``years`` taken on entry in
+    one statement (a Council report reads five years: one pass over each table instead of one
+    per year). Safe because a fingerprint is always taken before the figures are computed: a
+    change after entry leaves an older fingerprint kept with the newer figures at worst, so
+    the next read outside the block recomputes; never newer fingerprints on older figures."""
+    token = _AHEAD.set(fingerprints(y for y in years if is_closed(y)))
+    try:
+        yield
+    finally:
+        _AHEAD.reset(token)
+
+
 def kept(year: int, fresh: Callable[[], Any]) -> Any:
     """The statistics of closed ``year`` (``fresh()`` computes them with shares and without
     year-over-year): the kept copy if its fingerprint still matches, else ``fresh()``, kept."""
     language = _language()
-    current = fingerprint(year)
+    ahead = _AHEAD.get()
+    current = ahead[year] if ahead and year in ahead else fingerprint(year)
     row = KeptStatistics.objects.filter(year=year, language=language).first()
     if row is not None and row.fingerprint == current:
         return _decode(year, row.payload)

@@ -12,7 +12,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from sentinelle.analysis import stats_store
 from sentinelle.reports import content, render
+from sentinelle.reports.content.common import TREND_YEARS
 from sentinelle.reports.options import ReportOptions
 
 
@@ -24,7 +26,10 @@ class Produced:
 
 
 def produce(options: ReportOptions) -> Produced:
-    doc = content.build(options)
+    # The report reads the statistics of its year and the trend's earlier years: the closed
+    # ones' fingerprints are taken together, one pass over each table (stats_store).
+    with stats_store.prefetched(range(options.year - TREND_YEARS + 1, options.year + 1)):
+        doc = content.build(options)
     return Produced(document=render.RENDERERS[options.fmt](doc), annex=render.csv_bytes(doc),
                     headings=doc.headings())
 
