@@ -89,7 +89,8 @@ def fingerprint(year: int) -> str:
 
 def fingerprints(years: Iterable[int]) -> dict[int, str]:
     """{year: ``fingerprint(year)``} of several years in one statement: each table is read
-    once for all of them (grouped by year), not once per year, and the reference tables once."""
+    once for all of them (aggregates filtered by year), not once per year, and the reference
+    tables once."""
     years = sorted(set(years))
     if not years:
         return {}
@@ -100,47 +101,55 @@ def fingerprints(years: Iterable[int]) -> dict[int, str]:
          for m in (Incident, Transition, Evidence, LinkedReport, SummaryReturn, SummaryLine,
                    MemberState, Category, RsitClass, RsitType)}
     # A report's year is that of started_at in UTC (statistics.counted_incidents): a CASE over
-    # the years' UTC ranges, inside one range the started_at index serves.
+    # the years' UTC ranges. The years' incidents are read once (the CTE "inc", the
+    # started_at index serving the range) and the other tables join it for their year.
     bounds = [dt.datetime(y, 1, 1, tzinfo=dt.UTC) for y in (*years, years[-1] + 1)]
     case = "CASE " + " ".join("WHEN i.started_at < %s THEN " + str(int(y)) for y in years) + \
         " END"
-    case_args = bounds[1:]
-    in_years = "i.started_at >= %s AND i.started_at < %s"
-    range_args = [bounds[0], bounds[-1]]
-    joined = f"JOIN {t[Incident]} i ON i.id = x.incident_id WHERE {in_years}"
-    listed = ", ".join("%s" for _y in years)
-    parts: list[tuple[type[models.Model], str, str, list[Any]]] = [
-        (Incident, case, f"FROM {t[Incident]} i WHERE {in_years}", [*case_args, *range_args]),
-        (Transition, case, f"FROM {t[Transition]} x {joined}", [*case_args, *range_args]),
-        (Evidence, case, f"FROM {t[Evidence]} x {joined}", [*case_args, *range_args]),
-        (LinkedReport, case, f"FROM {t[LinkedReport]} x {joined}", [*case_args, *range_args]),
-        (SummaryReturn, "x.year", f"FROM {t[SummaryReturn]} x WHERE x.year IN ({listed})",
-         years),
-        (SummaryLine, "r.year", f"FROM {t[SummaryLine]} x JOIN {t[SummaryReturn]} r "
-                                f"ON r.id = x.summary_id WHERE r.year IN ({listed})", years),
-        *((model, "0", f"FROM {t[model]} x", []) for model in (MemberState, Category, RsitClass,
-                                                             RsitType)),
-    ]
-    selects, args = [], []
-    for n, (model, year_sql, tail, tail_args) in enumerate(parts):
-        # Count and hash sum per year in one pass over each table (the incidents' alias is i).
-        alias = "i" if model is Incident else "x"
-        # Only table names and SQL of this module are formatted in; the values are parameters.
-        selects.append(f"SELECT {n}, g.y, COUNT(*), COALESCE(SUM(g.h), 0) FROM "  # noqa: S608
-                       f"(SELECT {year_sql} AS y, {_row_hash(model, alias)} AS h {tail}) g "
-                       "GROUP BY g.y")
-        args += tail_args
+    materialized = "MATERIALIZED " if connection.vendor == "postgresql" else ""
+    # Only table names and SQL of this module are formatted in; the values are parameters.
+    cte = (f"WITH inc AS {materialized}(SELECT i.id, {case} AS y, "  # noqa: S608
+           f"{_row_hash(Incident, 'i')} AS h "
+           f"FROM {t[Incident]} i WHERE i.started_at >= %s AND i.started_at < %s) ")
+    cte_args = [*bounds[1:], bounds[0], bounds[-1]]
+    in_years = f"IN ({', '.join('%s' for _y in years)})"
+    rows_of = {
+        Incident: "SELECT y, h FROM inc",
+        SummaryReturn: _rows("x.year", SummaryReturn, t, f"WHERE x.year {in_years}"),
+        SummaryLine: _rows("r.year", SummaryLine, t, f"JOIN {t[SummaryReturn]} r "
+                           f"ON r.id = x.summary_id WHERE r.year {in_years}"),
+        **{model: _rows("inc.y", model, t, "JOIN inc ON inc.id = x.incident_id")
+           for model in (Transition, Evidence, LinkedReport)},
+        **{model: _rows("0", model, t, "") for model in _REFERENCE},
+    }
+    parts: list[tuple[type[models.Model], str, list[Any]]] = [
+        (model, rows_of[model], years if model in (SummaryReturn, SummaryLine) else [])
+        for model in t]
+    selects, args = [], list(cte_args)
+    for n, (model, rows_sql, part_args) in enumerate(parts):
+        # Count and hash sum of each year in one pass over each table, as aggregates filtered
+        # by year (one row, no GROUP BY: no sort of the rows); a reference table's figures are
+        # the same for every year.
+        per_year = ", ".join(
+            "COUNT(*), COALESCE(SUM(g.h), 0)" if model in _REFERENCE else
+            f"COUNT(*) FILTER (WHERE g.y = {int(y)}), "
+            f"COALESCE(SUM(g.h) FILTER (WHERE g.y = {int(y)}), 0)" for y in years)
+        selects.append(f"SELECT {n}, {per_year} FROM ({rows_sql}) g")  # noqa: S608
+        args += part_args
     with connection.cursor() as cur:
-        cur.execute(" UNION ALL ".join(selects), args)
-        found = {(part, year): f"{count}:{int(total)}" for part, year, count, total in
-                 cur.fetchall()}
+        cur.execute(cte + " UNION ALL ".join(selects), args)
+        rows = {row[0]: row[1:] for row in cur.fetchall()}
     out = {}
-    for year in years:
-        values = [found.get((n, 0 if model in _REFERENCE else year), "0:0")
-                  for n, (model, *_rest) in enumerate(parts)]
+    for k, year in enumerate(years):
+        values = [f"{rows[n][2 * k]}:{int(rows[n][2 * k + 1])}" for n in range(len(parts))]
         out[year] = f"{FORMAT}/{sentinelle.__version__}/" + hashlib.sha256(
             "|".join(values).encode()).hexdigest()
     return out
+
+
+def _rows(year_sql: str, model: type[models.Model], t: dict, tail: str) -> str:
+    """SQL of a table's rows as (year, row hash), the table aliased x."""
+    return f"SELECT {year_sql} AS y, {_row_hash(model, 'x')} AS h FROM {t[model]} x {tail}"  # noqa: S608
 
 
 _REFERENCE = (MemberState, Category, RsitClass, RsitType)
