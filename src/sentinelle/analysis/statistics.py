@@ -95,6 +95,7 @@ __all__ = [
     "TABLES",
     "Stats",
     "StatsFilter",
+    "catalogue_labels",
     "compute",
     "counted_incidents",
     "small_count_threshold",
@@ -109,6 +110,14 @@ ROW_KEYS = ("key", "label", "incidents", "reported", "from_summary_returns", "us
 # The tables of a Stats, in display order.
 TABLES = ("by_category", "by_rsit_class", "by_rsit_type", "by_itu_d_region", "by_admin_region",
           "by_state", "by_month", "by_severity", "by_status", "by_channel")
+
+
+def catalogue_labels() -> list[str]:
+    """Every label a Stats takes from the translation catalogue (the rest come from the
+    database: categories, RSIT classes and types, State names), in the active language. Kept
+    statistics are keyed by them (``stats_store``): a new translation recomputes a kept year."""
+    return [str(label) for choices in (Severity.choices, Status.choices, Channel.choices,
+                                       ITU_D_REGIONS, ADMIN_REGIONS) for _key, label in choices]
 
 
 def small_count_threshold() -> int:

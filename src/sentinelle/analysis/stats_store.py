@@ -53,7 +53,8 @@ __all__ = ["FORMAT", "fingerprint", "fingerprints", "forget", "is_closed", "kept
 logger = logging.getLogger(__name__)
 
 # Raise when what compute() returns changes shape or meaning: every kept year is then stale.
-FORMAT = 1
+# 2: the kept fingerprint ends with the key of the catalogue's labels.
+FORMAT = 2
 
 _INT_KEYS = "\u0000int"
 
@@ -155,6 +156,19 @@ def _rows(year_sql: str, model: type[models.Model], t: dict, tail: str) -> str:
 _REFERENCE = (MemberState, Category, RsitClass, RsitType)
 
 
+def _labels_key() -> str:
+    """A hash of the catalogue's labels in the active language (``catalogue_labels``)."""
+    from sentinelle.analysis.statistics import catalogue_labels
+
+    return hashlib.blake2b("\x1f".join(catalogue_labels()).encode(), digest_size=8).hexdigest()
+
+
+def _reason(kept_fingerprint: str, data: str) -> str:
+    if kept_fingerprint.rsplit("/", 1)[0] == data:
+        return "the translations of its labels changed since its statistics were kept"
+    return "the data of the year changed since its statistics were kept"
+
+
 def _language() -> str:
     return translation.get_language() or settings.LANGUAGE_CODE
 
@@ -217,7 +231,10 @@ def kept(year: int, fresh: Callable[[], Any]) -> Any:
     year-over-year): the kept copy if its fingerprint still matches, else ``fresh()``, kept."""
     language = _language()
     ahead = _AHEAD.get()
-    current = ahead[year] if ahead and year in ahead else fingerprint(year)
+    data = ahead[year] if ahead and year in ahead else fingerprint(year)
+    # The kept rows hold labels translated by the catalogue: keyed by them too, so that a new
+    # translation alone (no change to the year's data) recomputes the year.
+    current = f"{data}/{_labels_key()}"
     row = KeptStatistics.objects.filter(year=year, language=language).first()
     if row is not None and row.fingerprint == current:
         return _decode(year, row.payload)
@@ -238,7 +255,7 @@ def kept(year: int, fresh: Callable[[], Any]) -> Any:
                         "year": year, "language": language, "fingerprint": row.fingerprint,
                         "computed_at": row.computed_at}, after={
                         "year": year, "language": language, "fingerprint": current,
-                        "reason": "the data of the year changed since its statistics were kept"})
+                        "reason": _reason(row.fingerprint, data)})
     except (IntegrityError, DatabaseError):  # another process kept it first, or read-only
         logger.warning("statistics of %s not kept", year, exc_info=True)
     return stats
