@@ -68,29 +68,31 @@ def reached_by_state(reports: QuerySet, statuses: list[str]) -> tuple[
     """PostgreSQL only, one statement: ({status: count, median and p90 in hours}, {status:
     {State pk: reports that reached it}}) over the submitted ``reports``, a status counting a
     report once however many transitions to it the report had. The reports' first transitions
-    are found once (a materialised CTE) and both groupings read them."""
-    times = {status: dict(_NONE) for status in statuses}
+    are found once (a materialised CTE) and both the counts and the percentiles read them."""
     reached: dict[str, dict[int, int]] = {status: {} for status in statuses}
+    values: list = []
     sql, params = _first_delays(reports, statuses).query.sql_with_params()
+    # Percentiles as aggregates filtered by status (no GROUP BY, so no sort of the rows by
+    # status before the percentiles' own sort); the counts per status and State hashed.
+    pct = ", ".join(f"PERCENTILE_CONT({f}) WITHIN GROUP (ORDER BY d.\"delay\") "
+                    f"FILTER (WHERE d.\"reached\" = %s)" for _s in statuses for f in (0.5, 0.9))
     with connection.cursor() as cur:
-        cur.execute(_GROUPED % sql, params)
-        for status, state, n, median, p90 in cur.fetchall():
-            if state is None:
-                times[status] = {"count": n, "median_hours": _hours(median),
-                                 "p90_hours": _hours(p90)}
+        # Only Django's compiled SQL is formatted in; the values are parameters.
+        cur.execute(f"WITH d AS MATERIALIZED ({sql}) "  # noqa: S608
+                    'SELECT d."reached", d."state_id", COUNT(*), NULL FROM d '
+                    'GROUP BY d."reached", d."state_id" UNION ALL '
+                    f"SELECT NULL, NULL, NULL, ARRAY[{pct}] FROM d",
+                    [*params, *(s for s in statuses for _f in (0.5, 0.9))])
+        for status, state, n, found in cur.fetchall():
+            if status is None:
+                values = found
             else:
                 reached[status][state] = n
+    times = {status: {"count": sum(reached[status].values()),
+                      "median_hours": _hours(values[2 * k]),
+                      "p90_hours": _hours(values[2 * k + 1])} if reached[status] else dict(_NONE)
+             for k, status in enumerate(statuses)}
     return times, reached
-
-
-# The rows of _first_delays grouped twice: by status and State (counts), by status
-# (percentiles). The State's pk is never NULL, so a NULL marks a row of the second grouping.
-_GROUPED = ('WITH d AS MATERIALIZED (%s) '
-            'SELECT d."reached", d."state_id", COUNT(*), NULL::interval, NULL::interval FROM d '
-            'GROUP BY d."reached", d."state_id" UNION ALL '
-            'SELECT d."reached", NULL, COUNT(*), '
-            'PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY d."delay"), '
-            'PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY d."delay") FROM d GROUP BY d."reached"')
 
 
 class _PercentileCont(Aggregate):
