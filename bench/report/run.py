@@ -220,20 +220,47 @@ def has_store() -> bool:
     return True
 
 
-NOT_RUN = (float("nan"), float("nan"), float("nan"))
+NOT_RUN = (float("nan"), float("nan"), float("nan"), float("nan"))
+_BACKEND: list[int] = []
 
 
-def measure(step, memory: bool = True) -> tuple[float, float, float]:
-    started, cpu = time.perf_counter(), time.process_time()
+def server_cpu() -> float:
+    """CPU seconds (user + system) of this connection's PostgreSQL backend so far, read from
+    /proc (PostgreSQL on this machine); NaN when it cannot be read. Parallel workers' CPU is not
+    in it: --serial turns them off so that it is all of PostgreSQL's CPU for the step."""
+    from django.db import connection
+
+    if not _BACKEND:
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            _BACKEND.append(cur.fetchone()[0])
+    try:
+        with open(f"/proc/{_BACKEND[0]}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(step, memory: bool = True) -> tuple[float, float, float, float]:
+    """(wall seconds, peak MiB, this process's CPU, the PostgreSQL backend's CPU)."""
+    started, cpu, srv = time.perf_counter(), time.process_time(), server_cpu()
     step()
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    srv = server_cpu() - srv
     if not memory:
-        return seconds, float("nan"), cpu
+        return seconds, float("nan"), cpu, srv
     tracemalloc.start()
     step()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return seconds, peak / 2**20, cpu
+    return seconds, peak / 2**20, cpu, srv
+
+
+def cpu_ratio(step: tuple, floor_step: tuple) -> float:
+    """A step's CPU (this process's and PostgreSQL's backend's) over the floor's: unlike the
+    wall times, it hardly moves with the load of a shared machine."""
+    return (step[2] + step[3]) / (floor_step[2] + floor_step[3])
 
 
 def main() -> None:
@@ -249,6 +276,9 @@ def main() -> None:
                         help="one untraced run of each step (no memory figure), no PDF, and no "
                              "warm run when the code has no store of closed years (before "
                              "issue 17 warm and cold are the same)")
+    parser.add_argument("--serial", action="store_true",
+                        help="no parallel query workers (max_parallel_workers_per_gather = 0), "
+                             "so that the backend's CPU is all of PostgreSQL's CPU for a step")
     parser.add_argument("--profile", type=int, default=0, metavar="LINES",
                         help="also print cProfile's top LINES of a cold and a warm html report")
     args = parser.parse_args()
@@ -263,6 +293,12 @@ def main() -> None:
         except Exception:  # noqa: BLE001 - absent: create it
             recreate(args.database_url)
     setup(args.database_url)
+    if args.serial:
+        from django.db import connection
+
+        with connection.cursor() as cur:
+            cur.execute("SET max_parallel_workers_per_gather = 0")
+    server_cpu()   # find the backend before the first measure
     # Warm: imports, fonts, templates (--quick: a year without data, the same code paths).
     report("html", year=YEAR + 4 if args.quick else YEAR)()
     results = {}
@@ -270,7 +306,8 @@ def main() -> None:
     # "cpu" is this process's CPU (Django, psycopg, templates, charts), not PostgreSQL's.
     print(f"{'incidents':>10} {'load s':>8} {'floor s':>8} {'cold s':>8} {'cold cpu':>8} "
           f"{'warm s':>8} {'warm cpu':>8} {'html MiB':>9} {'pdf s':>8} {'pdf MiB':>8} "
-          f"{'cold/fl':>7} {'warm/fl':>7}", flush=True)
+          f"{'cold/fl':>7} {'warm/fl':>7} {'fl srv':>7} {'cold srv':>8} {'warm srv':>8} "
+          f"{'cold/fl cpu':>11} {'warm/fl cpu':>11}", flush=True)
     for n in sizes:
         t0 = time.perf_counter()
         if not (args.reuse and loaded(n)):
@@ -286,7 +323,9 @@ def main() -> None:
         results[n] = row
         print(f"{n:>10} {load:>8.1f} {row[0][0]:>8.2f} {row[1][0]:>8.2f} {row[1][2]:>8.2f} "
               f"{row[2][0]:>8.2f} {row[2][2]:>8.2f} {row[2][1]:>9.1f} {row[3][0]:>8.2f} "
-              f"{row[3][1]:>8.1f} {row[1][0] / row[0][0]:>6.1f}× {row[2][0] / row[0][0]:>6.1f}×",
+              f"{row[3][1]:>8.1f} {row[1][0] / row[0][0]:>6.1f}× {row[2][0] / row[0][0]:>6.1f}× "
+              f"{row[0][3]:>7.2f} {row[1][3]:>8.2f} {row[2][3]:>8.2f} "
+              f"{cpu_ratio(row[1], row[0]):>10.1f}× {cpu_ratio(row[2], row[0]):>10.1f}×",
               flush=True)
         if args.profile:
             print(f"--- profile, html cold, {n:,} incidents", flush=True)
