@@ -13,9 +13,15 @@ incidents that started in the year (every column, every status, so a late report
 amendment, a withdrawal, a deletion or a bulk ``UPDATE`` that bypasses ``save()`` and signals
 all change it), their transitions, evidence files and links, the year's summary returns and
 their lines, and the reference tables (States, categories, RSIT classes and types) — as a count
-and a sum of 64-bit hashes of each row's text per table, plus the code's version. Each read of
+and a sum of 64-bit hashes of each row's text per table, plus the code's version. The kept
+figures also hold labels translated by the catalogue (severities, statuses, channels, regions;
+the other labels come from the reference tables): the kept fingerprint ends with a hash of
+those labels in the row's language, so a new translation recomputes the year too. Each read of
 a kept year compares it; a different fingerprint recomputes the year, replaces the kept copy and
-writes an audit entry (``analysis.statistics.recomputed``) naming the year.
+writes an audit entry (``analysis.statistics.recomputed``) naming the year and why.
+
+``fingerprints`` takes several years' in one statement (each table read once for all of them);
+a Council report takes its five years' that way on entry (``prefetched``).
 """
 
 from __future__ import annotations
@@ -216,9 +222,10 @@ _AHEAD: ContextVar[dict[int, str] | None] = ContextVar("sentinelle_fingerprints"
 def prefetched(years: Iterable[int]) -> Iterator[None]:
     """Within the block, ``kept`` uses fingerprints of the closed ``years`` taken on entry in
     one statement (a Council report reads five years: one pass over each table instead of one
-    per year). Safe because a fingerprint is always taken before the figures are computed: a
-    change after entry leaves an older fingerprint kept with the newer figures at worst, so
-    the next read outside the block recomputes; never newer fingerprints on older figures."""
+    per year). Safe for the same reason as one fingerprint per read: it is taken before the
+    figures are computed, so a change after entry leaves at worst an older fingerprint kept
+    with newer figures, which the next read recomputes; never a newer fingerprint on older
+    figures."""
     token = _AHEAD.set(fingerprints(y for y in years if is_closed(y)))
     try:
         yield
