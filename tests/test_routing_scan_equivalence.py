@@ -102,9 +102,17 @@ def _params():
         yield pytest.param(name, files, overrides, id=name, marks=marks)
 
 
+@pytest.mark.parametrize("reader", ["compiled", "python"])
 @pytest.mark.parametrize(("name", "files", "overrides"), list(_params()))
-def test_scan_findings_unchanged(name, files, overrides):
+def test_scan_findings_unchanged(name, files, overrides, reader, monkeypatch):
+    """The same findings whether read_elements takes its compiled element path (the default
+    where `_mrt_accel` is built) or the pure-Python decoders (SENTINELLE_MRT_ACCEL=0)."""
     pytest.importorskip("sentinelle.observatory.routing.mrt")
+    from sentinelle.observatory.routing import mrt_accel
+
+    if reader == "compiled" and not mrt_accel.available():
+        pytest.skip("the compiled MRT reader is not built here")
+    monkeypatch.setenv(mrt_accel.ENV, "1" if reader == "compiled" else "0")
     got = run_scan(files, overrides)
     want = _expected(name)
     assert got["stats"] == want["stats"]

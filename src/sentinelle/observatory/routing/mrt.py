@@ -86,7 +86,8 @@ def iter_rows(path_or_stream: str | Path | IO[bytes], stats: ReadStats | None = 
 
 
 def read_elements(path_or_stream: str | Path | IO[bytes], *, collector: str = "",
-                  stats: ReadStats | None = None) -> Iterator[Element]:
+                  stats: ReadStats | None = None, compiled: bool | None = None
+                  ) -> Iterator[Element]:
     """Announcements ("A"), withdrawals ("W") and RIB entries ("B") of an MRT file, in file
     order. Routes whose prefix length exceeds the address family are dropped (and counted
     as malformed); RIB entries whose peer is not in a PEER_INDEX_TABLE get peer_ip ""."""
@@ -100,7 +101,7 @@ def read_elements(path_or_stream: str | Path | IO[bytes], *, collector: str = ""
     fp, name, close = open_input(path_or_stream)
     ctx = Context(stats, name)
     # the compiled element path (mrt_accel) takes the records it can, None for the others
-    fast = mrt_accel.element_reader(ctx, coll, source)
+    fast = mrt_accel.element_reader(ctx, coll, source, compiled)
     record = fast.record if fast is not None else None
     new = Element
     last = None

@@ -41,9 +41,11 @@ def renderer(ctx: Any) -> Any | None:
     return _mrt_accel.Renderer(ctx) if enabled() else None  # type: ignore[union-attr]
 
 
-def element_reader(ctx: Any, collector: str, source: str) -> Any | None:
+def element_reader(ctx: Any, collector: str, source: str, compiled: bool | None = None
+                   ) -> Any | None:
     """A `_mrt_accel.ElementReader` for one file's decoding Context (its elements carry
-    `collector` and `source`), or None for the Python path."""
-    if not enabled():
+    `collector` and `source`), or None for the Python path: as `enabled()` says, or as
+    `compiled` says when given (the fuzz target compares both whatever the environment)."""
+    if not (enabled() if compiled is None else compiled and available()):
         return None
     return _mrt_accel.ElementReader(ctx, collector, source)  # type: ignore[union-attr]
