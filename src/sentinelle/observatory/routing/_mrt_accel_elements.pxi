@@ -408,3 +408,49 @@ cdef class ElementReader:
         if out:
             stats.elements += len(out)
         return out
+
+
+# --------------------------------------------------------------------------- scanner helper
+
+cdef extern from "Python.h":
+    bint PyUnicode_CheckExact(object o)
+    bint PyUnicode_IS_ASCII(object o)
+    void* PyUnicode_DATA(object o)
+    Py_ssize_t PyUnicode_GET_LENGTH(object o)
+
+
+def v4_prefix_code(object prefix) -> int:
+    """(address << 6) | length for an IPv4 prefix in the text inet_ntoa prints ("a.b.c.d/n":
+    four decimal octets of at most 255 without leading zeros, a length of 0 to 32 without
+    sign or leading zero), else -1: what Scanner.feed_all's fast path accepts with
+    partition, inet_aton, inet_ntoa and int.from_bytes, in one call. Any other text (and
+    anything not a str) is -1, and the scanner reads it the general way."""
+    cdef const char* s
+    cdef Py_ssize_t n, i = 0, start
+    cdef int octet, parts = 0, length
+    cdef unsigned long long addr = 0
+    if not PyUnicode_CheckExact(prefix) or not PyUnicode_IS_ASCII(prefix):
+        return -1
+    s = <const char*>PyUnicode_DATA(prefix)
+    n = PyUnicode_GET_LENGTH(prefix)
+    while parts < 4:
+        start = i
+        octet = 0
+        while i < n and 48 <= s[i] <= 57 and i - start < 3:
+            octet = octet * 10 + s[i] - 48
+            i += 1
+        if i == start or octet > 255 or (i - start > 1 and s[start] == 48):
+            return -1
+        addr = (addr << 8) | <unsigned long long>octet
+        parts += 1
+        if i >= n or s[i] != (46 if parts < 4 else 47):  # "." between octets, then "/"
+            return -1
+        i += 1
+    start = i
+    length = 0
+    while i < n and 48 <= s[i] <= 57 and i - start < 2:
+        length = length * 10 + s[i] - 48
+        i += 1
+    if i != n or i == start or length > 32 or (i - start > 1 and s[start] == 48):
+        return -1
+    return <long long>((addr << 6) | <unsigned long long>length)

@@ -13,6 +13,7 @@ silently; `SENTINELLE_MRT_ACCEL=0` forces it (the tests and the benchmark compar
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 try:
@@ -20,7 +21,7 @@ try:
 except ImportError:  # not built (no C compiler at install): the Python reader does it all
     _mrt_accel = None
 
-__all__ = ["ENV", "available", "element_reader", "enabled", "renderer"]
+__all__ = ["ENV", "available", "element_reader", "enabled", "renderer", "v4_prefix_code"]
 
 ENV = "SENTINELLE_MRT_ACCEL"
 
@@ -49,3 +50,9 @@ def element_reader(ctx: Any, collector: str, source: str, compiled: bool | None 
     if not (enabled() if compiled is None else compiled and available()):
         return None
     return _mrt_accel.ElementReader(ctx, collector, source)  # type: ignore[union-attr]
+
+
+def v4_prefix_code() -> Callable[[object], int] | None:
+    """`_mrt_accel.v4_prefix_code` (canonical IPv4 prefix text -> (address << 6) | length,
+    else -1) for `Scanner.feed_all`, or None for its Python text parsing."""
+    return _mrt_accel.v4_prefix_code if enabled() else None  # type: ignore[union-attr]
