@@ -1,5 +1,9 @@
 # cython: language_level=3, boundscheck=True, wraparound=False, initializedcheck=True
-"""Compiled fast path of `sentinelle routing dump` for BGP4MP(_ET) UPDATE records.
+"""Compiled fast paths of `sentinelle routing dump` and of `read_elements` (`routing scan`)
+for BGP4MP(_ET) UPDATE and TABLE_DUMP_V2 RIB records.
+
+`ElementReader.record` (in _mrt_accel_elements.pxi) makes the `Element`s of the records
+`Renderer` takes, declining the same ones (the attribute walk, _mrt_accel_walk.pxi, is shared).
 
 `Renderer.record(raw, ts, typ, sub)` turns one framed BGP4MP or BGP4MP_ET MESSAGE record
 (subtypes 1, 4, 6, 7: no ADD-PATH) straight into its `bgpdump -m` lines, appended to an
