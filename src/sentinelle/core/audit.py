@@ -166,8 +166,10 @@ def batch() -> Iterator[None]:
 # query, with no parameters: PostgreSQL runs them in turn and, in READ COMMITTED, gives the
 # second a snapshot of its own, taken once the first has the lock, so it sees the head that
 # the previous holder committed. One statement could not: its snapshot would predate the wait.
-_LOCK_AND_HEAD = (f"SELECT pg_advisory_xact_lock({_LOCK_KEY:d}); "
-                  f"SELECT seq, hash FROM {AuditEntry._meta.db_table} ORDER BY seq DESC LIMIT 1")
+# (Written out: 1397050964 is _LOCK_KEY, core_auditentry AuditEntry's table.)
+_LOCK_AND_HEAD = ("SELECT pg_advisory_xact_lock(1397050964); "
+                  "SELECT seq, hash FROM core_auditentry ORDER BY seq DESC LIMIT 1")
+assert str(_LOCK_KEY) in _LOCK_AND_HEAD and AuditEntry._meta.db_table in _LOCK_AND_HEAD
 
 
 def _locked_head() -> tuple[int, str]:

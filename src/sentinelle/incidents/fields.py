@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 from django.core.exceptions import ValidationError
+from django.db.models import Subquery
 from django.utils.translation import gettext as _
 
 from sentinelle.core.models import MemberState
@@ -41,6 +42,32 @@ def parse_rsit(value: str) -> RsitType:
     if rsit_type is None:
         raise ValidationError(_("Unknown RSIT class and type “%(value)s”.") % {"value": text})
     return rsit_type
+
+
+# The category's columns, read beside an RSIT type by parse_taxonomy(), in from_db()'s order.
+_CATEGORY_COLUMNS = tuple(field.attname for field in Category._meta.concrete_fields)
+
+
+def parse_taxonomy(code: object, value: object) -> tuple[Category, RsitType] | None:
+    """The category and the RSIT type a report names, in one query (issue 17: a submission
+    asked for each in turn); None unless both are found, and then ``parse_category`` and
+    ``parse_rsit`` say what is wrong, with their own messages. The same rows as theirs: the
+    RSIT type with its class, the active category with that code (both keys are unique)."""
+    if not isinstance(code, str) or not isinstance(value, str) or ":" not in value:
+        return None
+    class_code, type_code = (part.strip() for part in value.strip().split(":", 1))
+    category = Category.objects.filter(code=code.strip(), active=True)
+    row = (RsitType.objects.select_related("rsit_class")
+           .filter(rsit_class__code=class_code, code=type_code)
+           .annotate(**{f"category_{name}": Subquery(category.values(name)[:1])
+                        for name in _CATEGORY_COLUMNS})
+           .first())
+    if row is None or row.category_id is None:
+        return None
+    values = [getattr(row, f"category_{name}") for name in _CATEGORY_COLUMNS]
+    for name in _CATEGORY_COLUMNS:
+        delattr(row, f"category_{name}")
+    return Category.from_db(row._state.db, list(_CATEGORY_COLUMNS), values), row
 
 
 def parse_state(alpha2: str) -> MemberState:
