@@ -7,9 +7,9 @@ import unicodedata
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models.expressions import Col
 from django.utils.translation import gettext as _
 
+from sentinelle.core.joined import Joined
 from sentinelle.core.models import MemberState
 from sentinelle.incidents.indicators import IndicatorError, normalise
 from sentinelle.incidents.models import Category, Indicator, RsitClass, RsitType
@@ -54,49 +54,32 @@ def parse_taxonomy(code: object, value: object) -> tuple[Category, RsitType] | N
     if not isinstance(code, str) or not isinstance(value, str) or ":" not in value:
         return None
     class_code, type_code = (part.strip() for part in value.strip().split(":", 1))
-    sql, columns = _taxonomy_query()
+    joined, sql = _taxonomy_query()
     with connection.cursor() as cursor:
         cursor.execute(sql, [code.strip(), True, class_code, type_code])
         row = cursor.fetchone()
-    if row is None or row[-len(columns[Category])] is None:   # no such category
+    if row is None:
         return None
-    found, position = {}, 0
-    for model, cols in columns.items():
-        values = [_converted(col, raw) for col, raw in zip(cols, row[position:], strict=False)]
-        position += len(cols)
-        found[model] = model.from_db(connection.alias, [col.target.attname for col in cols],
-                                     values)
-    rsit_type = found[RsitType]
-    RsitType.rsit_class.field.set_cached_value(rsit_type, found[RsitClass])
-    return found[Category], rsit_type
-
-
-def _converted(col: Col, value: object) -> object:
-    # As the ORM gives a column's value: the backend's converters, then the field's own.
-    for converter in (*connection.ops.get_db_converters(col),
-                      *col.target.get_db_converters(connection)):
-        value = converter(value, col, connection)
-    return value
+    rsit_type, rsit_class, category = joined.instances(row)
+    if category is None:
+        return None
+    RsitType.rsit_class.field.set_cached_value(rsit_type, rsit_class)
+    return category, rsit_type
 
 
 @functools.cache
-def _taxonomy_query() -> tuple[str, dict[type, list[Col]]]:
-    """Every column of the RSIT type, its class and the category (a LEFT JOIN: whether the
-    category exists is told apart from whether the type does), written out once."""
-    quote = connection.ops.quote_name
-    aliases = {RsitType: "t", RsitClass: "k", Category: "c"}
-    columns = {model: [Col(alias, field) for field in model._meta.concrete_fields]
-               for model, alias in aliases.items()}
-    select = ", ".join(f"{col.alias}.{quote(col.target.column)}"
-                       for cols in columns.values() for col in cols)
-    table = {model: quote(model._meta.db_table) for model in aliases}
+def _taxonomy_query() -> tuple[Joined, str]:
+    """The RSIT type, its class and the category (a LEFT JOIN: whether the category exists
+    is told apart from whether the type does), written out once."""
+    joined = Joined([(RsitType, "t"), (RsitClass, "k"), (Category, "c")])
+    quote, table = connection.ops.quote_name, joined.table
     # Names from the models, values as parameters.
-    sql = (f"SELECT {select} FROM {table[RsitType]} t "  # noqa: S608
-           f"INNER JOIN {table[RsitClass]} k ON k.{quote('id')} = t.{quote('rsit_class_id')} "
-           f"LEFT JOIN {table[Category]} c ON c.{quote('code')} = %s "
+    sql = (f"SELECT {joined.select()} FROM {table(RsitType)} t "  # noqa: S608
+           f"INNER JOIN {table(RsitClass)} k ON k.{quote('id')} = t.{quote('rsit_class_id')} "
+           f"LEFT JOIN {table(Category)} c ON c.{quote('code')} = %s "
            f"AND c.{quote('active')} = %s "
            f"WHERE k.{quote('code')} = %s AND t.{quote('code')} = %s")
-    return sql, columns
+    return joined, sql
 
 
 def parse_state(alpha2: str) -> MemberState:
