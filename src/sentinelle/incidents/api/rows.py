@@ -4,9 +4,10 @@ A page of 50 reports through ``IncidentSerializer`` cost ~20 ms of CPU (issue 17
 instances with their prefetch caches (cyclic garbage for the collector), and DRF's per-field
 ``get_attribute``/``to_representation`` calls, 28 fields × 50 rows. The list reads the columns
 it shows with ``.values()`` (whether each report is linked included) and one more query for
-a whole page (latest indicators and named analysts together); one report (detail, submission, amendment) is built from its
-instance. Both go through ``represent()``, which gives each field exactly what the DRF field
-gave (``tests/test_api_incidents_rendering.py`` compares the bytes with those frozen before).
+a whole page (latest indicators and named analysts together); one report (detail, submission,
+amendment) is built from its instance. Both go through ``represent()``, which gives each
+field exactly what the DRF field gave (``tests/test_api_incidents_rendering.py`` compares the
+bytes with those frozen before).
 """
 
 from __future__ import annotations
@@ -44,10 +45,14 @@ class _Times:
         if api_settings.DATETIME_FORMAT.lower() != "iso-8601":  # pragma: no cover - not ours
             raise NotImplementedError("rows.represent() writes ISO 8601 times only")
         self.tz = timezone.get_current_timezone() if settings.USE_TZ else None
+        # Shown in UTC (the default): a value the database gave in UTC needs no conversion.
+        self.utc = self.tz is not None and getattr(self.tz, "key", None) == "UTC"
 
     def __call__(self, value: dt.datetime | None) -> str | None:
         if not value:
             return None
+        if self.utc and value.tzinfo is dt.UTC:   # PostgreSQL's, on Django's UTC connection
+            return value.isoformat()[:-6] + "Z"
         if self.tz is not None:
             value = value.astimezone(self.tz) if timezone.is_aware(value) \
                 else timezone.make_aware(value, self.tz)
