@@ -29,7 +29,8 @@ def _in_thread(target, errors: list) -> threading.Thread:
     return thread
 
 
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: the migrations' Member States are there for alice whatever ran before.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_writer_that_waited_for_the_lock_chains_after_the_holder(alice):
     holding, release, errors = threading.Event(), threading.Event(), []
     with audit.audit_context(actor=alice):
