@@ -161,13 +161,33 @@ def batch() -> Iterator[None]:
             _append(pending)
 
 
-def _append(entries: list[AuditEntry]) -> None:
-    """Chain ``entries`` after the head; the caller is inside a transaction."""
+# The lock and the read of the head in one round trip (issue 17: every round trip under the
+# lock is one more wait for all the writers queued behind it). Two statements of one simple
+# query, with no parameters: PostgreSQL runs them in turn and, in READ COMMITTED, gives the
+# second a snapshot of its own, taken once the first has the lock, so it sees the head that
+# the previous holder committed. One statement could not: its snapshot would predate the wait.
+# (Written out: 1397050964 is _LOCK_KEY, core_auditentry AuditEntry's table.)
+_LOCK_AND_HEAD = ("SELECT pg_advisory_xact_lock(1397050964); "
+                  "SELECT seq, hash FROM core_auditentry ORDER BY seq DESC LIMIT 1")
+assert str(_LOCK_KEY) in _LOCK_AND_HEAD and AuditEntry._meta.db_table in _LOCK_AND_HEAD
+
+
+def _locked_head() -> tuple[int, str]:
+    """The chain's last sequence number and hash, under the chain's lock on PostgreSQL."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+            cursor.execute(_LOCK_AND_HEAD)
+            cursor.nextset()   # past the lock's (empty) result, to the head's
+            row = cursor.fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS_HASH)
+    # Other databases take no advisory lock (as before issue 17): the head by the ORM.
     last = AuditEntry.objects.order_by("-seq").only("seq", "hash").first()
-    seq, prev = (last.seq, last.hash) if last else (0, GENESIS_HASH)
+    return (last.seq, last.hash) if last else (0, GENESIS_HASH)
+
+
+def _append(entries: list[AuditEntry]) -> None:
+    """Chain ``entries`` after the head; the caller is inside a transaction."""
+    seq, prev = _locked_head()
     key = audit_key()
     for entry in entries:
         seq += 1
