@@ -227,6 +227,8 @@ class _Links:
 
     def broken_marking(self, obj: dict[str, Any]) -> tuple[str, str] | None:
         """(marking id, where it was rejected) of a rejected marking this object carries."""
+        if not self.broken:
+            return None
         for ref in sc.iter_refs(obj, "object_marking_refs"):
             if ref in self.broken:
                 return ref, self.broken[ref]
@@ -283,6 +285,11 @@ class _Links:
         return found
 
     def tlp(self, obj: dict[str, Any]) -> str | None:
+        refs = obj.get("object_marking_refs")
+        if type(refs) is list and len(refs) == 1 and type(refs[0]) is str:
+            # One marking (most objects): what the general case below gives for it.
+            level = sc.TLP_BY_MARKING_ID.get(refs[0]) or self.markings.get(refs[0], "")
+            return level if level in sc.TLP_ORDER else None
         refs = sc.iter_refs(obj, "object_marking_refs")
         return sc.strictest([sc.TLP_BY_MARKING_ID.get(r) or self.markings.get(r, "")
                              for r in refs])
@@ -391,10 +398,18 @@ def _may_link(stream: BinaryIO) -> bool:
     quarter of the parse). True (read it all) at the first sign of one, or of an escape."""
     tail = b""
     while chunk := stream.read(_SCAN_CHUNK):
-        if _LINK_NAMES.search(tail + chunk):
+        text = tail + chunk
+        # The regular expression starts at every quote; bytes.find (memchr) looks for the
+        # names and the escape far faster, and the expression decides only where one is.
+        if any(needle in text for needle in _LINK_NEEDLES) and _LINK_NAMES.search(text):
             return True
         tail = chunk[-_SCAN_OVERLAP:]
     return False
+
+
+# Every match of _LINK_NAMES holds one of these.
+_LINK_NEEDLES = (b'"incident"', b'"relationship"', b'"report"', b'"observed-data"', b'"note"',
+                 b'"marking-definition"', b"\\u00")
 
 
 def _emit(objects: Iterable[tuple[str, Any]], links: _Links,
