@@ -303,3 +303,30 @@ def test_one_marking_gives_the_tlp_many_give():
     assert links.tlp({"object_marking_refs": ["marking-definition--custom"]}) == "amber"
     assert links.tlp({"object_marking_refs": GREEN}) == "green"
     assert links.tlp({}) is None
+
+
+def test_plain_pattern_fast_path_reads_as_the_general_one():
+    """pattern_indicators' short cut for "[type:value = 'x']" gives what the general reading
+    gives, on the common forms with odd values and on near misses of that form."""
+    from sentinelle.exchange.formats import stix_common
+
+    values = ["10.0.0.1", "10.0.0.1/32", "10.0.0.0/8", "2001:db8::1", "2001:db8::/128",
+              "example.org", "http://a.example/b?c=d&e=[f]", "", " ", "a:b=5", "x = 'y",
+              "]", "[", "a'b", "a\\'b", "a\\\\b", "ünï 中", "x:value = '1'", "\n", "AS1"]
+    kinds = ["ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr", "file",
+             "autonomous-system", "network-traffic", "x-custom", "Ipv4-addr", "ipv4_addr", ""]
+    patterns = []
+    for kind in kinds:
+        for value in values:
+            patterns += [f"[{kind}:value = '{value}']", f"[{kind}:value='{value}']",
+                         f"[{kind}:value = '{value}'] OR [{kind}:value = 'z']",
+                         f" [{kind}:value = '{value}']", f"[{kind}:value = '{value}'] ",
+                         f"[{kind}:number = '{value}']", f"[{kind}:value = {value}]",
+                         f"[{kind}:value = '{value}']\n", f"x[{kind}:value = '{value}']"]
+    patterns += ["[autonomous-system:number = 64500]", "[file:hashes.'SHA-256' = 'AB']"]
+    fast = 0
+    for pattern in patterns:
+        expected = stix_common._pattern_indicators(pattern)
+        assert stix_common.pattern_indicators(pattern) == expected, pattern
+        fast += stix_common._PLAIN_VALUE.fullmatch(pattern) is not None
+    assert fast > 100

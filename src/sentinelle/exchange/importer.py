@@ -73,10 +73,6 @@ DEFAULT_CATEGORY = "other"
 DEFAULT_RSIT = "other:undetermined"
 
 
-def _is_stix_id(kind: str, external_id: str | None) -> bool:
-    return _stix_uuid(kind, external_id) is not None
-
-
 def _stix_uuid(kind: str, external_id: str | None) -> uuid.UUID | None:
     """The uuid of `external_id` when it is a STIX id of this kind, else None."""
     if not (external_id and external_id.startswith(f"{kind}--")):
@@ -135,7 +131,7 @@ def stable_id(kind: str, source_format: str, external_id: str | None, fallback: 
     to it; an explicit id sealed to another State is moved into `scope`'s namespace. The empty
     scope gives the unscoped id of earlier versions, still recognised on the importer's own
     reports."""
-    if _is_stix_id(kind, external_id):
+    if _stix_uuid(kind, external_id) is not None:
         # Unscoped, the id stays as it is whoever it is sealed to: no need to ask (a SHA-256).
         owner = sealed_to(external_id) if scope else None
         if owner is not None and owner != scope:
@@ -195,6 +191,7 @@ class _Importer:
         self.new_report: Incident | None = None   # the report being created, if any
         self.scope = self.state.alpha2
         self.user_id = user.pk   # user.pk is a property (Model._get_pk_val): once per import
+        self.tlps: dict[str | None, str] = {}   # _tlp's answers
 
     def _ids(self, kind: str, record: ReportRecord | IndicatorRecord,
              fallback: str) -> tuple[str, str | None]:
@@ -230,10 +227,15 @@ class _Importer:
         raise ValidationError(_("this item's identifier cannot be used; give it another id"))
 
     def _tlp(self, value: str | None) -> str:
+        known = self.tlps.get(value) if value is None or type(value) is str else None
+        if known is not None:   # a feed names the same few levels: once each (issue 17)
+            return known
         tlp = (value or self.default_tlp or TLP.AMBER).lower().removeprefix("tlp:")
         tlp = {"white": TLP.CLEAR}.get(tlp, tlp)
         if tlp not in _TLP_VALUES:
             raise ValidationError(_("unknown TLP “%(value)s”") % {"value": value})
+        if (value is None or type(value) is str) and len(self.tlps) < 64:
+            self.tlps[value] = tlp
         return tlp
 
     def _group(self, name: str | None) -> SharingGroup | None:

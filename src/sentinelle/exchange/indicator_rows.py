@@ -152,13 +152,15 @@ def copy_text(tuples: list[tuple]) -> bytes | None:
                 fields.append("t" if value else "f")
             elif kind is int or kind is dt.datetime:
                 fields.append(str(value))
+            elif isinstance(value, str):   # a TLP member (StrEnum): its text, as psycopg's
+                fields.append(str.__str__(value))
             else:
                 return None
         line = "\t".join(fields)
         # The only tabs and backslashes a plain row has are the separators and the NULLs'.
         if line.count("\t") != len(fields) - 1 or line.count("\\") != nulls \
                 or _COPY_OTHER.search(line) is not None:
-            line = "\t".join(f.translate(_COPY_ESCAPES) if type(v) is str else f
+            line = "\t".join(f.translate(_COPY_ESCAPES) if isinstance(v, str) else f
                              for f, v in zip(fields, values, strict=True))
         lines.append(line)
     text = "\n".join(lines) + "\n"

@@ -339,7 +339,19 @@ def _indicators(where: str, obj: dict[str, Any], tlp: str | None,
     if obj["type"] == "indicator":
         if obj.get("pattern_type", "stix") != "stix":
             return []   # sigma, yara, snort…: rules, not values
-        pairs = sc.pattern_indicators(str(obj.get("pattern", "")))
+        pattern = str(obj.get("pattern", ""))
+        pairs = sc.pattern_indicators(pattern)
+        labels = obj.get("labels")
+        if len(pairs) == 1:
+            # Most indicators: one record, built without the shared fields' dict (issue 17).
+            return [IndicatorRecord(
+                where=where, source_format=FORMAT, type=pairs[0][0], value=pairs[0][1],
+                external_id=oid, name=str(obj.get("name") or "")[:300],
+                description=str(obj.get("description") or ""), pattern=pattern, tlp=tlp,
+                valid_from=_time(obj.get("valid_from")),
+                valid_until=_time(obj.get("valid_until")),
+                labels=[x for x in labels if isinstance(x, str)] if labels else [],
+                modified=_time(obj.get("modified")), origin=oid, created_by=producer)]
         common = {
             "name": str(obj.get("name") or "")[:300],
             "description": str(obj.get("description") or ""),
@@ -348,7 +360,6 @@ def _indicators(where: str, obj: dict[str, Any], tlp: str | None,
             "labels": [x for x in obj.get("labels") or [] if isinstance(x, str)],
             "modified": _time(obj.get("modified")),
         }
-        pattern = str(obj.get("pattern", ""))
     else:
         pair = sc.sco_indicator(obj)
         pairs = [pair] if pair else []
