@@ -248,17 +248,22 @@ def test_copy_text_formats_as_write_row():
     from psycopg import adapt
     from psycopg._copy_base import TextFormatter
 
+    from sentinelle.incidents.models import TLP
+
     zones = [dt.UTC, dt.timezone(dt.timedelta(hours=5, minutes=30)),
              dt.timezone(-dt.timedelta(hours=3, minutes=15, seconds=7))]
     tuples = [(text, n, n % 2 == 0, None, dt.datetime(2026, 1 + n % 12, 1, n % 24, 5, 6,
                                                       n * 997 % 1_000_000, zones[n % 3]),
                "json [\"" + text + "\"]") for n, text in enumerate(ODD_TEXTS * 3)]
+    # Columns where some rows hold NULL, and a TLP member (a str subclass) among plain text.
+    tuples += [(None, None, None, None, None, TLP.CLEAR), ("x\\", 7, False, None, None, "y")]
     formatter = TextFormatter(adapt.Transformer())
     expected = b"".join(bytes(formatter.write_row(values)) for values in tuples)
     expected += bytes(formatter.end())
     assert indicator_rows.copy_text(tuples) == expected
-    for odd in ("nul\x00", "lone \udc80", 1.5, b"bytes", uuid.uuid4()):
+    for odd in ("nul\x00", "lone \udc80", 1.5, b"bytes", uuid.uuid4(), True):
         assert indicator_rows.copy_text([("ok", 1), ("ok", odd)]) is None
+    assert indicator_rows.copy_text([]) == b""
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the array lookup is PostgreSQL's")
