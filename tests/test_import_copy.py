@@ -335,3 +335,23 @@ def test_plain_pattern_fast_path_reads_as_the_general_one():
         assert stix_common.pattern_indicators(pattern) == expected, pattern
         fast += stix_common._PLAIN_VALUE.fullmatch(pattern) is not None
     assert fast > 100
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+def test_a_copy_left_open_reports_its_error_and_leaves_nothing(alice, monkeypatch):
+    """A batch's COPY stays open while the next batch is read (indicator_rows.streaming): a
+    failure of that COPY (here a duplicate id the lookup was made to miss) still fails the
+    import, and nothing of it stays, the rows held before untouched."""
+    import psycopg
+
+    run(alice, bundle([indicator(5, name="kept")]))
+    before = rows()
+    monkeypatch.setattr(importer, "INDICATOR_BATCH", 4)
+    monkeypatch.setattr(indicator_rows, "holders", lambda ids: {})
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        run(alice, bundle([indicator(n) for n in range(10)]))
+    assert rows() == before
+    # The same when the failing batch is the last one: its COPY is ended on the way out.
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        run(alice, bundle([indicator(n) for n in (0, 1, 2, 3, 5)]))
+    assert rows() == before and SharedIndicator.objects.get().name == "kept"

@@ -519,9 +519,10 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
     try:
         with transaction.atomic():
             try:
-                _read(records, importer_for, default, route, summary, progress)
-                for importer in list(importers.values()):
-                    importer.flush()
+                with indicator_rows.streaming():   # COPY beside the parsing (PostgreSQL)
+                    _read(records, importer_for, default, route, summary, progress)
+                    for importer in list(importers.values()):
+                        importer.flush()
             except BaseException:
                 stored.extend(_stored_files(importers.values(), summary.created_ids))
                 raise

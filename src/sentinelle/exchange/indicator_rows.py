@@ -11,13 +11,16 @@ tests/test_import_copy.py checks that both paths write the same rows.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db import connection
+from psycopg.copy import LibpqWriter
 
 from sentinelle.exchange.models import SharedIndicator
 
@@ -75,6 +78,7 @@ def holders(stix_ids: Iterable[str]) -> dict[str, int | None]:
     # One parameter (an array) instead of the ORM's IN list of 1,000 placeholders quoted on
     # the client: the same rows, a fraction of the time.
     table = SharedIndicator._meta.db_table
+    finish()
     connection.ensure_connection()
     joined = ",".join(wanted)
     with connection.connection.cursor() as cursor:
@@ -107,16 +111,79 @@ def create(rows: list[Row], now_of: Any, batch_size: int) -> None:
                row.pattern, row.name, row.description, _labels(row.labels), row.tlp,
                row.incident_id, row.valid_from, row.valid_until, row.created, row.modified,
                now_of(), False) for row in rows]
+    finish()   # the previous batch's COPY, if still open
     connection.ensure_connection()
     # The text is encoded as UTF-8 here; another client encoding keeps psycopg's formatting.
     data = copy_text(tuples) if connection.connection.info.encoding == "utf-8" else None
-    with connection.connection.cursor() as cursor, \
-            cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+    cursor = connection.connection.cursor()
+    # Every write sent at once (flush_threshold 0), so that the server works on it while the
+    # importer reads the next batch, when streaming() leaves the COPY open.
+    manager = cursor.copy(f"COPY {table} ({columns}) FROM STDIN",
+                          writer=LibpqWriter(cursor, flush_threshold=0))
+    try:
+        copy = manager.__enter__()
+    except BaseException:
+        cursor.close()
+        raise
+    try:
         if data is not None:
             copy.write(data)
         else:   # psycopg's own formatting raises what it raises (a NUL, a lone surrogate)
             for values in tuples:
                 copy.write_row(values)
+    except BaseException as exc:   # as a `with` block would: the COPY is cancelled
+        try:
+            manager.__exit__(type(exc), exc, exc.__traceback__)
+        finally:
+            cursor.close()
+        raise
+    _local.open = (cursor, manager)
+    if not getattr(_local, "streaming", 0):
+        finish()
+
+
+# Per thread, as Django's connections: the COPY of the last batch, left open under
+# streaming() (`open`: (cursor, its copy() manager) or None), and how deep in streaming().
+_local = threading.local()
+
+
+def finish() -> None:
+    """End the open COPY, if any: wait for the server, raise its error if it had one."""
+    pending = getattr(_local, "open", None)
+    if pending is not None:
+        _local.open = None
+        cursor, manager = pending
+        try:
+            manager.__exit__(None, None, None)
+        finally:
+            cursor.close()
+
+
+@contextlib.contextmanager
+def streaming() -> Iterator[None]:
+    """Within it, a batch's COPY stays open until the next query on the connection (any query
+    Django runs, the next holder lookup or batch, or the end of the block), so that PostgreSQL
+    writes a batch while the importer parses the next one instead of the importer waiting for
+    it (issue 17). The COPY's rows and errors are the same; an error surfaces at that next
+    query instead of at the batch's end, inside the same transaction. On the way out, even by
+    an exception, the COPY is ended normally, so that the transaction can still answer (the
+    importer then looks up the evidence files to delete) and be rolled back."""
+    def finish_first(execute, sql, params, many, context):  # noqa: ANN001 - Django's hook
+        finish()
+        return execute(sql, params, many, context)
+
+    _local.streaming = getattr(_local, "streaming", 0) + 1
+    try:
+        with connection.execute_wrapper(finish_first):
+            yield
+    except BaseException:
+        with contextlib.suppress(Exception):   # the error that got here is the one to raise
+            finish()
+        raise
+    else:
+        finish()
+    finally:
+        _local.streaming -= 1
 
 
 def _labels(labels: list) -> str:
