@@ -73,14 +73,14 @@ DEFAULT_CATEGORY = "other"
 DEFAULT_RSIT = "other:undetermined"
 
 
-def _is_stix_id(kind: str, external_id: str | None) -> bool:
+def _stix_uuid(kind: str, external_id: str | None) -> uuid.UUID | None:
+    """The uuid of `external_id` when it is a STIX id of this kind, else None."""
     if not (external_id and external_id.startswith(f"{kind}--")):
-        return False
+        return None
     try:
-        uuid.UUID(external_id.split("--", 1)[1])
+        return uuid.UUID(external_id.split("--", 1)[1])
     except ValueError:
-        return False
-    return True
+        return None
 
 
 # A sealed uuid keeps the first 80 bits of a uuid5 (version and variant included) and puts in
@@ -111,6 +111,10 @@ def sealed_to(stix_id: str) -> str | None:
         value = uuid.UUID(stix_id.split("--", 1)[1])
     except (IndexError, ValueError):
         return None
+    return _sealed_code(value)
+
+
+def _sealed_code(value: uuid.UUID) -> str | None:
     high, node = value.int >> _NODE_BITS, value.int & ((1 << _NODE_BITS) - 1)
     number = node >> _CHECK_BITS
     if number >= 26 * 26:
@@ -127,7 +131,7 @@ def stable_id(kind: str, source_format: str, external_id: str | None, fallback: 
     to it; an explicit id sealed to another State is moved into `scope`'s namespace. The empty
     scope gives the unscoped id of earlier versions, still recognised on the importer's own
     reports."""
-    if _is_stix_id(kind, external_id):
+    if _stix_uuid(kind, external_id) is not None:
         # Unscoped, the id stays as it is whoever it is sealed to: no need to ask (a SHA-256).
         owner = sealed_to(external_id) if scope else None
         if owner is not None and owner != scope:
@@ -158,7 +162,8 @@ def candidate_ids(kind: str, scope: str, primary: str) -> list[str]:
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and timezone.is_naive(value):
+    # utcoffset() is None is timezone.is_naive(), without its call (four per indicator).
+    if value is not None and value.utcoffset() is None:
         return timezone.make_aware(value, dt.UTC)
     return value
 
@@ -185,15 +190,18 @@ class _Importer:
         self.reports_by_ref: dict[str, Incident] = {}
         self.new_report: Incident | None = None   # the report being created, if any
         self.scope = self.state.alpha2
+        self.user_id = user.pk   # user.pk is a property (Model._get_pk_val): once per import
+        self.tlps: dict[str | None, str] = {}   # _tlp's answers
 
     def _ids(self, kind: str, record: ReportRecord | IndicatorRecord,
              fallback: str) -> tuple[str, str | None]:
         """(primary id, the unscoped id earlier versions derived, if any)."""
         external = record.external_id
-        if _is_stix_id(kind, external):
+        explicit = _stix_uuid(kind, external)
+        if explicit is not None:
             # What the two stable_id calls below give for an explicit STIX id, with one parse
-            # and one seal check (per indicator of a feed).
-            owner = sealed_to(external)
+            # of its uuid and one seal check (per indicator of a feed).
+            owner = _sealed_code(explicit)
             if owner is not None and owner != self.scope:
                 return own_namespace_id(kind, self.scope, external), external
             return external, None
@@ -219,10 +227,15 @@ class _Importer:
         raise ValidationError(_("this item's identifier cannot be used; give it another id"))
 
     def _tlp(self, value: str | None) -> str:
+        known = self.tlps.get(value) if value is None or type(value) is str else None
+        if known is not None:   # a feed names the same few levels: once each (issue 17)
+            return known
         tlp = (value or self.default_tlp or TLP.AMBER).lower().removeprefix("tlp:")
         tlp = {"white": TLP.CLEAR}.get(tlp, tlp)
         if tlp not in _TLP_VALUES:
             raise ValidationError(_("unknown TLP “%(value)s”") % {"value": value})
+        if (value is None or type(value) is str) and len(self.tlps) < 64:
+            self.tlps[value] = tlp
         return tlp
 
     def _group(self, name: str | None) -> SharingGroup | None:
@@ -366,18 +379,14 @@ class _Importer:
             self.reject(Rejection(record.where, f"{record.type}: {reason}",
                                   ref=record.origin or record.external_id))
             return
-        now = timezone.now()
         stix_id, legacy = self._ids("indicator", record, f"{record.type}:{value}")
         incident = self.reports_by_ref.get(record.report_ref) if record.report_ref else None
-        self.pending.append((record.where, legacy, Row(
-            stix_id=stix_id, state_id=self.state_id, created_by_id=self.user.pk,
-            source=record.source_format, type=record.type, value=value,
-            pattern=record.pattern or "", name=record.name[:300],
-            description=record.description, labels=list(record.labels), tlp=tlp,
-            incident_id=incident.pk if incident is not None else None,
-            valid_from=_aware(record.valid_from),
-            valid_until=_aware(record.valid_until), created=_aware(record.modified) or now,
-            modified=_aware(record.modified) or now)))
+        modified = _aware(record.modified) or timezone.now()
+        self.pending.append((record.where, legacy, Row.of(
+            stix_id, self.state_id, self.user_id, record.source_format, record.type, value,
+            record.pattern or "", record.name[:300], record.description, list(record.labels),
+            tlp, incident.pk if incident is not None else None, _aware(record.valid_from),
+            _aware(record.valid_until), modified, modified)))
         if len(self.pending) >= INDICATOR_BATCH:
             self.flush()
 
@@ -510,9 +519,10 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
     try:
         with transaction.atomic():
             try:
-                _read(records, importer_for, default, route, summary, progress)
-                for importer in list(importers.values()):
-                    importer.flush()
+                with indicator_rows.streaming():   # COPY beside the parsing (PostgreSQL)
+                    _read(records, importer_for, default, route, summary, progress)
+                    for importer in list(importers.values()):
+                        importer.flush()
             except BaseException:
                 stored.extend(_stored_files(importers.values(), summary.created_ids))
                 raise
@@ -533,6 +543,7 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
 def _read(records: Iterable, importer_for: Callable[[MemberState], _Importer],
           default: MemberState, route: Route | None, summary: ImportSummary,
           progress: Callable[[int], None] | None) -> None:
+    last: tuple[MemberState | None, _Importer | None] = (None, None)   # the previous record's
     for record in records:
         if isinstance(record, Rejection):
             importer_for(default).reject(record)
@@ -542,11 +553,12 @@ def _read(records: Iterable, importer_for: Callable[[MemberState], _Importer],
                 summary.skipped.append(Rejection(record.where, state))
             else:
                 state = state or default
-                importer = importer_for(state)
-                if isinstance(record, ReportRecord):
-                    importer.report(record)
-                else:
+                importer = last[1] if state is last[0] else importer_for(state)
+                last = (state, importer)
+                if isinstance(record, IndicatorRecord):
                     importer.indicator(record)
+                else:
+                    importer.report(record)
                 summary.filed_under[state.alpha2] = summary.filed_under.get(state.alpha2, 0) + 1
         if progress is not None:
             progress(1)
