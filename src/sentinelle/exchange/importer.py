@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterable
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -360,6 +361,10 @@ class _Importer:
             if not (record.type == "ipv4" and isinstance(value, str)
                     and _DOTTED_QUAD.fullmatch(value)):
                 value = normalise(record.type, value)   # else already what it would return
+            if any(isinstance(text, str) and "\x00" in text for text in (
+                    value, record.pattern, record.name, record.description, *record.labels)):
+                # PostgreSQL text cannot hold NUL: refused here, not a DataError for the feed.
+                raise ValidationError(ProhibitNullCharactersValidator.message)
             tlp = self._tlp(record.tlp)
         except (IndicatorError, ValidationError) as exc:
             reason = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
