@@ -67,6 +67,21 @@ def _h48(text: str | None) -> int:
     return int.from_bytes(hashlib.blake2b((text or "").encode(), digest_size=6).digest(), "big")
 
 
+class _HashSum:
+    """SQLite's SUM of the row hashes, modulo 2**63: SUM itself raises "integer overflow" past
+    2**15 rows of 48-bit hashes (about 2**16 on average: the transitions of a busy year)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def step(self, value: int | None) -> None:
+        if value is not None:
+            self.total = (self.total + value) % 2**63
+
+    def finalize(self) -> int:
+        return self.total
+
+
 def _row_hash(model: type[models.Model], alias: str) -> str:
     """SQL for a hash of every column of a row (NULL distinct from an empty string)."""
     if connection.vendor == "postgresql":
@@ -86,11 +101,16 @@ def fingerprint(year: int) -> str:
     if connection.vendor != "postgresql":
         connection.ensure_connection()
         connection.connection.create_function("sentinelle_h48", 1, _h48, deterministic=True)
+        connection.connection.create_aggregate("sentinelle_hsum", 1, _HashSum)
     t = {m: connection.ops.quote_name(m._meta.db_table)
          for m in (Incident, Transition, Evidence, LinkedReport, SummaryReturn, SummaryLine,
                    MemberState, Category, RsitClass, RsitType)}
     in_year = "i.started_at >= %s AND i.started_at < %s"
-    year_args = [dt.datetime(year, 1, 1, tzinfo=dt.UTC), dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)]
+    # A day more on each side: the excess of a summary return is counted against the reports
+    # of its year in the platform's time zone (``started_at__year``, up to 14 hours off UTC).
+    day = dt.timedelta(days=1)
+    year_args = [dt.datetime(year, 1, 1, tzinfo=dt.UTC) - day,
+                 dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC) + day]
     joined = f"JOIN {t[Incident]} i ON i.id = x.incident_id WHERE {in_year}"
     parts: list[tuple[type[models.Model], str, list[Any]]] = [
         (Incident, f"FROM {t[Incident]} x WHERE {in_year.replace('i.', 'x.')}", year_args),
@@ -106,8 +126,9 @@ def fingerprint(year: int) -> str:
     selects, args = [], []
     for model, tail, tail_args in parts:
         # Count and hash sum in one pass over each table.
+        total = "SUM" if connection.vendor == "postgresql" else "sentinelle_hsum"
         selects.append(f"(SELECT CAST(COUNT(*) AS TEXT) || ':' || "
-                       f"CAST(COALESCE(SUM({_row_hash(model, 'x')}), 0) AS TEXT) {tail})")
+                       f"CAST(COALESCE({total}({_row_hash(model, 'x')}), 0) AS TEXT) {tail})")
         args += tail_args
     with connection.cursor() as cur:
         cur.execute("SELECT " + ", ".join(selects), args)
