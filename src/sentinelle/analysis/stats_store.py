@@ -9,7 +9,7 @@ a reader is never kept, so nothing kept can leak from one State to another. The 
 never kept (its data change every day).
 
 **Fingerprint**: one aggregate query over everything the year's figures are computed from — the
-incidents that started in the year (every column, every status, so a late report, an
+incidents that started in the year or a day either side of it (every column, every status, so a late report, an
 amendment, a withdrawal, a deletion or a bulk ``UPDATE`` that bypasses ``save()`` and signals
 all change it), their transitions, evidence files and links, the year's summary returns and
 their lines, and the reference tables (States, categories, RSIT classes and types) — as a count
