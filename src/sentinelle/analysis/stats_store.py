@@ -9,13 +9,14 @@ a reader is never kept, so nothing kept can leak from one State to another. The 
 never kept (its data change every day).
 
 **Fingerprint**: one aggregate query over everything the year's figures are computed from — the
-incidents that started in the year or a day either side of it (every column, every status, so a late report, an
-amendment, a withdrawal, a deletion or a bulk ``UPDATE`` that bypasses ``save()`` and signals
-all change it), their transitions, evidence files and links, the year's summary returns and
-their lines, and the reference tables (States, categories, RSIT classes and types) — as a count
-and a sum of 64-bit hashes of each row's text per table, plus the code's version. Each read of
-a kept year compares it; a different fingerprint recomputes the year, replaces the kept copy and
-writes an audit entry (``analysis.statistics.recomputed``) naming the year.
+incidents that started in the year or a day either side of it (every column, every status, so a
+late report, an amendment, a withdrawal, a deletion or a bulk ``UPDATE`` that bypasses
+``save()`` and signals all change it), their transitions, evidence files and links, the year's
+summary returns and their lines, and the reference tables (States, categories, RSIT classes and
+types) — as a count and a sum of 64-bit hashes of each row's text per table, plus the code's
+version. Each read of a kept year compares it; a different fingerprint recomputes the year,
+replaces the kept copy and writes an audit entry (``analysis.statistics.recomputed``) naming the
+year.
 """
 
 from __future__ import annotations
