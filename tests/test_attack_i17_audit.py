@@ -48,10 +48,9 @@ def test_a_report_that_fails_inside_its_batch_leaves_no_entry_and_no_report(alic
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(strict=True, reason="batch() keeps the entries recorded inside a savepoint "
-                   "that rolled back; no caller opens one inside a batch today (create_report "
-                   "does not). A fix must track savepoint rollbacks (Django has no hook).")
 def test_an_entry_inside_a_rolled_back_savepoint_goes_with_it(alice):
+    """One by one, an entry written inside a savepoint that rolls back goes with it; batch()
+    kept it (and wrote it at the end) for a change that was never made."""
     def run():
         with transaction.atomic():
             audit.record("test.kept", alice)
@@ -66,15 +65,52 @@ def test_an_entry_inside_a_rolled_back_savepoint_goes_with_it(alice):
     start = _head()
     run()   # one by one
     one_by_one = _actions(start)
+    for nested in (False, True):
+        start = _head()
+        with transaction.atomic(), audit.batch():
+            if nested:   # the savepoint inside another one, the batch in a savepoint too
+                with transaction.atomic():
+                    run()
+            else:
+                run()
+        assert one_by_one == ["test.kept", "test.after"]
+        assert _actions(start) == one_by_one
+    # A savepoint that is released keeps its entries.
+    start = _head()
+    with transaction.atomic(), audit.batch():
+        audit.record("test.one", alice)
+        with transaction.atomic():
+            audit.record("test.two", alice)
+        audit.record("test.three", alice)
+    assert _actions(start) == ["test.one", "test.two", "test.three"]
+    assert audit.verify_chain() is None
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_batch_outside_a_transaction_keeps_only_what_committed(alice):
+    """Outside a transaction the block's own transactions commit or roll back before the batch
+    ends: the entries of those that rolled back are not written, the others are, in order."""
+    def run(fail: bool):
+        try:
+            with transaction.atomic():
+                audit.record("test.inner", alice)
+                if fail:
+                    raise RuntimeError("refused")
+        except RuntimeError:
+            pass
+
     start = _head()
     with audit.batch():
-        run()
-    assert one_by_one == ["test.kept", "test.after"]
-    assert _actions(start) == one_by_one
+        audit.record("test.first", alice)
+        run(True)
+        run(False)
+        audit.record("test.last", alice)
+    assert _actions(start) == ["test.first", "test.inner", "test.last"]
+    assert audit.verify_chain() is None
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="threads need PostgreSQL")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_submissions_leave_a_chain_that_verifies():
     users = [make_user(f"fp{n}", Role.FOCAL_POINT, state) for n, state in
              enumerate(("CU", "CH", "FR", "BR"))]
