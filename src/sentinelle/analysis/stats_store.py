@@ -110,8 +110,8 @@ def fingerprint(year: int) -> str:
     # A day more on each side: the excess of a summary return is counted against the reports
     # of its year in the platform's time zone (``started_at__year``, up to 14 hours off UTC).
     day = dt.timedelta(days=1)
-    year_args = [dt.datetime(year, 1, 1, tzinfo=dt.UTC) - day,
-                 dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC) + day]
+    low, high = dt.datetime(year, 1, 1, tzinfo=dt.UTC), dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)
+    year_args = [low - day if year > 1 else low, high + day]
     joined = f"JOIN {t[Incident]} i ON i.id = x.incident_id WHERE {in_year}"
     parts: list[tuple[type[models.Model], str, list[Any]]] = [
         (Incident, f"FROM {t[Incident]} x WHERE {in_year.replace('i.', 'x.')}", year_args),
