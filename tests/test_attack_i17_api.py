@@ -162,3 +162,32 @@ def test_tokens_of_the_wrong_kind_see_nothing(alice, bob):
         response = client.get(URL)
         assert response.status_code in (401, 403), (secret[:12], response.status_code)
         assert b"results" not in response.content
+
+
+def _unformula(text: str) -> str:
+    # The CSV export defuses formula cells with a leading quote (format_csvxlsx).
+    return text[1:] if text.startswith("'") else text
+
+
+def test_export_shows_each_reader_the_reports_and_content_of_its_list(harder):
+    import csv
+    import io
+
+    stix_ids = dict(Incident.objects.values_list("stix_id", "pk"))
+    for who, user in harder["users"].items():
+        client = api_client(user)
+        listed = {r["id"]: r for r in _all_rows(client)
+                  if r["status"] not in ("draft", "withdrawn")}
+        response = client.get("/api/v1/exports/", {"format": "csv"})
+        assert response.status_code == 200, (who, response.content[:300])
+        text = b"".join(response.streaming_content).decode("utf-8-sig")
+        exported = {stix_ids[row["STIX identifier"]]: row
+                    for row in csv.DictReader(io.StringIO(text))}
+        assert set(exported) == set(listed), who
+        for pk, row in exported.items():
+            shown = listed[pk]
+            assert _unformula(row["Title"]) == shown["title"], (who, pk)
+            assert row["TLP"] == shown["tlp"], (who, pk)
+            assert _unformula(row["Narrative"]) == shown["description"], (who, pk)
+            assert row["Indicators"] == "; ".join(
+                f"{i['type']}:{i['value']}" for i in shown["indicators"]), (who, pk)
