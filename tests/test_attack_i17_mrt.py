@@ -329,3 +329,98 @@ def test_parse_prefix_fast_equals_ipaddress_on_hostile_text():
         texts.append("".join(chars))
     for text in texts:
         assert parse_prefix_fast(text) == _reference(text), repr(text)
+
+
+def test_scan_feed_all_equals_feed_on_hostile_routes():
+    """The scanner's fast loop (feed_all) against feed() one by one, on prefixes in every
+    spelling ipaddress accepts or refuses near watched space (host bits, leading zeros,
+    uppercase IPv6, IPv4-mapped IPv6, lengths past the maximum, spaces), ASN-like text
+    origins, AS sets, empty paths, peers that are IPv6, and kinds other than A/W/B."""
+    from pathlib import Path
+
+    from sentinelle.observatory.routing.asrel import ASRelationships
+    from sentinelle.observatory.routing.elements import Element
+    from sentinelle.observatory.routing.rpki import load_vrps
+    from sentinelle.observatory.routing.scan import Scanner, ScanOptions
+    from sentinelle.observatory.routing.watchlist import loads
+
+    vrps = Path(__file__).parent / "fixtures" / "bgp" / "rpki" / "rpki-validator_test_5000vrps.json"
+    watch = loads(
+        "states:\n  CU:\n    asns: [27725]\n    prefixes:\n"
+        "      - prefix: 190.6.64.0/19\n        max_length: 24\n"
+        "      - 2001:db8:cc00::/40\n  SY:\n    asns: [29256]\n"
+        "    prefixes: [5.0.0.0/16]\n",
+        "w.yaml",
+    )
+    rels = ASRelationships.parse(["3356|174|-1", "174|27725|-1", "174|29256|0"])
+    spellings = [
+        "190.6.64.0/19",
+        "190.6.64.1/19",
+        "190.006.64.0/19",
+        "190.6.64.0/019",
+        "190.6.64.0/33",
+        " 190.6.64.0/19",
+        "190.6.64.0/19 ",
+        "190.6.70.0/24",
+        "190.6.70.0/25",
+        "5.0.0.0/16",
+        "5.0.0.0/8",
+        "0.0.0.0/0",
+        "::/0",
+        "2001:DB8:CC10::/44",
+        "2001:db8:cc10::/44",
+        "2001:db8:cc10::1/44",
+        "::ffff:190.6.64.0/115",
+        "::ffff:5.0.1.0/120",
+        "5.0.1.0/24",
+        "5.0.1.0",
+        "5.0.1.0/",
+        "",
+        "9.9.9.0/24",
+        "190.6.64.0/19/19",
+        "\u0661.0.0.0/8",
+        "2001:db8:cc00::/129",
+        "190.6.95.255/32",
+        "190.6.96.0/24",
+    ]
+    rng = random.Random(17)
+    elements = []
+    t = 1_700_000_000
+    for phase, kind in enumerate("BBAAWAXBA"):
+        collector = "rrc00" if phase % 2 else "rrc01"
+        for _ in range(300):
+            t += rng.choice([0, 0, 1, 2, 40, 3600])
+            prefix = rng.choice(spellings)
+            origin = rng.choice([666, 27725, 29256, 3356, 0, 2**32 - 1, frozenset({1, 27725})])
+            peer = rng.choice(
+                [
+                    ("192.0.2.1", 3356),
+                    ("192.0.2.2", 174),
+                    ("2001:db8::1", 6939),
+                    ("192.0.2.3", 27725),
+                ]
+            )
+            path = rng.choice(
+                [
+                    (peer[1], 174, origin),
+                    (peer[1], origin),
+                    (),
+                    (origin,),
+                    (peer[1], 174, 174, origin),
+                ]
+            )
+            elements.append(Element(kind, t, peer[0], peer[1], prefix, path, collector))
+    options = {"full_feed_v4": 30, "full_feed_v6": 5, "visibility_bucket": 60}
+
+    def run(one_by_one: bool):
+        scanner = Scanner(watch, load_vrps(vrps), rels, ScanOptions(**options))
+        if one_by_one:
+            for element in elements:
+                scanner.feed(element)
+        else:
+            assert scanner.feed_all(iter(elements)) == len(elements)
+        return [a.to_dict() for a in scanner.finish()], scanner.stats.to_dict()
+
+    old, new = run(True), run(False)
+    assert old == new
+    assert old[1]["bad_prefix"] > 0 and len(old[0]) > 3
