@@ -106,3 +106,58 @@ def test_forget_statistics_of_a_year_not_kept_drops_nothing(alice, capsys):
         call_command("report", "forget-statistics", "--year", year)
         assert "dropped 0 " in capsys.readouterr().out
     assert KeptStatistics.objects.count() == 1
+
+
+def _rename_state(users):
+    from sentinelle.core.models import MemberState
+
+    MemberState.objects.filter(alpha2="CH").update(name_en="Helvetia", name_fr="Helvétie")
+
+
+def _merge_states(users):
+    from sentinelle.core.models import MemberState
+
+    Incident.objects.filter(state__alpha2="CH").update(
+        state=MemberState.objects.get(alpha2="CU"))
+
+
+def _relabel_category(users):
+    category = Category.objects.get(code="trust-security")
+    category.labels = {**category.labels, "en": "Renamed", "fr": "Renommée"}
+    category.save()
+
+
+def _relabel_rsit(users):
+    from sentinelle.incidents.models import RsitType
+
+    RsitType.objects.filter(code="ddos").update(code="ddos2")
+
+
+def _consent(users):
+    Incident.objects.filter(state__alpha2="CH").update(consent_to_name=True)
+
+
+def _loosen(users):
+    Incident.objects.filter(tlp="red").update(tlp="clear")
+
+
+def _role(users):
+    users["bob"].role = "analyst"
+    users["bob"].save()
+
+
+@pytest.mark.parametrize("change", [_rename_state, _merge_states, _relabel_category,
+                                    _relabel_rsit, _consent, _loosen, _role],
+                         ids=lambda c: c.__name__.strip("_"))
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_no_change_leaves_stale_figures_in_any_language(alice, bob, change, language):
+    from django.utils import translation
+
+    for user, tlp in ((alice, "red"), (bob, "green"), (bob, "amber")):
+        file_report(user, tlp=tlp, started_at=f"{CLOSED}-05-02T08:00:00Z",
+                    ended_at=f"{CLOSED}-05-02T12:00:00Z")
+    Incident.objects.filter(state__alpha2="CU").update(consent_to_name=True)
+    with translation.override(language):
+        _kept()
+        change({"alice": alice, "bob": bob})
+        assert _kept() == _fresh()
