@@ -198,3 +198,25 @@ def test_fast_check_never_accepts_what_the_schema_refuses():
         if obj.get("type") != "indicator":   # another type: its own (or no) schema decides
             continue
         assert (stix_common.schema_error(obj) is None) == _schema_accepts(obj), obj
+
+
+@pytest.mark.parametrize("field", ["name", "description"])
+def test_a_report_holding_nul_is_a_rejection_not_a_server_error(alice, field):
+    """The same for a report: PostgreSQL raised DataError for the whole feed (SQLite stored
+    the NUL). Now the report is refused by name and, skipping, the rest is written."""
+    from sentinelle.incidents.models import Incident
+
+    incident = {"type": "incident", "spec_version": "2.1",
+                "id": "incident--6f1b9d1e-5a4c-4d55-9a34-8c2f0f6c2b71", "name": "Hijack",
+                "description": "text", "created": "2026-01-01T00:00:00.000Z",
+                "modified": "2026-01-01T00:00:00.000Z"}
+    incident[field] = "bad \x00 text"
+    summary = run(alice, bundle([incident, indicator(3)]), on_invalid="skip")
+    assert summary.reports_created == 0 and summary.indicators_created == 1
+    assert [r.where for r in summary.rejected] == ["$.objects[0]"]
+    assert "Null characters" in summary.rejected[0].reason
+    assert not Incident.objects.exists()
+    SharedIndicator.objects.all().delete()
+    strict = run(alice, bundle([incident, indicator(3)]))
+    assert not strict.ok
+    assert not Incident.objects.exists() and not SharedIndicator.objects.exists()

@@ -58,7 +58,7 @@ from sentinelle.exchange import indicator_rows
 from sentinelle.exchange.import_summary import ON_INVALID, ImportSummary
 from sentinelle.exchange.indicator_rows import Row
 from sentinelle.exchange.models import SharedIndicator
-from sentinelle.exchange.records import IndicatorRecord, Rejection, ReportRecord
+from sentinelle.exchange.records import IndicatorRecord, Rejection, ReportRecord, holds_nul
 from sentinelle.incidents import fields, services, workflow
 from sentinelle.incidents.indicators import IndicatorError, normalise
 from sentinelle.incidents.models import TLP, Evidence, Incident, Severity
@@ -271,6 +271,10 @@ class _Importer:
             self.rejected_refs.setdefault(rejection.ref, rejection.where)
 
     def report(self, record: ReportRecord) -> None:
+        if holds_nul(record):   # PostgreSQL text cannot: refused, not a DataError for the feed
+            self.reject(Rejection(record.where, str(ProhibitNullCharactersValidator.message),
+                                  ref=record.external_id))
+            return
         if not self.skip:
             self._report(record)
             return
@@ -361,9 +365,7 @@ class _Importer:
             if not (record.type == "ipv4" and isinstance(value, str)
                     and _DOTTED_QUAD.fullmatch(value)):
                 value = normalise(record.type, value)   # else already what it would return
-            if any(isinstance(text, str) and "\x00" in text for text in (
-                    value, record.pattern, record.name, record.description, *record.labels)):
-                # PostgreSQL text cannot hold NUL: refused here, not a DataError for the feed.
+            if holds_nul(record):   # refused here, not a DataError for the whole feed
                 raise ValidationError(ProhibitNullCharactersValidator.message)
             tlp = self._tlp(record.tlp)
         except (IndicatorError, ValidationError) as exc:
