@@ -104,12 +104,15 @@ class Parser(Protocol):
     def __call__(self, stream: BinaryIO, *, name: str = "") -> object: ...
 
 
-def holds_nul(value: object) -> bool:
+def holds_nul(record: object) -> bool:
     """Whether any text of a record (its strings, lists and nested records) holds NUL, which
     PostgreSQL text cannot store: the importer refuses the record rather than fail the feed."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list | tuple):
-        return any(holds_nul(item) for item in value)
-    fields = getattr(value, "__dataclass_fields__", None)
-    return fields is not None and any(holds_nul(getattr(value, name)) for name in fields)
+    items = vars(record).values() if hasattr(record, "__dict__") else record
+    for item in items:
+        if type(item) is str:
+            if "\x00" in item:
+                return True
+        elif (isinstance(item, list | tuple) or hasattr(item, "__dataclass_fields__")) \
+                and holds_nul(item):
+            return True
+    return False
