@@ -227,6 +227,44 @@ def main_rib(seed, n):
     return bad
 
 
+def extreme() -> int:
+    """Records at the size limits: extended-length attributes near 64 KiB (an AS_PATH of 63
+    segments of 255 four-byte ASes, AS_SETs between them, 16,000 communities, large and
+    extended communities), and an UPDATE of 1,800 /32 announcements."""
+
+    def ext(flags: int, typ: int, value: bytes) -> bytes:
+        return bytes((flags | 0x10, typ)) + struct.pack(">H", len(value)) + value
+
+    origin, nexthop = attr(0x40, 1, b"\x00"), attr(0x40, 3, bytes((192, 0, 2, 1)))
+    short = attr(0x40, 2, b"\x02\x01" + bytes(4))
+    seg = b"\x02\xff" + b"".join(struct.pack(">I", 4294967295 - i) for i in range(255))
+    seg_set = b"\x01\xff" + b"".join(struct.pack(">I", 4000000000 + i) for i in range(255))
+    comms = b"".join(struct.pack(">I", 0xFFFF0000 + i) for i in range(16000))
+    large = b"".join(struct.pack(">III", 4294967295, 4294967295 - i, i) for i in range(5300))
+    nlri = b"".join(bytes((32,)) + struct.pack(">I", i) for i in range(1800))
+    cases = [
+        update(origin + ext(0x40, 2, seg * 63) + nexthop),
+        update(origin + ext(0x40, 2, (seg + seg_set) * 31) + nexthop),
+        update(origin + short + nexthop + ext(0xC0, 8, comms)),
+        update(origin + short + nexthop + ext(0xC0, 32, large)),
+        update(origin + short + nexthop + ext(0xC0, 16, bytes(range(256)) * 250)),
+        update(origin + short + nexthop, nlri=nlri),
+        update(
+            origin + ext(0x40, 2, seg * 2) + nexthop + ext(0xC0, 8, comms[:800]),
+            nlri=nlri[:400],
+            withdrawn=nlri[400:800],
+        ),
+    ]
+    bad = 0
+    for body in cases:
+        for asn4 in (True, False):
+            data = rec_et(body, asn4=asn4)
+            if run(data, True) != run(data, False):
+                bad += 1
+    print("extreme diffs", bad)
+    return bad
+
+
 @pytest.mark.skipif(not mrt_accel.available(), reason="the compiled MRT reader is not built")
 @pytest.mark.parametrize(
     "seed,call",
@@ -236,6 +274,7 @@ def main_rib(seed, n):
         (13, "main({seed}, 1500, False)"),
         (14, "main_rib({seed}, 1500)"),
         (15, "main_rib({seed}, 1500)"),
+        (0, "extreme()"),
     ],
 )
 def test_crafted_records_same_output_in_a_subprocess(seed, call):
@@ -244,8 +283,8 @@ def test_crafted_records_same_output_in_a_subprocess(seed, call):
         [
             sys.executable,
             "-c",
-            f"import sys; from tests import test_attack_i17_mrt as m; "
-            f"sys.exit(min(m.main({seed}, 1500), 1))",
+            "import sys; from tests import test_attack_i17_mrt as m; "
+            f"sys.exit(min(m.{call.format(seed=seed)}, 1))",
         ],
         capture_output=True,
         text=True,
@@ -254,7 +293,8 @@ def test_crafted_records_same_output_in_a_subprocess(seed, call):
         check=False,
     )
     assert done.returncode == 0, (done.returncode, done.stdout[-3000:], done.stderr[-3000:])
-    assert f"seed {seed} n 1500 diffs 0" in done.stdout, done.stdout[-3000:]
+    expected = "extreme diffs 0" if call == "extreme()" else f"seed {seed} n 1500 diffs 0"
+    assert expected in done.stdout, done.stdout[-3000:]
 
 
 def _reference(text: str):
