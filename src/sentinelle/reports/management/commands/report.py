@@ -44,11 +44,10 @@ class Command(BaseCommand):
         annual.add_argument("--date", default=None,
                             help="date printed on the cover, YYYY-MM-DD (default: today)")
 
-        forget = sub.add_parser(
-            "forget-statistics",
-            help="drop the kept statistics of closed years (all, or one --year); they are "
-                 "computed again when next read. Example: sentinelle report forget-statistics "
-                 "--year 2025")
+        forget_help = ("drop the kept statistics of closed years (all, or one --year); they are "
+                       "computed again when next read. Example: sentinelle report "
+                       "forget-statistics --year 2025")
+        forget = sub.add_parser("forget-statistics", help=forget_help, description=forget_help)
         forget.add_argument("--year", type=int, default=None,
                             help="only this year (default: every kept year)")
 
@@ -58,7 +57,8 @@ class Command(BaseCommand):
 
             with audit.audit_context(actor="command:report"):
                 dropped = stats_store.forget(options["year"])
-            self.stdout.write(f"dropped {dropped} kept statistics")
+            years = "year" if dropped == 1 else "years"
+            self.stdout.write(f"dropped the kept statistics of {dropped} closed {years}")
             return
         try:
             date = dt.date.fromisoformat(options["date"]) if options["date"] else None
