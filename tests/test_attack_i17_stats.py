@@ -161,3 +161,24 @@ def test_no_change_leaves_stale_figures_in_any_language(alice, bob, change, lang
         _kept()
         change({"alice": alice, "bob": bob})
         assert _kept() == _fresh()
+
+
+def test_forget_statistics_counts_years_not_languages(alice, capsys):
+    """The command says how many closed years it dropped; a year kept in three languages is
+    one year (it said "3 closed years")."""
+    from django.utils import translation
+
+    file_report(alice, started_at=f"{CLOSED}-05-02T08:00:00Z",
+                ended_at=f"{CLOSED}-05-02T12:00:00Z")
+    for language in ("en", "fr", "es"):
+        with translation.override(language):
+            _kept()
+            _kept(CLOSED - 1)
+    assert KeptStatistics.objects.count() == 6
+    call_command("report", "forget-statistics", "--year", str(CLOSED))
+    assert "of 1 closed year" in capsys.readouterr().out
+    call_command("report", "forget-statistics")
+    out = capsys.readouterr().out
+    assert "of 1 closed year" in out and not KeptStatistics.objects.exists()
+    call_command("report", "forget-statistics")
+    assert "of 0 closed years" in capsys.readouterr().out
