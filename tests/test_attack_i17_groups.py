@@ -16,10 +16,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from sentinelle.analysis import linking
+from sentinelle.analysis.handling import handling_in_time, set_expectation
 from sentinelle.analysis.statistics import StatsFilter, _compute
 from sentinelle.core.models import Role
 from sentinelle.incidents import services, summaries
 from sentinelle.incidents.models import Category, Evidence, Incident, RsitClass
+from tests import handling_reference
 from tests import statistics_reference as reference
 from tests.conftest import file_report, make_user
 
@@ -102,3 +104,15 @@ def test_grouped_queries_equal_the_former_ones_on_hostile_random_data(seed, sett
             new = _compute(flt, True, scope, files, shares)
             old = reference._compute(flt, True, scope, files, shares)
             assert _same(new, old), (flt, reader)
+    # The share handled in time, with limits that split the reports (one category not
+    # measured), at several "now"s: before and after the deadlines of the edge reports.
+    set_expectation(charlie, Category.objects.get(code="trust-security"), 1, 30)
+    set_expectation(charlie, Category.objects.get(code="routing-disruption"), 1, 1)
+    for now in (dt.datetime(YEAR + 1, 1, 1, 12, tzinfo=dt.UTC),
+                dt.datetime.now(dt.UTC) + dt.timedelta(days=30)):
+        for flt in (StatsFilter(year=YEAR), StatsFilter(year=YEAR + 1),
+                    StatsFilter(year=YEAR, states=("CU",))):
+            for reader in readers:
+                scope = None if reader is None else Incident.objects.for_user(reader)
+                assert handling_in_time(flt, now=now, scope=scope) == \
+                    handling_reference.handling_in_time(flt, now=now, scope=scope), (flt, now)
