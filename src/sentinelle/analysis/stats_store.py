@@ -9,13 +9,14 @@ a reader is never kept, so nothing kept can leak from one State to another. The 
 never kept (its data change every day).
 
 **Fingerprint**: one aggregate query over everything the year's figures are computed from — the
-incidents that started in the year (every column, every status, so a late report, an
-amendment, a withdrawal, a deletion or a bulk ``UPDATE`` that bypasses ``save()`` and signals
-all change it), their transitions, evidence files and links, the year's summary returns and
-their lines, and the reference tables (States, categories, RSIT classes and types) — as a count
-and a sum of 64-bit hashes of each row's text per table, plus the code's version. Each read of
-a kept year compares it; a different fingerprint recomputes the year, replaces the kept copy and
-writes an audit entry (``analysis.statistics.recomputed``) naming the year.
+incidents that started in the year or a day either side of it (every column, every status, so a
+late report, an amendment, a withdrawal, a deletion or a bulk ``UPDATE`` that bypasses
+``save()`` and signals all change it), their transitions, evidence files and links, the year's
+summary returns and their lines, and the reference tables (States, categories, RSIT classes and
+types) — as a count and a sum of 64-bit hashes of each row's text per table, plus the code's
+version. Each read of a kept year compares it; a different fingerprint recomputes the year,
+replaces the kept copy and writes an audit entry (``analysis.statistics.recomputed``) naming the
+year.
 """
 
 from __future__ import annotations
@@ -67,6 +68,21 @@ def _h48(text: str | None) -> int:
     return int.from_bytes(hashlib.blake2b((text or "").encode(), digest_size=6).digest(), "big")
 
 
+class _HashSum:
+    """SQLite's SUM of the row hashes, modulo 2**63: SUM itself raises "integer overflow" past
+    2**15 rows of 48-bit hashes (about 2**16 on average: the transitions of a busy year)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def step(self, value: int | None) -> None:
+        if value is not None:
+            self.total = (self.total + value) % 2**63
+
+    def finalize(self) -> int:
+        return self.total
+
+
 def _row_hash(model: type[models.Model], alias: str) -> str:
     """SQL for a hash of every column of a row (NULL distinct from an empty string)."""
     if connection.vendor == "postgresql":
@@ -86,11 +102,16 @@ def fingerprint(year: int) -> str:
     if connection.vendor != "postgresql":
         connection.ensure_connection()
         connection.connection.create_function("sentinelle_h48", 1, _h48, deterministic=True)
+        connection.connection.create_aggregate("sentinelle_hsum", 1, _HashSum)
     t = {m: connection.ops.quote_name(m._meta.db_table)
          for m in (Incident, Transition, Evidence, LinkedReport, SummaryReturn, SummaryLine,
                    MemberState, Category, RsitClass, RsitType)}
     in_year = "i.started_at >= %s AND i.started_at < %s"
-    year_args = [dt.datetime(year, 1, 1, tzinfo=dt.UTC), dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)]
+    # A day more on each side: the excess of a summary return is counted against the reports
+    # of its year in the platform's time zone (``started_at__year``, up to 14 hours off UTC).
+    day = dt.timedelta(days=1)
+    low, high = dt.datetime(year, 1, 1, tzinfo=dt.UTC), dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)
+    year_args = [low - day if year > 1 else low, high + day]
     joined = f"JOIN {t[Incident]} i ON i.id = x.incident_id WHERE {in_year}"
     parts: list[tuple[type[models.Model], str, list[Any]]] = [
         (Incident, f"FROM {t[Incident]} x WHERE {in_year.replace('i.', 'x.')}", year_args),
@@ -106,8 +127,9 @@ def fingerprint(year: int) -> str:
     selects, args = [], []
     for model, tail, tail_args in parts:
         # Count and hash sum in one pass over each table.
+        total = "SUM" if connection.vendor == "postgresql" else "sentinelle_hsum"
         selects.append(f"(SELECT CAST(COUNT(*) AS TEXT) || ':' || "
-                       f"CAST(COALESCE(SUM({_row_hash(model, 'x')}), 0) AS TEXT) {tail})")
+                       f"CAST(COALESCE({total}({_row_hash(model, 'x')}), 0) AS TEXT) {tail})")
         args += tail_args
     with connection.cursor() as cur:
         cur.execute("SELECT " + ", ".join(selects), args)

@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterable
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -57,7 +58,7 @@ from sentinelle.exchange import indicator_rows
 from sentinelle.exchange.import_summary import ON_INVALID, ImportSummary
 from sentinelle.exchange.indicator_rows import Row
 from sentinelle.exchange.models import SharedIndicator
-from sentinelle.exchange.records import IndicatorRecord, Rejection, ReportRecord
+from sentinelle.exchange.records import IndicatorRecord, Rejection, ReportRecord, holds_nul
 from sentinelle.incidents import fields, services, workflow
 from sentinelle.incidents.indicators import IndicatorError, normalise
 from sentinelle.incidents.models import TLP, Evidence, Incident, Severity
@@ -283,6 +284,10 @@ class _Importer:
             self.rejected_refs.setdefault(rejection.ref, rejection.where)
 
     def report(self, record: ReportRecord) -> None:
+        if holds_nul(record):   # PostgreSQL text cannot: refused, not a DataError for the feed
+            self.reject(Rejection(record.where, str(ProhibitNullCharactersValidator.message),
+                                  ref=record.external_id))
+            return
         if not self.skip:
             self._report(record)
             return
@@ -373,6 +378,10 @@ class _Importer:
             if not (record.type == "ipv4" and isinstance(value, str)
                     and _DOTTED_QUAD.fullmatch(value)):
                 value = normalise(record.type, value)   # else already what it would return
+            # The texts stored as they are (holds_nul() is too slow for every indicator).
+            texts = (value, record.pattern, record.name, record.description, *record.labels)
+            if any(isinstance(text, str) and "\x00" in text for text in texts):
+                raise ValidationError(ProhibitNullCharactersValidator.message)
             tlp = self._tlp(record.tlp)
         except (IndicatorError, ValidationError) as exc:
             reason = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)

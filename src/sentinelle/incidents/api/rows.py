@@ -190,6 +190,8 @@ def from_instance(incident: Incident, user, *, indicators: Sequence[tuple[str, s
         "rsit_type__rsit_class__code": incident.rsit_type.rsit_class.code,
         "alleged_origin_state__alpha2": origin.alpha2 if origin is not None else None,
     })
-    names = [u.get_username() for u in sorted(analysts, key=lambda u: u.pk)]
+    # Once each, as the table stores them (a submission may name one twice).
+    names = [u.get_username() for u in sorted({u.pk: u for u in analysts}.values(),
+                                              key=lambda u: u.pk)]
     shown = None if linked is False else linked_incident_data(user, incident)
     return represent(row, indicators, names, shown, _Times())

@@ -54,9 +54,14 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["what"] == "forget-statistics":
             from sentinelle.analysis import stats_store
+            from sentinelle.analysis.models import KeptStatistics
 
+            # forget() counts the rows it drops, one per year and language: say the years.
+            kept = KeptStatistics.objects.all() if options["year"] is None else \
+                KeptStatistics.objects.filter(year=options["year"])
+            dropped = kept.values("year").distinct().count()
             with audit.audit_context(actor="command:report"):
-                dropped = stats_store.forget(options["year"])
+                stats_store.forget(options["year"])
             years = "year" if dropped == 1 else "years"
             self.stdout.write(f"dropped the kept statistics of {dropped} closed {years}")
             return
