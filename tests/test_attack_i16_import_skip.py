@@ -16,7 +16,8 @@ from django.core.management import call_command
 from django.test import Client
 
 from sentinelle.core.models import AuditEntry, Job, Role
-from sentinelle.exchange.importer import import_records, stable_id
+from sentinelle.exchange.identity import stable_id
+from sentinelle.exchange.importer import import_records
 from sentinelle.exchange.models import SharedIndicator
 from sentinelle.exchange.records import (
     Attachment,

@@ -22,7 +22,8 @@ from sentinelle.exchange import federation
 from sentinelle.exchange.exporters.stix import state_identity_id
 from sentinelle.exchange.formats import stix
 from sentinelle.exchange.formats import stix_common as sc
-from sentinelle.exchange.importer import import_records, own_namespace_id, sealed_to, stable_id
+from sentinelle.exchange.identity import own_namespace_id, sealed_to, stable_id
+from sentinelle.exchange.importer import import_records
 from sentinelle.exchange.models import FederationRemote, SharedIndicator
 from sentinelle.incidents.models import Incident
 from tests.conftest import file_report, make_user

@@ -197,3 +197,161 @@ def test_depth_cap_counts_as_before():
     assert len(list(stix._objects(io.BytesIO(nested(64))))) == 1
     with pytest.raises(FormatError, match=r"^\$\.objects\[0\]: the JSON nests deeper"):
         list(stix._objects(io.BytesIO(nested(65))))
+
+
+# --- round 2 (issue 17): pre-formatted COPY text, the one-string holder lookup, the scan ---
+
+ODD_TEXTS = ["plain", "", "tab\there", "new\nline", "cr\rlf\r\n", "back\\slash", "\\N",
+             "\\\\N", "N\\", "bell\b vt\v ff\f", "ünïcödé 中文 العربية", "'quote\" ; --", "\t",
+             "\\t", "trailing\\", "x" * 300]
+
+
+def odd_indicator(n: int, text: str) -> dict:
+    return indicator(n, name=text, description=text + "\n" + text, labels=[text or "x", "é\\"],
+                     pattern=f"[domain-name:value = 'h{n}.example.org'] AND "
+                             f"[x-custom:value = '{text.replace(chr(39), '')}']")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+def test_copy_text_lands_what_write_row_lands(alice, bob, monkeypatch):
+    """Every escape COPY's text format has, in every text column, and time zones other than
+    UTC: the pre-formatted text and psycopg's write_row store the same rows."""
+    monkeypatch.setattr(importer, "INDICATOR_BATCH", 5)
+    objects = [odd_indicator(n, text) for n, text in enumerate(ODD_TEXTS)]
+    objects += [indicator(100, modified="2026-03-04T05:06:07.891234Z",
+                          valid_until="2099-12-31T23:59:59.999999Z"),
+                indicator(101, created="2026-01-01T00:00:00.001Z",
+                          modified="2026-01-01T00:00:00.001Z")]
+    data = bundle(objects)
+    written = {}
+    for formatted in (False, True):
+        if not formatted:
+            monkeypatch.setattr(indicator_rows, "copy_text", lambda tuples: None)
+        summary = run(alice, data, default_tlp="amber")
+        monkeypatch.undo()
+        monkeypatch.setattr(importer, "INDICATOR_BATCH", 5)
+        written[formatted] = (summary.as_dict(), rows())
+        SharedIndicator.objects.filter(state=alice.state).delete()
+    assert written[True] == written[False]
+    assert written[True][0]["indicators_created"] == len(ODD_TEXTS) + 2
+    names = {r[7] for r in written[True][1]}
+    assert set(ODD_TEXTS) <= names
+    assert not SharedIndicator.objects.for_user(bob).exists()
+
+
+def test_copy_text_formats_as_write_row():
+    """copy_text gives, byte for byte, what psycopg's text COPY formatter gives for the types
+    rows carry (str, int, bool, None, aware datetimes in any offset), and gives up (None) on a
+    NUL, a lone surrogate or any other type, leaving psycopg to raise its own error."""
+    import datetime as dt
+
+    from psycopg import adapt
+    from psycopg._copy_base import TextFormatter
+
+    from sentinelle.incidents.models import TLP
+
+    zones = [dt.UTC, dt.timezone(dt.timedelta(hours=5, minutes=30)),
+             dt.timezone(-dt.timedelta(hours=3, minutes=15, seconds=7))]
+    tuples = [(text, n, n % 2 == 0, None, dt.datetime(2026, 1 + n % 12, 1, n % 24, 5, 6,
+                                                      n * 997 % 1_000_000, zones[n % 3]),
+               "json [\"" + text + "\"]") for n, text in enumerate(ODD_TEXTS * 3)]
+    # Columns where some rows hold NULL, and a TLP member (a str subclass) among plain text.
+    tuples += [(None, None, None, None, None, TLP.CLEAR), ("x\\", 7, False, None, None, "y")]
+    formatter = TextFormatter(adapt.Transformer())
+    expected = b"".join(bytes(formatter.write_row(values)) for values in tuples)
+    expected += bytes(formatter.end())
+    assert indicator_rows.copy_text(tuples) == expected
+    for odd in ("nul\x00", "lone \udc80", 1.5, b"bytes", uuid.uuid4(), True):
+        assert indicator_rows.copy_text([("ok", 1), ("ok", odd)]) is None
+    assert indicator_rows.copy_text([]) == b""
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the array lookup is PostgreSQL's")
+def test_holders_are_found_the_same_whatever_the_ids(alice, bob):
+    run(alice, bundle([indicator(n) for n in range(5)]))
+    run(bob, bundle([indicator(n) for n in range(5, 8)]))
+    held = dict(SharedIndicator.objects.values_list("stix_id", "state_id"))
+    ids = [*held, "indicator--unknown", indicator(9)["id"]]
+    assert indicator_rows.holders(ids) == held
+    # An id with a comma, or an empty one, takes the array parameter: still the same answer.
+    assert indicator_rows.holders([*ids, "a,b"]) == held
+    assert indicator_rows.holders([*ids, ""]) == held
+    assert indicator_rows.holders([]) == {}
+
+
+def test_link_scan_answers_as_its_expression(monkeypatch):
+    """_may_link's byte search first, expression after, says what the expression alone says:
+    on the fixtures, and with each link name or escape placed across the 1 MiB chunk edge."""
+    def by_expression(stream) -> bool:
+        data = stream.read()
+        return bool(stix._LINK_NAMES.search(data))
+
+    inputs = [p.read_bytes() for p in sorted(FIXTURES.rglob("*.json"))]
+    for needle in (b'"incident"', b'"note"', b'"marking-definition"', b"\\u0069",
+                   b"\\u00e9", b'"report"', b"\\u00"):
+        for shift in (0, 1, 5, len(needle) - 1):
+            pad = b" " * (stix._SCAN_CHUNK - shift)
+            inputs.append(pad + needle + b" ")
+    assert len(inputs) > 30
+    for data in inputs:
+        assert stix._may_link(io.BytesIO(data)) == by_expression(io.BytesIO(data))
+
+
+def test_one_marking_gives_the_tlp_many_give():
+    links = stix._Links(markings={"marking-definition--custom": "amber"})
+    refs = [GREEN, RED, "marking-definition--custom", "marking-definition--unknown",
+            "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9", "", 5, None]
+    for ref in refs:
+        one, padded = {"object_marking_refs": [ref]}, {"object_marking_refs": [ref, "x"]}
+        assert links.tlp(one) == links.tlp(padded)
+    assert links.tlp({"object_marking_refs": [RED]}) == "red"
+    assert links.tlp({"object_marking_refs": ["marking-definition--custom"]}) == "amber"
+    assert links.tlp({"object_marking_refs": GREEN}) == "green"
+    assert links.tlp({}) is None
+
+
+def test_plain_pattern_fast_path_reads_as_the_general_one():
+    """pattern_indicators' short cut for "[type:value = 'x']" gives what the general reading
+    gives, on the common forms with odd values and on near misses of that form."""
+    from sentinelle.exchange.formats import stix_common
+
+    values = ["10.0.0.1", "10.0.0.1/32", "10.0.0.0/8", "2001:db8::1", "2001:db8::/128",
+              "example.org", "http://a.example/b?c=d&e=[f]", "", " ", "a:b=5", "x = 'y",
+              "]", "[", "a'b", "a\\'b", "a\\\\b", "ünï 中", "x:value = '1'", "\n", "AS1"]
+    kinds = ["ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr", "file",
+             "autonomous-system", "network-traffic", "x-custom", "Ipv4-addr", "ipv4_addr", ""]
+    patterns = []
+    for kind in kinds:
+        for value in values:
+            patterns += [f"[{kind}:value = '{value}']", f"[{kind}:value='{value}']",
+                         f"[{kind}:value = '{value}'] OR [{kind}:value = 'z']",
+                         f" [{kind}:value = '{value}']", f"[{kind}:value = '{value}'] ",
+                         f"[{kind}:number = '{value}']", f"[{kind}:value = {value}]",
+                         f"[{kind}:value = '{value}']\n", f"x[{kind}:value = '{value}']"]
+    patterns += ["[autonomous-system:number = 64500]", "[file:hashes.'SHA-256' = 'AB']"]
+    fast = 0
+    for pattern in patterns:
+        expected = stix_common._pattern_indicators(pattern)
+        assert stix_common.pattern_indicators(pattern) == expected, pattern
+        fast += stix_common._PLAIN_VALUE.fullmatch(pattern) is not None
+    assert fast > 100
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+def test_a_copy_left_open_reports_its_error_and_leaves_nothing(alice, monkeypatch):
+    """A batch's COPY stays open while the next batch is read (indicator_rows.streaming): a
+    failure of that COPY (here a duplicate id the lookup was made to miss) still fails the
+    import, and nothing of it stays, the rows held before untouched."""
+    import psycopg
+
+    run(alice, bundle([indicator(5, name="kept")]))
+    before = rows()
+    monkeypatch.setattr(importer, "INDICATOR_BATCH", 4)
+    monkeypatch.setattr(indicator_rows, "holders", lambda ids: {})
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        run(alice, bundle([indicator(n) for n in range(10)]))
+    assert rows() == before
+    # The same when the failing batch is the last one: its COPY is ended on the way out.
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        run(alice, bundle([indicator(n) for n in (0, 1, 2, 3, 5)]))
+    assert rows() == before and SharedIndicator.objects.get().name == "kept"

@@ -115,7 +115,15 @@ def test_fingerprints_of_several_years_equal_them_one_by_one(answered, alice, ch
     after = stats_store.fingerprints(years)
     assert [y for y in years if after[y] != together[y]] == [CLOSED]
     file_report(alice, **_in(CLOSED - 3))
-    assert [y for y in years if stats_store.fingerprints(years)[y] != after[y]] == [CLOSED - 3]
+    again = stats_store.fingerprints(years)
+    assert [y for y in years if again[y] != after[y]] == [CLOSED - 3]
+    # A report of the last hour of a year is in the window of the next one too (a day either
+    # side: a summary return counts its year in the platform's time zone).
+    file_report(alice, started_at=f"{CLOSED - 1}-12-31T23:00:00Z",
+                ended_at=f"{CLOSED - 1}-12-31T23:30:00Z")
+    last = stats_store.fingerprints(years)
+    assert [y for y in years if last[y] != again[y]] == [CLOSED - 1, CLOSED]
+    assert last == {year: stats_store.fingerprint(year) for year in years}
 
 
 def test_a_report_takes_the_closed_years_fingerprints_once(answered, alice, bob):

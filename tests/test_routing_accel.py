@@ -1,7 +1,8 @@
 """The compiled MRT fast path (`observatory/routing/_mrt_accel.pyx`) against the pure-Python
-reader, which defines the output: the same `bgpdump -m` bytes, the same `ReadStats` (counts,
-warnings in order, suppressed warnings), the same elements afterwards, on every MRT file of
-../shared/data/bgp and the fixtures, and on damaged copies (bytes flipped, cut, repeated).
+reader, which defines the output: the same `bgpdump -m` bytes, the same elements from
+`read_elements` (what `routing scan` reads), the same `ReadStats` (counts, warnings in order,
+suppressed warnings), on every MRT file of ../shared/data/bgp and the fixtures, and on
+damaged copies (bytes flipped, cut, repeated).
 
 Without the compiled module (no C compiler when the package was installed) these tests skip,
 except in CI (`CI` set), where `make install` builds it: there a missing module fails.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import hashlib
 import io
 import itertools
 import os
@@ -22,6 +24,7 @@ import pytest
 
 from sentinelle.observatory.routing import bgp_attributes, dump, mrt_accel
 from sentinelle.observatory.routing.bgpdump_format import write_bgpdump, write_bgpdump_py
+from sentinelle.observatory.routing.elements import Element
 from sentinelle.observatory.routing.mrt import ReadStats, read_elements
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -276,3 +279,124 @@ def test_python_path_reads_a_block_the_compiled_path_cached(
     out = io.StringIO()
     write_bgpdump_py(io.BytesIO(data), out)
     assert out.getvalue().startswith("BGP4MP_ET|1445565678.509481|A|")
+
+
+# --------------------------------------------------------------------------- elements
+# `read_elements` takes the compiled element path (`_mrt_accel.ElementReader`) for the records
+# the `-m` renderer takes; what `routing scan` reads must not depend on it.
+
+
+def _elements(source: Path | bytes, accel: bool, monkeypatch: pytest.MonkeyPatch
+              ) -> tuple[list[Element], ReadStats]:
+    monkeypatch.setenv(mrt_accel.ENV, "1" if accel else "0")
+    _clear_caches()
+    stats = ReadStats()
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
+    return list(read_elements(stream, stats=stats)), stats
+
+
+def _digest(path: Path, accel: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[str, ReadStats]:
+    """Every field of every element hashed (the big files' elements do not fit in lists)."""
+    monkeypatch.setenv(mrt_accel.ENV, "1" if accel else "0")
+    _clear_caches()
+    stats = ReadStats()
+    h = hashlib.sha256()
+    for el in read_elements(path, stats=stats):
+        assert type(el) is Element
+        h.update(repr((el.kind, el.time, el.peer_ip, el.peer_asn, el.prefix, el.as_path,
+                       el.collector, el.source, el.next_hop, el.communities)).encode())
+        h.update(el.raw)
+    return h.hexdigest(), stats
+
+
+def _assert_same_elements(source: Path | bytes, monkeypatch: pytest.MonkeyPatch
+                          ) -> list[Element]:
+    fast, fast_stats = _elements(source, True, monkeypatch)
+    slow, slow_stats = _elements(source, False, monkeypatch)
+    for number, (a, b) in enumerate(itertools.zip_longest(fast, slow), 1):
+        assert a == b, f"element {number}"
+    assert fast_stats == slow_stats  # counts (elements, malformed), warnings in order
+    return fast
+
+
+@pytest.mark.parametrize("path", [_param(p) for p in _mrt_files()])
+def test_same_elements_compiled_and_python(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = _digest(path, True, monkeypatch)
+    slow = _digest(path, False, monkeypatch)
+    if fast[0] != slow[0] and path.stat().st_size <= 2_000_000:
+        _assert_same_elements(path, monkeypatch)  # says which element differs
+    assert fast[0] == slow[0]
+    assert fast[1] == slow[1]
+
+
+@pytest.mark.parametrize("seed_name", _DAMAGE_SEEDS)
+def test_damaged_copies_same_elements(seed_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _plain(FIXTURES / seed_name)[:60_000]
+    rng = random.Random("elements " + seed_name)
+    for _ in range(40):
+        _assert_same_elements(_mutate(rng, data), monkeypatch)
+
+
+def test_element_path_is_compiled_and_declines_like_the_renderer(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    readers = []
+    real = mrt_accel._mrt_accel.ElementReader  # type: ignore[union-attr]
+
+    def spy(*args):  # type: ignore[no-untyped-def]
+        readers.append(real(*args))
+        return readers[-1]
+
+    monkeypatch.setattr(mrt_accel._mrt_accel, "ElementReader", spy)
+    assert mrt_accel._mrt_accel.fast_new()  # type: ignore[union-attr]  # slots filled in C
+    comms = _attr(0xC0, 8, struct.pack(">II", 0xFFFFFF01, (64500 << 16) | 7))
+    large = _attr(0xC0, 32, struct.pack(">III", 64500, 1, 2))
+    rfc5549 = _attr(0x80, 14, struct.pack(">HBB", 1, 1, 16)
+                    + bytes.fromhex("20010db8000000000000000000000001") + b"\x00"
+                    + b"\x18\xcb\x00\x71")
+    unreach6 = _attr(0x80, 15, b"\x00\x02\x01\x20\x20\x01\x0d\xb8")
+    as_set = _attr(0x40, 2, b"\x02\x01" + struct.pack(">I", 64500) + b"\x01\x02"
+                   + struct.pack(">II", 64511, 64512))
+    data = b"".join([
+        _bgp4mp_et(_update(_ORIGIN + _PATH4 + _NH + comms + large)),
+        _bgp4mp_et(_update(_ORIGIN + _PATH4 + rfc5549 + unreach6, nlri=b"",
+                           withdrawn=b"\x10\x0a\x01")),
+        _bgp4mp_et(_update(_ORIGIN + _PATH4 + _NH, nlri=b"\x21\x01\x02\x03\x04\x05")),
+        _bgp4mp_et(_update(_ORIGIN + as_set + _NH)),  # an AS_SET: the Python decoder
+    ])
+    elements = _assert_same_elements(data, monkeypatch)
+    assert [(e.kind, e.prefix, e.as_path, e.next_hop, e.communities) for e in elements] == [
+        ("A", "198.51.100.0/24", (64500, 64496), "192.0.2.1",
+         ("65535:65281", "64500:7", "64500:1:2")),
+        ("W", "10.1.0.0/16", (), "", ()),
+        ("W", "2001:db8::/32", (), "", ()),
+        ("A", "203.0.113.0/24", (64500, 64496), "2001:db8::1", ()),
+        ("A", "198.51.100.0/24", (64500, frozenset({64511, 64512})), "192.0.2.1", ()),
+    ]
+    assert {e.peer_ip for e in elements} == {"192.0.2.1"} and elements[0].time == 1445565678
+    # the ENV=0 run made no reader; the compiled run's reader declined the AS_SET record
+    assert len(readers) == 1 and readers[0].fallbacks == 1
+    fast, stats = _elements(data, True, monkeypatch)
+    assert stats.malformed_records == 1 and stats.elements == 5  # the /33 route
+    assert stats.record_types[(17, 4)] == 4
+
+
+@pytest.mark.parametrize("first", ["elements", "dump"])
+def test_shared_cache_either_order(first: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block cached by one compiled path is completed by the other: the dump after the
+    elements (and the elements after the dump) are those of the Python reader."""
+    path = FIXTURES / "bgpkit-parser" / "updates.20100227.1600.first-796-records.gz"
+    want_text = _dump(path, False, monkeypatch)[0]
+    want_elements, want_stats = _elements(path, False, monkeypatch)
+    monkeypatch.setenv(mrt_accel.ENV, "1")
+    _clear_caches()
+    for step in ([first, "dump" if first == "elements" else "elements"]):
+        if step == "dump":
+            out = io.StringIO()
+            write_bgpdump(path, out, ReadStats())
+            assert out.getvalue() == want_text
+        else:
+            stats = ReadStats()
+            assert list(read_elements(path, stats=stats)) == want_elements
+            assert stats == want_stats
+    assert any(type(v).__name__ == "_Block" for v in bgp_attributes.attr_caches[(4, False)]
+               .values())

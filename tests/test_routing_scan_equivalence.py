@@ -27,7 +27,12 @@ from sentinelle.observatory.routing.asrel import ASRelationships
 from sentinelle.observatory.routing.elements import Element
 from sentinelle.observatory.routing.prefixes import PrefixIndex
 from sentinelle.observatory.routing.rpki import load_vrps
-from sentinelle.observatory.routing.scan import Scanner, ScanOptions, parse_prefix_fast
+from sentinelle.observatory.routing.scan import (
+    Scanner,
+    ScanOptions,
+    parse_prefix_fast,
+    v4_prefix_code_py,
+)
 from sentinelle.observatory.routing.watchlist import load, loads
 
 HERE = Path(__file__).resolve().parent
@@ -102,9 +107,17 @@ def _params():
         yield pytest.param(name, files, overrides, id=name, marks=marks)
 
 
+@pytest.mark.parametrize("reader", ["compiled", "python"])
 @pytest.mark.parametrize(("name", "files", "overrides"), list(_params()))
-def test_scan_findings_unchanged(name, files, overrides):
+def test_scan_findings_unchanged(name, files, overrides, reader, monkeypatch):
+    """The same findings whether read_elements takes its compiled element path (the default
+    where `_mrt_accel` is built) or the pure-Python decoders (SENTINELLE_MRT_ACCEL=0)."""
     pytest.importorskip("sentinelle.observatory.routing.mrt")
+    from sentinelle.observatory.routing import mrt_accel
+
+    if reader == "compiled" and not mrt_accel.available():
+        pytest.skip("the compiled MRT reader is not built here")
+    monkeypatch.setenv(mrt_accel.ENV, "1" if reader == "compiled" else "0")
     got = run_scan(files, overrides)
     want = _expected(name)
     assert got["stats"] == want["stats"]
@@ -203,7 +216,37 @@ def test_prefix_index_lookup_and_covering_agree_with_a_plain_scan(monkeypatch, e
                             query.prefixlen) == want, query
 
 
-def test_feed_all_equals_feed_on_synthetic_routes():
+def test_compiled_v4_prefix_parser_accepts_what_the_python_test_accepts():
+    """feed_all's fast path reads prefix text with `_mrt_accel.v4_prefix_code` when it is
+    built: the same texts accepted (with the same address and length) as its Python test."""
+    from sentinelle.observatory.routing import mrt_accel
+
+    if not mrt_accel.available():
+        pytest.skip("the compiled MRT reader is not built here")
+    code = mrt_accel._mrt_accel.v4_prefix_code
+    rng = random.Random(11)
+    texts = list(ODD_PREFIXES) + ["0.0.0.0/0", "255.255.255.255/32", "1.2.3.4/03",
+                                  "1.2.3.256/8", "1.2.3.4.5/8", "1.2.3.4//8", "1.2.3.4/8\n",
+                                  "1.2.3.4/-1", "1.2.3.4/100", "1.02.3.4/8", "1.2.3.4/٣"]
+    for _ in range(4000):
+        octets = [rng.choice([0, 1, 9, 10, 99, 100, 255, 256, rng.randint(0, 999)])
+                  for _ in range(4)]
+        text = ".".join(map(str, octets)) + f"/{rng.choice([0, 8, 16, 24, 32, 33, 99])}"
+        if rng.random() < 0.3:
+            i = rng.randrange(len(text))
+            text = text[:i] + rng.choice("0./a: 5") + text[i + 1:]
+        texts.append(text)
+    accepted = 0
+    for text in texts:
+        assert code(text) == v4_prefix_code_py(text), text
+        accepted += code(text) >= 0
+    assert 500 < accepted < len(texts) - 500  # both outcomes, many times
+    assert code("190.6.64.0/19") == (0xBE064000 << 6) | 19
+    assert code(None) == code(b"1.2.3.4/8") == -1
+
+
+@pytest.mark.parametrize("reader", ["compiled", "python"])
+def test_feed_all_equals_feed_on_synthetic_routes(reader, monkeypatch):
     """RIB runs from two collectors, updates across buckets, peers reaching full feed,
     withdrawals, State origins, odd prefix texts (an empty one once took the fast path)."""
     watch = loads("states:\n  CU:\n    asns: [27725]\n    prefixes:\n"
@@ -226,6 +269,11 @@ def test_feed_all_equals_feed_on_synthetic_routes():
             path = rng.choice([(peer[1], 174, origin), (peer[1], origin), ()])
             elements.append(Element(kind, t, peer[0], peer[1], prefix, path, collector))
     options = {"full_feed_v4": 30, "full_feed_v6": 5, "visibility_bucket": 60}
+    from sentinelle.observatory.routing import mrt_accel
+
+    monkeypatch.setenv(mrt_accel.ENV, "1" if reader == "compiled" else "0")
+    if reader == "compiled" and not mrt_accel.available():
+        pytest.skip("the compiled MRT reader is not built here")
 
     def run(one_by_one: bool):
         scanner = Scanner(watch, load_vrps(VRPS), None, ScanOptions(**options))

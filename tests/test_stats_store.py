@@ -237,7 +237,7 @@ def test_forget_statistics_command_drops_the_store_and_is_audited(closed_year, c
     compute(StatsFilter(year=CLOSED), with_shares=True, with_year_over_year=False)
     compute(StatsFilter(year=CLOSED - 1), with_shares=True, with_year_over_year=False)
     call_command("report", "forget-statistics", "--year", str(CLOSED))
-    assert "dropped 1" in capsys.readouterr().out
+    assert "dropped the kept statistics of 1 closed year" in capsys.readouterr().out
     assert list(KeptStatistics.objects.values_list("year", flat=True)) == [CLOSED - 1]
     call_command("report", "forget-statistics")
     assert not KeptStatistics.objects.exists()
@@ -250,4 +250,6 @@ def test_forget_statistics_command_drops_the_store_and_is_audited(closed_year, c
 def test_forget_statistics_has_help(capsys):
     with pytest.raises(SystemExit):
         call_command("report", "forget-statistics", "--help")
-    assert "--year" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "--year" in shown
+    assert "computed again when next read" in shown  # what it does, not only its options

@@ -16,7 +16,8 @@ from sentinelle.core import jobs
 from sentinelle.core.models import AuditEntry, Job
 from sentinelle.exchange import federation
 from sentinelle.exchange.formats import stix_common as sc
-from sentinelle.exchange.importer import import_records, stable_id
+from sentinelle.exchange.identity import stable_id
+from sentinelle.exchange.importer import import_records
 from sentinelle.exchange.models import SharedIndicator
 from sentinelle.exchange.reading import open_records
 from sentinelle.incidents.models import Incident

@@ -2,13 +2,21 @@
 each line of the input is a route's prefix text (RIS-Live frames carry whatever a peer sent).
 `parse_prefix_fast` must give what ``ipaddress.ip_network(text, strict=False)`` gives (or
 refuse what it refuses), and `Scanner.feed_all` must leave the same findings and counters as
-`Scanner.feed` one element at a time. A disagreement raises AssertionError: a crash."""
+`Scanner.feed` one element at a time. The compiled parser of feed_all's fast path
+(`_mrt_accel.v4_prefix_code`, when built) must accept exactly the texts the Python test
+accepts, with the same address and length. A disagreement raises AssertionError: a crash."""
 
 import ipaddress
 
 from fuzz.harness import Target
+from sentinelle.observatory.routing import mrt_accel
 from sentinelle.observatory.routing.elements import Element
-from sentinelle.observatory.routing.scan import Scanner, ScanOptions, parse_prefix_fast
+from sentinelle.observatory.routing.scan import (
+    Scanner,
+    ScanOptions,
+    parse_prefix_fast,
+    v4_prefix_code_py,
+)
 from sentinelle.observatory.routing.watchlist import loads
 
 _WATCH = loads("states:\n  CU:\n    asns: [27725]\n    prefixes:\n"
@@ -40,6 +48,8 @@ def run(data: bytes) -> None:
     elements = []
     for number, text in enumerate(lines):
         assert parse_prefix_fast(text) == _reference(text), text
+        if mrt_accel.available():
+            assert mrt_accel._mrt_accel.v4_prefix_code(text) == v4_prefix_code_py(text), text  # type: ignore[union-attr]
         origin = 666 if number % 3 else 27725
         elements.append(Element("AW"[number % 5 == 4], 1_700_000_000 + 7 * number,
                                 f"192.0.2.{number % 3}", 64500, text, (3356, origin)))

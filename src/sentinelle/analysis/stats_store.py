@@ -9,11 +9,12 @@ a reader is never kept, so nothing kept can leak from one State to another. The 
 never kept (its data change every day).
 
 **Fingerprint**: one aggregate query over everything the year's figures are computed from — the
-incidents that started in the year (every column, every status, so a late report, an
-amendment, a withdrawal, a deletion or a bulk ``UPDATE`` that bypasses ``save()`` and signals
-all change it), their transitions, evidence files and links, the year's summary returns and
-their lines, and the reference tables (States, categories, RSIT classes and types) — as a count
-and a sum of 64-bit hashes of each row's text per table, plus the code's version. The kept
+incidents that started in the year or a day either side of it (every column, every status, so a
+late report, an amendment, a withdrawal, a deletion or a bulk ``UPDATE`` that bypasses
+``save()`` and signals all change it), their transitions, evidence files and links, the year's
+summary returns and their lines, and the reference tables (States, categories, RSIT classes and
+types) — as a count and a sum of 64-bit hashes of each row's text per table, plus the code's
+version. The kept
 figures also hold labels translated by the catalogue (severities, statuses, channels, regions;
 the other labels come from the reference tables): the kept fingerprint ends with a hash of
 those labels in the row's language, so a new translation recomputes the year too. Each read of
@@ -76,6 +77,21 @@ def _h48(text: str | None) -> int:
     return int.from_bytes(hashlib.blake2b((text or "").encode(), digest_size=6).digest(), "big")
 
 
+class _HashSum:
+    """SQLite's SUM of the row hashes, modulo 2**63: SUM itself raises "integer overflow" past
+    2**15 rows of 48-bit hashes (about 2**16 on average: the transitions of a busy year)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    def step(self, value: int | None) -> None:
+        if value is not None:
+            self.total = (self.total + value) % 2**63
+
+    def finalize(self) -> int:
+        return self.total
+
+
 def _row_hash(model: type[models.Model], alias: str) -> str:
     """SQL for a hash of every column of a row (NULL distinct from an empty string)."""
     if connection.vendor == "postgresql":
@@ -104,30 +120,32 @@ def fingerprints(years: Iterable[int]) -> dict[int, str]:
     if connection.vendor != "postgresql":
         connection.ensure_connection()
         connection.connection.create_function("sentinelle_h48", 1, _h48, deterministic=True)
+        connection.connection.create_aggregate("sentinelle_hsum", 1, _HashSum)
+    total = "SUM" if connection.vendor == "postgresql" else "sentinelle_hsum"
     t = {m: connection.ops.quote_name(m._meta.db_table)
          for m in (Incident, Transition, Evidence, LinkedReport, SummaryReturn, SummaryLine,
                    MemberState, Category, RsitClass, RsitType)}
-    # A report's year is that of started_at in UTC (statistics.counted_incidents): a CASE over
-    # the years' UTC ranges. The years' incidents are read once (the CTE "inc", the
-    # started_at index serving the range) and the other tables join it for their year.
-    bounds = [dt.datetime(y, 1, 1, tzinfo=dt.UTC) for y in (*years, years[-1] + 1)]
-    case = "CASE " + " ".join("WHEN i.started_at < %s THEN " + str(int(y)) for y in years) + \
-        " END"
+    # A year's reports are those that started in it in UTC, and a day more on each side: the
+    # excess of a summary return is counted against the reports of its year in the platform's
+    # time zone (``started_at__year``, up to 14 hours off UTC). So the windows of two
+    # consecutive years overlap. The years' incidents are read once (the CTE "inc", the
+    # started_at index serving the range) and the other tables join it for their start.
+    windows = {y: _window(y) for y in years}
     materialized = "MATERIALIZED " if connection.vendor == "postgresql" else ""
     # Only table names and SQL of this module are formatted in; the values are parameters.
-    cte = (f"WITH inc AS {materialized}(SELECT i.id, {case} AS y, "  # noqa: S608
+    cte = (f"WITH inc AS {materialized}(SELECT i.id, i.started_at AS s, "  # noqa: S608
            f"{_row_hash(Incident, 'i')} AS h "
            f"FROM {t[Incident]} i WHERE i.started_at >= %s AND i.started_at < %s) ")
-    cte_args = [*bounds[1:], bounds[0], bounds[-1]]
+    cte_args = [windows[years[0]][0], windows[years[-1]][1]]
     in_years = f"IN ({', '.join('%s' for _y in years)})"
     rows_of = {
-        Incident: "SELECT y, h FROM inc",
-        SummaryReturn: _rows("x.year", SummaryReturn, t, f"WHERE x.year {in_years}"),
-        SummaryLine: _rows("r.year", SummaryLine, t, f"JOIN {t[SummaryReturn]} r "
+        Incident: "SELECT NULL AS y, s, h FROM inc",
+        SummaryReturn: _rows("x.year", "NULL", SummaryReturn, t, f"WHERE x.year {in_years}"),
+        SummaryLine: _rows("r.year", "NULL", SummaryLine, t, f"JOIN {t[SummaryReturn]} r "
                            f"ON r.id = x.summary_id WHERE r.year {in_years}"),
-        **{model: _rows("inc.y", model, t, "JOIN inc ON inc.id = x.incident_id")
+        **{model: _rows("NULL", "inc.s", model, t, "JOIN inc ON inc.id = x.incident_id")
            for model in (Transition, Evidence, LinkedReport)},
-        **{model: _rows("0", model, t, "") for model in _REFERENCE},
+        **{model: _rows("NULL", "NULL", model, t, "") for model in _REFERENCE},
     }
     parts: list[tuple[type[models.Model], str, list[Any]]] = [
         (model, rows_of[model], years if model in (SummaryReturn, SummaryLine) else [])
@@ -135,14 +153,24 @@ def fingerprints(years: Iterable[int]) -> dict[int, str]:
     selects, args = [], list(cte_args)
     for n, (model, rows_sql, part_args) in enumerate(parts):
         # Count and hash sum of each year in one pass over each table, as aggregates filtered
-        # by year (one row, no GROUP BY: no sort of the rows); a reference table's figures are
-        # the same for every year.
-        per_year = ", ".join(
-            "COUNT(*), COALESCE(SUM(g.h), 0)" if model in _REFERENCE else
-            f"COUNT(*) FILTER (WHERE g.y = {int(y)}), "
-            f"COALESCE(SUM(g.h) FILTER (WHERE g.y = {int(y)}), 0)" for y in years)
+        # by year (one row, no GROUP BY: no sort of the rows): by the year column of the
+        # summary returns, by the start's window for the reports and what hangs on them; a
+        # reference table's figures are the same for every year.
+        if model in _REFERENCE:
+            per_year, year_args = ", ".join(
+                f"COUNT(*), COALESCE({total}(g.h), 0)" for _y in years), []
+        elif model in (SummaryReturn, SummaryLine):
+            per_year, year_args = ", ".join(
+                f"COUNT(*) FILTER (WHERE g.y = {int(y)}), "
+                f"COALESCE({total}(g.h) FILTER (WHERE g.y = {int(y)}), 0)" for y in years), []
+        else:
+            in_window = "WHERE g.s >= %s AND g.s < %s"
+            per_year = ", ".join(f"COUNT(*) FILTER ({in_window}), "
+                                 f"COALESCE({total}(g.h) FILTER ({in_window}), 0)"
+                                 for _y in years)
+            year_args = [bound for y in years for bound in (*windows[y], *windows[y])]
         selects.append(f"SELECT {n}, {per_year} FROM ({rows_sql}) g")  # noqa: S608
-        args += part_args
+        args += [*year_args, *part_args]
     with connection.cursor() as cur:
         cur.execute(cte + " UNION ALL ".join(selects), args)
         rows = {row[0]: row[1:] for row in cur.fetchall()}
@@ -154,9 +182,18 @@ def fingerprints(years: Iterable[int]) -> dict[int, str]:
     return out
 
 
-def _rows(year_sql: str, model: type[models.Model], t: dict, tail: str) -> str:
-    """SQL of a table's rows as (year, row hash), the table aliased x."""
-    return f"SELECT {year_sql} AS y, {_row_hash(model, 'x')} AS h FROM {t[model]} x {tail}"  # noqa: S608
+def _window(year: int) -> tuple[dt.datetime, dt.datetime]:
+    """The starts of the reports a year's fingerprint covers: the UTC year, a day more on each
+    side (see ``fingerprints``)."""
+    day = dt.timedelta(days=1)
+    low, high = dt.datetime(year, 1, 1, tzinfo=dt.UTC), dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC)
+    return (low - day if year > 1 else low), high + day
+
+
+def _rows(year_sql: str, start_sql: str, model: type[models.Model], t: dict, tail: str) -> str:
+    """SQL of a table's rows as (year, start of the report, row hash), the table aliased x."""
+    return (f"SELECT {year_sql} AS y, {start_sql} AS s, {_row_hash(model, 'x')} AS h "  # noqa: S608
+            f"FROM {t[model]} x {tail}")
 
 
 _REFERENCE = (MemberState, Category, RsitClass, RsitType)

@@ -49,6 +49,10 @@ _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("audit_request
 # Entries recorded inside batch(), appended to the chain together when it ends.
 _pending: contextvars.ContextVar[list[AuditEntry] | None] = contextvars.ContextVar(
     "audit_pending", default=None)
+# How many savepoints were open when the current batch began (see record()); None outside
+# a transaction.
+_batch_savepoints: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "audit_batch_savepoints", default=None)
 _LOCK_KEY = 0x53454E54  # "SENT": one advisory lock serialises the chain on PostgreSQL
 AUDIT_KEY_FILE = "audit_key"          # in settings.DATA_DIR, when SENTINELLE_AUDIT_KEY is unset
 INSTANCE_KEY_FILE = "instance_key"    # the same for SENTINELLE_INSTANCE_KEY
@@ -132,6 +136,13 @@ def record(action: str, obj: Any, *, before: Any = None, after: Any = None,
     )
     pending = _pending.get()
     if pending is not None:
+        start = _batch_savepoints.get()
+        if connection.in_atomic_block and (start is None or _savepoints() > start):
+            # Recorded inside a transaction or savepoint opened within the batch, which may
+            # roll back: its entries must go with it, as they did one by one. Django discards
+            # the on-commit callbacks of what rolls back; this one tells batch() it stood.
+            entry._audit_live = live = _Live()
+            transaction.on_commit(live)
         pending.append(entry)
     else:
         with transaction.atomic():
@@ -145,29 +156,76 @@ def batch() -> Iterator[None]:
     order they were recorded: one lock, one read of the head and one insert for all of them,
     and the lock (held to the commit: it serialises every writer of the chain) taken only
     then, not at the first entry. Use it inside a transaction that the block's changes belong
-    to; nothing is written if the block raises. A batch inside a batch joins the outer one."""
+    to; nothing is written if the block raises. A batch inside a batch joins the outer one.
+    An entry recorded inside a savepoint that rolls back within the block is not written."""
     if _pending.get() is not None:
         yield
         return
     pending: list[AuditEntry] = []
     token = _pending.set(pending)
+    # The savepoints open now, inside a transaction (None outside one: then every atomic
+    # block of the block is followed).
+    depth = _batch_savepoints.set(_savepoints() if connection.in_atomic_block else None)
     try:
         yield
     finally:
         _pending.reset(token)
+        _batch_savepoints.reset(depth)
+    if any(hasattr(entry, "_audit_live") for entry in pending):
+        queued = {id(func) for _sids, func, _robust in connection.run_on_commit}
+        pending = [entry for entry in pending if not hasattr(entry, "_audit_live")
+                   or entry._audit_live.ran or id(entry._audit_live) in queued]
     if pending:
         # No savepoint of its own: if this fails, so does the caller's transaction.
         with transaction.atomic(savepoint=False):
             _append(pending)
 
 
-def _append(entries: list[AuditEntry]) -> None:
-    """Chain ``entries`` after the head; the caller is inside a transaction."""
+class _Live:
+    """An on-commit callback that Django keeps while its transaction or savepoint stands and
+    discards if it rolls back; ``ran`` once committed."""
+
+    __slots__ = ("ran",)
+
+    def __init__(self) -> None:
+        self.ran = False
+
+    def __call__(self) -> None:
+        self.ran = True
+
+
+def _savepoints() -> int:
+    """How many savepoints the connection's open atomic blocks hold."""
+    return sum(1 for sid in connection.savepoint_ids if sid)
+
+
+# The lock and the read of the head in one round trip (issue 17: every round trip under the
+# lock is one more wait for all the writers queued behind it). Two statements of one simple
+# query, with no parameters: PostgreSQL runs them in turn and, in READ COMMITTED, gives the
+# second a snapshot of its own, taken once the first has the lock, so it sees the head that
+# the previous holder committed. One statement could not: its snapshot would predate the wait.
+# (Written out: 1397050964 is _LOCK_KEY, core_auditentry AuditEntry's table.)
+_LOCK_AND_HEAD = ("SELECT pg_advisory_xact_lock(1397050964); "
+                  "SELECT seq, hash FROM core_auditentry ORDER BY seq DESC LIMIT 1")
+assert str(_LOCK_KEY) in _LOCK_AND_HEAD and AuditEntry._meta.db_table in _LOCK_AND_HEAD
+
+
+def _locked_head() -> tuple[int, str]:
+    """The chain's last sequence number and hash, under the chain's lock on PostgreSQL."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+            cursor.execute(_LOCK_AND_HEAD)
+            cursor.nextset()   # past the lock's (empty) result, to the head's
+            row = cursor.fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS_HASH)
+    # Other databases take no advisory lock (as before issue 17): the head by the ORM.
     last = AuditEntry.objects.order_by("-seq").only("seq", "hash").first()
-    seq, prev = (last.seq, last.hash) if last else (0, GENESIS_HASH)
+    return (last.seq, last.hash) if last else (0, GENESIS_HASH)
+
+
+def _append(entries: list[AuditEntry]) -> None:
+    """Chain ``entries`` after the head; the caller is inside a transaction."""
+    seq, prev = _locked_head()
     key = audit_key()
     for entry in entries:
         seq += 1

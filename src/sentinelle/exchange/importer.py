@@ -39,14 +39,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import re
-import uuid
 from collections.abc import Callable, Iterable
 
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -54,111 +53,30 @@ from django.utils.translation import gettext as _
 from sentinelle.core import audit
 from sentinelle.core.models import MemberState, SharingGroup
 from sentinelle.exchange import indicator_rows
+from sentinelle.exchange.identity import (
+    MAX_REMAP,
+    candidate_ids,
+    own_namespace_id,
+    sealed_code,
+    stable_id,
+    stix_uuid,
+)
 from sentinelle.exchange.import_summary import ON_INVALID, ImportSummary
 from sentinelle.exchange.indicator_rows import Row
 from sentinelle.exchange.models import SharedIndicator
-from sentinelle.exchange.records import IndicatorRecord, Rejection, ReportRecord
+from sentinelle.exchange.records import IndicatorRecord, Rejection, ReportRecord, holds_nul
 from sentinelle.incidents import fields, services, workflow
 from sentinelle.incidents.indicators import IndicatorError, normalise
 from sentinelle.incidents.models import TLP, Evidence, Incident, Severity
 
-# Fixed namespace: the same source id imported by the same State gives the same STIX id on every
-# instance.
-SENTINELLE_NAMESPACE = uuid.UUID("6f1b9d1e-5a4c-4d55-9a34-8c2f0f6c2b71")
-# How many times an id held by another State is moved into the importer's namespace before the
-# record is refused: past the first step only a State squatting on purpose gets there.
-MAX_REMAP = 4
 INDICATOR_BATCH = 1000
 DEFAULT_CATEGORY = "other"
 DEFAULT_RSIT = "other:undetermined"
 
 
-def _is_stix_id(kind: str, external_id: str | None) -> bool:
-    if not (external_id and external_id.startswith(f"{kind}--")):
-        return False
-    try:
-        uuid.UUID(external_id.split("--", 1)[1])
-    except ValueError:
-        return False
-    return True
-
-
-# A sealed uuid keeps the first 80 bits of a uuid5 (version and variant included) and puts in
-# its last 48 bits the State's alpha-2 code (10 bits) and a 38-bit check over both: a random id
-# passes for sealed once in 2^38.
-_NODE_BITS, _CHECK_BITS = 48, 38
-
-
-def _check(code: str, high: int) -> int:
-    digest = hashlib.sha256(b"sentinelle-id:" + code.encode() + high.to_bytes(10, "big"))
-    return int.from_bytes(digest.digest()[:5], "big") >> (40 - _CHECK_BITS)
-
-
-def _sealable(code: str) -> bool:
-    return len(code) == 2 and code.isascii() and code.isalpha() and code.isupper()
-
-
-def seal(value: uuid.UUID, code: str) -> uuid.UUID:
-    """`value` sealed to the State whose alpha-2 code is `code`."""
-    high = value.int >> _NODE_BITS
-    number = (ord(code[0]) - 65) * 26 + (ord(code[1]) - 65)
-    return uuid.UUID(int=(high << _NODE_BITS) | (number << _CHECK_BITS) | _check(code, high))
-
-
-def sealed_to(stix_id: str) -> str | None:
-    """The alpha-2 code of the State whose namespace `stix_id` is in, or None (not sealed)."""
-    try:
-        value = uuid.UUID(stix_id.split("--", 1)[1])
-    except (IndexError, ValueError):
-        return None
-    high, node = value.int >> _NODE_BITS, value.int & ((1 << _NODE_BITS) - 1)
-    number = node >> _CHECK_BITS
-    if number >= 26 * 26:
-        return None
-    code = chr(65 + number // 26) + chr(65 + number % 26)
-    return code if node & ((1 << _CHECK_BITS) - 1) == _check(code, high) else None
-
-
-def stable_id(kind: str, source_format: str, external_id: str | None, fallback: str,
-              scope: str = "") -> str:
-    """The record's own STIX id, or one derived from its source id (or its content).
-
-    A derived id is in the namespace of `scope` (the importing State's alpha-2 code) and sealed
-    to it; an explicit id sealed to another State is moved into `scope`'s namespace. The empty
-    scope gives the unscoped id of earlier versions, still recognised on the importer's own
-    reports."""
-    if _is_stix_id(kind, external_id):
-        # Unscoped, the id stays as it is whoever it is sealed to: no need to ask (a SHA-256).
-        owner = sealed_to(external_id) if scope else None
-        if owner is not None and owner != scope:
-            return own_namespace_id(kind, scope, external_id)
-        return external_id
-    key = f"{source_format}:{external_id}" if external_id else f"content:{fallback}"
-    if not scope:
-        return f"{kind}--{uuid.uuid5(SENTINELLE_NAMESPACE, key)}"
-    return _in_namespace(kind, scope, f"{scope}:{key}")
-
-
-def _in_namespace(kind: str, scope: str, key: str) -> str:
-    value = uuid.uuid5(SENTINELLE_NAMESPACE, key)
-    return f"{kind}--{seal(value, scope) if _sealable(scope) else value}"
-
-
-def own_namespace_id(kind: str, scope: str, stix_id: str) -> str:
-    """Where an id another State holds, or sealed to another State, goes for `scope`:
-    deterministic, so a re-import finds it again."""
-    return _in_namespace(kind, scope, f"{scope}:id:{stix_id}")
-
-
-def candidate_ids(kind: str, scope: str, primary: str) -> list[str]:
-    chain = [primary]
-    for _step in range(MAX_REMAP):
-        chain.append(own_namespace_id(kind, scope, chain[-1]))
-    return chain
-
-
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and timezone.is_naive(value):
+    # utcoffset() is None is timezone.is_naive(), without its call (four per indicator).
+    if value is not None and value.utcoffset() is None:
         return timezone.make_aware(value, dt.UTC)
     return value
 
@@ -185,15 +103,18 @@ class _Importer:
         self.reports_by_ref: dict[str, Incident] = {}
         self.new_report: Incident | None = None   # the report being created, if any
         self.scope = self.state.alpha2
+        self.user_id = user.pk   # user.pk is a property (Model._get_pk_val): once per import
+        self.tlps: dict[str | None, str] = {}   # _tlp's answers
 
     def _ids(self, kind: str, record: ReportRecord | IndicatorRecord,
              fallback: str) -> tuple[str, str | None]:
         """(primary id, the unscoped id earlier versions derived, if any)."""
         external = record.external_id
-        if _is_stix_id(kind, external):
+        explicit = stix_uuid(kind, external)
+        if explicit is not None:
             # What the two stable_id calls below give for an explicit STIX id, with one parse
-            # and one seal check (per indicator of a feed).
-            owner = sealed_to(external)
+            # of its uuid and one seal check (per indicator of a feed).
+            owner = sealed_code(explicit)
             if owner is not None and owner != self.scope:
                 return own_namespace_id(kind, self.scope, external), external
             return external, None
@@ -219,10 +140,15 @@ class _Importer:
         raise ValidationError(_("this item's identifier cannot be used; give it another id"))
 
     def _tlp(self, value: str | None) -> str:
+        known = self.tlps.get(value) if value is None or type(value) is str else None
+        if known is not None:   # a feed names the same few levels: once each (issue 17)
+            return known
         tlp = (value or self.default_tlp or TLP.AMBER).lower().removeprefix("tlp:")
         tlp = {"white": TLP.CLEAR}.get(tlp, tlp)
         if tlp not in _TLP_VALUES:
             raise ValidationError(_("unknown TLP “%(value)s”") % {"value": value})
+        if (value is None or type(value) is str) and len(self.tlps) < 64:
+            self.tlps[value] = tlp
         return tlp
 
     def _group(self, name: str | None) -> SharingGroup | None:
@@ -270,6 +196,10 @@ class _Importer:
             self.rejected_refs.setdefault(rejection.ref, rejection.where)
 
     def report(self, record: ReportRecord) -> None:
+        if holds_nul(record):   # PostgreSQL text cannot: refused, not a DataError for the feed
+            self.reject(Rejection(record.where, str(ProhibitNullCharactersValidator.message),
+                                  ref=record.external_id))
+            return
         if not self.skip:
             self._report(record)
             return
@@ -360,24 +290,24 @@ class _Importer:
             if not (record.type == "ipv4" and isinstance(value, str)
                     and _DOTTED_QUAD.fullmatch(value)):
                 value = normalise(record.type, value)   # else already what it would return
+            # The texts stored as they are (holds_nul() is too slow for every indicator).
+            texts = (value, record.pattern, record.name, record.description, *record.labels)
+            if any(isinstance(text, str) and "\x00" in text for text in texts):
+                raise ValidationError(ProhibitNullCharactersValidator.message)
             tlp = self._tlp(record.tlp)
         except (IndicatorError, ValidationError) as exc:
             reason = exc.messages[0] if isinstance(exc, ValidationError) else str(exc)
             self.reject(Rejection(record.where, f"{record.type}: {reason}",
                                   ref=record.origin or record.external_id))
             return
-        now = timezone.now()
         stix_id, legacy = self._ids("indicator", record, f"{record.type}:{value}")
         incident = self.reports_by_ref.get(record.report_ref) if record.report_ref else None
-        self.pending.append((record.where, legacy, Row(
-            stix_id=stix_id, state_id=self.state_id, created_by_id=self.user.pk,
-            source=record.source_format, type=record.type, value=value,
-            pattern=record.pattern or "", name=record.name[:300],
-            description=record.description, labels=list(record.labels), tlp=tlp,
-            incident_id=incident.pk if incident is not None else None,
-            valid_from=_aware(record.valid_from),
-            valid_until=_aware(record.valid_until), created=_aware(record.modified) or now,
-            modified=_aware(record.modified) or now)))
+        modified = _aware(record.modified) or timezone.now()
+        self.pending.append((record.where, legacy, Row.of(
+            stix_id, self.state_id, self.user_id, record.source_format, record.type, value,
+            record.pattern or "", record.name[:300], record.description, list(record.labels),
+            tlp, incident.pk if incident is not None else None, _aware(record.valid_from),
+            _aware(record.valid_until), modified, modified)))
         if len(self.pending) >= INDICATOR_BATCH:
             self.flush()
 
@@ -510,9 +440,10 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
     try:
         with transaction.atomic():
             try:
-                _read(records, importer_for, default, route, summary, progress)
-                for importer in list(importers.values()):
-                    importer.flush()
+                with indicator_rows.streaming():   # COPY beside the parsing (PostgreSQL)
+                    _read(records, importer_for, default, route, summary, progress)
+                    for importer in list(importers.values()):
+                        importer.flush()
             except BaseException:
                 stored.extend(_stored_files(importers.values(), summary.created_ids))
                 raise
@@ -533,6 +464,7 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
 def _read(records: Iterable, importer_for: Callable[[MemberState], _Importer],
           default: MemberState, route: Route | None, summary: ImportSummary,
           progress: Callable[[int], None] | None) -> None:
+    last: tuple[MemberState | None, _Importer | None] = (None, None)   # the previous record's
     for record in records:
         if isinstance(record, Rejection):
             importer_for(default).reject(record)
@@ -542,11 +474,12 @@ def _read(records: Iterable, importer_for: Callable[[MemberState], _Importer],
                 summary.skipped.append(Rejection(record.where, state))
             else:
                 state = state or default
-                importer = importer_for(state)
-                if isinstance(record, ReportRecord):
-                    importer.report(record)
-                else:
+                importer = last[1] if state is last[0] else importer_for(state)
+                last = (state, importer)
+                if isinstance(record, IndicatorRecord):
                     importer.indicator(record)
+                else:
+                    importer.report(record)
                 summary.filed_under[state.alpha2] = summary.filed_under.get(state.alpha2, 0) + 1
         if progress is not None:
             progress(1)

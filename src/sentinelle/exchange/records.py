@@ -102,3 +102,17 @@ Record = ReportRecord | IndicatorRecord | Rejection
 
 class Parser(Protocol):
     def __call__(self, stream: BinaryIO, *, name: str = "") -> object: ...
+
+
+def holds_nul(record: object) -> bool:
+    """Whether any text of a record (its strings, lists and nested records) holds NUL, which
+    PostgreSQL text cannot store: the importer refuses the record rather than fail the feed."""
+    items = vars(record).values() if hasattr(record, "__dict__") else record
+    for item in items:
+        if type(item) is str:
+            if "\x00" in item:
+                return True
+        elif (isinstance(item, list | tuple) or hasattr(item, "__dataclass_fields__")) \
+                and holds_nul(item):
+            return True
+    return False

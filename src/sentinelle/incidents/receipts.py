@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC
+from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -44,17 +47,53 @@ def file_sha256(item: Evidence) -> str:
     return digest.hexdigest()
 
 
-def issue(incident: Incident, user, submitted_at, *, new: bool = False) -> SubmissionReceipt:
+def issue(incident: Incident, user, submitted_at, *, new: bool = False,
+          version: IncidentVersion | None = None) -> SubmissionReceipt:
     """Freeze what the State is sending now: its latest version and evidence. ``new``: the
-    report was created in the caller's transaction, so no evidence can be attached to it yet."""
-    # From the database, as stored: the hash must be recomputable from what is kept.
-    version = IncidentVersion.objects.filter(incident=incident).order_by("-number").first()
+    report was created in the caller's transaction, so no evidence can be attached to it yet;
+    ``version``: its latest version, just written (else it is read)."""
+    # As stored: the hash must be recomputable from what is kept. A version just written is
+    # hashed as the database will give its content back, when that is known without reading
+    # it (issue 17: one query fewer per submission); otherwise it is read back.
+    stored = as_stored(version.content) if version is not None else None
+    if stored is None:
+        version = IncidentVersion.objects.filter(incident=incident).order_by("-number").first()
+        stored = version.content
     evidence = [] if new else [
         {"id": item.pk, "filename": item.filename, "size": item.size, "sha256": item.sha256}
         for item in Evidence.objects.filter(incident=incident).order_by("id")]
     return SubmissionReceipt.objects.create(
         incident=incident, version=version, submitted_by=user, submitted_at=submitted_at,
-        content_sha256=content_sha256(version.content), evidence=evidence)
+        content_sha256=content_sha256(stored), evidence=evidence)
+
+
+# Floats that PostgreSQL's jsonb (a decimal number) gives back as the same JSON: finite, not
+# -0.0 (read back as 0.0) and below 1e15 (from 1e16 Python writes "1e+16" and jsonb gives
+# back 10000000000000000, an integer). SQLite keeps the JSON text as written.
+_EXACT_FLOAT_BOUND = 1e15
+
+
+def as_stored(content: Any) -> Any:
+    """``content`` as a JSONField will give it back once stored (DjangoJSONEncoder, then the
+    database's JSON type), or None where that cannot be told without reading it back."""
+    try:
+        value = json.loads(json.dumps(content, cls=DjangoJSONEncoder))
+    except (TypeError, ValueError):
+        return None
+    return value if _kept_exactly(value) else None
+
+
+def _kept_exactly(value: Any) -> bool:
+    if isinstance(value, float):
+        return (math.isfinite(value) and abs(value) < _EXACT_FLOAT_BOUND
+                and math.copysign(1.0, value) > 0)
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, dict):
+        return all(_kept_exactly(k) and _kept_exactly(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_kept_exactly(item) for item in value)
+    return True
 
 
 def for_user(user, incident: Incident) -> list[SubmissionReceipt]:

@@ -183,11 +183,21 @@ def create_report(user, cleaned: dict, *, submit: bool = False, note: str = "",
     # One write of the audit chain at the end (its lock is held to the commit), and no
     # reading back of what was just written: the report is this transaction's alone.
     with audit.batch():
+        if submit:
+            # Checked as the draft it is, written as submitted: no UPDATE of the row just
+            # inserted (issue 17). The transition, entries, receipt and mail are those of
+            # _change_status(incident, user, Status.SUBMITTED).
+            workflow.check(user, incident, Status.SUBMITTED)
+            incident.status, incident.submitted_at = Status.SUBMITTED, timezone.now()
         incident.save()
         version = _add_version(incident, user, cleaned, note, new=True)
         audit.record("incident.create", incident, after=version.content)
         if submit:
-            _change_status(incident, user, Status.SUBMITTED, new=True)
+            Transition.objects.create(incident=incident, from_status=Status.DRAFT,
+                                      to_status=Status.SUBMITTED, actor=user, note="")
+            audit.record("incident.status", incident, before={"status": Status.DRAFT},
+                         after={"status": Status.SUBMITTED, "note": "", "duplicate_of": None})
+            _submitted(incident, user, new=True, version=version)
     return incident
 
 
@@ -228,9 +238,9 @@ def change_status(incident: Incident, user, to_status: str, note: str = "",
 
 
 def _change_status(incident: Incident, user, to_status: str, note: str = "",
-                   duplicate_of: Incident | None = None, *, new: bool = False) -> Transition:
-    """change_status() on a report locked (or created: ``new``) in the caller's transaction;
-    the instance is updated as the row is."""
+                   duplicate_of: Incident | None = None) -> Transition:
+    """change_status() on a report locked in the caller's transaction; the instance is
+    updated as the row is."""
     workflow.check(user, incident, to_status)
     if to_status == Status.INFO_REQUESTED and not note.strip():
         raise ValidationError({"note": _("Say what information is needed.")})
@@ -258,14 +268,21 @@ def _change_status(incident: Incident, user, to_status: str, note: str = "",
     elif to_status == Status.ACKNOWLEDGED:
         transaction.on_commit(lambda: notifications.acknowledged(incident))
     elif to_status == Status.SUBMITTED:
-        receipt = receipts.issue(incident, user, incident.submitted_at, new=new)
-        # The files by id: their hashes are in their own `evidence.add` entries, shown by each
-        # file's TLP; this entry is shown to whoever reads the report.
-        audit.record("incident.receipt", incident, after={
-            "version": receipt.version.number, "content_sha256": receipt.content_sha256,
-            "evidence": [entry["id"] for entry in receipt.evidence]})
-        transaction.on_commit(lambda: notifications.submitted(incident, receipt))
+        _submitted(incident, user)
     return transition
+
+
+def _submitted(incident: Incident, user, *, new: bool = False,
+               version: IncidentVersion | None = None) -> None:
+    """The receipt of a submission, its entry and its mail. ``new`` and ``version``: the
+    report and its only version were written in this transaction (receipts.issue)."""
+    receipt = receipts.issue(incident, user, incident.submitted_at, new=new, version=version)
+    # The files by id: their hashes are in their own `evidence.add` entries, shown by each
+    # file's TLP; this entry is shown to whoever reads the report.
+    audit.record("incident.receipt", incident, after={
+        "version": receipt.version.number, "content_sha256": receipt.content_sha256,
+        "evidence": [entry["id"] for entry in receipt.evidence]})
+    transaction.on_commit(lambda: notifications.submitted(incident, receipt))
 
 
 def message_request_limit() -> int:

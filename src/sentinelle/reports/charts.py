@@ -24,14 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, cached_property, partial
 from pathlib import Path
+from types import ModuleType
 
-import matplotlib
 from django.utils import translation
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from matplotlib import font_manager
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from sentinelle.reports import formatting
 
@@ -42,11 +39,12 @@ FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"))
 FONT_FILES = ("NotoSansCJK-Regular.ttc", "NotoSansArabic-Regular.ttf")
 FALLBACK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans Arabic")
 
-matplotlib.rcParams.update({
+# The settings every PNG chart is drawn with, applied by _matplotlib().
+RC_PARAMS = {
     "font.size": 9,
     "axes.spines.top": False,
     "axes.spines.right": False,
-})
+}
 BAR = "#1f5a96"
 SUPPRESSED_EDGE = "#777777"
 BAR_SHARE = 85.0  # % of the track the longest bar may take: its value is printed beyond it
@@ -67,7 +65,22 @@ class Chart:
 
 
 @cache
+def _matplotlib() -> ModuleType:
+    """matplotlib, imported and set up on the first PNG drawn. Importing it costs ~1 s of CPU,
+    and this module is imported at Django set-up (reports.apps -> jobs -> service -> charts):
+    every `sentinelle` command and worker paid it, though only a DOCX draws a PNG (issue 17)."""
+    import matplotlib
+    import matplotlib.figure
+    import matplotlib.ticker
+
+    matplotlib.rcParams.update(RC_PARAMS)
+    return matplotlib
+
+
+@cache
 def _font_families() -> list[str]:
+    from matplotlib import font_manager
+
     known = {entry.fname for entry in font_manager.fontManager.ttflist}
     for name in FONT_FILES:
         found = [path for folder in FONT_DIRS if folder.is_dir()
@@ -143,6 +156,8 @@ def _png(labels: list[str], values: list[float | None], value_text: list[str],
     wrapped = [textwrap.fill(label, 34) for label in labels]
     heights = [0 if v is None else v for v in values]
     top = max(heights + [1])
+    matplotlib = _matplotlib()
+    Figure, MaxNLocator = matplotlib.figure.Figure, matplotlib.ticker.MaxNLocator  # noqa: N806
     with matplotlib.rc_context({"font.family": _font_families(),
                                 "axes.spines.left": not rtl, "axes.spines.right": rtl}):
         if horizontal:

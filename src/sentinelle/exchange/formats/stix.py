@@ -227,6 +227,8 @@ class _Links:
 
     def broken_marking(self, obj: dict[str, Any]) -> tuple[str, str] | None:
         """(marking id, where it was rejected) of a rejected marking this object carries."""
+        if not self.broken:
+            return None
         for ref in sc.iter_refs(obj, "object_marking_refs"):
             if ref in self.broken:
                 return ref, self.broken[ref]
@@ -283,6 +285,11 @@ class _Links:
         return found
 
     def tlp(self, obj: dict[str, Any]) -> str | None:
+        refs = obj.get("object_marking_refs")
+        if type(refs) is list and len(refs) == 1 and type(refs[0]) is str:
+            # One marking (most objects): what the general case below gives for it.
+            level = sc.TLP_BY_MARKING_ID.get(refs[0]) or self.markings.get(refs[0], "")
+            return level if level in sc.TLP_ORDER else None
         refs = sc.iter_refs(obj, "object_marking_refs")
         return sc.strictest([sc.TLP_BY_MARKING_ID.get(r) or self.markings.get(r, "")
                              for r in refs])
@@ -332,7 +339,19 @@ def _indicators(where: str, obj: dict[str, Any], tlp: str | None,
     if obj["type"] == "indicator":
         if obj.get("pattern_type", "stix") != "stix":
             return []   # sigma, yara, snort…: rules, not values
-        pairs = sc.pattern_indicators(str(obj.get("pattern", "")))
+        pattern = str(obj.get("pattern", ""))
+        pairs = sc.pattern_indicators(pattern)
+        labels = obj.get("labels")
+        if len(pairs) == 1:
+            # Most indicators: one record, built without the shared fields' dict (issue 17).
+            return [IndicatorRecord(
+                where=where, source_format=FORMAT, type=pairs[0][0], value=pairs[0][1],
+                external_id=oid, name=str(obj.get("name") or "")[:300],
+                description=str(obj.get("description") or ""), pattern=pattern, tlp=tlp,
+                valid_from=_time(obj.get("valid_from")),
+                valid_until=_time(obj.get("valid_until")),
+                labels=[x for x in labels if isinstance(x, str)] if labels else [],
+                modified=_time(obj.get("modified")), origin=oid, created_by=producer)]
         common = {
             "name": str(obj.get("name") or "")[:300],
             "description": str(obj.get("description") or ""),
@@ -341,7 +360,6 @@ def _indicators(where: str, obj: dict[str, Any], tlp: str | None,
             "labels": [x for x in obj.get("labels") or [] if isinstance(x, str)],
             "modified": _time(obj.get("modified")),
         }
-        pattern = str(obj.get("pattern", ""))
     else:
         pair = sc.sco_indicator(obj)
         pairs = [pair] if pair else []
@@ -391,10 +409,18 @@ def _may_link(stream: BinaryIO) -> bool:
     quarter of the parse). True (read it all) at the first sign of one, or of an escape."""
     tail = b""
     while chunk := stream.read(_SCAN_CHUNK):
-        if _LINK_NAMES.search(tail + chunk):
+        text = tail + chunk
+        # The regular expression starts at every quote; bytes.find (memchr) looks for the
+        # names and the escape far faster, and the expression decides only where one is.
+        if any(needle in text for needle in _LINK_NEEDLES) and _LINK_NAMES.search(text):
             return True
         tail = chunk[-_SCAN_OVERLAP:]
     return False
+
+
+# Every match of _LINK_NAMES holds one of these.
+_LINK_NEEDLES = (b'"incident"', b'"relationship"', b'"report"', b'"observed-data"', b'"note"',
+                 b'"marking-definition"', b"\\u00")
 
 
 def _emit(objects: Iterable[tuple[str, Any]], links: _Links,

@@ -267,8 +267,23 @@ def map_comparison(obj: str, path: str, value: str) -> tuple[str, str] | None:
     return None
 
 
+# The common pattern of a feed, one comparison of a `value` with a plain quoted string
+# ("[ipv4-addr:value = '10.0.0.1']"): _COMPARISON finds exactly this one match in it, whose
+# string needs no unescaping. pattern_indicators answers it without finditer (issue 17;
+# tests/test_import_copy.py compares both on many patterns).
+_PLAIN_VALUE = re.compile(r"\[([a-z0-9-]+):value = '([^'\\]*)'\]")
+
+
 def pattern_indicators(pattern: str) -> list[tuple[str, str]]:
     """Every (type, value) a STIX pattern names by literal equality, in order, without repeats."""
+    plain = _PLAIN_VALUE.fullmatch(pattern)
+    if plain is not None:
+        mapped = map_comparison(plain.group(1), "value", plain.group(2))
+        return [mapped] if mapped is not None else []
+    return _pattern_indicators(pattern)
+
+
+def _pattern_indicators(pattern: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for match in _COMPARISON.finditer(pattern):
         raw = match.group("str")

@@ -1,5 +1,9 @@
 # cython: language_level=3, boundscheck=True, wraparound=False, initializedcheck=True
-"""Compiled fast path of `sentinelle routing dump` for BGP4MP(_ET) UPDATE records.
+"""Compiled fast paths of `sentinelle routing dump` and of `read_elements` (`routing scan`)
+for BGP4MP(_ET) UPDATE and TABLE_DUMP_V2 RIB records.
+
+`ElementReader.record` (in _mrt_accel_elements.pxi) makes the `Element`s of the records
+`Renderer` takes, declining the same ones (the attribute walk, _mrt_accel_walk.pxi, is shared).
 
 `Renderer.record(raw, ts, typ, sub)` turns one framed BGP4MP or BGP4MP_ET MESSAGE record
 (subtypes 1, 4, 6, 7: no ADD-PATH) straight into its `bgpdump -m` lines, appended to an
@@ -52,154 +56,62 @@ include "_mrt_accel_text.pxi"
 # --------------------------------------------------------------------------- attributes
 
 cdef class _Block:
-    """One decoded attribute block, as this module needs it for `-m` lines: the tail of the
-    plain NLRI's lines ("|path|origin|nh|lp|med|comms|AG|aggr|") and the MP_(UN)REACH routes
-    already rendered ("prefix|tail" / "prefix"), in bgpdump's (AFI, SAFI) order."""
+    """One decoded attribute block, as this module needs it. For `-m` lines (decode_block):
+    the tail of the plain NLRI's lines ("|path|origin|nh|lp|med|comms|AG|aggr|") and the
+    MP_(UN)REACH routes already rendered ("prefix|tail" / "prefix"), in bgpdump's (AFI, SAFI)
+    order. For elements (block_elements, made on first use): the AS path and communities
+    tuples, the next hops and the MP_(UN)REACH routes (see _mrt_accel_elements.pxi)."""
 
-    cdef readonly bytes tail0
+    cdef readonly bytes tail0  # None: the `-m` fields are not made yet
     cdef readonly bytes tail_rib  # RIB entries show the MP_REACH IPv6 next hop if there is one
     cdef readonly list reach
     cdef readonly list unreach
     cdef readonly bint has_reach
     cdef readonly bint has_unreach
+    cdef readonly tuple as_path  # None: the element fields are not made yet
+    cdef readonly tuple comms
+    cdef readonly str nh0  # NEXT_HOP text (bgpdump's 255.255.255.255 without one)
+    cdef readonly str nh_rib  # Attrs.mp6_nexthop or nh0
+    cdef readonly list el_reach  # MP_REACH routes: (prefix text, next hop text), valid only
+    cdef readonly list el_unreach  # MP_UNREACH prefix texts, valid only
+    cdef readonly Py_ssize_t bad_reach  # MP routes whose length exceeds their family
+    cdef readonly Py_ssize_t bad_unreach
 
 
-cdef _Block decode_block(const u8* d, Py_ssize_t end, int asn_len):
-    """The attribute block d[0:end] of a session with `asn_len`-byte AS numbers, None when the
-    Python decoder must take it (see the module docstring)."""
-    cdef Py_ssize_t off = 0, vend, alen, i, k, p, pend
-    cdef int flags, typ, origin = 2, afi, safi, nhlen, slot
-    cdef bint atomic = False, has_agg = False, has_path = False, has_nh = False
-    cdef bint has_reach = False, has_unreach = False
-    cdef u32 med = 0, lp = 0, agg_as = 0, v
-    cdef u8 nh[4]
-    cdef u8 agg_ip[4]
-    cdef u8 shown6[16]
-    cdef Py_ssize_t path_off = 0, path_len = 0, comm_off = 0, comm_n = 0
-    # MP_(UN)REACH per (AFI, SAFI) slot (afi - 1) * 3 + safi - 1: NLRI range and next hop
-    cdef Py_ssize_t r_off[6]
-    cdef Py_ssize_t r_end[6]
-    cdef Py_ssize_t u_off[6]
-    cdef Py_ssize_t u_end[6]
-    cdef bint r_set[6]
-    cdef bint u_set[6]
-    cdef char r_nh[6][48]
-    cdef Py_ssize_t r_nh_len[6]
+include "_mrt_accel_walk.pxi"
+
+
+cdef _Block decode_block(const u8* d, Py_ssize_t end, int asn_len, _Block blk=None):
+    """The attribute block d[0:end] of a session with `asn_len`-byte AS numbers with its
+    `-m` fields made (in `blk` when given), None when the Python decoder must take it."""
+    cdef Walk w
+    cdef Py_ssize_t i, k, p, n
+    cdef int slot
+    cdef u32 v
     cdef char text[64]
-    cdef Py_ssize_t n
+    cdef char nh_text[6][48]
+    cdef Py_ssize_t nh_len[6]
     cdef Buf b
-    for i in range(6):
-        r_set[i] = False
-        u_set[i] = False
-    while off < end:
-        if off + 3 > end:
-            break
-        flags = d[off]
-        typ = d[off + 1]
-        if flags & 0x10:
-            if off + 4 > end:
-                break
-            alen = (<Py_ssize_t>d[off + 2] << 8) | d[off + 3]
-            off += 4
-        else:
-            alen = d[off + 2]
-            off += 3
-        vend = off + alen
-        if vend > end:
-            return None  # "attribute type N truncated": the Python decoder warns
-        if typ == 2:
-            has_path = True
-            path_off = off
-            path_len = alen
-        elif typ == 1:
-            origin = d[off] if alen else 0
-            if origin > 2:
-                origin = 2
-        elif typ == 3:
-            has_nh = True
-            copy_padded(nh, d, off, vend, 4)
-        elif typ == 4:
-            med = rd32_padded(d, off, vend)
-        elif typ == 5:
-            lp = rd32_padded(d, off, vend)
-        elif typ == 8:
-            comm_off = off
-            comm_n = alen // 4
-        elif typ == 6:
-            atomic = True
-        elif typ == 7:
-            has_agg = True
-            if asn_len == 4:
-                agg_as = rd32_padded(d, off, vend)
-                copy_padded(agg_ip, d, off + 4, vend, 4)
+    if not walk_block(d, end, asn_len, &w):
+        return None
+    if blk is None:
+        blk = _Block()
+    blk.has_reach = w.has_reach
+    blk.has_unreach = w.has_unreach
+    for slot in range(6):
+        if w.r_set[slot]:
+            if slot < 3:
+                nh_len[slot] = fmt_ipv4(nh_text[slot], w.r_nh[slot])
             else:
-                agg_as = (rd32_padded(d, off, vend) >> 16) & 0xFFFF
-                copy_padded(agg_ip, d, off + 2, vend, 4)
-        elif typ == 14:
-            has_reach = True
-            if off >= vend:
-                pass
-            elif d[off] != 0:
-                # RFC 6396 4.3.4 abbreviated form: next hop length + IPv6 next hop only
-                if not r_set[3]:
-                    r_set[3] = True
-                    copy_padded(shown6, d, off + 1, vend, 16)
-                    r_nh_len[3] = fmt_ipv6(r_nh[3], shown6)
-                    r_off[3] = 0
-                    r_end[3] = 0
-            elif off + 4 <= vend:
-                afi = (d[off] << 8) | d[off + 1]
-                safi = d[off + 2]
-                nhlen = d[off + 3]
-                if 1 <= afi <= 2 and 1 <= safi <= 3 and not r_set[(afi - 1) * 3 + safi - 1]:
-                    slot = (afi - 1) * 3 + safi - 1
-                    r_set[slot] = True
-                    p = off + 4
-                    copy_padded(shown6, d, p, vend, 16)
-                    if afi == 1:
-                        r_nh_len[slot] = fmt_ipv4(r_nh[slot], shown6)
-                    else:
-                        r_nh_len[slot] = fmt_ipv6(r_nh[slot], shown6)
-                    p += nhlen
-                    if p < vend:
-                        k = d[p]
-                        for i in range(k):  # SNPAs (obsolete)
-                            p += 1
-                            if p >= vend:
-                                break
-                            p += d[p]
-                        p += 1
-                    r_off[slot] = p
-                    r_end[slot] = vend
-        elif typ == 15:
-            has_unreach = True
-            if alen >= 3:
-                afi = (d[off] << 8) | d[off + 1]
-                safi = d[off + 2]
-                if 1 <= afi <= 2 and 1 <= safi <= 3 and not u_set[(afi - 1) * 3 + safi - 1]:
-                    slot = (afi - 1) * 3 + safi - 1
-                    u_set[slot] = True
-                    u_off[slot] = off + 3
-                    u_end[slot] = vend
-        elif typ == 17 or typ == 18:
-            if asn_len == 2:
-                return None  # the RFC 6793 merge: the Python decoder does it
-        off = vend
-
-    blk = _Block()
-    blk.has_reach = has_reach
-    blk.has_unreach = has_unreach
+                nh_len[slot] = fmt_ipv6(nh_text[slot], w.r_nh[slot])
     b.data = NULL
     b.size = 0
     b.cap = 0
     try:
         # "path|origin|"
-        if has_path and path_len:
-            if not (path_len >= 2 and d[path_off] == 2
-                    and 2 + d[path_off + 1] * asn_len == path_len):
-                return None  # sets, confederations, several segments, damage: Python
-            k = d[path_off + 1]
-            p = path_off + 2
+        if w.has_path and w.path_len:
+            k = d[w.path_off + 1]
+            p = w.path_off + 2
             for i in range(k):
                 if i:
                     putc(&b, 32)
@@ -209,9 +121,9 @@ cdef _Block decode_block(const u8* d, Py_ssize_t end, int asn_len):
                     put_uint(&b, (<u32>d[p] << 8) | d[p + 1])
                 p += asn_len
         putc(&b, 124)
-        if origin == 0:
+        if w.origin == 0:
             put(&b, b"IGP", 3)
-        elif origin == 1:
+        elif w.origin == 1:
             put(&b, b"EGP", 3)
         else:
             put(&b, b"INCOMPLETE", 10)
@@ -219,10 +131,10 @@ cdef _Block decode_block(const u8* d, Py_ssize_t end, int asn_len):
         path_origin = PyBytes_FromStringAndSize(b.data, b.size)
         # "comms|AG|aggr|"
         b.size = 0
-        for i in range(comm_n):
+        for i in range(w.comm_n):
             if i:
                 putc(&b, 32)
-            v = rd32(d + comm_off + 4 * i)
+            v = rd32(d + w.comm_off + 4 * i)
             if v == 0xFFFFFF01:
                 put(&b, b"no-export", 9)
             elif v == 0xFFFFFF02:
@@ -234,42 +146,43 @@ cdef _Block decode_block(const u8* d, Py_ssize_t end, int asn_len):
                 putc(&b, 58)
                 put_uint(&b, v & 0xFFFF)
         putc(&b, 124)
-        if atomic:
+        if w.atomic:
             put(&b, b"AG|", 3)
         else:
             put(&b, b"NAG|", 4)
-        if has_agg and not (agg_ip[0] == 0xFF and agg_ip[1] == 0xFF and agg_ip[2] == 0xFF
-                            and agg_ip[3] == 0xFF):
-            put_uint(&b, agg_as)
+        if w.has_agg and not (w.agg_ip[0] == 0xFF and w.agg_ip[1] == 0xFF
+                              and w.agg_ip[2] == 0xFF and w.agg_ip[3] == 0xFF):
+            put_uint(&b, w.agg_as)
             putc(&b, 32)
-            n = fmt_ipv4(text, agg_ip)
+            n = fmt_ipv4(text, w.agg_ip)
             put(&b, text, n)
         putc(&b, 124)
         rest = PyBytes_FromStringAndSize(b.data, b.size)
     finally:
         PyMem_Free(b.data)
 
-    if has_nh:
-        n = fmt_ipv4(text, nh)
+    if w.has_nh:
+        n = fmt_ipv4(text, w.nh)
     else:
         memcpy(text, b"255.255.255.255", 15)
         n = 15
-    blk.tail0 = make_tail(path_origin, text, n, lp, med, False, rest)
-    if r_set[3]:  # Attrs.mp6_nexthop
-        blk.tail_rib = make_tail(path_origin, r_nh[3], r_nh_len[3], lp, med, False, rest)
+    blk.tail0 = make_tail(path_origin, text, n, w.lp, w.med, False, rest)
+    if w.r_set[3]:  # Attrs.mp6_nexthop
+        blk.tail_rib = make_tail(path_origin, nh_text[3], nh_len[3], w.lp, w.med, False, rest)
     else:
         blk.tail_rib = blk.tail0
     blk.reach = []
     blk.unreach = []
     for slot in range(6):
-        if u_set[slot]:
-            blk.unreach.extend(prefix_list(d, u_off[slot], u_end[slot], 1 if slot < 3 else 2,
-                                           b""))
+        if w.u_set[slot]:
+            blk.unreach.extend(prefix_list(d, w.u_off[slot], w.u_end[slot],
+                                           1 if slot < 3 else 2, b""))
     for slot in range(6):
-        if r_set[slot] and r_off[slot] < r_end[slot]:
-            tail = make_tail(path_origin, r_nh[slot], r_nh_len[slot], lp, med, slot < 3, rest)
-            blk.reach.extend(prefix_list(d, r_off[slot], r_end[slot], 1 if slot < 3 else 2,
-                                         tail))
+        if w.r_set[slot] and w.r_off[slot] < w.r_end[slot]:
+            tail = make_tail(path_origin, nh_text[slot], nh_len[slot], w.lp, w.med, slot < 3,
+                             rest)
+            blk.reach.extend(prefix_list(d, w.r_off[slot], w.r_end[slot],
+                                         1 if slot < 3 else 2, tail))
     return blk
 
 
@@ -389,6 +302,9 @@ cdef class Renderer:
         hit = cache.get(blob)
         if type(hit) is _Block:
             blk = <_Block>hit
+            if blk.tail0 is None:  # cached by the element path: add the `-m` fields
+                decode_block(<const u8*>PyBytes_AS_STRING(blob), PyBytes_GET_SIZE(blob),
+                             asn_len, blk)
         else:
             blk = decode_block(<const u8*>PyBytes_AS_STRING(blob), PyBytes_GET_SIZE(blob),
                                asn_len)
@@ -533,6 +449,8 @@ cdef class Renderer:
             hit = cache.get(blob)
             if type(hit) is _Block:
                 blk = <_Block>hit
+                if blk.tail0 is None:  # cached by the element path
+                    decode_block(<const u8*>PyBytes_AS_STRING(blob), alen, 4, blk)
             else:
                 blk = decode_block(<const u8*>PyBytes_AS_STRING(blob), alen, 4)
                 if blk is None:
@@ -579,3 +497,6 @@ cdef class Renderer:
         key = (typ, sub)
         rt[key] = rt.get(key, 0) + 1
         return 0
+
+
+include "_mrt_accel_elements.pxi"

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from . import mrt_accel
 from .bgp_attributes import ATTR_CACHE_SIZE, Attrs, fmt_ipv6, parse_attrs
 from .elements import Element
 from .mrt_framing import (
@@ -85,7 +86,8 @@ def iter_rows(path_or_stream: str | Path | IO[bytes], stats: ReadStats | None = 
 
 
 def read_elements(path_or_stream: str | Path | IO[bytes], *, collector: str = "",
-                  stats: ReadStats | None = None) -> Iterator[Element]:
+                  stats: ReadStats | None = None, compiled: bool | None = None
+                  ) -> Iterator[Element]:
     """Announcements ("A"), withdrawals ("W") and RIB entries ("B") of an MRT file, in file
     order. Routes whose prefix length exceeds the address family are dropped (and counted
     as malformed); RIB entries whose peer is not in a PEER_INDEX_TABLE get peer_ip ""."""
@@ -96,24 +98,38 @@ def read_elements(path_or_stream: str | Path | IO[bytes], *, collector: str = ""
     else:
         source = Path(str(getattr(path_or_stream, "name", "") or "<stream>")).name
         coll = collector or _collector_of(source, getattr(path_or_stream, "name", None))
+    fp, name, close = open_input(path_or_stream)
+    ctx = Context(stats, name)
+    # the compiled element path (mrt_accel) takes the records it can, None for the others
+    fast = mrt_accel.element_reader(ctx, coll, source, compiled)
+    record = fast.record if fast is not None else None
     new = Element
     last = None
     as_path: tuple = ()
     comms: tuple[str, ...] = ()
-    for raw, rows in iter_rows(path_or_stream, stats):
-        for r in rows:
-            if r[0] == "STATE":
-                continue
-            kind, _, ts, _, peer_ip, peer_as, prefix, _, a, _, _, ok, nh, _, _ = r
-            if not ok:
-                stats.malformed_records += 1
-                continue
-            if a is None:
-                el = new(kind, ts, peer_ip, peer_as, prefix, (), coll, raw, source, "", ())
-            else:
-                if a is not last:  # the rows of a record share their attributes
-                    last, as_path, comms = a, a.as_path, a.communities
-                el = new(kind, ts, peer_ip or "", peer_as, prefix, as_path, coll, raw, source,
-                         nh, comms)
-            stats.elements += 1
-            yield el
+    try:
+        for raw, ts, typ, sub in iter_records(decompressed(fp, stats, name), stats, name):
+            if record is not None:
+                elements = record(raw, ts, typ, sub)
+                if elements is not None:  # already counted in stats.elements
+                    yield from elements
+                    continue
+            for r in decode(raw, ts, typ, sub, ctx):
+                if r[0] == "STATE":
+                    continue
+                kind, _, ts, _, peer_ip, peer_as, prefix, _, a, _, _, ok, nh, _, _ = r
+                if not ok:
+                    stats.malformed_records += 1
+                    continue
+                if a is None:
+                    el = new(kind, ts, peer_ip, peer_as, prefix, (), coll, raw, source, "", ())
+                else:
+                    if a is not last:  # the rows of a record share their attributes
+                        last, as_path, comms = a, a.as_path, a.communities
+                    el = new(kind, ts, peer_ip or "", peer_as, prefix, as_path, coll, raw,
+                             source, nh, comms)
+                stats.elements += 1
+                yield el
+    finally:
+        if close:
+            fp.close()

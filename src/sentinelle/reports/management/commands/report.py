@@ -44,21 +44,26 @@ class Command(BaseCommand):
         annual.add_argument("--date", default=None,
                             help="date printed on the cover, YYYY-MM-DD (default: today)")
 
-        forget = sub.add_parser(
-            "forget-statistics",
-            help="drop the kept statistics of closed years (all, or one --year); they are "
-                 "computed again when next read. Example: sentinelle report forget-statistics "
-                 "--year 2025")
+        forget_help = ("drop the kept statistics of closed years (all, or one --year); they are "
+                       "computed again when next read. Example: sentinelle report "
+                       "forget-statistics --year 2025")
+        forget = sub.add_parser("forget-statistics", help=forget_help, description=forget_help)
         forget.add_argument("--year", type=int, default=None,
                             help="only this year (default: every kept year)")
 
     def handle(self, *args, **options):
         if options["what"] == "forget-statistics":
             from sentinelle.analysis import stats_store
+            from sentinelle.analysis.models import KeptStatistics
 
+            # forget() counts the rows it drops, one per year and language: say the years.
+            kept = KeptStatistics.objects.all() if options["year"] is None else \
+                KeptStatistics.objects.filter(year=options["year"])
+            dropped = kept.values("year").distinct().count()
             with audit.audit_context(actor="command:report"):
-                dropped = stats_store.forget(options["year"])
-            self.stdout.write(f"dropped {dropped} kept statistics")
+                stats_store.forget(options["year"])
+            years = "year" if dropped == 1 else "years"
+            self.stdout.write(f"dropped the kept statistics of {dropped} closed {years}")
             return
         try:
             date = dt.date.fromisoformat(options["date"]) if options["date"] else None
