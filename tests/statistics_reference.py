@@ -1,24 +1,22 @@
 """THE FORMER IMPLEMENTATION of ``sentinelle.analysis.statistics`` (before issue 17's grouped
 queries, one ``GROUP BY`` per table and per table and State), kept only so that
 tests/test_statistics_groups.py can compare it with the service on the same data. Use its
-``_compute``; the rules it implements are in the service's docstring."""
+``_compute``; the rules it implements are in the service's docstring. What issue 17 left as it
+was (the filter, the result, the scope of the counted reports, the summary returns' lines) is
+imported from the service; only what it replaced is written out here."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.db.models import (
     Count,
     DurationField,
     Exists,
     ExpressionWrapper,
     F,
-    FloatField,
-    IntegerField,
     Max,
     OuterRef,
     Q,
@@ -27,9 +25,18 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, Greatest, TruncMonth
+from django.db.models.functions import Coalesce, TruncMonth
 
 from sentinelle.analysis.percentiles import percentiles
+
+from sentinelle.analysis.statistics import (
+    COUNTED_EXCLUDED_STATUSES,
+    Stats,
+    StatsFilter,
+    _row,
+    _summary_lines,
+    counted_incidents,
+)
 from sentinelle.core.models import MemberState
 from sentinelle.core.models.states import ADMIN_REGIONS, ITU_D_REGIONS
 from sentinelle.incidents.models import (
@@ -41,236 +48,9 @@ from sentinelle.incidents.models import (
     RsitType,
     Severity,
     Status,
-    SummaryLine,
     SummaryReturn,
     Transition,
 )
-
-__all__ = [
-    "COUNTED_EXCLUDED_STATUSES",
-    "ROW_KEYS",
-    "TABLES",
-    "Stats",
-    "StatsFilter",
-    "compute",
-    "counted_incidents",
-    "small_count_threshold",
-]
-
-# Reports that are not counted: unfinished, taken back, or already counted through a primary.
-COUNTED_EXCLUDED_STATUSES = (Status.DRAFT, Status.WITHDRAWN, Status.DUPLICATE)
-
-# Every row of every table has these keys (by_state rows add a few, see Stats).
-ROW_KEYS = ("key", "label", "incidents", "reported", "from_summary_returns", "user_hours")
-
-# The tables of a Stats, in display order.
-TABLES = ("by_category", "by_rsit_class", "by_rsit_type", "by_itu_d_region", "by_admin_region",
-          "by_state", "by_month", "by_severity", "by_status", "by_channel")
-
-
-def small_count_threshold() -> int:
-    """Counts below this, tied to a named State, are suppressed for readers outside it
-    (setting SENTINELLE_SMALL_COUNT, default 3)."""
-    return int(getattr(settings, "SMALL_COUNT", 3))
-
-
-@dataclass(frozen=True)
-class StatsFilter:
-    """Which reports a Stats covers. Empty tuples mean "all".
-
-    year: calendar year of ``started_at`` (UTC). date_from/date_to: inclusive dates of
-    ``started_at``; combined with year they narrow it. states: ISO alpha-2 codes. categories:
-    category codes. rsit_classes: RSIT class codes. regions: ITU-D region names ("Africa", …)
-    or administrative region letters ("A"…"E"), matched against either.
-    """
-
-    year: int | None = None
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
-    states: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    rsit_classes: tuple[str, ...] = ()
-    regions: tuple[str, ...] = ()
-
-    def previous_year(self) -> StatsFilter | None:
-        """The same cut one year earlier (for year-over-year change), if the filter has a year."""
-        if self.year is None:
-            return None
-        shift = _shift_year
-        return StatsFilter(year=self.year - 1, date_from=shift(self.date_from),
-                           date_to=shift(self.date_to), states=self.states,
-                           categories=self.categories, rsit_classes=self.rsit_classes,
-                           regions=self.regions)
-
-    def bounds(self) -> tuple[dt.date | None, dt.date | None]:
-        """The inclusive date range the filter covers (None = open)."""
-        start, end = self.date_from, self.date_to
-        if self.year is not None:
-            y0, y1 = dt.date(self.year, 1, 1), dt.date(self.year, 12, 31)
-            start = max(start, y0) if start else y0
-            end = min(end, y1) if end else y1
-        return start, end
-
-
-def _shift_year(day: dt.date | None) -> dt.date | None:
-    if day is None:
-        return None
-    try:
-        return day.replace(year=day.year - 1)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - 1, day=28)
-
-
-@dataclass
-class Stats:
-    """Every figure for one filter. Rows are dicts with the keys in ROW_KEYS:
-
-    ``key`` (stable code: category code, RSIT class code, "class:type", region, alpha-2,
-    "YYYY-MM", severity, status, channel),
-    ``label`` (in the active language), ``incidents`` (combined:
-    reports + excess of summary returns), ``reported`` (individual reports),
-    ``from_summary_returns``
-    (excess of returns, see the module docstring), ``user_hours`` (combined, rounded to 2 places).
-    ``by_state`` rows add ``itu_d_region``, ``admin_region`` and ``consenting`` (reports whose
-    State consented to be named). ``totals`` has incidents, reported, from_summary_returns,
-    user_hours, states_reporting, with_evidence, evidence_rate (0..1 of reports, None if none).
-    ``time_to_acknowledge`` and ``time_to_close`` have count, median_hours, p90_hours (hours from
-    submission to the first such transition; None without data). ``year_over_year`` has
-    year, previous_year, incidents, previous_incidents, change, change_pct (None without a year
-    or a previous figure of 0) and ``by_category``: rows with key, label, incidents, previous,
-    change, change_pct.
-    """
-
-    filter: StatsFilter
-    totals: dict[str, Any] = field(default_factory=dict)
-    by_category: list[dict[str, Any]] = field(default_factory=list)
-    by_rsit_class: list[dict[str, Any]] = field(default_factory=list)
-    by_rsit_type: list[dict[str, Any]] = field(default_factory=list)
-    by_itu_d_region: list[dict[str, Any]] = field(default_factory=list)
-    by_admin_region: list[dict[str, Any]] = field(default_factory=list)
-    by_state: list[dict[str, Any]] = field(default_factory=list)
-    by_month: list[dict[str, Any]] = field(default_factory=list)
-    by_severity: list[dict[str, Any]] = field(default_factory=list)
-    by_status: list[dict[str, Any]] = field(default_factory=list)
-    # How the reports arrived (Incident.channel): individual reports only, like by_severity.
-    by_channel: list[dict[str, Any]] = field(default_factory=list)
-    time_to_acknowledge: dict[str, Any] = field(default_factory=dict)
-    time_to_close: dict[str, Any] = field(default_factory=dict)
-    year_over_year: dict[str, Any] = field(default_factory=dict)
-    # True when small-count suppression hid a figure (set by disclosure.publish, never here).
-    suppressed: bool = False
-    # Who contributed to each count, for the disclosure rule only (never serialised):
-    # {table: {row key: {State pk: incidents}}}, plus "totals" -> {"incidents"|"reported": {...}}.
-    shares: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form (the API's body)."""
-        flt = self.filter
-        return {
-            "filter": {"year": flt.year,
-                       "date_from": flt.date_from.isoformat() if flt.date_from else None,
-                       "date_to": flt.date_to.isoformat() if flt.date_to else None,
-                       "states": list(flt.states), "categories": list(flt.categories),
-                       "rsit_classes": list(flt.rsit_classes), "regions": list(flt.regions)},
-            "totals": dict(self.totals),
-            **{name: [dict(r) for r in getattr(self, name)] for name in TABLES},
-            "time_to_acknowledge": dict(self.time_to_acknowledge),
-            "time_to_close": dict(self.time_to_close),
-            "year_over_year": {**self.year_over_year,
-                               "by_category": [dict(r) for r in
-                                               self.year_over_year.get("by_category", [])]},
-            "suppressed": self.suppressed,
-        }
-
-
-# --- querysets ---------------------------------------------------------------------------------
-
-def _aware(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-
-
-def _dimension_q(flt: StatsFilter, state: str, category: str, rsit_class: str) -> Q:
-    """The non-date part of a filter, with the lookups' prefixes for the model at hand."""
-    q = Q()
-    if flt.states:
-        q &= Q(**{f"{state}__alpha2__in": [s.upper() for s in flt.states]})
-    if flt.categories:
-        q &= Q(**{f"{category}__code__in": list(flt.categories)})
-    if flt.rsit_classes:
-        q &= Q(**{f"{rsit_class}__code__in": list(flt.rsit_classes)})
-    if flt.regions:
-        q &= (Q(**{f"{state}__itu_d_region__in": list(flt.regions)})
-              | Q(**{f"{state}__admin_region__in": list(flt.regions)}))
-    return q
-
-
-def counted_incidents(flt: StatsFilter,
-                      scope: QuerySet[Incident] | None = None) -> QuerySet[Incident]:
-    """The individual reports a filter counts: every TLP, or only those of ``scope`` (a viewer's
-    ``Incident.objects.for_user()``, so that a precise view counts only what its reader may
-    see)."""
-    qs = Incident.objects.exclude(status__in=COUNTED_EXCLUDED_STATUSES)
-    if scope is not None:
-        qs = qs.filter(pk__in=scope.values("pk"))
-    start, end = flt.bounds()
-    # Ranges rather than __year so that the started_at index serves the query.
-    if start:
-        qs = qs.filter(started_at__gte=_aware(start))
-    if end:
-        qs = qs.filter(started_at__lt=_aware(end + dt.timedelta(days=1)))
-    return qs.filter(_dimension_q(flt, "state", "category", "rsit_type__rsit_class"))
-
-
-def _whole_years(flt: StatsFilter) -> tuple[int | None, int | None] | None:
-    """The first and last years the filter covers whole (None = open); None if no whole year."""
-    start, end = flt.bounds()
-    first = None if start is None else start.year + (start != dt.date(start.year, 1, 1))
-    last = None if end is None else end.year - (end != dt.date(end.year, 12, 31))
-    if first is not None and last is not None and first > last:
-        return None
-    return first, last
-
-
-def _summary_lines(flt: StatsFilter,
-                   scope: QuerySet[Incident] | None = None) -> QuerySet[SummaryLine] | None:
-    years = _whole_years(flt)
-    if years is None:
-        return None
-    first, last = years
-    latest = SummaryReturn.objects.latest_versions().values("pk")
-    lines = SummaryLine.objects.filter(summary__in=latest)
-    if first is not None:
-        lines = lines.filter(summary__year__gte=first)
-    if last is not None:
-        lines = lines.filter(summary__year__lte=last)
-    lines = lines.filter(
-        _dimension_q(flt, "summary__state", "category", "rsit_class"))
-    # The individually reported figures of the same cell (any period filter is whole years).
-    # Within the same scope, so that the excess of a return reveals nothing outside it.
-    cell = counted_incidents(StatsFilter(), scope).filter(
-        state_id=OuterRef("summary__state_id"), category_id=OuterRef("category_id"),
-        rsit_type__rsit_class_id=OuterRef("rsit_class_id"),
-        started_at__year=OuterRef("summary__year")).order_by().values("state_id")
-    reported = Subquery(cell.annotate(n=Count("pk")).values("n"), output_field=IntegerField())
-    reported_uh = Subquery(cell.annotate(h=Sum("user_hours")).values("h"),
-                           output_field=FloatField())
-    return lines.annotate(
-        excess=Greatest(F("incidents") - Coalesce(reported, 0), Value(0),
-                        output_field=IntegerField()),
-        excess_uh=Greatest(F("user_hours") - Coalesce(reported_uh, Value(0.0)), Value(0.0),
-                           output_field=FloatField()))
-
-
-# --- tables ------------------------------------------------------------------------------------
-
-def _row(key: str, label: str, reported: int = 0, uh: float | None = 0.0, excess: int = 0,
-         excess_uh: float | None = 0.0, distinct: int | None = None) -> dict[str, Any]:
-    """``distinct``: the incidents the reports describe (linked ones once); default: reported."""
-    once = reported if distinct is None else distinct
-    return {"key": key, "label": str(label), "incidents": int(once or 0) + int(excess or 0),
-            "reported": int(reported or 0), "from_summary_returns": int(excess or 0),
-            "user_hours": round(float(uh or 0) + float(excess_uh or 0), 2)}
-
 
 # A report's incident: its linked incident's (negated, so that it never meets a report's pk) or
 # its own. COUNT(DISTINCT) of it counts a linked incident once.
