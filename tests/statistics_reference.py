@@ -28,7 +28,6 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncMonth
 
 from sentinelle.analysis.percentiles import percentiles
-
 from sentinelle.analysis.statistics import (
     COUNTED_EXCLUDED_STATUSES,
     Stats,
