@@ -8,21 +8,16 @@ text, and a refused value must leave no row on either path."""
 from __future__ import annotations
 
 import copy
-import io
-import json
 import uuid
 
 import pytest
 from django.db import connection
 
 from sentinelle.exchange import importer, indicator_rows
-from sentinelle.exchange.formats import stix, stix_common
+from sentinelle.exchange.formats import stix_common
 from sentinelle.exchange.formats.stix_fastcheck import indicator_valid
-from sentinelle.exchange.importer import import_records
 from sentinelle.exchange.models import SharedIndicator
-
-NS = uuid.UUID("5d0b6a52-3f55-4b1e-9a8b-0c1d2e3f4a5b")
-GREEN = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"
+from tests.test_import_copy import bundle, indicator, run
 
 HOSTILE = [
     "tab\there", "new\nline", "cr\rhere", "crlf\r\n", "back\\slash", "\\.", "end\\.\n",
@@ -30,24 +25,6 @@ HOSTILE = [
     "\U0001F4A9 pile", "\U00010348 gothic", "<script>alert(1)</script>&amp;", "=cmd|' /C calc'!A0",
     "+1+1", "@SUM(1)", "-2+3", "x" * 70_000, "\u2028\u2029", "\ufeffbom", "\udcff"[:0] + "ok",
 ]
-
-
-def indicator(n: int, **extra) -> dict:
-    return {"type": "indicator", "spec_version": "2.1",
-            "id": f"indicator--{uuid.uuid5(NS, str(n))}",
-            "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-01T00:00:00.000Z",
-            "name": f"C2 {n}", "pattern": f"[ipv4-addr:value = '10.1.{n // 256}.{n % 256}']",
-            "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z",
-            "object_marking_refs": [GREEN], **extra}
-
-
-def bundle(objects: list) -> bytes:
-    return json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
-                       "objects": objects}).encode()
-
-
-def run(user, data: bytes, **kw):
-    return import_records(stix.parse(io.BytesIO(data)), user=user, **kw)
 
 
 def rows() -> list[tuple]:
