@@ -1,15 +1,16 @@
-"""The token lookup written out once (core/api/authentication.token_for, issue 17) against the
-ORM's (ApiToken.authenticate) on the same secrets: the same token, user and State, or None for
-the same ones; and the API still refuses what it refused."""
+"""The token lookup written out once (ApiToken.authenticate, issue 17) against the ORM's query
+it replaced (``orm_lookup`` below) on the same secrets: the same token, user and State, or None
+for the same ones; and the API still refuses what it refused."""
 
 from __future__ import annotations
 
+import hmac
 from datetime import timedelta
 
 from django.utils import timezone
 
-from sentinelle.core.api.authentication import token_for
 from sentinelle.core.models import ApiToken
+from sentinelle.core.models.tokens import TOKEN_PREFIX, token_digest
 from tests.conftest import api_client
 
 
@@ -19,8 +20,22 @@ def _fields(obj) -> dict | None:
     return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
 
 
+def orm_lookup(secret: str) -> ApiToken | None:
+    """ApiToken.authenticate as the ORM wrote it before issue 17."""
+    parts = secret.split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+        return None
+    token = ApiToken.objects.active().select_related("user__state").filter(
+        prefix=parts[1]).first()
+    if token is None or not hmac.compare_digest(token.digest, token_digest(secret)):
+        return None
+    if not token.user.is_active:
+        return None
+    return token
+
+
 def _same(secret: str) -> ApiToken | None:
-    ours, orm = token_for(secret), ApiToken.authenticate(secret)
+    ours, orm = ApiToken.authenticate(secret), orm_lookup(secret)
     assert _fields(ours) == _fields(orm)
     if orm is not None:
         assert _fields(ours.user) == _fields(orm.user)
