@@ -204,10 +204,9 @@ def _savepoints() -> int:
 # query, with no parameters: PostgreSQL runs them in turn and, in READ COMMITTED, gives the
 # second a snapshot of its own, taken once the first has the lock, so it sees the head that
 # the previous holder committed. One statement could not: its snapshot would predate the wait.
-# (Written out: 1397050964 is _LOCK_KEY, core_auditentry AuditEntry's table.)
-_LOCK_AND_HEAD = ("SELECT pg_advisory_xact_lock(1397050964); "
-                  "SELECT seq, hash FROM core_auditentry ORDER BY seq DESC LIMIT 1")
-assert str(_LOCK_KEY) in _LOCK_AND_HEAD and AuditEntry._meta.db_table in _LOCK_AND_HEAD
+# (Both values are the code's own constants: nothing from outside goes into the text.)
+_LOCK_AND_HEAD = (f"SELECT pg_advisory_xact_lock({int(_LOCK_KEY)}); "  # noqa: S608
+                  f"SELECT seq, hash FROM {AuditEntry._meta.db_table} ORDER BY seq DESC LIMIT 1")
 
 
 def _locked_head() -> tuple[int, str]:
