@@ -16,20 +16,19 @@ fixtures, and stopped before their teardown.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.apps import apps
 from django.db import connections
 from django.urls import NoReverseMatch, reverse
 
 from tests.conftest import PASSWORD, have_chromium
+from tests.paths import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "browser"
+ARTIFACTS = ROOT / "artifacts" / "browser"
 TIMEOUT_MS = 15_000
 
 

@@ -14,8 +14,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from sentinelle.core.models import ApiToken, MemberState, Role, User
+from tests.paths import ROOT, SHARED_DIR
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED = SHARED_DIR
 PASSWORD = "correct-horse-battery"
 
 
@@ -123,7 +124,7 @@ def have_chromium() -> bool:
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-LOCALE = Path(__file__).resolve().parents[1] / "src" / "sentinelle" / "locale"
+LOCALE = ROOT / "src" / "sentinelle" / "locale"
 
 
 @pytest.fixture

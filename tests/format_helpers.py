@@ -7,12 +7,13 @@ from pathlib import Path
 
 from sentinelle.exchange import formats
 from sentinelle.exchange.records import Rejection, ReportRecord
+from tests.paths import FIXTURES_DIR, SHARED_DIR
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = FIXTURES_DIR
 # OONI's Web Connectivity example measurement, from its specification.
 OONI_MEASUREMENT = (FIXTURES / "probe" / "ooni-spec-examples"
                     / "ts-017-web-connectivity.measurement.json")
-SHARED_FORMATS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "formats"
+SHARED_FORMATS = SHARED_DIR / "data" / "formats"
 
 
 def parse(fmt: str, data: bytes | Path, name: str = "") -> list:

@@ -60,9 +60,10 @@ from tests.bgp_lab import (
     wait_for,
     which,
 )
+from tests.paths import ROOT
 from tests.test_routing_bmp import GOBGPD_BMP, BmpLab
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = ROOT
 NUDGE_PREFIX = "198.51.100.0/24"  # outside the watch list: traffic that raises nothing
 SECRET = "lab-webhook-secret"  # the receiver checks every delivery's signature with it
 STATE = "CU"

@@ -18,7 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from tests.paths import FIXTURES_DIR
+
+FIXTURES = FIXTURES_DIR
 BLOCK = "test-rq-block"
 
 

@@ -9,7 +9,6 @@ visible focus indicator are checked directly.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -19,6 +18,7 @@ from sentinelle.core.models import MemberState, Role
 from tests import browser_fixtures
 from tests.browser_fixtures import gateway_missing, log_in
 from tests.conftest import file_report, make_user
+from tests.paths import ROOT
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -26,7 +26,7 @@ _reference_data_stays = browser_fixtures._reference_data_stays
 browser = browser_fixtures.browser
 new_page = browser_fixtures.new_page
 
-AXE = Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 BLOCKING = {"serious", "critical"}
 
 

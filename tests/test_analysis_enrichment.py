@@ -12,8 +12,9 @@ from django.core.management import CommandError, call_command
 from sentinelle.analysis.enrichment import Enricher, EnrichmentError
 from sentinelle.analysis.models import IpEnrichment
 from tests.conftest import SHARED, file_report
+from tests.paths import FIXTURES_DIR
 
-FIXTURES = Path(__file__).parent / "fixtures" / "maxmind"
+FIXTURES = FIXTURES_DIR / "maxmind"
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from pathlib import Path
 
 import pytest
 
@@ -23,8 +22,9 @@ from sentinelle.core.models import MemberState, Role, SharingGroup
 from sentinelle.incidents import fields, services
 from sentinelle.incidents.models import Incident
 from tests.conftest import api_client, make_user
+from tests.paths import DATA_DIR
 
-FROZEN = Path(__file__).resolve().parent / "data" / "api_incidents"
+FROZEN = DATA_DIR / "api_incidents"
 FREEZE = os.environ.get("SENTINELLE_FREEZE_API_FIXTURES") == "1"
 URL = "/api/v1/incidents/"
 T0 = dt.datetime(2026, 5, 4, 6, 30, 15, 123456, tzinfo=dt.UTC)

@@ -22,6 +22,7 @@ from sentinelle.observatory.routing import bgp_attributes, mrt_accel
 from sentinelle.observatory.routing.bgpdump_format import write_bgpdump
 from sentinelle.observatory.routing.mrt import ReadStats
 from sentinelle.observatory.routing.scan import parse_prefix_fast
+from tests.paths import FIXTURES_DIR
 
 
 def clear():
@@ -376,7 +377,6 @@ def test_scan_feed_all_equals_feed_on_hostile_routes():
     spelling ipaddress accepts or refuses near watched space (host bits, leading zeros,
     uppercase IPv6, IPv4-mapped IPv6, lengths past the maximum, spaces), ASN-like text
     origins, AS sets, empty paths, peers that are IPv6, and kinds other than A/W/B."""
-    from pathlib import Path
 
     from sentinelle.observatory.routing.asrel import ASRelationships
     from sentinelle.observatory.routing.elements import Element
@@ -384,7 +384,7 @@ def test_scan_feed_all_equals_feed_on_hostile_routes():
     from sentinelle.observatory.routing.scan import Scanner, ScanOptions
     from sentinelle.observatory.routing.watchlist import loads
 
-    vrps = Path(__file__).parent / "fixtures" / "bgp" / "rpki" / "rpki-validator_test_5000vrps.json"
+    vrps = FIXTURES_DIR / "bgp" / "rpki" / "rpki-validator_test_5000vrps.json"
     watch = loads(
         "states:\n  CU:\n    asns: [27725]\n    prefixes:\n"
         "      - prefix: 190.6.64.0/19\n        max_length: 24\n"

@@ -22,10 +22,11 @@ from sentinelle.reports import content, service
 from sentinelle.reports.options import ReportOptions
 from tests.conftest import api_client, file_report, report_payload
 from tests.observatory_helpers import access_bundle
+from tests.paths import FIXTURES_DIR
 
 YEAR = 2026
 BIN = Path(sys.executable).parent
-MEDALLION_DATA = Path(__file__).parent / "fixtures" / "taxii21" / "medallion-default_data.json"
+MEDALLION_DATA = FIXTURES_DIR / "taxii21" / "medallion-default_data.json"
 HIGH_VALUE = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"
 MEDALLION_AUTH = {"user": "admin", "password": "Password0"}
 

@@ -39,10 +39,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import have_chromium
+from tests.paths import ROOT
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = ROOT
 DEPLOY = ROOT / "deploy"
 BIN = Path(sys.executable).parent
 CHROMIUM = "/usr/bin/chromium"

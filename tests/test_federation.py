@@ -25,9 +25,10 @@ from sentinelle.exchange.models import FederationCursor, SharedIndicator
 from sentinelle.incidents import services
 from sentinelle.incidents.models import Incident
 from tests.conftest import PASSWORD, file_report
+from tests.paths import FIXTURES_DIR
 
 BIN = Path(sys.executable).parent
-FIXTURE = Path(__file__).parent / "fixtures" / "taxii21" / "medallion-default_data.json"
+FIXTURE = FIXTURES_DIR / "taxii21" / "medallion-default_data.json"
 HIGH_VALUE = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"    # medallion fixture: readable, writable
 WRITABLE = "365fed99-08fa-fdcd-a1b3-fb247eb41d01"
 MEDALLION_AUTH = {"user": "admin", "password": "Password0"}

@@ -6,11 +6,12 @@ never more than the memory cap. `make fuzz` runs the same targets for longer."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.paths import ROOT
+
+sys.path.insert(0, str(ROOT))
 
 from fuzz import harness  # noqa: E402 - after the path is set
 

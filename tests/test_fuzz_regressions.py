@@ -9,14 +9,14 @@ import io
 import json
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from sentinelle.exchange.records import FormatError, Rejection, ReportRecord
 from tests.format_helpers import OONI_MEASUREMENT, parse
+from tests.paths import ROOT
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(ROOT))
 
 from fuzz import harness  # noqa: E402 - after the path is set
 

@@ -5,7 +5,6 @@ skipped first pass gives the records the full one gives."""
 import io
 import json
 import uuid
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -16,8 +15,9 @@ from sentinelle.exchange.importer import import_records
 from sentinelle.exchange.models import SharedIndicator
 from sentinelle.exchange.records import FormatError
 from sentinelle.incidents.indicators import IndicatorError, normalise
+from tests.paths import FIXTURES_DIR
 
-FIXTURES = Path(__file__).parent / "fixtures" / "stix21"
+FIXTURES = FIXTURES_DIR / "stix21"
 GREEN = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
 RED = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"
 NS = uuid.UUID("0f6b1c9e-1d2b-4c3a-9e8f-7a6b5c4d3e2f")

@@ -14,8 +14,9 @@ from sentinelle.exchange.reading import open_records
 from sentinelle.incidents.models import Evidence, Incident
 from tests.conftest import SHARED, file_report
 from tests.format_helpers import OONI_MEASUREMENT
+from tests.paths import FIXTURES_DIR
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = FIXTURES_DIR
 
 EXAMPLES = [
     ("misp", FIXTURES / "misp" / "misp_event.json"),

@@ -11,7 +11,6 @@ import copy
 import io
 import json
 import re
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -24,8 +23,9 @@ from sentinelle.exchange.importer import import_records
 from sentinelle.exchange.models import SharedIndicator
 from sentinelle.incidents.models import Incident
 from tests.conftest import api_client
+from tests.paths import DATA_DIR
 
-POISON_IVY = Path(__file__).parent / "data" / "stix" / "poisonivy.json"
+POISON_IVY = DATA_DIR / "stix" / "poisonivy.json"
 BAD_ID = "indicator--4e4c4ad7-4909-456a-b6fa-e24a6f682a40"
 INCIDENT_ID = "incident--7d3b2b52-2b39-4a5e-9d58-7c1f1c2a5b01"
 OTHER_INCIDENT_ID = "incident--0c6a8f0e-8f44-4d3e-b3b5-2a7e3f9d6c02"

@@ -4,15 +4,15 @@ dict's keys (which the API keeps for clients)."""
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from sentinelle.core import job_results
 from sentinelle.exchange.federation import RunResult
 from sentinelle.exchange.importer import ImportSummary
+from tests.paths import DATA_DIR
 
-POISON_IVY = Path(__file__).parent / "data" / "stix" / "poisonivy.json"
+POISON_IVY = DATA_DIR / "stix" / "poisonivy.json"
 
 
 def test_every_key_an_import_or_a_federation_run_returns_has_a_label():

@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess  # noqa: S404 - runs msgfmt, fc-list and pdftotext with fixed arguments
 import unicodedata
-from pathlib import Path
 
 import polib
 import pytest
@@ -27,8 +26,9 @@ from sentinelle.incidents.models import Category, RsitClass, RsitType
 from sentinelle.reports import service
 from sentinelle.reports.options import ReportOptions
 from tests.conftest import file_report, page
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = ROOT
 PACKAGE = ROOT / "src" / "sentinelle"
 LOCALE = PACKAGE / "locale"
 MSGFMT = shutil.which("msgfmt")

@@ -27,8 +27,9 @@ from sentinelle.incidents.models.workflow import Status
 from sentinelle.observatory import corroboration, ooni_api, services
 from tests.conftest import PASSWORD, page
 from tests.observatory_helpers import VANTAGE, access_bundle, result
+from tests.paths import DATA_DIR
 
-FIXTURES = Path(__file__).parent / "data" / "ooni_api"
+FIXTURES = DATA_DIR / "ooni_api"
 DOCKER, DOCKER_V2, GOOGLE = ("https://hub.docker.com/", "https://hub.docker.com/v2/",
                              "https://dl.google.com/android")
 

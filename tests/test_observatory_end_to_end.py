@@ -32,8 +32,9 @@ from sentinelle.incidents import services as incident_services
 from sentinelle.incidents.models import Evidence, Incident, Status
 from sentinelle.observatory.models import AccessObservation, BundleSubmission, RoutingAlertRecord
 from tests.conftest import PASSWORD, page
+from tests.paths import FIXTURES_DIR
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = FIXTURES_DIR
 OONI_EXAMPLES = FIXTURES / "probe" / "ooni-spec-examples"
 RIS_UPDATES = FIXTURES / "bgp" / "mrt" / "bgpkit-parser" / \
     "updates.20100227.1600.first-796-records.gz"

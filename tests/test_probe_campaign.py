@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.paths import ROOT
+
 pytest.importorskip("dnslib")
 pytest.importorskip("trustme")
 pytest.importorskip("mmdb_writer")
@@ -41,7 +43,7 @@ from tests.probe_farm import PROBE_IP, TOKEN  # noqa: E402
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 _reference_data_stays = browser_fixtures._reference_data_stays
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = ROOT
 FAST = ["accessible-https", "cloudflare-1009-https", "http-451", "dns-lie"]
 
 

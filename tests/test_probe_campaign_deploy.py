@@ -11,9 +11,10 @@ import yaml
 from sentinelle.evidence import keys
 from sentinelle.observatory.access import cli
 from sentinelle.observatory.access.campaign import config as c
+from tests.paths import ROOT
 from tests.systemd_units import assert_systemd_accepts, unit_argv
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = ROOT
 UNIT = ROOT / "deploy" / "systemd" / "sentinelle-probe-campaign.service"
 ENV = ROOT / "deploy" / "probe-campaign.env.example"
 EXAMPLE = ROOT / "deploy" / "probe-campaign.example.yaml"

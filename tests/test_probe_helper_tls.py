@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.paths import ROOT
+
 pytest.importorskip("dnslib")
 trustme = pytest.importorskip("trustme")
 pytest.importorskip("mmdb_writer")
@@ -34,7 +36,7 @@ from tests import probe_farm  # noqa: E402
 from tests.probe_farm import CONTROL_IP, PROBE_IP, SERVER_IP, TOKEN, LoopThread  # noqa: E402
 from tests.systemd_units import assert_systemd_accepts, unit_argv  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = ROOT
 UNIT = ROOT / "deploy" / "systemd" / "sentinelle-probe-helper.service"
 
 

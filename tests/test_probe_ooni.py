@@ -8,7 +8,6 @@ import datetime as dt
 import io
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -16,11 +15,12 @@ from sentinelle.exchange.formats import ooni as ooni_format
 from sentinelle.exchange.records import Rejection, ReportRecord
 from sentinelle.observatory.access import fingerprints, ooni
 from sentinelle.observatory.access.verdict import Verdict, decide
+from tests.paths import FIXTURES_DIR, SHARED_DIR
 from tests.test_probe_fingerprints import CF, CF_1009
 from tests.test_probe_verdict import URL, measurement
 
-EXAMPLES = Path(__file__).resolve().parent / "fixtures" / "probe" / "ooni-spec-examples"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+EXAMPLES = FIXTURES_DIR / "probe" / "ooni-spec-examples"
+SHARED = SHARED_DIR / "data"
 EXAMPLE = json.loads((EXAMPLES / "ts-017-web-connectivity.measurement.json").read_text())
 CONTROL_EXAMPLE = json.loads(
     (EXAMPLES / "ts-017-web-connectivity.control-response.json").read_text())

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.paths import SHARED_DIR
+
 pytest.importorskip("dnslib")
 pytest.importorskip("trustme")
 pytest.importorskip("mmdb_writer")
@@ -36,7 +38,7 @@ def control(farm):
     yield from probe_farm.running_control(farm)
 
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = SHARED_DIR / "data"
 OONI_EXAMPLES = SHARED / "probe" / "ooni-spec-examples"
 
 

@@ -11,6 +11,7 @@ import pytest
 from sentinelle.observatory.access import dns_check, fingerprints, vantage, verdict
 from sentinelle.observatory.access.vantage import VantageError
 from sentinelle.observatory.access.verdict import VERDICTS, decide
+from tests.paths import FIXTURES_DIR, SHARED_DIR
 from tests.test_probe_fingerprints import (
     AKAMAI,
     CF,
@@ -28,8 +29,8 @@ from tests.test_probe_fingerprints import (
     NGINX_403,
 )
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "probe"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+FIXTURES = FIXTURES_DIR / "probe"
+SHARED = SHARED_DIR / "data"
 URL = "https://www.example.com/"
 SITE_HEADERS = [["Content-Type", "text/html; charset=UTF-8"], ["Server", "ECS (dce/268A)"],
                 ["X-Cache", "HIT"], ["Etag", '"3147526947"']]

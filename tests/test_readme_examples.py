@@ -33,8 +33,9 @@ import pytest
 from django.core.management import call_command, get_commands, load_command_class
 
 from sentinelle import cli
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = ROOT
 BIN = Path(sys.executable).parent    # the venv's bin, first on PATH after `. .venv/bin/activate`
 
 # --- Part 1: the command line explains itself --------------------------------------------------

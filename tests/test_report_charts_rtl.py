@@ -19,6 +19,7 @@ from django.utils import translation
 from sentinelle.analysis import charts as analysis_charts
 from sentinelle.reports import charts, content, service
 from tests import test_report
+from tests.paths import ROOT
 from tests.test_report import options
 
 PDFTOTEXT = shutil.which("pdftotext")
@@ -27,7 +28,7 @@ needs_poppler = pytest.mark.skipif(
     PDFTOTEXT is None or PDFTOPPM is None,
     reason="pdftotext/pdftoppm are not installed (apt install poppler-utils)")
 year_data = test_report.year_data
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "browser"
+ARTIFACTS = ROOT / "artifacts" / "browser"
 # Bidi embedding/isolate marks pdftotext puts around right-to-left runs.
 BIDI_MARKS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 

@@ -26,8 +26,9 @@ from sentinelle.observatory.routing import bgp_attributes, dump, mrt_accel
 from sentinelle.observatory.routing.bgpdump_format import write_bgpdump, write_bgpdump_py
 from sentinelle.observatory.routing.elements import Element
 from sentinelle.observatory.routing.mrt import ReadStats, read_elements
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = ROOT
 MRT = ROOT.parent / "shared" / "data" / "bgp" / "mrt"
 FIXTURES = ROOT / "tests" / "fixtures" / "bgp" / "mrt"
 

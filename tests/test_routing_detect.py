@@ -23,9 +23,10 @@ from sentinelle.observatory.routing.watchlist import (
     load,
     loads,
 )
+from tests.paths import FIXTURES_DIR, SHARED_DIR
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "bgp"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+FIXTURES = FIXTURES_DIR / "bgp"
+SHARED = SHARED_DIR / "data"
 SHARED_BGP = SHARED / "bgp"
 
 WATCH = """\

@@ -14,7 +14,6 @@ import logging
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -27,6 +26,7 @@ from sentinelle.observatory.routing.live.sources import _allowed, parse_source, 
 from sentinelle.observatory.routing.watchlist import loads
 from tests import bmp_bytes as B
 from tests.bgp_lab import free_port
+from tests.paths import ROOT
 from tests.test_routing_live_mrt_dir import Sink
 from tests.test_routing_live_sources import FAST, wait_until
 
@@ -169,7 +169,7 @@ def test_a_bmp_listener_open_to_the_network_without_bmp_allow_is_warned_about(tm
         monitor._lock.close()
         warned = [r.getMessage() for r in caplog.records if "--bmp-allow" in r.getMessage()]
         assert bool(warned) == (n == 0), (source, warned)
-    env = (Path(__file__).parent.parent / "deploy" / "routing-monitor.env.example").read_text()
+    env = (ROOT / "deploy" / "routing-monitor.env.example").read_text()
     assert "--bmp-allow" in env
 
 

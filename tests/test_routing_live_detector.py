@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,9 @@ from sentinelle.observatory.routing.live.tags import confidence, confidence_leve
 from sentinelle.observatory.routing.prefixes import parse_prefix
 from sentinelle.observatory.routing.rpki import VRP, VRPSet, load_vrps
 from sentinelle.observatory.routing.watchlist import loads
+from tests.paths import SHARED_DIR
 
-SHARED_RPKI = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bgp" / "rpki"
+SHARED_RPKI = SHARED_DIR / "data" / "bgp" / "rpki"
 
 WATCH = """\
 states:

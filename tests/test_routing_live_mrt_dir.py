@@ -22,8 +22,9 @@ import pytest
 from sentinelle.observatory.routing.live.events import SourceItem
 from sentinelle.observatory.routing.live.mrt_dir import MrtDirTailer
 from sentinelle.observatory.routing.mrt import read_elements
+from tests.paths import FIXTURES_DIR
 
-MRT = Path(__file__).parent / "fixtures" / "bgp" / "mrt"
+MRT = FIXTURES_DIR / "bgp" / "mrt"
 UPDATES = MRT / "bgpkit-parser" / "updates.20100227.1600.first-796-records.gz"  # BGP4MP
 UPDATES_ET = MRT / "bgpkit-parser" / "examples_local_only_updates.bz2"  # BGP4MP_ET
 STATES = MRT / "bgpkit-parser" / "updates.20001104.0124.gz"  # with state changes

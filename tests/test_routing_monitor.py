@@ -24,8 +24,9 @@ from pathlib import Path
 import pytest
 
 from tests.bgp_lab import free_port
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = ROOT
 BIN = Path(sys.executable).parent
 SECRET = "test-secret-0123456789"
 T0 = 1_700_000_000

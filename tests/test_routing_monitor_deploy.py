@@ -8,9 +8,10 @@ import os
 from pathlib import Path
 
 from sentinelle.observatory.routing.cli import build_parser
+from tests.paths import ROOT
 from tests.systemd_units import assert_systemd_accepts, unit_argv
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = ROOT
 UNIT = ROOT / "deploy" / "systemd" / "sentinelle-routing-monitor.service"
 ENV = ROOT / "deploy" / "routing-monitor.env.example"
 

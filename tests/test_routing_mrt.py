@@ -26,11 +26,12 @@ from sentinelle.observatory.routing.bgpdump_format import bgpdump_lines
 from sentinelle.observatory.routing.dump import dump_main
 from sentinelle.observatory.routing.elements import Element
 from sentinelle.observatory.routing.mrt import ReadStats, read_elements
+from tests.paths import FIXTURES_DIR, SHARED_DIR
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = SHARED_DIR / "data"
 MRT = SHARED / "bgp" / "mrt"
 ORACLE = MRT / "ripe-ncc-bgpdump"
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "bgp" / "mrt"
+FIXTURES = FIXTURES_DIR / "bgp" / "mrt"
 needs_shared = pytest.mark.skipif(not SHARED.exists(), reason="../shared/data is not present")
 BGPDUMP = shutil.which("bgpdump")
 

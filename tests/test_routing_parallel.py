@@ -25,9 +25,10 @@ from sentinelle.observatory.routing.bgpdump_format import write_bgpdump
 from sentinelle.observatory.routing.dump import dump_main
 from sentinelle.observatory.routing.mrt import ReadStats
 from sentinelle.observatory.routing.parallel import ParallelDump, resolve_jobs
+from tests.paths import FIXTURES_DIR, SHARED_DIR
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "bgp" / "mrt"
-MRT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bgp" / "mrt"
+FIXTURES = FIXTURES_DIR / "bgp" / "mrt"
+MRT = SHARED_DIR / "data" / "bgp" / "mrt"
 QUAGGA_RIB = FIXTURES / "mrtparse-samples" / "quagga_rib"
 UPDATES_DAMAGED = FIXTURES / "bgpkit-parser" / "updates.20000325.0345.gz"  # 2 resyncs
 

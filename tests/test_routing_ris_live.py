@@ -16,9 +16,10 @@ import pytest
 from sentinelle.observatory.routing import ris_live_client as rlc
 from sentinelle.observatory.routing.mrt import read_elements
 from sentinelle.observatory.routing.rislive import read_rislive
+from tests.paths import FIXTURES_DIR
 from tests.ris_live_replay import RisLiveReplay, frames_from_elements, load_frames
 
-FIXTURES = Path(__file__).parent / "fixtures" / "bgp"
+FIXTURES = FIXTURES_DIR / "bgp"
 LIBBGPSTREAM = FIXTURES / "rislive" / "libbgpstream_ris-live-stream.json"
 MRT_UPDATES = FIXTURES / "mrt" / "bgpkit-parser" / "updates.20000325.0345.gz"
 FAST = rlc.Backoff(initial=0.02, maximum=0.1, stable_after=60.0)

@@ -34,8 +34,9 @@ from sentinelle.observatory.routing.scan import (
     v4_prefix_code_py,
 )
 from sentinelle.observatory.routing.watchlist import load, loads
+from tests.paths import TESTS_DIR
 
-HERE = Path(__file__).resolve().parent
+HERE = TESTS_DIR
 CONFIG = HERE / "fixtures" / "bgp" / "scan"
 EXPECTED = CONFIG / "expected"
 FIXTURES = HERE / "fixtures" / "bgp"

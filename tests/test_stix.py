@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +17,9 @@ from sentinelle.exchange.models import SharedIndicator
 from sentinelle.exchange.records import FormatError, IndicatorRecord, Rejection, ReportRecord
 from sentinelle.incidents.models import Incident
 from tests.conftest import SHARED, file_report
+from tests.paths import FIXTURES_DIR
 
-FIXTURES = Path(__file__).parent / "fixtures" / "stix21"
+FIXTURES = FIXTURES_DIR / "stix21"
 EXAMPLES = sorted(FIXTURES.glob("examples-*/*.json"))
 
 

@@ -2,13 +2,13 @@
 handles, valid or not: it decides alone for valid objects."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from sentinelle.exchange.formats import stix_common
+from tests.paths import FIXTURES_DIR
 
-FIXTURES = Path(__file__).parent / "fixtures" / "stix21"
+FIXTURES = FIXTURES_DIR / "stix21"
 
 
 def objects():

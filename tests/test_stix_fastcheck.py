@@ -3,14 +3,14 @@ the OASIS schema accepts, and schema_error must give exactly the verdict, path a
 gave before the fast check existed: on the fixtures and on mutations of every property."""
 
 import json
-from pathlib import Path
 
 import pytest
 
 from sentinelle.exchange.formats import stix_common
 from sentinelle.exchange.formats.stix_fastcheck import _patterns, indicator_valid
+from tests.paths import FIXTURES_DIR
 
-FIXTURES = Path(__file__).parent / "fixtures" / "stix21"
+FIXTURES = FIXTURES_DIR / "stix21"
 UUID = "8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"
 BASE = {
     "type": "indicator", "spec_version": "2.1", "id": f"indicator--{UUID}",

@@ -31,7 +31,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
+
+ROOT = ROOT
 STOPPED = ("The job stopped before it finished: the process running it ended (it may have "
            "been restarted or run out of memory). Start it again.")
 

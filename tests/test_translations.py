@@ -9,13 +9,13 @@ from __future__ import annotations
 import shutil
 import subprocess  # noqa: S404 - runs msgfmt and our own checker with fixed arguments
 import sys
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import page
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = ROOT
 CHECKER = ROOT / "scripts" / "check_translations.py"
 LOCALE = ROOT / "src" / "sentinelle" / "locale"
 MSGFMT = shutil.which("msgfmt")

@@ -23,13 +23,14 @@ import pytest
 from sentinelle.core.instance_keys import InstanceKeyError, load_or_create_secret
 from tests import browser_fixtures
 from tests.conftest import file_report
+from tests.paths import ROOT
 
 # The browser test at the end drives Chromium; its fixtures are shared with tests/test_browser_*.
 _reference_data_stays = browser_fixtures._reference_data_stays
 browser = browser_fixtures.browser
 new_page = browser_fixtures.new_page
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = ROOT
 PACKAGE = ROOT / "src" / "sentinelle"
 OLD_DEMO_KEY = "insecure-demo-key-change-me-in-production"
 
