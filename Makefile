@@ -45,7 +45,7 @@ test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Mutation fuzzing of every parser a user can reach (fuzz/README.md); `make test` runs a short
-# pass of the same targets (tests/test_fuzz.py).
+# pass of the same targets (tests/fuzz/test_fuzz.py).
 FUZZ_SECONDS ?= 60
 fuzz: $(BIN)/sentinelle
 	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS)

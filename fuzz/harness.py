@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "fuzz" / "corpus"
 MiB = 1024 * 1024
 
-# Defaults for a campaign; run.py and tests/test_fuzz.py may pass others.
+# Defaults for a campaign; run.py and tests/fuzz/test_fuzz.py may pass others.
 MAX_INPUT = 1 * MiB           # the mutator never produces more than this
 MEMORY_CAP = 256 * MiB        # over the child's baseline: the bound for a 1 MB input
 TIMEOUT = 10.0                # seconds per input: beyond this it is a hang

@@ -1,6 +1,6 @@
 """THE FORMER IMPLEMENTATION of ``sentinelle.analysis.statistics`` (before issue 17's grouped
 queries, one ``GROUP BY`` per table and per table and State), kept only so that
-tests/test_statistics_groups.py can compare it with the service on the same data. Use its
+tests/analysis/test_statistics_groups.py can compare it with the service on the same data. Use its
 ``_compute``; the rules it implements are in the service's docstring. What issue 17 left as it
 was (the filter, the result, the scope of the counted reports, the summary returns' lines) is
 imported from the service; only what it replaced is written out here."""

@@ -21,9 +21,9 @@ through the outbox to a platform; a kill -9 in the middle of a round, outbox che
 6. reads every delivered bundle's measurements.jsonl back and prints the verdict accuracy of
    each round, and checks: bundles delivered = rounds finished, none received twice.
 
-The tests (tests/test_probe_campaign.py) do the same against the real platform (live_server)
-at small sizes; here the platform is a stand-in so that its own cost (verifying and importing
-1,000 rows per bundle) does not blur the probe's figures.
+The tests (tests/observatory/access/test_probe_campaign.py) do the same against the real platform
+(live_server) at small sizes; here the platform is a stand-in so that its own cost (verifying and
+importing 1,000 rows per bundle) does not blur the probe's figures.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ import run as probe_bench  # noqa: E402  (bench/probe/run.py: farm, helper, list
 
 ROOT = probe_bench.ROOT
 PYTHON = probe_bench.PYTHON
-from tests.probe_farm import CONTROL_IP, PROBE_IP, TOKEN  # noqa: E402
+FARM = probe_bench.FARM
+from tests.observatory.access.probe_farm import CONTROL_IP, PROBE_IP, TOKEN  # noqa: E402
 
 from sentinelle.evidence import bundle as evidence_bundle  # noqa: E402
 from sentinelle.evidence import keys  # noqa: E402
@@ -152,7 +153,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="campaign-bench-"))
     state_file = work / "state.json"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    farm = subprocess.Popen([str(PYTHON), str(ROOT / "tests" / "probe_farm.py"), "--dir",
+    farm = subprocess.Popen([str(PYTHON), str(FARM), "--dir",
                              str(work / "farm"), "--state", str(state_file), "--latency",
                              args.latency], env=env, start_new_session=True)
     helper = None

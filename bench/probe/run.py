@@ -5,9 +5,9 @@ separate processes, beside the bound concurrency / latency and OONI's sequential
     .venv/bin/python bench/probe/run.py [--urls 1000] [--concurrency 16] [--latency 0.05:0.2]
         [--timeout 2] [--sample 3] [--json FILE]
 
-1. starts the farm (tests/probe_farm.py) as a process: HTTP/HTTPS servers that answer by the
-   client's source address after sleeping a uniform random MIN..MAX seconds per response, the
-   lying DNS server, the reset/stall/drop/interception servers;
+1. starts the farm (tests/observatory/access/probe_farm.py) as a process: HTTP/HTTPS servers that
+   answer by the client's source address after sleeping a uniform random MIN..MAX seconds per
+   response, the lying DNS server, the reset/stall/drop/interception servers;
 2. starts the control helper (`python -m sentinelle.observatory.access.cli helper`) bound to
    127.0.0.3 as another process;
 3. writes a list of N URLs drawn from the farm's scenarios (fixed seed), each on its own host
@@ -40,10 +40,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 PYTHON = ROOT / ".venv" / "bin" / "python"
+FARM = ROOT / "tests" / "observatory" / "access" / "probe_farm.py"
 if not PYTHON.exists():
     PYTHON = Path(sys.executable)
 
-from tests.probe_farm import CONTROL_IP, PROBE_IP, SCENARIOS, TOKEN  # noqa: E402
+from tests.observatory.access.probe_farm import CONTROL_IP, PROBE_IP, SCENARIOS, TOKEN  # noqa: E402
 
 from sentinelle.observatory.access import runner  # noqa: E402
 
@@ -159,7 +160,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="probe-bench-"))
     state_file = work / "state.json"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    farm = subprocess.Popen([str(PYTHON), str(ROOT / "tests" / "probe_farm.py"), "--dir",
+    farm = subprocess.Popen([str(PYTHON), str(FARM), "--dir",
                              str(work / "farm"), "--state", str(state_file), "--latency",
                              args.latency], env=env, start_new_session=True)
     helper = None

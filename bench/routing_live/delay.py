@@ -3,12 +3,12 @@
     .venv/bin/python bench/routing_live/delay.py [--cycles 20] [--mrt 10] [--ris 20] [--no-bmp]
 
 BMP (needs gobgpd, gobgp, bird, exabgp; binds 127.0.0.11-13): the lab of
-tests/routing_live_lab.py. ExaBGP (AS 65666) announces the origin's 198.18.0.0/16, the harness
-waits for the "raised" delivery at its webhook receiver, has ExaBGP withdraw it and waits for
-"resolved"; --cycles times. raised delay = arrival at the receiver - the moment the harness told
-ExaBGP to announce; resolved delay = arrival - the moment it told it to withdraw. The path:
-ExaBGP's command helper (polls every 50 ms) -> BGP -> GoBGP -> BMP -> monitor (source, detector,
-outbox on disk) -> signed webhook POST.
+tests/observatory/routing/routing_live_lab.py. ExaBGP (AS 65666) announces the origin's
+198.18.0.0/16, the harness waits for the "raised" delivery at its webhook receiver, has ExaBGP
+withdraw it and waits for "resolved"; --cycles times. raised delay = arrival at the receiver - the
+moment the harness told ExaBGP to announce; resolved delay = arrival - the moment it told it to
+withdraw. The path: ExaBGP's command helper (polls every 50 ms) -> BGP -> GoBGP -> BMP -> monitor
+(source, detector, outbox on disk) -> signed webhook POST.
 
 mrt-dir: the same lab, the monitor reading GoBGP's MRT updates dump (--source mrt-dir:DIR, which
 polls every second) instead of BMP; --mrt cycles.
@@ -32,8 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
-from tests.bgp_lab import ORIGIN_PREFIX, SUB_PREFIX  # noqa: E402
-from tests.routing_live_lab import (  # noqa: E402
+from tests.observatory.routing.bgp_lab import ORIGIN_PREFIX, SUB_PREFIX  # noqa: E402
+from tests.observatory.routing.routing_live_lab import (  # noqa: E402
     Cycle,
     lab_problem,
     live_lab,
@@ -42,7 +42,7 @@ from tests.routing_live_lab import (  # noqa: E402
     summary,
     summary_line,
 )
-from tests.routing_live_ris import run_ris_replay  # noqa: E402
+from tests.observatory.routing.routing_live_ris import run_ris_replay  # noqa: E402
 
 GOAL = 5.0
 

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
-from tests.ris_live_replay import RisLiveReplay, frames_from_elements  # noqa: E402
+from tests.observatory.routing.ris_live_replay import RisLiveReplay, frames_from_elements  # noqa: E402
 
 from sentinelle.observatory.routing import ris_live_client as rlc  # noqa: E402
 from sentinelle.observatory.routing.mrt import read_elements  # noqa: E402

@@ -11,10 +11,12 @@ and the outbox. Rate = elements / (marker delivered - first byte sent); the moni
 time (from /proc) gives elements per CPU second too. The monitor is pinned to core 0 and this
 process (sender, webhook receiver) to core 1, so the monitor has one core.
 
-  bmp       BMP Route Monitoring messages (RFC 7854, built by tests/bmp_bytes.py) on one TCP
-            connection to --source bmp:127.0.0.1:PORT: a router's full feed, nothing filtered
+  bmp       BMP Route Monitoring messages (RFC 7854, built by
+            tests/observatory/routing/bmp_bytes.py) on one TCP connection to --source
+            bmp:127.0.0.1:PORT: a router's full feed, nothing filtered
   ris-live  the same routes as RIS Live frames from the loopback replay server
-            (tests/ris_live_replay.py) ignoring the subscription: the unfiltered firehose
+            (tests/observatory/routing/ris_live_replay.py) ignoring the subscription: the unfiltered
+            firehose
 
 RIS Live's full stream, for reference (no network here, so derived, not measured): see
 RIS_FULL_STREAM below and bench/README.md.
@@ -34,16 +36,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
-from tests import bmp_bytes as b  # noqa: E402
-from tests.bgp_lab import HIJACKER_AS, ORIGIN_PREFIX, free_port, wait_for  # noqa: E402
-from tests.ris_live_replay import frames_from_elements  # noqa: E402
-from tests.routing_live_lab import (  # noqa: E402
+from tests.observatory.routing import bmp_bytes as b  # noqa: E402
+from tests.observatory.routing.bgp_lab import HIJACKER_AS, ORIGIN_PREFIX, free_port, wait_for  # noqa: E402
+from tests.observatory.routing.ris_live_replay import frames_from_elements  # noqa: E402
+from tests.observatory.routing.routing_live_lab import (  # noqa: E402
     Monitor,
     WebhookReceiver,
     is_event,
     monitor_problem,
 )
-from tests.routing_live_ris import RIS_HIJACK_PEER, RIS_MRT, RisReplayThread, ris_frame  # noqa: E402
+from tests.observatory.routing.routing_live_ris import (  # noqa: E402
+    RIS_HIJACK_PEER,
+    RIS_MRT,
+    RisReplayThread,
+    ris_frame,
+)
 
 from sentinelle.observatory.routing.mrt import read_elements  # noqa: E402
 

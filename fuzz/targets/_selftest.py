@@ -1,4 +1,4 @@
-"""A target that fails on purpose, for tests/test_fuzz.py to check the harness itself (the
+"""A target that fails on purpose, for tests/fuzz/test_fuzz.py to check the harness itself (the
 leading underscore keeps it out of `make fuzz`)."""
 
 import time

@@ -33,7 +33,7 @@ def gettext_noop(message: str) -> str:
 
 # The listing of the bare command: (group title, ((command as typed, one line), ...)).
 # Marked with gettext_noop here, translated when printed (Django is set up by then).
-# tests/test_readme_examples.py fails when a platform management command is missing here.
+# tests/project/test_readme_examples.py fails when a platform management command is missing here.
 COMMAND_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     (gettext_noop("Reports and exchange"), (
         ("report", gettext_noop("the annual report to Council (PDF, DOCX or HTML)")),

@@ -1,5 +1,6 @@
 """THE FORMER ``analysis.handling.handling_in_time`` (before issue 17 read the reports once
-instead of four times), kept only so that tests/test_statistics_groups.py compares the two."""
+instead of four times), kept only so that tests/analysis/test_statistics_groups.py compares the
+two."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ PUBLIC_IP = [{"type": "ipv4", "value": "45.83.12.7"}]
 
 def test_clusters_by_shared_indicator_leads_by_prefix_and_as(alice, bob, charlie):
     """Clusters join reports sharing a specific value; the same /24 or AS are leads on the
-    report page (tests/test_correlation_warninglists.py has the rules)."""
+    report page (tests/analysis/test_correlation_warninglists.py has the rules)."""
     a = file_report(alice, indicators=[{"type": "ipv4", "value": "45.83.12.7"},
                                        {"type": "domain", "value": "botnet.brokenrelay.net"}])
     b = file_report(bob, indicators=[{"type": "domain", "value": "botnet.brokenrelay.net"}])

@@ -1,6 +1,6 @@
 """Issue 17 attack (E5): the grouped statistics queries (analysis/statistics_groups.py) and the
 handling shares against the former implementations (tests/statistics_reference.py,
-tests/handling_reference.py) on random data shaped to hurt: linked incidents across years,
+tests/analysis/handling_reference.py) on random data shaped to hurt: linked incidents across years,
 States and categories with withdrawn, duplicate and draft members, reports on 31 December and
 1 January in a time zone far from UTC, several summary-return versions, reports without
 user-hours, evidence on some, bulk status changes without transitions, and every reader's
@@ -21,8 +21,8 @@ from sentinelle.analysis.statistics import StatsFilter, _compute
 from sentinelle.core.models import Role
 from sentinelle.incidents import services, summaries
 from sentinelle.incidents.models import Category, Evidence, Incident, RsitClass
-from tests import handling_reference
 from tests import statistics_reference as reference
+from tests.analysis import handling_reference
 from tests.conftest import file_report, make_user
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@
 the former one-query-per-table implementation gave (tests/statistics_reference.py), on the same
 data, for the Council's unscoped figures and for every reader's scoped view, with the disclosure
 shares; and they read the year's reports a bounded number of times. The same for the share
-handled in time (analysis/handling.py, tests/handling_reference.py)."""
+handled in time (analysis/handling.py, tests/analysis/handling_reference.py)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from sentinelle.analysis.models import HandlingExpectation
 from sentinelle.analysis.statistics import StatsFilter, _compute
 from sentinelle.incidents import services, summaries
 from sentinelle.incidents.models import Category, Evidence, Incident, RsitClass
-from tests import handling_reference
 from tests import statistics_reference as reference
+from tests.analysis import handling_reference
 from tests.conftest import file_report
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,6 @@
 """Fixtures shared by the browser tests (headless Debian Chromium driven by Playwright).
 
-Import them into a browser test module (`from tests.browser_fixtures import browser, ...`).
+Import them into a browser test module (`from tests.browser.browser_fixtures import browser, ...`).
 
 The live server runs in a thread of this process, so `settings` overrides reach it. Data
 migrations load the Member States and the taxonomy; `serialized_rollback` reloads them before

@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sentinelle.core.models import MemberState, Role
-from tests import browser_fixtures
-from tests.browser_fixtures import gateway_missing, log_in
+from tests.browser import browser_fixtures
+from tests.browser.browser_fixtures import gateway_missing, log_in
 from tests.conftest import file_report, make_user
 from tests.paths import ROOT
 

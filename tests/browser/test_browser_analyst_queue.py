@@ -2,7 +2,7 @@
 the oldest report first with its overdue mark, and the report's actions are in the first screen
 of a 1280x800 laptop, however long the rest of the page is.
 
-The fixtures (and why Playwright starts per test) are in tests/browser_fixtures.py."""
+The fixtures (and why Playwright starts per test) are in tests/browser/browser_fixtures.py."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from sentinelle.core.models import Role
 from sentinelle.incidents.models import Incident, Transition
-from tests import browser_fixtures
-from tests.browser_fixtures import ARTIFACTS, log_in, stylesheet_applied
+from tests.browser import browser_fixtures
+from tests.browser.browser_fixtures import ARTIFACTS, log_in, stylesheet_applied
 from tests.conftest import file_report, make_user
 
 pytestmark = [pytest.mark.browser,

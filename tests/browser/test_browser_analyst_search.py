@@ -1,7 +1,7 @@
 """The analyst searches by an indicator, opens the report and reads why other reports correlate
 with it (issue 12, points 5 and 6), in a real headless Chromium.
 
-The fixtures (and why Playwright starts per test) are in tests/browser_fixtures.py.
+The fixtures (and why Playwright starts per test) are in tests/browser/browser_fixtures.py.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import re
 import pytest
 
 from sentinelle.core.models import Role
-from tests import browser_fixtures
-from tests.browser_fixtures import ARTIFACTS, log_in
+from tests.browser import browser_fixtures
+from tests.browser.browser_fixtures import ARTIFACTS, log_in
 from tests.conftest import file_report, make_user
 
 pytestmark = [pytest.mark.browser,

@@ -9,12 +9,12 @@ import pytest
 from sentinelle.core.models import Role
 from sentinelle.observatory import services
 from sentinelle.observatory.models import Campaign
-from tests import browser_fixtures
-from tests.browser_fixtures import log_in
+from tests.browser import browser_fixtures
+from tests.browser.browser_fixtures import log_in
+from tests.browser.test_accessibility import assert_accessible, axe_page  # noqa: F401 - fixture
 from tests.conftest import make_user
+from tests.observatory.test_observatory_campaigns import campaign_value, round_bundle
 from tests.observatory_helpers import result
-from tests.test_accessibility import assert_accessible, axe_page  # noqa: F401 - fixture
-from tests.test_observatory_campaigns import campaign_value, round_bundle
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.django_db(transaction=True, serialized_rollback=True)]

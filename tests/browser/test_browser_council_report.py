@@ -1,7 +1,7 @@
 """Issue 12, point 2 in a real browser: a Council member signs in, opens the annual report in
 Arabic and reads its charts as Arabic text, mirrored for right-to-left, then downloads the PDF.
 
-The fixtures (and why Playwright starts per test) are in tests/browser_fixtures.py.
+The fixtures (and why Playwright starts per test) are in tests/browser/browser_fixtures.py.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import pytest
 from sentinelle.core import jobs
 from sentinelle.reports import content
 from sentinelle.reports.jobs import KIND
-from tests import browser_fixtures, test_report
-from tests.browser_fixtures import ARTIFACTS, log_in
-from tests.test_report import options
+from tests.browser import browser_fixtures
+from tests.browser.browser_fixtures import ARTIFACTS, log_in
+from tests.reports import test_report
+from tests.reports.test_report import options
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.django_db(transaction=True, serialized_rollback=True)]

@@ -2,7 +2,7 @@
 check's message appears beside the field and goes once fixed, chosen evidence files survive
 Preview, and Preview reads like the report page in the user's language.
 
-The fixtures (and why Playwright starts per test) are in tests/browser_fixtures.py.
+The fixtures (and why Playwright starts per test) are in tests/browser/browser_fixtures.py.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 
 from sentinelle.core.models import Role
 from sentinelle.incidents.models import Incident, StagedEvidence, Status
-from tests import browser_fixtures
-from tests.browser_fixtures import ARTIFACTS, TIMEOUT_MS, log_in, stylesheet_applied
+from tests.browser import browser_fixtures
+from tests.browser.browser_fixtures import ARTIFACTS, TIMEOUT_MS, log_in, stylesheet_applied
 from tests.conftest import make_user
 
 pytestmark = [pytest.mark.browser,

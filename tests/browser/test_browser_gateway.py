@@ -1,6 +1,7 @@
 """Browser journeys for the public gateway and its six languages (issue 5), in headless Chromium.
 
-The fixtures are shared with tests/test_browser_journey.py (tests/browser_fixtures.py).
+The fixtures are shared with tests/browser/test_browser_journey.py
+(tests/browser/browser_fixtures.py).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from django.conf import settings
 from django.urls import reverse
 
 from sentinelle.core.models import Role
-from tests import browser_fixtures
-from tests.browser_fixtures import ARTIFACTS, gateway_missing, log_in, stylesheet_applied
+from tests.browser import browser_fixtures
+from tests.browser.browser_fixtures import ARTIFACTS, gateway_missing, log_in, stylesheet_applied
 from tests.conftest import make_user
 
 pytestmark = [pytest.mark.browser,

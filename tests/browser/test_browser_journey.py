@@ -1,6 +1,6 @@
 """End-to-end journeys in a real headless Chromium (Debian's /usr/bin/chromium) via Playwright.
 
-The fixtures (and why Playwright starts per test) are in tests/browser_fixtures.py.
+The fixtures (and why Playwright starts per test) are in tests/browser/browser_fixtures.py.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from django_otp.oath import TOTP, hotp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from sentinelle.core.models import Role, User
-from tests import browser_fixtures
-from tests.browser_fixtures import ARTIFACTS, stylesheet_applied
+from tests.browser import browser_fixtures
+from tests.browser.browser_fixtures import ARTIFACTS, stylesheet_applied
 from tests.conftest import PASSWORD, make_user
 
 pytestmark = [pytest.mark.browser,

@@ -3,7 +3,7 @@ one line on a 1280 px laptop screen, less than a third of a 390 px phone screen 
 button that opens it, dropdowns opened from the keyboard; and action-plan verdicts coloured by
 meaning (point 19). Screenshots: artifacts/browser/nav-1280.png, nav-390.png, verdicts.png.
 
-The fixtures (and why Playwright starts per test) are in tests/browser_fixtures.py.
+The fixtures (and why Playwright starts per test) are in tests/browser/browser_fixtures.py.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import re
 import pytest
 
 from sentinelle.core.models import Role
-from tests import browser_fixtures
-from tests.browser_fixtures import ARTIFACTS, log_in, stylesheet_applied
+from tests.browser import browser_fixtures
+from tests.browser.browser_fixtures import ARTIFACTS, log_in, stylesheet_applied
 from tests.conftest import make_user
 
 pytestmark = [pytest.mark.browser,

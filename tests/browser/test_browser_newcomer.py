@@ -1,15 +1,15 @@
 """What a newcomer tripped on in Chromium walking issue 12's journeys (the server-side checks are
-in test_newcomer_walk.py). Fixtures: tests/browser_fixtures.py."""
+in test_newcomer_walk.py). Fixtures: tests/browser/browser_fixtures.py."""
 
 from __future__ import annotations
 
 import pytest
 
 from sentinelle.core.models import Role
-from tests import browser_fixtures
-from tests.browser_fixtures import ARTIFACTS, log_in
+from tests.browser import browser_fixtures
+from tests.browser.browser_fixtures import ARTIFACTS, log_in
+from tests.browser.test_browser_focal_form import fill_report
 from tests.conftest import file_report, make_user
-from tests.test_browser_focal_form import fill_report
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.django_db(transaction=True, serialized_rollback=True)]

@@ -2,9 +2,9 @@
 the job makes a draft report that lists the bundle as evidence, the page reads right to left in
 Arabic, and another State's focal point gets 404 for the draft.
 
-The fixtures are shared with tests/test_browser_journey.py (tests/browser_fixtures.py); tasks
-run immediately in tests (tests/conftest.py), so the upload's job has finished when its page
-opens.
+The fixtures are shared with tests/browser/test_browser_journey.py
+(tests/browser/browser_fixtures.py); tasks run immediately in tests (tests/conftest.py), so the
+upload's job has finished when its page opens.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from django.conf import settings
 from sentinelle.core.models import Role
 from sentinelle.incidents.models import Incident, Status
 from sentinelle.observatory.models import AccessObservation
-from tests import browser_fixtures
-from tests.browser_fixtures import ARTIFACTS, log_in, stylesheet_applied
+from tests.browser import browser_fixtures
+from tests.browser.browser_fixtures import ARTIFACTS, log_in, stylesheet_applied
 from tests.conftest import make_user
 from tests.observatory_helpers import access_bundle
 

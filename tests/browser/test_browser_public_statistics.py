@@ -11,8 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from tests import browser_fixtures
-from tests.browser_fixtures import ARTIFACTS
+from tests.browser import browser_fixtures
+from tests.browser.browser_fixtures import ARTIFACTS
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.django_db(transaction=True, serialized_rollback=True)]

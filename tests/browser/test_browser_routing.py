@@ -1,6 +1,7 @@
-"""The routing monitor's page in a real headless Chromium (fixtures: tests/browser_fixtures.py):
-Cuba's focal point opens it from the menu, reads the alerts and the timeline, corrects a watch
-list with an error, saves and downloads it, then reads the page in Arabic, mirrored."""
+"""The routing monitor's page in a real headless Chromium (fixtures:
+tests/browser/browser_fixtures.py): Cuba's focal point opens it from the menu, reads the alerts and
+the timeline, corrects a watch list with an error, saves and downloads it, then reads the page in
+Arabic, mirrored."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import pytest
 
 from sentinelle.core.models import Role
 from sentinelle.observatory.management.commands.seed_observatory import Command
-from tests import browser_fixtures
-from tests.browser_fixtures import ARTIFACTS, log_in, stylesheet_applied
+from tests.browser import browser_fixtures
+from tests.browser.browser_fixtures import ARTIFACTS, log_in, stylesheet_applied
 from tests.conftest import make_user
 
 pytestmark = [pytest.mark.browser,

@@ -1,7 +1,7 @@
 """Issue 12, points 12 and 13 in a real browser: the focal point submits and keeps the receipt;
 the analyst asks for information; the answer carries a file the analyst finds in the thread.
 
-The fixtures (and why Playwright starts per test) are in tests/browser_fixtures.py.
+The fixtures (and why Playwright starts per test) are in tests/browser/browser_fixtures.py.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from sentinelle.core.models import Role
 from sentinelle.incidents import services
-from tests import browser_fixtures
-from tests.browser_fixtures import ARTIFACTS, log_in
+from tests.browser import browser_fixtures
+from tests.browser.browser_fixtures import ARTIFACTS, log_in
 from tests.conftest import file_report, make_user
 
 pytestmark = [pytest.mark.browser,

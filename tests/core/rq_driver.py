@@ -1,5 +1,5 @@
-"""The other side of tests/test_tasks_rq.py: run as `python -m tests.rq_driver COMMAND` in a
-process of its own, configured by the environment like any `sentinelle` command, against the
+"""The other side of tests/core/test_tasks_rq.py: run as `python -m tests.core.rq_driver COMMAND` in
+a process of its own, configured by the environment like any `sentinelle` command, against the
 test's own data directory, database and redis-server.
 
   enqueue   create the users and start import, Council report and bundle jobs (ids on stdout)

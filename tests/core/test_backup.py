@@ -26,11 +26,11 @@ from django.db import connection
 from sentinelle.core import audit
 from sentinelle.core.instance_keys import load_or_create_secret
 from sentinelle.incidents import services
-from tests import browser_fixtures
+from tests.browser import browser_fixtures
 from tests.conftest import file_report
 
 # Transactional: pg_dump and the online backup read what is committed. The migrations' reference
-# data is put back after the module (see tests/browser_fixtures.py).
+# data is put back after the module (see tests/browser/browser_fixtures.py).
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 _reference_data_stays = browser_fixtures._reference_data_stays
 

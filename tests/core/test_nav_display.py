@@ -1,7 +1,8 @@
 """Issue 12, points 18 and 19: what a person sees besides the pages' content — the grouped menu
 and the favicon, Member State names as the UN writes them in each language, the access-denial
 index in percent with a State <select>, dates in lists in the reader's format, and action-plan
-verdicts marked by meaning. The layout itself is measured in tests/test_browser_navigation.py."""
+verdicts marked by meaning. The layout itself is measured in
+tests/browser/test_browser_navigation.py."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from django.utils import translation
 
 from sentinelle.core.models import MemberState
 from tests.conftest import PASSWORD, file_report, page
-from tests.test_access_index import YEAR, measured  # noqa: F401 - a fixture used below
+from tests.observatory.test_access_index import YEAR, measured  # noqa: F401 - a fixture used below
 
 UN_NAMES = {  # the Russian Federation as the UN (and ITU) name it in the six languages
     "en": "Russian Federation", "fr": "Fédération de Russie", "es": "Federación de Rusia",

@@ -28,9 +28,9 @@ from sentinelle.core.instance_keys import load_or_create_secret
 from sentinelle.env import SettingError
 from sentinelle.incidents import receipts, services
 from sentinelle.incidents.models import Evidence, Incident, StagedEvidence, Status
-from tests import browser_fixtures
+from tests.browser import browser_fixtures
 from tests.conftest import api_client, file_report
-from tests.test_focal_form import capture, form_data
+from tests.incidents.test_focal_form import capture, form_data
 
 ACCESS_KEY, SECRET_KEY = "sentinelle-test", "sentinelle-test-secret"
 # The backup test is transactional; the migrations' reference data is put back after the module.

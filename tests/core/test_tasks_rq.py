@@ -2,7 +2,7 @@
 
 Everything runs as in production, in processes of its own: a redis-server on a loopback port
 with its files in a temporary directory, an instance (data directory, SQLite database, migrated
-by `sentinelle migrate`), two `sentinelle rqworker` processes, and tests/rq_driver.py, which
+by `sentinelle migrate`), two `sentinelle rqworker` processes, and tests/core/rq_driver.py, which
 starts jobs and reads their state as the web application would.
 
 - Import, Council report and bundle jobs are shared by both workers and all succeed, with the
@@ -107,12 +107,12 @@ class Instance:
         return done.stdout
 
     def driver(self, *args: str):
-        return json.loads(self.run("-m", "tests.rq_driver", *args).strip().splitlines()[-1])
+        return json.loads(self.run("-m", "tests.core.rq_driver", *args).strip().splitlines()[-1])
 
     def start_worker(self, name: str, *, via_driver: bool = False) -> subprocess.Popen:
         """`sentinelle rqworker`, exactly as documented; via_driver adds the test's blocking
         job kind. A session of its own, so that the whole worker can be killed at once."""
-        command = (["-m", "tests.rq_driver", "worker"] if via_driver
+        command = (["-m", "tests.core.rq_driver", "worker"] if via_driver
                    else ["-m", "sentinelle.cli", "rqworker"])
         log = open(self.tmp / f"{name}.log", "wb")  # noqa: SIM115 - the worker writes it
         worker = subprocess.Popen([sys.executable, *command, "--name", name], env=self.env,
@@ -256,10 +256,10 @@ def test_a_killed_worker_ends_its_job_failed_never_running(instance):
     os.killpg(worker.pid, signal.SIGKILL)
     os.kill(horse, signal.SIGKILL)  # in a group of its own (RQ's fork calls setpgrp)
     worker.wait(timeout=10)
-    instance.run("-m", "tests.rq_driver", "maintain", "30")
+    instance.run("-m", "tests.core.rq_driver", "maintain", "30")
     assert instance.driver("status")[str(second)]["status"] == "running"
     # ... and once the heartbeat has expired (90 s), the job ends failed, not retried.
-    instance.run("-m", "tests.rq_driver", "maintain", "150")
+    instance.run("-m", "tests.core.rq_driver", "maintain", "150")
     job = instance.driver("status")[str(second)]
     assert (job["status"], job["message"]) == ("failed", STOPPED)
     assert instance.driver("health")["checks"]["tasks"]["ready"] == 0

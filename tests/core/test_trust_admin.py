@@ -24,8 +24,8 @@ from sentinelle.core.models import ApiToken, AuditEntry, MemberState, Role, Shar
 from sentinelle.incidents import services
 from sentinelle.incidents.models import TLP, Incident
 from tests.conftest import api_client, file_report, make_user
-from tests.test_stix import INCIDENT
-from tests.test_taxii import Taxii
+from tests.exchange.test_stix import INCIDENT
+from tests.exchange.test_taxii import Taxii
 
 
 @pytest.fixture

@@ -18,16 +18,16 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from sentinelle.env import SettingError, env_redis_url
-from tests import browser_fixtures
+from tests.browser import browser_fixtures
 from tests.conftest import api_client
-from tests.test_backup import (  # noqa: F401 - instance is a fixture
+from tests.core.test_backup import (  # noqa: F401 - instance is a fixture
     _backup,
     _clean_env,
     _refused,
     instance,
     sentinelle,
 )
-from tests.test_storage_s3 import bucket, incident, moto_endpoint  # noqa: F401 - fixtures
+from tests.core.test_storage_s3 import bucket, incident, moto_endpoint  # noqa: F401 - fixtures
 
 backup_db = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 # The backup tests are transactional; the migrations' reference data is put back after the module.

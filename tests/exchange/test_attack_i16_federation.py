@@ -1,6 +1,7 @@
 """Attacks on federation filing records under their own State (issue 16). The remote is
-medallion on loopback serving objects that claim to be Cuba's (tests/test_federation_states.py,
-`hub`); Switzerland (bob) pulls; Cuba (alice) holds reports of its own here."""
+medallion on loopback serving objects that claim to be Cuba's
+(tests/exchange/test_federation_states.py, `hub`); Switzerland (bob) pulls; Cuba (alice) holds
+reports of its own here."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from sentinelle.exchange.formats import stix
 from sentinelle.exchange.importer import import_records
 from sentinelle.exchange.models import FederationRemote
 from sentinelle.incidents.models import Incident
-from tests import test_federation_states as states
 from tests.conftest import file_report, make_user
-from tests.test_federation import MEDALLION_AUTH
-from tests.test_federation_states import (
+from tests.exchange import test_federation_states as states
+from tests.exchange.test_federation import MEDALLION_AUTH
+from tests.exchange.test_federation_states import (
     COLLECTION,
     CU,
     CU_INCIDENT,
@@ -182,7 +183,7 @@ def test_a_red_record_filed_for_another_state_is_that_states_alone(alice, bob, c
     # Switzerland pulls a RED record that claims Cuba's identity from a remote trusted for Cuba:
     # filed under Cuba, seen by Cuba only (no analyst is named), never by the puller, not even
     # through this instance's TAXII server.
-    from tests.test_taxii import ALL, Taxii, objects_of
+    from tests.exchange.test_taxii import ALL, Taxii, objects_of
 
     FederationRemote.objects.create(url="https://hub.example").trusted_states.add(alice.state)
     trust = federation.Trust("https://hub.example", bob)
@@ -223,7 +224,7 @@ def test_a_pull_never_loosens_the_tlp_of_an_indicator_held_here(alice, bob, held
     from django.utils import timezone
 
     from sentinelle.exchange.models import SharedIndicator
-    from tests.test_federation_states import CU_INDICATOR, indicator
+    from tests.exchange.test_federation_states import CU_INDICATOR, indicator
 
     now = timezone.now()
     SharedIndicator.objects.create(

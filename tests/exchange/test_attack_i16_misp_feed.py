@@ -18,8 +18,8 @@ from sentinelle.core.models import ApiToken, MemberState, Role, SharingGroup
 from sentinelle.incidents import services
 from sentinelle.incidents.models import Incident, Status
 from tests.conftest import file_report, make_user
-from tests.test_isolation import VIEWERS, world  # noqa: F401 (fixture)
-from tests.test_misp_feed import FEED, body, get, manifest_of, token_of, uuid_of
+from tests.exchange.test_misp_feed import FEED, body, get, manifest_of, token_of, uuid_of
+from tests.incidents.test_isolation import VIEWERS, world  # noqa: F401 (fixture)
 
 
 @pytest.fixture(autouse=True)

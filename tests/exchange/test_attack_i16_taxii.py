@@ -14,7 +14,7 @@ from sentinelle.exchange.taxii.keys import Position
 from sentinelle.incidents import services
 from sentinelle.incidents.models import Incident
 from tests.conftest import file_report
-from tests.test_taxii import ALL, Taxii, objects_of
+from tests.exchange.test_taxii import ALL, Taxii, objects_of
 
 OBJECTS = f"sentinelle/collections/{ALL}/objects/"
 MANIFEST = f"sentinelle/collections/{ALL}/manifest/"
@@ -97,7 +97,7 @@ def test_date_headers_never_date_an_object_the_user_cannot_see(alice, bob):
 
 
 def test_objects_posted_to_the_taxii_server_are_recorded_as_federation(alice):
-    from tests.test_federation_states import incident
+    from tests.exchange.test_federation_states import incident
 
     posted = Taxii(alice).post(OBJECTS, {"objects": [incident(
         "incident--0c0c0c0c-0000-4000-8000-000000000001", None, "posted")]})

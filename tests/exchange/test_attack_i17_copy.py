@@ -17,7 +17,7 @@ from sentinelle.exchange import importer, indicator_rows
 from sentinelle.exchange.formats import stix_common
 from sentinelle.exchange.formats.stix_fastcheck import indicator_valid
 from sentinelle.exchange.models import SharedIndicator
-from tests.test_import_copy import bundle, indicator, run
+from tests.exchange.test_import_copy import bundle, indicator, run
 
 HOSTILE = [
     "tab\there", "new\nline", "cr\rhere", "crlf\r\n", "back\\slash", "\\.", "end\\.\n",

@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 
 from sentinelle.exchange.models import FederationCursor, SharedIndicator
-from tests.test_federation import BIN, MEDALLION_AUTH
-from tests.test_federation_states import COLLECTION, PLAIN_INDICATOR, indicator, serving
+from tests.exchange.test_federation import BIN, MEDALLION_AUTH
+from tests.exchange.test_federation_states import COLLECTION, PLAIN_INDICATOR, indicator, serving
 
 pytestmark = pytest.mark.skipif(not (BIN / "medallion").exists(),
                                 reason="medallion is installed with the test extra")

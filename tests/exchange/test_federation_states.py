@@ -27,7 +27,7 @@ from sentinelle.exchange.importer import import_records
 from sentinelle.exchange.models import FederationRemote, SharedIndicator
 from sentinelle.incidents.models import Incident
 from tests.conftest import file_report, make_user
-from tests.test_federation import (
+from tests.exchange.test_federation import (
     BIN,
     FIXTURE,
     MEDALLION_AUTH,

@@ -250,7 +250,7 @@ def test_a_report_refused_after_its_evidence_was_stored_leaves_nothing(alice, mo
     from sentinelle.incidents import services
     from sentinelle.incidents.models import Evidence
 
-    monkeypatch.setitem(formats.FORMAT_MODULES, "testjsonl", "tests.jsonl_format")
+    monkeypatch.setitem(formats.FORMAT_MODULES, "testjsonl", "tests.exchange.jsonl_format")
     real = services.attach_evidence
 
     def attach_then_fail(incident, user, upload, description=""):

@@ -18,7 +18,7 @@ from tests.conftest import api_client
 
 @pytest.fixture(autouse=True)
 def _test_format(monkeypatch):
-    monkeypatch.setitem(formats.FORMAT_MODULES, "testjsonl", "tests.jsonl_format")
+    monkeypatch.setitem(formats.FORMAT_MODULES, "testjsonl", "tests.exchange.jsonl_format")
 
 
 def lines(*items) -> bytes:

@@ -21,7 +21,7 @@ from sentinelle.exchange.models import SharedIndicator
 from sentinelle.incidents import services
 from sentinelle.incidents.models import Incident
 from tests.conftest import file_report, make_user
-from tests.test_isolation import GROUP_SHARED, VIEWERS, VISIBLE, world  # noqa: F401 (fixture)
+from tests.incidents.test_isolation import GROUP_SHARED, VIEWERS, VISIBLE, world  # noqa: F401 (fixture)
 
 FEED = "/feeds/misp"
 
@@ -298,7 +298,7 @@ def test_a_report_leaving_the_collection_changes_the_manifest(reports, alice, bo
     assert third.status_code == 200 and third["ETag"] == first["ETag"]
 
 
-# --- the isolation matrix of tests/test_isolation.py, read through the feed -------------------
+# --- the isolation matrix of tests/incidents/test_isolation.py, read through the feed -------------
 
 @pytest.mark.parametrize("viewer", VIEWERS)
 def test_isolation_matrix(world, viewer):  # noqa: F811 (the fixture imported above)

@@ -15,7 +15,7 @@ from sentinelle.exchange.models import SharedIndicator
 from sentinelle.exchange.taxii.collections import collection_id
 from sentinelle.incidents.models import Incident
 from tests.conftest import file_report
-from tests.test_stix import INCIDENT, indicator, relationship
+from tests.exchange.test_stix import INCIDENT, indicator, relationship
 
 TAXII = "application/taxii+json;version=2.1"
 ALL = collection_id("sentinelle", "all")

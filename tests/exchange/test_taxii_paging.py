@@ -19,7 +19,7 @@ from sentinelle.exchange.taxii.collections import collection_id
 from sentinelle.exchange.taxii.keys import Position
 from sentinelle.incidents import services
 from tests.conftest import file_report
-from tests.test_taxii import ALL, Taxii, objects_of
+from tests.exchange.test_taxii import ALL, Taxii, objects_of
 
 OBJECTS = f"sentinelle/collections/{ALL}/objects/"
 MANIFEST = f"sentinelle/collections/{ALL}/manifest/"

@@ -321,7 +321,7 @@ def test_taxii_deep_envelope_is_a_400(alice, objects, why):
     from django.test import Client
 
     from sentinelle.core.models import ApiToken
-    from tests.test_taxii import ALL, TAXII
+    from tests.exchange.test_taxii import ALL, TAXII
 
     _token, secret = ApiToken.issue(alice)
     response = Client().post(f"/taxii2/sentinelle/collections/{ALL}/objects/",

@@ -1,6 +1,6 @@
 """The analyst's report page (issue 12, point 7): the actions come first, and the thread opens
 with the request for information and its answer. The y positions in a real browser are measured
-in tests/test_browser_analyst_queue.py."""
+in tests/browser/test_browser_analyst_queue.py."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from sentinelle.incidents import fields, services
 from sentinelle.incidents.api.serializers import IncidentSerializer
 from sentinelle.incidents.models import Incident, Indicator
 from tests.conftest import api_client, make_user
-from tests.test_api_incidents_rendering import URL, world  # noqa: F401 - the fixture
+from tests.incidents.test_api_incidents_rendering import URL, world  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.django_db
 

@@ -112,7 +112,7 @@ def test_migration_infers_observatory_and_leaves_the_rest_unknown(alice, tmp_pat
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_federation_pull_records_federation(db, tmp_path, alice, bob, charlie):
     from sentinelle.exchange import federation
-    from tests.test_federation import serve_medallion
+    from tests.exchange.test_federation import serve_medallion
 
     data = json.loads(MEDALLION_DATA.read_text())
     collection = next(c for c in data["trustgroup1"]["collections"] if c["id"] == HIGH_VALUE)

@@ -598,8 +598,8 @@ CAMPAIGN_SEES = {"alice", "amelie", "charlie", "ada"}
 def campaign(world, tmp_path):
     from sentinelle.observatory import services as observatory
     from sentinelle.observatory.models import Campaign
+    from tests.observatory.test_observatory_campaigns import campaign_value, round_bundle
     from tests.observatory_helpers import result
-    from tests.test_observatory_campaigns import campaign_value, round_bundle
 
     for number in (1, 2):
         path = round_bundle(tmp_path / f"cu-{number}.zip", campaign_value(number, "cu-secret"),

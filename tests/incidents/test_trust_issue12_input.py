@@ -14,7 +14,7 @@ from django.test import Client
 
 from sentinelle.incidents.models import Evidence, Incident, Message, StagedEvidence
 from tests.conftest import api_client, file_report, report_payload
-from tests.test_focal_form import form_data
+from tests.incidents.test_focal_form import form_data
 
 pytestmark = pytest.mark.django_db
 

@@ -22,8 +22,8 @@ from sentinelle.exchange.taxii.collections import collection_id
 from sentinelle.incidents import services, visibility
 from sentinelle.incidents.models import TLP, Incident, Status
 from tests.conftest import api_client, file_report, make_user
-from tests.test_stix import INCIDENT
-from tests.test_taxii import Taxii, objects_of
+from tests.exchange.test_stix import INCIDENT
+from tests.exchange.test_taxii import Taxii, objects_of
 
 
 def web(user) -> Client:

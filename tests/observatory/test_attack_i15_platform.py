@@ -53,8 +53,8 @@ def _challenge_line_claiming(verdict: str) -> dict:
     page (the control got the site), with its verdict rewritten by a dishonest submitter."""
     from sentinelle.observatory.access import fingerprints, ooni
     from sentinelle.observatory.access.verdict import decide
-    from tests.probe_farm import CF_CHALLENGE, CF_CHALLENGE_HEADERS
-    from tests.test_probe_verdict import SITE_HEADERS, measurement
+    from tests.observatory.access.probe_farm import CF_CHALLENGE, CF_CHALLENGE_HEADERS
+    from tests.observatory.access.test_probe_verdict import SITE_HEADERS, measurement
 
     url = "https://shop.example.com/"
     local = measurement(403, CF_CHALLENGE, CF_CHALLENGE_HEADERS)

@@ -11,13 +11,13 @@ from sentinelle.observatory import campaigns, services
 from sentinelle.observatory.campaign_timeline import MAX_SERVICES
 from sentinelle.observatory.models import Campaign, CampaignChange, CampaignRound
 from tests.conftest import api_client
-from tests.observatory_helpers import result
-from tests.test_observatory_campaigns import (
+from tests.observatory.test_observatory_campaigns import (
     _client,
     campaign_value,
     round_bundle,
     submit_rounds,
 )
+from tests.observatory_helpers import result
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,7 @@ from sentinelle.incidents import services as incident_services
 from sentinelle.incidents.models import TLP, Evidence, Incident
 from sentinelle.observatory import corroboration, ooni_api
 from tests.conftest import PASSWORD
-from tests.observatory_helpers import result
-from tests.test_observatory_corroborate import (
+from tests.observatory.test_observatory_corroborate import (
     DOCKER,
     ROUTES,
     FakeOoni,
@@ -29,6 +28,7 @@ from tests.test_observatory_corroborate import (
     _report,
     _submitted,
 )
+from tests.observatory_helpers import result
 
 WHEN = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)
 
@@ -246,7 +246,7 @@ def test_more_denied_urls_than_the_cap_are_counted_not_queried(ooni, alice, tmp_
 @pytest.mark.parametrize("reference", ["", " ", "x" * 5000, "CU-2026-00001'; --", "ÇU-٢٠٢٦",
                                        "-1", "0", "99999999999999999999999"])
 def test_the_command_exits_2_for_any_bad_report_value(ooni, alice, tmp_path, capsys, reference):
-    from tests.test_observatory_corroborate import _sentinelle
+    from tests.observatory.test_observatory_corroborate import _sentinelle
 
     _report(alice, tmp_path / "a.zip")
     with pytest.raises(SystemExit) as exit_info:

@@ -1,10 +1,10 @@
 """The observatory end to end, with the real tools and the real platform in one run.
 
-(a) A real probe run on the loopback farm (tests/probe_farm.py), signed bundle and all, is
-    submitted through the `sentinelle` command (`probe submit BUNDLE --user alice`): a draft
-    access-denial report of Cuba with the bundle as evidence, one observation per JSONL line
-    with the same verdict, Cloudflare named; once the report is submitted the access-denial
-    index shows the geoblocked host for Cuba, and Switzerland's focal point sees none of it.
+(a) A real probe run on the loopback farm (tests/observatory/access/probe_farm.py), signed bundle
+    and all, is submitted through the `sentinelle` command (`probe submit BUNDLE --user alice`): a
+    draft access-denial report of Cuba with the bundle as evidence, one observation per JSONL line
+    with the same verdict, Cloudflare named; once the report is submitted the access-denial index
+    shows the geoblocked host for Cuba, and Switzerland's focal point sees none of it.
 (b) The probe's JSONL and the OONI specification examples go through `sentinelle import
     --format ooni`.
 (c) A routing scan of a real RIS update file (RIPE RIS rrc03, 2010) with a watch list that gives
@@ -66,8 +66,8 @@ def probe_run(tmp_path_factory):
     signed exactly as a CIRT would (`sentinelle probe run ... --bundle --sign-key`)."""
     for module in ("dnslib", "trustme", "mmdb_writer", "maxminddb"):
         pytest.importorskip(module)
-    from tests import probe_farm
-    from tests.test_probe_run import probe_args, write_list
+    from tests.observatory.access import probe_farm
+    from tests.observatory.access.test_probe_run import probe_args, write_list
 
     work = tmp_path_factory.mktemp("e2e-probe")
     farm_gen = probe_farm.running_farm(work / "farm")

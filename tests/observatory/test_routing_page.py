@@ -14,7 +14,7 @@ from sentinelle.observatory import live
 from sentinelle.observatory.models import RoutingWatch
 from sentinelle.observatory.routing.live.events import AlertEvent
 from tests.conftest import page
-from tests.test_routing_events_api import T0, event
+from tests.observatory.test_routing_events_api import T0, event
 
 URL = "/observatory/routing/"
 DOWNLOAD = "/observatory/routing/watch.yaml"

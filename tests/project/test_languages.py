@@ -3,7 +3,7 @@ Spanish, in the pages, the taxonomy, the Member State names, the CSV templates a
 report — and Arabic laid out right-to-left.
 
 The catalogues are compiled afresh into a temporary LOCALE_PATHS, so a stale compiled ``.mo``
-cannot hide or fake a translation (as in tests/test_translations.py).
+cannot hide or fake a translation (as in tests/project/test_translations.py).
 """
 
 from __future__ import annotations

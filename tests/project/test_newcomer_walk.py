@@ -8,7 +8,7 @@ import re
 from sentinelle.incidents import services
 from sentinelle.incidents.models import Status
 from tests.conftest import file_report, page
-from tests.test_focal_form import form_data, preview_section
+from tests.incidents.test_focal_form import form_data, preview_section
 
 
 def fact(html_text: str, label: str) -> str:

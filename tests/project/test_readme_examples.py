@@ -571,16 +571,17 @@ NOT_RUNNABLE = {
         "runserver, db_worker) and test_make_demo_* check its recipe with `make -n`",
     "SENTINELLE_DATA_DIR=/var/lib/sentinelle":
         "settings for a production host (PostgreSQL at db.example.org, TLS proxy), not "
-        "commands: tests/test_trust_production.py runs `sentinelle check --deploy` with "
+        "commands: tests/project/test_trust_production.py runs `sentinelle check --deploy` with "
         "exactly this block",
     "python3 -m venv /opt/sentinelle":
         "installs the wheel and every dependency into a new venv (a minute, from PyPI): "
         "scripts/wheel_smoke.sh, run by .ci/run, does exactly this in a temporary folder and "
-        "runs the installed platform; tests/test_wheel.py checks the wheel's contents",
+        "runs the installed platform; tests/project/test_wheel.py checks the wheel's contents",
     "export SENTINELLE_WEBHOOK_SECRET=…":
         "the live routing monitor runs until stopped and reads RIS Live over the Internet: "
-        "tests/test_routing_monitor.py runs the same command against a loopback RIS Live "
-        "replay server and webhook receiver, tests/test_routing_live_lab.py with GoBGP "
+        "tests/observatory/routing/test_routing_monitor.py runs the same command against a "
+        "loopback RIS Live replay server and webhook receiver, "
+        "tests/observatory/routing/test_routing_live_lab.py with GoBGP "
         "exporting BMP",
 }
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from sentinelle.core.instance_keys import InstanceKeyError, load_or_create_secret
-from tests import browser_fixtures
+from tests.browser import browser_fixtures
 from tests.conftest import file_report
 from tests.paths import ROOT
 

@@ -14,7 +14,7 @@ from sentinelle.reports import service
 from sentinelle.reports.options import ReportOptions
 from tests.conftest import make_user
 from tests.observatory_helpers import access_bundle, result
-from tests.test_disclosure_access_section import YEAR, _doc, _measurements, _vantage
+from tests.reports.test_disclosure_access_section import YEAR, _doc, _measurements, _vantage
 
 pytestmark = pytest.mark.django_db
 

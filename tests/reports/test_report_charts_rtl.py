@@ -18,9 +18,9 @@ from django.utils import translation
 
 from sentinelle.analysis import charts as analysis_charts
 from sentinelle.reports import charts, content, service
-from tests import test_report
 from tests.paths import ROOT
-from tests.test_report import options
+from tests.reports import test_report
+from tests.reports.test_report import options
 
 PDFTOTEXT = shutil.which("pdftotext")
 PDFTOPPM = shutil.which("pdftoppm")

@@ -10,7 +10,7 @@ cost seven times the bare aggregations). A group here is one combination of Stat
 RSIT type × linked incident (and State × severity × status × channel, State × month): its
 number is bounded by the reference tables, not by the reports (a few thousand groups for a
 million reports), so summing them in Python is cheap and the memory does not grow with the
-data. The sums are the same as the former queries' (``tests/test_statistics_groups.py``
+data. The sums are the same as the former queries' (``tests/analysis/test_statistics_groups.py``
 compares the two on the same data).
 """
 

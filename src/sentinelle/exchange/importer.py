@@ -390,7 +390,7 @@ _TLP_RANK = {level: rank for rank, level in enumerate(TLP.values)}   # CLEAR ...
 _TLP_VALUES = frozenset(TLP.values)
 # An IPv4 address already in the form normalise() returns (str(IPv4Address)): four decimal
 # bytes, no leading zero, ASCII digits only. Most feeds are made of them; the rest go through
-# normalise (tests/test_import_copy.py compares both on many strings).
+# normalise (tests/exchange/test_import_copy.py compares both on many strings).
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
 _DOTTED_QUAD = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 

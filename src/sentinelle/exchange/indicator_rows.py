@@ -6,7 +6,7 @@ Django model instance per indicator (and having the ORM prepare each field of ea
 INSERT) was most of the import's time. On PostgreSQL new rows go in with `COPY` through psycopg,
 on the import's own connection, so inside its transaction (a failure later still rolls them
 back); elsewhere (SQLite) they become model instances for `bulk_create`, as before.
-tests/test_import_copy.py checks that both paths write the same rows.
+tests/exchange/test_import_copy.py checks that both paths write the same rows.
 """
 
 from __future__ import annotations
@@ -206,7 +206,7 @@ def copy_text(tuples: list[tuple]) -> bytes | None:
     Column by column, so that most of the work is in C (transposing, joining, searching): each
     column holds one of str (and str subclasses: a TLP member), int, bool or datetime, and
     None (psycopg's text dumpers: the text, str(value), t/f, str(value); NULL is \\N).
-    tests/test_import_copy.py compares the bytes with psycopg's and the rows written."""
+    tests/exchange/test_import_copy.py compares the bytes with psycopg's and the rows written."""
     if not tuples:
         return b""
     columns = []

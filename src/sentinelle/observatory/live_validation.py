@@ -83,7 +83,7 @@ def _text_problem(value: str, limit: int) -> str | None:
         return _("At most %(n)s characters.") % {"n": limit}
     if _BAD_TEXT.search(value):
         # the characters go in as a value: a literal "<" in a msgid reads as markup to the
-        # catalogue checks (tests/test_languages.py)
+        # catalogue checks (tests/project/test_languages.py)
         return _("Text may not contain the characters %(characters)s, control characters or "
                  "lone surrogates.") % {"characters": "< >"}
     return None

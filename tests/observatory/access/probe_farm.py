@@ -18,7 +18,7 @@ The probe binds 127.0.0.2, the control helper 127.0.0.3. Names resolve only thro
 DNS (the configurable resolver); ``localhost`` URLs exercise the system resolver.
 
 Used as pytest fixtures (tests/test_probe_*.py) and as a process by bench/probe/run.py:
-``python tests/probe_farm.py --latency 0.05:0.2 --state state.json``.
+``python tests/observatory/access/probe_farm.py --latency 0.05:0.2 --state state.json``.
 """
 
 from __future__ import annotations
@@ -96,9 +96,9 @@ SCENARIOS = [
     Scenario("challenge-aws-waf", "https://awswaf.farm.test:{https}/", "challenged", "AWS WAF"),
     Scenario("challenge-everyone", "https://challengeall.farm.test:{https}/", "challenged",
              "Cloudflare"),
-    # Fetching as a browser does (issue 15, point 3; tests/probe_farm_h2.py): a block served
-    # over HTTP/2 only, a cookie set on a redirect, a compressed page, a block of browser-like
-    # requests only (the default header set is bare, so: accessible).
+    # Fetching as a browser does (issue 15, point 3; tests/observatory/access/probe_farm_h2.py): a
+    # block served over HTTP/2 only, a cookie set on a redirect, a compressed page, a block of
+    # browser-like requests only (the default header set is bare, so: accessible).
     Scenario("h2-only-geoblock", "https://h2geo.farm.test:{h2}/", "geoblocked", "Cloudflare"),
     Scenario("cookie-redirect", "https://cookie.farm.test:{h2}/", "accessible"),
     Scenario("brotli-page", "https://gzip.farm.test:{h2}/br", "accessible"),
@@ -444,7 +444,7 @@ class Farm:
         sock.listen(512)
         sock.setblocking(False)
         self.ports["drop"] = await self._listen("drop", self._conn(), sock=sock, tls=True)
-        from tests.probe_farm_h2 import H2Site
+        from tests.observatory.access.probe_farm_h2 import H2Site
         self.h2 = H2Site(self)
         self.ports["h2"] = await self.h2.start()
 

@@ -31,7 +31,7 @@ import zlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tests.probe_farm import Farm
+    from tests.observatory.access.probe_farm import Farm
 
 HOSTS = ("h2geo", "browseronly", "cookie", "gzip", "rst", "goaway", "trunc")
 COOKIE = "farmsession=granted-0123"
@@ -46,7 +46,7 @@ class H2Site:
         self.requests: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {}
 
     async def start(self) -> int:
-        from tests.probe_farm import SERVER_IP
+        from tests.observatory.access.probe_farm import SERVER_IP
 
         server = await asyncio.start_server(self.handle, SERVER_IP, 0, ssl=self.ctx,
                                             ssl_handshake_timeout=10, backlog=256)
@@ -75,7 +75,7 @@ class H2Site:
     def answer(self, host: str, path: str, headers: list[tuple[str, str]], protocol: str,
                cc: str | None) -> tuple[int, list[tuple[str, str]], bytes, str | None]:
         """(status, headers, body, breakage) for one request."""
-        from tests import probe_farm as pf
+        from tests.observatory.access import probe_farm as pf
 
         host = host.rsplit(":", 1)[0].lower()
         if host.endswith(".bench.test"):

@@ -10,14 +10,14 @@ import time
 import pytest
 
 from sentinelle.observatory.access import fingerprints
-from tests.probe_farm import (
+from tests.observatory.access.probe_farm import (
     AWS_WAF,
     CF_CHALLENGE,
     CF_CHALLENGE_HEADERS,
     IMPERVA_ABP,
 )
-from tests.test_probe_fingerprints import AKAMAI, CF, CF_1009
-from tests.test_probe_verdict import SITE_HEADERS, measurement, run
+from tests.observatory.access.test_probe_fingerprints import AKAMAI, CF, CF_1009
+from tests.observatory.access.test_probe_verdict import SITE_HEADERS, measurement, run
 
 AWS_CHALLENGE = [["x-amzn-waf-action", "challenge"], ["Server", "awselb/2.0"]]
 

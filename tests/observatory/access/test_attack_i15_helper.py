@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 from sentinelle.observatory.access import helper as h  # noqa: E402
 from sentinelle.observatory.access import tls_pin  # noqa: E402
-from tests.probe_farm import TOKEN, LoopThread  # noqa: E402
-from tests.test_probe_helper_tls import refuses, write_cert  # noqa: E402
+from tests.observatory.access.probe_farm import TOKEN, LoopThread  # noqa: E402
+from tests.observatory.access.test_probe_helper_tls import refuses, write_cert  # noqa: E402
 
 REDIRECTOR_IP = "127.0.0.4"     # the one address the helper may reach (--allow-net)
 INSIDE_IP = "127.0.0.1"         # what it must never reach

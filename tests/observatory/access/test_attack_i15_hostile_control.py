@@ -16,9 +16,9 @@ pytest.importorskip("mmdb_writer")
 from sentinelle.observatory.access import cli  # noqa: E402
 from sentinelle.observatory.access import helper as h  # noqa: E402
 from sentinelle.observatory.access.verdict import VERDICTS  # noqa: E402
-from tests import probe_farm  # noqa: E402
-from tests.probe_farm import TOKEN, LoopThread  # noqa: E402
-from tests.test_probe_run import probe_args, read_lines  # noqa: E402
+from tests.observatory.access import probe_farm  # noqa: E402
+from tests.observatory.access.probe_farm import TOKEN, LoopThread  # noqa: E402
+from tests.observatory.access.test_probe_run import probe_args, read_lines  # noqa: E402
 
 GOOD_QUERY = {"hostname": "x", "query_type": "A", "engine": "system", "failure": None,
               "answers": [{"answer_type": "A", "ipv4": "192.0.2.1"}]}

@@ -1,6 +1,6 @@
 """Attacks on fetching as a browser does (issue 15): a hostile HTTP/2 or HTTP/1.1 server that
 floods informational responses, a body of thousands of gzip members, and cookie rules a site
-could abuse. Servers are the farm's (tests/probe_farm.py) on loopback."""
+could abuse. Servers are the farm's (tests/observatory/access/probe_farm.py) on loopback."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ pytest.importorskip("h2")
 from sentinelle.observatory.access.content import decode_body  # noqa: E402
 from sentinelle.observatory.access.cookies import CookieJar  # noqa: E402
 from sentinelle.observatory.access.failures import ContentDecodingError  # noqa: E402
-from tests import probe_farm  # noqa: E402
-from tests.test_probe_http2 import (  # noqa: E402, F401
+from tests.observatory.access import probe_farm  # noqa: E402
+from tests.observatory.access.test_probe_http2 import (  # noqa: E402, F401
     config,
     control,
     farm,
@@ -315,8 +315,8 @@ def test_a_protocol_difference_with_an_old_helper_is_not_a_denial(farm, old_cont
 def test_the_helper_takes_no_header_cookie_or_method_from_the_request(farm, control):  # noqa: F811
     """Fields a caller might add to make the helper an attack tool are ignored: it sends only
     its own header set."""
-    from tests.test_probe_http2 import h2url
-    from tests.test_probe_measure import call
+    from tests.observatory.access.test_probe_http2 import h2url
+    from tests.observatory.access.test_probe_measure import call
 
     status, answer, _headers = call(control.url, "POST", "/v1/measure", {
         "url": h2url(farm, "gzip", "/?helper-extra"), "resolver": farm.resolver,

@@ -1,9 +1,9 @@
-"""Campaign rounds on the probe farm (tests/probe_farm.py), submitted to the REAL platform
-(pytest-django's live_server, a Cuban focal point's API token): a round's bundle carries the
-``campaign`` manifest key and ends acknowledged as a draft report; the platform down then up
-delivers it once; a refused bundle is moved aside and not retried; a bad token stops the
-campaign; a state directory is one process's; kill -9 of a real campaign process mid-round and
-mid-drain loses nothing and files nothing twice."""
+"""Campaign rounds on the probe farm (tests/observatory/access/probe_farm.py), submitted to the REAL
+platform (pytest-django's live_server, a Cuban focal point's API token): a round's bundle carries
+the ``campaign`` manifest key and ends acknowledged as a draft report; the platform down then up
+delivers it once; a refused bundle is moved aside and not retried; a bad token stops the campaign; a
+state directory is one process's; kill -9 of a real campaign process mid-round and mid-drain loses
+nothing and files nothing twice."""
 
 from __future__ import annotations
 
@@ -35,8 +35,9 @@ from sentinelle.incidents.models import Incident  # noqa: E402
 from sentinelle.observatory.access import cli  # noqa: E402
 from sentinelle.observatory.access.campaign.outbox import Outbox  # noqa: E402
 from sentinelle.observatory.models import BundleSubmission  # noqa: E402
-from tests import browser_fixtures, probe_farm  # noqa: E402
-from tests.probe_farm import PROBE_IP, TOKEN  # noqa: E402
+from tests.browser import browser_fixtures  # noqa: E402
+from tests.observatory.access import probe_farm  # noqa: E402
+from tests.observatory.access.probe_farm import PROBE_IP, TOKEN  # noqa: E402
 
 # The live server is a thread of this process; serialized_rollback reloads the migrations' data
 # (Member States, taxonomy) that each transactional test's flush removes (browser_fixtures).
@@ -215,7 +216,7 @@ def test_a_refused_bundle_is_moved_aside_and_not_retried(setup, live_server, cap
     spot = data.find(b"measurements.jsonl") + 200          # inside the first member's data
     data[spot] ^= 0x01
     # A bundle bad from the start (filed under its own SHA-256): one changed on disk after it
-    # was filed is refused before it is sent (tests/test_attack_i15b_probe.py).
+    # was filed is refused before it is sent (tests/observatory/access/test_attack_i15b_probe.py).
     digest = hashlib.sha256(bytes(data)).hexdigest()
     pending.unlink()
     (pending.parent / f"{digest}.zip").write_bytes(bytes(data))

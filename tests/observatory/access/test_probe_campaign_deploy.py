@@ -11,8 +11,8 @@ import yaml
 from sentinelle.evidence import keys
 from sentinelle.observatory.access import cli
 from sentinelle.observatory.access.campaign import config as c
+from tests.observatory.systemd_units import assert_systemd_accepts, unit_argv
 from tests.paths import ROOT
-from tests.systemd_units import assert_systemd_accepts, unit_argv
 
 ROOT = ROOT
 UNIT = ROOT / "deploy" / "systemd" / "sentinelle-probe-campaign.service"

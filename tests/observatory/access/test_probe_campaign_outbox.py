@@ -117,7 +117,7 @@ def test_the_plan_survives_a_restart_and_is_redone_when_the_config_changes(tmp_p
 
     from sentinelle.observatory.access.campaign import config as c
     from sentinelle.observatory.access.campaign.loop import Campaign
-    from tests.test_probe_campaign_config import base, write
+    from tests.observatory.access.test_probe_campaign_config import base, write
 
     data = base(tmp_path)
     path = write(tmp_path, data)

@@ -14,8 +14,7 @@ import pytest
 
 from sentinelle.observatory.access import fingerprints, ooni
 from sentinelle.observatory.access.verdict import VERDICTS
-from tests.observatory_helpers import access_bundle, result
-from tests.probe_farm import (
+from tests.observatory.access.probe_farm import (
     AKAMAI_CHALLENGE,
     AWS_WAF,
     CF_CHALLENGE,
@@ -29,10 +28,11 @@ from tests.probe_farm import (
     JSD,
     PERIMETERX,
 )
-from tests.test_probe_fingerprints import AKAMAI, CF, CF_1009, CF_1020, EXAMPLE
-from tests.test_probe_verdict import SITE_HEADERS, measurement, run
+from tests.observatory.access.test_probe_fingerprints import AKAMAI, CF, CF_1009, CF_1020, EXAMPLE
+from tests.observatory.access.test_probe_verdict import SITE_HEADERS, measurement, run
+from tests.observatory_helpers import access_bundle, result
 
-# --- challenge pages, as each product serves them: tests/probe_farm.py serves them too -------
+# --- challenge pages, as each product serves them: probe_farm.py beside this file serves them too
 
 CF_SITE = EXAMPLE.replace("</body>", JSD + "</body>")
 # A real geoblock page whose paragraph says "Just a moment" and which carries Cloudflare's
@@ -264,8 +264,8 @@ def challenge_run(tmp_path_factory):
         pytest.importorskip(module)
     from sentinelle.evidence import keys
     from sentinelle.observatory.access import cli
-    from tests import probe_farm
-    from tests.test_probe_run import probe_args
+    from tests.observatory.access import probe_farm
+    from tests.observatory.access.test_probe_run import probe_args
 
     work = tmp_path_factory.mktemp("challenge-run")
     farm_gen = probe_farm.running_farm(work / "farm")

@@ -180,7 +180,8 @@ def test_fingerprint_does_not_match(builtin, name, status, headers, body, forbid
 
 
 def test_fingerprint_every_builtin_is_tested_both_ways(builtin):
-    # Bot challenges have their own pages both ways in tests/test_probe_challenge.py.
+    # Bot challenges have their own pages both ways in
+    # tests/observatory/access/test_probe_challenge.py.
     matched = set().union(*(p[4] for p in POSITIVE))
     assert matched == {f.id for f in builtin if f.kind != "challenge"}
     guarded = set().union(*(n[4] for n in NEGATIVE))

@@ -32,9 +32,9 @@ from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 from sentinelle.observatory.access import cli  # noqa: E402
 from sentinelle.observatory.access import helper as h  # noqa: E402
-from tests import probe_farm  # noqa: E402
-from tests.probe_farm import CONTROL_IP, PROBE_IP, SERVER_IP, TOKEN, LoopThread  # noqa: E402
-from tests.systemd_units import assert_systemd_accepts, unit_argv  # noqa: E402
+from tests.observatory.access import probe_farm  # noqa: E402
+from tests.observatory.access.probe_farm import CONTROL_IP, PROBE_IP, SERVER_IP, TOKEN, LoopThread  # noqa: E402
+from tests.observatory.systemd_units import assert_systemd_accepts, unit_argv  # noqa: E402
 
 ROOT = ROOT
 UNIT = ROOT / "deploy" / "systemd" / "sentinelle-probe-helper.service"

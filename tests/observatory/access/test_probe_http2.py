@@ -1,8 +1,8 @@
 """Fetching as a browser does (issue 15, point 3), on the farm's HTTP/2 server
-(tests/probe_farm_h2.py): ALPN h2 negotiated and spoken, its failures named, bodies decoded and
-bounded, cookies carried across a redirect, the browser header set sent in Chrome's order, the
-control helper told to fetch the same way, and whole `probe run`s whose verdict changes with
---no-h2 and --browser-headers."""
+(tests/observatory/access/probe_farm_h2.py): ALPN h2 negotiated and spoken, its failures named,
+bodies decoded and bounded, cookies carried across a redirect, the browser header set sent in
+Chrome's order, the control helper told to fetch the same way, and whole `probe run`s whose verdict
+changes with --no-h2 and --browser-headers."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ pytest.importorskip("h2")
 from sentinelle.observatory.access import cli  # noqa: E402
 from sentinelle.observatory.access import helper as helper_mod  # noqa: E402
 from sentinelle.observatory.access import measure as m  # noqa: E402
-from tests import probe_farm  # noqa: E402
-from tests.probe_farm import CONTROL_IP, PROBE_IP, TOKEN  # noqa: E402
-from tests.probe_farm_h2 import COOKIE  # noqa: E402
+from tests.observatory.access import probe_farm  # noqa: E402
+from tests.observatory.access.probe_farm import CONTROL_IP, PROBE_IP, TOKEN  # noqa: E402
+from tests.observatory.access.probe_farm_h2 import COOKIE  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -275,7 +275,7 @@ def test_the_helper_fetches_as_the_probe_asks(farm, control):
 
 
 def test_the_helper_refuses_options_of_the_wrong_type(farm, control):
-    from tests.test_probe_measure import call
+    from tests.observatory.access.test_probe_measure import call
 
     for bad in ({"http2": "yes"}, {"browser_headers": 1}):
         status, answer, _ = call(control.url, "POST", "/v1/measure",

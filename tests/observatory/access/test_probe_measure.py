@@ -1,6 +1,7 @@
-"""The access probe's parts on the local farm (tests/probe_farm.py): the URL list, each phase of
-one measurement with its OONI failure string, redirects, the body cap, the source address, and
-the control helper's protections (token, SSRF refusals, rate limit, size cap)."""
+"""The access probe's parts on the local farm (tests/observatory/access/probe_farm.py): the URL
+list, each phase of one measurement with its OONI failure string, redirects, the body cap, the
+source address, and the control helper's protections (token, SSRF refusals, rate limit, size
+cap)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ pytest.importorskip("mmdb_writer")
 from sentinelle.observatory.access import helper as h  # noqa: E402
 from sentinelle.observatory.access import measure as m  # noqa: E402
 from sentinelle.observatory.access import targets  # noqa: E402
-from tests import probe_farm  # noqa: E402
-from tests.probe_farm import (  # noqa: E402
+from tests.observatory.access import probe_farm  # noqa: E402
+from tests.observatory.access.probe_farm import (  # noqa: E402
     CONTROL_IP,
     PROBE_IP,
     TOKEN,

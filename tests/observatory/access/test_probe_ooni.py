@@ -15,9 +15,9 @@ from sentinelle.exchange.formats import ooni as ooni_format
 from sentinelle.exchange.records import Rejection, ReportRecord
 from sentinelle.observatory.access import fingerprints, ooni
 from sentinelle.observatory.access.verdict import Verdict, decide
+from tests.observatory.access.test_probe_fingerprints import CF, CF_1009
+from tests.observatory.access.test_probe_verdict import URL, measurement
 from tests.paths import FIXTURES_DIR, SHARED_DIR
-from tests.test_probe_fingerprints import CF, CF_1009
-from tests.test_probe_verdict import URL, measurement
 
 EXAMPLES = FIXTURES_DIR / "probe" / "ooni-spec-examples"
 SHARED = SHARED_DIR / "data"

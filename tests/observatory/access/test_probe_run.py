@@ -1,7 +1,8 @@
-"""Whole probe runs on the local farm (tests/probe_farm.py): every scenario gets its verdict —
-HTTPS geoblocking by Cloudflare's 1009 page included — an unreachable control makes every URL
-inconclusive with the reason, bad list lines are reported by number and skipped, the JSON lines
-read back through the OONI importer, and the evidence bundle verifies (and fails when touched).
+"""Whole probe runs on the local farm (tests/observatory/access/probe_farm.py): every scenario gets
+its verdict — HTTPS geoblocking by Cloudflare's 1009 page included — an unreachable control makes
+every URL inconclusive with the reason, bad list lines are reported by number and skipped, the JSON
+lines read back through the OONI importer, and the evidence bundle verifies (and fails when
+touched).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ pytest.importorskip("trustme")
 pytest.importorskip("mmdb_writer")
 
 from sentinelle.observatory.access import cli  # noqa: E402
-from tests import probe_farm  # noqa: E402
-from tests.probe_farm import (  # noqa: E402
+from tests.observatory.access import probe_farm  # noqa: E402
+from tests.observatory.access.probe_farm import (  # noqa: E402
     PROBE_IP,
     SCENARIOS,
     TOKEN,
@@ -208,7 +209,7 @@ def test_unreachable_control_makes_every_url_inconclusive(farm, tmp_path):
 
 
 def test_a_control_that_refuses_makes_the_url_inconclusive(farm, tmp_path):
-    from tests.probe_farm import ControlHelper
+    from tests.observatory.access.probe_farm import ControlHelper
 
     strict = ControlHelper(farm, allow_private=False)
     try:
@@ -282,14 +283,14 @@ def test_extra_fingerprint_file_names_the_block_page(farm, control, tmp_path):
         "  location: body\n"
         "  pattern_type: contains\n"
         "  pattern: ha sido bloqueado por disposicion de las autoridades\n"
-        "  source: tests/probe_farm.py BLOCK_PAGE\n"
+        "  source: tests/observatory/access/probe_farm.py BLOCK_PAGE\n"
         "- id: farm-waf-403\n"
         "  provider: Farm WAF\n"
         "  kind: server-denial\n"
         "  location: title\n"
         "  pattern_type: exact\n"
         "  pattern: 403 Forbidden\n"
-        "  source: tests/probe_farm.py NGINX_403\n", encoding="utf-8")
+        "  source: tests/observatory/access/probe_farm.py NGINX_403\n", encoding="utf-8")
     listing = tmp_path / "l.csv"
     listing.write_text(f"{farm.url('dns-blockpage')},NEWS\n{farm.url('server-403-https')},NEWS\n")
     output = tmp_path / "o.jsonl"

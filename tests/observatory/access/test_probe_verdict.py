@@ -11,8 +11,7 @@ import pytest
 from sentinelle.observatory.access import dns_check, fingerprints, vantage, verdict
 from sentinelle.observatory.access.vantage import VantageError
 from sentinelle.observatory.access.verdict import VERDICTS, decide
-from tests.paths import FIXTURES_DIR, SHARED_DIR
-from tests.test_probe_fingerprints import (
+from tests.observatory.access.test_probe_fingerprints import (
     AKAMAI,
     CF,
     CF_1009,
@@ -28,6 +27,7 @@ from tests.test_probe_fingerprints import (
     IRAN,
     NGINX_403,
 )
+from tests.paths import FIXTURES_DIR, SHARED_DIR
 
 FIXTURES = FIXTURES_DIR / "probe"
 SHARED = SHARED_DIR / "data"

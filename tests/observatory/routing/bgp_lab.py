@@ -1,4 +1,5 @@
-"""A BGP hijack lab on loopback, run with real BGP software (used by tests/test_routing_lab.py).
+"""A BGP hijack lab on loopback, run with real BGP software (used by
+tests/observatory/routing/test_routing_lab.py).
 
 Topology (every speaker on its own 127.0.0.0/8 address, every port unprivileged and free)::
 

@@ -1,7 +1,7 @@
 """BMP v3 (RFC 7854) messages built byte by byte, independent of the code under test.
 
-Used by tests/test_routing_bmp.py and to write the fuzz seeds in fuzz/corpus/bmp/
-(`python -m tests.bmp_bytes fuzz/corpus/bmp`).
+Used by tests/observatory/routing/test_routing_bmp.py and to write the fuzz seeds in
+fuzz/corpus/bmp/ (`python -m tests.observatory.routing.bmp_bytes fuzz/corpus/bmp`).
 """
 
 from __future__ import annotations

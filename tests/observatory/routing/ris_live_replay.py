@@ -1,4 +1,5 @@
-"""A loopback RIS Live server that replays recorded frames (used by tests/test_routing_ris_live.py).
+"""A loopback RIS Live server that replays recorded frames (used by
+tests/observatory/routing/test_routing_ris_live.py).
 
 It speaks the part of the RIS Live protocol the client uses:
 
@@ -21,7 +22,8 @@ Failure on command: ``drop()`` cuts every open connection (abruptly, without a c
 or with a close code); ``drop_after=n`` cuts each connection after its n-th replayed frame;
 ``send_raw(text)`` pushes any frame (a huge one, say) to every open connection.
 
-Standalone: ``python tests/ris_live_replay.py RECORDING [--port P] [--speed S]``.
+Standalone: ``python tests/observatory/routing/ris_live_replay.py RECORDING [--port P] [--speed
+S]``.
 """
 
 from __future__ import annotations

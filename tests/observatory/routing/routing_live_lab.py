@@ -1,8 +1,9 @@
 """The live monitor's lab: real BGP software feeding `sentinelle routing monitor`, and a webhook
-receiver timing what the monitor delivers (issue 14, point 5; tests/test_routing_live_lab.py
-and bench/routing_live/delay.py, throughput.py).
+receiver timing what the monitor delivers (issue 14, point 5;
+tests/observatory/routing/test_routing_live_lab.py and bench/routing_live/delay.py, throughput.py).
 
-Topology (tests/bgp_lab.py, with GoBGP's BMP export as tests/test_routing_bmp.py's BmpLab)::
+Topology (tests/observatory/routing/bgp_lab.py, with GoBGP's BMP export as
+tests/observatory/routing/test_routing_bmp.py's BmpLab)::
 
     BIRD   AS 65001 127.0.0.12 --+
                                  +--> GoBGP AS 65000 127.0.0.11 --BMP--> monitor --POST--> receiver
@@ -16,10 +17,10 @@ the moment the harness wrote the command for ExaBGP: everything in between count
 helper polling its command file every 50 ms, BGP to GoBGP, BMP export, the monitor's sources,
 detector, outbox and webhook POST).
 
-The RIS Live variant (tests/routing_live_ris.py) replays a real RIS
+The RIS Live variant (tests/observatory/routing/routing_live_ris.py) replays a real RIS
 recording (rrc00 2000-03-25, rendered as RIS Live frames) at its original pace through
-tests/ris_live_replay.py, with hijack and withdrawal frames injected at known times; its delay
-is arrival minus the moment the replay server sent the injected frame.
+tests/observatory/routing/ris_live_replay.py, with hijack and withdrawal frames injected at known
+times; its delay is arrival minus the moment the replay server sent the injected frame.
 
 Every wait polls with a timeout; nothing sleeps for an outcome.
 """
@@ -43,7 +44,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.bgp_lab import (
+from tests.observatory.routing.bgp_lab import (
     COLLECTOR_AS,
     COLLECTOR_IP,
     GOBGPD_CONF,
@@ -60,8 +61,8 @@ from tests.bgp_lab import (
     wait_for,
     which,
 )
+from tests.observatory.routing.test_routing_bmp import GOBGPD_BMP, BmpLab
 from tests.paths import ROOT
-from tests.test_routing_bmp import GOBGPD_BMP, BmpLab
 
 ROOT = ROOT
 NUDGE_PREFIX = "198.51.100.0/24"  # outside the watch list: traffic that raises nothing
@@ -340,7 +341,8 @@ class LiveLab(BmpLab):
                             for ip, asn in ((ORIGIN_IP, ORIGIN_AS), (HIJACKER_IP, HIJACKER_AS)))
         conf = self.workdir / "gobgpd.toml"
         self.mrt_path.parent.mkdir(exist_ok=True)
-        # A relative name without digits or Go time-layout words (see tests/bgp_lab.py).
+        # A relative name without digits or Go time-layout words (see
+        # tests/observatory/routing/bgp_lab.py).
         text = GOBGPD_CONF.format(collector_as=COLLECTOR_AS, collector_ip=COLLECTOR_IP,
                                   bgp_port=self.bgp_port, neighbors=neighbors
                                   ).replace('"updates.mrt"', '"mrt/updates.mrt"')

@@ -1,10 +1,11 @@
 """The live monitor on a RIS Live replay with hijacks injected at known times (the RIS Live half
-of tests/routing_live_lab.py; used by tests/test_routing_live_lab.py and bench/routing_live).
+of tests/observatory/routing/routing_live_lab.py; used by
+tests/observatory/routing/test_routing_live_lab.py and bench/routing_live).
 
 A real RIS recording (rrc00 2000-03-25, rendered as RIS Live frames) keeps its own order and
-times; the replay server (tests/ris_live_replay.py) plays it at that pace (`speed=1`) and notes
-when it sent each frame, so the delay of a delivered alert is its arrival minus the moment the
-injected frame left the server.
+times; the replay server (tests/observatory/routing/ris_live_replay.py) plays it at that pace
+(`speed=1`) and notes when it sent each frame, so the delay of a delivered alert is its arrival
+minus the moment the injected frame left the server.
 """
 
 from __future__ import annotations
@@ -18,9 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from sentinelle.observatory.routing.mrt import read_elements
-from tests.bgp_lab import HIJACKER_AS, ORIGIN_AS, ORIGIN_PREFIX
-from tests.ris_live_replay import RisLiveReplay, frames_from_elements
-from tests.routing_live_lab import ROOT, Delivery, Monitor, WebhookReceiver, is_event
+from tests.observatory.routing.bgp_lab import HIJACKER_AS, ORIGIN_AS, ORIGIN_PREFIX
+from tests.observatory.routing.ris_live_replay import RisLiveReplay, frames_from_elements
+from tests.observatory.routing.routing_live_lab import (
+    ROOT,
+    Delivery,
+    Monitor,
+    WebhookReceiver,
+    is_event,
+)
 
 RIS_MRT = ROOT / "tests" / "fixtures" / "bgp" / "mrt" / "bgpkit-parser" / "updates.20000325.0345.gz"
 # Injected RIS peers (documentation addresses, private ASNs): three carry the legitimate route,

@@ -284,7 +284,7 @@ def test_crafted_records_same_output_in_a_subprocess(seed, call):
         [
             sys.executable,
             "-c",
-            "import sys; from tests import test_attack_i17_mrt as m; "
+            "import sys; from tests.observatory.routing import test_attack_i17_mrt as m; "
             f"sys.exit(min(m.{call.format(seed=seed)}, 1))",
         ],
         capture_output=True,

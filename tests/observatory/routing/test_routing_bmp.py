@@ -1,9 +1,9 @@
 """BMP (RFC 7854) decoding and the asyncio listener (observatory/routing/bmp*.py).
 
-Crafted messages (tests/bmp_bytes.py) cover every message type, 2- and 4-byte AS paths, IPv6
-through MP_REACH/MP_UNREACH, ADD-PATH learnt from Peer Up, and the malformed shapes; the
-listener is driven over loopback sockets; the lab test has GoBGP export its Adj-RIB-In over BMP
-to the listener while ExaBGP and BIRD announce to it (tests/bgp_lab.py).
+Crafted messages (tests/observatory/routing/bmp_bytes.py) cover every message type, 2- and 4-byte AS
+paths, IPv6 through MP_REACH/MP_UNREACH, ADD-PATH learnt from Peer Up, and the malformed shapes; the
+listener is driven over loopback sockets; the lab test has GoBGP export its Adj-RIB-In over BMP to
+the listener while ExaBGP and BIRD announce to it (tests/observatory/routing/bgp_lab.py).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from sentinelle.observatory.routing.bmp import (
 )
 from sentinelle.observatory.routing.bmp_listener import serve
 from sentinelle.observatory.routing.elements import Element
-from tests import bmp_bytes as b
-from tests.bgp_lab import (
+from tests.observatory.routing import bmp_bytes as b
+from tests.observatory.routing.bgp_lab import (
     COLLECTOR_AS,
     COLLECTOR_IP,
     GOBGPD_CONF,

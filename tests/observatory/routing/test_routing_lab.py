@@ -1,11 +1,11 @@
 """End-to-end hijack detection against a recording made by real BGP software.
 
-tests/bgp_lab.py runs a collector (GoBGP, recording MRT), a legitimate origin (BIRD, AS 65001) and
-a hijacker (ExaBGP, AS 65666) on loopback. The hijacker announces the origin's 198.18.0.0/16, then
-the more-specific 198.18.1.0/24. The recorded MRT file is then read with the routing reader, by
-bgpdump, scanned against a watch list naming AS 65001 as the only origin, and scanned again
-through the `sentinelle routing scan` command, once more writing a signed evidence bundle whose
-raw records must decode to the hijacker's announcements.
+tests/observatory/routing/bgp_lab.py runs a collector (GoBGP, recording MRT), a legitimate origin
+(BIRD, AS 65001) and a hijacker (ExaBGP, AS 65666) on loopback. The hijacker announces the origin's
+198.18.0.0/16, then the more-specific 198.18.1.0/24. The recorded MRT file is then read with the
+routing reader, by bgpdump, scanned against a watch list naming AS 65001 as the only origin, and
+scanned again through the `sentinelle routing scan` command, once more writing a signed evidence
+bundle whose raw records must decode to the hijacker's announcements.
 
 The lab is played once per module (about 5 s; every wait is a poll with a timeout, 60 s at most
 in all). The tests skip with the reason when gobgpd, gobgp, bird or exabgp is not installed
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bgp_lab import (
+from tests.observatory.routing.bgp_lab import (
     HIJACKER_AS,
     HIJACKER_IP,
     ORIGIN_AS,

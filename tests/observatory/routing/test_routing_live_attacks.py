@@ -16,12 +16,12 @@ from sentinelle.incidents.models import Incident
 from sentinelle.observatory.live_validation import MAX_EVENT_BYTES
 from sentinelle.observatory.models import LiveRoutingAlert, LiveRoutingEvent, RoutingWatch
 from sentinelle.observatory.routing.live.sources import SourceOptions, parse_source, run_source
-from tests import bmp_bytes as B
-from tests.bgp_lab import free_port
 from tests.conftest import api_client
-from tests.test_routing_events_api import KEY, T0, URL, bundle, counts, event, post
-from tests.test_routing_live_mrt_dir import Sink, run
-from tests.test_routing_live_sources import FAST, stop, wait_until
+from tests.observatory.routing import bmp_bytes as B
+from tests.observatory.routing.bgp_lab import free_port
+from tests.observatory.routing.test_routing_live_mrt_dir import Sink, run
+from tests.observatory.routing.test_routing_live_sources import FAST, stop, wait_until
+from tests.observatory.test_routing_events_api import KEY, T0, URL, bundle, counts, event, post
 
 PAGE = "/observatory/routing/"
 

@@ -24,11 +24,11 @@ from sentinelle.observatory.routing.live.events import SourceItem
 from sentinelle.observatory.routing.live.mutes import MuteError, MuteStore
 from sentinelle.observatory.routing.live.sources import _allowed, parse_source, run_source
 from sentinelle.observatory.routing.watchlist import loads
-from tests import bmp_bytes as B
-from tests.bgp_lab import free_port
+from tests.observatory.routing import bmp_bytes as B
+from tests.observatory.routing.bgp_lab import free_port
+from tests.observatory.routing.test_routing_live_mrt_dir import Sink
+from tests.observatory.routing.test_routing_live_sources import FAST, wait_until
 from tests.paths import ROOT
-from tests.test_routing_live_mrt_dir import Sink
-from tests.test_routing_live_sources import FAST, wait_until
 
 WATCH = """\
 states:

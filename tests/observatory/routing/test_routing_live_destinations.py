@@ -27,7 +27,7 @@ from sentinelle.observatory.routing.live.destinations.bundle import write_bundle
 from sentinelle.observatory.routing.live.destinations.syslog import format_message
 from sentinelle.observatory.routing.live.destinations.webhook import sign, verify_signature
 from sentinelle.observatory.routing.live.events import AlertEvent
-from tests.bgp_lab import free_port
+from tests.observatory.routing.bgp_lab import free_port
 
 SECRET = "s3cret-for-tests"
 ENV = {"SENTINELLE_WEBHOOK_SECRET": SECRET, "SENTINELLE_API_TOKEN": "tok-123"}

@@ -1,7 +1,8 @@
 """The live monitor end to end, measured (issue 14, point 5): `sentinelle routing monitor` fed by
 real BGP software over BMP (GoBGP collector, BIRD origin AS 65001, ExaBGP hijacker AS 65666), and
 by a RIS Live replay at the recording's own pace, delivering to a webhook receiver that checks
-every signature and times every arrival (tests/routing_live_lab.py, tests/routing_live_ris.py).
+every signature and times every arrival (tests/observatory/routing/routing_live_lab.py,
+tests/observatory/routing/routing_live_ris.py).
 
 A few hijack episodes each, so that the module stays under a minute; bench/routing_live/delay.py
 runs 20 and more. The BMP tests skip with the reason when gobgpd, gobgp, bird or exabgp is not
@@ -17,8 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.bgp_lab import HIJACKER_AS, HIJACKER_IP, ORIGIN_AS, ORIGIN_IP, ORIGIN_PREFIX, SUB_PREFIX
-from tests.routing_live_lab import (
+from tests.observatory.routing.bgp_lab import (
+    HIJACKER_AS,
+    HIJACKER_IP,
+    ORIGIN_AS,
+    ORIGIN_IP,
+    ORIGIN_PREFIX,
+    SUB_PREFIX,
+)
+from tests.observatory.routing.routing_live_lab import (
     STATE,
     Cycle,
     Delivery,
@@ -29,7 +37,7 @@ from tests.routing_live_lab import (
     percentile,
     run_cycles,
 )
-from tests.routing_live_ris import run_ris_replay
+from tests.observatory.routing.routing_live_ris import run_ris_replay
 
 GOAL = 5.0  # seconds, p95 from announcement to delivered alert (the issue's goal)
 

@@ -1,11 +1,13 @@
 """The live monitor's outbox (SQLite) and deliverer: nothing lost, nothing repeated, in order.
 
 The kill test (``test_sigkill_at_random_moments_loses_nothing``) runs this file as a child
-process (``python tests/test_routing_live_outbox.py --child ...``): the child adds events to an
-outbox and delivers them to a loopback webhook receiver run by the test, and the test SIGKILLs it
-at random moments, several times, then lets a last run finish. Figures are printed (-s shows them):
+process (``python tests/observatory/routing/test_routing_live_outbox.py --child ...``): the child
+adds events to an outbox and delivers them to a loopback webhook receiver run by the test, and the
+test SIGKILLs it at random moments, several times, then lets a last run finish. Figures are printed
+(-s shows them):
 
-    .venv/bin/pytest tests/test_routing_live_outbox.py -q -s -p no:cacheprovider -k sigkill
+    .venv/bin/pytest tests/observatory/routing/test_routing_live_outbox.py -q -s -p no:cacheprovider
+    -k sigkill
 """
 
 from __future__ import annotations
@@ -417,7 +419,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path):
     so not a repeat; the test receiver counts those apart.)"""
     receiver = Receiver()
     rng = random.Random()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent / "src")}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3] / "src")}
     command = [sys.executable, __file__, "--child", str(tmp_path), str(receiver.port)]
     kills = 0
     try:

@@ -15,7 +15,7 @@ from sentinelle.observatory.routing.elements import Element
 from sentinelle.observatory.routing.live.detector import LiveDetector, LiveOptions
 from sentinelle.observatory.routing.live.events import AlertEvent, SourceItem
 from sentinelle.observatory.routing.watchlist import loads
-from tests.test_routing_live_detector import HIJACK, LEGIT, T0, WATCH
+from tests.observatory.routing.test_routing_live_detector import HIJACK, LEGIT, T0, WATCH
 
 ROUTER = "router1"
 PEER = (ROUTER, "192.0.2.1", 64501)
@@ -172,10 +172,10 @@ def test_bmp_source_reports_peer_up_and_end_of_rib_and_the_detector_resolves():
     import asyncio
 
     from sentinelle.observatory.routing.live.sources import parse_source, run_source
-    from tests import bmp_bytes as B
-    from tests.bgp_lab import free_port
-    from tests.test_routing_live_mrt_dir import Sink, run
-    from tests.test_routing_live_sources import FAST, stop, wait_until
+    from tests.observatory.routing import bmp_bytes as B
+    from tests.observatory.routing.bgp_lab import free_port
+    from tests.observatory.routing.test_routing_live_mrt_dir import Sink, run
+    from tests.observatory.routing.test_routing_live_sources import FAST, stop, wait_until
 
     watch = loads("states:\n  CU:\n    asns: [64500]\n    prefixes:\n"
                   "      - prefix: 198.18.0.0/16\n        origins: [64500]\n"
@@ -232,7 +232,7 @@ def test_bmp_source_reports_peer_up_and_end_of_rib_and_the_detector_resolves():
 ])
 def test_end_of_rib_marker_recognised_and_nothing_else(attrs, family):
     from sentinelle.observatory.routing.bmp import BmpSession
-    from tests import bmp_bytes as B
+    from tests.observatory.routing import bmp_bytes as B
 
     if attrs == "mp_unreach_v6":
         attrs = B.mp_unreach_v6([])

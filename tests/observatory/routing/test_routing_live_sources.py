@@ -2,9 +2,10 @@
 
 * parse_source: every accepted form, and a clear error for the rest;
 * run_source mrt-dir: polling while a collector writes and rotates (the tailer itself:
-  tests/test_routing_live_mrt_dir.py);
-* ris-live: tests/ris_live_replay.py on loopback (elements, a drop, RIS_PEER_STATE, pongs);
-* bmp: crafted messages (tests/bmp_bytes.py) over a loopback TCP connection;
+  tests/observatory/routing/test_routing_live_mrt_dir.py);
+* ris-live: tests/observatory/routing/ris_live_replay.py on loopback (elements, a drop,
+  RIS_PEER_STATE, pongs);
+* bmp: crafted messages (tests/observatory/routing/bmp_bytes.py) over a loopback TCP connection;
 * cancellation leaves no task and no socket behind.
 """
 
@@ -25,10 +26,10 @@ from sentinelle.observatory.routing.live.sources import (
     run_source,
 )
 from sentinelle.observatory.routing.mrt import read_elements
-from tests import bmp_bytes as B
-from tests.bgp_lab import free_port
-from tests.ris_live_replay import RisLiveReplay, frames_from_elements
-from tests.test_routing_live_mrt_dir import (
+from tests.observatory.routing import bmp_bytes as B
+from tests.observatory.routing.bgp_lab import free_port
+from tests.observatory.routing.ris_live_replay import RisLiveReplay, frames_from_elements
+from tests.observatory.routing.test_routing_live_mrt_dir import (
     UPDATES,
     Sink,
     expected,

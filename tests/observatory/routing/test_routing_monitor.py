@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bgp_lab import free_port
+from tests.observatory.routing.bgp_lab import free_port
 from tests.paths import ROOT
 
 ROOT = ROOT

@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 
 from sentinelle.observatory.routing.cli import build_parser
+from tests.observatory.systemd_units import assert_systemd_accepts, unit_argv
 from tests.paths import ROOT
-from tests.systemd_units import assert_systemd_accepts, unit_argv
 
 ROOT = ROOT
 UNIT = ROOT / "deploy" / "systemd" / "sentinelle-routing-monitor.service"

@@ -1,6 +1,6 @@
 """The live RIS Live client (observatory/routing/ris_live_client.py) against a loopback replay
-server (tests/ris_live_replay.py) playing real recordings: the libbgpstream RIS Live capture,
-and a real RIS MRT updates file (rrc00, 2000-03-25) rendered as RIS Live frames."""
+server (tests/observatory/routing/ris_live_replay.py) playing real recordings: the libbgpstream RIS
+Live capture, and a real RIS MRT updates file (rrc00, 2000-03-25) rendered as RIS Live frames."""
 
 from __future__ import annotations
 
@@ -16,8 +16,12 @@ import pytest
 from sentinelle.observatory.routing import ris_live_client as rlc
 from sentinelle.observatory.routing.mrt import read_elements
 from sentinelle.observatory.routing.rislive import read_rislive
+from tests.observatory.routing.ris_live_replay import (
+    RisLiveReplay,
+    frames_from_elements,
+    load_frames,
+)
 from tests.paths import FIXTURES_DIR
-from tests.ris_live_replay import RisLiveReplay, frames_from_elements, load_frames
 
 FIXTURES = FIXTURES_DIR / "bgp"
 LIBBGPSTREAM = FIXTURES / "rislive" / "libbgpstream_ris-live-stream.json"

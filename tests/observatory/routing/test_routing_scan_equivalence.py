@@ -7,7 +7,8 @@ as-rel inferred from the files' own paths). Each holds every alert (`to_dict()`,
 of its raw MRT samples and their sources) and the scan counters. Regenerate them only from a
 tree whose detectors are known good:
 
-    PYTHONPATH=src .venv/bin/python tests/test_routing_scan_equivalence.py --freeze
+    PYTHONPATH=src .venv/bin/python tests/observatory/routing/test_routing_scan_equivalence.py
+    --freeze
 """
 
 from __future__ import annotations

@@ -164,8 +164,8 @@ def schema_error(obj: Any) -> tuple[str, str] | None:
 
 
 # The bulk of a feed. fastjsonschema does not implement every draft 2020-12 detail the other
-# schemas use, so only these types, whose verdicts tests/test_stix_fast_validation.py checks
-# against jsonschema, take the fast path.
+# schemas use, so only these types, whose verdicts tests/exchange/test_stix_fast_validation.py
+# checks against jsonschema, take the fast path.
 FAST_TYPES = frozenset({"indicator", "relationship", "identity", "marking-definition"})
 
 
@@ -270,7 +270,7 @@ def map_comparison(obj: str, path: str, value: str) -> tuple[str, str] | None:
 # The common pattern of a feed, one comparison of a `value` with a plain quoted string
 # ("[ipv4-addr:value = '10.0.0.1']"): _COMPARISON finds exactly this one match in it, whose
 # string needs no unescaping. pattern_indicators answers it without finditer (issue 17;
-# tests/test_import_copy.py compares both on many patterns).
+# tests/exchange/test_import_copy.py compares both on many patterns).
 _PLAIN_VALUE = re.compile(r"\[([a-z0-9-]+):value = '([^'\\]*)'\]")
 
 

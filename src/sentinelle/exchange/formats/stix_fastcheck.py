@@ -6,7 +6,7 @@ Feeds are hundreds of thousands of indicators that all look alike, and even the 
 indicator schema, core.json, properties.json, with the schemas' own regular expressions, read
 from the shipped files and applied with re.search as jsonschema does); for anything else,
 including every invalid object, it answers False and the schema engine decides as before, so
-rejections and their messages do not change. tests/test_stix_fastcheck.py checks it against
+rejections and their messages do not change. tests/exchange/test_stix_fastcheck.py checks it against
 jsonschema on the fixtures and on mutations of every property.
 
 Plain Python (no Django), like every parser.

@@ -6,8 +6,8 @@ instances with their prefetch caches (cyclic garbage for the collector), and DRF
 it shows with ``.values()`` (whether each report is linked included) and one more query for
 a whole page (latest indicators and named analysts together); one report (detail, submission,
 amendment) is built from its instance. Both go through ``represent()``, which gives each
-field exactly what the DRF field gave (``tests/test_api_incidents_rendering.py`` compares the
-bytes with those frozen before).
+field exactly what the DRF field gave (``tests/incidents/test_api_incidents_rendering.py`` compares
+the bytes with those frozen before).
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ not handle the ordinary way, which the caller then gives to the pure-Python deco
 messages whose length field points before the UPDATE body, an attribute that runs past its
 block (the Python decoder warns about it), AS paths other than one AS_SEQUENCE, and AS4_PATH
 or AS4_AGGREGATOR on 2-byte sessions. The Python reader is the definition of the output:
-tests/test_routing_accel.py compares both on every MRT file available and on damaged copies.
+tests/observatory/routing/test_routing_accel.py compares both on every MRT file available and on
+damaged copies.
 
 Every read below is checked against the record's length or the attribute's end: the bytes
 are hostile. Attribute blocks are cached in the Python reader's own caches

@@ -3,7 +3,8 @@
 # RIB_IPV4/IPV6_UNICAST) into the `Element`s `mrt.read_elements` yields for them, and declines
 # (None, nothing changed) exactly what the renderer declines, plus RIB records whose prefix is
 # longer than its family (the Python decoder counts each of their entries as malformed).
-# tests/test_routing_accel.py compares it with the Python reader element by element.
+# tests/observatory/routing/test_routing_accel.py compares it with the Python reader element by
+# element.
 
 import dataclasses
 
