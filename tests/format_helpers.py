@@ -1,4 +1,4 @@
-"""Shared by the tests/test_format_*.py files: fixture paths and a parse-to-list helper."""
+"""Shared by the tests/exchange/test_format_*.py files: fixture paths and a parse-to-list helper."""
 
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
     .venv/bin/python bench/routing_live/run.py [--repeat 5] [--frames 20000] [--no-socket]
 
 Frames are a real RIS MRT updates file (tests/fixtures, rrc00 2000-03-25, 5,378 routes) rendered
-as RIS Live UPDATE frames (tests/ris_live_replay.frames_from_elements), repeated up to --frames.
+as RIS Live UPDATE frames (tests/observatory/routing/ris_live_replay.frames_from_elements), repeated
+up to --frames.
 
   parse      ris_live_client.parse_frame on each frame (JSON decode, checks, Elements): the
              client's own CPU cost per frame; best of --repeat by CPU time

@@ -4,8 +4,8 @@ message is refused with `BmpError` (the listener then closes the connection); an
 exception, a hang or a memory blow-up (a declared length of 4 GiB) is a failure.
 
 Seeds in ``fuzz/corpus/bmp/``: a whole session with every message type, IPv4 and IPv6 routes
-and an ADD-PATH peer, and a 2-byte AS route (written by ``python -m
-tests.observatory.routing.bmp_bytes``)."""
+and an ADD-PATH peer, and a 2-byte AS route (written by
+``python -m tests.observatory.routing.bmp_bytes``)."""
 
 from __future__ import annotations
 

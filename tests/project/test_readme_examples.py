@@ -597,7 +597,7 @@ def test_every_readme_block_is_run_or_says_why_not():
 
 
 def test_the_production_block_is_the_one_test_trust_production_reads():
-    source = (ROOT / "tests" / "test_trust_production.py").read_text(encoding="utf-8")
+    source = (ROOT / "tests" / "project" / "test_trust_production.py").read_text(encoding="utf-8")
     assert "SENTINELLE_DATA_DIR=/var/lib/sentinelle" in README.read_text(encoding="utf-8")
     assert "README" in source and "check" in source and "--deploy" in source
 

@@ -25,7 +25,8 @@ from tests.browser import browser_fixtures
 from tests.conftest import file_report
 from tests.paths import ROOT
 
-# The browser test at the end drives Chromium; its fixtures are shared with tests/test_browser_*.
+# The browser test at the end drives Chromium; its fixtures are shared with
+# tests/browser/test_browser_*.
 _reference_data_stays = browser_fixtures._reference_data_stays
 browser = browser_fixtures.browser
 new_page = browser_fixtures.new_page

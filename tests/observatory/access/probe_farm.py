@@ -17,7 +17,8 @@ they come from, as CDNs do.
 The probe binds 127.0.0.2, the control helper 127.0.0.3. Names resolve only through the farm's
 DNS (the configurable resolver); ``localhost`` URLs exercise the system resolver.
 
-Used as pytest fixtures (tests/test_probe_*.py) and as a process by bench/probe/run.py:
+Used as pytest fixtures (tests/observatory/access/test_probe_*.py) and as a process by
+bench/probe/run.py:
 ``python tests/observatory/access/probe_farm.py --latency 0.05:0.2 --state state.json``.
 """
 

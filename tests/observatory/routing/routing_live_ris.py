@@ -98,9 +98,9 @@ class _SendClock:
 
 
 class RisReplayThread:
-    """tests/ris_live_replay.RisLiveReplay on its own event loop in a thread, recording when
-    each frame was sent (`sent_at`, text -> time.time()). ``everything=True`` ignores the
-    subscriptions (the whole stream, as an unfiltered RIS Live firehose would send)."""
+    """tests/observatory/routing/ris_live_replay.RisLiveReplay on its own event loop in a thread,
+    recording when each frame was sent (`sent_at`, text -> time.time()). ``everything=True``
+    ignores the subscriptions (the whole stream, as an unfiltered RIS Live firehose would send)."""
 
     def __init__(self, frames: list[str], *, speed: float | None = 1.0, max_gap: float = 5.0,
                  everything: bool = False) -> None:

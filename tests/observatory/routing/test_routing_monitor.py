@@ -113,7 +113,8 @@ def replay(tmp_path: Path):
     recording = tmp_path / "frames.jsonl"
     recording.write_text("\n".join(hijack_frames()) + "\n")
     port = free_port("127.0.0.1")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "ris_live_replay.py"),
+    replay_script = ROOT / "tests" / "observatory" / "routing" / "ris_live_replay.py"
+    proc = subprocess.Popen([sys.executable, str(replay_script),
                              str(recording), "--port", str(port)],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wait_for("the replay server", lambda: _listening(port), 10)
