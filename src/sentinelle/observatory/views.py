@@ -12,16 +12,16 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from sentinelle.analysis import charts
-from sentinelle.analysis.access_index import (
+from sentinelle.analysis.disclosure import is_full_view
+from sentinelle.core import jobs
+from sentinelle.incidents import exports, workflow
+from sentinelle.observatory.access_index import (
     DIMENSIONS,
     IndexFilter,
     compute_index,
     index_table,
     measured_states,
 )
-from sentinelle.analysis.disclosure import is_full_view
-from sentinelle.core import jobs
-from sentinelle.incidents import exports, workflow
 from sentinelle.observatory.forms import IndexFilterForm, SubmitForm
 from sentinelle.observatory.models import (
     AccessObservation,
