@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from sentinelle.core import tabular
 from sentinelle.core.middleware import second_factor_pending
 from sentinelle.exchange import uploads
 from sentinelle.incidents import exports, receipts, services, staging, workflow
@@ -49,8 +50,8 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         header = [label for _key, label in columns]
         rows = exports.incident_rows(filterset.qs.iterator(chunk_size=500))
         if export == "csv":
-            return exports.csv_response("incidents", header, rows)
-        return exports.xlsx_response("incidents", header, rows)
+            return tabular.csv_response("incidents", header, rows)
+        return tabular.xlsx_response("incidents", header, rows)
     page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
