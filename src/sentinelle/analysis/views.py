@@ -21,6 +21,7 @@ from sentinelle.analysis.forms import HandlingExpectationForm
 from sentinelle.analysis.statistics import Stats, StatsFilter
 from sentinelle.analysis.tables import EXPORTABLE, TITLES, table
 from sentinelle.core import tabular
+from sentinelle.core.forms import add_validation_error
 from sentinelle.core.models import MemberState
 from sentinelle.core.models.states import ADMIN_REGIONS, ITU_D_REGIONS
 from sentinelle.core.redirects import safe_next
@@ -220,8 +221,7 @@ def handling_times(request: HttpRequest) -> HttpResponse:
                 handling.set_expectation(request.user, data["category"],
                                          data["acknowledge_hours"], data["analyse_hours"])
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+                add_validation_error(form, exc)
             else:
                 messages.success(request, _("Expected handling times of %(category)s saved.")
                                  % {"category": data["category"].label})

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from sentinelle.core import tabular
+from sentinelle.core.forms import add_validation_error
 from sentinelle.core.middleware import second_factor_pending
 from sentinelle.exchange import uploads
 from sentinelle.incidents import exports, receipts, services, staging, workflow
@@ -116,11 +117,7 @@ def _save(request, form: IncidentForm, incident: Incident | None,
                 services.amend_report(incident, request.user, form.content(),
                                       note=form.cleaned_data.get("note", ""))
     except ValidationError as exc:
-        if hasattr(exc, "error_dict"):
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-        else:
-            form.add_error(None, exc.messages)
+        add_validation_error(form, exc)
         return None
     # Submitted after the files are attached, so that the receipt names them too.
     if submit and incident.status == Status.DRAFT:
