@@ -7,10 +7,10 @@ import datetime as dt
 
 import pytest
 
-from sentinelle.analysis.access_index import IndexFilter, compute_index, routing_alert_counts
 from sentinelle.incidents import services as incident_services
 from sentinelle.incidents.models import Evidence, Incident
 from sentinelle.observatory import services
+from sentinelle.observatory.access_index import IndexFilter, compute_index, routing_alert_counts
 from sentinelle.reports import content, service
 from sentinelle.reports.options import ReportOptions
 from tests.conftest import PASSWORD, page

@@ -241,9 +241,9 @@ def test_submitted_challenges_are_stored_but_not_reported_as_denial(alice, tmp_p
 
 
 def test_the_index_leaves_challenges_out(alice, charlie, tmp_path):
-    from sentinelle.analysis.access_index import IndexFilter, compute_index
     from sentinelle.incidents import services as incident_services
     from sentinelle.observatory import services
+    from sentinelle.observatory.access_index import IndexFilter, compute_index
 
     incident = services.submit_bundle(alice, access_bundle(tmp_path / "cu.zip",
                                                            CHALLENGE_RESULTS))

@@ -12,16 +12,16 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from sentinelle.analysis import charts
-from sentinelle.analysis.access_index import (
+from sentinelle.analysis.disclosure import is_full_view
+from sentinelle.core import jobs, tabular
+from sentinelle.incidents import workflow
+from sentinelle.observatory.access_index import (
     DIMENSIONS,
     IndexFilter,
     compute_index,
     index_table,
     measured_states,
 )
-from sentinelle.analysis.disclosure import is_full_view
-from sentinelle.core import jobs
-from sentinelle.incidents import exports, workflow
 from sentinelle.observatory.forms import IndexFilterForm, SubmitForm
 from sentinelle.observatory.models import (
     AccessObservation,
@@ -116,7 +116,7 @@ def submission_csv(request: HttpRequest, pk: int) -> HttpResponse:
                  a.first_seen.isoformat() if a.first_seen else "",
                  a.last_seen.isoformat() if a.last_seen else "", a.peers, a.collectors]
                 for a in _rows(submission).iterator())
-    return exports.csv_response(f"sentinelle-observations-{submission.pk}", header, rows)
+    return tabular.csv_response(f"sentinelle-observations-{submission.pk}", header, rows)
 
 
 def _index_filter(request: HttpRequest) -> tuple[IndexFilterForm, IndexFilter]:
@@ -174,4 +174,4 @@ def access_index_csv(request: HttpRequest) -> HttpResponse:
     _form, flt = _index_filter(request)
     group_by = _grouping(request)
     header, rows = index_table(compute_index(flt, request.user, group_by=group_by))
-    return exports.csv_response(f"sentinelle-access-index-{flt.year or 'all'}", header, rows)
+    return tabular.csv_response(f"sentinelle-access-index-{flt.year or 'all'}", header, rows)
