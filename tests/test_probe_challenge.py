@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from sentinelle.observatory.access import fingerprints, ooni
-from sentinelle.observatory.access.verdict import VERDICTS
+from sentinelle.observatory.access.verdict_names import VERDICTS
 from tests.observatory_helpers import access_bundle, result
 from tests.probe_farm import (
     AKAMAI_CHALLENGE,

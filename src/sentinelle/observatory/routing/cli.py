@@ -323,7 +323,7 @@ def _write_bundle(args, watch, vrps, asrel, sources, alerts, output, signing_key
         summary["as_rel"] = {"name": Path(args.as_rel).name, "links": len(asrel),
                              "sha256": hashlib.sha256(Path(args.as_rel).read_bytes())
                              .hexdigest()}
-    with bundle.BundleWriter(args.bundle, kind="routing-scan", signing_key=signing_key,
+    with bundle.BundleWriter(args.bundle, kind=bundle.ROUTING_SCAN, signing_key=signing_key,
                              command_line=list(sys.argv)) as writer:
         writer.add_file("alerts.jsonl", output)
         writer.add_file("watch.yaml", Path(args.watch))
