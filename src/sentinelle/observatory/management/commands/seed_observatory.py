@@ -16,10 +16,8 @@ Idempotent: a bundle whose file name the State has already submitted is left alo
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
-import io
 import ipaddress
 import json
 import struct
@@ -372,7 +370,7 @@ class Command(BaseCommand):
 
     def _routing_bundle(self, path: Path, when: dt.datetime, key_path: Path) -> Path:
         """The real scanner (`sentinelle routing scan`) over a small MRT file made here."""
-        from sentinelle.observatory.routing import cli as routing_cli
+        from sentinelle.observatory.routing import run as routing_run
 
         work = path.with_suffix("")
         work.mkdir(exist_ok=True)
@@ -390,11 +388,10 @@ class Command(BaseCommand):
         mrt.write_bytes(b"".join(records))
         watch = work / "watch.yaml"
         watch.write_text(WATCH, encoding="utf-8")
-        quiet = io.StringIO()
-        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
-            code = routing_cli.main(["scan", "--mrt", str(mrt), "--watch", str(watch),
-                                     "--output", str(work / "alerts.jsonl"), "--bundle",
-                                     str(path), "--sign-key", str(key_path), "--quiet"])
-        if code != 0:
-            raise CommandError(f"routing scan failed ({code}): {quiet.getvalue()[-500:]}")
+        try:
+            routing_run.run(routing_run.RunOptions(
+                watch=watch, output=work / "alerts.jsonl", mrt=[mrt], bundle=path,
+                sign_key=key_path))
+        except (routing_run.RunError, OSError) as exc:
+            raise CommandError(f"routing scan failed: {exc}") from None
         return path
