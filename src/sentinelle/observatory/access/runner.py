@@ -123,13 +123,11 @@ def _prepare(options: RunOptions, targets: TargetList | None):
         fingerprints = fingerprints_mod.load(options.fingerprints)
     except (OSError, ValueError) as exc:
         raise RunError(f"fingerprints: {exc}") from None
-    signing_key = None
-    if options.sign_key:
-        from sentinelle.evidence import keys
-        try:
-            signing_key = keys.load_private(options.sign_key)
-        except (OSError, ValueError) as exc:
-            raise RunError(f"--sign-key: {exc}") from None
+    from sentinelle.evidence import keys
+    try:
+        signing_key = keys.load_signing_key(options.sign_key)
+    except keys.KeyFileError as exc:
+        raise RunError(str(exc)) from None
     try:
         geodb = (vantage_mod.GeoDB(options.geoip_db, options.asn_db)
                  if options.geoip_db or options.asn_db else None)

@@ -77,14 +77,12 @@ def run(options: RunOptions, progress: Progress | None = None) -> RunResult:
     the outputs cannot be written."""
     _check(options)
     watch, vrps, asrel = _load_inputs(options)
-    signing_key = None
-    if options.sign_key:
-        from sentinelle.evidence import keys
+    from sentinelle.evidence import keys
 
-        try:
-            signing_key = keys.load_private(options.sign_key)
-        except (OSError, ValueError) as exc:
-            raise RunError(f"{options.sign_key}: {exc}") from None
+    try:
+        signing_key = keys.load_signing_key(options.sign_key)
+    except keys.KeyFileError as exc:
+        raise RunError(str(exc)) from None
     scanner = Scanner(watch, vrps, asrel, ScanOptions(
         dedup_window=options.dedup_window, visibility=options.visibility,
         visibility_threshold=options.visibility_threshold, visibility_bucket=options.bucket,
