@@ -37,7 +37,7 @@ from sentinelle.observatory.bundles import BundleRefused, Parsed
 from sentinelle.observatory.bundles._common import time
 from sentinelle.observatory.models import BundleSubmission
 
-__all__ = ["BundleRefused", "Outcome", "submit", "submit_bundle"]
+__all__ = ["BundleRefused", "Outcome", "submit"]
 
 BATCH = 1000
 
@@ -47,12 +47,6 @@ class Outcome:
     incident: Incident
     created: bool
     message: str
-
-
-def submit_bundle(user, source: str | Path | IO[bytes], *, expect: str | None = None,
-                  public_key=None, name: str | None = None) -> Incident:
-    """The draft report made from the bundle (or the one made when it was first submitted)."""
-    return submit(user, source, expect=expect, public_key=public_key, name=name).incident
 
 
 def submit(user, source: str | Path | IO[bytes], *, expect: str | None = None,
