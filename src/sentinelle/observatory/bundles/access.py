@@ -5,6 +5,7 @@ named by block pages and any doubt about where the vantage point and the control
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -58,6 +59,16 @@ def _describe_vantage(v: dict[str, Any]) -> str:
         text += " " + _("(self-reported %(cc)s AS%(asn)s)") % {
             "cc": v["self_cc"], "asn": v["self_asn"] or "?"}
     return text
+
+
+def csv_table(rows: Iterable[AccessObservation]) -> tuple[list[str], Iterator[list[Any]]]:
+    """The header and the lines of the submission's CSV download, one line per URL measured."""
+    header = [_("Service"), _("URL"), _("Category code"), _("Verdict"), _("Provider"),
+              _("Measured (UTC)"), _("Vantage country"), _("Vantage ASN"),
+              _("Control country")]
+    return header, ([o.service, o.url, o.category_code, o.verdict, o.provider,
+                     o.measured_at.isoformat(), o.vantage_cc, o.vantage_asn or "", o.control_cc]
+                    for o in rows)
 
 
 def prepare(manifest: dict) -> Any:

@@ -5,6 +5,7 @@ them; alerts for other States on the same watch list are counted, not reported."
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.utils import timezone
@@ -26,6 +27,16 @@ KIND = BundleSubmission.Kind.ROUTING
 EXPECT = "routing"
 CATEGORY = "routing-disruption"
 MODEL = RoutingAlertRecord
+
+
+def csv_table(rows: Iterable[RoutingAlertRecord]) -> tuple[list[str], Iterator[list[Any]]]:
+    """The header and the lines of the submission's CSV download, one line per alert."""
+    header = [_("Type"), _("Prefix"), _("Offending AS"), _("First seen (UTC)"),
+              _("Last seen (UTC)"), _("Peers"), _("Collectors")]
+    return header, ([a.type, a.prefix, a.offending_asn or "",
+                     a.first_seen.isoformat() if a.first_seen else "",
+                     a.last_seen.isoformat() if a.last_seen else "", a.peers, a.collectors]
+                    for a in rows)
 
 
 def prepare(manifest: dict) -> None:
