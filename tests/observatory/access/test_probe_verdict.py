@@ -10,7 +10,8 @@ import pytest
 
 from sentinelle.observatory.access import dns_check, fingerprints, vantage, verdict
 from sentinelle.observatory.access.vantage import VantageError
-from sentinelle.observatory.access.verdict import VERDICTS, decide
+from sentinelle.observatory.access.verdict import decide
+from sentinelle.observatory.access.verdict_names import VERDICTS
 from tests.observatory.access.test_probe_fingerprints import (
     AKAMAI,
     CF,
@@ -27,10 +28,9 @@ from tests.observatory.access.test_probe_fingerprints import (
     IRAN,
     NGINX_403,
 )
-from tests.paths import FIXTURES_DIR, SHARED_DIR
 
-FIXTURES = FIXTURES_DIR / "probe"
-SHARED = SHARED_DIR / "data"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "probe"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 URL = "https://www.example.com/"
 SITE_HEADERS = [["Content-Type", "text/html; charset=UTF-8"], ["Server", "ECS (dce/268A)"],
                 ["X-Cache", "HIT"], ["Etag", '"3147526947"']]

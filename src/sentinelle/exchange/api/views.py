@@ -1,10 +1,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from types import SimpleNamespace
 
-from django.http import FileResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import parsers, serializers, status, viewsets
@@ -15,7 +13,7 @@ from rest_framework.response import Response
 from sentinelle.core import jobs
 from sentinelle.core.api.jobs import JobSerializer
 from sentinelle.exchange import formats, uploads
-from sentinelle.exchange.exporting import EXPORTERS, export
+from sentinelle.exchange.exporting import EXPORTERS, export_response
 from sentinelle.incidents.models import TLP
 
 
@@ -102,11 +100,5 @@ class ExportViewSet(viewsets.ViewSet):
                      if request.query_params.get("since") else None)
         except ValueError:
             raise ValidationError({"since": [_("Use YYYY-MM-DD.")]}) from None
-        # FileResponse closes the spool when the download is sent.
-        spool = tempfile.TemporaryFile()  # noqa: SIM115
-        export(fmt, request.user, spool, since=since,
-               categories=request.query_params.getlist("category"))
-        spool.seek(0)
-        _module, _function, media, extension = EXPORTERS[fmt]
-        return FileResponse(spool, as_attachment=True, content_type=media,
-                            filename=f"sentinelle-export.{extension}")
+        return export_response(fmt, request.user, since=since,
+                               categories=request.query_params.getlist("category"))
