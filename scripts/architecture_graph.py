@@ -2,8 +2,9 @@
 
 The graph is built by grimp (import-linter's own graph library, so the picture and the contracts
 of .importlinter read the same imports, those inside functions included) and written as a
-Mermaid block between the two markers of docs/architecture.md. tests/test_architecture_graph.py
-fails when the committed picture is not the code's: run this script after moving imports.
+Mermaid block between the two markers of docs/architecture.md.
+tests/project/test_architecture_graph.py fails when the committed picture is not the code's: run
+this script after moving imports.
 
     python scripts/architecture_graph.py           # rewrite the block
     python scripts/architecture_graph.py --check   # exit 1 if the block is out of date

@@ -33,7 +33,6 @@ import pytest
 
 from tests.paths import ROOT
 
-ROOT = ROOT
 STOPPED = ("The job stopped before it finished: the process running it ended (it may have "
            "been restarted or run out of memory). Start it again.")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import importlib.util
 import random
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
+
 _spec = importlib.util.spec_from_file_location("architecture_graph",
                                                ROOT / "scripts" / "architecture_graph.py")
 graph = importlib.util.module_from_spec(_spec)

@@ -43,7 +43,6 @@ from tests.paths import ROOT
 
 pytestmark = pytest.mark.browser
 
-ROOT = ROOT
 DEPLOY = ROOT / "deploy"
 BIN = Path(sys.executable).parent
 CHROMIUM = "/usr/bin/chromium"

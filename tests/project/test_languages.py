@@ -28,7 +28,6 @@ from sentinelle.reports.options import ReportOptions
 from tests.conftest import file_report, page
 from tests.paths import ROOT
 
-ROOT = ROOT
 PACKAGE = ROOT / "src" / "sentinelle"
 LOCALE = PACKAGE / "locale"
 MSGFMT = shutil.which("msgfmt")

@@ -35,7 +35,6 @@ from django.core.management import call_command, get_commands, load_command_clas
 from sentinelle import cli
 from tests.paths import ROOT
 
-ROOT = ROOT
 BIN = Path(sys.executable).parent    # the venv's bin, first on PATH after `. .venv/bin/activate`
 
 # --- Part 1: the command line explains itself --------------------------------------------------

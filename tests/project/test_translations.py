@@ -15,7 +15,6 @@ import pytest
 from tests.conftest import page
 from tests.paths import ROOT
 
-ROOT = ROOT
 CHECKER = ROOT / "scripts" / "check_translations.py"
 LOCALE = ROOT / "src" / "sentinelle" / "locale"
 MSGFMT = shutil.which("msgfmt")

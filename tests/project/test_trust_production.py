@@ -31,7 +31,6 @@ _reference_data_stays = browser_fixtures._reference_data_stays
 browser = browser_fixtures.browser
 new_page = browser_fixtures.new_page
 
-ROOT = ROOT
 PACKAGE = ROOT / "src" / "sentinelle"
 OLD_DEMO_KEY = "insecure-demo-key-change-me-in-production"
 

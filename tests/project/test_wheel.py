@@ -26,7 +26,6 @@ from tests.paths import ROOT
 
 pytestmark = pytest.mark.slow
 
-ROOT = ROOT
 # Build products and caches, not sources: the wheel gets its .mo from the build hook, and its
 # compiled MRT reader from Cython's C (both made by setup.py; `pip install -e .` leaves them
 # in the checkout).

@@ -44,7 +44,6 @@ from tests.observatory.access.probe_farm import PROBE_IP, TOKEN  # noqa: E402
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 _reference_data_stays = browser_fixtures._reference_data_stays
 
-ROOT = ROOT
 FAST = ["accessible-https", "cloudflare-1009-https", "http-451", "dns-lie"]
 
 

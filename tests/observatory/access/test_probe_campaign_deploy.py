@@ -14,7 +14,6 @@ from sentinelle.observatory.access.campaign import config as c
 from tests.observatory.systemd_units import assert_systemd_accepts, unit_argv
 from tests.paths import ROOT
 
-ROOT = ROOT
 UNIT = ROOT / "deploy" / "systemd" / "sentinelle-probe-campaign.service"
 ENV = ROOT / "deploy" / "probe-campaign.env.example"
 EXAMPLE = ROOT / "deploy" / "probe-campaign.example.yaml"

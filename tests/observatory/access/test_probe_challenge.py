@@ -32,7 +32,7 @@ from tests.observatory.access.test_probe_fingerprints import AKAMAI, CF, CF_1009
 from tests.observatory.access.test_probe_verdict import SITE_HEADERS, measurement, run
 from tests.observatory_helpers import access_bundle, result
 
-# --- challenge pages, as each product serves them: tests/observatory/access/probe_farm.py serves them too -------
+# --- challenge pages, as each product serves them: probe_farm.py beside this file serves them too
 
 CF_SITE = EXAMPLE.replace("</body>", JSD + "</body>")
 # A real geoblock page whose paragraph says "Just a moment" and which carries Cloudflare's

@@ -36,7 +36,6 @@ from tests.observatory.access import probe_farm  # noqa: E402
 from tests.observatory.access.probe_farm import CONTROL_IP, PROBE_IP, SERVER_IP, TOKEN, LoopThread  # noqa: E402
 from tests.observatory.systemd_units import assert_systemd_accepts, unit_argv  # noqa: E402
 
-ROOT = ROOT
 UNIT = ROOT / "deploy" / "systemd" / "sentinelle-probe-helper.service"
 
 

@@ -62,9 +62,7 @@ from tests.observatory.routing.bgp_lab import (
     which,
 )
 from tests.observatory.routing.test_routing_bmp import GOBGPD_BMP, BmpLab
-from tests.paths import ROOT
 
-ROOT = ROOT
 NUDGE_PREFIX = "198.51.100.0/24"  # outside the watch list: traffic that raises nothing
 SECRET = "lab-webhook-secret"  # the receiver checks every delivery's signature with it
 STATE = "CU"

@@ -28,7 +28,6 @@ from sentinelle.observatory.routing.elements import Element
 from sentinelle.observatory.routing.mrt import ReadStats, read_elements
 from tests.paths import ROOT
 
-ROOT = ROOT
 MRT = ROOT.parent / "shared" / "data" / "bgp" / "mrt"
 FIXTURES = ROOT / "tests" / "fixtures" / "bgp" / "mrt"
 

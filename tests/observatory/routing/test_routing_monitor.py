@@ -26,7 +26,6 @@ import pytest
 from tests.observatory.routing.bgp_lab import free_port
 from tests.paths import ROOT
 
-ROOT = ROOT
 BIN = Path(sys.executable).parent
 SECRET = "test-secret-0123456789"
 T0 = 1_700_000_000

@@ -11,7 +11,6 @@ from sentinelle.observatory.routing.cli import build_parser
 from tests.observatory.systemd_units import assert_systemd_accepts, unit_argv
 from tests.paths import ROOT
 
-ROOT = ROOT
 UNIT = ROOT / "deploy" / "systemd" / "sentinelle-routing-monitor.service"
 ENV = ROOT / "deploy" / "routing-monitor.env.example"
 
