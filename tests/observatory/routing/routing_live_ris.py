@@ -22,12 +22,12 @@ from sentinelle.observatory.routing.mrt import read_elements
 from tests.observatory.routing.bgp_lab import HIJACKER_AS, ORIGIN_AS, ORIGIN_PREFIX
 from tests.observatory.routing.ris_live_replay import RisLiveReplay, frames_from_elements
 from tests.observatory.routing.routing_live_lab import (
-    ROOT,
     Delivery,
     Monitor,
     WebhookReceiver,
     is_event,
 )
+from tests.paths import ROOT
 
 RIS_MRT = ROOT / "tests" / "fixtures" / "bgp" / "mrt" / "bgpkit-parser" / "updates.20000325.0345.gz"
 # Injected RIS peers (documentation addresses, private ASNs): three carry the legitimate route,
