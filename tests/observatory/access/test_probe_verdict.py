@@ -28,9 +28,10 @@ from tests.observatory.access.test_probe_fingerprints import (
     IRAN,
     NGINX_403,
 )
+from tests.paths import FIXTURES_DIR, SHARED_DIR
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "probe"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+FIXTURES = FIXTURES_DIR / "probe"
+SHARED = SHARED_DIR / "data"
 URL = "https://www.example.com/"
 SITE_HEADERS = [["Content-Type", "text/html; charset=UTF-8"], ["Server", "ECS (dce/268A)"],
                 ["X-Cache", "HIT"], ["Etag", '"3147526947"']]
