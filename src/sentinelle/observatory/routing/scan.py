@@ -30,19 +30,19 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from . import mrt_accel
-from .asrel import ASRelationships
+from .asrel import ASRelationships, first_hop
 from .detectors import (
     Alert,
     AlertStore,
     Finding,
     detect_hijack,
-    detect_leak,
+    leak_finding,
     rpki_finding,
 )
 from .elements import Element
 from .prefixes import Network
 from .rpki import VRPSet
-from .watchlist import WatchedPrefix, WatchList
+from .watchlist import StateWatch, WatchedPrefix, WatchList
 
 Peer = tuple[str, str, int]  # (collector, peer address, peer ASN)
 _NO_MATCH: list = []  # shared, never modified: "no watched prefix / no State"
@@ -148,6 +148,12 @@ class VisibilityTracker:
         self.full: set[tuple[Peer, int]] = set()
         self.routes: dict[WatchedPrefix, dict[Peer, set[str]]] = {w: {} for w in self.watched}
         self.known: dict[WatchedPrefix, set[Peer]] = {w: set() for w in self.watched}
+        # (w, routes[w], known[w]) in the order of `watched`, and by the identity of the
+        # tracker's own WatchedPrefix objects (the ones the watch list's lookups return):
+        # hashing one hashes its ipaddress network, a tenth of a matched route's cost. The
+        # dict and set are changed in place, never replaced.
+        self._entries = [(w, self.routes[w], self.known[w]) for w in self.watched]
+        self._by_id = {id(entry[0]): entry for entry in self._entries}
         self.rib_run = False
         self.rib_time = 0
         self.rib_collectors: set[str] = set()
@@ -162,6 +168,14 @@ class VisibilityTracker:
                 watched: list[WatchedPrefix]) -> None:
         self.observe_version(element, network.version, watched)
 
+    def _entry(self, w: WatchedPrefix) -> tuple[dict[Peer, set[str]], set[Peer]] | None:
+        """(routes, known) of a watched prefix, None for one the tracker does not follow."""
+        entry = self._by_id.get(id(w))
+        if entry is not None and entry[0] is w:
+            return entry[1], entry[2]
+        routes = self.routes.get(w)  # an equal object from elsewhere: by value
+        return None if routes is None else (routes, self.known[w])
+
     def observe_version(self, element: Element, version: int,
                         watched: list[WatchedPrefix]) -> None:
         """`observe` with the prefix's IP version instead of its network object."""
@@ -175,15 +189,21 @@ class VisibilityTracker:
             if element.collector not in self.rib_collectors:
                 self._reset_collector(element.collector)
             self.rib_peers.add(peer)
-            counts = self.rib_counts.setdefault(peer, [0, 0])
+            counts = self.rib_counts.get(peer)
+            if counts is None:
+                counts = self.rib_counts[peer] = [0, 0]
             counts[version == 6] += 1
             if counts[version == 6] > self._threshold(version):
                 self.full.add((peer, version))
-            self.rib_time = max(self.rib_time, element.time)
+            if element.time > self.rib_time:
+                self.rib_time = element.time
             for w in watched:
-                routes = self.routes.get(w)  # one hash of w, not two: it hashes its network
-                if routes is not None:
-                    routes.setdefault(peer, set()).add(element.prefix)
+                entry = self._entry(w)
+                if entry is not None:
+                    routes = entry[0].get(peer)
+                    if routes is None:
+                        routes = entry[0][peer] = set()
+                    routes.add(element.prefix)
             return
         if self.rib_run:
             self.end_rib()
@@ -203,18 +223,19 @@ class VisibilityTracker:
                     self.full.add((peer, version))
                     seen.clear()  # no longer needed: the peer is full-feed for good
             for w in watched:
-                routes = self.routes.get(w)
-                if routes is not None:
-                    routes.setdefault(peer, set()).add(element.prefix)
-                    self.known[w].add(peer)
+                entry = self._entry(w)
+                if entry is not None:
+                    entry[0].setdefault(peer, set()).add(element.prefix)
+                    entry[1].add(peer)
                     self.dirty = True
         elif element.kind == "W":
             for w in watched:
-                if w in self.routes:
-                    routes = self.routes[w].get(peer)
+                entry = self._entry(w)
+                if entry is not None:
+                    routes = entry[0].get(peer)
                     if routes is not None:
                         routes.discard(element.prefix)
-                    self.known[w].add(peer)
+                    entry[1].add(peer)
                     self.dirty = True
 
     def _reset_collector(self, collector: str) -> None:
@@ -224,21 +245,21 @@ class VisibilityTracker:
             del self.rib_counts[peer]
             self.full.discard((peer, 4))
             self.full.discard((peer, 6))
-        for w in self.watched:
-            for peer in [p for p in self.routes[w] if p[0] == collector]:
-                del self.routes[w][peer]
-            self.known[w] = {p for p in self.known[w] if p[0] != collector}
+        for _, routes, known in self._entries:
+            for peer in [p for p in routes if p[0] == collector]:
+                del routes[peer]
+            known.difference_update([p for p in known if p[0] == collector])
 
     def end_rib(self) -> None:
         self.rib_run = False
-        for w in self.watched:
-            self.known[w] |= self.rib_peers
+        for _, _, known in self._entries:
+            known |= self.rib_peers
         self.evaluate(self.rib_time, "rib")
 
     def peer_down(self, peer: Peer) -> None:
-        for w in self.watched:
-            if peer in self.routes[w]:
-                self.routes[w][peer].clear()
+        for _, routes, _ in self._entries:
+            if peer in routes:
+                routes[peer].clear()
                 self.dirty = True
 
     def finish(self) -> None:
@@ -259,12 +280,11 @@ class VisibilityTracker:
             if note not in self.stats.notes:
                 self.stats.notes.append(note)
             return
-        for w in self.watched:
+        for w, routes, known_by_any in self._entries:
             version = w.prefix.version
-            known = {p for p in self.known[w] if (p, version) in self.full}
+            known = {p for p in known_by_any if (p, version) in self.full}
             if not known:
                 continue
-            routes = self.routes[w]
             seeing = {p for p in known if routes.get(p)}
             share = len(seeing) / len(known)
             if share >= self.options.visibility_threshold:
@@ -297,6 +317,8 @@ class Scanner:
         self._last_prefix: str | None = None
         self._last_parsed: tuple[int, int, int] | None = None
         self._last_watched: list[WatchedPrefix] = _NO_MATCH
+        # what the detectors concluded on the routes of the current prefix (`_detect`)
+        self._run: _Run | None = None
 
     def feed(self, element: Element) -> None:
         stats = self.stats
@@ -318,6 +340,7 @@ class Scanner:
                            else _NO_MATCH)
             self._last_prefix = prefix
             self._last_parsed, self._last_watched = parsed, watched_all
+            self._run = None
         if parsed is None:
             stats.bad_prefix += 1
             return
@@ -478,33 +501,70 @@ class Scanner:
 
     def _detect(self, element: Element, network: Network, watched_all: list[WatchedPrefix],
                 origin: int | frozenset[int] | None, origin_states: list[str]) -> None:
+        """The detectors on one route of `network` (the prefix `feed` last parsed).
+
+        A RIB lists a prefix once per peer, and what the detectors conclude on a route of
+        a given prefix depends on the route only through its origin and the hop next to it
+        (`detect_hijack`), the leak its path shows (`detect_leak`) and its origin (RPKI):
+        each finding is made once per prefix run and such key, then recorded for every
+        route that has it, in the order the detectors run. A key that cannot be hashed (a
+        list hop from a hand-made element) runs the detectors as they are."""
         stats = self.stats
         stats.matched += 1
         if origin is None:
             stats.no_origin += 1
             return
-        # the most specific watched prefix per State
-        matches: dict[str, WatchedPrefix] = {}
-        for watched in watched_all:
-            matches[watched.state] = watched
-        store = self.store
-        for code, watched in matches.items():
-            state = self.watch.states[code]
-            finding = detect_hijack(element, network, watched, state)
-            if finding is not None:
-                store.record(finding, element)
-            if self.asrel is not None:
-                leak = detect_leak(element, network, watched, self.asrel)
+        run = self._run
+        if run is None:
+            # the most specific watched prefix per State
+            matches: dict[str, WatchedPrefix] = {}
+            for watched in watched_all:
+                matches[watched.state] = watched
+            states = self.watch.states
+            run = self._run = _Run(matches, [(code, watched, states[code])
+                                             for code, watched in matches.items()])
+        record = self.store.record
+        as_path = element.as_path
+        if run.pairs:
+            hop = first_hop(as_path)
+            leak = self.asrel.leak(as_path) if self.asrel is not None else None
+            for code, watched, state in run.pairs:
+                try:
+                    finding = run.hijack[code, origin, hop]
+                except KeyError:
+                    finding = run.hijack[code, origin, hop] = detect_hijack(
+                        element, network, watched, state)
+                except TypeError:  # an unhashable origin or hop
+                    finding = detect_hijack(element, network, watched, state)
+                if finding is not None:
+                    record(finding, element)
                 if leak is not None:
-                    store.record(leak, element)
+                    finding = run.leak.get((code, leak))
+                    if finding is None:
+                        finding = run.leak[code, leak] = leak_finding(leak, network, watched)
+                    record(finding, element)
         if self.vrps is not None:
-            validation = self.vrps.validate(network, origin)
-            if validation.state == "invalid":
-                for code in dict.fromkeys([*matches, *origin_states]):
-                    finding = rpki_finding(validation, element, network, code,
-                                           matches.get(code))
-                    if finding is not None:
-                        store.record(finding, element)
+            try:
+                findings = run.rpki[origin]
+            except KeyError:
+                findings = run.rpki[origin] = self._rpki(element, network, origin,
+                                                         run.matches, origin_states)
+            except TypeError:
+                findings = self._rpki(element, network, origin, run.matches, origin_states)
+            for finding in findings:
+                record(finding, element)
+
+    def _rpki(self, element: Element, network: Network, origin: int | frozenset[int],
+              matches: dict[str, WatchedPrefix], origin_states: list[str]) -> list[Finding]:
+        validation = self.vrps.validate(network, origin)  # type: ignore[union-attr]
+        if validation.state != "invalid":
+            return []
+        findings = []
+        for code in dict.fromkeys([*matches, *origin_states]):
+            finding = rpki_finding(validation, element, network, code, matches.get(code))
+            if finding is not None:
+                findings.append(finding)
+        return findings
 
     def peer_down(self, collector: str, peer_ip: str, peer_asn: int) -> None:
         """A RIS_PEER_STATE "down": the peer's routes are gone."""
@@ -515,6 +575,17 @@ class Scanner:
         if self.visibility is not None:
             self.visibility.finish()
         return self.store.alerts()
+
+
+@dataclass(slots=True)
+class _Run:
+    """`Scanner._detect`'s findings for the routes of one prefix, by what they depend on."""
+
+    matches: dict[str, WatchedPrefix]  # State -> its most specific watched prefix
+    pairs: list[tuple[str, WatchedPrefix, StateWatch]]
+    hijack: dict[tuple, Finding | None] = field(default_factory=dict)  # (State, origin, hop)
+    leak: dict[tuple, Finding] = field(default_factory=dict)  # (State, Leak)
+    rpki: dict[object, list[Finding]] = field(default_factory=dict)  # origin
 
 
 def scan(elements: Iterable[Element], watch: WatchList, vrps: VRPSet | None = None,
