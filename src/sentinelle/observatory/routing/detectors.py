@@ -315,14 +315,16 @@ def detect_leak(element: Element, network: Network, watched: WatchedPrefix,
     leak = rels.leak(element.as_path)
     if leak is None:
         return None
-    return leak_finding(leak, network, watched)
+    return leak_finding(leak, str(network), watched, str(watched.prefix))
 
 
-def leak_finding(leak: Leak, network: Network, watched: WatchedPrefix) -> Finding:
-    """The finding `detect_leak` makes of `leak` (the scanner finds the leak once per route
-    and asks for this once per watched prefix it touches)."""
-    return Finding("route-leak", state=watched.state, prefix=str(network),
-                   watched_prefix=str(watched.prefix), offending_asn=leak.leaker,
+def leak_finding(leak: Leak, prefix: str, watched: WatchedPrefix,
+                 watched_prefix: str) -> Finding:
+    """The finding `detect_leak` makes of `leak` on the route of `prefix` (the network's
+    text) through `watched` (whose text is `watched_prefix`): the scanner finds the leak once
+    per route, has the texts of the prefix it is reading, and asks for this per State."""
+    return Finding("route-leak", state=watched.state, prefix=prefix,
+                   watched_prefix=watched_prefix, offending_asn=leak.leaker,
                    legitimate_origins=watched.origins,
                    details={"triple": list(leak.triple), "learned_from": leak.learned_from,
                             "sent_to": leak.sent_to, "description": leak.describe()})

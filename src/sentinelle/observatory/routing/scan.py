@@ -192,18 +192,26 @@ class VisibilityTracker:
             counts = self.rib_counts.get(peer)
             if counts is None:
                 counts = self.rib_counts[peer] = [0, 0]
-            counts[version == 6] += 1
-            if counts[version == 6] > self._threshold(version):
+            v6 = version == 6
+            counts[v6] += 1
+            if counts[v6] > (self.options.full_feed_v6 if v6 else self.options.full_feed_v4):
                 self.full.add((peer, version))
             if element.time > self.rib_time:
                 self.rib_time = element.time
+            by_id = self._by_id
             for w in watched:
-                entry = self._entry(w)
-                if entry is not None:
-                    routes = entry[0].get(peer)
-                    if routes is None:
-                        routes = entry[0][peer] = set()
-                    routes.add(element.prefix)
+                found = by_id.get(id(w))  # `_entry`, inline: the RIB's matched routes
+                if found is not None and found[0] is w:
+                    peer_routes = found[1]
+                else:
+                    entry = self._entry(w)
+                    if entry is None:
+                        continue
+                    peer_routes = entry[0]
+                routes = peer_routes.get(peer)
+                if routes is None:
+                    routes = peer_routes[peer] = set()
+                routes.add(element.prefix)
             return
         if self.rib_run:
             self.end_rib()
@@ -280,18 +288,22 @@ class VisibilityTracker:
             if note not in self.stats.notes:
                 self.stats.notes.append(note)
             return
+        # the full-feed peers of each version, intersected in C with each prefix's known peers
+        full_by_version: dict[int, set[Peer]] = {4: set(), 6: set()}
+        for peer, version in self.full:
+            full_by_version[version].add(peer)
         for w, routes, known_by_any in self._entries:
-            version = w.prefix.version
-            known = {p for p in known_by_any if (p, version) in self.full}
+            known = known_by_any & full_by_version[w.prefix.version]
             if not known:
                 continue
             seeing = {p for p in known if routes.get(p)}
             share = len(seeing) / len(known)
             if share >= self.options.visibility_threshold:
                 continue
+            text = str(w.prefix)
             finding = Finding(
-                "visibility-loss", state=w.state, prefix=str(w.prefix),
-                watched_prefix=str(w.prefix), offending_asn=None, legitimate_origins=w.origins,
+                "visibility-loss", state=w.state, prefix=text,
+                watched_prefix=text, offending_asn=None, legitimate_origins=w.origins,
                 details={"share": round(share, 4), "seen_by": len(seeing),
                          "full_feed_peers": len(known),
                          "threshold": self.options.visibility_threshold, "mode": mode,
@@ -521,14 +533,15 @@ class Scanner:
             for watched in watched_all:
                 matches[watched.state] = watched
             states = self.watch.states
-            run = self._run = _Run(matches, [(code, watched, states[code])
-                                             for code, watched in matches.items()])
+            run = self._run = _Run(matches, str(network), [
+                (code, watched, states[code], str(watched.prefix))
+                for code, watched in matches.items()])
         record = self.store.record
         as_path = element.as_path
         if run.pairs:
             hop = first_hop(as_path)
             leak = self.asrel.leak(as_path) if self.asrel is not None else None
-            for code, watched, state in run.pairs:
+            for code, watched, state, watched_text in run.pairs:
                 try:
                     finding = run.hijack[code, origin, hop]
                 except KeyError:
@@ -541,7 +554,8 @@ class Scanner:
                 if leak is not None:
                     finding = run.leak.get((code, leak))
                     if finding is None:
-                        finding = run.leak[code, leak] = leak_finding(leak, network, watched)
+                        finding = run.leak[code, leak] = leak_finding(leak, run.text, watched,
+                                                                      watched_text)
                     record(finding, element)
         if self.vrps is not None:
             try:
@@ -582,7 +596,8 @@ class _Run:
     """`Scanner._detect`'s findings for the routes of one prefix, by what they depend on."""
 
     matches: dict[str, WatchedPrefix]  # State -> its most specific watched prefix
-    pairs: list[tuple[str, WatchedPrefix, StateWatch]]
+    text: str  # str(network)
+    pairs: list[tuple[str, WatchedPrefix, StateWatch, str]]  # + str(watched.prefix)
     hijack: dict[tuple, Finding | None] = field(default_factory=dict)  # (State, origin, hop)
     leak: dict[tuple, Finding] = field(default_factory=dict)  # (State, Leak)
     rpki: dict[object, list[Finding]] = field(default_factory=dict)  # origin
