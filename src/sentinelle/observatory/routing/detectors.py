@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from .asrel import ASRelationships, Leak, first_hop
@@ -48,28 +47,45 @@ def _path_text(path: tuple[int | frozenset[int], ...]) -> str:
     )
 
 
-# a RIB repeats a peer's path for every prefix its origin announces, and one route's
-# findings (first hop, leak, RPKI) each want its example path
-_path_text_cached = lru_cache(maxsize=1 << 16)(_path_text)
+# Texts and keys made lately: a RIB repeats a peer's path for every prefix its origin
+# announces, one route's findings (first hop, leak, RPKI) each want its example path, and
+# most findings repeat a key. Plain dicts emptied when full, not lru_cache: that keeps a
+# list per entry, tens of thousands of objects for the garbage collector to walk.
+CACHE_SIZE = 1 << 16
+_path_texts: dict[tuple, str] = {}
+_alert_keys: dict[tuple, str] = {}
 
 
 def path_text(path: tuple[int | frozenset[int], ...]) -> str:
     """An AS path as bgpdump prints it: "3356 1299 {64512,64513}"."""
     try:
-        return _path_text_cached(path)
+        return _path_texts[path]
+    except KeyError:
+        pass
     except TypeError:  # a list hop (a hand-made element) cannot key the cache
         return _path_text(path)
+    text = _path_text(path)
+    if len(_path_texts) >= CACHE_SIZE:
+        _path_texts.clear()
+    _path_texts[path] = text
+    return text
 
 
 def iso(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@lru_cache(maxsize=1 << 16)  # every finding asks for its key; most repeat one of a few
 def alert_key(alert_type: str, prefix: str, offending_asn: int | None, state: str) -> str:
     """Stable id: the same event in the same data always gets the same id."""
-    text = f"{alert_type}|{prefix}|{'' if offending_asn is None else offending_asn}|{state}"
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    args = (alert_type, prefix, offending_asn, state)
+    key = _alert_keys.get(args)
+    if key is None:
+        text = f"{alert_type}|{prefix}|{'' if offending_asn is None else offending_asn}|{state}"
+        key = hashlib.sha256(text.encode()).hexdigest()[:20]
+        if len(_alert_keys) >= CACHE_SIZE:
+            _alert_keys.clear()
+        _alert_keys[args] = key
+    return key
 
 
 @dataclass(slots=True)
