@@ -2,10 +2,11 @@
 
 `Scanner._detect` makes each finding once per prefix run and key (origin and first hop, leak,
 RPKI origin) instead of once per route; `first_hop` replaces `deprepend(path)[-2]`; alert
-keys and path texts are remembered; `feed_all` pauses the cyclic garbage collector. Each is
-compared here with the code as it was (copied below) on the same routes: IPv4 and IPv6, RIB
-runs of one prefix over many peers, AS_SET origins and hops, prepending, private ASNs, a
-squatted prefix, max-length, first-hop lists, leaks and RPKI invalids for two States.
+keys and path texts are remembered; `feed_all` and `finish` pause the cyclic garbage
+collector. Each is compared here with the code as it was (copied below) on the same routes:
+IPv4 and IPv6, RIB runs of one prefix over many peers, AS_SET origins and hops, prepending,
+private ASNs, a squatted prefix, max-length, first-hop lists, leaks and RPKI invalids for
+two States.
 """
 
 from __future__ import annotations
@@ -265,7 +266,7 @@ def test_remembered_keys_and_path_texts_are_the_computed_ones():
     assert detectors._path_texts and detectors._alert_keys
 
 
-def test_feed_all_pauses_the_collector_and_restores_it():
+def test_feed_all_and_finish_pause_the_collector_and_restore_it():
     watch, vrps, rels = _config()
     routes = _routes(5)[:300]
     states = []
@@ -280,8 +281,10 @@ def test_feed_all_pauses_the_collector_and_restores_it():
     was = gc.isenabled()
     try:
         gc.enable()
-        Scanner(watch, vrps, rels).feed_all(watching(routes))
+        scanner = Scanner(watch, vrps, rels)
+        scanner.feed_all(watching(routes))
         assert gc.isenabled() and states and not any(states)
+        assert scanner.finish() and gc.isenabled()
         with pytest.raises(RuntimeError):
             Scanner(watch, vrps, rels).feed_all(watching(routes, fail=True))
         assert gc.isenabled()

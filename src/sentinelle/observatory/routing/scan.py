@@ -408,12 +408,7 @@ class Scanner:
         collector: object = _UNSET
         seen: set[str] | None = None
         bucket_end: int | None = None
-        # The cyclic garbage collector is paused for the loop (as it was after): the scan
-        # makes no reference cycles (tests/test_routing_scan_memo.py checks it on real
-        # files), and the collector's full passes over what lives to the end (the alerts,
-        # the visibility sets, the configuration's indexes) were a fifth of a RIB scan.
-        collecting = gc.isenabled()
-        gc.disable()
+        collector_paused = _pause_collector()  # see `_pause_collector`
         try:
             for element in elements:
                 count += 1
@@ -511,7 +506,7 @@ class Scanner:
                             seen = None
                 announcements += 1
         finally:
-            if collecting:
+            if collector_paused:
                 gc.enable()
             # `feed` counted its own elements; these are the ones handled here
             stats.elements += announcements + rib_entries
@@ -595,9 +590,26 @@ class Scanner:
             self.visibility.peer_down((collector, peer_ip, peer_asn))
 
     def finish(self) -> list[Alert]:
-        if self.visibility is not None:
-            self.visibility.finish()
-        return self.store.alerts()
+        collector_paused = _pause_collector()
+        try:
+            if self.visibility is not None:
+                self.visibility.finish()
+            return self.store.alerts()
+        finally:
+            if collector_paused:
+                gc.enable()
+
+
+def _pause_collector() -> bool:
+    """Pause the cyclic garbage collector; True when it ran (the caller restarts it).
+
+    `Scanner.feed_all` and `finish` run without it: the scan makes no reference cycles
+    (tests/test_routing_scan_memo.py checks it on real files), and the collector's full
+    passes over what lives to the end (alerts, visibility sets, the configuration's indexes,
+    tens of thousands of containers) were a fifth of a RIB scan's CPU."""
+    running = gc.isenabled()
+    gc.disable()
+    return running
 
 
 @dataclass(slots=True)
