@@ -297,7 +297,7 @@ class VisibilityTracker:
             known = known_by_any & full_by_version[w.prefix.version]
             if not known:
                 continue
-            seeing = {p for p in known if routes.get(p)}
+            seeing = {p for p, prefixes in routes.items() if prefixes and p in known}
             share = len(seeing) / len(known)
             if share >= self.options.visibility_threshold:
                 continue
