@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sentinelle.core import audit
+from sentinelle.core.errors import Refused, TooLarge
 from sentinelle.incidents import notifications, receipts, workflow
 from sentinelle.incidents.models import (
     Channel,
@@ -40,7 +41,7 @@ CONTENT_FIELDS = (
 SECRETARIAT_FIELDS = ("category", "rsit_type", "severity")
 
 
-class EvidenceTooLarge(ValidationError):
+class EvidenceTooLarge(TooLarge):
     pass
 
 
@@ -376,7 +377,7 @@ def sniff_content_type(head: bytes) -> str:
 def attach_evidence(incident: Incident, user, upload: UploadedFile,
                     description: str = "", *, message: Message | None = None) -> Evidence:
     if workflow.party(user, incident) is None:
-        raise workflow.WorkflowError(_("You may not add evidence to this report."))
+        raise Refused(_("You may not add evidence to this report."))
     if upload.size > settings.EVIDENCE_MAX_BYTES:
         raise EvidenceTooLarge(_("The file is %(size)s bytes; the limit is %(limit)s bytes.") % {
             "size": upload.size, "limit": settings.EVIDENCE_MAX_BYTES})

@@ -8,20 +8,16 @@ from django.http import FileResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import parsers, serializers, status, viewsets
-from rest_framework.exceptions import APIException, NotAuthenticated, ValidationError
+from rest_framework.exceptions import NotAuthenticated, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
 from sentinelle.core import jobs
+from sentinelle.core.api.errors import PayloadTooLarge
 from sentinelle.core.api.jobs import JobSerializer
 from sentinelle.exchange import formats, uploads
 from sentinelle.exchange.exporting import EXPORTERS, export
 from sentinelle.incidents.models import TLP
-
-
-class PayloadTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "too_large"
 
 
 class ImportSerializer(serializers.Serializer):
