@@ -18,12 +18,8 @@ from sentinelle.actionplan.evaluation import evaluate
 from sentinelle.actionplan.forms import ActionForm, IndicatorForm, ProgressUpdateForm
 from sentinelle.actionplan.models import Action, Indicator, ProgressUpdate
 from sentinelle.core import audit
+from sentinelle.core.roles import SECRETARIAT, role_required
 from sentinelle.core.storage import file_response
-
-
-def _require_secretariat(request) -> None:
-    if not request.user.is_secretariat:
-        raise Http404
 
 
 def _year(request) -> int:
@@ -75,9 +71,8 @@ def _save(request, form, verb: str, before: dict | None):
     return obj
 
 
-@login_required
+@role_required(SECRETARIAT)
 def action_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
-    _require_secretariat(request)
     action = get_object_or_404(Action, code=code) if code else None
     before = _snapshot(action) if action else None
     form = ActionForm(request.POST or None, instance=action)
@@ -91,10 +86,9 @@ def action_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
         "cancel": action.get_absolute_url() if action else "/action-plan/"})
 
 
-@login_required
+@role_required(SECRETARIAT)
 def indicator_edit(request: HttpRequest, code: str, indicator: str | None = None
                    ) -> HttpResponse:
-    _require_secretariat(request)
     action = get_object_or_404(Action, code=code)
     instance = get_object_or_404(Indicator, code=indicator, action=action) if indicator \
         else Indicator(action=action)
@@ -110,9 +104,8 @@ def indicator_edit(request: HttpRequest, code: str, indicator: str | None = None
         "cancel": action.get_absolute_url()})
 
 
-@login_required
+@role_required(SECRETARIAT)
 def update_create(request: HttpRequest, indicator: str) -> HttpResponse:
-    _require_secretariat(request)
     instance = get_object_or_404(Indicator.objects.select_related("action"), code=indicator)
     form = ProgressUpdateForm(request.POST or None, request.FILES or None,
                               initial={"date": dt.date.today()})

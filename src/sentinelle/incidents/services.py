@@ -161,7 +161,7 @@ def _stamp_era(item: Evidence | Message, incident: Incident) -> None:
 
 def _require_reporter(user) -> None:
     if not (user.is_authenticated and user.is_focal_point):
-        raise workflow.WorkflowError(_("Only a Member State's focal point can report incidents."))
+        raise Refused(_("Only a Member State's focal point can report incidents."))
 
 
 @transaction.atomic

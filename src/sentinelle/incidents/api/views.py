@@ -4,12 +4,15 @@ from django.conf import settings
 from django.db.models import F, Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, parsers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
+from sentinelle.core.api.permissions import TokenScopePermission, role_permission
+from sentinelle.core.roles import FOCAL_POINT, SECRETARIAT
 from sentinelle.exchange import uploads
 from sentinelle.incidents import services, summaries
 from sentinelle.incidents.access import (
@@ -41,6 +44,15 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
 
     serializer_class = s.IncidentSerializer
     filterset_class = IncidentFilter
+    # Only a focal point reports; the Secretariat and the reporting State act on a report.
+    # Another role gets 403 before anything is read (core/roles.py).
+    permission_classes = [
+        TokenScopePermission,
+        role_permission(FOCAL_POINT, actions=("create",),
+                        message=gettext_lazy("Only a Member State's focal point can report "
+                                             "incidents.")),
+        role_permission(FOCAL_POINT, SECRETARIAT, methods=("POST", "PATCH", "PUT")),
+    ]
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
@@ -200,6 +212,12 @@ class SummaryReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     """Annual summary returns of the caller's State (all States for the Secretariat)."""
 
     serializer_class = s.SummaryReturnSerializer
+    permission_classes = [
+        TokenScopePermission,
+        role_permission(FOCAL_POINT, actions=("create",),
+                        message=gettext_lazy("Only a Member State's focal point can send a "
+                                             "summary return.")),
+    ]
 
     def get_queryset(self):
         return (SummaryReturn.objects.for_user(self.request.user)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from sentinelle.core.middleware import second_factor_pending
+from sentinelle.core.roles import FOCAL_POINT, role_required
 from sentinelle.exchange import uploads
 from sentinelle.incidents import exports, receipts, services, staging, workflow
 from sentinelle.incidents.access import (
@@ -167,10 +168,8 @@ def _refuse_form(request: HttpRequest, message: str) -> HttpResponse:
         "attachment_errors": [message]}, status=413)
 
 
-@login_required
+@role_required(FOCAL_POINT)
 def incident_create(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_focal_point:
-        raise Http404
     form = IncidentForm(request.POST or None)
     draft = staging.draft_key(request.POST.get("draft"))
     preview, problems = None, []
