@@ -14,9 +14,9 @@ from sentinelle.core import jobs
 from sentinelle.core.roles import SECRETARIAT, role_required
 from sentinelle.core.storage import file_response
 from sentinelle.reports.forms import ReportForm
-from sentinelle.reports.jobs import CONTENT_TYPES, KIND
 from sentinelle.reports.models import CouncilReport
 from sentinelle.reports.options import ReportOptions
+from sentinelle.reports.tasks import CONTENT_TYPES, KIND
 
 
 @role_required(SECRETARIAT, methods=("POST",))
