@@ -15,13 +15,6 @@ from sentinelle.core.api.permissions import TokenScopePermission, role_permissio
 from sentinelle.core.roles import FOCAL_POINT, SECRETARIAT
 from sentinelle.exchange import uploads
 from sentinelle.incidents import services, summaries
-from sentinelle.incidents.access import (
-    evidence_for_user,
-    message_files_for_user,
-    thread_for_user,
-    transitions_for_user,
-    versions_for_user,
-)
 from sentinelle.incidents.api import rows
 from sentinelle.incidents.api import serializers as s
 from sentinelle.incidents.downloads import evidence_response
@@ -35,6 +28,13 @@ from sentinelle.incidents.models import (
     Indicator,
     RsitType,
     SummaryReturn,
+)
+from sentinelle.incidents.permissions import (
+    evidence_for_user,
+    message_files_for_user,
+    thread_for_user,
+    transitions_for_user,
+    versions_for_user,
 )
 
 

@@ -14,10 +14,10 @@ from sentinelle.core.middleware import second_factor_pending
 from sentinelle.core.roles import FOCAL_POINT, SECRETARIAT, role_required
 from sentinelle.exchange import uploads
 from sentinelle.incidents import receipts, services
-from sentinelle.incidents.access import get_incident_for_party
 from sentinelle.incidents.downloads import evidence_response
 from sentinelle.incidents.forms import EvidenceForm, MessageForm, TransitionForm
 from sentinelle.incidents.models import Evidence, Incident, Status
+from sentinelle.incidents.permissions import get_incident_for_party
 
 # Session key of a message the thread refused, shown again in the form on the report's page.
 MESSAGE_DRAFT = "message-draft-%s"

@@ -18,15 +18,6 @@ from sentinelle.core.middleware import second_factor_pending
 from sentinelle.core.roles import FOCAL_POINT, role_required
 from sentinelle.exchange import uploads
 from sentinelle.incidents import exports, receipts, services, staging, workflow
-from sentinelle.incidents.access import (
-    evidence_for_user,
-    get_incident_for_party,
-    get_incident_for_user,
-    message_files_for_user,
-    thread_for_user,
-    transitions_for_user,
-    versions_for_user,
-)
 from sentinelle.incidents.filters import IncidentFilter
 from sentinelle.incidents.forms import (
     NARRATIVE_LANGUAGES,
@@ -36,6 +27,15 @@ from sentinelle.incidents.forms import (
     TransitionForm,
 )
 from sentinelle.incidents.models import Channel, Incident, Indicator, Status
+from sentinelle.incidents.permissions import (
+    evidence_for_user,
+    get_incident_for_party,
+    get_incident_for_user,
+    message_files_for_user,
+    thread_for_user,
+    transitions_for_user,
+    versions_for_user,
+)
 from sentinelle.incidents.thread import requests_first
 from sentinelle.incidents.views.actions import MESSAGE_DRAFT
 
