@@ -19,7 +19,7 @@ from sentinelle.analysis.statistics import StatsFilter
 from sentinelle.core.models import AuditEntry, Role
 from sentinelle.incidents import services
 from sentinelle.incidents.models import Category, Incident, Message, Transition
-from sentinelle.reports import service
+from sentinelle.reports import services as service
 from sentinelle.reports.options import ReportOptions
 from tests.conftest import file_report, make_user, page
 

@@ -19,7 +19,8 @@ from django.core.management import CommandError, call_command
 from django.utils import translation
 
 from sentinelle.incidents.models import Incident
-from sentinelle.reports import content, render, service
+from sentinelle.reports import content, render
+from sentinelle.reports import services as service
 from sentinelle.reports.options import ReportOptions
 from tests.conftest import api_client, file_report
 
