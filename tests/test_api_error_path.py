@@ -11,12 +11,22 @@ from tests.conftest import api_client, file_report, report_payload
 URL = "/api/v1/incidents/"
 
 
-def test_a_refused_report_is_400_with_non_field_errors(charlie):
+def test_a_report_from_the_wrong_role_is_403_with_detail_and_code(charlie):
+    # 400 before the one rule for roles (tests/test_role_answers.py); the message is the same.
     response = api_client(charlie).post(URL, report_payload(), format="json")
-    assert response.status_code == 400
+    assert response.status_code == 403
     assert response.json() == {
-        "non_field_errors": ["Only a Member State's focal point can report incidents."]}
+        "detail": "Only a Member State's focal point can report incidents.",
+        "code": "permission_denied"}
     assert Incident.objects.count() == 0
+
+
+def test_a_report_the_service_refuses_is_400_naming_the_field(alice):
+    # The date check is the service's (incidents/services.py), a Django ValidationError.
+    response = api_client(alice).post(URL, report_payload(ended_at="2026-02-01T00:00:00Z"),
+                                      format="json")
+    assert response.status_code == 400
+    assert response.json() == {"ended_at": ["The end is before the start."]}
 
 
 def test_a_refused_transition_is_400_with_non_field_errors(alice):
