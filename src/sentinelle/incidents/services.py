@@ -208,7 +208,7 @@ def amend_report(incident: Incident, user, changes: dict, note: str = "") -> Inc
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     who = workflow.party(user, incident)
     if who is None:
-        raise workflow.WorkflowError(_("You may not amend this report."))
+        raise Refused(_("You may not amend this report."))
     if who == workflow.SECRETARIAT and set(changes) - set(SECRETARIAT_FIELDS):
         raise workflow.WorkflowError(
             _("The Secretariat may change only the classification of a report."))
@@ -319,7 +319,7 @@ def post_message(incident: Incident, user, body: str,
         raise ValidationError({"body": _("The message is empty.")})
     who = workflow.party(user, incident)
     if who is None:
-        raise workflow.WorkflowError(_("You may not write in this thread."))
+        raise Refused(_("You may not write in this thread."))
     check_message_files(files)
     kind = Message.Kind.NOTE
     if who == workflow.STATE and incident.status == Status.INFO_REQUESTED:

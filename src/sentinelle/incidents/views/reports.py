@@ -197,11 +197,11 @@ def incident_create(request: HttpRequest) -> HttpResponse:
 incident_create.upload_cap = uploads.UploadCap(staging.request_limit, _refuse_form)
 
 
-@login_required
+@role_required(FOCAL_POINT)
 def incident_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    # The reporting State's form (the Secretariat amends the classification through the API):
+    # another role 403, another State's focal point 404.
     incident = get_incident_for_party(request.user, pk)
-    if workflow.party(request.user, incident) != workflow.STATE:
-        raise Http404
     if incident.status not in workflow.AMENDABLE:
         messages.error(request, _("A closed, duplicate or withdrawn report cannot be amended."))
         return redirect("incident-detail", pk=pk)
