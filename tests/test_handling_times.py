@@ -204,7 +204,7 @@ def test_an_unknown_sort_says_so(client, charlie):
 
 
 @pytest.mark.parametrize("who", ["alice", "bob", "council"])
-def test_the_queue_and_expectations_are_the_secretariat_s(client, who, request):
+def test_the_queue_and_expectations_are_the_secretariat_s(db, client, who, request):
     client.force_login(request.getfixturevalue(who))
     assert client.get("/analysis/queue/").status_code == 403
     assert client.get("/analysis/handling-times/").status_code == 403
