@@ -40,8 +40,10 @@ demo: install
 	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle db_worker --interval 1 & \
 	SENTINELLE_REQUIRE_2FA=false $(BIN)/sentinelle runserver 127.0.0.1:$(PORT)
 
+# lint-imports checks the import contracts of .importlinter (docs/architecture.md).
 test: install
 	$(BIN)/ruff check src tests bench scripts fuzz setup.py
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Mutation fuzzing of every parser a user can reach (fuzz/README.md); `make test` runs a short
@@ -52,6 +54,7 @@ fuzz: $(BIN)/sentinelle
 
 lint: $(BIN)/sentinelle
 	$(BIN)/ruff check src tests bench scripts fuzz setup.py
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) var

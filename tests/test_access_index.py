@@ -7,10 +7,10 @@ import datetime as dt
 
 import pytest
 
-from sentinelle.analysis.access_index import IndexFilter, compute_index, routing_alert_counts
 from sentinelle.incidents import services as incident_services
 from sentinelle.incidents.models import Evidence, Incident
 from sentinelle.observatory import services
+from sentinelle.observatory.access_index import IndexFilter, compute_index, routing_alert_counts
 from sentinelle.reports import content
 from sentinelle.reports import services as service
 from sentinelle.reports.options import ReportOptions
@@ -46,10 +46,10 @@ SWISS_VANTAGE = {"self_reported": {"cc": "CH", "asn": 559}, "geoip": {"cc": "CH"
 def measured(alice, bob, tmp_path):
     """Cuba's probe report submitted (consenting to be named), Switzerland's submitted (amber,
     no consent), and a Cuban routing scan submitted."""
-    cuba = services.submit_bundle(alice, access_bundle(tmp_path / "cu.zip", CUBA))
-    swiss = services.submit_bundle(bob, access_bundle(tmp_path / "ch.zip", SWISS,
-                                                      vantage=SWISS_VANTAGE))
-    routing = services.submit_bundle(alice, routing_bundle(tmp_path / "scan.zip"))
+    cuba = services.submit(alice, access_bundle(tmp_path / "cu.zip", CUBA)).incident
+    swiss = services.submit(bob, access_bundle(tmp_path / "ch.zip", SWISS,
+                                               vantage=SWISS_VANTAGE)).incident
+    routing = services.submit(alice, routing_bundle(tmp_path / "scan.zip")).incident
     for incident, user in ((cuba, alice), (swiss, bob), (routing, alice)):
         incident_services.change_status(incident, user, "submitted")
     Incident.objects.filter(state__alpha2="CU").update(consent_to_name=True)
@@ -89,7 +89,7 @@ def test_coarser_groupings_add_up(measured, charlie):
 
 
 def test_drafts_do_not_count(alice, charlie, tmp_path):
-    services.submit_bundle(alice, access_bundle(tmp_path / "cu.zip", CUBA))
+    services.submit(alice, access_bundle(tmp_path / "cu.zip", CUBA))
     assert compute_index(IndexFilter(year=YEAR), charlie).rows == []
     assert compute_index(IndexFilter(year=YEAR), None).rows == []
     assert compute_index(IndexFilter(year=YEAR), alice).rows == []

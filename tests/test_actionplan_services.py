@@ -31,7 +31,7 @@ def test_a_new_action_and_a_change_are_saved_with_their_audit_entries(charlie):
 
 
 @pytest.mark.parametrize("who", ["alice", "council"])
-def test_only_the_secretariat_writes_the_plan(who, request):
+def test_only_the_secretariat_writes_the_plan(db, who, request):
     with pytest.raises(PermissionDenied):
         services.save_action(request.getfixturevalue(who), _action())
     assert not Action.objects.exists()

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from sentinelle.analysis.access_index import IndexFilter, compute_index
 from sentinelle.core.models import Job
 from sentinelle.incidents import services as incident_services
 from sentinelle.incidents.models import TLP, Evidence, Incident
 from sentinelle.observatory import services
+from sentinelle.observatory.access_index import IndexFilter, compute_index
 from sentinelle.observatory.models import BundleSubmission
 from tests.conftest import api_client
 from tests.observatory_helpers import access_bundle, result, routing_bundle

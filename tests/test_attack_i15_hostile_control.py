@@ -15,7 +15,7 @@ pytest.importorskip("mmdb_writer")
 
 from sentinelle.observatory.access import cli  # noqa: E402
 from sentinelle.observatory.access import helper as h  # noqa: E402
-from sentinelle.observatory.access.verdict import VERDICTS  # noqa: E402
+from sentinelle.observatory.access.verdict_names import VERDICTS  # noqa: E402
 from tests import probe_farm  # noqa: E402
 from tests.probe_farm import TOKEN, LoopThread  # noqa: E402
 from tests.test_probe_run import probe_args, read_lines  # noqa: E402

@@ -42,7 +42,7 @@ def test_a_verdict_that_is_not_one_of_the_nine_is_refused_and_nothing_is_written
             result("https://shop.example.com/a", "challenged", "2026-03-01 10:00:00")]
     rows[1]["verdict"] = claimed
     with pytest.raises(services.BundleRefused) as caught:
-        services.submit_bundle(alice, any_bundle(tmp_path / "bad.zip", rows))
+        services.submit(alice, any_bundle(tmp_path / "bad.zip", rows))
     assert "result 2" in str(caught.value.args[0])
     assert AccessObservation.objects.count() == 0
     assert BundleSubmission.objects.count() == 0
@@ -80,7 +80,7 @@ def test_a_denial_claimed_for_a_measured_challenge_is_not_counted(alice, tmp_pat
 
     line = _challenge_line_claiming("geoblocked")
     try:
-        incident = services.submit_bundle(alice, access_bundle(tmp_path / "lie.zip", [line]))
+        incident = services.submit(alice, access_bundle(tmp_path / "lie.zip", [line])).incident
     except services.BundleRefused:
         return                                          # refused: fine
     stored = AccessObservation.objects.get(incident=incident)

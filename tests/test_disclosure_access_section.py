@@ -66,11 +66,11 @@ def three_states(alice, bob, tmp_path):
             bob: ("CH", (3, 2, 3), (5, 4)),
             fred: ("FR", (4, 1, 2, 4), (4, 3))}
     for user, (cc, access, routing) in plan.items():
-        made = [services.submit_bundle(user, access_bundle(tmp_path / f"{cc}.zip",
-                                                           _measurements(*access),
-                                                           vantage=_vantage(cc))),
-                services.submit_bundle(user, routing_bundle(tmp_path / f"{cc}-r.zip",
-                                                            _alerts(cc, *routing)))]
+        made = [services.submit(user, access_bundle(tmp_path / f"{cc}.zip",
+                                                    _measurements(*access),
+                                                    vantage=_vantage(cc))).incident,
+                services.submit(user, routing_bundle(tmp_path / f"{cc}-r.zip",
+                                                     _alerts(cc, *routing))).incident]
         for incident in made:
             incident_services.change_status(incident, user, "submitted")
     Incident.objects.filter(state__alpha2__in=["CU", "CH"]).update(consent_to_name=True)

@@ -25,11 +25,11 @@ from django.core.management import call_command
 from django.db import connections
 
 from sentinelle import cli as sentinelle_cli
-from sentinelle.analysis.access_index import IndexFilter, compute_index
 from sentinelle.evidence import bundle as evidence_bundle
 from sentinelle.evidence import keys
 from sentinelle.incidents import services as incident_services
 from sentinelle.incidents.models import Evidence, Incident, Status
+from sentinelle.observatory.access_index import IndexFilter, compute_index
 from sentinelle.observatory.models import AccessObservation, BundleSubmission, RoutingAlertRecord
 from tests.conftest import PASSWORD, page
 

@@ -9,11 +9,11 @@ import io
 
 from django.core.management import call_command
 
-from sentinelle.analysis.access_index import IndexFilter, compute_index, routing_alert_counts
 from sentinelle.core.models import Role
 from sentinelle.evidence import bundle as evidence_bundle
 from sentinelle.evidence import keys
 from sentinelle.incidents.models import Evidence, Incident, Status
+from sentinelle.observatory.access_index import IndexFilter, compute_index, routing_alert_counts
 from sentinelle.observatory.models import AccessObservation, BundleSubmission, RoutingAlertRecord
 from sentinelle.reports import content
 from sentinelle.reports.options import ReportOptions

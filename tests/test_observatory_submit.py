@@ -75,7 +75,7 @@ def test_probe_bundle_makes_a_draft_access_denial_report(alice, tmp_path, settin
 
 def test_routing_bundle_makes_a_draft_routing_disruption_report(alice, tmp_path):
     path = routing_bundle(tmp_path / "scan.zip")
-    incident = services.submit_bundle(alice, path, expect="routing")
+    incident = services.submit(alice, path, expect="routing").incident
     assert incident.status == Status.DRAFT
     assert incident.category.code == "routing-disruption"
     assert incident.affected_services == ["190.6.64.0/19", "190.6.64.0/24"]
@@ -182,8 +182,8 @@ def test_vantage_outside_the_state_and_mismatch_are_flagged(alice, tmp_path):
     vantage = {"self_reported": {"cc": "CU", "asn": 27725},
                "geoip": {"cc": "US", "asn": 7922}, "mismatch": True,
                "mismatch_reasons": ["self-reported CU, geolocated US"]}
-    incident = services.submit_bundle(alice, access_bundle(tmp_path / "run.zip",
-                                                           vantage=vantage))
+    incident = services.submit(alice, access_bundle(tmp_path / "run.zip",
+                                                    vantage=vantage)).incident
     assert "located in US, not in the reporting State" in incident.description
     assert "self-reported CU, geolocated US" in incident.description
     assert "self-reported CU AS27725" in incident.description
@@ -191,7 +191,7 @@ def test_vantage_outside_the_state_and_mismatch_are_flagged(alice, tmp_path):
 
 def test_submitting_a_file_object(alice, tmp_path):
     path = access_bundle(tmp_path / "run.zip")
-    incident = services.submit_bundle(alice, io.BytesIO(path.read_bytes()), name="upload.zip")
+    incident = services.submit(alice, io.BytesIO(path.read_bytes()), name="upload.zip").incident
     evidence = Evidence.objects.get(incident=incident)
     assert evidence.filename == "upload.zip" and evidence.sha256 == _sha256(path)
 
@@ -246,7 +246,7 @@ def test_command_refuses_a_missing_or_unfit_user(alice, charlie, tmp_path, monke
 def test_routing_alerts_of_other_states_are_left_out(alice, tmp_path):
     alerts = [{**ALERTS[0], "collectors": ["rrc00", "rrc01"]},
               {**ALERTS[1], "state": "VE", "prefix": "200.44.32.0/19"}]
-    incident = services.submit_bundle(alice, routing_bundle(tmp_path / "scan.zip", alerts))
+    incident = services.submit(alice, routing_bundle(tmp_path / "scan.zip", alerts)).incident
     assert list(RoutingAlertRecord.objects.values_list("prefix", "collectors")) == [
         ("190.6.64.0/19", 2)]
     assert "not part of this report: 1." in incident.description
@@ -287,7 +287,7 @@ def test_a_real_routing_scan_bundle_is_submitted(alice, tmp_path):
                              str(tmp_path / "watch.yaml"), "--output",
                              str(tmp_path / "alerts.jsonl"), "--bundle", str(bundle_path),
                              "--sign-key", str(private), "--quiet"]) == 0
-    incident = services.submit_bundle(alice, bundle_path, expect="routing")
+    incident = services.submit(alice, bundle_path, expect="routing").incident
     assert incident.category.code == "routing-disruption"
     alerts = RoutingAlertRecord.objects.filter(incident=incident).order_by("prefix")
     assert [(a.type, a.prefix, a.offending_asn, a.collectors) for a in alerts] == [

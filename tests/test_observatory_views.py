@@ -92,7 +92,7 @@ def test_the_same_bundle_from_two_states_makes_two_reports(alice, bob, tmp_path)
 
 def test_secretariat_sees_the_overview_of_submitted_reports_only(client, alice, charlie,
                                                                  tmp_path):
-    draft = services.submit_bundle(alice, access_bundle(tmp_path / "a.zip"))
+    draft = services.submit(alice, access_bundle(tmp_path / "a.zip")).incident
     _login(client, charlie)
     text = page(client.get("/observatory/"))
     assert "Submit an evidence bundle" not in text

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from sentinelle.observatory.access import fingerprints, ooni
-from sentinelle.observatory.access.verdict import VERDICTS
+from sentinelle.observatory.access.verdict_names import VERDICTS
 from tests.observatory_helpers import access_bundle, result
 from tests.probe_farm import (
     AKAMAI_CHALLENGE,
@@ -225,8 +225,8 @@ def test_submitted_challenges_are_stored_but_not_reported_as_denial(alice, tmp_p
     from sentinelle.observatory import services
     from sentinelle.observatory.models import AccessObservation
 
-    incident = services.submit_bundle(alice, access_bundle(tmp_path / "cu.zip",
-                                                           CHALLENGE_RESULTS))
+    incident = services.submit(alice, access_bundle(tmp_path / "cu.zip",
+                                                    CHALLENGE_RESULTS)).incident
     stored = AccessObservation.objects.filter(incident=incident)
     assert sorted(stored.values_list("verdict", flat=True)) == [
         "accessible", "challenged", "challenged", "geoblocked"]
@@ -241,12 +241,12 @@ def test_submitted_challenges_are_stored_but_not_reported_as_denial(alice, tmp_p
 
 
 def test_the_index_leaves_challenges_out(alice, charlie, tmp_path):
-    from sentinelle.analysis.access_index import IndexFilter, compute_index
     from sentinelle.incidents import services as incident_services
     from sentinelle.observatory import services
+    from sentinelle.observatory.access_index import IndexFilter, compute_index
 
-    incident = services.submit_bundle(alice, access_bundle(tmp_path / "cu.zip",
-                                                           CHALLENGE_RESULTS))
+    incident = services.submit(alice, access_bundle(tmp_path / "cu.zip",
+                                                    CHALLENGE_RESULTS)).incident
     incident_services.change_status(incident, alice, "submitted")
     row = compute_index(IndexFilter(year=2026), charlie, group_by=("state", "service")).rows[0]
     # 4 measurements; the 2 challenges count in neither: 1 denied of 2 conclusive.
@@ -320,7 +320,7 @@ def test_farm_challenge_bundle_summary_and_platform_import(challenge_run, alice)
                                      keys.load_public(challenge_run["public"]))
     assert checked.ok, checked.problems
     assert checked.manifest["summary"]["verdicts"] == {"challenged": 8, "geoblocked": 1}
-    incident = services.submit_bundle(alice, challenge_run["bundle"])
+    incident = services.submit(alice, challenge_run["bundle"]).incident
     cf_host = challenge_run["urls"]["cloudflare-1009-https"].split("//")[1].split(":")[0]
     assert incident.affected_services == [cf_host]          # challenges are not denied services
     assert AccessObservation.objects.filter(incident=incident,

@@ -10,7 +10,8 @@ import pytest
 
 from sentinelle.observatory.access import dns_check, fingerprints, vantage, verdict
 from sentinelle.observatory.access.vantage import VantageError
-from sentinelle.observatory.access.verdict import VERDICTS, decide
+from sentinelle.observatory.access.verdict import decide
+from sentinelle.observatory.access.verdict_names import VERDICTS
 from tests.test_probe_fingerprints import (
     AKAMAI,
     CF,

@@ -21,8 +21,8 @@ pytestmark = pytest.mark.django_db
 
 def _submit(tmp_path, plan: dict) -> None:
     for user, (cc, access) in plan.items():
-        incident = services.submit_bundle(user, access_bundle(
-            tmp_path / f"{cc}.zip", _measurements(*access), vantage=_vantage(cc)))
+        incident = services.submit(user, access_bundle(
+            tmp_path / f"{cc}.zip", _measurements(*access), vantage=_vantage(cc))).incident
         incident_services.change_status(incident, user, "submitted")
 
 
@@ -64,8 +64,8 @@ def _four_states(alice, bob, tmp_path) -> None:
                         f"2026-05-{i + 1:02d} 10:00:00") for i in range(3)]
         rows += [result(f"https://hub.docker.com/m{i}", verdict,
                         f"2026-{month}-{i + 1:02d} 10:00:00") for i in range(n)]
-        incident = services.submit_bundle(user, access_bundle(tmp_path / f"{cc}.zip", rows,
-                                                              vantage=_vantage(cc)))
+        incident = services.submit(user, access_bundle(tmp_path / f"{cc}.zip", rows,
+                                                       vantage=_vantage(cc))).incident
         incident_services.change_status(incident, user, "submitted")
 
 

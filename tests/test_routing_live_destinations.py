@@ -397,7 +397,7 @@ def test_platform_posts_event_and_a_bundle_that_verifies(http, sign_key, tmp_pat
     assert manifest["kind"] == "routing-scan"
     assert manifest["started_at"] == "2023-11-14T22:13:20Z"
     [alert] = manifest["summary"]["alerts"]
-    # what observatory.services._parse_routing reads
+    # what observatory.bundles.routing.parse reads
     assert alert["id"] == event.alert_id and alert["type"] == "E|0"
     assert alert["prefix"] == "198.18.0.0/16" and alert["state"] == "CU"
     assert alert["offending_asn"] == 65666 and alert["peers"] == 3

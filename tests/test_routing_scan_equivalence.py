@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from sentinelle.observatory.routing import cli, prefixes
+from sentinelle.observatory.routing import prefixes
+from sentinelle.observatory.routing import run as routing_run
 from sentinelle.observatory.routing.asrel import ASRelationships
 from sentinelle.observatory.routing.elements import Element
 from sentinelle.observatory.routing.prefixes import PrefixIndex
@@ -76,7 +77,7 @@ def run_scan(files: list[Path], overrides: dict, one_by_one: bool = False) -> di
     asrel = ASRelationships.load(CONFIG / "as-rel.txt.gz")
     scanner = Scanner(watch, vrps, asrel, ScanOptions(**overrides))
     for path in files:
-        collector = cli._collector_from_path(path)
+        collector = routing_run._collector_from_path(path)
         elements = read_elements(str(path), collector=collector, stats=ReadStats())
         if one_by_one or not hasattr(scanner, "feed_all"):
             for element in elements:

@@ -7,7 +7,9 @@ from sentinelle.core import jobs
 
 
 def test_every_kind_a_job_may_hold_is_registered_from_a_tasks_module():
-    handlers = jobs._HANDLERS
+    # Other tests register handlers of their own; the apps' are those under sentinelle.
+    handlers = {kind: func for kind, func in jobs._HANDLERS.items()
+                if func.__module__.startswith("sentinelle.")}
     assert {"import", "federate", "council-report"} <= set(handlers)
     for kind, func in handlers.items():
         assert func.__module__.endswith(".tasks"), (kind, func.__module__)

@@ -76,8 +76,8 @@ def test_loosening_a_report_does_not_publish_its_bundles_contents(client, alice,
 def test_the_access_index_does_not_count_a_bundle_its_reader_may_not_open(alice, bob, tmp_path):
     """Found by the third attack: after a report was loosened, the access-denial index (API and
     CSV) counted its AMBER-era bundle's measurements for every focal point."""
-    from sentinelle.analysis.access_index import IndexFilter, compute_index
     from sentinelle.observatory import services as observatory
+    from sentinelle.observatory.access_index import IndexFilter, compute_index
     from tests.observatory_helpers import access_bundle
 
     incident = observatory.submit(alice, access_bundle(tmp_path / "a.zip")).incident

@@ -62,26 +62,30 @@ def dropdb(url: str) -> dict:
 
 def lockwatch(url: str, interval: float = 0.02) -> dict:
     """Until stdin closes, every `interval` s: how many sessions of the database wait for an
-    advisory lock (the audit chain's, core/audit.py; nothing else takes one). By Little's law
-    the mean number waiting, times the phase's wall time, over its requests, is the mean wait
-    for the lock per request."""
+    advisory lock (the audit chain's, core/audit.py; nothing else takes one), and whether one
+    holds it. By Little's law the mean number waiting, times the phase's wall time, over its
+    requests, is the mean wait for the lock per request; the share of samples in which it is
+    held is the lock's utilisation (near 1: the lock caps the throughput, it is the bottleneck)."""
     import select
 
     import psycopg
 
     params, name = _server_params(url)
-    samples = waiting = busy = 0
+    samples = waiting = busy = held = 0
     with psycopg.connect(**{**params, "dbname": name}) as conn:
         while True:
-            count = conn.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            count, holders = conn.execute(
+                "SELECT count(*) FILTER (WHERE NOT granted), count(*) FILTER (WHERE granted)"
+                " FROM pg_locks WHERE locktype = 'advisory'"
                 " AND database = (SELECT oid FROM pg_database"
-                " WHERE datname = current_database())").fetchone()[0]
+                " WHERE datname = current_database())").fetchone()
             samples, waiting, busy = samples + 1, waiting + count, busy + (count > 0)
+            held += holders > 0
             if select.select([sys.stdin], [], [], interval)[0]:
                 break   # stdin readable: closed by run.py at the end of the phase
     return {"samples": samples, "mean_waiters": round(waiting / samples, 3),
-            "share_of_samples_with_waiters": round(busy / samples, 3)}
+            "share_of_samples_with_waiters": round(busy / samples, 3),
+            "share_of_samples_held": round(held / samples, 3)}
 
 
 def _django():

@@ -2,9 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from sentinelle import views
 from sentinelle.core import views as core_views
 
 urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
     path("", include("sentinelle.core.urls")),
     path("", include("sentinelle.incidents.urls")),
     path("exchange/", include("sentinelle.exchange.urls")),

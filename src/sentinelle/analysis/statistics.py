@@ -88,6 +88,7 @@ from sentinelle.incidents.models import (
     SummaryLine,
     SummaryReturn,
 )
+from sentinelle.incidents.models.workflow import NOT_COUNTED
 
 __all__ = [
     "COUNTED_EXCLUDED_STATUSES",
@@ -102,7 +103,8 @@ __all__ = [
 ]
 
 # Reports that are not counted: unfinished, taken back, or already counted through a primary.
-COUNTED_EXCLUDED_STATUSES = (Status.DRAFT, Status.WITHDRAWN, Status.DUPLICATE)
+# Defined beside the statuses (Incident.objects.counted) so that the dashboard counts the same.
+COUNTED_EXCLUDED_STATUSES = NOT_COUNTED
 
 # Every row of every table has these keys (by_state rows add a few, see Stats).
 ROW_KEYS = ("key", "label", "incidents", "reported", "from_summary_returns", "user_hours")
@@ -261,7 +263,7 @@ def counted_incidents(flt: StatsFilter,
     """The individual reports a filter counts: every TLP, or only those of ``scope`` (a viewer's
     ``Incident.objects.for_user()``, so that a precise view counts only what its reader may
     see)."""
-    qs = Incident.objects.exclude(status__in=COUNTED_EXCLUDED_STATUSES)
+    qs = Incident.objects.counted()
     if scope is not None:
         qs = qs.filter(pk__in=scope.values("pk"))
     start, end = flt.bounds()

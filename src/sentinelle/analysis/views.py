@@ -19,11 +19,13 @@ from sentinelle.analysis.filters import query_from_filter
 from sentinelle.analysis.forms import HandlingExpectationForm
 from sentinelle.analysis.statistics import Stats, StatsFilter
 from sentinelle.analysis.tables import EXPORTABLE, TITLES, table
+from sentinelle.core import tabular
+from sentinelle.core.forms import add_validation_error
 from sentinelle.core.models import MemberState
 from sentinelle.core.models.states import ADMIN_REGIONS, ITU_D_REGIONS
 from sentinelle.core.redirects import safe_next
 from sentinelle.core.roles import SECRETARIAT, role_required
-from sentinelle.incidents import exports, services
+from sentinelle.incidents import services
 from sentinelle.incidents.models import Category, Incident
 
 _CHARTED = ("by_category", "by_rsit_class", "by_itu_d_region", "by_state")
@@ -101,7 +103,7 @@ def _export(request: HttpRequest, name: str, fmt: str, public: bool) -> HttpResp
     flt = stats.filter
     header, rows = table(stats, name)
     filename = f"sentinelle-{name.replace('_', '-')}-{flt.year or 'all'}"
-    writer = exports.csv_response if fmt == "csv" else exports.xlsx_response
+    writer = tabular.csv_response if fmt == "csv" else tabular.xlsx_response
     return writer(filename, header, rows)
 
 
@@ -209,8 +211,7 @@ def handling_times(request: HttpRequest) -> HttpResponse:
                 handling.set_expectation(request.user, data["category"],
                                          data["acknowledge_hours"], data["analyse_hours"])
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+                add_validation_error(form, exc)
             else:
                 messages.success(request, _("Expected handling times of %(category)s saved.")
                                  % {"category": data["category"].label})

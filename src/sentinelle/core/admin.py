@@ -6,7 +6,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from sentinelle.core import notifications
+from sentinelle.core import audit, notifications
 from sentinelle.core.admin_audit import AuditedAdminMixin
 from sentinelle.core.models import ApiToken, AuditEntry, MemberState, SharingGroup, User
 
@@ -120,11 +120,9 @@ class AuditEntryAdmin(ReadOnlyAdmin):
         return super().lookup_allowed(lookup, value, request)
 
     def get_object(self, request, object_id, from_field=None):
-        from sentinelle.incidents import visibility
-
         entry = super().get_object(request, object_id, from_field)
         if entry is not None:
-            entry.content_hidden = not visibility.audit_content_visible(request.user, entry)
+            entry.content_hidden = not audit.content_visible(request.user, entry)
         return entry
 
     @staticmethod

@@ -20,7 +20,7 @@ import contextvars
 import functools
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +60,22 @@ MIN_AUDIT_KEY_LENGTH = 32
 CHECKPOINT_FORMAT = "sentinelle-audit-checkpoint/1"
 MAX_CHECKPOINT_SIZE = 64 * 1024
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+# Which entries' before/after a user may read is decided by the app that owns the objects
+# (incidents/visibility.py, registered in IncidentsConfig.ready): the core knows no report.
+_content_check: Callable[[Any, AuditEntry], bool] | None = None
+
+
+def register_content_check(check: Callable[[Any, AuditEntry], bool]) -> None:
+    global _content_check
+    _content_check = check
+
+
+def content_visible(user: Any, entry: AuditEntry) -> bool:
+    """Whether ``user`` may read the before/after of ``entry``; with no check registered,
+    nothing is shown (hiding is the safe failure)."""
+    return _content_check is not None and _content_check(user, entry)
 
 
 def audit_key() -> bytes:

@@ -2,9 +2,21 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from sentinelle.core import signin
+
+
+def add_validation_error(form: forms.BaseForm, exc: ValidationError) -> None:
+    """Show a service's ValidationError on the form that called it: each error on the field it
+    names, and on the form itself when it names none or a field this form does not have
+    (Form.add_error would raise for those)."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
 
 
 def client_address(request) -> str | None:

@@ -106,13 +106,25 @@ class _Scrape:
         yield from collect_database()
 
 
+# The figures a domain app adds about its own data (incidents registers its reports in its
+# AppConfig.ready): the core reads no domain model itself.
+_app_collectors: list[Callable[[], Iterator[Metric]]] = []
+
+
+def register_collector(collect: Callable[[], Iterator[Metric]]) -> None:
+    """Add a domain app's figures to every scrape; they are read from the database, so they
+    are left out, like the job figures, when it does not answer."""
+    if collect not in _app_collectors:
+        _app_collectors.append(collect)
+
+
 def collect_database() -> Iterator[Metric]:
     database_up = health.check_database()["status"] == health.OK
     up = GaugeMetricFamily("sentinelle_database_up",
                            "1 if the database answered a trivial query at scrape time.")
     up.add_metric([], 1 if database_up else 0)
     yield up
-    collectors = (_queue_metrics, _job_metrics, _report_metrics)
+    collectors = (_queue_metrics, _job_metrics, *_app_collectors)
     if not database_up:
         if health.queue_backend() != "django_tasks_rq.RQBackend":
             return
@@ -159,17 +171,6 @@ def _job_metrics() -> Iterator[Metric]:
                 .values("kind", "status").annotate(n=Count("pk"))):
         recent.add_metric([row["kind"], row["status"]], row["n"])
     yield recent
-
-
-def _report_metrics() -> Iterator[Metric]:
-    from sentinelle.incidents.models import Incident
-
-    since = timezone.now() - timedelta(hours=24)
-    submitted = GaugeMetricFamily(
-        "sentinelle_incident_reports_submitted_last_24h",
-        "Incident reports first submitted in the past 24 hours, all States and TLPs together.")
-    submitted.add_metric([], Incident.objects.filter(submitted_at__gte=since).count())
-    yield submitted
 
 
 def scrape_allowed(request: HttpRequest) -> bool:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -110,6 +111,24 @@ def file_response(field_file: Any, *, filename: str,
         if stream.size is not None:
             response["Content-Length"] = str(stream.size)
     return response
+
+
+def spooled_response(write: Callable[[BinaryIO], None], *, filename: str,
+                     content_type: str) -> FileResponse:
+    """A download of what ``write`` produces, spooled to a temporary file first: the writer may
+    be slower than the client, and a failure must not leave a half-sent download. The response
+    closes (and so deletes) the file once sent; a writer that raises deletes it at once."""
+    from django.http import FileResponse
+
+    spool = tempfile.TemporaryFile()  # noqa: SIM115  (closed by FileResponse)
+    try:
+        write(spool)
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return FileResponse(spool, as_attachment=True, content_type=content_type,
+                        filename=filename)
 
 
 def download_stream(field_file: Any) -> BinaryIO:

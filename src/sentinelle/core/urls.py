@@ -4,7 +4,6 @@ from django.urls import path
 from sentinelle.core import health, metrics, views
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
     path("account/login/", views.SignInView.as_view(), name="login"),
     path("account/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/two-factor/", views.two_factor, name="two-factor"),

@@ -13,7 +13,6 @@ from django.contrib import admin, messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -26,14 +25,12 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.plugins.otp_totp.models import default_key as totp_default_key
 
-from sentinelle.analysis import disclosure
 from sentinelle.core import audit, signin
 from sentinelle.core.forms import ApiTokenForm, SignInForm, TokenCodeForm, client_address
 from sentinelle.core.middleware import redirect_to_second_factor, second_factor_pending
 from sentinelle.core.models import ApiToken, Job
 from sentinelle.core.redirects import safe_next
 from sentinelle.core.storage import file_response
-from sentinelle.incidents.models import Incident, Status
 
 
 class SignInView(auth_views.LoginView):
@@ -136,34 +133,6 @@ def two_factor(request: HttpRequest) -> HttpResponse:
         context["qr_svg"] = base64.b64encode(buffer.getvalue()).decode()
         context["secret"] = base64.b32encode(device.bin_key).decode().rstrip("=")
     return render(request, "core/two_factor.html", context)
-
-
-def dashboard(request: HttpRequest) -> HttpResponse:
-    """The home page, shaped by the role: what needs doing first, then the figures."""
-    user = request.user
-    visible = Incident.objects.for_user(user)
-    # The figures are the year's public publication, the same on every public surface
-    # (analysis.disclosure); the reports themselves are not public.
-    year = disclosure.current_year()
-    stats = disclosure.publication(year)
-    context: dict = {"year": year, "by_category": [
-        {**row, "shown": disclosure.display(row["incidents"]),
-         "hours_shown": disclosure.display(row["user_hours"])} for row in stats.by_category]}
-    if user.is_authenticated and user.is_focal_point:
-        own = visible.filter(state_id=user.state_id)
-        context["awaiting_answer"] = own.filter(status=Status.INFO_REQUESTED)
-        context["drafts"] = own.filter(status=Status.DRAFT)
-        context["recent"] = own.exclude(status=Status.DRAFT).select_related(
-            "category", "state")[:10]
-    elif user.is_authenticated and user.is_secretariat:
-        context["to_acknowledge"] = visible.filter(status=Status.SUBMITTED).select_related(
-            "state", "category")[:20]
-        context["answered"] = visible.filter(status=Status.UNDER_ANALYSIS).select_related(
-            "state", "category")[:20]
-        context["counts"] = dict(visible.values_list("status").annotate(n=Count("id")))
-    else:
-        context["recent"] = visible.select_related("category", "state")[:10]
-    return render(request, "core/dashboard.html", context)
 
 
 @never_cache  # the response may show a token's secret

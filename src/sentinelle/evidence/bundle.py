@@ -39,7 +39,11 @@ from sentinelle.evidence import keys
 FORMAT = "sentinelle-evidence/1"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
-KINDS = ("access-probe", "routing-scan")
+# The bundle kinds, written once: the probe and the routing scan write them, the platform's
+# BundleSubmission.Kind stores them and observatory/bundles reads each.
+ACCESS_PROBE = "access-probe"
+ROUTING_SCAN = "routing-scan"
+KINDS = (ACCESS_PROBE, ROUTING_SCAN)
 # A probe run may measure 100,000 URLs (observatory.access.targets.MAX_URLS), one transcript each,
 # plus the measurements, the manifest and the signature.
 MAX_MEMBERS = 100_100

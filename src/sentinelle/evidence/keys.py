@@ -72,6 +72,21 @@ def load_private(path: str | Path) -> Ed25519PrivateKey:
     return private_from_pem(_read(path), origin=str(path))
 
 
+def load_signing_key(path: str | Path | None, option: str = "--sign-key") -> \
+        Ed25519PrivateKey | None:
+    """The key a tool signs its evidence bundle with, or None when ``path`` is not given.
+
+    The one way the probe, the routing scan and a campaign's configuration read it; a
+    KeyFileError names the option, the file and what is wrong with it (missing, unreadable,
+    too large, not PEM, not Ed25519), once each."""
+    if not path:
+        return None
+    try:
+        return load_private(path)
+    except KeyFileError as exc:
+        raise KeyFileError(f"{option}: {exc}") from None
+
+
 def private_from_pem(data: bytes, *, origin: str) -> Ed25519PrivateKey:
     """An unencrypted PEM Ed25519 private key; errors name ``origin`` (a file or variable)."""
     try:

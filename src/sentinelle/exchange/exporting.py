@@ -7,6 +7,9 @@ import importlib
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
+from django.http import FileResponse
+
+from sentinelle.core.storage import spooled_response
 from sentinelle.exchange.models import SharedIndicator
 from sentinelle.incidents.models import Incident, Status
 
@@ -45,6 +48,15 @@ def export(fmt: str, user, stream: BinaryIO, *, since: dt.date | None = None,
     getattr(importlib.import_module(module), function)(
         incidents.iterator(chunk_size=500),
         _unlinked_from_hidden(indicators.iterator(chunk_size=2000), user), stream)
+
+
+def export_response(fmt: str, user, *, since: dt.date | None = None,
+                    categories: Sequence[str] = ()) -> FileResponse:
+    """The export as a download, for the web page and the API alike."""
+    _module, _function, media, extension = EXPORTERS[fmt]
+    return spooled_response(
+        lambda stream: export(fmt, user, stream, since=since, categories=categories),
+        filename=f"sentinelle-export.{extension}", content_type=media)
 
 
 def _unlinked_from_hidden(indicators: Iterator[SharedIndicator], user,

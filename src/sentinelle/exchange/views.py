@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import tempfile
-
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import get_language
 
@@ -10,7 +8,7 @@ from sentinelle.core import jobs
 from sentinelle.core.middleware import second_factor_pending
 from sentinelle.core.roles import FOCAL_POINT, role_required
 from sentinelle.exchange import templates_csv, uploads
-from sentinelle.exchange.exporting import EXPORTERS, export
+from sentinelle.exchange.exporting import EXPORTERS, export_response
 from sentinelle.exchange.forms import ExportForm, ImportForm
 
 
@@ -31,13 +29,8 @@ def exchange_home(request: HttpRequest) -> HttpResponse:
     if export_form.is_bound and export_form.is_valid():
         data = export_form.cleaned_data
         fmt = data["format"]
-        spool = tempfile.TemporaryFile()  # noqa: SIM115  (closed by FileResponse)
-        export(fmt, request.user, spool, since=data["since"],
-               categories=[c.code for c in data["category"]])
-        spool.seek(0)
-        _module, _function, media, extension = EXPORTERS[fmt]
-        return FileResponse(spool, as_attachment=True, content_type=media,
-                            filename=f"sentinelle-export.{extension}")
+        return export_response(fmt, request.user, since=data["since"],
+                               categories=[c.code for c in data["category"]])
     return _home(request, import_form, export_form)
 
 

@@ -6,9 +6,9 @@ import csv
 import io
 from typing import Any
 
+from sentinelle.core.tabular import neutralise
 from sentinelle.gateway.kinds import KINDS
 from sentinelle.gateway.models import GatewayEntry
-from sentinelle.incidents.exports import neutralise
 
 # Never exported: moderation notes and people.
 PRIVATE = {"id", "review_message", "created_by", "reviewed_by", "status"}

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from sentinelle.analysis.disclosure import current_year, publication
+from sentinelle.core.forms import add_validation_error
 from sentinelle.core.roles import FOCAL_POINT, SECRETARIAT, role_required
 from sentinelle.gateway import exports, search, services
 from sentinelle.gateway.filters import apply_filters, filter_choices
@@ -60,11 +61,7 @@ def _save(request, form, do) -> object | None:
     try:
         return do()
     except ValidationError as exc:
-        if hasattr(exc, "error_dict"):
-            for field, errors in exc.error_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-        else:
-            form.add_error(None, exc)
+        add_validation_error(form, exc)
     return None
 
 

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from sentinelle.core.models import Role, User
 from sentinelle.core.notifications import send_each
+from sentinelle.observatory.bundles import BundleRefused
 from sentinelle.observatory.campaign_spec import MAX_ROUND, CampaignInvalid, CampaignSpec
 from sentinelle.observatory.campaign_spec import parse as parse_spec
 from sentinelle.observatory.models import (
@@ -40,7 +41,6 @@ from sentinelle.observatory.models import (
     CampaignVerdict,
     Verdict,
 )
-from sentinelle.observatory.services import BundleRefused
 
 __all__ = ["CampaignSpec", "find_changes", "notify", "notify_round", "parse", "record_round",
            "service_verdict"]

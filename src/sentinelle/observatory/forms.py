@@ -8,18 +8,15 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from sentinelle.core.models import MemberState
-from sentinelle.observatory import live
-from sentinelle.observatory.models import BundleSubmission
+from sentinelle.observatory import bundles, live
 
 
 class SubmitForm(forms.Form):
     file = forms.FileField(label=_("Evidence bundle (zip)"),
                            help_text=_("A bundle written by “sentinelle probe run --bundle” or "
                                        "“sentinelle routing scan --bundle”, signed."))
-    expect = forms.ChoiceField(label=_("Kind"), required=False, choices=[
-        ("", _("Detect from the bundle")),
-        ("probe", BundleSubmission.Kind.ACCESS.label),
-        ("routing", BundleSubmission.Kind.ROUTING.label)])
+    expect = forms.ChoiceField(label=_("Kind"), required=False, choices=lambda: [
+        ("", _("Detect from the bundle")), *bundles.expect_choices()])
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

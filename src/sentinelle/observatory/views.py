@@ -12,24 +12,20 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from sentinelle.analysis import charts
-from sentinelle.analysis.access_index import (
+from sentinelle.analysis.disclosure import is_full_view
+from sentinelle.core import jobs, tabular
+from sentinelle.core.roles import FOCAL_POINT, SECRETARIAT, role_required
+from sentinelle.incidents import workflow
+from sentinelle.observatory import bundles
+from sentinelle.observatory.access_index import (
     DIMENSIONS,
     IndexFilter,
     compute_index,
     index_table,
     measured_states,
 )
-from sentinelle.analysis.disclosure import is_full_view
-from sentinelle.core import jobs
-from sentinelle.core.roles import FOCAL_POINT, SECRETARIAT, role_required
-from sentinelle.incidents import exports, workflow
 from sentinelle.observatory.forms import IndexFilterForm, SubmitForm
-from sentinelle.observatory.models import (
-    AccessObservation,
-    BundleSubmission,
-    CampaignRound,
-    RoutingAlertRecord,
-)
+from sentinelle.observatory.models import BundleSubmission, CampaignRound
 from sentinelle.observatory.tasks import CORROBORATE, KIND
 
 MAX_ROWS_SHOWN = 500
@@ -68,9 +64,8 @@ def _submission_for_user(user, pk: int) -> BundleSubmission:
 
 
 def _rows(submission: BundleSubmission):
-    if submission.kind == BundleSubmission.Kind.ACCESS:
-        return AccessObservation.objects.filter(submission=submission).order_by("id")
-    return RoutingAlertRecord.objects.filter(submission=submission).order_by("id")
+    return bundles.get(submission.kind).MODEL.objects.filter(
+        submission=submission).order_by("id")
 
 
 @login_required
@@ -104,21 +99,8 @@ def submission_corroborate(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def submission_csv(request: HttpRequest, pk: int) -> HttpResponse:
     submission = _submission_for_user(request.user, pk)
-    if submission.kind == BundleSubmission.Kind.ACCESS:
-        header = [_("Service"), _("URL"), _("Category code"), _("Verdict"), _("Provider"),
-                  _("Measured (UTC)"), _("Vantage country"), _("Vantage ASN"),
-                  _("Control country")]
-        rows = ([o.service, o.url, o.category_code, o.verdict, o.provider,
-                 o.measured_at.isoformat(), o.vantage_cc, o.vantage_asn or "", o.control_cc]
-                for o in _rows(submission).iterator())
-    else:
-        header = [_("Type"), _("Prefix"), _("Offending AS"), _("First seen (UTC)"),
-                  _("Last seen (UTC)"), _("Peers"), _("Collectors")]
-        rows = ([a.type, a.prefix, a.offending_asn or "",
-                 a.first_seen.isoformat() if a.first_seen else "",
-                 a.last_seen.isoformat() if a.last_seen else "", a.peers, a.collectors]
-                for a in _rows(submission).iterator())
-    return exports.csv_response(f"sentinelle-observations-{submission.pk}", header, rows)
+    header, rows = bundles.get(submission.kind).csv_table(_rows(submission).iterator())
+    return tabular.csv_response(f"sentinelle-observations-{submission.pk}", header, rows)
 
 
 def _index_filter(request: HttpRequest) -> tuple[IndexFilterForm, IndexFilter]:
@@ -176,4 +158,4 @@ def access_index_csv(request: HttpRequest) -> HttpResponse:
     _form, flt = _index_filter(request)
     group_by = _grouping(request)
     header, rows = index_table(compute_index(flt, request.user, group_by=group_by))
-    return exports.csv_response(f"sentinelle-access-index-{flt.year or 'all'}", header, rows)
+    return tabular.csv_response(f"sentinelle-access-index-{flt.year or 'all'}", header, rows)

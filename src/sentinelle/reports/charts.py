@@ -30,7 +30,7 @@ from django.utils import translation
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from sentinelle.reports import formatting
+from sentinelle.core import formatting
 
 # Fonts for the PNG charts. matplotlib's font cache may predate the Noto packages (it is built
 # once per user), so their files are registered by path: without them every Chinese or Arabic

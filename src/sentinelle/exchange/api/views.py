@@ -1,10 +1,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from types import SimpleNamespace
 
-from django.http import FileResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -19,7 +17,7 @@ from sentinelle.core.api.jobs import JobSerializer
 from sentinelle.core.api.permissions import TokenScopePermission, role_permission
 from sentinelle.core.roles import FOCAL_POINT
 from sentinelle.exchange import formats, uploads
-from sentinelle.exchange.exporting import EXPORTERS, export
+from sentinelle.exchange.exporting import EXPORTERS, export_response
 from sentinelle.incidents.models import TLP
 
 
@@ -101,11 +99,5 @@ class ExportViewSet(viewsets.ViewSet):
                      if request.query_params.get("since") else None)
         except ValueError:
             raise ValidationError({"since": [_("Use YYYY-MM-DD.")]}) from None
-        # FileResponse closes the spool when the download is sent.
-        spool = tempfile.TemporaryFile()  # noqa: SIM115
-        export(fmt, request.user, spool, since=since,
-               categories=request.query_params.getlist("category"))
-        spool.seek(0)
-        _module, _function, media, extension = EXPORTERS[fmt]
-        return FileResponse(spool, as_attachment=True, content_type=media,
-                            filename=f"sentinelle-export.{extension}")
+        return export_response(fmt, request.user, since=since,
+                               categories=request.query_params.getlist("category"))

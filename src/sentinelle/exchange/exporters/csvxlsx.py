@@ -1,7 +1,7 @@
 """Reports as CSV or XLSX with the template's columns, so an export re-imports as is.
 
 Header labels follow the active language (the parser accepts any of them). Every text cell
-goes through incidents.exports.neutralise: a value that a spreadsheet would run as a formula
+goes through core.tabular.neutralise: a value that a spreadsheet would run as a formula
 gets a leading apostrophe, which the template parser removes again on import. Standalone
 shared indicators have no place in a one-row-per-report table: the XLSX export lists them on
 a second sheet; the CSV export leaves them out (docs/formats.md).
@@ -17,9 +17,9 @@ from typing import Any, BinaryIO
 from django.utils.translation import get_language
 from openpyxl import Workbook
 
+from sentinelle.core.tabular import neutralise
 from sentinelle.exchange.formats.csvxlsx import COLUMNS
 from sentinelle.exchange.templates_csv import header
-from sentinelle.incidents.exports import neutralise
 
 
 def current_indicators(incident) -> list[tuple[str, str]]:

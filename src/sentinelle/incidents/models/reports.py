@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from sentinelle.incidents.models.tlp import TLP
-from sentinelle.incidents.models.workflow import Status
+from sentinelle.incidents.models.workflow import NOT_COUNTED, Status
 
 # Who may see what, by TLP, is decided in one place: incidents/visibility.py.
 
@@ -50,6 +50,10 @@ class IncidentQuerySet(models.QuerySet):
         from sentinelle.incidents import visibility
 
         return self.filter(visibility.visible_q(self.model, user))
+
+    def counted(self) -> IncidentQuerySet:
+        """The reports that count in a figure: a duplicate counts once, through its primary."""
+        return self.exclude(status__in=NOT_COUNTED)
 
 
 class Incident(models.Model):

@@ -18,6 +18,11 @@ class Status(models.TextChoices):
     WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
+# Reports that are not counted anywhere a figure is shown (statistics, dashboard): unfinished,
+# taken back, or already counted through their primary. One tuple so no page counts otherwise.
+NOT_COUNTED = (Status.DRAFT, Status.WITHDRAWN, Status.DUPLICATE)
+
+
 class Transition(models.Model):
     incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT,
                                  related_name="transitions")

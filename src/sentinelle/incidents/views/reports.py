@@ -14,6 +14,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from sentinelle.core import tabular
+from sentinelle.core.forms import add_validation_error
 from sentinelle.core.middleware import second_factor_pending
 from sentinelle.core.roles import FOCAL_POINT, role_required
 from sentinelle.exchange import uploads
@@ -50,8 +52,8 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         header = [label for _key, label in columns]
         rows = exports.incident_rows(filterset.qs.iterator(chunk_size=500))
         if export == "csv":
-            return exports.csv_response("incidents", header, rows)
-        return exports.xlsx_response("incidents", header, rows)
+            return tabular.csv_response("incidents", header, rows)
+        return tabular.xlsx_response("incidents", header, rows)
     page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -116,11 +118,7 @@ def _save(request, form: IncidentForm, incident: Incident | None,
                 services.amend_report(incident, request.user, form.content(),
                                       note=form.cleaned_data.get("note", ""))
     except ValidationError as exc:
-        if hasattr(exc, "error_dict"):
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-        else:
-            form.add_error(None, exc.messages)
+        add_validation_error(form, exc)
         return None
     # Submitted after the files are attached, so that the receipt names them too.
     if submit and incident.status == Status.DRAFT:

@@ -29,6 +29,7 @@ from typing import Any
 from sentinelle import __version__
 from sentinelle.observatory.access import vantage as vantage_mod
 from sentinelle.observatory.access import verdict as verdict_mod
+from sentinelle.observatory.access import verdict_names as names
 
 DATA_FORMAT_VERSION = "0.2.0"
 SOFTWARE_NAME = "sentinelle-probe"
@@ -36,13 +37,14 @@ TEST_NAME = "web_connectivity"
 # The test keys follow Web Connectivity 0.4 (one control, the classic comparison keys): OONI's
 # pipeline picks its analysis by test_version, so we say which one our keys match.
 TEST_VERSION = "0.4.3"
-BLOCKING = {"accessible": False, "dns-tampering": "dns", "tcp-blocked": "tcp_ip",
-            "tls-interference": "http-failure", "http-diff": "http-diff",
-            "geoblocked": "http-diff", "server-denied": "http-diff", "inconclusive": None,
+BLOCKING = {names.ACCESSIBLE: False, names.DNS_TAMPERING: "dns", names.TCP_BLOCKED: "tcp_ip",
+            names.TLS_INTERFERENCE: "http-failure", names.HTTP_DIFF: "http-diff",
+            names.GEOBLOCKED: "http-diff", names.SERVER_DENIED: "http-diff",
+            names.INCONCLUSIVE: None,
             # A bot check is no block: OONI would say http-diff (ooni/probe#1734); undetermined.
-            "challenged": None}
+            names.CHALLENGED: None}
 # Verdicts that say neither "accessible" nor "blocked": OONI's accessible and blocking are null.
-UNDETERMINED = ("inconclusive", "challenged")
+UNDETERMINED = (names.INCONCLUSIVE, names.CHALLENGED)
 _ALPHABET = string.ascii_letters + string.digits
 
 
@@ -103,7 +105,7 @@ def measurement_line(url: str, category_code: str | None, local: dict, control: 
         "headers_match": comparison.get("headers_match"),
         "title_match": comparison.get("title_match"),
         "accessible": (None if verdict.verdict in UNDETERMINED
-                       else verdict.verdict == "accessible"),
+                       else verdict.verdict == names.ACCESSIBLE),
         "blocking": BLOCKING.get(verdict.verdict),
     }
     start = ooni_time(started)

@@ -37,6 +37,7 @@ from sentinelle.observatory.access import measure as m
 from sentinelle.observatory.access import ooni
 from sentinelle.observatory.access import vantage as vantage_mod
 from sentinelle.observatory.access import verdict as verdict_mod
+from sentinelle.observatory.access import verdict_names as names
 from sentinelle.observatory.access.helper import ControlClient, ControlError, PinMismatch
 from sentinelle.observatory.access.targets import Target, TargetList, read_list
 
@@ -122,13 +123,11 @@ def _prepare(options: RunOptions, targets: TargetList | None):
         fingerprints = fingerprints_mod.load(options.fingerprints)
     except (OSError, ValueError) as exc:
         raise RunError(f"fingerprints: {exc}") from None
-    signing_key = None
-    if options.sign_key:
-        from sentinelle.evidence import keys
-        try:
-            signing_key = keys.load_private(options.sign_key)
-        except (OSError, ValueError) as exc:
-            raise RunError(f"--sign-key: {exc}") from None
+    from sentinelle.evidence import keys
+    try:
+        signing_key = keys.load_signing_key(options.sign_key)
+    except keys.KeyFileError as exc:
+        raise RunError(str(exc)) from None
     try:
         geodb = (vantage_mod.GeoDB(options.geoip_db, options.asn_db)
                  if options.geoip_db or options.asn_db else None)
@@ -357,7 +356,7 @@ class _Run:
                    "results": self.results,
                    "list_problems": [str(p) for p in self.targets.problems]}
         options.bundle.parent.mkdir(parents=True, exist_ok=True)
-        with bundle.BundleWriter(options.bundle, kind="access-probe",
+        with bundle.BundleWriter(options.bundle, kind=bundle.ACCESS_PROBE,
                                  signing_key=self.signing_key,
                                  command_line=_redacted(options.command_line)) as writer:
             writer.add_file("measurements.jsonl", options.output)
@@ -376,7 +375,7 @@ class _Run:
 
 # Verdicts that rest on the two HTTP answers differing (not on a block page, DNS, TCP or TLS):
 # meaningless when the two sides did not fetch alike.
-_COMPARED = frozenset({"server-denied", "http-diff"})
+_COMPARED = frozenset({names.SERVER_DENIED, names.HTTP_DIFF})
 
 
 def _fetched_alike(decision: verdict_mod.Verdict, local: dict, control: dict,
@@ -398,7 +397,7 @@ def _fetched_alike(decision: verdict_mod.Verdict, local: dict, control: dict,
            f"{'browser' if their_browser else 'bare'} headers; here "
            f"{'h2' if spoke_h2 else 'HTTP/1.1'}, {'browser' if browser_headers else 'bare'}): "
            f"{decision.verdict} not concluded")
-    return verdict_mod.Verdict("inconclusive", [why, *decision.reasons], decision.provider,
+    return verdict_mod.Verdict(names.INCONCLUSIVE, [why, *decision.reasons], decision.provider,
                                decision.matches, decision.comparison)
 
 

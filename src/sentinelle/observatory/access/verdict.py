@@ -82,6 +82,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sentinelle.observatory.access import content
+from sentinelle.observatory.access import verdict_names as names
 from sentinelle.observatory.access.dns_check import (
     AsnLookup,
     dns_answers,
@@ -97,8 +98,6 @@ from sentinelle.observatory.access.fingerprints import (
     page_title,
 )
 
-VERDICTS = ("accessible", "geoblocked", "challenged", "server-denied", "dns-tampering",
-            "tcp-blocked", "tls-interference", "http-diff", "inconclusive")
 BODY_PROPORTION = 0.7                   # OONI: above this, body lengths match
 TITLE_WORD = 5                          # OONI (DOMAIN-NOTES): a shared word longer than 4
 NOT_DENIAL = {404, 408, 410}            # 4xx that say "not here" or "too slow", not "not you"
@@ -299,7 +298,7 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
         reasons = [f"control unavailable: {why}"]
         reasons += _local_summary(local, mine, matches)
         geo = [m for m in matches if m.kind == "geoblock"]
-        return verdict("inconclusive", reasons, _provider(geo))
+        return verdict(names.INCONCLUSIVE, reasons, _provider(geo))
 
     theirs = final_response(control)
     control_status = status_code(theirs)
@@ -317,7 +316,7 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
     bogus = bool(local_dns.addresses) and not local_dns.addresses & control_dns.addresses \
         and all(is_bogon(a) for a in local_dns.addresses)
     if strong and copied and bogus:
-        return verdict("dns-tampering", [strong, f"{_page_reason(copied, status)}, served from "
+        return verdict(names.DNS_TAMPERING, [strong, f"{_page_reason(copied, status)}, served from "
                                          "that address: not the provider's own page"])
 
     # Rule 2: geoblock page.
@@ -326,22 +325,22 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
         page = _page_reason(geo, status)
         shared = [m.id for m in geo if m.id in control_ids]
         if shared:
-            return verdict("inconclusive", [page, f"the control got the same page "
+            return verdict(names.INCONCLUSIVE, [page, f"the control got the same page "
                                             f"({', '.join(shared)}): it is refused too"],
                            _provider(geo))
         if control_status is None:
-            return verdict("inconclusive", [page, "control got no response "
+            return verdict(names.INCONCLUSIVE, [page, "control got no response "
                                             f"({http_failure(control)})"], _provider(geo))
         if control_challenges:
             # An AWS WAF challenge answers 202: below 400, yet the control never saw the site.
-            return verdict("inconclusive", [page, f"the control got the "
+            return verdict(names.INCONCLUSIVE, [page, f"the control got the "
                                             f"{_page_name(control_challenges)} (status "
                                             f"{control_status}): it cannot vouch for the site"],
                            _provider(geo))
         if control_status >= 400:
-            return verdict("inconclusive", [page, f"control status {control_status}: the "
+            return verdict(names.INCONCLUSIVE, [page, f"control status {control_status}: the "
                                             "control is refused too"], _provider(geo))
-        return verdict("geoblocked", [page, f"local status {status}, control status "
+        return verdict(names.GEOBLOCKED, [page, f"local status {status}, control status "
                                       f"{control_status}"], _provider(geo))
 
     # Rule 2b: a bot challenge (not a block: a browser passes it).
@@ -359,7 +358,7 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
                            "with a browser")
         else:
             reasons.append(f"control got no response ({http_failure(control)})")
-        return verdict("challenged", reasons, _provider(challenges))
+        return verdict(names.CHALLENGED, reasons, _provider(challenges))
 
     # Rule 3: censorship block page.
     censored = [m for m in matches if m.kind == "censorship" and m.id not in control_ids]
@@ -370,21 +369,21 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
         if control_status is not None:
             reasons.append(f"control status {control_status}")
         if inconsistent:
-            return verdict("dns-tampering", [*reasons, dns_reason(local_dns, control_dns)])
-        return verdict("http-diff", reasons)
+            return verdict(names.DNS_TAMPERING, [*reasons, dns_reason(local_dns, control_dns)])
+        return verdict(names.HTTP_DIFF, reasons)
 
     # Rule 4: the control failed too.
     if theirs is None:
-        return verdict("inconclusive", [
+        return verdict(names.INCONCLUSIVE, [
             f"control got no response ({http_failure(control)})",
             *(_local_summary(local, mine, matches) or ["local got no response either"])])
 
     # Rule 5: DNS.
     if strong:
-        return verdict("dns-tampering", [strong])
+        return verdict(names.DNS_TAMPERING, [strong])
     local_failed = mine is None
     if inconsistent and local_failed:
-        return verdict("dns-tampering", [dns_reason(local_dns, control_dns),
+        return verdict(names.DNS_TAMPERING, [dns_reason(local_dns, control_dns),
                                          f"local fetch failed ({http_failure(local)}), "
                                          f"control status {control_status}"])
 
@@ -395,7 +394,7 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
         if tcp and not any(_tcp_ok(e) for e in tcp):
             # The control got a response (rule 4), so it connected.
             failures = sorted({_tcp_failure(e) for e in tcp})
-            return verdict("tcp-blocked", [
+            return verdict(names.TCP_BLOCKED, [
                 f"all {len(tcp)} local TCP connect(s) failed ({', '.join(failures)}) while "
                 f"the control connected and got status {control_status}"])
         # Rule 7: TLS.
@@ -406,11 +405,11 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
             if not control_tls or any(not e.get("failure") for e in control_tls):
                 failures = sorted({str(e.get("failure")) for e in tls}) or [failure]
                 count = f"all {len(tls)} local TLS handshake(s)" if tls else "the local request"
-                return verdict("tls-interference", [
+                return verdict(names.TLS_INTERFERENCE, [
                     f"{count} failed ({', '.join(failures)}) while the control's handshake "
                     f"succeeded and it got status {control_status}"])
         # Rule 8: local HTTP failure.
-        return verdict("http-diff", [f"local HTTP request failed ({failure}) while the control "
+        return verdict(names.HTTP_DIFF, [f"local HTTP request failed ({failure}) while the control "
                                      f"got status {control_status}"])
 
     assert status is not None and control_status is not None   # by construction
@@ -418,7 +417,7 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
     # Rule 10, first part: a challenged control cannot vouch for the site (checked before rule 9
     # and 11, which would read its challenge page as the site's answer).
     if control_challenges:
-        return verdict("inconclusive", [
+        return verdict(names.INCONCLUSIVE, [
             f"the control got the {_page_name(control_challenges)} (status {control_status}), "
             f"local status {status}: the control cannot vouch for the site"])
 
@@ -434,11 +433,11 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
             reasons.append(f"the Link rel=\"blocked-by\" header names {link}")
         if inconsistent:
             reasons.append(dns_reason(local_dns, control_dns))
-        return verdict("server-denied", reasons, _provider(denial))
+        return verdict(names.SERVER_DENIED, reasons, _provider(denial))
 
     # Rule 10: the control is refused or failing.
     if control_status >= 400:
-        return verdict("inconclusive", [f"control status {control_status}, local status "
+        return verdict(names.INCONCLUSIVE, [f"control status {control_status}, local status "
                                         f"{status}: the control cannot vouch for the site"])
 
     # Rule 11: compare the answers.
@@ -450,11 +449,11 @@ def decide(url: str, local: dict, control: dict | None, control_failure: str | N
     elif not similar:
         reasons = ["the answers differ in body length, title and uncommon headers", *figures]
     else:
-        return verdict("accessible", [f"local status {status}, control status "
+        return verdict(names.ACCESSIBLE, [f"local status {status}, control status "
                                       f"{control_status}", *figures])
     if inconsistent:
-        return verdict("dns-tampering", [dns_reason(local_dns, control_dns), *reasons])
-    return verdict("http-diff", reasons)
+        return verdict(names.DNS_TAMPERING, [dns_reason(local_dns, control_dns), *reasons])
+    return verdict(names.HTTP_DIFF, reasons)
 
 
 def _entries(measurement: dict | None, key: str) -> list[dict]:

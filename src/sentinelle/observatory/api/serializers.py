@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from sentinelle.observatory import bundles
 from sentinelle.observatory.models import AccessObservation, BundleSubmission, RoutingAlertRecord
 
 
@@ -82,9 +83,7 @@ class SubmissionDetailSerializer(SubmissionSerializer):
         read_only_fields = fields
 
     def get_rows_total(self, obj) -> int:
-        model = (AccessObservation if obj.kind == BundleSubmission.Kind.ACCESS
-                 else RoutingAlertRecord)
-        return model.objects.filter(submission=obj).count()
+        return bundles.get(obj.kind).MODEL.objects.filter(submission=obj).count()
 
     @extend_schema_field(ObservationSerializer(many=True))
     def get_observations(self, obj) -> list[dict]:

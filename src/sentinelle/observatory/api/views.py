@@ -17,12 +17,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from sentinelle.analysis.access_index import DIMENSIONS, IndexFilter, compute_index
 from sentinelle.core import jobs
 from sentinelle.core.api.jobs import JobSerializer
 from sentinelle.core.api.permissions import TokenScopePermission, role_permission
 from sentinelle.core.models import MemberState
 from sentinelle.core.roles import FOCAL_POINT
+from sentinelle.observatory.access_index import DIMENSIONS, IndexFilter, compute_index
 from sentinelle.observatory.api import serializers as s
 from sentinelle.observatory.forms import IndexFilterForm
 from sentinelle.observatory.models import BundleSubmission

@@ -15,6 +15,9 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from sentinelle.evidence import bundle as evidence_bundle
+from sentinelle.observatory.access import verdict_names as names
+
 __all__ = [
     "CONCLUSIVE_VERDICTS",
     "DENIAL_VERDICTS",
@@ -29,15 +32,16 @@ __all__ = [
 
 
 class Verdict(models.TextChoices):
-    ACCESSIBLE = "accessible", _("accessible")
-    GEOBLOCKED = "geoblocked", _("geoblocked")
-    CHALLENGED = "challenged", _("bot challenge")
-    SERVER_DENIED = "server-denied", _("denied by the server")
-    DNS_TAMPERING = "dns-tampering", _("DNS tampering")
-    TCP_BLOCKED = "tcp-blocked", _("TCP connection blocked")
-    TLS_INTERFERENCE = "tls-interference", _("TLS interference")
-    HTTP_DIFF = "http-diff", _("different HTTP answer")
-    INCONCLUSIVE = "inconclusive", _("inconclusive")
+    # The codes are access/verdict_names.py's (the probe writes them); the labels are ours.
+    ACCESSIBLE = names.ACCESSIBLE, _("accessible")
+    GEOBLOCKED = names.GEOBLOCKED, _("geoblocked")
+    CHALLENGED = names.CHALLENGED, _("bot challenge")
+    SERVER_DENIED = names.SERVER_DENIED, _("denied by the server")
+    DNS_TAMPERING = names.DNS_TAMPERING, _("DNS tampering")
+    TCP_BLOCKED = names.TCP_BLOCKED, _("TCP connection blocked")
+    TLS_INTERFERENCE = names.TLS_INTERFERENCE, _("TLS interference")
+    HTTP_DIFF = names.HTTP_DIFF, _("different HTTP answer")
+    INCONCLUSIVE = names.INCONCLUSIVE, _("inconclusive")
 
 
 # Verdicts that count as a denial of access in the index; "accessible" is the other conclusive
@@ -65,8 +69,10 @@ class BundleSubmission(models.Model):
     """One evidence bundle submitted by a State, and the report it made."""
 
     class Kind(models.TextChoices):
-        ACCESS = "access-probe", _("access probe")
-        ROUTING = "routing-scan", _("routing scan")
+        # The kinds are evidence/bundle.py's (the tools write them); what reads each is in
+        # observatory/bundles.
+        ACCESS = evidence_bundle.ACCESS_PROBE, _("access probe")
+        ROUTING = evidence_bundle.ROUTING_SCAN, _("routing scan")
 
     incident = models.OneToOneField("incidents.Incident", on_delete=models.PROTECT,
                                     related_name="bundle_submission",

@@ -1,34 +1,19 @@
 """`sentinelle routing <sub>`: scan MRT / RIS-Live recordings for a State's prefixes.
 
-Plain Python (no Django). Exit codes: 0 done (alerts or not), 2 bad input (the message names
-the file and, when it applies, the line), 1 unexpected failure writing the outputs.
+Argument parsing and printing; the scan itself is ``run.py``. Plain Python (no Django). Exit
+codes: 0 done (alerts or not), 2 bad input (the message names the file and, when it applies,
+the line), 1 unexpected failure writing the outputs.
 """
 
 from __future__ import annotations
 
 import argparse
-import bz2
-import gzip
-import hashlib
-import io
-import json
-import os
-import re
 import sys
-import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from .asrel import ASRelationships, ASRelError
-from .detectors import Alert
-from .elements import Element
-from .rislive import RisLiveStats, read_rislive
-from .rpki import VRPError, VRPSet, load_vrps
-from .scan import Scanner, ScanOptions
-from .watchlist import WatchList, WatchListError, from_vrps
-from .watchlist import load as load_watch
+from .rpki import VRPError, load_vrps
+from .run import RunError, RunOptions, RunResult, run
+from .watchlist import WatchListError, from_vrps
 
 SCAN_EXAMPLE = """example:
   sentinelle routing scan --mrt bview.20261128.1200.gz updates.20261128.1200.gz \\
@@ -42,190 +27,6 @@ VRP_EXAMPLE = """example:
 
 DUMP_EXAMPLE = """example:
   sentinelle routing dump updates.20261128.1200.gz | head"""
-
-COLLECTOR = re.compile(r"(rrc\d\d|route-views[\w.-]*)")
-
-
-class InputError(Exception):
-    """Bad input; the message names the file (and line)."""
-
-
-class CountingReader(io.RawIOBase):
-    """Raw reader that hashes what it reads and reports progress (bytes of the file on disk)."""
-
-    def __init__(self, path: Path, progress: Any = None, task: Any = None) -> None:
-        self._file = path.open("rb")
-        self.name = str(path)
-        self.sha256 = hashlib.sha256()
-        self.count = 0
-        self._progress = progress
-        self._task = task
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n = self._file.readinto(buffer)
-        if n:
-            self.sha256.update(memoryview(buffer)[:n])
-            self.count += n
-            if self._progress is not None:
-                self._progress.advance(self._task, n)
-        return n or 0
-
-    def finish(self) -> str:
-        """Hash the bytes nobody read (a reader stopping early) and return the digest."""
-        while True:
-            chunk = self._file.read(1 << 20)
-            if not chunk:
-                break
-            self.sha256.update(chunk)
-            self.count += len(chunk)
-            if self._progress is not None:
-                self._progress.advance(self._task, len(chunk))
-        return self.sha256.hexdigest()
-
-    def close(self) -> None:
-        # wrappers (BufferedReader, GzipFile, TextIOWrapper) close their raw stream when they
-        # are collected; keep the file open until `release` so `finish` can still hash the rest
-        pass
-
-    def release(self) -> None:
-        self._file.close()
-        super().close()
-
-
-def _decompressing(raw: io.BufferedReader) -> io.BufferedIOBase:
-    magic = raw.peek(3)[:3]
-    if magic[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw, mode="rb")
-    if magic == b"BZh":
-        return bz2.BZ2File(raw, "rb")
-    return raw
-
-
-def _collector_from_path(path: Path) -> str:
-    match = COLLECTOR.search(str(path))
-    return match.group(1) if match else ""
-
-
-class Source:
-    def __init__(self, path: Path, kind: str) -> None:
-        self.path = path
-        self.kind = kind  # "mrt" | "rislive"
-        self.sha256 = ""
-        self.records = 0
-        self.skipped = 0
-        self.elements = 0
-        self.peer_index_record: bytes | None = None
-        self.warnings: list[str] = []
-        self.names: set[tuple[str, str]] = set()  # (Element.source, collector) seen
-
-    def summary(self) -> dict[str, Any]:
-        return {"name": self.path.name, "kind": self.kind, "sha256": self.sha256,
-                "records": self.records, "skipped": self.skipped, "elements": self.elements}
-
-
-def _mrt_elements(source: Source, reader: CountingReader) -> Iterator[Element]:
-    try:
-        from .mrt import ReadStats, read_elements
-    except ImportError as exc:  # H1's reader not installed: say so instead of a traceback
-        raise InputError(f"{source.path}: MRT reader unavailable ({exc})") from None
-    stats = ReadStats()
-    # the reader sniffs gzip/bzip2 itself and survives truncated downloads: hand it the raw
-    # (counted, hashed) bytes
-    stream = io.BufferedReader(reader, 1 << 20)
-    collector = _collector_from_path(source.path)
-    try:
-        for element in read_elements(stream, collector=collector, stats=stats):
-            source.names.add((element.source, element.collector))
-            yield element
-    except (OSError, EOFError, ValueError) as exc:
-        source.warnings.append(f"{source.path}: stopped reading: {exc}")
-    source.records = stats.records
-    source.skipped = stats.skipped_records + getattr(stats, "malformed_records", 0)
-    source.peer_index_record = getattr(stats, "peer_index_record", None)
-    source.warnings.extend(f"{source.path}: {w}" for w in list(stats.warnings)[:20])
-    if getattr(stats, "truncated", False):
-        source.warnings.append(f"{source.path}: truncated file (read up to the damage)")
-
-
-def _rislive_elements(source: Source, reader: CountingReader,
-                      scanner: Scanner) -> Iterator[Element]:
-    stats = RisLiveStats()
-    buffered = io.BufferedReader(reader, 1 << 20)
-    stream = _decompressing(buffered)
-    states_done = 0
-    for element in read_rislive(stream, stats, collector=_collector_from_path(source.path)):
-        while states_done < len(stats.peer_states):
-            _peer_state(scanner, stats.peer_states[states_done])
-            states_done += 1
-        source.names.add((element.source, element.collector))
-        yield element
-    while states_done < len(stats.peer_states):
-        _peer_state(scanner, stats.peer_states[states_done])
-        states_done += 1
-    source.records = stats.frames
-    source.skipped = stats.skipped_records
-    for line, reason in stats.malformed[:20]:
-        source.warnings.append(f"{source.path}: line {line}: {reason}")
-    if stats.malformed_count > 20:
-        source.warnings.append(f"{source.path}: {stats.malformed_count - 20} more bad frames")
-
-
-def _peer_state(scanner: Scanner, state: dict) -> None:
-    if state.get("state") == "down":
-        scanner.peer_down(state["collector"], state["peer_ip"], state["peer_asn"])
-
-
-def _records_for(alert: Alert, sources: list[Source]) -> bytes:
-    """The alert's raw MRT records, each TABLE_DUMP_V2 group led by its PEER_INDEX_TABLE."""
-    by_name: dict[tuple[str, str], Source] = {}
-    for source in sources:
-        for name in source.names:
-            by_name.setdefault(name, source)
-    out = bytearray()
-    done: set[int] = set()
-    for raw, name in zip(alert.samples, alert.sample_sources, strict=True):
-        source = by_name.get(name)
-        is_tdv2 = len(raw) >= 6 and int.from_bytes(raw[4:6], "big") == 13
-        if (is_tdv2 and source is not None and source.peer_index_record
-                and id(source) not in done):
-            out += source.peer_index_record
-            done.add(id(source))
-        out += raw
-    return bytes(out)
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _load_inputs(args: argparse.Namespace) -> tuple[WatchList, VRPSet | None,
-                                                   ASRelationships | None]:
-    try:
-        watch = load_watch(args.watch)
-    except WatchListError as exc:
-        raise InputError(str(exc)) from None
-    if not len(watch):
-        raise InputError(f"{args.watch}: the watch list has no prefixes")
-    vrps = None
-    if args.vrp:
-        try:
-            vrps = load_vrps(args.vrp)
-        except VRPError as exc:
-            raise InputError(str(exc)) from None
-    asrel = None
-    if args.as_rel:
-        try:
-            asrel = ASRelationships.load(args.as_rel)
-        except ASRelError as exc:
-            raise InputError(str(exc)) from None
-    for path in [*args.mrt, *args.rislive]:
-        if not Path(path).is_file():
-            raise InputError(f"{path}: no such file")
-    return watch, vrps, asrel
-
 
 def _progress(quiet: bool):
     from rich.console import Console
@@ -246,103 +47,44 @@ def _progress(quiet: bool):
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    if not args.mrt and not args.rislive:
-        raise InputError("give at least one --mrt or --rislive file")
-    if args.sign_key and not args.bundle:
-        raise InputError("--sign-key needs --bundle")
-    if not 0 < args.visibility_threshold <= 1:
-        raise InputError("--visibility-threshold must be in (0, 1]")
-    if args.bucket <= 0 or args.dedup_window < 0:
-        raise InputError("--bucket must be positive and --dedup-window not negative")
-    if args.full_feed_v4 < 0 or args.full_feed_v6 < 0:
-        raise InputError("--full-feed-v4/--full-feed-v6 must not be negative")
-    watch, vrps, asrel = _load_inputs(args)
-    signing_key = None
-    if args.sign_key:
-        from sentinelle.evidence import keys
-
-        try:
-            signing_key = keys.load_private(args.sign_key)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{args.sign_key}: {exc}") from None
-    options = ScanOptions(
+    options = RunOptions(
+        watch=Path(args.watch), output=Path(args.output),
+        mrt=[Path(p) for p in args.mrt], rislive=[Path(p) for p in args.rislive],
+        vrp=Path(args.vrp) if args.vrp else None,
+        as_rel=Path(args.as_rel) if args.as_rel else None,
+        bundle=Path(args.bundle) if args.bundle else None,
+        sign_key=Path(args.sign_key) if args.sign_key else None,
         dedup_window=args.dedup_window, visibility=not args.no_visibility,
-        visibility_threshold=args.visibility_threshold, visibility_bucket=args.bucket,
+        visibility_threshold=args.visibility_threshold, bucket=args.bucket,
         full_feed_v4=args.full_feed_v4, full_feed_v6=args.full_feed_v6,
     )
-    scanner = Scanner(watch, vrps, asrel, options)
-    sources = [Source(Path(p), "mrt") for p in args.mrt]
-    sources += [Source(Path(p), "rislive") for p in args.rislive]
-    started = _now()
-    t0 = time.monotonic()
-    total = sum(s.path.stat().st_size for s in sources)
-    with _progress(args.quiet) as progress:
-        task = progress.add_task("scanning", total=total)
-        for source in sources:
-            progress.update(task, description=source.path.name)
-            reader = CountingReader(source.path, progress, task)
-            try:
-                elements = (_mrt_elements(source, reader) if source.kind == "mrt"
-                            else _rislive_elements(source, reader, scanner))
-                source.elements += scanner.feed_all(elements)
-                source.sha256 = reader.finish()
-            finally:
-                reader.release()
-    alerts = scanner.finish()
-    elapsed = time.monotonic() - t0
-    finished = _now()
-    output = Path(args.output)
-    partial = output.with_name(output.name + ".partial")
-    with partial.open("w", encoding="utf-8") as handle:
-        for alert in alerts:
-            handle.write(json.dumps(alert.to_dict(), sort_keys=False) + "\n")
-    os.replace(partial, output)
-    if args.bundle:
-        _write_bundle(args, watch, vrps, asrel, sources, alerts, output, signing_key, started,
-                      finished, scanner)
-    _print_summary(args, sources, alerts, scanner, elapsed)
+    bar = _progress(args.quiet)
+    task = None
+
+    def show(name: str, done: int, total: int) -> None:
+        # The bar starts with the first file read: a refused option prints no empty bar.
+        nonlocal task
+        if task is None:
+            bar.start()
+            task = bar.add_task(name, total=total)
+        bar.update(task, description=name, completed=done)
+
+    try:
+        result = run(options, show)
+    finally:
+        bar.stop()
+    _print_summary(args, result)
     return 0
 
 
-def _write_bundle(args, watch, vrps, asrel, sources, alerts, output, signing_key, started,
-                  finished, scanner) -> None:
-    from sentinelle.evidence import bundle
-
-    summary: dict[str, Any] = {
-        "watch": Path(args.watch).name,
-        "states": sorted(watch.states),
-        "sources": [s.summary() for s in sources],
-        "alerts": [a.to_dict() for a in alerts],
-        "scan": scanner.stats.to_dict(),
-        "options": dict(scanner.options.__dict__),
-    }
-    if vrps is not None:
-        summary["vrps"] = {"name": Path(args.vrp).name, "count": len(vrps),
-                           "sha256": hashlib.sha256(Path(args.vrp).read_bytes()).hexdigest()}
-    if asrel is not None:
-        summary["as_rel"] = {"name": Path(args.as_rel).name, "links": len(asrel),
-                             "sha256": hashlib.sha256(Path(args.as_rel).read_bytes())
-                             .hexdigest()}
-    with bundle.BundleWriter(args.bundle, kind="routing-scan", signing_key=signing_key,
-                             command_line=list(sys.argv)) as writer:
-        writer.add_file("alerts.jsonl", output)
-        writer.add_file("watch.yaml", Path(args.watch))
-        for alert in alerts:
-            records = _records_for(alert, sources)
-            if records:
-                writer.add_bytes(f"records/{alert.id}.mrt", records)
-        writer.set("started_at", started)
-        writer.set("finished_at", finished)
-        writer.set("summary", summary)
-
-
-def _print_summary(args, sources, alerts, scanner, elapsed) -> None:
+def _print_summary(args: argparse.Namespace, result: RunResult) -> None:
     from rich.console import Console
     from rich.table import Table
 
     # piped output (a file, CI log) would be cut at 80 columns: widen it so rows stay whole
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-    stats = scanner.stats
+    sources, alerts, elapsed = result.sources, result.alerts, result.elapsed
+    stats = result.scanner.stats
     files = Table(title="Sources")
     for column in ("file", "kind", "records", "skipped", "elements"):
         files.add_column(column, justify="left" if column in ("file", "kind") else "right")
@@ -390,7 +132,7 @@ def cmd_vrp_to_watch(args: argparse.Namespace) -> int:
         watch = from_vrps(vrps, args.state, args.asn, name=args.name or "",
                           neighbors=args.neighbor or [])
     except (VRPError, WatchListError, ValueError) as exc:
-        raise InputError(str(exc)) from None
+        raise RunError(str(exc)) from None
     text = watch.dump_yaml()
     if not len(watch):
         print(f"warning: no VRP for AS{', AS'.join(map(str, args.asn))} in {args.vrp}",
@@ -505,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         return int(args.func(args))
-    except InputError as exc:
+    except RunError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # writing the outputs failed (disk full, no such folder...)

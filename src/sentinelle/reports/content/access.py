@@ -8,8 +8,9 @@ import datetime as dt
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from sentinelle.analysis.access_index import IndexFilter, compute_index, routing_alert_counts
-from sentinelle.reports import charts, formatting
+from sentinelle.core import formatting
+from sentinelle.observatory.access_index import IndexFilter, compute_index, routing_alert_counts
+from sentinelle.reports import charts
 from sentinelle.reports.content.common import HIDDEN_CSV, para, raw_text
 from sentinelle.reports.document import (
     AnnexRow,

@@ -15,8 +15,9 @@ from sentinelle.actionplan.models import Metric
 from sentinelle.analysis.disclosure import withheld
 from sentinelle.analysis.handling import handling_in_time
 from sentinelle.analysis.statistics import StatsFilter, counted_incidents, small_count_threshold
+from sentinelle.core import formatting
 from sentinelle.incidents.models import TLP, Channel
-from sentinelle.reports import charts, formatting
+from sentinelle.reports import charts
 from sentinelle.reports.content.access import AccessSection
 from sentinelle.reports.content.clusters import ClusterSection
 from sentinelle.reports.content.common import (

@@ -10,8 +10,8 @@ from django.utils.translation import ngettext
 
 from sentinelle.analysis.correlation import clusters
 from sentinelle.analysis.disclosure import withheld
+from sentinelle.core import formatting
 from sentinelle.core.models import Role, User
-from sentinelle.reports import formatting
 from sentinelle.reports.content.common import para
 from sentinelle.reports.document import Paragraph, Section, Table
 

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from sentinelle.analysis import disclosure
 from sentinelle.analysis.statistics import StatsFilter, compute
-from sentinelle.reports import formatting
+from sentinelle.core import formatting
 from sentinelle.reports.document import Figure, Paragraph
 
 __all__ = ["MAX_CLEAR_EXAMPLES", "TREND_YEARS", "Fmt", "HIDDEN_CSV", "labels", "named_states",

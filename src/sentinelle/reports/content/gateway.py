@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from sentinelle.reports import formatting
+from sentinelle.core import formatting
 from sentinelle.reports.content.common import para
 from sentinelle.reports.document import AnnexRow, Paragraph, Section, Table
 

@@ -1,6 +1,6 @@
 from django import template
 
-from sentinelle.reports import formatting
+from sentinelle.core import formatting
 
 register = template.Library()
 

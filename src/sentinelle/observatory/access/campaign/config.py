@@ -91,10 +91,9 @@ class CampaignConfig:
         from sentinelle.evidence import keys
 
         try:
-            keys.load_private(self.sign_key)
-        except (OSError, ValueError) as exc:
-            reason = getattr(exc, "strerror", None) or exc
-            raise ConfigError(f"sign_key: {self.sign_key}: {reason}") from None
+            keys.load_signing_key(self.sign_key, "sign_key")
+        except keys.KeyFileError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 # The keys each section may hold ("" is the top level); anything else is refused by name.

@@ -16,10 +16,8 @@ Idempotent: a bundle whose file name the State has already submitted is left alo
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
-import io
 import ipaddress
 import json
 import struct
@@ -36,11 +34,11 @@ from sentinelle import __version__
 from sentinelle.core import audit
 from sentinelle.core.models import MemberState, Role, User
 from sentinelle.evidence import keys
-from sentinelle.evidence.bundle import BundleWriter
+from sentinelle.evidence.bundle import ACCESS_PROBE, BundleWriter
 from sentinelle.incidents import services as incident_services
 from sentinelle.incidents.models import Status
 from sentinelle.observatory import services
-from sentinelle.observatory.models import BundleSubmission
+from sentinelle.observatory.models import BundleSubmission, Verdict
 
 ACTOR = "command:seed-observatory"
 DEMO_PASSWORD = "sentinelle-demo"   # as seed-demo's accounts
@@ -80,25 +78,25 @@ SERVICES = {
 # State: vantage (ASN, network), control (country, ASN), {service: (verdict, provider)}.
 ACCESS = {
     "CU": ((27725, "Empresa de Telecomunicaciones de Cuba, S.A."), ("CH", 3303), {
-        "hub.docker.com": ("geoblocked", "Docker"),
-        "gitlab.com": ("geoblocked", "Cloudflare"),
-        "developer.android.com": ("geoblocked", "Google"),
-        "www.coursera.org": ("geoblocked", "Amazon CloudFront"),
-        "www.wikipedia.org": ("accessible", None),
-        "www.bbc.com": ("accessible", None)}),
+        "hub.docker.com": (Verdict.GEOBLOCKED, "Docker"),
+        "gitlab.com": (Verdict.GEOBLOCKED, "Cloudflare"),
+        "developer.android.com": (Verdict.GEOBLOCKED, "Google"),
+        "www.coursera.org": (Verdict.GEOBLOCKED, "Amazon CloudFront"),
+        "www.wikipedia.org": (Verdict.ACCESSIBLE, None),
+        "www.bbc.com": (Verdict.ACCESSIBLE, None)}),
     "IR": ((58224, "Iran Telecommunication Company PJS"), ("DE", 3320), {
-        "hub.docker.com": ("geoblocked", "Docker"),
-        "gitlab.com": ("geoblocked", "Cloudflare"),
-        "developer.android.com": ("geoblocked", "Google"),
-        "www.coursera.org": ("geoblocked", "Amazon CloudFront"),
-        "www.nvidia.com": ("server-denied", None),
-        "www.bbc.com": ("accessible", None)}),
+        "hub.docker.com": (Verdict.GEOBLOCKED, "Docker"),
+        "gitlab.com": (Verdict.GEOBLOCKED, "Cloudflare"),
+        "developer.android.com": (Verdict.GEOBLOCKED, "Google"),
+        "www.coursera.org": (Verdict.GEOBLOCKED, "Amazon CloudFront"),
+        "www.nvidia.com": (Verdict.SERVER_DENIED, None),
+        "www.bbc.com": (Verdict.ACCESSIBLE, None)}),
     "SY": ((29256, "Syrian Telecommunications Establishment"), ("FR", 3215), {
-        "hub.docker.com": ("geoblocked", "Docker"),
-        "cloud.google.com": ("geoblocked", "Google"),
-        "developer.android.com": ("geoblocked", "Google"),
-        "www.coursera.org": ("geoblocked", "Amazon CloudFront"),
-        "www.wikipedia.org": ("accessible", None)}),
+        "hub.docker.com": (Verdict.GEOBLOCKED, "Docker"),
+        "cloud.google.com": (Verdict.GEOBLOCKED, "Google"),
+        "developer.android.com": (Verdict.GEOBLOCKED, "Google"),
+        "www.coursera.org": (Verdict.GEOBLOCKED, "Amazon CloudFront"),
+        "www.wikipedia.org": (Verdict.ACCESSIBLE, None)}),
 }
 LANGUAGE = {"CU": "es", "IR": "en", "SY": "ar"}
 # States whose demo reports consent to be named in the Council report (Cuba and Iran; Syria not).
@@ -142,9 +140,9 @@ def _measurement(url: str, category: str, verdict: str, provider: str | None,
                  when: dt.datetime, cc: str, asn: int, network: str, report_id: str,
                  control: tuple[str, int]) -> dict:
     """One line of the probe's JSONL: OONI's base fields, a Web Connectivity shape, ours."""
-    if verdict == "inconclusive":
+    if verdict == Verdict.INCONCLUSIVE:
         code, reasons = None, ["the control helper did not answer in time"]
-    elif verdict == "accessible":
+    elif verdict == Verdict.ACCESSIBLE:
         code, reasons = 200, ["same status, title and body length as the control"]
     else:
         code, reasons = 403, REASONS.get(provider, REASONS[None])
@@ -343,7 +341,7 @@ class Command(BaseCommand):
             for url in urls:
                 at = when + dt.timedelta(seconds=7 * step)
                 # One measurement in eleven: the control did not answer (not counted).
-                this = "inconclusive" if (step + when.month) % 11 == 0 else verdict
+                this = Verdict.INCONCLUSIVE if (step + when.month) % 11 == 0 else verdict
                 line = _measurement(url, category, this, provider if this == verdict else None,
                                     at, code, asn, network, report_id, control)
                 lines.append(json.dumps(line, ensure_ascii=False).encode() + b"\n")
@@ -356,7 +354,7 @@ class Command(BaseCommand):
             counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
         finished = when + dt.timedelta(seconds=7 * step + 5)
         listing = f"demo-{code.lower()}.csv"
-        with BundleWriter(path, kind="access-probe", signing_key=signing_key,
+        with BundleWriter(path, kind=ACCESS_PROBE, signing_key=signing_key,
                           command_line=["sentinelle", "probe", "run", "--list", listing,
                                         "--control", "https://control.demo.invalid/",
                                         "--control-token", "***", "--output",
@@ -372,7 +370,7 @@ class Command(BaseCommand):
 
     def _routing_bundle(self, path: Path, when: dt.datetime, key_path: Path) -> Path:
         """The real scanner (`sentinelle routing scan`) over a small MRT file made here."""
-        from sentinelle.observatory.routing import cli as routing_cli
+        from sentinelle.observatory.routing import run as routing_run
 
         work = path.with_suffix("")
         work.mkdir(exist_ok=True)
@@ -390,11 +388,10 @@ class Command(BaseCommand):
         mrt.write_bytes(b"".join(records))
         watch = work / "watch.yaml"
         watch.write_text(WATCH, encoding="utf-8")
-        quiet = io.StringIO()
-        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
-            code = routing_cli.main(["scan", "--mrt", str(mrt), "--watch", str(watch),
-                                     "--output", str(work / "alerts.jsonl"), "--bundle",
-                                     str(path), "--sign-key", str(key_path), "--quiet"])
-        if code != 0:
-            raise CommandError(f"routing scan failed ({code}): {quiet.getvalue()[-500:]}")
+        try:
+            routing_run.run(routing_run.RunOptions(
+                watch=watch, output=work / "alerts.jsonl", mrt=[mrt], bundle=path,
+                sign_key=key_path))
+        except (routing_run.RunError, OSError) as exc:
+            raise CommandError(f"routing scan failed: {exc}") from None
         return path

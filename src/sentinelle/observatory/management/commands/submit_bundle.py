@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from sentinelle.core import audit
 from sentinelle.core.models import User
 from sentinelle.evidence import keys
-from sentinelle.observatory import services
+from sentinelle.observatory import bundles, services
 
 
 class Command(BaseCommand):
@@ -18,7 +18,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("bundle", help="the bundle (zip) written by probe run or routing scan")
-        parser.add_argument("--expect", choices=sorted(services.EXPECT),
+        parser.add_argument("--expect", choices=sorted(e for e, _l in bundles.expect_choices()),
                             help="refuse a bundle of the other kind")
         parser.add_argument("--user", default=os.environ.get("SENTINELLE_USER"),
                             help="the focal point submitting (default: $SENTINELLE_USER)")

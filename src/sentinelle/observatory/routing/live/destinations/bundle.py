@@ -19,7 +19,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sentinelle.evidence.bundle import BundleWriter, read_manifest
+from sentinelle.evidence.bundle import ROUTING_SCAN, BundleWriter, read_manifest
 
 from ..events import AlertEvent, iso
 
@@ -66,7 +66,7 @@ def write_bundle(event: AlertEvent, path: Path, signing_key: Ed25519PrivateKey) 
     alert = alert_record(event)
     started = iso(event.first_seen)
     finished = iso(event.resolved_at if event.resolved_at is not None else event.last_seen)
-    with BundleWriter(path, kind="routing-scan", signing_key=signing_key,
+    with BundleWriter(path, kind=ROUTING_SCAN, signing_key=signing_key,
                       command_line=list(sys.argv)) as writer:
         writer.add_bytes("alerts.jsonl", (json.dumps(alert, ensure_ascii=False) + "\n").encode())
         if event.samples:

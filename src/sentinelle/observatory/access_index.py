@@ -39,6 +39,7 @@ from django.utils.translation import gettext as _
 
 from sentinelle.analysis.disclosure import is_full_view
 from sentinelle.analysis.statistics import COUNTED_EXCLUDED_STATUSES, small_count_threshold
+from sentinelle.core import formatting
 from sentinelle.core.models import MemberState
 from sentinelle.incidents.models import Incident
 from sentinelle.observatory.models import (
@@ -47,7 +48,6 @@ from sentinelle.observatory.models import (
     AccessObservation,
     RoutingAlertRecord,
 )
-from sentinelle.reports import formatting
 
 __all__ = ["DIMENSIONS", "AccessIndex", "IndexFilter", "compute_index", "index_table",
            "measured_states", "routing_alert_counts"]
