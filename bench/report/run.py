@@ -183,7 +183,7 @@ def forget() -> None:
 def report(fmt: str, cold: bool = False, year: int = YEAR):
     def run():
         from sentinelle.reports.options import ReportOptions
-        from sentinelle.reports.service import produce
+        from sentinelle.reports.services import produce
 
         if cold:
             forget()

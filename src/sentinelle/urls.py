@@ -21,11 +21,10 @@ urlpatterns = [
     # Before admin.site.urls, so that reverse("admin:login") lands here: one sign-in path.
     path("admin/login/", core_views.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("sentinelle.core.api.urls")),
     path("api/v1/", include("sentinelle.incidents.api.urls")),
     path("api/v1/", include("sentinelle.exchange.api.urls")),
     path("api/v1/", include("sentinelle.analysis.api.urls")),
-    path("api/v1/", include("sentinelle.reports.api.urls")),
-    path("api/v1/", include("sentinelle.actionplan.api.urls")),
     path("api/v1/", include("sentinelle.gateway.api.urls")),
     path("api/v1/", include("sentinelle.observatory.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -113,9 +113,9 @@ def test_everyone_signed_in_reads_and_only_the_secretariat_edits(client, plan, a
     page = client.get("/action-plan/").content.decode()
     assert "Report to Council" in page and "Overall verdict" in page
     assert client.get("/action-plan/A1/").status_code == 200
-    assert client.get("/action-plan/new/").status_code == 404
+    assert client.get("/action-plan/new/").status_code == 403
     assert client.post("/action-plan/indicators/A1.2/updates/new/",
-                       {"date": "2026-03-01", "value": "3"}).status_code == 404
+                       {"date": "2026-03-01", "value": "3"}).status_code == 403
     client.force_login(charlie)
     response = client.post("/action-plan/indicators/A1.2/updates/new/", {
         "date": "2026-03-01", "value": "3", "note": "First workshop",

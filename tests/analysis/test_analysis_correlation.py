@@ -82,9 +82,9 @@ def test_duplicates_page_and_merge_are_secretariat_only(alice, bob, charlie, cli
     first, second = file_report(alice), file_report(alice)
     for user in (alice, bob, council):
         client.force_login(user)
-        assert client.get("/analysis/duplicates/").status_code == 404
+        assert client.get("/analysis/duplicates/").status_code == 403
         assert client.post("/analysis/duplicates/merge/",
-                           {"primary": first.pk, "duplicate": second.pk}).status_code == 404
+                           {"primary": first.pk, "duplicate": second.pk}).status_code == 403
         detail = client.get(f"/incidents/{first.pk}/")
         if detail.status_code == 200:
             assert 'id="analysis"' not in detail.content.decode()

@@ -211,9 +211,9 @@ def test_secretariat_links_and_unlinks_from_the_pages(botnet, charlie, client):
 def test_focal_point_cannot_reach_the_link_pages(botnet, alice, client):
     a, b, _other = botnet
     client.force_login(alice)
-    assert client.get("/analysis/links/").status_code == 404
+    assert client.get("/analysis/links/").status_code == 403
     assert client.post("/analysis/links/link/", {"reports": [a.pk, b.pk],
-                                                 "label": "x"}).status_code == 404
+                                                 "label": "x"}).status_code == 403
     assert not IncidentCluster.objects.exists()
 
 
@@ -325,10 +325,10 @@ def test_council_report_hides_the_linked_count_with_its_figures(botnet, charlie,
 
 def test_api_links_and_unlinks_for_the_secretariat_only(botnet, alice, charlie):
     a, b, other = botnet
-    assert api_client(alice).get("/api/v1/linked-incidents/").status_code == 404
+    assert api_client(alice).get("/api/v1/linked-incidents/").status_code == 403
     response = api_client(alice).post("/api/v1/linked-incidents/",
                                       {"reports": [a.pk, b.pk], "label": "x"}, format="json")
-    assert response.status_code == 404
+    assert response.status_code == 403
     response = api_client(charlie, read_only=True).post(
         "/api/v1/linked-incidents/", {"reports": [a.pk, b.pk], "label": "x"}, format="json")
     assert response.status_code == 403
@@ -347,7 +347,7 @@ def test_api_links_and_unlinks_for_the_secretariat_only(botnet, alice, charlie):
                             {"reports": [other.pk], "cluster": body["id"]}, format="json")
     assert response.status_code == 201 and len(response.json()["reports"]) == 3
     url = f"/api/v1/linked-incidents/{body['id']}/reports/{other.pk}/"
-    assert api_client(alice).delete(url).status_code == 404
+    assert api_client(alice).delete(url).status_code == 403
     assert analyst.delete(url).status_code == 204
     assert analyst.delete(url).status_code == 404           # no longer a member
     assert AuditEntry.objects.filter(action="analysis.unlink").count() == 1

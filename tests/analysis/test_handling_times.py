@@ -19,7 +19,7 @@ from sentinelle.analysis.statistics import StatsFilter
 from sentinelle.core.models import AuditEntry, Role
 from sentinelle.incidents import services
 from sentinelle.incidents.models import Category, Incident, Message, Transition
-from sentinelle.reports import service
+from sentinelle.reports import services as service
 from sentinelle.reports.options import ReportOptions
 from tests.conftest import file_report, make_user, page
 
@@ -204,12 +204,12 @@ def test_an_unknown_sort_says_so(client, charlie):
 
 
 @pytest.mark.parametrize("who", ["alice", "bob", "council"])
-def test_the_queue_and_expectations_are_the_secretariat_s(client, who, request):
+def test_the_queue_and_expectations_are_the_secretariat_s(db, client, who, request):
     client.force_login(request.getfixturevalue(who))
-    assert client.get("/analysis/queue/").status_code == 404
-    assert client.get("/analysis/handling-times/").status_code == 404
+    assert client.get("/analysis/queue/").status_code == 403
+    assert client.get("/analysis/handling-times/").status_code == 403
     assert client.post("/analysis/handling-times/", {
-        "category": "other", "acknowledge_hours": 1, "analyse_hours": 2}).status_code == 404
+        "category": "other", "acknowledge_hours": 1, "analyse_hours": 2}).status_code == 403
     assert HandlingExpectation.objects.get(category__code="other").acknowledge_hours == 48
 
 

@@ -19,7 +19,7 @@ from sentinelle.analysis.statistics import StatsFilter, _compute, compute
 from sentinelle.core.models import AuditEntry
 from sentinelle.incidents import services, summaries
 from sentinelle.incidents.models import Category, Evidence, Incident, Indicator, RsitClass
-from sentinelle.reports import service
+from sentinelle.reports import services as service
 from sentinelle.reports.options import ReportOptions
 from tests.conftest import file_report
 

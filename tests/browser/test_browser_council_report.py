@@ -14,7 +14,7 @@ import pytest
 
 from sentinelle.core import jobs
 from sentinelle.reports import content
-from sentinelle.reports.jobs import KIND
+from sentinelle.reports.tasks import KIND
 from tests.browser import browser_fixtures
 from tests.browser.browser_fixtures import ARTIFACTS, log_in
 from tests.reports import test_report

@@ -219,7 +219,7 @@ def test_admin_needs_the_second_factor(client, dora, two_factor):
 def test_admin_answers_a_signed_in_outsider_without_a_redirect_loop(client, alice):
     client.force_login(alice)
     response = client.get("/admin/", follow=True)
-    assert response.status_code == 404
+    assert response.status_code == 403
 
 
 # --- 3. second-factor failures count per account, across sign-ins ----------------------------

@@ -143,7 +143,7 @@ def test_api_import_refuses_unknown_format_and_non_focal_points(alice, charlie):
     assert response.status_code == 400 and "format" in response.json()
     upload = SimpleUploadedFile("r.jsonl", lines(REPORT))
     assert api_client(charlie).post("/api/v1/imports/", {"file": upload},
-                                    format="multipart").status_code == 400
+                                    format="multipart").status_code == 403
 
 
 def test_web_import_starts_a_job(client, alice):

@@ -32,7 +32,7 @@ def test_focal_point_proposes_secretariat_publishes(client, alice, bob, charlie)
     entry.refresh_from_db()
     assert entry.status == EntryStatus.SUBMITTED
     # A focal point cannot publish its own entry.
-    assert client.post(f"/gateway/initiatives/{entry.pk}/publish/").status_code == 404
+    assert client.post(f"/gateway/initiatives/{entry.pk}/publish/").status_code == 403
     client.logout()
     assert client.get(entry.get_absolute_url()).status_code == 404  # not public yet
 

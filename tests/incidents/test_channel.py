@@ -18,7 +18,8 @@ from sentinelle.exchange.formats import stix
 from sentinelle.exchange.importer import import_records
 from sentinelle.incidents.models import Channel, Incident
 from sentinelle.observatory import services as observatory
-from sentinelle.reports import content, service
+from sentinelle.reports import content
+from sentinelle.reports import services as service
 from sentinelle.reports.options import ReportOptions
 from tests.conftest import api_client, file_report, report_payload
 from tests.observatory_helpers import access_bundle

@@ -178,8 +178,8 @@ def test_amend_without_change_adds_no_version(alice):
 
 def test_only_the_reporting_state_edits(alice, charlie):
     incident = file_report(alice)
-    assert client_for(charlie).get(f"/incidents/{incident.pk}/edit/").status_code == 404
-    assert client_for(charlie).get("/incidents/new/").status_code == 404
+    assert client_for(charlie).get(f"/incidents/{incident.pk}/edit/").status_code == 403
+    assert client_for(charlie).get("/incidents/new/").status_code == 403
 
 
 def htmx_validate(user, field: str, **overrides):

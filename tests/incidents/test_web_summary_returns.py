@@ -153,9 +153,9 @@ def test_template_download_is_a_csv_that_uploads_as_is(alice):
 
 def test_only_focal_points_reach_the_upload(charlie, council):
     for user in (charlie, council):
-        assert client_for(user).get("/returns/upload/").status_code == 404
-        assert client_for(user).get("/returns/new/").status_code == 404
-        assert upload(user, GOOD).status_code == 404
+        assert client_for(user).get("/returns/upload/").status_code == 403
+        assert client_for(user).get("/returns/new/").status_code == 403
+        assert upload(user, GOOD).status_code == 403
     assert SummaryReturn.objects.count() == 0
 
 

@@ -11,7 +11,8 @@ from sentinelle.incidents import services as incident_services
 from sentinelle.incidents.models import Evidence, Incident
 from sentinelle.observatory import services
 from sentinelle.observatory.access_index import IndexFilter, compute_index, routing_alert_counts
-from sentinelle.reports import content, service
+from sentinelle.reports import content
+from sentinelle.reports import services as service
 from sentinelle.reports.options import ReportOptions
 from tests.conftest import PASSWORD, page
 from tests.observatory_helpers import access_bundle, result, routing_bundle

@@ -270,10 +270,11 @@ def test_a_sharing_group_member_and_the_council_may_not_start_it_nor_read_unshar
     unshared = _submitted(alice, _report(alice, tmp_path / "b.zip",
                                          [result(DOCKER, "geoblocked")]))
     pk = incident.bundle_submission.pk
-    for user in (bob, council):
+    # Bob's State is no party to the report (404); a Council reader has the wrong role (403).
+    for user, answer in ((bob, 404), (council, 403)):
         client.logout()
         assert client.login(username=user.username, password=PASSWORD)
-        assert client.post(f"/observatory/submissions/{pk}/corroborate/").status_code == 404
+        assert client.post(f"/observatory/submissions/{pk}/corroborate/").status_code == answer
     assert Job.objects.count() == 0
     outcome = corroboration.corroborate(Incident.objects.get(pk=incident.pk), alice)
     # Bob reads the file through the group; the other report is not shared with his State.

@@ -104,7 +104,7 @@ def test_secretariat_sees_the_overview_of_submitted_reports_only(client, alice, 
     assert draft.reference in text and "Submissions by Member State and kind" in text
     submission = BundleSubmission.objects.get()
     assert client.get(f"/observatory/submissions/{submission.pk}/").status_code == 200
-    assert client.post("/observatory/", {}).status_code == 200 and Job.objects.count() == 0
+    assert client.post("/observatory/", {}).status_code == 403 and Job.objects.count() == 0
 
 
 def test_anonymous_readers_are_sent_to_sign_in(client, db):

@@ -112,9 +112,9 @@ def test_secretariat_sees_every_state_but_cannot_edit(cuba, charlie):
 
 
 def test_council_and_anonymous_do_not_see_it(cuba, council):
-    assert client_for(council).get(URL, {"state": "CU"}).status_code == 404
-    assert client_for(council).get(URL).status_code == 404
-    assert client_for(council).get(DOWNLOAD, {"state": "CU"}).status_code == 404
+    assert client_for(council).get(URL, {"state": "CU"}).status_code == 403
+    assert client_for(council).get(URL).status_code == 403
+    assert client_for(council).get(DOWNLOAD, {"state": "CU"}).status_code == 403
     response = client_for(None).get(URL)
     assert response.status_code == 302 and "/account/login/" in response["Location"]
 

@@ -23,7 +23,7 @@ from sentinelle.core.models import MemberState
 from sentinelle.exchange import templates_csv
 from sentinelle.exchange.formats.csvxlsx import COLUMNS, HEADER_KEYS, _key
 from sentinelle.incidents.models import Category, RsitClass, RsitType
-from sentinelle.reports import service
+from sentinelle.reports import services as service
 from sentinelle.reports.options import ReportOptions
 from tests.conftest import file_report, page
 from tests.paths import ROOT

@@ -19,7 +19,8 @@ from django.core.management import CommandError, call_command
 from django.utils import translation
 
 from sentinelle.incidents.models import Incident
-from sentinelle.reports import content, render, service
+from sentinelle.reports import content, render
+from sentinelle.reports import services as service
 from sentinelle.reports.options import ReportOptions
 from tests.conftest import api_client, file_report
 
@@ -264,7 +265,7 @@ def test_reports_are_produced_as_a_job_and_downloaded(client, charlie, bob, year
     assert download.status_code == 200 and b'<html lang="fr"' in b"".join(download)
     assert client.get(f"/reports/{report.pk}/annex/").status_code == 200
     assert client.post("/reports/", {"year": YEAR, "lang": "en", "fmt": "html"}
-                       ).status_code == 404
+                       ).status_code == 403
 
 
 def test_a_failed_report_job_shows_the_reason(charlie):

@@ -10,7 +10,7 @@ import pytest
 
 from sentinelle.incidents import services as incident_services
 from sentinelle.observatory import services
-from sentinelle.reports import service
+from sentinelle.reports import services as service
 from sentinelle.reports.options import ReportOptions
 from tests.conftest import make_user
 from tests.observatory_helpers import access_bundle, result

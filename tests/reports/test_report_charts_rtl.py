@@ -17,7 +17,8 @@ import pytest
 from django.utils import translation
 
 from sentinelle.analysis import charts as analysis_charts
-from sentinelle.reports import charts, content, service
+from sentinelle.reports import charts, content
+from sentinelle.reports import services as service
 from tests.paths import ROOT
 from tests.reports import test_report
 from tests.reports.test_report import options

@@ -19,7 +19,7 @@ from sentinelle.analysis.statistics import StatsFilter, _compute, compute, count
 from sentinelle.core.models import AuditEntry
 from sentinelle.incidents import services
 from sentinelle.incidents.models import Channel, Incident, Status, Transition
-from sentinelle.reports import service
+from sentinelle.reports import services as service
 from sentinelle.reports.options import ReportOptions
 from tests import statistics_reference as reference
 from tests.conftest import file_report

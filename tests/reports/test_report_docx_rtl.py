@@ -10,7 +10,7 @@ import docx
 import pytest
 from docx.oxml.ns import qn
 
-from sentinelle.reports import service
+from sentinelle.reports import services as service
 from sentinelle.reports.options import ReportOptions
 from tests.conftest import file_report
 

@@ -6,24 +6,16 @@ import datetime as dt
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
-from django.forms.models import model_to_dict
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
 
-from sentinelle.actionplan import metrics
+from sentinelle.actionplan import metrics, services
 from sentinelle.actionplan.evaluation import evaluate
 from sentinelle.actionplan.forms import ActionForm, IndicatorForm, ProgressUpdateForm
 from sentinelle.actionplan.models import Action, Indicator, ProgressUpdate
-from sentinelle.core import audit
+from sentinelle.core.roles import SECRETARIAT, role_required
 from sentinelle.core.storage import file_response
-
-
-def _require_secretariat(request) -> None:
-    if not request.user.is_secretariat:
-        raise Http404
 
 
 def _year(request) -> int:
@@ -37,14 +29,6 @@ def _year(request) -> int:
 def _evaluate(request, year: int):
     """The plan for ``year`` with the figures the reader may see (``metrics.stats_for``)."""
     return evaluate(year, computed=metrics.calculator(metrics.stats_for(request.user)))
-
-
-def _snapshot(obj) -> dict:
-    data = model_to_dict(obj)
-    for key, value in list(data.items()):
-        if hasattr(value, "name"):
-            data[key] = value.name
-    return data
 
 
 @login_required
@@ -68,22 +52,14 @@ def action_detail(request: HttpRequest, code: str) -> HttpResponse:
         "can_edit": request.user.is_secretariat})
 
 
-def _save(request, form, verb: str, before: dict | None):
-    with transaction.atomic():
-        obj = form.save()
-        audit.record(verb, obj, before=before, after=_snapshot(obj))
-    return obj
-
-
-@login_required
+@role_required(SECRETARIAT)
 def action_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
-    _require_secretariat(request)
     action = get_object_or_404(Action, code=code) if code else None
-    before = _snapshot(action) if action else None
+    # Taken before the form is validated: validating writes the new values into the instance.
+    before = services.snapshot(action) if action else None
     form = ActionForm(request.POST or None, instance=action)
     if request.method == "POST" and form.is_valid():
-        action = _save(request, form, "actionplan.action." + ("change" if before else "add"),
-                       before)
+        action = services.save_action(request.user, form.save(commit=False), before)
         messages.success(request, _("The action was saved."))
         return redirect(action)
     return render(request, "actionplan/form.html", {
@@ -91,17 +67,16 @@ def action_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
         "cancel": action.get_absolute_url() if action else "/action-plan/"})
 
 
-@login_required
+@role_required(SECRETARIAT)
 def indicator_edit(request: HttpRequest, code: str, indicator: str | None = None
                    ) -> HttpResponse:
-    _require_secretariat(request)
     action = get_object_or_404(Action, code=code)
     instance = get_object_or_404(Indicator, code=indicator, action=action) if indicator \
         else Indicator(action=action)
-    before = _snapshot(instance) if indicator else None
+    before = services.snapshot(instance) if indicator else None
     form = IndicatorForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
-        _save(request, form, "actionplan.indicator." + ("change" if before else "add"), before)
+        services.save_indicator(request.user, form.save(commit=False), before)
         messages.success(request, _("The indicator was saved."))
         return redirect(action)
     return render(request, "actionplan/form.html", {
@@ -110,21 +85,13 @@ def indicator_edit(request: HttpRequest, code: str, indicator: str | None = None
         "cancel": action.get_absolute_url()})
 
 
-@login_required
+@role_required(SECRETARIAT)
 def update_create(request: HttpRequest, indicator: str) -> HttpResponse:
-    _require_secretariat(request)
     instance = get_object_or_404(Indicator.objects.select_related("action"), code=indicator)
     form = ProgressUpdateForm(request.POST or None, request.FILES or None,
                               initial={"date": dt.date.today()})
     if request.method == "POST" and form.is_valid():
-        update = form.save(commit=False)
-        update.indicator, update.recorded_by = instance, request.user
-        upload = form.cleaned_data.get("evidence_file")
-        if upload:
-            update.evidence_name = get_valid_filename(upload.name)[:255]
-        with transaction.atomic():
-            update.save()
-            audit.record("actionplan.update.add", update, after=_snapshot(update))
+        services.record_update(request.user, instance, form.save(commit=False))
         messages.success(request, _("The progress update was recorded."))
         return redirect(instance.action)
     return render(request, "actionplan/form.html", {

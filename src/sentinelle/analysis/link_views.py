@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -17,14 +16,10 @@ from django.views.decorators.http import require_POST
 from sentinelle.analysis import linking
 from sentinelle.analysis.models import IncidentCluster
 from sentinelle.core.redirects import safe_next
+from sentinelle.core.roles import SECRETARIAT, role_required
 from sentinelle.incidents.models import Incident
 
 MAX_REPORTS_FIELD = 50
-
-
-def _require_secretariat(request: HttpRequest) -> None:
-    if not request.user.is_secretariat:
-        raise Http404  # outsiders learn nothing, not even that the page exists
 
 
 # A report's reference as pages show it (Incident.reference): State, year, number.
@@ -59,11 +54,10 @@ def _report_ids(values: list[str]) -> dict[int, str | None]:
     return out
 
 
-@login_required
+@role_required(SECRETARIAT)
 def links(request: HttpRequest) -> HttpResponse:
     """Suggested links (different States, a specific shared indicator, overlapping time) and
     the linked incidents, each member the analyst may see by reference."""
-    _require_secretariat(request)
     visible = Incident.objects.for_user(request.user)
     existing = []
     for cluster in linking.visible_clusters(request.user).prefetch_related(
@@ -76,11 +70,10 @@ def links(request: HttpRequest) -> HttpResponse:
         "suggestions": linking.suggestion_groups(request.user), "existing": existing})
 
 
-@login_required
+@role_required(SECRETARIAT)
 @require_POST
 def link(request: HttpRequest) -> HttpResponse:
     """Link reports into a new linked incident, or add them to one (``cluster``)."""
-    _require_secretariat(request)
     visible = Incident.objects.for_user(request.user)
     try:
         wanted = _report_ids(request.POST.getlist("reports"))
@@ -111,11 +104,10 @@ def link(request: HttpRequest) -> HttpResponse:
     return redirect(safe_next(request, reverse("analysis-links")))
 
 
-@login_required
+@role_required(SECRETARIAT)
 @require_POST
 def unlink(request: HttpRequest) -> HttpResponse:
     """Take a report out of its linked incident (which dissolves below two reports)."""
-    _require_secretariat(request)
     try:
         report = Incident.objects.for_user(request.user).get(pk=int(request.POST.get("report")))
     except (TypeError, ValueError, Incident.DoesNotExist):

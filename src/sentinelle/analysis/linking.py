@@ -34,6 +34,7 @@ from sentinelle.analysis import correlation
 from sentinelle.analysis.models import IncidentCluster, LinkedReport
 from sentinelle.analysis.statistics import COUNTED_EXCLUDED_STATUSES
 from sentinelle.core import audit
+from sentinelle.core.roles import require_secretariat
 from sentinelle.incidents.models import TLP, Incident
 
 __all__ = ["LinkSuggestion", "LinkedView", "follow_merge", "link", "suggestions", "unlink",
@@ -45,12 +46,6 @@ MAX_NOTE = 500
 MAX_MEMBERS = 50
 # Reports whose existence another State's focal point may not learn, even as a count.
 RESTRICTED_TLP = (TLP.AMBER_STRICT, TLP.RED)
-
-
-def _require_secretariat(user) -> None:
-    # The same answer as every other Secretariat-only action: the caller turns it into a 404.
-    if not (user is not None and user.is_authenticated and user.is_secretariat):
-        raise PermissionDenied
 
 
 def _references(cluster: IncidentCluster) -> list[str]:
@@ -66,7 +61,7 @@ def link(user, reports: Iterable[Incident], cluster: IncidentCluster | None = No
     in no other linked incident. A new linked incident needs a name and two reports or more.
     Raises PermissionDenied for anyone outside the Secretariat, ValidationError naming the
     field otherwise; nothing is written unless everything is valid."""
-    _require_secretariat(user)
+    require_secretariat(user)
     reports = list({r.pk: r for r in reports}.values())
     label, note = (label or "").strip(), (note or "").strip()
     errors: dict[str, str] = {}
@@ -134,7 +129,7 @@ def _write_link(user, reports: list[Incident], cluster: IncidentCluster | None, 
 def unlink(user, report: Incident, note: str = "") -> IncidentCluster | None:
     """Take ``report`` out of its linked incident; the incident dissolves when fewer than two
     reports remain. Returns the linked incident if it still exists. Audited."""
-    _require_secretariat(user)
+    require_secretariat(user)
     if not Incident.objects.for_user(user).filter(pk=report.pk).exists():
         raise PermissionDenied
     with transaction.atomic():
@@ -246,7 +241,7 @@ def visible_clusters(user):
     """The linked incidents an analyst may know of: those with a member the analyst may see.
     One made only of reports hidden from the analyst (RED reports of States that did not name
     them) is not listed: its name and size would tell that those reports exist."""
-    _require_secretariat(user)
+    require_secretariat(user)
     return IncidentCluster.objects.filter(
         members__incident__in=Incident.objects.for_user(user).values("pk")).distinct()
 
@@ -265,7 +260,7 @@ def suggestions(user, since: dt.datetime | None = None) -> list[LinkSuggestion]:
     """Pairs of reports of different States that share a specific indicator (the correlation's
     cluster rule) and whose time windows overlap, not already in one linked incident; best
     first. Only reports ``user`` may see take part."""
-    _require_secretariat(user)
+    require_secretariat(user)
     qs = correlation.candidates(user, since).select_related("state", "category")
     pairs: dict[tuple[int, int], list[tuple[correlation.Link, int]]] = defaultdict(list)
     for key, ids in correlation.specific_keys(qs).items():

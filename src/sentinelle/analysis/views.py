@@ -5,7 +5,6 @@ point its own State precisely, everything else the public publication of a calen
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
@@ -25,6 +24,7 @@ from sentinelle.core.forms import add_validation_error
 from sentinelle.core.models import MemberState
 from sentinelle.core.models.states import ADMIN_REGIONS, ITU_D_REGIONS
 from sentinelle.core.redirects import safe_next
+from sentinelle.core.roles import SECRETARIAT, role_required
 from sentinelle.incidents import services
 from sentinelle.incidents.models import Category, Incident
 
@@ -117,25 +117,18 @@ def public_export(request: HttpRequest, name: str, fmt: str) -> HttpResponse:
     return _export(request, name, fmt, public=True)
 
 
-def _require_secretariat(request: HttpRequest) -> None:
-    if not request.user.is_secretariat:
-        raise Http404  # outsiders learn nothing, not even that the page exists
-
-
-@login_required
+@role_required(SECRETARIAT)
 def duplicates(request: HttpRequest) -> HttpResponse:
     """The analyst's queue of duplicate suggestions and correlated clusters."""
-    _require_secretariat(request)
     return render(request, "analysis/duplicates.html", {
         "suggestions": correlation.duplicate_suggestions(request.user),
         "clusters": correlation.clusters(request.user),
     })
 
 
-@login_required
+@role_required(SECRETARIAT)
 def related(request: HttpRequest, pk: int) -> HttpResponse:
     """Every report correlated with one, ranked, each with the values it shares ("all N")."""
-    _require_secretariat(request)
     incident = Incident.objects.for_user(request.user).filter(pk=pk).first()
     if incident is None:
         raise Http404
@@ -143,11 +136,10 @@ def related(request: HttpRequest, pk: int) -> HttpResponse:
         "incident": incident, "related": correlation.related_to(request.user, incident)})
 
 
-@login_required
+@role_required(SECRETARIAT)
 @require_POST
 def merge(request: HttpRequest) -> HttpResponse:
     """Mark a report as a duplicate of a primary: a status change, the original is kept."""
-    _require_secretariat(request)
     visible = Incident.objects.for_user(request.user)
     try:
         duplicate = visible.get(pk=int(request.POST.get("duplicate", "")))
@@ -181,12 +173,11 @@ def _sort_headers(sort: str) -> list[dict]:
     return headers
 
 
-@login_required
+@role_required(SECRETARIAT)
 def queue(request: HttpRequest) -> HttpResponse:
     """The Secretariat's queue of open reports: age, time since submission and since the
     State's last answer, each sortable, and the overdue ones marked against the category's
     expected handling times."""
-    _require_secretariat(request)
     sort, error = handling.parse_sort(request.GET.get("sort"))
     page = Paginator(handling.queue(request.user, sort), 50).get_page(request.GET.get("page"))
     now = timezone.now()
@@ -208,10 +199,9 @@ def queue(request: HttpRequest) -> HttpResponse:
     })
 
 
-@login_required
+@role_required(SECRETARIAT)
 def handling_times(request: HttpRequest) -> HttpResponse:
     """Expected handling times per category, set by the Secretariat (audited)."""
-    _require_secretariat(request)
     status = 200
     if request.method == "POST":
         form = HandlingExpectationForm(request.POST)

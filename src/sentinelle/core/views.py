@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -54,10 +55,11 @@ def admin_login(request: HttpRequest) -> HttpResponse:
     target = safe_next(request, default=reverse("admin:index"))
     if request.user.is_authenticated:
         # Signed in (and, where required, verified: the middleware saw to that) but not an
-        # administrator: an outsider, who gets 404 rather than a loop back to sign-in.
+        # administrator: the wrong role, who gets 403 (core/roles.py) rather than a loop back
+        # to sign-in.
         if admin.site.has_permission(request):
             return redirect(target)
-        raise Http404
+        raise PermissionDenied
     return redirect(f"{reverse('login')}?{urlencode({'next': target})}")
 
 

@@ -8,5 +8,5 @@ class ExchangeConfig(AppConfig):
     verbose_name = _("Exchange")
 
     def ready(self) -> None:
-        # Importing registers the "import" and "federate" jobs.
-        from sentinelle.exchange import federation, jobs  # noqa: F401
+        # Importing registers the "import" and "federate" task handlers.
+        from sentinelle.exchange import tasks  # noqa: F401

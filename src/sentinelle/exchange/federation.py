@@ -44,7 +44,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -54,7 +53,7 @@ from taxii2client.exceptions import TAXIIServiceException
 from taxii2client.exceptions import ValidationError as TaxiiClientError
 from taxii2client.v21 import Collection, as_pages
 
-from sentinelle.core import audit, jobs
+from sentinelle.core import audit
 from sentinelle.core.models import MemberState, SharingGroup
 from sentinelle.exchange.exporters import stix as stix_export
 from sentinelle.exchange.exporters.stix import state_identity_id
@@ -413,21 +412,3 @@ def resolve_token(params: dict[str, Any]) -> str | None:
     if params.get("token_env"):
         return os.environ.get(params["token_env"])
     return os.environ.get("SENTINELLE_FEDERATION_TOKEN")
-
-
-@jobs.handler("federate")
-def run_federation(job, progress) -> dict:
-    """A scheduled or requested federation run: params direction, remote, api_root,
-    collection, optional sharing_group, token_file or token_env."""
-    params = dict(job.params)
-    run = pull if params.get("direction") == "pull" else push
-    kwargs = {k: params[k] for k in ("remote", "api_root", "collection") if k in params}
-    if run is pull and params.get("on_invalid"):
-        kwargs["on_invalid"] = params["on_invalid"]
-    if run is push and params.get("sharing_group"):
-        kwargs["sharing_group"] = params["sharing_group"]
-    try:
-        result = run(user=job.owner, token=resolve_token(params), **kwargs)
-    except (FederationError, OSError) as exc:
-        raise ValidationError(str(exc)) from None
-    return result.as_dict()

@@ -1,22 +1,22 @@
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import get_language
 
 from sentinelle.core import jobs
 from sentinelle.core.middleware import second_factor_pending
+from sentinelle.core.roles import FOCAL_POINT, role_required
 from sentinelle.exchange import templates_csv, uploads
 from sentinelle.exchange.exporting import EXPORTERS, export_response
 from sentinelle.exchange.forms import ExportForm, ImportForm
 
 
-@login_required
+@role_required(FOCAL_POINT, methods=("POST",))
 def exchange_home(request: HttpRequest) -> HttpResponse:
     """Import (focal points) and export (everyone signed in) in the CSIRT formats."""
     import_form = ImportForm()
-    if request.method == "POST" and request.user.is_focal_point:
+    if request.method == "POST":
         import_form = ImportForm(request.POST, request.FILES)
         if import_form.is_valid():
             params = {k: v for k, v in import_form.cleaned_data.items() if k != "file"}

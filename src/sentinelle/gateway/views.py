@@ -6,10 +6,9 @@ import datetime as dt
 import json
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from sentinelle.analysis.disclosure import current_year, publication
 from sentinelle.core.forms import add_validation_error
+from sentinelle.core.roles import FOCAL_POINT, SECRETARIAT, role_required
 from sentinelle.gateway import exports, search, services
 from sentinelle.gateway.filters import apply_filters, filter_choices
 from sentinelle.gateway.forms import FORMS, ModerationForm, translation_form
@@ -56,11 +56,6 @@ def detail(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         "is_secretariat": request.user.is_authenticated and request.user.is_secretariat})
 
 
-def _require_writer(request: HttpRequest) -> None:
-    if not (request.user.is_secretariat or request.user.is_focal_point):
-        raise Http404
-
-
 def _save(request, form, do) -> object | None:
     """Run a service call; its ValidationError lands on the form's fields."""
     try:
@@ -70,9 +65,8 @@ def _save(request, form, do) -> object | None:
     return None
 
 
-@login_required
+@role_required(SECRETARIAT, FOCAL_POINT)
 def create(request: HttpRequest, kind: str) -> HttpResponse:
-    _require_writer(request)
     model = model_for(kind)
     form = FORMS[kind](request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -86,7 +80,7 @@ def create(request: HttpRequest, kind: str) -> HttpResponse:
         "title": _("New entry: %(kind)s") % {"kind": model._meta.verbose_name}})
 
 
-@login_required
+@role_required(SECRETARIAT, FOCAL_POINT)
 def edit(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     entry = get_entry_for_editor(kind, pk, request.user)
     form = FORMS[kind](request.POST or None, instance=entry, user=request.user)
@@ -102,7 +96,7 @@ def edit(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         "title": _("Edit: %(title)s") % {"title": entry.title_text}})
 
 
-@login_required
+@role_required(SECRETARIAT, FOCAL_POINT)
 def translate(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     entry = get_entry_for_editor(kind, pk, request.user)
     form = translation_form(entry, request.POST or None)
@@ -119,16 +113,15 @@ def translate(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         "title": _("Translate: %(title)s") % {"title": entry.title_text}})
 
 
-@login_required
+@role_required(SECRETARIAT, FOCAL_POINT)
 @require_POST
 def moderate(request: HttpRequest, kind: str, pk: int, action: str) -> HttpResponse:
     entry = get_entry_for_editor(kind, pk, request.user)
     form = ModerationForm(request.POST)
     message = form.cleaned_data["message"] if form.is_valid() else ""
     try:
+        # A Secretariat-only move asked by a focal point: PermissionDenied, the 403 page.
         services.transition(request.user, entry, action, message)
-    except PermissionDenied:
-        raise Http404 from None
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -137,10 +130,9 @@ def moderate(request: HttpRequest, kind: str, pk: int, action: str) -> HttpRespo
     return redirect(entry)
 
 
-@login_required
+@role_required(SECRETARIAT, FOCAL_POINT)
 def moderation(request: HttpRequest) -> HttpResponse:
     """The Secretariat's review queue; a focal point's own State's entries."""
-    _require_writer(request)
     groups = []
     for kind, model in KINDS.items():
         qs = model.objects.editable_by(request.user).select_related("state")

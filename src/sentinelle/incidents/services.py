@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sentinelle.core import audit
+from sentinelle.core.errors import Refused, TooLarge
 from sentinelle.incidents import notifications, receipts, workflow
 from sentinelle.incidents.models import (
     Channel,
@@ -40,7 +41,7 @@ CONTENT_FIELDS = (
 SECRETARIAT_FIELDS = ("category", "rsit_type", "severity")
 
 
-class EvidenceTooLarge(ValidationError):
+class EvidenceTooLarge(TooLarge):
     pass
 
 
@@ -160,7 +161,7 @@ def _stamp_era(item: Evidence | Message, incident: Incident) -> None:
 
 def _require_reporter(user) -> None:
     if not (user.is_authenticated and user.is_focal_point):
-        raise workflow.WorkflowError(_("Only a Member State's focal point can report incidents."))
+        raise Refused(_("Only a Member State's focal point can report incidents."))
 
 
 @transaction.atomic
@@ -207,7 +208,7 @@ def amend_report(incident: Incident, user, changes: dict, note: str = "") -> Inc
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     who = workflow.party(user, incident)
     if who is None:
-        raise workflow.WorkflowError(_("You may not amend this report."))
+        raise Refused(_("You may not amend this report."))
     if who == workflow.SECRETARIAT and set(changes) - set(SECRETARIAT_FIELDS):
         raise workflow.WorkflowError(
             _("The Secretariat may change only the classification of a report."))
@@ -318,7 +319,7 @@ def post_message(incident: Incident, user, body: str,
         raise ValidationError({"body": _("The message is empty.")})
     who = workflow.party(user, incident)
     if who is None:
-        raise workflow.WorkflowError(_("You may not write in this thread."))
+        raise Refused(_("You may not write in this thread."))
     check_message_files(files)
     kind = Message.Kind.NOTE
     if who == workflow.STATE and incident.status == Status.INFO_REQUESTED:
@@ -376,7 +377,7 @@ def sniff_content_type(head: bytes) -> str:
 def attach_evidence(incident: Incident, user, upload: UploadedFile,
                     description: str = "", *, message: Message | None = None) -> Evidence:
     if workflow.party(user, incident) is None:
-        raise workflow.WorkflowError(_("You may not add evidence to this report."))
+        raise Refused(_("You may not add evidence to this report."))
     if upload.size > settings.EVIDENCE_MAX_BYTES:
         raise EvidenceTooLarge(_("The file is %(size)s bytes; the limit is %(limit)s bytes.") % {
             "size": upload.size, "limit": settings.EVIDENCE_MAX_BYTES})

@@ -12,6 +12,7 @@ from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from sentinelle.core import audit
+from sentinelle.core.errors import Refused
 from sentinelle.incidents.fields import parse_category
 from sentinelle.incidents.models import Category, RsitClass, SummaryLine, SummaryReturn
 
@@ -94,7 +95,7 @@ def template_csv() -> str:
 def submit_return(user, year: int, lines: list[ReturnLine], notes: str = "") -> SummaryReturn:
     """Add a return for the user's State; a second one for the same year is a new version."""
     if not (user.is_authenticated and user.is_focal_point):
-        raise ValidationError(_("Only a Member State's focal point can send a summary return."))
+        raise Refused(_("Only a Member State's focal point can send a summary return."))
     check_lines(lines)
     last = SummaryReturn.objects.filter(
         state_id=user.state_id, year=year).aggregate(v=Max("version"))["v"]

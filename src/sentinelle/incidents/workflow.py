@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from sentinelle.core.errors import Refused
 from sentinelle.incidents.models import Status
 
 STATE, SECRETARIAT = "state", "secretariat"
@@ -56,4 +57,5 @@ def check(user, incident, to_status: str) -> None:
         raise WorkflowError(_("A report cannot go from “%(from)s” to “%(to)s”.") % {
             "from": Status(incident.status).label, "to": Status(to_status).label})
     if party(user, incident) != needed:
-        raise WorkflowError(_("You may not make this change."))
+        # The move is the other party's (the Secretariat's or the State's): a role, 403.
+        raise Refused(_("You may not make this change."))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
@@ -23,6 +22,7 @@ from django.utils.translation import gettext_lazy
 
 from sentinelle.analysis.handling import duration as duration_text
 from sentinelle.core.models import MemberState
+from sentinelle.core.roles import FOCAL_POINT, SECRETARIAT, role_required
 from sentinelle.incidents.models import Incident
 from sentinelle.observatory import live, timeline
 from sentinelle.observatory.forms import WatchForm
@@ -57,11 +57,9 @@ TAG_LABELS = {
 
 
 def _page_state(request: HttpRequest) -> MemberState | None:
-    """The State whose page this is; None: the Secretariat has not picked one. 404 for
-    anybody else, and for a focal point naming another State."""
+    """The State whose page this is; None: the Secretariat has not picked one. 404
+    for a focal point naming another State (the views admit no other role)."""
     user = request.user
-    if not (user.is_focal_point or user.is_secretariat):
-        raise Http404
     code = (request.GET.get("state") or "").strip().upper()
     if user.is_focal_point:
         if code and code != user.state.alpha2:
@@ -160,7 +158,7 @@ def _chooser(request: HttpRequest) -> HttpResponse:
         "states": shown, "all_states": MemberState.objects.order_by("alpha2")})
 
 
-@login_required
+@role_required(FOCAL_POINT, SECRETARIAT)
 def routing(request: HttpRequest) -> HttpResponse:
     state = _page_state(request)
     if state is None:
@@ -202,7 +200,7 @@ def routing(request: HttpRequest) -> HttpResponse:
     })
 
 
-@login_required
+@role_required(FOCAL_POINT, SECRETARIAT)
 def routing_watch_download(request: HttpRequest) -> HttpResponse:
     state = _page_state(request)
     if state is None:

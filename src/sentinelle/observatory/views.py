@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from sentinelle.analysis import charts
 from sentinelle.analysis.disclosure import is_full_view
 from sentinelle.core import jobs, tabular
+from sentinelle.core.roles import FOCAL_POINT, SECRETARIAT, role_required
 from sentinelle.incidents import workflow
 from sentinelle.observatory import bundles
 from sentinelle.observatory.access_index import (
@@ -30,13 +31,13 @@ from sentinelle.observatory.tasks import CORROBORATE, KIND
 MAX_ROWS_SHOWN = 500
 
 
-@login_required
+@role_required(FOCAL_POINT, methods=("POST",))
 def home(request: HttpRequest) -> HttpResponse:
     """Focal points upload bundles and see their State's submissions; the Secretariat sees
     every submission it may see, by State and kind."""
     user = request.user
     form = SubmitForm()
-    if request.method == "POST" and user.is_focal_point:
+    if request.method == "POST":
         form = SubmitForm(request.POST, request.FILES)
         if form.is_valid():
             # The language travels with the job: a worker process has none of its own.
@@ -81,10 +82,11 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_corroborate": access and workflow.party(request.user, submission.incident)})
 
 
-@login_required
+@role_required(FOCAL_POINT, SECRETARIAT)
 def submission_corroborate(request: HttpRequest, pk: int) -> HttpResponse:
     """Start the corroboration job (OONI and other vantage points) for an access bundle's
-    report: its State's focal points and the Secretariat; anyone else gets 404."""
+    report: its State's focal points and the Secretariat; another State's focal point gets
+    404 (the report is not its own), any other role 403."""
     submission = _submission_for_user(request.user, pk)
     if (request.method != "POST" or submission.kind != BundleSubmission.Kind.ACCESS
             or workflow.party(request.user, submission.incident) is None):

@@ -8,4 +8,4 @@ class ReportsConfig(AppConfig):
     verbose_name = _("Council reports")
 
     def ready(self):
-        from sentinelle.reports import jobs  # noqa: F401 - registers the job handler
+        from sentinelle.reports import tasks  # noqa: F401 - registers the job handler

@@ -67,7 +67,7 @@ class Chart:
 @cache
 def _matplotlib() -> ModuleType:
     """matplotlib, imported and set up on the first PNG drawn. Importing it costs ~1 s of CPU,
-    and this module is imported at Django set-up (reports.apps -> jobs -> service -> charts):
+    and this module is imported at Django set-up (reports.apps -> tasks -> service -> charts):
     every `sentinelle` command and worker paid it, though only a DOCX draws a PNG (issue 17)."""
     import matplotlib
     import matplotlib.figure

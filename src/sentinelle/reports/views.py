@@ -11,34 +11,32 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from sentinelle.core import jobs
+from sentinelle.core.roles import SECRETARIAT, role_required
 from sentinelle.core.storage import file_response
 from sentinelle.reports.forms import ReportForm
-from sentinelle.reports.jobs import CONTENT_TYPES, KIND
 from sentinelle.reports.models import CouncilReport
 from sentinelle.reports.options import ReportOptions
+from sentinelle.reports.tasks import CONTENT_TYPES, KIND
 
 
-@login_required
+@role_required(SECRETARIAT, methods=("POST",))
 def report_list(request: HttpRequest) -> HttpResponse:
     can_generate = request.user.is_secretariat
     form = ReportForm(request.POST or None) if can_generate else None
-    if request.method == "POST":
-        if not can_generate:
-            raise Http404
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                options = ReportOptions(
-                    year=data["year"], lang=data["lang"], fmt=data["fmt"],
-                    council_year=data["council_year"], session=data["session"],
-                    agenda_item=data["agenda_item"], document_number=data["document_number"],
-                    date=data["date"])
-            except ValidationError as exc:
-                form.add_error(None, exc.messages)
-            else:
-                job = jobs.start(KIND, request.user, options.as_params())
-                messages.info(request, _("The report is being produced."))
-                return redirect("job-detail", pk=job.pk)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            options = ReportOptions(
+                year=data["year"], lang=data["lang"], fmt=data["fmt"],
+                council_year=data["council_year"], session=data["session"],
+                agenda_item=data["agenda_item"], document_number=data["document_number"],
+                date=data["date"])
+        except ValidationError as exc:
+            form.add_error(None, exc.messages)
+        else:
+            job = jobs.start(KIND, request.user, options.as_params())
+            messages.info(request, _("The report is being produced."))
+            return redirect("job-detail", pk=job.pk)
     return render(request, "reports/list.html", {
         "form": form, "reports": CouncilReport.objects.select_related("created_by")[:50]})
 

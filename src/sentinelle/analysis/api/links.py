@@ -18,6 +18,8 @@ from rest_framework.views import APIView
 
 from sentinelle.analysis import linking
 from sentinelle.analysis.models import IncidentCluster
+from sentinelle.core.api.permissions import TokenScopePermission, role_permission
+from sentinelle.core.roles import SECRETARIAT
 from sentinelle.incidents.models import Incident
 
 _LINKED = inline_serializer("LinkedIncident", fields={
@@ -45,9 +47,9 @@ class LinkInput(serializers.Serializer):
                                        help_text="add to this linked incident instead")
 
 
-def _secretariat(request: Request) -> None:
-    if not (request.user.is_authenticated and request.user.is_secretariat):
-        raise Http404
+# The Secretariat's endpoints: anyone else signed in gets 403 (core/roles.py); a report or a
+# linked incident the analyst may not see stays a 404.
+_SECRETARIAT_ONLY = [TokenScopePermission, role_permission(SECRETARIAT)]
 
 
 def _data(user, cluster: IncidentCluster) -> dict:
@@ -60,18 +62,18 @@ def _data(user, cluster: IncidentCluster) -> dict:
 
 
 class LinkedIncidentsView(APIView):
+    permission_classes = _SECRETARIAT_ONLY
+
     @extend_schema(operation_id="linked_incidents_list", tags=["analysis"],
                    responses={200: _LINKED.__class__(many=True)},
                    summary="Linked incidents (the Secretariat)")
     def get(self, request: Request) -> Response:
-        _secretariat(request)
         clusters = linking.visible_clusters(request.user).select_related("created_by")
         return Response([_data(request.user, c) for c in clusters])
 
     @extend_schema(operation_id="linked_incidents_link", tags=["analysis"], request=LinkInput,
                    responses={201: _LINKED}, summary="Link reports as one incident")
     def post(self, request: Request) -> Response:
-        _secretariat(request)
         form = LinkInput(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
@@ -94,10 +96,11 @@ class LinkedIncidentsView(APIView):
 
 
 class UnlinkView(APIView):
+    permission_classes = _SECRETARIAT_ONLY
+
     @extend_schema(operation_id="linked_incidents_unlink", tags=["analysis"],
                    responses={204: None}, summary="Take a report out of its linked incident")
     def delete(self, request: Request, pk: int, report: int) -> Response:
-        _secretariat(request)
         incident = Incident.objects.for_user(request.user).filter(
             pk=report, incident_link__cluster_id=pk).first()
         if incident is None:

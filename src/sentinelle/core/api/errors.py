@@ -1,12 +1,26 @@
-"""API errors: always a JSON body a machine can read, never a traceback."""
+"""API errors: always a JSON body a machine can read, never a traceback.
+
+The one place a domain error becomes an HTTP answer: views let the services' errors through."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions
+from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from sentinelle.core.errors import Refused, TooLarge
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, DjangoValidationError):
+    # Refused and TooLarge are ValidationErrors too: tested first so they keep their status.
+    if isinstance(exc, Refused):
+        exc = exceptions.PermissionDenied(exc.messages[0])
+    elif isinstance(exc, TooLarge):
+        exc = PayloadTooLarge(exc.messages[0])
+    elif isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors":
                                                                         exc.messages}
         exc = exceptions.ValidationError(detail)

@@ -4,22 +4,21 @@ import datetime as dt
 from types import SimpleNamespace
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import parsers, serializers, status, viewsets
-from rest_framework.exceptions import APIException, NotAuthenticated, ValidationError
+from rest_framework.exceptions import NotAuthenticated, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
 from sentinelle.core import jobs
+from sentinelle.core.api.errors import PayloadTooLarge
 from sentinelle.core.api.jobs import JobSerializer
+from sentinelle.core.api.permissions import TokenScopePermission, role_permission
+from sentinelle.core.roles import FOCAL_POINT
 from sentinelle.exchange import formats, uploads
 from sentinelle.exchange.exporting import EXPORTERS, export_response
 from sentinelle.incidents.models import TLP
-
-
-class PayloadTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "too_large"
 
 
 class ImportSerializer(serializers.Serializer):
@@ -53,6 +52,9 @@ class ImportViewSet(viewsets.ViewSet):
 
     parser_classes = [parsers.MultiPartParser]
     serializer_class = ImportSerializer
+    permission_classes = [TokenScopePermission, role_permission(
+        FOCAL_POINT, actions=("create",),
+        message=gettext_lazy("Imports are made by a Member State's focal point."))]
     # Refused from its declared length, before authentication or parsing reads the body.
     upload_cap = uploads.UploadCap(uploads.import_limit, uploads.refuse_json)
 
@@ -61,9 +63,6 @@ class ImportViewSet(viewsets.ViewSet):
                        description="The file is larger than SENTINELLE_IMPORT_MAX_BYTES; "
                                    "nothing was stored.")})
     def create(self, request):
-        if not request.user.is_focal_point:
-            raise ValidationError({"non_field_errors": [
-                _("Imports are made by a Member State's focal point.")]})
         data = ImportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         params = {k: v for k, v in data.validated_data.items() if k != "file"}

@@ -1,25 +1,20 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F, Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, parsers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
+from sentinelle.core.api.permissions import TokenScopePermission, role_permission
+from sentinelle.core.roles import FOCAL_POINT, SECRETARIAT
 from sentinelle.exchange import uploads
 from sentinelle.incidents import services, summaries
-from sentinelle.incidents.access import (
-    evidence_for_user,
-    message_files_for_user,
-    thread_for_user,
-    transitions_for_user,
-    versions_for_user,
-)
 from sentinelle.incidents.api import rows
 from sentinelle.incidents.api import serializers as s
 from sentinelle.incidents.downloads import evidence_response
@@ -34,20 +29,13 @@ from sentinelle.incidents.models import (
     RsitType,
     SummaryReturn,
 )
-
-
-class PayloadTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "too_large"
-
-
-def _as_drf(exc: DjangoValidationError) -> ValidationError:
-    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else
-                           {"non_field_errors": exc.messages})
-
-
-def _visible_incident(request, pk) -> Incident:
-    return get_object_or_404(Incident.objects.for_user(request.user), pk=pk)
+from sentinelle.incidents.permissions import (
+    evidence_for_user,
+    message_files_for_user,
+    thread_for_user,
+    transitions_for_user,
+    versions_for_user,
+)
 
 
 class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
@@ -56,6 +44,15 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
 
     serializer_class = s.IncidentSerializer
     filterset_class = IncidentFilter
+    # Only a focal point reports; the Secretariat and the reporting State act on a report.
+    # Another role gets 403 before anything is read (core/roles.py).
+    permission_classes = [
+        TokenScopePermission,
+        role_permission(FOCAL_POINT, actions=("create",),
+                        message=gettext_lazy("Only a Member State's focal point can report "
+                                             "incidents.")),
+        role_permission(FOCAL_POINT, SECRETARIAT, methods=("POST", "PATCH", "PUT")),
+    ]
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
@@ -88,11 +85,9 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         submit, note = data.pop("submit"), data.pop("note")
-        try:
-            incident = services.create_report(self.request.user, data, submit=submit,
-                                              note=note, channel=Channel.API)
-        except DjangoValidationError as exc:
-            raise _as_drf(exc) from None
+        # A refused report (a Django ValidationError) becomes a 400 in core/api/errors.py.
+        incident = services.create_report(self.request.user, data, submit=submit,
+                                          note=note, channel=Channel.API)
         # What the answer shows was just written: no need to read it back. The reporting
         # State is the caller's (loaded with the token), and a new report is in no linked
         # incident.
@@ -109,10 +104,7 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
         changes = dict(serializer.validated_data)
         changes.pop("submit", None)
         note = changes.pop("note", "")
-        try:
-            services.amend_report(incident, request.user, changes, note=note)
-        except DjangoValidationError as exc:
-            raise _as_drf(exc) from None
+        services.amend_report(incident, request.user, changes, note=note)
         # Fetch again: refresh_from_db() would keep the prefetched, now stale, indicators.
         incident = self.get_object()
         return Response(self.get_serializer(incident).data)
@@ -141,11 +133,8 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
             if data.get("duplicate_of"):
                 duplicate_of = get_object_or_404(Incident.objects.for_user(request.user),
                                                  pk=data["duplicate_of"])
-            try:
-                services.change_status(incident, request.user, data["to_status"],
-                                       note=data.get("note", ""), duplicate_of=duplicate_of)
-            except DjangoValidationError as exc:
-                raise _as_drf(exc) from None
+            services.change_status(incident, request.user, data["to_status"],
+                                   note=data.get("note", ""), duplicate_of=duplicate_of)
             code = status.HTTP_201_CREATED
         else:
             code = status.HTTP_200_OK
@@ -165,14 +154,9 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
         if request.method == "POST":
             serializer = s.MessageSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            try:
-                message = services.post_message(incident, request.user,
-                                                serializer.validated_data["body"],
-                                                files=request.FILES.getlist("files"))
-            except services.EvidenceTooLarge as exc:
-                raise PayloadTooLarge(exc.messages[0]) from None
-            except DjangoValidationError as exc:
-                raise _as_drf(exc) from None
+            message = services.post_message(incident, request.user,
+                                            serializer.validated_data["body"],
+                                            files=request.FILES.getlist("files"))
             context = {"request": request, "files": message_files_for_user(request.user, incident)}
             return Response(s.MessageSerializer(message, context=context).data,
                             status=status.HTTP_201_CREATED)
@@ -193,15 +177,9 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
             if not upload.size:   # as the web form (and a message) refuses it
                 raise ValidationError({"file": [_("%(name)s is empty.") % {
                     "name": services.safe_filename(upload.name)}]})
-            try:
-                item = services.attach_evidence(incident, request.user, upload,
-                                                request.data.get("description", ""))
-            except services.EvidenceTooLarge as exc:
-                raise PayloadTooLarge(exc.messages[0]) from None
-            except DjangoValidationError as exc:
-                if services.workflow.party(request.user, incident) is None:
-                    raise PermissionDenied(exc.messages[0]) from None
-                raise _as_drf(exc) from None
+            # Not a party (403) or over the limit (413): core/api/errors.py answers.
+            item = services.attach_evidence(incident, request.user, upload,
+                                            request.data.get("description", ""))
             context = {"request": request}
             return Response(s.EvidenceSerializer(item, context=context).data,
                             status=status.HTTP_201_CREATED)
@@ -234,6 +212,12 @@ class SummaryReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     """Annual summary returns of the caller's State (all States for the Secretariat)."""
 
     serializer_class = s.SummaryReturnSerializer
+    permission_classes = [
+        TokenScopePermission,
+        role_permission(FOCAL_POINT, actions=("create",),
+                        message=gettext_lazy("Only a Member State's focal point can send a "
+                                             "summary return.")),
+    ]
 
     def get_queryset(self):
         return (SummaryReturn.objects.for_user(self.request.user)
@@ -245,14 +229,11 @@ class SummaryReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         serializer = s.SummaryReturnInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            lines = [summaries.ReturnLine(line["category"],
-                                          summaries.parse_rsit_class(line["rsit_class"]),
-                                          line["incidents"], line["user_hours"])
-                     for line in data["lines"]]
-            summary = summaries.submit_return(request.user, data["year"], lines, data["notes"])
-        except DjangoValidationError as exc:
-            raise _as_drf(exc) from None
+        lines = [summaries.ReturnLine(line["category"],
+                                      summaries.parse_rsit_class(line["rsit_class"]),
+                                      line["incidents"], line["user_hours"])
+                 for line in data["lines"]]
+        summary = summaries.submit_return(request.user, data["year"], lines, data["notes"])
         return Response(self.get_serializer(summary).data, status=status.HTTP_201_CREATED)
 
 

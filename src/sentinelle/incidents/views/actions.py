@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -12,12 +11,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from sentinelle.core.middleware import second_factor_pending
+from sentinelle.core.roles import FOCAL_POINT, SECRETARIAT, role_required
 from sentinelle.exchange import uploads
 from sentinelle.incidents import receipts, services
-from sentinelle.incidents.access import get_incident_for_party
 from sentinelle.incidents.downloads import evidence_response
 from sentinelle.incidents.forms import EvidenceForm, MessageForm, TransitionForm
 from sentinelle.incidents.models import Evidence, Incident, Status
+from sentinelle.incidents.permissions import get_incident_for_party
 
 # Session key of a message the thread refused, shown again in the form on the report's page.
 MESSAGE_DRAFT = "message-draft-%s"
@@ -28,7 +28,7 @@ def _report_errors(request: HttpRequest, exc: ValidationError) -> None:
         messages.error(request, message)
 
 
-@login_required
+@role_required(FOCAL_POINT, SECRETARIAT)
 @require_POST
 def transition(request: HttpRequest, pk: int) -> HttpResponse:
     incident = get_incident_for_party(request.user, pk)
@@ -51,7 +51,7 @@ def transition(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("incident-detail", pk=pk)
 
 
-@login_required
+@role_required(FOCAL_POINT, SECRETARIAT)
 @require_POST
 def message_post(request: HttpRequest, pk: int) -> HttpResponse:
     incident = get_incident_for_party(request.user, pk)
@@ -91,7 +91,7 @@ def _refuse_upload(request: HttpRequest, message: str) -> HttpResponse:
 message_post.upload_cap = uploads.UploadCap(services.message_request_limit, _refuse_upload)
 
 
-@login_required
+@role_required(FOCAL_POINT, SECRETARIAT)
 @require_POST
 def evidence_upload(request: HttpRequest, pk: int) -> HttpResponse:
     incident = get_incident_for_party(request.user, pk)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse
 
 from sentinelle.incidents import receipts
-from sentinelle.incidents.access import get_incident_for_party
+from sentinelle.incidents.permissions import get_incident_for_party
 
 
 def receipt_pdf(request: HttpRequest, pk: int, receipt_pk: int) -> HttpResponse:

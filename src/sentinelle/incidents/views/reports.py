@@ -17,17 +17,9 @@ from django.views.decorators.http import require_POST
 from sentinelle.core import tabular
 from sentinelle.core.forms import add_validation_error
 from sentinelle.core.middleware import second_factor_pending
+from sentinelle.core.roles import FOCAL_POINT, role_required
 from sentinelle.exchange import uploads
 from sentinelle.incidents import exports, receipts, services, staging, workflow
-from sentinelle.incidents.access import (
-    evidence_for_user,
-    get_incident_for_party,
-    get_incident_for_user,
-    message_files_for_user,
-    thread_for_user,
-    transitions_for_user,
-    versions_for_user,
-)
 from sentinelle.incidents.filters import IncidentFilter
 from sentinelle.incidents.forms import (
     NARRATIVE_LANGUAGES,
@@ -37,6 +29,15 @@ from sentinelle.incidents.forms import (
     TransitionForm,
 )
 from sentinelle.incidents.models import Channel, Incident, Indicator, Status
+from sentinelle.incidents.permissions import (
+    evidence_for_user,
+    get_incident_for_party,
+    get_incident_for_user,
+    message_files_for_user,
+    thread_for_user,
+    transitions_for_user,
+    versions_for_user,
+)
 from sentinelle.incidents.thread import requests_first
 from sentinelle.incidents.views.actions import MESSAGE_DRAFT
 
@@ -165,10 +166,8 @@ def _refuse_form(request: HttpRequest, message: str) -> HttpResponse:
         "attachment_errors": [message]}, status=413)
 
 
-@login_required
+@role_required(FOCAL_POINT)
 def incident_create(request: HttpRequest) -> HttpResponse:
-    if not request.user.is_focal_point:
-        raise Http404
     form = IncidentForm(request.POST or None)
     draft = staging.draft_key(request.POST.get("draft"))
     preview, problems = None, []
@@ -196,11 +195,11 @@ def incident_create(request: HttpRequest) -> HttpResponse:
 incident_create.upload_cap = uploads.UploadCap(staging.request_limit, _refuse_form)
 
 
-@login_required
+@role_required(FOCAL_POINT)
 def incident_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    # The reporting State's form (the Secretariat amends the classification through the API):
+    # another role 403, another State's focal point 404.
     incident = get_incident_for_party(request.user, pk)
-    if workflow.party(request.user, incident) != workflow.STATE:
-        raise Http404
     if incident.status not in workflow.AMENDABLE:
         messages.error(request, _("A closed, duplicate or withdrawn report cannot be amended."))
         return redirect("incident-detail", pk=pk)

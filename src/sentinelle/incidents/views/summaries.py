@@ -3,10 +3,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
+from sentinelle.core.roles import FOCAL_POINT, role_required
 from sentinelle.incidents import summaries
 from sentinelle.incidents.forms import SummaryForm, SummaryLineFormSet, SummaryUploadForm
 from sentinelle.incidents.models import SummaryReturn
@@ -30,14 +31,8 @@ def summary_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "lines": summary.lines.select_related("category", "rsit_class")})
 
 
-def _require_focal_point(request):
-    if not request.user.is_focal_point:
-        raise Http404
-
-
-@login_required
+@role_required(FOCAL_POINT)
 def summary_create(request: HttpRequest) -> HttpResponse:
-    _require_focal_point(request)
     form = SummaryForm(request.POST or None)
     formset = SummaryLineFormSet(request.POST or None, prefix="lines")
     if request.method == "POST" and form.is_valid() and formset.is_valid():
@@ -53,9 +48,8 @@ def summary_create(request: HttpRequest) -> HttpResponse:
     return render(request, "incidents/summary_form.html", {"form": form, "formset": formset})
 
 
-@login_required
+@role_required(FOCAL_POINT)
 def summary_upload(request: HttpRequest) -> HttpResponse:
-    _require_focal_point(request)
     form = SummaryUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]

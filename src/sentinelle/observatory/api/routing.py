@@ -17,11 +17,11 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, parsers, serializers, status, viewsets
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -31,7 +31,8 @@ from sentinelle.core.api.authentication import (
     BearerTokenAuthentication,
     VerifiedSessionAuthentication,
 )
-from sentinelle.core.api.permissions import TokenScopePermission
+from sentinelle.core.api.permissions import TokenScopePermission, role_permission
+from sentinelle.core.roles import FOCAL_POINT
 from sentinelle.incidents.models import Incident
 from sentinelle.observatory import live
 from sentinelle.observatory.live_validation import MAX_EVENT_BYTES, EventInvalid, parse_event
@@ -83,7 +84,10 @@ class EventJSONParser(parsers.JSONParser):
 
 class RoutingEventView(APIView):
     authentication_classes = AUTHENTICATION
-    permission_classes = [IsAuthenticated, TokenScopePermission]
+    permission_classes = [IsAuthenticated, TokenScopePermission, role_permission(
+        FOCAL_POINT, methods=("POST",),
+        message=gettext_lazy("Only a Member State's focal point can deliver routing monitor "
+                             "events."))]
     parser_classes = [parsers.MultiPartParser, EventJSONParser]
 
     @extend_schema(
@@ -102,9 +106,6 @@ class RoutingEventView(APIView):
         responses={201: _ANSWER, 200: _ANSWER})
     def post(self, request: Request) -> Response:
         user = request.user
-        if not user.is_focal_point:
-            raise PermissionDenied(_("Only a Member State's focal point can deliver routing "
-                                     "monitor events."))
         try:
             data, bundle = self._event(request)
             created, answer = live.record_event(

@@ -6,12 +6,12 @@ caller exactly as the page and the CSV are."""
 
 from __future__ import annotations
 
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, parsers, serializers, status, viewsets
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,8 +19,9 @@ from rest_framework.views import APIView
 
 from sentinelle.core import jobs
 from sentinelle.core.api.jobs import JobSerializer
-from sentinelle.core.api.permissions import TokenScopePermission
+from sentinelle.core.api.permissions import TokenScopePermission, role_permission
 from sentinelle.core.models import MemberState
+from sentinelle.core.roles import FOCAL_POINT
 from sentinelle.observatory.access_index import DIMENSIONS, IndexFilter, compute_index
 from sentinelle.observatory.api import serializers as s
 from sentinelle.observatory.forms import IndexFilterForm
@@ -39,7 +40,9 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     A focal point lists its own State's submissions; the Secretariat lists those of the reports
     it may see. A submission whose report the caller may not see is 404."""
 
-    permission_classes = [IsAuthenticated, TokenScopePermission]
+    permission_classes = [IsAuthenticated, TokenScopePermission, role_permission(
+        FOCAL_POINT, actions=("create",),
+        message=gettext_lazy("Only a Member State's focal point can submit evidence bundles."))]
     parser_classes = [parsers.MultiPartParser]
     serializer_class = s.SubmissionSerializer
 
@@ -70,9 +73,6 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         request={"multipart/form-data": s.SubmitSerializer},
         responses={202: JobSerializer})
     def create(self, request):
-        if not request.user.is_focal_point:
-            raise PermissionDenied(
-                _("Only a Member State's focal point can submit evidence bundles."))
         data = s.SubmitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         # The language travels with the job: a worker process has none of its own.

@@ -166,6 +166,21 @@ def deprepend(path: Sequence[int | frozenset[int]]) -> list[int | frozenset[int]
     return out
 
 
+def first_hop(path: Sequence[int | frozenset[int]]) -> int | frozenset[int] | None:
+    """``deprepend(path)[-2]``, the AS next to the origin once prepending is collapsed, or None
+    when the path has no such hop (empty, or the origin repeated); the first-hop check reads
+    it for every route of a watched prefix, and this walks back from the origin instead of
+    copying the path."""
+    if not path:
+        return None
+    origin = path[-1]
+    for index in range(len(path) - 2, -1, -1):
+        hop = path[index]
+        if hop != origin:
+            return hop
+    return None
+
+
 def valley_free(path: Sequence[int | frozenset[int]], rels: ASRelationships) -> Leak | None:
     """Return the first leak on `path` (collector side first, origin last), or None.
 

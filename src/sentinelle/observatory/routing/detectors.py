@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .asrel import ASRelationships, deprepend
+from .asrel import ASRelationships, Leak, first_hop
 from .elements import Element
 from .prefixes import Network
 from .rpki import Validation
@@ -40,12 +40,35 @@ ALERT_TYPES = ("E|0", "S|0", "E|1", "S|1", "S|-", "Q|0", "rpki-invalid", "route-
                "visibility-loss")
 
 
-def path_text(path: tuple[int | frozenset[int], ...]) -> str:
-    """An AS path as bgpdump prints it: "3356 1299 {64512,64513}"."""
+def _path_text(path: tuple[int | frozenset[int], ...]) -> str:
     return " ".join(
         str(hop) if isinstance(hop, int) else "{" + ",".join(str(a) for a in sorted(hop)) + "}"
         for hop in path
     )
+
+
+# Texts and keys made lately: a RIB repeats a peer's path for every prefix its origin
+# announces, one route's findings (first hop, leak, RPKI) each want its example path, and
+# most findings repeat a key. Plain dicts emptied when full, not lru_cache: that keeps a
+# list per entry, tens of thousands of objects for the garbage collector to walk.
+CACHE_SIZE = 1 << 16
+_path_texts: dict[tuple, str] = {}
+_alert_keys: dict[tuple, str] = {}
+
+
+def path_text(path: tuple[int | frozenset[int], ...]) -> str:
+    """An AS path as bgpdump prints it: "3356 1299 {64512,64513}"."""
+    try:
+        return _path_texts[path]
+    except KeyError:
+        pass
+    except TypeError:  # a list hop (a hand-made element) cannot key the cache
+        return _path_text(path)
+    text = _path_text(path)
+    if len(_path_texts) >= CACHE_SIZE:
+        _path_texts.clear()
+    _path_texts[path] = text
+    return text
 
 
 def iso(timestamp: int) -> str:
@@ -54,8 +77,15 @@ def iso(timestamp: int) -> str:
 
 def alert_key(alert_type: str, prefix: str, offending_asn: int | None, state: str) -> str:
     """Stable id: the same event in the same data always gets the same id."""
-    text = f"{alert_type}|{prefix}|{'' if offending_asn is None else offending_asn}|{state}"
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    args = (alert_type, prefix, offending_asn, state)
+    key = _alert_keys.get(args)
+    if key is None:
+        text = f"{alert_type}|{prefix}|{'' if offending_asn is None else offending_asn}|{state}"
+        key = hashlib.sha256(text.encode()).hexdigest()[:20]
+        if len(_alert_keys) >= CACHE_SIZE:
+            _alert_keys.clear()
+        _alert_keys[args] = key
+    return key
 
 
 @dataclass(slots=True)
@@ -161,11 +191,16 @@ class AlertStore:
 
     def _episode(self, finding: Finding, time: int) -> Alert:
         key = finding.key
-        episodes = self._episodes.setdefault(key, [])
+        episodes = self._episodes.get(key)
+        if episodes is None:
+            episodes = self._episodes[key] = []
+        window = self.window
         for alert in episodes:
-            if alert.first_seen - self.window <= time <= alert.last_seen + self.window:
-                alert.first_seen = min(alert.first_seen, time)
-                alert.last_seen = max(alert.last_seen, time)
+            if alert.first_seen - window <= time <= alert.last_seen + window:
+                if time < alert.first_seen:
+                    alert.first_seen = time
+                elif time > alert.last_seen:
+                    alert.last_seen = time
                 if finding.details:
                     alert.details.update(finding.details)
                 return alert
@@ -255,38 +290,40 @@ def detect_hijack(element: Element, network: Network, watched: WatchedPrefix,
         return None
     exact = network.prefixlen == watched.prefix.prefixlen
     scope = "E" if exact else "S"
-
-    def base() -> dict[str, Any]:  # only for a finding: most routes checked are legitimate
-        return dict(state=state.code, prefix=str(network), watched_prefix=str(watched.prefix),
-                    legitimate_origins=watched.origins)
-
     as_set = origin if isinstance(origin, frozenset) else None
     offending = origin if isinstance(origin, int) else None
     if watched.squat:
-        return Finding("Q|0", offending_asn=offending, as_set=as_set, **base())
+        return _hijack("Q|0", network, watched, state, offending_asn=offending, as_set=as_set)
     if isinstance(origin, int):
         legitimate = origin in watched.origins
     else:
         # an AS_SET that contains a legitimate origin is an aggregate by (or with) it
         legitimate = bool(origin & watched.origins)
     if not legitimate:
-        return Finding(f"{scope}|0", offending_asn=offending, as_set=as_set, **base())
+        return _hijack(f"{scope}|0", network, watched, state, offending_asn=offending,
+                       as_set=as_set)
     if not exact and network.prefixlen > watched.max_length:
-        return Finding("S|-", offending_asn=offending, reason="beyond-max-length",
-                       details={"max_length": watched.max_length}, **base())
+        return _hijack("S|-", network, watched, state, offending_asn=offending,
+                       reason="beyond-max-length", details={"max_length": watched.max_length})
     allowed = state.allowed_neighbors(watched)
     if not allowed or not isinstance(origin, int):
         return None
-    hops = deprepend(element.as_path)
-    if len(hops) < 2:
-        return None  # the collector's peer is the origin: no first hop to check
-    neighbor = hops[-2]
+    # None when the collector's peer is the origin: no first hop to check
+    neighbor = first_hop(element.as_path)
     if not isinstance(neighbor, int):
         return None
     if neighbor in allowed or neighbor in state.asns or neighbor in watched.origins:
         return None
-    return Finding(f"{scope}|1", offending_asn=neighbor,
-                   details={"origin": origin, "allowed_neighbors": sorted(allowed)}, **base())
+    return _hijack(f"{scope}|1", network, watched, state, offending_asn=neighbor,
+                   details={"origin": origin, "allowed_neighbors": sorted(allowed)})
+
+
+def _hijack(alert_type: str, network: Network, watched: WatchedPrefix, state: StateWatch,
+            **fields: Any) -> Finding:
+    # only for a finding: most routes checked are legitimate
+    return Finding(alert_type, state=state.code, prefix=str(network),
+                   watched_prefix=str(watched.prefix), legitimate_origins=watched.origins,
+                   **fields)
 
 
 def detect_leak(element: Element, network: Network, watched: WatchedPrefix,
@@ -294,8 +331,16 @@ def detect_leak(element: Element, network: Network, watched: WatchedPrefix,
     leak = rels.leak(element.as_path)
     if leak is None:
         return None
-    return Finding("route-leak", state=watched.state, prefix=str(network),
-                   watched_prefix=str(watched.prefix), offending_asn=leak.leaker,
+    return leak_finding(leak, str(network), watched, str(watched.prefix))
+
+
+def leak_finding(leak: Leak, prefix: str, watched: WatchedPrefix,
+                 watched_prefix: str) -> Finding:
+    """The finding `detect_leak` makes of `leak` on the route of `prefix` (the network's
+    text) through `watched` (whose text is `watched_prefix`): the scanner finds the leak once
+    per route, has the texts of the prefix it is reading, and asks for this per State."""
+    return Finding("route-leak", state=watched.state, prefix=prefix,
+                   watched_prefix=watched_prefix, offending_asn=leak.leaker,
                    legitimate_origins=watched.origins,
                    details={"triple": list(leak.triple), "learned_from": leak.learned_from,
                             "sent_to": leak.sent_to, "description": leak.describe()})

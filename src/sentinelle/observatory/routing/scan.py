@@ -23,6 +23,7 @@ reaches the threshold; RIB entries are simply counted (a RIB lists each prefix o
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -30,21 +31,21 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from . import mrt_accel
-from .asrel import ASRelationships
+from .asrel import ASRelationships, first_hop
 from .detectors import (
     Alert,
     AlertStore,
     Finding,
     detect_hijack,
-    detect_leak,
+    leak_finding,
     rpki_finding,
 )
 from .elements import Element
 from .prefixes import Network
 from .rpki import VRPSet
-from .watchlist import WatchedPrefix, WatchList
+from .visibility import VisibilityTracker
+from .watchlist import StateWatch, WatchedPrefix, WatchList
 
-Peer = tuple[str, str, int]  # (collector, peer address, peer ASN)
 _NO_MATCH: list = []  # shared, never modified: "no watched prefix / no State"
 _UNSET = object()
 
@@ -135,151 +136,6 @@ def v4_prefix_code_py(prefix: str) -> int:
     return (int.from_bytes(packed, "big") << 6) | length
 
 
-class VisibilityTracker:
-    def __init__(self, watch: WatchList, options: ScanOptions, store: AlertStore,
-                 stats: ScanStats) -> None:
-        self.watch = watch
-        self.options = options
-        self.store = store
-        self.stats = stats
-        self.watched = [w for w in watch.prefixes() if not w.squat]
-        self.rib_counts: dict[Peer, list[int]] = {}
-        self.announced: dict[Peer, tuple[set[str], set[str]]] = {}
-        self.full: set[tuple[Peer, int]] = set()
-        self.routes: dict[WatchedPrefix, dict[Peer, set[str]]] = {w: {} for w in self.watched}
-        self.known: dict[WatchedPrefix, set[Peer]] = {w: set() for w in self.watched}
-        self.rib_run = False
-        self.rib_time = 0
-        self.rib_collectors: set[str] = set()
-        self.rib_peers: set[Peer] = set()
-        self.bucket: int | None = None
-        self.dirty = False
-
-    def _threshold(self, version: int) -> int:
-        return self.options.full_feed_v4 if version == 4 else self.options.full_feed_v6
-
-    def observe(self, element: Element, network: Network,
-                watched: list[WatchedPrefix]) -> None:
-        self.observe_version(element, network.version, watched)
-
-    def observe_version(self, element: Element, version: int,
-                        watched: list[WatchedPrefix]) -> None:
-        """`observe` with the prefix's IP version instead of its network object."""
-        peer = (element.collector, element.peer_ip, element.peer_asn)
-        if element.kind == "B":
-            if not self.rib_run:
-                self.rib_run = True
-                self.rib_collectors = set()
-                self.rib_peers = set()
-                self.rib_time = 0
-            if element.collector not in self.rib_collectors:
-                self._reset_collector(element.collector)
-            self.rib_peers.add(peer)
-            counts = self.rib_counts.setdefault(peer, [0, 0])
-            counts[version == 6] += 1
-            if counts[version == 6] > self._threshold(version):
-                self.full.add((peer, version))
-            self.rib_time = max(self.rib_time, element.time)
-            for w in watched:
-                routes = self.routes.get(w)  # one hash of w, not two: it hashes its network
-                if routes is not None:
-                    routes.setdefault(peer, set()).add(element.prefix)
-            return
-        if self.rib_run:
-            self.end_rib()
-        bucket = element.time // self.options.visibility_bucket
-        if self.bucket is None:
-            self.bucket = bucket
-        elif bucket > self.bucket:
-            if self.dirty:
-                self.evaluate((self.bucket + 1) * self.options.visibility_bucket, "updates")
-            self.bucket = bucket
-        if element.kind == "A":
-            if (peer, version) not in self.full:
-                sets = self.announced.setdefault(peer, (set(), set()))
-                seen = sets[version == 6]
-                seen.add(element.prefix)
-                if len(seen) > self._threshold(version):
-                    self.full.add((peer, version))
-                    seen.clear()  # no longer needed: the peer is full-feed for good
-            for w in watched:
-                routes = self.routes.get(w)
-                if routes is not None:
-                    routes.setdefault(peer, set()).add(element.prefix)
-                    self.known[w].add(peer)
-                    self.dirty = True
-        elif element.kind == "W":
-            for w in watched:
-                if w in self.routes:
-                    routes = self.routes[w].get(peer)
-                    if routes is not None:
-                        routes.discard(element.prefix)
-                    self.known[w].add(peer)
-                    self.dirty = True
-
-    def _reset_collector(self, collector: str) -> None:
-        """A new RIB from a collector replaces what we knew about its peers."""
-        self.rib_collectors.add(collector)
-        for peer in [p for p in self.rib_counts if p[0] == collector]:
-            del self.rib_counts[peer]
-            self.full.discard((peer, 4))
-            self.full.discard((peer, 6))
-        for w in self.watched:
-            for peer in [p for p in self.routes[w] if p[0] == collector]:
-                del self.routes[w][peer]
-            self.known[w] = {p for p in self.known[w] if p[0] != collector}
-
-    def end_rib(self) -> None:
-        self.rib_run = False
-        for w in self.watched:
-            self.known[w] |= self.rib_peers
-        self.evaluate(self.rib_time, "rib")
-
-    def peer_down(self, peer: Peer) -> None:
-        for w in self.watched:
-            if peer in self.routes[w]:
-                self.routes[w][peer].clear()
-                self.dirty = True
-
-    def finish(self) -> None:
-        if self.rib_run:
-            self.end_rib()
-        elif self.bucket is not None and self.dirty:
-            self.evaluate((self.bucket + 1) * self.options.visibility_bucket, "updates")
-
-    def evaluate(self, time: int, mode: str) -> None:
-        self.dirty = False
-        self.stats.visibility_evaluations += 1
-        full_peers = {peer for peer, _ in self.full}
-        self.stats.full_feed_peers = max(self.stats.full_feed_peers, len(full_peers))
-        if not full_peers:
-            note = ("visibility not evaluated: no full-feed peer (more than "
-                    f"{self.options.full_feed_v4} IPv4 / {self.options.full_feed_v6} IPv6 "
-                    "prefixes)")
-            if note not in self.stats.notes:
-                self.stats.notes.append(note)
-            return
-        for w in self.watched:
-            version = w.prefix.version
-            known = {p for p in self.known[w] if (p, version) in self.full}
-            if not known:
-                continue
-            routes = self.routes[w]
-            seeing = {p for p in known if routes.get(p)}
-            share = len(seeing) / len(known)
-            if share >= self.options.visibility_threshold:
-                continue
-            finding = Finding(
-                "visibility-loss", state=w.state, prefix=str(w.prefix),
-                watched_prefix=str(w.prefix), offending_asn=None, legitimate_origins=w.origins,
-                details={"share": round(share, 4), "seen_by": len(seeing),
-                         "full_feed_peers": len(known),
-                         "threshold": self.options.visibility_threshold, "mode": mode,
-                         "evaluated_at": time},
-            )
-            self.store.record_event(finding, time, known - seeing)
-
-
 class Scanner:
     def __init__(self, watch: WatchList, vrps: VRPSet | None = None,
                  asrel: ASRelationships | None = None,
@@ -297,6 +153,8 @@ class Scanner:
         self._last_prefix: str | None = None
         self._last_parsed: tuple[int, int, int] | None = None
         self._last_watched: list[WatchedPrefix] = _NO_MATCH
+        # what the detectors concluded on the routes of the current prefix (`_detect`)
+        self._run: _Run | None = None
 
     def feed(self, element: Element) -> None:
         stats = self.stats
@@ -318,6 +176,7 @@ class Scanner:
                            else _NO_MATCH)
             self._last_prefix = prefix
             self._last_parsed, self._last_watched = parsed, watched_all
+            self._run = None
         if parsed is None:
             stats.bad_prefix += 1
             return
@@ -372,6 +231,7 @@ class Scanner:
         collector: object = _UNSET
         seen: set[str] | None = None
         bucket_end: int | None = None
+        collector_paused = _pause_collector()  # see `_pause_collector`
         try:
             for element in elements:
                 count += 1
@@ -469,6 +329,8 @@ class Scanner:
                             seen = None
                 announcements += 1
         finally:
+            if collector_paused:
+                gc.enable()
             # `feed` counted its own elements; these are the ones handled here
             stats.elements += announcements + rib_entries
             stats.announcements += announcements
@@ -478,33 +340,72 @@ class Scanner:
 
     def _detect(self, element: Element, network: Network, watched_all: list[WatchedPrefix],
                 origin: int | frozenset[int] | None, origin_states: list[str]) -> None:
+        """The detectors on one route of `network` (the prefix `feed` last parsed).
+
+        A RIB lists a prefix once per peer, and what the detectors conclude on a route of
+        a given prefix depends on the route only through its origin and the hop next to it
+        (`detect_hijack`), the leak its path shows (`detect_leak`) and its origin (RPKI):
+        each finding is made once per prefix run and such key, then recorded for every
+        route that has it, in the order the detectors run. A key that cannot be hashed (a
+        list hop from a hand-made element) runs the detectors as they are."""
         stats = self.stats
         stats.matched += 1
         if origin is None:
             stats.no_origin += 1
             return
-        # the most specific watched prefix per State
-        matches: dict[str, WatchedPrefix] = {}
-        for watched in watched_all:
-            matches[watched.state] = watched
-        store = self.store
-        for code, watched in matches.items():
-            state = self.watch.states[code]
-            finding = detect_hijack(element, network, watched, state)
-            if finding is not None:
-                store.record(finding, element)
-            if self.asrel is not None:
-                leak = detect_leak(element, network, watched, self.asrel)
+        run = self._run
+        if run is None:
+            # the most specific watched prefix per State
+            matches: dict[str, WatchedPrefix] = {}
+            for watched in watched_all:
+                matches[watched.state] = watched
+            states = self.watch.states
+            run = self._run = _Run(matches, str(network), [
+                (code, watched, states[code], str(watched.prefix))
+                for code, watched in matches.items()])
+        record = self.store.record
+        as_path = element.as_path
+        if run.pairs:
+            hop = first_hop(as_path)
+            leak = self.asrel.leak(as_path) if self.asrel is not None else None
+            for code, watched, state, watched_text in run.pairs:
+                try:
+                    finding = run.hijack[code, origin, hop]
+                except KeyError:
+                    finding = run.hijack[code, origin, hop] = detect_hijack(
+                        element, network, watched, state)
+                except TypeError:  # an unhashable origin or hop
+                    finding = detect_hijack(element, network, watched, state)
+                if finding is not None:
+                    record(finding, element)
                 if leak is not None:
-                    store.record(leak, element)
+                    finding = run.leak.get((code, leak))
+                    if finding is None:
+                        finding = run.leak[code, leak] = leak_finding(leak, run.text, watched,
+                                                                      watched_text)
+                    record(finding, element)
         if self.vrps is not None:
-            validation = self.vrps.validate(network, origin)
-            if validation.state == "invalid":
-                for code in dict.fromkeys([*matches, *origin_states]):
-                    finding = rpki_finding(validation, element, network, code,
-                                           matches.get(code))
-                    if finding is not None:
-                        store.record(finding, element)
+            try:
+                findings = run.rpki[origin]
+            except KeyError:
+                findings = run.rpki[origin] = self._rpki(element, network, origin,
+                                                         run.matches, origin_states)
+            except TypeError:
+                findings = self._rpki(element, network, origin, run.matches, origin_states)
+            for finding in findings:
+                record(finding, element)
+
+    def _rpki(self, element: Element, network: Network, origin: int | frozenset[int],
+              matches: dict[str, WatchedPrefix], origin_states: list[str]) -> list[Finding]:
+        validation = self.vrps.validate(network, origin)  # type: ignore[union-attr]
+        if validation.state != "invalid":
+            return []
+        findings = []
+        for code in dict.fromkeys([*matches, *origin_states]):
+            finding = rpki_finding(validation, element, network, code, matches.get(code))
+            if finding is not None:
+                findings.append(finding)
+        return findings
 
     def peer_down(self, collector: str, peer_ip: str, peer_asn: int) -> None:
         """A RIS_PEER_STATE "down": the peer's routes are gone."""
@@ -512,9 +413,38 @@ class Scanner:
             self.visibility.peer_down((collector, peer_ip, peer_asn))
 
     def finish(self) -> list[Alert]:
-        if self.visibility is not None:
-            self.visibility.finish()
-        return self.store.alerts()
+        collector_paused = _pause_collector()
+        try:
+            if self.visibility is not None:
+                self.visibility.finish()
+            return self.store.alerts()
+        finally:
+            if collector_paused:
+                gc.enable()
+
+
+def _pause_collector() -> bool:
+    """Pause the cyclic garbage collector; True when it ran (the caller restarts it).
+
+    `Scanner.feed_all` and `finish` run without it: the scan makes no reference cycles
+    (tests/test_routing_scan_memo.py checks it on real files), and the collector's full
+    passes over what lives to the end (alerts, visibility sets, the configuration's indexes,
+    tens of thousands of containers) were a fifth of a RIB scan's CPU."""
+    running = gc.isenabled()
+    gc.disable()
+    return running
+
+
+@dataclass(slots=True)
+class _Run:
+    """`Scanner._detect`'s findings for the routes of one prefix, by what they depend on."""
+
+    matches: dict[str, WatchedPrefix]  # State -> its most specific watched prefix
+    text: str  # str(network)
+    pairs: list[tuple[str, WatchedPrefix, StateWatch, str]]  # + str(watched.prefix)
+    hijack: dict[tuple, Finding | None] = field(default_factory=dict)  # (State, origin, hop)
+    leak: dict[tuple, Finding] = field(default_factory=dict)  # (State, Leak)
+    rpki: dict[object, list[Finding]] = field(default_factory=dict)  # origin
 
 
 def scan(elements: Iterable[Element], watch: WatchList, vrps: VRPSet | None = None,

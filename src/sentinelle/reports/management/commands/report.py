@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from sentinelle.core import audit
-from sentinelle.reports import service
+from sentinelle.reports import services
 from sentinelle.reports.options import (
     DEFAULT_AGENDA_ITEM,
     DEFAULT_DOCUMENT,
@@ -84,7 +84,7 @@ class Command(BaseCommand):
         output = Path(options["output"]).expanduser()
         try:
             with audit.audit_context(actor="command:report"):
-                document, annex = service.write(report, output)
+                document, annex = services.write(report, output)
         except (OSError, ValueError) as exc:
             raise CommandError(f"--output: {exc}") from exc
         self.stdout.write(f"wrote {document} and {annex}")

@@ -13,7 +13,11 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from sentinelle.observatory.models import BundleSubmission, StateScopedQuerySet, Verdict
+from sentinelle.observatory.models.submissions import (
+    BundleSubmission,
+    StateScopedQuerySet,
+    Verdict,
+)
 
 __all__ = ["Campaign", "CampaignChange", "CampaignRound", "CampaignVerdict"]
 

@@ -287,14 +287,3 @@ class LiveRoutingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} {self.payload.get('alert_id', '')}"
-
-
-# Campaigns (issue 15) live in their own module, registered with the app by this import.
-from sentinelle.observatory.campaign_models import (  # noqa: E402 - needs the classes above
-    Campaign,
-    CampaignChange,
-    CampaignRound,
-    CampaignVerdict,
-)
-
-__all__ += ["Campaign", "CampaignChange", "CampaignRound", "CampaignVerdict"]

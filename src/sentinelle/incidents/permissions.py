@@ -1,4 +1,5 @@
-"""Access helpers every view uses: the object or a 404, never a hint that it exists.
+"""Permission helpers every view uses: the object or a 404, never a hint that it exists.
+("Access" is the observatory's word for Internet access, observatory/access/.)
 
 What a user may see is decided by incidents/visibility.py; these only apply it."""
 

@@ -1,4 +1,5 @@
-"""The import job: what the API and the web UI start, and the CLI runs in-process."""
+"""The exchange app's task handlers (core/jobs.py runs them through Django's Tasks API): the
+import job the API and the web UI start and the CLI runs in-process, and the federation run."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import ngettext
 
 from sentinelle.core import jobs
+from sentinelle.exchange.federation import FederationError, pull, push, resolve_token
 from sentinelle.exchange.importer import import_records
 from sentinelle.exchange.reading import open_records
 from sentinelle.exchange.records import FormatError
@@ -44,3 +46,21 @@ def run_import(job, progress) -> dict:
             summary.rejected_total) % {"count": summary.rejected_total, "where": first.where,
                                        "reason": first.reason})
     return result
+
+
+@jobs.handler("federate")
+def run_federation(job, progress) -> dict:
+    """A scheduled or requested federation run: params direction, remote, api_root,
+    collection, optional sharing_group, token_file or token_env."""
+    params = dict(job.params)
+    run = pull if params.get("direction") == "pull" else push
+    kwargs = {k: params[k] for k in ("remote", "api_root", "collection") if k in params}
+    if run is pull and params.get("on_invalid"):
+        kwargs["on_invalid"] = params["on_invalid"]
+    if run is push and params.get("sharing_group"):
+        kwargs["sharing_group"] = params["sharing_group"]
+    try:
+        result = run(user=job.owner, token=resolve_token(params), **kwargs)
+    except (FederationError, OSError) as exc:
+        raise ValidationError(str(exc)) from None
+    return result.as_dict()

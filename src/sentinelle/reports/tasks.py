@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from sentinelle.core import audit, jobs
 from sentinelle.reports.models import CouncilReport
 from sentinelle.reports.options import ReportOptions
-from sentinelle.reports.service import produce
+from sentinelle.reports.services import produce
 
 KIND = "council-report"
 CONTENT_TYPES = {"pdf": "application/pdf", "html": "text/html",
