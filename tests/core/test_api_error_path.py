@@ -12,7 +12,7 @@ URL = "/api/v1/incidents/"
 
 
 def test_a_report_from_the_wrong_role_is_403_with_detail_and_code(charlie):
-    # 400 before the one rule for roles (tests/test_role_answers.py); the message is the same.
+    # 400 before the one rule for roles (tests/core/test_role_answers.py); the message is the same.
     response = api_client(charlie).post(URL, report_payload(), format="json")
     assert response.status_code == 403
     assert response.json() == {

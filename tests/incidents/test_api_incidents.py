@@ -431,7 +431,7 @@ def test_empty_message_is_400(alice):
 def test_focal_point_cannot_acknowledge(alice):
     incident = file_report(alice)
     response = transition(alice, incident, "acknowledged")
-    # The Secretariat's move: the wrong role, 403 as everywhere (tests/test_role_answers.py).
+    # The Secretariat's move: the wrong role, 403 as everywhere (tests/core/test_role_answers.py).
     assert response.status_code == 403
     assert response.json() == {"detail": "You may not make this change.",
                                 "code": "permission_denied"}

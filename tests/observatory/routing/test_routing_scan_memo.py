@@ -14,7 +14,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,8 +32,9 @@ from sentinelle.observatory.routing.elements import Element
 from sentinelle.observatory.routing.rpki import VRPSet, load_vrps, parse_vrps
 from sentinelle.observatory.routing.scan import Scanner, ScanOptions, _network
 from sentinelle.observatory.routing.watchlist import load, loads
+from tests.paths import TESTS_DIR
 
-HERE = Path(__file__).resolve().parent
+HERE = TESTS_DIR
 FIXTURES = HERE / "fixtures" / "bgp"
 CONFIG = FIXTURES / "scan"
 

@@ -427,9 +427,9 @@ def _pause_collector() -> bool:
     """Pause the cyclic garbage collector; True when it ran (the caller restarts it).
 
     `Scanner.feed_all` and `finish` run without it: the scan makes no reference cycles
-    (tests/test_routing_scan_memo.py checks it on real files), and the collector's full
-    passes over what lives to the end (alerts, visibility sets, the configuration's indexes,
-    tens of thousands of containers) were a fifth of a RIB scan's CPU."""
+    (tests/observatory/routing/test_routing_scan_memo.py checks it on real files), and the
+    collector's full passes over what lives to the end (alerts, visibility sets, the configuration's
+    indexes, tens of thousands of containers) were a fifth of a RIB scan's CPU."""
     running = gc.isenabled()
     gc.disable()
     return running
