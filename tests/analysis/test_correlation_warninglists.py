@@ -159,9 +159,11 @@ def test_never_reveals_a_report_the_viewer_may_not_see(alice, bob, charlie, clie
     assert "(in 2 reports)" in html
     assert client.get(f"/analysis/related/{hidden.pk}/").status_code == 404
     assert hidden.reference not in page(client.get(f"/analysis/related/{base.pk}/"))
-    # Focal points do not get the correlation page at all, not even for their own report.
+    # Focal points do not get the correlation page at all, not even for their own report: the
+    # wrong role's one answer (403), given before the report is looked up.
     client.force_login(alice)
-    assert client.get(f"/analysis/related/{base.pk}/").status_code == 404
+    assert client.get(f"/analysis/related/{base.pk}/").status_code == 403
+    assert client.get(f"/analysis/related/{hidden.pk}/").status_code == 403
 
 
 def test_council_report_clusters_follow_the_same_rules(alice, bob, settings):
