@@ -270,6 +270,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [
         "sentinelle.core.api.permissions.TokenScopePermission",
     ],
+    # Our JSON parser: depth, size, numbers and surrogates checked (core/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["sentinelle.core.api.parsers.JSONParser",
+                               "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from sentinelle.incidents.models import Incident, SummaryReturn
-from tests.conftest import api_client, make_user, report_payload
+from tests.conftest import api_client, report_payload
 
 URL = "/api/v1/incidents/"
 
@@ -64,7 +64,7 @@ def test_a_surrogate_pair_is_ordinary_text(alice):
     assert Incident.objects.get().title == "Outage \N{GRINNING FACE}"
 
 
-@pytest.mark.parametrize("literal", [str(2**64), str(2**63), str(2**31), "1e400", "-1e400",
+@pytest.mark.parametrize("literal", [str(2**64), str(2**63), "-1", "1e400", "-1e400",
                                      "NaN", "Infinity", "9" * 5000, "1.5"])
 def test_users_affected_out_of_the_columns_range_is_a_400_naming_it(alice, literal):
     response = post_raw(alice, with_value("users_affected", literal))
@@ -74,7 +74,7 @@ def test_users_affected_out_of_the_columns_range_is_a_400_naming_it(alice, liter
 
 
 def test_users_affected_at_the_columns_top_is_kept(alice):
-    from sentinelle.incidents.limits import integer_range
+    from sentinelle.core.limits import integer_range
     top = integer_range(Incident._meta.get_field("users_affected"))[1]
     response = post_raw(alice, with_value("users_affected", str(top)))
     assert response.status_code == 201, response.content
@@ -139,7 +139,7 @@ def form_data(**overrides) -> dict:
     return data
 
 
-@pytest.mark.parametrize("value", [str(2**64), str(2**31), "1e400", "9" * 5000])
+@pytest.mark.parametrize("value", [str(2**64), str(2**63), "1e400", "9" * 5000])
 def test_report_form_users_affected_out_of_range_is_a_form_error(alice, value):
     response = web(alice).post("/incidents/new/", form_data(users_affected=value))
     assert response.status_code == 200
@@ -220,4 +220,3 @@ def test_outsider_state_sees_nothing_of_a_refused_body(alice, bob, charlie):
     post_raw(alice, deep(5_000))
     for user in (alice, bob, charlie):
         assert api_client(user).get(URL).json()["count"] == 0
-    make_user("dora", "focal_point", state="CU")

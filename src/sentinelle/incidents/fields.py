@@ -26,15 +26,21 @@ def validate_single_line(value: str) -> None:
                               code="single_line")
 
 
+def lookup_key(value: object) -> str:
+    """A lookup key from a request: PostgreSQL refuses a NUL in a query parameter with a
+    ValueError (a 500), and no code holds one, so it is dropped: the lookup finds nothing."""
+    return str(value).strip().replace("\x00", "\ufffd")
+
+
 def parse_category(code: str) -> Category:
-    category = Category.objects.filter(code=str(code).strip(), active=True).first()
+    category = Category.objects.filter(code=lookup_key(code), active=True).first()
     if category is None:
         raise ValidationError(_("Unknown category “%(code)s”.") % {"code": code})
     return category
 
 
 def parse_rsit(value: str) -> RsitType:
-    text = str(value).strip()
+    text = lookup_key(value)
     if ":" not in text:
         raise ValidationError(_("Give the RSIT class and type as “class:type”, "
                                 "e.g. “availability:ddos”."))
@@ -53,10 +59,10 @@ def parse_taxonomy(code: object, value: object) -> tuple[Category, RsitType] | N
     RSIT type with its class, the active category with that code (both keys are unique)."""
     if not isinstance(code, str) or not isinstance(value, str) or ":" not in value:
         return None
-    class_code, type_code = (part.strip() for part in value.strip().split(":", 1))
+    class_code, type_code = (part.strip() for part in lookup_key(value).split(":", 1))
     joined, sql = _taxonomy_query()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [code.strip(), True, class_code, type_code])
+        cursor.execute(sql, [lookup_key(code), True, class_code, type_code])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -83,7 +89,7 @@ def _taxonomy_query() -> tuple[Joined, str]:
 
 
 def parse_state(alpha2: str) -> MemberState:
-    state = MemberState.objects.filter(alpha2=str(alpha2).strip().upper()).first()
+    state = MemberState.objects.filter(alpha2=lookup_key(alpha2).upper()).first()
     if state is None:
         raise ValidationError(_("Unknown Member State “%(code)s”.") % {"code": alpha2})
     return state

@@ -4,9 +4,18 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from sentinelle.core.limits import column_bounds
 from sentinelle.core.models import MemberState, User
 from sentinelle.incidents import fields, services
-from sentinelle.incidents.models import TLP, Category, RsitClass, Severity, Status
+from sentinelle.incidents.models import (
+    TLP,
+    Category,
+    Incident,
+    RsitClass,
+    Severity,
+    Status,
+    SummaryLine,
+)
 
 NARRATIVE_LANGUAGES = [("en", _("English")), ("fr", _("French")), ("es", _("Spanish")),
                        ("ar", _("Arabic")), ("zh", _("Chinese")), ("ru", _("Russian"))]
@@ -47,7 +56,8 @@ class IncidentForm(forms.Form):
     affected_services = forms.CharField(label=_("Affected services"), required=False,
                                         widget=forms.Textarea(attrs={"rows": 2}),
                                         help_text=_("One per line."))
-    users_affected = forms.IntegerField(label=_("Users affected"), required=False, min_value=0)
+    users_affected = forms.IntegerField(label=_("Users affected"), required=False,
+                                        **column_bounds(Incident, "users_affected"))
     alleged_origin_state = forms.ModelChoiceField(
         label=_("Alleged origin State"), required=False, to_field_name="alpha2",
         queryset=MemberState.objects.all())
@@ -116,7 +126,8 @@ class TransitionForm(forms.Form):
     to_status = forms.ChoiceField(choices=Status.choices)
     note = forms.CharField(label=_("Note"), required=False, max_length=10_000,
                            widget=forms.Textarea(attrs={"rows": 3}))
-    duplicate_of = forms.IntegerField(label=_("Duplicate of report number"), required=False)
+    duplicate_of = forms.IntegerField(label=_("Duplicate of report number"), required=False,
+                                      **column_bounds(Incident, "id"))
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -167,7 +178,7 @@ class SummaryLineForm(forms.Form):
                                       to_field_name="code")
     rsit_class = forms.ModelChoiceField(label=_("RSIT class"), queryset=RsitClass.objects.all(),
                                         to_field_name="code")
-    incidents = forms.IntegerField(label=_("Incidents"), min_value=0)
+    incidents = forms.IntegerField(label=_("Incidents"), **column_bounds(SummaryLine, "incidents"))
     user_hours = forms.FloatField(label=_("User-hours"), min_value=0, initial=0)
 
 

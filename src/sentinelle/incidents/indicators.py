@@ -61,6 +61,10 @@ def normalise(kind: str, value: str) -> str:
             raise IndicatorError(f"{value!r} is not a valid URL ({exc})") from None
         if parts.scheme.lower() not in ("http", "https", "ftp") or not parts.hostname:
             raise IndicatorError(f"{value!r} is not an absolute http, https or ftp URL")
+        try:
+            parts.port   # noqa: B018 -- raises for a port that is no number or over 65535
+        except ValueError as exc:
+            raise IndicatorError(f"{value!r} is not a valid URL ({exc})") from None
         return value
     if kind == "email":
         if not _EMAIL.match(value):

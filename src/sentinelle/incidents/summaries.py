@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -13,7 +14,8 @@ from django.utils.translation import gettext as _
 
 from sentinelle.core import audit
 from sentinelle.core.errors import Refused
-from sentinelle.incidents.fields import parse_category
+from sentinelle.core.limits import integer_range
+from sentinelle.incidents.fields import lookup_key, parse_category
 from sentinelle.incidents.models import Category, RsitClass, SummaryLine, SummaryReturn
 
 CSV_COLUMNS = ("category", "rsit_class", "incidents", "user_hours")
@@ -29,7 +31,7 @@ class ReturnLine:
 
 
 def parse_rsit_class(code: str) -> RsitClass:
-    found = RsitClass.objects.filter(code=str(code).strip()).first()
+    found = RsitClass.objects.filter(code=lookup_key(code)).first()
     if found is None:
         raise ValidationError(_("Unknown RSIT class “%(code)s”.") % {"code": code})
     return found
@@ -55,22 +57,34 @@ def parse_csv(data: bytes) -> list[ReturnLine]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValidationError(_("The file is not UTF-8 text.")) from None
-    reader = csv.DictReader(io.StringIO(text))
+    # newline="": the csv module reads CR, LF and CRLF line ends itself (a spreadsheet saved
+    # on an old Mac ends lines with a bare CR, which StringIO's default refuses with csv.Error).
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return _read_rows(reader)
+    except csv.Error as exc:   # an unclosed quote, a field over csv.field_size_limit()
+        raise ValidationError(_("Line %(n)s: %(reason)s") % {
+            "n": reader.line_num or 1, "reason": exc}) from None
+
+
+def _read_rows(reader: csv.DictReader) -> list[ReturnLine]:
     missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise ValidationError(_("Line 1: missing column(s) %(cols)s.") % {
             "cols": ", ".join(missing)})
+    top = integer_range(SummaryLine._meta.get_field("incidents"))[1]
     lines, errors = [], []
     for row in reader:
         number = reader.line_num
         try:
+            # int() of more than 4,300 digits is a ValueError too (sys.set_int_max_str_digits).
             incidents = int((row.get("incidents") or "").strip())
             user_hours = float((row.get("user_hours") or "0").strip() or 0)
-            if incidents < 0 or user_hours < 0 or user_hours != user_hours:
+            if not 0 <= incidents <= top or user_hours < 0 or not math.isfinite(user_hours):
                 raise ValueError
         except ValueError:
-            errors.append(_("Line %(n)s: incidents and user_hours must be non-negative numbers.")
-                          % {"n": number})
+            errors.append(_("Line %(n)s: incidents and user_hours must be non-negative numbers "
+                            "(incidents at most %(top)s).") % {"n": number, "top": top})
             continue
         try:
             lines.append(ReturnLine(parse_category(row.get("category") or ""),

@@ -6,6 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from sentinelle.core.limits import column_bounds
 from sentinelle.core.models import User
 from sentinelle.incidents import fields
 from sentinelle.incidents.models import (
@@ -20,6 +21,7 @@ from sentinelle.incidents.models import (
     RsitType,
     Severity,
     Status,
+    SummaryLine,
     SummaryReturn,
     Transition,
 )
@@ -122,7 +124,8 @@ class IncidentSerializer(serializers.Serializer):
     affected_services = serializers.ListField(child=serializers.CharField(max_length=200),
                                               required=False, default=list,
                                               max_length=fields.MAX_SERVICES)
-    users_affected = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    users_affected = serializers.IntegerField(required=False, allow_null=True,
+                                              **column_bounds(Incident, "users_affected"))
     duration_hours = serializers.FloatField(read_only=True)
     user_hours = serializers.FloatField(read_only=True)
     alleged_origin_state = StateField(required=False, allow_null=True)
@@ -214,7 +217,8 @@ class TransitionSerializer(serializers.ModelSerializer):
     from_status = serializers.CharField(read_only=True)
     to = serializers.ChoiceField(source="to_status", choices=Status.choices)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
-    duplicate_of = serializers.IntegerField(required=False, write_only=True)
+    duplicate_of = serializers.IntegerField(required=False, write_only=True,
+                                            **column_bounds(Incident, "id"))
 
     class Meta:
         model = Transition
@@ -275,7 +279,8 @@ class EvidenceSerializer(serializers.ModelSerializer):
 class SummaryLineSerializer(serializers.Serializer):
     category = CategoryField()
     rsit_class = serializers.CharField()
-    incidents = serializers.IntegerField(min_value=0, max_value=10_000_000)
+    incidents = serializers.IntegerField(min_value=0, max_value=min(
+        10_000_000, column_bounds(SummaryLine, "incidents")["max_value"]))
     user_hours = serializers.FloatField(min_value=0, default=0)
 
 

@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
+from sentinelle.core.api.parsers import JSONParser
 from sentinelle.core.api.permissions import TokenScopePermission, role_permission
 from sentinelle.core.roles import FOCAL_POINT, SECRETARIAT
 from sentinelle.exchange import uploads
@@ -145,7 +146,7 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
 
     @extend_schema(request=s.MessageSerializer, responses=s.MessageSerializer(many=True))
     @action(detail=True, methods=["get", "post"],
-            parser_classes=[parsers.JSONParser, parsers.MultiPartParser, parsers.FormParser])
+            parser_classes=[JSONParser, parsers.MultiPartParser, parsers.FormParser])
     def messages(self, request, pk=None):
         incident = self.get_object()
         # The thread is between the Secretariat and the reporting State, whatever the TLP.
