@@ -48,7 +48,9 @@ class Target:
 
     ``kind`` guides the structure-aware mutations: "json", "xml", "yaml", "text" or "binary".
     ``seeds`` are glob patterns relative to the repository root; ``fuzz/corpus/<name>/**`` is
-    always added (saved crashes included).
+    always added (saved crashes included). ``setup``, if given, runs once in each child before
+    its first input and before its baseline memory is taken (a database to post into: a target
+    must not do such work when it is imported, which the parent process does too).
     """
 
     name: str
@@ -57,6 +59,7 @@ class Target:
     refusals: tuple[type[BaseException], ...]
     kind: str = "json"
     max_input: int = MAX_INPUT
+    setup: Callable[[], object] | None = None
 
     def corpus_dir(self) -> Path:
         return CORPUS / self.name
@@ -368,6 +371,8 @@ def _child(target_module: str, conn, memory_cap: int) -> None:  # noqa: ANN001 -
     # re's "possible set difference" on a fuzzed pattern, thousands of times: noise.
     warnings.filterwarnings("ignore", category=FutureWarning)
     target: Target = importlib.import_module(target_module).TARGET
+    if target.setup is not None:
+        target.setup()
     baseline_vm = _status_kb("VmSize") * 1024
     resource.setrlimit(resource.RLIMIT_AS, (baseline_vm + memory_cap + 64 * MiB,
                                             resource.RLIM_INFINITY))
