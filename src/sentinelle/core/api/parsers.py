@@ -23,6 +23,11 @@ MAX_INT_DIGITS = 4300
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def _surrogate_message() -> str:  # noqa: N802 - a constant, translated when it is raised
+    # Translators: a "lone surrogate" is an escape such as \ud800 that no character follows.
+    return _("a lone surrogate (half of a UTF-16 pair) is no Unicode character.")
+
+
 def _int(text: str) -> int | float:
     # Too long for int(): infinity, which check() refuses naming its field, as it refuses
     # NaN and Infinity (no JSON numbers, which json.loads reads as floats: parse_constant).
@@ -51,15 +56,13 @@ def check(data: object) -> None:
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:
                 if isinstance(key, str) and _SURROGATE.search(key):
-                    problem = _("a key holds a lone surrogate (\\ud800-\\udfff), which is no "
-                                "Unicode character.")
+                    problem = _surrogate_message()
                     break
                 stack.append((item, depth + 1, [*path, key]))
         elif isinstance(value, float) and not math.isfinite(value):
             problem = _("the number is out of range.")
         elif isinstance(value, str) and _SURROGATE.search(value):
-            problem = _("the text holds a lone surrogate (\\ud800-\\udfff), which is no "
-                        "Unicode character.")
+            problem = _surrogate_message()
         if problem is not None:
             field = str(path[0]) if path else "non_field_errors"
             raise exceptions.ValidationError({field: [f"{_where(path)}: {problem}"]})
