@@ -233,3 +233,27 @@ def test_a_csv_of_many_lines_looks_each_code_up_once(alice, django_assert_max_nu
     errors = response.context["form"].errors["file"]
     assert any("Line 3:" in error and "nope" in error for error in errors)
     assert not SummaryReturn.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["category", "alleged_origin_state", "tlp", "named_analysts"])
+def test_report_form_nul_in_a_choice_is_a_form_error(alice, charlie, field):
+    # PostgreSQL refuses a NUL in a query parameter (a DataError): the form must stop it first.
+    response = web(alice).post("/incidents/new/", form_data(**{field: "ch\x00"}))
+    assert response.status_code == 200
+    assert field in response.context["form"].errors
+
+
+def test_summary_form_nul_in_a_code_is_a_form_error(alice):
+    data = {"year": "2026", "notes": "", "lines-TOTAL_FORMS": "1", "lines-INITIAL_FORMS": "0",
+            "lines-0-category": "trust-security\x00", "lines-0-rsit_class": "availa\x00bility",
+            "lines-0-incidents": "1", "lines-0-user_hours": "1"}
+    response = web(alice).post("/returns/new/", data)
+    assert response.status_code == 200
+    assert not SummaryReturn.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["category", "rsit", "alleged_origin_state"])
+def test_api_nul_in_a_code_is_a_400_naming_it(alice, field):
+    response = post_raw(alice, json.dumps(report_payload(**{field: "CH\x00"})))
+    assert response.status_code == 400, response.content
+    assert field in response.json()

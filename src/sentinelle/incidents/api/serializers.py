@@ -76,6 +76,17 @@ class StateField(serializers.Field):
         return _django_to_drf(fields.parse_state, data)
 
 
+class AnalystField(serializers.SlugRelatedField):
+    """A named analyst by username. A NUL is refused here: PostgreSQL refuses it in a query
+    parameter with a DataError (a 500), which DRF's lookup does not catch."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field,
+                      value=data.replace("\x00", "\ufffd"))
+        return super().to_internal_value(data)
+
+
 class IndicatorSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=Indicator.Type.choices)
     value = serializers.CharField(max_length=2048, trim_whitespace=True)
@@ -132,7 +143,7 @@ class IncidentSerializer(serializers.Serializer):
     consent_to_name = serializers.BooleanField(default=False)
     indicators = IndicatorSerializer(many=True, required=False, default=list,
                                      max_length=fields.MAX_INDICATORS)
-    named_analysts = serializers.SlugRelatedField(
+    named_analysts = AnalystField(
         slug_field="username", many=True, required=False,
         queryset=User.objects.filter(role__in=("analyst", "admin"), is_active=True))
     submit = serializers.BooleanField(default=True, write_only=True, help_text=_(
