@@ -40,7 +40,7 @@ def _template_key() -> str:
     migrations = sorted((ROOT / "src" / "sentinelle").glob("**/migrations/*.py"))
     digest = hashlib.sha256()
     for path in migrations:
-        digest.update(f"{path.relative_to(ROOT)}:{path.stat().st_size}\n".encode())
+        digest.update(f"{path.relative_to(ROOT)}\n".encode() + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
