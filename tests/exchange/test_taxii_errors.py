@@ -115,6 +115,11 @@ def test_an_envelope_over_max_content_length_is_a_413_and_one_at_it_is_read(alic
     body = assert_taxii_error(
         api.client.post(f"/taxii2/{OBJECTS}", over, content_type=TAXII, **api.auth), 413)
     assert str(limit) in body["description"]
+    # Judged on the declared length: a client announcing too much is refused before the body
+    # (here a small one) is read.
+    declared = api.client.post(f"/taxii2/{OBJECTS}", b'{"objects": []}', content_type=TAXII,
+                               CONTENT_LENGTH=str(limit + 1), **api.auth)
+    assert_taxii_error(declared, 413)
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "application/stix+json",
