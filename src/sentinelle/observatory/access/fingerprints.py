@@ -451,12 +451,22 @@ def engine() -> str:
     return "re" if re2 is None else "re2"
 
 
-def _missing_construct(pattern: str) -> str | None:
-    """The first construct of `pattern` that Python's re has and RE2 has not, in words."""
+def _python_syntax(pattern: str) -> Any:
+    """Python's parse tree of `pattern`. Raises ValueError when Python's re refuses it: RE2
+    reads some of those as literals (``a{0,99999999999999999999}`` matches that very text),
+    which is not what the fingerprint's author meant."""
     try:
-        tree = _sre_parse.parse(pattern)
-    except (re.error, OverflowError, RecursionError):
-        return None
+        return _sre_parse.parse(pattern)
+    except re.error as exc:
+        raise ValueError(f"bad regular expression: {exc}") from None
+    except OverflowError:   # a{0,99999999999999999999}
+        raise ValueError("bad regular expression: a repeat count is too large") from None
+    except RecursionError:
+        raise ValueError("regular expression nested too deeply") from None
+
+
+def _missing_construct(tree: Any) -> str | None:
+    """The first construct of a parse tree that Python's re has and RE2 has not, in words."""
     names = {_sre_c.GROUPREF: "backreferences", _sre_c.GROUPREF_EXISTS: "backreferences",
              _sre_c.ASSERT: "look-ahead and look-behind assertions",
              _sre_c.ASSERT_NOT: "look-ahead and look-behind assertions"}
@@ -484,6 +494,7 @@ def compile_regex(pattern: str, case_insensitive: bool) -> tuple[Any, int]:
                     _regex_cost(pattern))
         except re.error as exc:
             raise ValueError(f"bad regular expression: {exc}") from None
+    tree = _python_syntax(pattern)
     options = re2.Options()
     options.log_errors = False          # the error is raised to the caller, not printed
     options.case_sensitive = not case_insensitive
@@ -493,7 +504,7 @@ def compile_regex(pattern: str, case_insensitive: bool) -> tuple[Any, int]:
         reason = exc.args[0] if exc.args else str(exc)
         if isinstance(reason, bytes):
             reason = reason.decode("utf-8", "replace")
-        missing = _missing_construct(pattern)
+        missing = _missing_construct(tree)
         if missing is not None:
             raise ValueError(f"{missing} are not supported: regular expressions run with RE2, "
                              f"whose time is linear in the page ({reason})") from None
@@ -524,13 +535,9 @@ def unsafe_regex(pattern: str) -> str | None:
     ``len(text) * REPEAT_BUDGET`` steps, and the text is capped at MATCH_CHARS.
     """
     try:
-        tree = _sre_parse.parse(pattern)
-    except re.error as exc:
-        return f"bad regular expression: {exc}"
-    except OverflowError:   # a{0,99999999999999999999}
-        return "bad regular expression: a repeat count is too large"
-    except RecursionError:
-        return "regular expression nested too deeply"
+        tree = _python_syntax(pattern)
+    except ValueError as exc:
+        return str(exc)
     try:
         cost = _cost(tree, inside_repeat=False)
     except _Unsafe as exc:
