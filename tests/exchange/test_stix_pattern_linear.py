@@ -138,3 +138,24 @@ def test_a_pattern_over_the_cap_is_rejected_by_name():
     at_cap = ("[ipv4-addr:value = '10.0.0.1']" + " " * sc.MAX_PATTERN_CHARS)[:sc.MAX_PATTERN_CHARS]
     (record,) = stix.parse(io.BytesIO(_bundle(at_cap)))
     assert isinstance(record, IndicatorRecord) and record.value == "10.0.0.1"
+
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    ("[ipv4-addr:value = '10.0.0.1'", [("ipv4", "10.0.0.1")]),     # no closing bracket
+    ("[ipv4-addr:value = '10.0.0.1]", []),                          # no closing quote
+    ("[ipv4-addr:value = ]", []),
+    ("[ipv4-addr:value = '\\", []),                                 # a lone trailing escape
+    ("[ipv4-addr:value = 'a\\\nb']", []),                           # an escaped newline
+    ("[[[[[[ipv4-addr:value = '10.0.0.2']]", [("ipv4", "10.0.0.2")]),
+    ("[autonomous-system:number = " + "9" * 5000 + "]", []),        # too many digits for an ASN
+    ("", []),
+    ("\x00" * 1000, []),
+])
+def test_malformed_patterns_give_what_they_name_or_nothing(pattern, expected):
+    """A pattern that does not parse as STIX still imports (an indicator's pattern is not
+    checked against the grammar), giving the complete comparisons it holds, or nothing;
+    never an exception."""
+    assert sc.pattern_indicators(pattern) == expected
+    records = list(stix.parse(io.BytesIO(_bundle(pattern))))
+    assert [(r.type, r.value) for r in records if isinstance(r, IndicatorRecord)] == expected
+    assert all(isinstance(r, IndicatorRecord | Rejection) for r in records)
