@@ -75,6 +75,27 @@ def test_reading_time_grows_linearly(shape):
     assert max(per_char[2], floor) / base < 3.5, per_char
 
 
+def test_no_quantifier_of_the_expression_can_give_back_a_character():
+    """The structural half of linearity, independent of any clock: every repeat in the
+    comparison expression is possessive (a failed attempt never backtracks into it)."""
+    from re import _constants as sre_c
+    from re import _parser as sre_parse
+
+    kinds = []
+    stack = [sre_parse.parse(sc._COMPARISON.pattern)]
+    while stack:
+        for op, av in stack.pop():
+            if op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT, sre_c.POSSESSIVE_REPEAT):
+                kinds.append(op)
+            for item in av if isinstance(av, tuple | list) else (av,):
+                if isinstance(item, sre_parse.SubPattern):
+                    stack.append(item)
+                elif isinstance(item, tuple | list):
+                    stack.extend(x for x in item if isinstance(x, sre_parse.SubPattern))
+    assert len(kinds) == 6      # obj, path, two runs of spaces, the string body, the digits
+    assert set(kinds) == {sre_c.POSSESSIVE_REPEAT}, kinds
+
+
 def test_many_distinct_values_are_all_kept_in_order():
     pattern = _distinct(200_000)
     found = sc.pattern_indicators(pattern)
