@@ -48,9 +48,11 @@ class Target:
 
     ``kind`` guides the structure-aware mutations: "json", "xml", "yaml", "text" or "binary".
     ``seeds`` are glob patterns relative to the repository root; ``fuzz/corpus/<name>/**`` is
-    always added (saved crashes included). ``setup``, if given, runs once in each child before
-    its first input and before its baseline memory is taken (a database to post into: a target
-    must not do such work when it is imported, which the parent process does too).
+    always added (saved crashes included). ``generated`` makes more seeds in code: inputs too
+    big to keep as files (a 200k-character STIX pattern of each hostile shape). ``setup``, if
+    given, runs once in each child before its first input and before its baseline memory is
+    taken (a database to post into: a target must not do such work when it is imported, which
+    the parent process does too).
     """
 
     name: str
@@ -59,6 +61,7 @@ class Target:
     refusals: tuple[type[BaseException], ...]
     kind: str = "json"
     max_input: int = MAX_INPUT
+    generated: Callable[[], list[bytes]] | None = None
     setup: Callable[[], object] | None = None
 
     def corpus_dir(self) -> Path:
@@ -72,7 +75,9 @@ class Target:
         return sorted(p for p in found if p.is_file() and p.suffix not in (".why", ".md"))
 
     def seed_inputs(self) -> list[bytes]:
-        return [p.read_bytes()[: self.max_input] for p in self.seed_files()]
+        made = self.generated() if self.generated is not None else []
+        return [p.read_bytes()[: self.max_input] for p in self.seed_files()] + [
+            data[: self.max_input] for data in made]
 
 
 # ----------------------------------------------------------------------------- mutator

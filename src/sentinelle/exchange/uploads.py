@@ -15,8 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
+
+from sentinelle.core.middleware import second_factor_pending
+from sentinelle.core.roles import has_role
 
 # Room for the boundaries, the part headers and the small form fields around the file.
 MULTIPART_SLACK = 64 * 1024
@@ -74,5 +78,21 @@ class UploadCapMiddleware:
             declared = 0   # Django reads nothing of a body without a valid length
         limit = cap.limit()
         if declared > limit + MULTIPART_SLACK:
+            _check_role(request, view_func)
             return cap.refuse(request, too_large_message(declared, limit))
         return None
+
+
+def _check_role(request: HttpRequest, view_func) -> None:
+    """The view's role (core/roles.py role_required) before the cap's answer: a signed-in user
+    of the wrong role gets the one 403, as the view would give, and never a 413 whose refusal
+    looks the object up. Anonymous or half-signed-in users keep the cap's bare message."""
+    roles = getattr(view_func, "required_roles", None)
+    methods = getattr(view_func, "role_methods", None)
+    user = getattr(request, "user", None)
+    if not roles or (methods is not None and request.method not in methods):
+        return
+    if user is None or not user.is_authenticated or second_factor_pending(request):
+        return
+    if not has_role(user, *roles):
+        raise PermissionDenied

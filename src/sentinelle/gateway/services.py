@@ -144,6 +144,11 @@ def set_translation(user, entry: GatewayEntry, language: str,
     return update_entry(user, entry, {"translations": translations})
 
 
+def secretariat_only(action: str) -> bool:
+    """Whether ``action`` is a move only the Secretariat makes (False for an unknown one)."""
+    return action in TRANSITIONS and TRANSITIONS[action][2]
+
+
 def transition(user, entry: GatewayEntry, action: str, message: str = "") -> GatewayEntry:
     """Move ``entry`` through moderation; ValidationError says why a move is not allowed."""
     try:

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from sentinelle.analysis.disclosure import current_year, publication
 from sentinelle.core.forms import add_validation_error
-from sentinelle.core.roles import FOCAL_POINT, SECRETARIAT, role_required
+from sentinelle.core.roles import FOCAL_POINT, SECRETARIAT, require_secretariat, role_required
 from sentinelle.gateway import exports, search, services
 from sentinelle.gateway.filters import apply_filters, filter_choices
 from sentinelle.gateway.forms import FORMS, ModerationForm, translation_form
@@ -116,6 +116,10 @@ def translate(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
 @role_required(SECRETARIAT, FOCAL_POINT)
 @require_POST
 def moderate(request: HttpRequest, kind: str, pk: int, action: str) -> HttpResponse:
+    # A Secretariat-only move is a role question: answered (403) before the entry is looked up,
+    # so the answer is the same for the focal point's own entry, another State's and none.
+    if services.secretariat_only(action):
+        require_secretariat(request.user)
     entry = get_entry_for_editor(kind, pk, request.user)
     form = ModerationForm(request.POST)
     message = form.cleaned_data["message"] if form.is_valid() else ""

@@ -96,15 +96,40 @@ def entry(ident: str, pattern: str) -> str:
     "(?:x?){9}(?:y?){9}z",
     "(?:(?=a?)b?){0,12}c",
 ])
-def test_optional_inside_a_repeat_is_refused(tmp_path, pattern):
+def test_optional_inside_a_repeat_is_refused(tmp_path, monkeypatch, pattern):
     """Hole: ``?`` (a repeat of maximum 1) inside a repeat was not "nested", and the cost was
     counted as (20 + 1) * 2 * 21 = 882 < 1024; ``(?:a?){20}a{20}b`` took 40 ms a position,
-    about 45 minutes on a 64 KiB body."""
+    about 45 minutes on a 64 KiB body. (With Python's re, where the google-re2 wheel is
+    missing; RE2 runs these in linear time: test_re2_runs_the_textbook_redos_in_linear_time.)"""
+    monkeypatch.setattr(fingerprints, "re2", None)
     assert fingerprints.unsafe_regex(pattern)
     hostile = tmp_path / "hostile.yaml"
     hostile.write_text(entry("redos", pattern), encoding="utf-8")
     with pytest.raises(fingerprints.FingerprintError, match=r"hostile\.yaml.*redos.*pattern"):
         fingerprints.load([hostile])
+
+
+def test_re2_runs_the_textbook_redos_in_linear_time(tmp_path):
+    """The patterns above load with RE2 and a 64 KiB body that defeats them costs no more than
+    a body a quarter its size, four times: the time is linear in the page."""
+    hostile = tmp_path / "hostile.yaml"
+    hostile.write_text(entry("redos", "(?:a?){20}a{20}b") + entry("issue-20", "[a-z]{0,1000}[0-9]")
+                       + entry("dotall", "(?s)a.{0,999}z"), encoding="utf-8")
+    loaded = fingerprints.load([hostile], builtin=False)
+
+    def seconds(body: str) -> float:
+        best = float("inf")
+        for _ in range(3):
+            started = time.process_time()
+            assert loaded.match(403, [], body) == []
+            best = min(best, time.process_time() - started)
+        return best
+
+    body = "a" * fingerprints.MATCH_CHARS
+    whole, quarter = seconds(body), seconds(body[:len(body) // 4])
+    assert whole < 1, whole
+    assert whole < 4 * max(quarter, 0.005) * 3, (whole, quarter)   # linear, generously
+    assert [m.id for m in loaded.match(403, [], "x" * 2000 + "5")] == ["issue-20"]
 
 
 def test_harmless_optional_groups_stay_allowed():

@@ -3,6 +3,7 @@ not; the loader against malformed, hostile and huge files; matching bounded on h
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -282,17 +283,21 @@ ENTRY = """- id: x
      .replace("pattern: blocked", "pattern: '(unclosed'"),
      r"entry 0 \('x'\): field pattern: bad regular expression"),
     (ENTRY.replace("pattern_type: contains", "pattern_type: regex")
-     .replace("pattern: blocked", "pattern: '(a{1,5}){1,5}$'"),
-     "field pattern: nested quantifiers"),
-    (ENTRY.replace("pattern_type: contains", "pattern_type: regex")
-     .replace("pattern: blocked", "pattern: 'Error.*1009'"), "field pattern: unbounded repeats"),
-    (ENTRY.replace("pattern_type: contains", "pattern_type: regex")
-     .replace("pattern: blocked", "pattern: 'a{0,99}b{0,99}'"), "field pattern: .*too many"),
-    (ENTRY.replace("pattern_type: contains", "pattern_type: regex")
-     .replace("pattern: blocked", "pattern: '(?:a|aa){0,5}b'"),
-     "field pattern: a repeated alternation"),
-    (ENTRY.replace("pattern_type: contains", "pattern_type: regex")
      .replace("pattern: blocked", r"pattern: '(a)\1'"), "field pattern: backreferences"),
+    (ENTRY.replace("pattern_type: contains", "pattern_type: regex")
+     .replace("pattern: blocked", "pattern: '(?P<a>x)(?P=a)'"), "field pattern: backreferences"),
+    (ENTRY.replace("pattern_type: contains", "pattern_type: regex")
+     .replace("pattern: blocked", "pattern: 'Error(?= 1009)'"),
+     "field pattern: look-ahead and look-behind assertions are not supported"),
+    (ENTRY.replace("pattern_type: contains", "pattern_type: regex")
+     .replace("pattern: blocked", "pattern: '(?<!no )access denied'"),
+     "field pattern: look-ahead and look-behind assertions are not supported"),
+    (ENTRY.replace("pattern_type: contains", "pattern_type: regex")
+     .replace("pattern: blocked", "pattern: '(?>a{1,5})b'"),
+     "field pattern: atomic groups and possessive repeats are not supported"),
+    (ENTRY.replace("pattern_type: contains", "pattern_type: regex")
+     .replace("pattern: blocked", "pattern: '.{0,1000}.{0,1000}x'"),
+     r"field pattern: too large for RE2 once compiled \(\d+ > 12000\)"),
     (ENTRY + "  colour: red\n", "entry 0 \\('x'\\): field colour: unknown key"),
     (ENTRY.replace("provider: P", "provider: <script>alert(1)</script>"),
      "field provider: must be plain text"),
@@ -323,6 +328,41 @@ def test_fingerprint_file_errors_name_file_entry_and_field(tmp_path, text, messa
     with pytest.raises(FingerprintError, match=message) as caught:
         fingerprints.load([path], builtin=False)
     assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize(("pattern", "message"), [
+    ("(a{1,5}){1,5}$", "nested quantifiers"),
+    ("Error.*1009", "unbounded repeats"),
+    ("a{0,99}b{0,99}", ".*too many"),
+    ("(?:a|aa){0,5}b", "a repeated alternation"),
+    (r"(a)\1", "backreferences"),
+])
+def test_without_re2_backtracking_regexes_are_refused_by_structure(tmp_path, monkeypatch,
+                                                                   pattern, message):
+    """Where the google-re2 wheel is missing, Python's re runs the regexes: only those cheap by
+    construction load (see fingerprints.unsafe_regex)."""
+    monkeypatch.setattr(fingerprints, "re2", None)
+    assert fingerprints.engine() == "re"
+    path = tmp_path / "bad.yaml"
+    path.write_text(ENTRY.replace("pattern_type: contains", "pattern_type: regex")
+                    .replace("pattern: blocked", f"pattern: '{pattern}'"))
+    with pytest.raises(FingerprintError, match=rf"entry 0 \('x'\): field pattern: {message}"):
+        fingerprints.load([path], builtin=False)
+
+
+@pytest.mark.parametrize("pattern", ["(a{1,5}){1,5}$", "Error.*1009", "a{0,99}b{0,99}",
+                                     "(?:a|aa){0,5}b", "(?:a?){20}a{20}b"])
+def test_with_re2_patterns_a_backtracking_engine_fears_load_and_match(tmp_path, pattern):
+    """RE2's time is linear in the page whatever the pattern, so the structural limits of the
+    fallback do not apply: these load, and match as Python's re would."""
+    assert fingerprints.engine() == "re2"
+    path = tmp_path / "fine.yaml"
+    path.write_text(ENTRY.replace("pattern_type: contains", "pattern_type: regex")
+                    .replace("pattern: blocked", f"pattern: '{pattern}'"))
+    loaded = fingerprints.load([path], builtin=False)
+    for body in ("Error: 1009", "aaaaab", "a" * 40 + "b", "nothing here", "a" * 30):
+        expected = re.search(pattern, body, re.IGNORECASE) is not None
+        assert bool(loaded.match(200, [], body)) == expected, body
 
 
 def test_fingerprint_billion_laughs_refused(tmp_path):

@@ -142,6 +142,9 @@ def schema_error(obj: Any) -> tuple[str, str] | None:
     if not isinstance(stix_type, str):
         return ".type", "'type' is missing"
     if stix_type == "indicator":
+        pattern = obj.get("pattern")
+        if isinstance(pattern, str) and len(pattern) > MAX_PATTERN_CHARS:
+            return ".pattern", str(PatternTooLong(len(pattern)))
         # Most of a feed: proven valid without the schema engine, else checked as below.
         from sentinelle.exchange.formats.stix_fastcheck import indicator_valid
 
@@ -227,9 +230,26 @@ def _reason(error: ValidationError) -> str:
 # of values, which a type/value pair cannot hold.
 # The look-behind starts a match only at the beginning of a word: without it a long word is
 # retried from each of its letters, quadratic (65,000 letters took 20 s; fuzz corpus).
+# Every quantifier is possessive (*+, ++): none can give back a character, so a failed attempt
+# never backtracks, and the classes make that lossless (a path cannot end on a space or "=",
+# a string body cannot stop just before a closing quote). Attempts start only at word
+# beginnings and cannot overlap a failed string, so finditer reads each character a bounded
+# number of times: linear (issue 20; tests/exchange/test_stix_pattern_linear.py).
 _COMPARISON = re.compile(
-    r"(?<![a-z0-9-])(?P<obj>[a-z0-9-]+):(?P<path>[A-Za-z0-9_.'*\[\]-]+)\s*=\s*"
-    r"(?:'(?P<str>(?:[^'\\]|\\.)*)'|(?P<int>\d+))")
+    r"(?<![a-z0-9-])(?P<obj>[a-z0-9-]++):(?P<path>[A-Za-z0-9_.'*\[\]-]++)\s*+=\s*+"
+    r"(?:'(?P<str>(?:[^'\\]|\\.)*+)'|(?P<int>\d++))")
+
+# A pattern longer than this is refused, not read: no feed writes one (a thousand values ORed
+# together are ~40,000 characters), and it bounds what one indicator may cost.
+MAX_PATTERN_CHARS = 262_144
+
+
+class PatternTooLong(ValueError):
+    """A STIX pattern over MAX_PATTERN_CHARS characters."""
+
+    def __init__(self, length: int) -> None:
+        super().__init__(f"the pattern is {length:,} characters long; at most "
+                         f"{MAX_PATTERN_CHARS:,} are read")
 
 SHA256_KEYS = ("SHA-256", "SHA256", "sha256", "sha-256")
 
@@ -275,7 +295,10 @@ _PLAIN_VALUE = re.compile(r"\[([a-z0-9-]+):value = '([^'\\]*)'\]")
 
 
 def pattern_indicators(pattern: str) -> list[tuple[str, str]]:
-    """Every (type, value) a STIX pattern names by literal equality, in order, without repeats."""
+    """Every (type, value) a STIX pattern names by literal equality, in order, without repeats.
+    Raises PatternTooLong over MAX_PATTERN_CHARS characters."""
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise PatternTooLong(len(pattern))
     plain = _PLAIN_VALUE.fullmatch(pattern)
     if plain is not None:
         mapped = map_comparison(plain.group(1), "value", plain.group(2))
@@ -284,7 +307,9 @@ def pattern_indicators(pattern: str) -> list[tuple[str, str]]:
 
 
 def _pattern_indicators(pattern: str) -> list[tuple[str, str]]:
-    found: list[tuple[str, str]] = []
+    # A dict keeps the first-seen order and answers "seen?" in O(1): a list's "in" made a
+    # pattern of 9,000 distinct values cost 2 s (quadratic; issue 20).
+    found: dict[tuple[str, str], None] = {}
     for match in _COMPARISON.finditer(pattern):
         raw = match.group("str")
         if raw is None:
@@ -292,9 +317,9 @@ def _pattern_indicators(pattern: str) -> list[tuple[str, str]]:
         else:   # unescape only when there is something to unescape
             value = re.sub(r"\\(.)", r"\1", raw) if "\\" in raw else raw
         mapped = map_comparison(match.group("obj"), match.group("path"), value)
-        if mapped is not None and mapped not in found:
-            found.append(mapped)
-    return found
+        if mapped is not None:
+            found.setdefault(mapped)
+    return list(found)
 
 
 def sco_indicator(obj: dict[str, Any]) -> tuple[str, str] | None:

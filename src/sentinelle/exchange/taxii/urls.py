@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from sentinelle.exchange.taxii import views
 
@@ -16,4 +16,7 @@ urlpatterns = [
     path("<str:root>/collections/<str:collection>/manifest/", views.manifest,
          name="taxii-manifest"),
     path("<str:root>/status/<str:status_id>/", views.status, name="taxii-status"),
+    # Last, and only for addresses ending in "/": one without it is still redirected there
+    # (APPEND_SLASH) and then answered here.
+    re_path(r"^(?P<path>.*/)$", views.not_found, name="taxii-not-found"),
 ]

@@ -2,8 +2,18 @@
 
 Every request needs a Bearer token (the API tokens of core.ApiToken); a read-only token cannot
 POST. Requests must accept ``application/taxii+json;version=2.1`` (else 406) and POST bodies must
-be of that type (else 415). Anything the user may not see answers 404, never 403. Errors are
-TAXII error messages.
+be of that type (else 415). Errors are TAXII error messages (section 3.6.1), with the TAXII
+media type, and their statuses are those of the specification's table (section 3.6):
+
+- 400: a query parameter or ``next`` key this server cannot read, a body that is not a JSON
+  envelope; 401: no token or a bad one; 403: a POST to a collection the token may not write
+  (a read-only collection, a read-only token, a user who is not a focal point);
+- 404: an API root, collection, object or status that does not exist *or that the client may
+  not see* (the specification's 404 covers both: a State never learns that a group it is not
+  in exists); 405 with ``Allow``; 406; 413: a body over the root's ``max_content_length``;
+  415: a POST that is not ``application/taxii+json``; 422: an envelope holding something that
+  is not a STIX 2.1 object (an objects list whose objects are STIX but break an import rule is
+  accepted: 202, and the status resource names each failure).
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -51,6 +62,13 @@ def taxii_response(body: dict[str, Any], status: int = 200,
     for key, value in (headers or {}).items():
         response[key] = value
     return response
+
+
+def max_content_length() -> int:
+    """What the API roots advertise, and accept: Django refuses to read a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE, so a larger advertised limit would be a broken promise."""
+    django_cap = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return MAX_CONTENT_LENGTH if django_cap is None else min(MAX_CONTENT_LENGTH, django_cap)
 
 
 def _error(exc: TaxiiError) -> HttpResponse:
@@ -90,7 +108,9 @@ def taxii_view(methods: tuple[str, ...] = ("GET",)):
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             try:
                 if request.method not in methods:
-                    raise TaxiiError(405, _("Method not allowed."))
+                    response = _error(TaxiiError(405, _("Method not allowed.")))
+                    response["Allow"] = ", ".join(methods)
+                    return response
                 if not _accepts_taxii(request.headers.get("Accept", "")):
                     raise TaxiiError(406, _("Not acceptable."),
                                      _("Accept %(media)s.") % {"media": MEDIA_TAXII})
@@ -134,7 +154,7 @@ def discovery(request: HttpRequest) -> HttpResponse:
 def root(request: HttpRequest, root: str) -> HttpResponse:
     found = _root_or_404(root, request.taxii_user)
     return taxii_response({"title": str(found.title), "description": str(found.description),
-                           "versions": [MEDIA_TAXII], "max_content_length": MAX_CONTENT_LENGTH})
+                           "versions": [MEDIA_TAXII], "max_content_length": max_content_length()})
 
 
 @taxii_view()
@@ -269,22 +289,14 @@ def _add_objects(request: HttpRequest, found: tc.Collection) -> HttpResponse:
                          _("Send %(media)s.") % {"media": MEDIA_TAXII})
     if getattr(token, "read_only", False) or not found.can_write(user):
         raise TaxiiError(403, _("You may not write to this collection."))
-    if len(request.body) > MAX_CONTENT_LENGTH:
-        raise TaxiiError(413, _("The envelope is too large."))
-    try:
-        posted = json.loads(request.body).get("objects")
-    except (ValueError, AttributeError, RecursionError):   # RecursionError: ~1000-deep JSON
-        posted = None
-    if not isinstance(posted, list):
-        raise TaxiiError(400, _("Bad request."),
-                         _("The body must be a TAXII envelope with an 'objects' list."))
+    posted = _envelope_objects(request)
     bundle = json.dumps({"type": "bundle", "id": f"bundle--{uuid.uuid4()}",
                          "objects": posted}).encode()
     requested = timezone.now()
     try:
         records = list(_for_collection(stix.parse(io.BytesIO(bundle)), found))
     except FormatError as exc:
-        raise TaxiiError(400, _("Bad request."), str(exc)) from None
+        raise TaxiiError(422, _("Unprocessable envelope."), str(exc)) from None
     summary = import_records(iter(records), user=user, default_tlp=found.default_tlp,
                              channel="federation",
                              source_name=f"taxii:{found.root}/{found.name}"[:64])
@@ -293,6 +305,56 @@ def _add_objects(request: HttpRequest, found: tc.Collection) -> HttpResponse:
                        params={"status_id": status["id"], "collection": found.id},
                        result=status, started_at=requested, finished_at=timezone.now())
     return taxii_response(status, status=202)
+
+
+def _too_large() -> TaxiiError:
+    return TaxiiError(413, _("The envelope is too large."),
+                      _("The limit is %(limit)s bytes (max_content_length of the API root).")
+                      % {"limit": max_content_length()})
+
+
+def _envelope_objects(request: HttpRequest) -> list:
+    """The objects of the POSTed envelope: 413 over the limit (judged on the declared length,
+    before a byte is read), 400 if it is not a JSON envelope, 422 if an object is not STIX."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > max_content_length():
+        raise _too_large()
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        raise _too_large() from None
+    if len(body) > max_content_length():
+        raise _too_large()
+    try:
+        posted = json.loads(body).get("objects")
+    except (ValueError, AttributeError, RecursionError):   # RecursionError: ~1000-deep JSON
+        posted = None
+    if not isinstance(posted, list):
+        raise TaxiiError(400, _("Bad request."),
+                         _("The body must be a TAXII envelope with an 'objects' list."))
+    for index, obj in enumerate(posted):
+        reason = _not_stix(obj)
+        if reason:
+            raise TaxiiError(422, _("Unprocessable envelope."),
+                             f"$.objects[{index}]: {reason}")
+    return posted
+
+
+def _not_stix(obj: Any) -> str:
+    """Why `obj` is no STIX 2.1 object at all ('' if it is one): the import rules judge the
+    rest, object by object, in the status resource."""
+    if not isinstance(obj, dict):
+        return _("not a JSON object")
+    kind, ident = obj.get("type"), obj.get("id")
+    if not isinstance(kind, str) or not isinstance(ident, str) \
+            or not ident.startswith(f"{kind}--"):
+        return _("a STIX object has a type and an id of the form TYPE--UUID")
+    if obj.get("spec_version", "2.1") != "2.1":
+        return _("only STIX 2.1 objects are accepted")
+    return ""
 
 
 def _for_collection(records, found: tc.Collection):
@@ -325,6 +387,12 @@ def _status_resource(posted: list, summary, requested: dt.datetime) -> dict[str,
             "success_count": len(successes), "successes": successes,
             "failure_count": len(failures), "failures": failures,
             "pending_count": 0, "pendings": []}
+
+
+@taxii_view(methods=("GET", "POST", "PUT", "PATCH", "DELETE"))
+def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
+    """Any other address under /taxii2/: a TAXII 404, not the site's HTML page."""
+    raise TaxiiError(404, _("No such TAXII endpoint."))
 
 
 @taxii_view()

@@ -24,12 +24,19 @@ A header condition holds if any header of that name matches. ``exact`` compares 
 
 Files are untrusted input: size, entry count and pattern length are capped, YAML aliases are
 refused (no "billion laughs"), unknown keys and HTML in text fields are errors naming the file,
-the entry and the field. Regexes are compiled once and must be cheap by construction, because
-Python's backtracking engine cannot be interrupted: no unbounded repeats (write ``{0,200}``, not
-``*``), no nested repeats, no repeated alternations, no backreferences, and repeat maxima whose
-product stays within REPEAT_BUDGET (see ``unsafe_regex``). Only the first ``MATCH_CHARS``
-characters of a body are searched, so a search costs at most about
-``MATCH_CHARS * REPEAT_BUDGET`` steps.
+the entry and the field. Regexes are compiled once and run with RE2 (google-re2), whose search
+time is linear in the text: at most about ``MATCH_CHARS * program size`` steps, and the program
+sizes are capped (REGEX_PROGRAM_BUDGET, one pattern; TOTAL_PROGRAM_BUDGET, all loaded). What RE2
+cannot express (backreferences, look-ahead and look-behind, possessive or atomic groups) is
+refused when the file is loaded, naming the fingerprint and the field. RE2 differs from Python's
+re in that ``\\d``, ``\\w``, ``\\s`` and ``\\b`` are ASCII-only.
+
+Only if the google-re2 wheel is missing (a platform without one) do regexes fall back to
+Python's backtracking engine, which cannot be interrupted, behind a structural check that makes
+them cheap by construction: no unbounded repeats (write ``{0,200}``, not ``*``), no nested
+repeats, no repeated alternations, no backreferences, and repeat maxima whose product stays
+within REPEAT_BUDGET (see ``unsafe_regex``); a search then costs at most about
+``MATCH_CHARS * REPEAT_BUDGET`` steps. ``engine()`` says which engine runs.
 """
 
 from __future__ import annotations
@@ -42,6 +49,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+try:  # linear-time matching; google-re2 ships manylinux/macOS/Windows wheels
+    import re2
+except ImportError:  # pragma: no cover - only where no wheel exists: see the module docstring
+    re2 = None
 
 try:  # Python >= 3.11 keeps the regex parser private; it is the only way to inspect a pattern.
     from re import _constants as _sre_c
@@ -102,8 +114,8 @@ class Condition:
     pattern_type: str
     pattern: str
     case_insensitive: bool
-    regex: re.Pattern[str] | None = None
-    cost: int = 0                 # backtracking paths a position (regex only; see unsafe_regex)
+    regex: Any = None             # a compiled re2 (or, without the wheel, re) pattern
+    cost: int = 0                 # RE2 program size (re fallback: paths, see unsafe_regex)
 
     def holds(self, page: _Page) -> bool:
         if self.location == "header":
@@ -223,11 +235,12 @@ def load(paths: Iterable[str | Path] | None = None, *, builtin: bool = True) -> 
         loaded = load_file(path)
         # Each regex is cheap alone; 2000 of them are not (each searches every body).
         total += sum(c.cost for f in loaded for c in f.conditions)
-        if total > TOTAL_BUDGET:
+        budget = TOTAL_PROGRAM_BUDGET if re2 is not None else TOTAL_BUDGET
+        if total > budget:
             raise FingerprintError(
-                f"{path}: the regular expressions of the loaded fingerprints together allow "
-                f"too many combinations ({total} > {TOTAL_BUDGET}); use fewer or smaller "
-                "repeats, or contains/exact patterns")
+                f"{path}: the regular expressions of the loaded fingerprints are together too "
+                f"large ({total} > {budget}); use fewer or smaller repeats, or contains/exact "
+                "patterns")
         for fingerprint in loaded:
             if fingerprint.id in seen:
                 raise FingerprintError(
@@ -417,16 +430,89 @@ def _condition(spec: dict[str, Any], fail, prefix: str) -> Condition:  # type: i
         raise fail(prefix + "case_insensitive", "must be true or false")
     regex, cost = None, 0
     if pattern_type == "regex":
-        problem = unsafe_regex(pattern)
-        if problem:
-            raise fail(prefix + "pattern", problem)
-        cost = _regex_cost(pattern)
         try:
-            regex = re.compile(pattern, re.IGNORECASE if case_insensitive else 0)
-        except re.error as exc:
-            raise fail(prefix + "pattern", f"bad regular expression: {exc}") from None
+            regex, cost = compile_regex(pattern, case_insensitive)
+        except ValueError as exc:
+            raise fail(prefix + "pattern", str(exc)) from None
     return Condition(location=location, header=header, pattern_type=pattern_type,
                      pattern=pattern, case_insensitive=case_insensitive, regex=regex, cost=cost)
+
+
+# RE2's search is linear in the text, times the program size when its DFA cache overflows and
+# it falls back to the NFA: a program of 7,000 instructions took 0.4 s on a hostile 64 KiB
+# body, so the total bounds one body to about 2 s. `[^z]{0,1000}z` is 10,005 (a negated class
+# spans the UTF-8 ranges); the built-in fingerprints together are under 1,000.
+REGEX_PROGRAM_BUDGET = 12_000
+TOTAL_PROGRAM_BUDGET = 40_000
+
+
+def engine() -> str:
+    """"re2", or "re" where the google-re2 wheel is missing (see the module docstring)."""
+    return "re" if re2 is None else "re2"
+
+
+def _python_syntax(pattern: str) -> Any:
+    """Python's parse tree of `pattern`. Raises ValueError when Python's re refuses it: RE2
+    reads some of those as literals (``a{0,99999999999999999999}`` matches that very text),
+    which is not what the fingerprint's author meant."""
+    try:
+        return _sre_parse.parse(pattern)
+    except re.error as exc:
+        raise ValueError(f"bad regular expression: {exc}") from None
+    except OverflowError:   # a{0,99999999999999999999}
+        raise ValueError("bad regular expression: a repeat count is too large") from None
+    except RecursionError:
+        raise ValueError("regular expression nested too deeply") from None
+
+
+def _missing_construct(tree: Any) -> str | None:
+    """The first construct of a parse tree that Python's re has and RE2 has not, in words."""
+    names = {_sre_c.GROUPREF: "backreferences", _sre_c.GROUPREF_EXISTS: "backreferences",
+             _sre_c.ASSERT: "look-ahead and look-behind assertions",
+             _sre_c.ASSERT_NOT: "look-ahead and look-behind assertions"}
+    for name in ("ATOMIC_GROUP", "POSSESSIVE_REPEAT"):
+        if hasattr(_sre_c, name):
+            names[getattr(_sre_c, name)] = "atomic groups and possessive repeats"
+    stack = [tree]
+    while stack:
+        for op, av in stack.pop():
+            if op in names:
+                return names[op]
+            stack.extend(_children(av))
+    return None
+
+
+def compile_regex(pattern: str, case_insensitive: bool) -> tuple[Any, int]:
+    """The compiled pattern and its cost (see Condition.cost). Raises ValueError saying why a
+    pattern is refused: bad syntax, a construct RE2 cannot run, or too large a program."""
+    if re2 is None:
+        problem = unsafe_regex(pattern)
+        if problem:
+            raise ValueError(problem)
+        try:
+            return (re.compile(pattern, re.IGNORECASE if case_insensitive else 0),
+                    _regex_cost(pattern))
+        except re.error as exc:
+            raise ValueError(f"bad regular expression: {exc}") from None
+    tree = _python_syntax(pattern)
+    options = re2.Options()
+    options.log_errors = False          # the error is raised to the caller, not printed
+    options.case_sensitive = not case_insensitive
+    try:
+        regex = re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else str(exc)
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        missing = _missing_construct(tree)
+        if missing is not None:
+            raise ValueError(f"{missing} are not supported: regular expressions run with RE2, "
+                             f"whose time is linear in the page ({reason})") from None
+        raise ValueError(f"bad regular expression: {reason}") from None
+    if regex.programsize > REGEX_PROGRAM_BUDGET:
+        raise ValueError(f"too large for RE2 once compiled ({regex.programsize} > "
+                         f"{REGEX_PROGRAM_BUDGET}); use smaller repeat counts")
+    return regex, regex.programsize
 
 
 _REPEATS = {_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT}
@@ -449,13 +535,9 @@ def unsafe_regex(pattern: str) -> str | None:
     ``len(text) * REPEAT_BUDGET`` steps, and the text is capped at MATCH_CHARS.
     """
     try:
-        tree = _sre_parse.parse(pattern)
-    except re.error as exc:
-        return f"bad regular expression: {exc}"
-    except OverflowError:   # a{0,99999999999999999999}
-        return "bad regular expression: a repeat count is too large"
-    except RecursionError:
-        return "regular expression nested too deeply"
+        tree = _python_syntax(pattern)
+    except ValueError as exc:
+        return str(exc)
     try:
         cost = _cost(tree, inside_repeat=False)
     except _Unsafe as exc:
