@@ -257,3 +257,24 @@ def test_api_nul_in_a_code_is_a_400_naming_it(alice, field):
     response = post_raw(alice, json.dumps(report_payload(**{field: "CH\x00"})))
     assert response.status_code == 400, response.content
     assert field in response.json()
+
+
+def test_a_body_over_the_upload_limit_is_refused(alice, settings):
+    # Django refuses it (RequestDataTooBig, a 400) when something has read the body first;
+    # the parser's own check answers 413 when it reads the stream itself.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    body = json.dumps(report_payload(description="x" * 20_000))
+    response = post_raw(alice, body)
+    assert response.status_code in (400, 413), response.content
+    assert not Incident.objects.exists()
+
+
+@pytest.mark.parametrize("literal", ["1e400", "NaN", "-Infinity"])
+def test_summary_return_api_non_finite_hours_is_a_400_naming_lines(alice, literal):
+    body = ('{"year": 2026, "lines": [{"category": "trust-security", "rsit_class": '
+            f'"availability", "incidents": 1, "user_hours": {literal}}}]}}')
+    response = api_client(alice).generic("POST", "/api/v1/summary-returns/", body,
+                                         content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert "lines[0].user_hours" in response.json()["lines"][0]
+    assert not SummaryReturn.objects.exists()
