@@ -278,3 +278,15 @@ def test_summary_return_api_non_finite_hours_is_a_400_naming_lines(alice, litera
     assert response.status_code == 400, response.content
     assert "lines[0].user_hours" in response.json()["lines"][0]
     assert not SummaryReturn.objects.exists()
+
+
+def test_a_huge_named_analysts_list_is_refused_before_any_lookup(alice, charlie,
+                                                                  django_assert_max_num_queries):
+    body = json.dumps(report_payload(named_analysts=[charlie.username] * 50_000))
+    with django_assert_max_num_queries(10):
+        response = post_raw(alice, body)
+    assert response.status_code == 400, response.content
+    assert "200" in response.json()["named_analysts"][0]
+    # The same analyst named once is accepted.
+    response = post_raw(alice, json.dumps(report_payload(named_analysts=[charlie.username])))
+    assert response.status_code == 201, response.content

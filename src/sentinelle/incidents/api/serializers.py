@@ -26,6 +26,9 @@ from sentinelle.incidents.models import (
     Transition,
 )
 
+# Far more than the Secretariat has analysts; a longer list is no one's report.
+MAX_NAMED_ANALYSTS = 200
+
 
 def _django_to_drf(func, value):
     try:
@@ -167,6 +170,13 @@ class IncidentSerializer(serializers.Serializer):
         # The category and the RSIT type in one query rather than one each (issue 17); the
         # fields fall back to their own lookup (and its error) when it finds nothing.
         self._taxonomy = None
+        # Each name is one query (DRF's SlugRelatedField): a 5 MB list would be 100,000 of
+        # them, so the length is checked before any is looked up.
+        analysts = (data.getlist("named_analysts") if hasattr(data, "getlist")
+                    else data.get("named_analysts") if hasattr(data, "get") else None)
+        if isinstance(analysts, list) and len(analysts) > MAX_NAMED_ANALYSTS:
+            raise serializers.ValidationError({"named_analysts": [
+                _("At most %(n)s named analysts.") % {"n": MAX_NAMED_ANALYSTS}]})
         if hasattr(data, "get"):
             given = (data.get("category"), data.get("rsit"))
             found = fields.parse_taxonomy(*given)
