@@ -291,6 +291,9 @@ SPECTACULAR_SETTINGS = {
         "BundleKindEnum": "sentinelle.observatory.models.BundleSubmission.Kind",
         # Probe results and campaign changes share one verdict vocabulary: one enum.
         "VerdictEnum": "sentinelle.observatory.models.Verdict"},
+    # core/api/converters.py's row id: an integer, as long as the route accepts.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0,
+                                        "maximum": 10**18 - 1}},
 }
 
 # Long work (imports, reports, federation) runs as tasks. "database" needs a worker process

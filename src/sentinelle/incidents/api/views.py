@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db.models import F, Prefetch
-from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, parsers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.generics import get_object_or_404  # DRF's: "null,null" is a 404, not 500
 from rest_framework.response import Response
 
 from sentinelle.core.api.permissions import TokenScopePermission, role_permission
