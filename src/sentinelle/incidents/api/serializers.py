@@ -123,8 +123,9 @@ class IncidentSerializer(serializers.Serializer):
                                               required=False, default=list,
                                               max_length=fields.MAX_SERVICES)
     users_affected = serializers.IntegerField(min_value=0, required=False, allow_null=True)
-    duration_hours = serializers.FloatField(read_only=True)
-    user_hours = serializers.FloatField(read_only=True)
+    # Null until the report has an end (and users affected): the schema must say so.
+    duration_hours = serializers.FloatField(read_only=True, allow_null=True)
+    user_hours = serializers.FloatField(read_only=True, allow_null=True)
     alleged_origin_state = StateField(required=False, allow_null=True)
     consent_to_name = serializers.BooleanField(default=False)
     indicators = IndicatorSerializer(many=True, required=False, default=list,
@@ -141,7 +142,7 @@ class IncidentSerializer(serializers.Serializer):
         "The linked incident this report belongs to (reports of several States about one "
         "incident, counted once), as the reader may see it; null if none or not shown."))
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field({"type": "object", "additionalProperties": {}, "nullable": True})
     def get_linked_incident(self, instance: Incident) -> dict | None:
         linked = self.context.get("linked_ids")
         if linked is not None and instance.pk not in linked:
