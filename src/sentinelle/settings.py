@@ -291,6 +291,10 @@ SPECTACULAR_SETTINGS = {
         "BundleKindEnum": "sentinelle.observatory.models.BundleSubmission.Kind",
         # Probe results and campaign changes share one verdict vocabulary: one enum.
         "VerdictEnum": "sentinelle.observatory.models.Verdict"},
+    # Enums of the filters that accept a closed set, from the database (incidents/api/schema.py);
+    # the first hook is drf-spectacular's default, kept.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "sentinelle.incidents.api.schema.closed_vocabularies"],
     # core/api/converters.py's row id: an integer, as long as the route accepts.
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0,
                                         "maximum": 10**18 - 1}},

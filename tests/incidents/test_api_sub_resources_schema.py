@@ -58,7 +58,7 @@ def test_sub_resource_answers_match_the_schema(alice, bob, charlie):
         assert api_client(bob).get(base + f"{name}/").status_code == 404
 
 
-def test_sub_resources_document_no_pagination_or_list_filters():
+def test_sub_resources_document_no_pagination_or_list_filters(db):
     document = schema_document()
     for name in ("evidence", "transitions", "messages", "versions"):
         for method, operation in document["paths"][SUB % name].items():
