@@ -273,7 +273,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, with each operation's errors and anonymous reads (core/api/schema.py)
+    "DEFAULT_SCHEMA_CLASS": "sentinelle.core.api.schema.SentinelleAutoSchema",
     "EXCEPTION_HANDLER": "sentinelle.core.api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {

@@ -86,6 +86,8 @@ class ExportViewSet(viewsets.ViewSet):
     @extend_schema(parameters=[
         OpenApiParameter("format", str, enum=sorted(EXPORTERS), required=True),
         OpenApiParameter("since", dt.date), OpenApiParameter("category", str, many=True)],
+        # A token or a session: list() refuses an anonymous caller (401) itself.
+        auth=[{"bearerAuth": []}, {"cookieAuth": []}],
         responses={(200, "application/octet-stream"): bytes})
     def list(self, request):
         if not request.user.is_authenticated:

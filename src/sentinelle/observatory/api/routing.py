@@ -150,6 +150,7 @@ def _requested_state(request) -> str:
 class RoutingWatchView(APIView):
     authentication_classes = AUTHENTICATION
     permission_classes = [IsAuthenticated, TokenScopePermission]
+    extra_error_statuses = (404,)   # no watch list for that State (or one the caller may not see)
 
     @extend_schema(
         operation_id="observatory_routing_watch", tags=["observatory"],
