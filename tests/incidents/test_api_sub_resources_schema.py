@@ -66,3 +66,15 @@ def test_sub_resources_document_no_pagination_or_list_filters(db):
             if method == "get":
                 body = operation["responses"]["200"]["content"]["application/json"]["schema"]
                 assert body["type"] == "array", name
+
+
+def test_an_amendment_with_half_an_indicator_is_400_not_500(alice):
+    # Found by tests/project/test_api_schemathesis.py: DRF's partial PATCH skipped the nested
+    # indicator's required value.
+    incident = file_report(alice)
+    response = api_client(alice).patch(f"{URL}{incident.pk}/", {"indicators": [{"type": "ipv4"}]},
+                                       format="json")
+    assert response.status_code == 400
+    assert response.json() == {"indicators": ["Give each indicator a type and a value."]}
+    incident.refresh_from_db()
+    assert incident.version == 1

@@ -165,6 +165,10 @@ class IncidentSerializer(serializers.Serializer):
             self._taxonomy = None
 
     def validate_indicators(self, items):
+        # A PATCH is partial for DRF down to each indicator, so {"type": "ipv4"} got here
+        # without its value (a 500); an indicator is whole or refused.
+        if any("type" not in item or "value" not in item for item in items):
+            raise serializers.ValidationError(_("Give each indicator a type and a value."))
         pairs = [(item["type"], item["value"]) for item in items]
         return _django_to_drf(lambda p: fields.parse_indicators(p, label=_("indicator")), pairs)
 
