@@ -277,7 +277,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, with each operation's errors and anonymous reads (core/api/schema.py)
+    "DEFAULT_SCHEMA_CLASS": "sentinelle.core.api.schema.SentinelleAutoSchema",
     "EXCEPTION_HANDLER": "sentinelle.core.api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -295,6 +296,13 @@ SPECTACULAR_SETTINGS = {
         "BundleKindEnum": "sentinelle.observatory.models.BundleSubmission.Kind",
         # Probe results and campaign changes share one verdict vocabulary: one enum.
         "VerdictEnum": "sentinelle.observatory.models.Verdict"},
+    # Enums of the filters that accept a closed set, from the database (incidents/api/schema.py);
+    # the first hook is drf-spectacular's default, kept.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "sentinelle.incidents.api.schema.closed_vocabularies"],
+    # core/api/converters.py's row id: an integer, as long as the route accepts.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0,
+                                        "maximum": 10**18 - 1}},
 }
 
 # Long work (imports, reports, federation) runs as tasks. "database" needs a worker process

@@ -5,6 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from sentinelle import views
 from sentinelle.core import views as core_views
 
+# An API client gets JSON for a path no route matches, as for any other API error.
+handler404 = "sentinelle.core.api.errors.page_not_found"
+
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("", include("sentinelle.core.urls")),

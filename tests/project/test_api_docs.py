@@ -47,11 +47,6 @@ def generate_client(schema: bytes, where: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "the served schema declares Incident.linked_incident a non-nullable object while the API "
-    "sends null for a report in no linked incident (issue 19 part 1, the schema's fix): the "
-    "generated IncidentLinkedIncident.from_dict(None) raises TypeError on the first list. With "
-    "that one property made nullable, this test passes as written"))
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_client_generated_from_the_served_schema_lists_and_reads_reports(
         db, live_server, alice, bob, tmp_path, monkeypatch):

@@ -63,6 +63,7 @@ def _data(user, cluster: IncidentCluster) -> dict:
 
 class LinkedIncidentsView(APIView):
     permission_classes = _SECRETARIAT_ONLY
+    extra_error_statuses = (404,)   # a report or linked incident the caller may not see
 
     @extend_schema(operation_id="linked_incidents_list", tags=["analysis"],
                    responses={200: _LINKED.__class__(many=True)},

@@ -23,7 +23,9 @@ _ROW = inline_serializer("StatisticsRow", fields={
     "suppressed": serializers.BooleanField(),
 })
 _TIMES = inline_serializer("ResponseTimes", fields={
-    "count": serializers.IntegerField(), "median_hours": serializers.FloatField(allow_null=True),
+    # count is null with the figures when they are suppressed (below the small-count threshold)
+    "count": serializers.IntegerField(allow_null=True),
+    "median_hours": serializers.FloatField(allow_null=True),
     "p90_hours": serializers.FloatField(allow_null=True)})
 _BODY = inline_serializer("Statistics", fields={
     "filter": serializers.DictField(),

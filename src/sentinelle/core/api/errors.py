@@ -3,6 +3,8 @@
 The one place a domain error becomes an HTTP answer: views let the services' errors through."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -20,6 +22,9 @@ def exception_handler(exc, context):
         exc = exceptions.PermissionDenied(exc.messages[0])
     elif isinstance(exc, TooLarge):
         exc = PayloadTooLarge(exc.messages[0])
+    elif isinstance(exc, Http404):
+        # DRF answers it as NotFound but without its code: the one body has "code" everywhere.
+        exc = exceptions.NotFound()
     elif isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors":
                                                                         exc.messages}
@@ -28,3 +33,12 @@ def exception_handler(exc, context):
     if response is not None and isinstance(response.data, dict) and "detail" in response.data:
         response.data.setdefault("code", getattr(exc, "default_code", "error"))
     return response
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The project's handler404: under /api/ a path no route matches (an id that is no id, a
+    gateway kind that does not exist) answers the API's error body, not an HTML page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": exceptions.NotFound.default_detail,
+                             "code": "not_found"}, status=404)
+    return defaults.page_not_found(request, exception)

@@ -1,6 +1,6 @@
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
+from rest_framework.generics import get_object_or_404  # DRF's: "null,null" is a 404, not 500
 from rest_framework.response import Response
 
 from sentinelle.core.models import Job

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import parsers, serializers, status, viewsets
 from rest_framework.exceptions import NotAuthenticated, ValidationError
@@ -78,6 +79,11 @@ class _FormatIsAnExportFormat(DefaultContentNegotiation):
     settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)
 
 
+_EXPORT_MEDIA = {json: sorted({media.split(";")[0] for _m, _f, media, _e in EXPORTERS.values()
+                               if media.split(";")[0].endswith("json") == json})
+                 for json in (True, False)}
+
+
 class ExportViewSet(viewsets.ViewSet):
     """Download what you may see, in a CSIRT format."""
 
@@ -86,7 +92,12 @@ class ExportViewSet(viewsets.ViewSet):
     @extend_schema(parameters=[
         OpenApiParameter("format", str, enum=sorted(EXPORTERS), required=True),
         OpenApiParameter("since", dt.date), OpenApiParameter("category", str, many=True)],
-        responses={(200, "application/octet-stream"): bytes})
+        # A token or a session: list() refuses an anonymous caller (401) itself.
+        auth=[{"bearerAuth": []}, {"cookieAuth": []}],
+        # Each format's own media type, as export_response answers it: a JSON document for
+        # STIX and MISP, a file for the others.
+        responses={(200, *_EXPORT_MEDIA[True]): OpenApiTypes.OBJECT,
+                   (200, *_EXPORT_MEDIA[False]): bytes})
     def list(self, request):
         if not request.user.is_authenticated:
             raise NotAuthenticated()

@@ -140,8 +140,9 @@ class IncidentSerializer(serializers.Serializer):
                                               max_length=fields.MAX_SERVICES)
     users_affected = serializers.IntegerField(required=False, allow_null=True,
                                               **column_bounds(Incident, "users_affected"))
-    duration_hours = serializers.FloatField(read_only=True)
-    user_hours = serializers.FloatField(read_only=True)
+    # Null until the report has an end (and users affected): the schema must say so.
+    duration_hours = serializers.FloatField(read_only=True, allow_null=True)
+    user_hours = serializers.FloatField(read_only=True, allow_null=True)
     alleged_origin_state = StateField(required=False, allow_null=True)
     consent_to_name = serializers.BooleanField(default=False)
     indicators = IndicatorSerializer(many=True, required=False, default=list,
@@ -158,7 +159,7 @@ class IncidentSerializer(serializers.Serializer):
         "The linked incident this report belongs to (reports of several States about one "
         "incident, counted once), as the reader may see it; null if none or not shown."))
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field({"type": "object", "additionalProperties": {}, "nullable": True})
     def get_linked_incident(self, instance: Incident) -> dict | None:
         linked = self.context.get("linked_ids")
         if linked is not None and instance.pk not in linked:
@@ -188,6 +189,10 @@ class IncidentSerializer(serializers.Serializer):
             self._taxonomy = None
 
     def validate_indicators(self, items):
+        # A PATCH is partial for DRF down to each indicator, so {"type": "ipv4"} got here
+        # without its value (a 500); an indicator is whole or refused.
+        if any("type" not in item or "value" not in item for item in items):
+            raise serializers.ValidationError(_("Give each indicator a type and a value."))
         pairs = [(item["type"], item["value"]) for item in items]
         return _django_to_drf(lambda p: fields.parse_indicators(p, label=_("indicator")), pairs)
 

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db.models import F, Prefetch
-from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, parsers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.generics import get_object_or_404  # DRF's: "null,null" is a 404, not 500
 from rest_framework.response import Response
 
 from sentinelle.core.api.parsers import JSONParser
@@ -37,6 +37,9 @@ from sentinelle.incidents.permissions import (
     transitions_for_user,
     versions_for_user,
 )
+
+# A report's sub-resources (versions, transitions, messages, evidence): whole arrays.
+SUB_LIST = {"pagination_class": None, "filter_backends": []}
 
 
 class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
@@ -115,15 +118,21 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
             return self.partial_update(request, *args, **kwargs)
         return super().update(request, *args, **kwargs)
 
+    # The sub-resource lists answer a JSON array, as they always have: neither the incidents'
+    # filters nor their pagination apply (a report's thread or versions are short, and clients
+    # already read arrays), so the schema says an array and no filter parameters (issue 19).
     @extend_schema(responses=s.VersionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], **SUB_LIST)
     def versions(self, request, pk=None):
         incident = self.get_object()
         return Response(s.VersionSerializer(versions_for_user(request.user, incident),
                                             many=True).data)
 
-    @extend_schema(request=s.TransitionSerializer, responses=s.TransitionSerializer(many=True))
-    @action(detail=True, methods=["get", "post"])
+    @extend_schema(methods=["GET"], responses=s.TransitionSerializer(many=True))
+    @extend_schema(methods=["POST"], request=s.TransitionSerializer,
+                   responses={201: s.TransitionSerializer(many=True)},
+                   description="Change the report's status; answers the transitions after it.")
+    @action(detail=True, methods=["get", "post"], **SUB_LIST)
     def transitions(self, request, pk=None):
         incident = self.get_object()
         if request.method == "POST":
@@ -144,8 +153,10 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
         items = transitions_for_user(request.user, incident)
         return Response(s.TransitionSerializer(items, many=True).data, status=code)
 
-    @extend_schema(request=s.MessageSerializer, responses=s.MessageSerializer(many=True))
-    @action(detail=True, methods=["get", "post"],
+    @extend_schema(methods=["GET"], responses=s.MessageSerializer(many=True))
+    @extend_schema(methods=["POST"], request=s.MessageSerializer,
+                   responses={201: s.MessageSerializer})
+    @action(detail=True, methods=["get", "post"], **SUB_LIST,
             parser_classes=[JSONParser, parsers.MultiPartParser, parsers.FormParser])
     def messages(self, request, pk=None):
         incident = self.get_object()
@@ -165,9 +176,10 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
         context = {"request": request, "files": message_files_for_user(request.user, incident)}
         return Response(s.MessageSerializer(thread, many=True, context=context).data)
 
-    @extend_schema(request={"multipart/form-data": s.EvidenceSerializer},
-                   responses=s.EvidenceSerializer(many=True))
-    @action(detail=True, methods=["get", "post"],
+    @extend_schema(methods=["GET"], responses=s.EvidenceSerializer(many=True))
+    @extend_schema(methods=["POST"], request={"multipart/form-data": s.EvidenceSerializer},
+                   responses={201: s.EvidenceSerializer})
+    @action(detail=True, methods=["get", "post"], **SUB_LIST,
             parser_classes=[parsers.MultiPartParser, parsers.FormParser])
     def evidence(self, request, pk=None):
         incident = self.get_object()

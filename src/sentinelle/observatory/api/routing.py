@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, parsers, serializers, status, viewsets
+from rest_framework.generics import get_object_or_404
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -150,6 +150,7 @@ def _requested_state(request) -> str:
 class RoutingWatchView(APIView):
     authentication_classes = AUTHENTICATION
     permission_classes = [IsAuthenticated, TokenScopePermission]
+    extra_error_statuses = (404,)   # no watch list for that State (or one the caller may not see)
 
     @extend_schema(
         operation_id="observatory_routing_watch", tags=["observatory"],

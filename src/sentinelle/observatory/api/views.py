@@ -130,7 +130,8 @@ class AccessIndexView(APIView):
             "another State built on fewer conclusive measurements than the small-count "
             "threshold is suppressed (its counts read \"<k\", its index is null)."),
         parameters=[
-            OpenApiParameter("year", OpenApiTypes.INT,
+            # The bounds IndexFilterForm keeps (observatory/forms.py): outside them, 400.
+            OpenApiParameter("year", {"type": "integer", "minimum": 1990, "maximum": 2100},
                              description="Calendar year of the measurements (all years if "
                                          "omitted)"),
             OpenApiParameter("state", OpenApiTypes.STR,
