@@ -16,7 +16,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -25,7 +24,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.plugins.otp_totp.models import default_key as totp_default_key
 
-from sentinelle.core import audit, signin
+from sentinelle.core import audit, services, signin
 from sentinelle.core.forms import ApiTokenForm, SignInForm, TokenCodeForm, client_address
 from sentinelle.core.middleware import redirect_to_second_factor, second_factor_pending
 from sentinelle.core.models import ApiToken, Job
@@ -114,10 +113,8 @@ def two_factor(request: HttpRequest) -> HttpResponse:
             form.add_error("code", _("Too many failed sign-ins. Try again in a few minutes."))
         elif device.verify_token(form.cleaned_data["code"]):
             if enrolling:
-                device.confirmed = True
-                device.save(update_fields=["confirmed"])
+                services.confirm_enrolment(user, device)
                 request.session.pop(_ENROLMENT_SESSION_KEY, None)
-                audit.record("otp.enrol", user, after={"device": device.pk})
             otp_login(request, device)
             signin.clear(user.get_username())
             return redirect(safe_next(request))
@@ -142,9 +139,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST or None)
     new_secret = None
     if request.method == "POST" and form.is_valid():
-        token, new_secret = ApiToken.issue(request.user, **form.cleaned_data)
-        audit.record("token.create", token, after={"name": token.name,
-                                                   "read_only": token.read_only})
+        _token, new_secret = services.issue_token(request.user, **form.cleaned_data)
         form = ApiTokenForm()
     items = ApiToken.objects.filter(user=request.user)
     return render(request, "core/tokens.html",
@@ -156,11 +151,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(ApiToken.objects.filter(user=request.user), pk=pk)
-    if token.revoked_at is None:
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
-        audit.record("token.revoke", token, before={"revoked_at": None},
-                     after={"revoked_at": token.revoked_at})
+    if services.revoke_token(token):
         messages.success(request, _("The token was revoked."))
     return redirect("tokens")
 

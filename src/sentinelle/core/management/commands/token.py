@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
-from sentinelle.core import audit
+from sentinelle.core import audit, services
 from sentinelle.core.models import ApiToken, User
 
 
@@ -40,10 +39,8 @@ class Command(BaseCommand):
         days = options["expires_days"]
         if days is not None and not 1 <= days <= 3650:
             raise CommandError("--expires-days must be between 1 and 3650")
-        token, secret = ApiToken.issue(user, name=options["name"], read_only=options["read_only"],
-                                       expires_days=days)
-        audit.record("token.create", token, after={"user": user.username,
-                                                   "read_only": token.read_only})
+        _token, secret = services.issue_token(user, name=options["name"],
+                                              read_only=options["read_only"], expires_days=days)
         self.stdout.write(secret)
 
     def _list(self, options):
@@ -57,7 +54,6 @@ class Command(BaseCommand):
         token = ApiToken.objects.filter(prefix=prefix).first()
         if token is None:
             raise CommandError(f"no token with prefix {prefix!r}")
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
-        audit.record("token.revoke", token, after={"revoked_at": token.revoked_at})
-        self.stdout.write(f"revoked {prefix}")
+        # Revoking twice is not an error (scripts may repeat it); the first time stands.
+        done = services.revoke_token(token)
+        self.stdout.write(f"{'revoked' if done else 'already revoked'} {prefix}")
