@@ -18,6 +18,9 @@ wsgi_app = "sentinelle.wsgi:application"
 bind = os.environ.get("SENTINELLE_BIND", "127.0.0.1:8000")
 # Requests are database-bound and short; long work (imports, reports) runs in the task worker.
 workers = int(os.environ.get("SENTINELLE_WEB_WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
+# One thread per worker: a submission holds the audit chain's lock from its head read to its
+# commit, and with several threads a worker's holder waits for the GIL in between, so
+# submissions queue on the lock (bench/README.md, api_load round 3). Add workers, not threads.
 threads = 1
 # Above nginx's proxy_read_timeout of 120 s would let nginx give up first; an upload of the
 # largest allowed import over a slow link still fits.
