@@ -43,8 +43,10 @@ def _st() -> str:
     return found
 
 
-def test_schemathesis_finds_no_failure(live_server, transactional_db, alice, bob, charlie,
-                                       tmp_path):
+# A live server needs committed data; serialized_rollback puts back the Member States and
+# taxonomy (loaded by migrations) that the flush at the end removes, for the tests after it.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_schemathesis_finds_no_failure(live_server, alice, bob, charlie, tmp_path):
     st = _st()
     # Demo-like data: reports of both States at several TLPs, a file, a status change.
     mine = file_report(alice, tlp="clear")
