@@ -18,6 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client
 
+from sentinelle.core.files import transactional
 from sentinelle.exchange.formats import ooni
 from sentinelle.exchange.importer import import_records
 from sentinelle.incidents import services
@@ -100,7 +101,7 @@ def test_inside_the_transaction_the_file_is_pending_yet_readable(alice, bob, cha
         # Not under its final name until the commit; read through the storage all the same.
         assert not (Path(settings.MEDIA_ROOT) / item.file.name).exists()
         assert [p.relative_to(settings.MEDIA_ROOT).parts[0]
-                for p in files_under(settings.MEDIA_ROOT)] == [".pending"]
+                for p in files_under(settings.MEDIA_ROOT)] == [transactional.PENDING]
         assert default_storage.exists(item.file.name)
         with item.file.open("rb") as handle:
             assert handle.read() == b"bytes"

@@ -115,8 +115,9 @@ def incident(alice):
 # --- settings ----------------------------------------------------------------------------------
 
 def test_the_default_is_the_local_disk():
+    # Django's own backend, with files that follow the transaction (core/files/transactional).
     assert storage.storages_from_env({})["default"]["BACKEND"] == (
-        "django.core.files.storage.FileSystemStorage")
+        "sentinelle.core.files.transactional.TransactionalFileSystemStorage")
     assert storage.storages_from_env({"SENTINELLE_STORAGE": "filesystem"}) == (
         storage.storages_from_env({}))
 
@@ -130,7 +131,7 @@ def test_s3_settings_come_from_the_environment(tmp_path):
         "SENTINELLE_S3_ACCESS_KEY_ID": "AKID", "SENTINELLE_S3_SECRET_ACCESS_KEY_FILE": str(secret),
         "SENTINELLE_S3_ADDRESSING_STYLE": "path", "SENTINELLE_S3_PREFIX": "/sentinelle/",
     })["default"]
-    assert options["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert options["BACKEND"] == "sentinelle.core.files.transactional.TransactionalS3Storage"
     o = options["OPTIONS"]
     assert (o["bucket_name"], o["endpoint_url"], o["region_name"]) == (
         "evidence", "https://s3.example.org", "eu-1")
@@ -336,7 +337,8 @@ def test_backup_says_the_files_in_the_bucket_are_not_in_it(
     except CommandError as exc:   # pragma: no cover - the message is the failure
         pytest.fail(str(exc))
     said = capsys.readouterr().out
-    assert "not in the backup: the stored files, kept by storages.backends.s3.S3Storage" in said
+    assert ("not in the backup: the stored files, kept by "
+            "sentinelle.core.files.transactional.TransactionalS3Storage") in said
     assert not (target / "media").exists()
 
 

@@ -30,6 +30,10 @@ ADDRESSING_STYLES = ("auto", "path", "virtual")
 DEFAULT_S3_MAX_MEMORY = 2 * 1024 * 1024
 # Downloads are sent in chunks of this size, read one at a time from the storage.
 DOWNLOAD_CHUNK = 64 * 1024
+# Django's own backends, under which a file written inside a transaction is kept only if it
+# commits (core/files/transactional.py).
+FILESYSTEM_BACKEND = "sentinelle.core.files.transactional.TransactionalFileSystemStorage"
+S3_BACKEND = "sentinelle.core.files.transactional.TransactionalS3Storage"
 
 
 def storages_from_env(environ: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
@@ -42,7 +46,7 @@ def storages_from_env(environ: Mapping[str, str] | None = None) -> dict[str, dic
     kind = env_str("SENTINELLE_STORAGE", FILESYSTEM, environ).strip().lower() or FILESYSTEM
     static = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
     if kind == FILESYSTEM:
-        return {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        return {"default": {"BACKEND": FILESYSTEM_BACKEND},
                 "staticfiles": static}
     if kind != S3:
         raise SettingError(f"SENTINELLE_STORAGE={environ['SENTINELLE_STORAGE']!r} is not "
@@ -87,7 +91,7 @@ def storages_from_env(environ: Mapping[str, str] | None = None) -> dict[str, dic
         "max_memory_size": env_int("SENTINELLE_S3_MAX_MEMORY_BYTES", DEFAULT_S3_MAX_MEMORY,
                                    environ),
     }
-    return {"default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
+    return {"default": {"BACKEND": S3_BACKEND, "OPTIONS": options},
             "staticfiles": static}
 
 
@@ -142,13 +146,22 @@ def download_stream(field_file: Any) -> BinaryIO:
     from botocore.exceptions import ClientError
     from storages.utils import clean_name
 
-    # The object's key exactly as django-storages derives it (S3Storage._open does the same).
-    key = storage._normalize_name(clean_name(field_file.name))
-    try:
-        answer = bucket.Object(key).get()
-    except ClientError as exc:
+    from sentinelle.core.files.transactional import pending_name
+
+    # The object's key exactly as django-storages derives it (S3Storage._open does the same);
+    # inside the transaction that wrote it, or just committed, the object may be pending still.
+    names = [getattr(storage, "stored_name", str)(field_file.name)]
+    if names[0] == field_file.name:
+        names.append(pending_name(field_file.name))
+    for name in names:
+        try:
+            answer = bucket.Object(storage._normalize_name(clean_name(name))).get()
+            break
+        except ClientError as exc:
+            problem = exc
+    else:
         # As a missing file on disk: the views and commands already treat OSError as "missing".
-        raise FileNotFoundError(f"{field_file.name}: {exc}") from None
+        raise FileNotFoundError(f"{field_file.name}: {problem}") from None
     return _Body(answer["Body"], Path(field_file.name).name, answer.get("ContentLength"))
 
 
