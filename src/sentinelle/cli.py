@@ -64,6 +64,7 @@ COMMAND_GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("backup", gettext_noop("back up the database, evidence files and keys, with a "
                                 "manifest")),
         ("restore", gettext_noop("restore a backup, then check the audit chain and files")),
+        ("files", gettext_noop("stored files against their rows: check [--repair]")),
     )),
     (gettext_noop("Demo data"), (
         ("seed-demo", gettext_noop("a demo year of reports, users and summary returns")),

@@ -139,11 +139,10 @@ def test_a_failing_commit_hook_does_not_lose_a_committed_file(alice, bob, charli
         raise OSError("the mail server is down")
 
     caplog.set_level(logging.CRITICAL)
-    with pytest.raises(OSError, match="mail server"):
-        with transaction.atomic():
-            transaction.on_commit(hook)
-            item = services.attach_evidence(incident, alice,
-                                            SimpleUploadedFile("a.log", b"committed"))
+    with pytest.raises(OSError, match="mail server"), transaction.atomic():
+        transaction.on_commit(hook)
+        item = services.attach_evidence(incident, alice,
+                                        SimpleUploadedFile("a.log", b"committed"))
     item = Evidence.objects.get(pk=item.pk)
     with item.file.open("rb") as handle:
         assert handle.read() == b"committed"

@@ -161,11 +161,14 @@ def test_a_bad_storage_setting_is_refused_naming_it(environ, named):
 # --- uploads land in the bucket, downloads stream from it ------------------------------------
 
 def test_evidence_uploaded_through_the_api_is_in_the_bucket_with_its_sha256(
-        alice, bob, charlie, incident, bucket, tmp_path, settings):
+        alice, bob, charlie, incident, bucket, tmp_path, settings,
+        django_capture_on_commit_callbacks):
     content = b"firewall log excerpt\n" * 5000
-    response = api_client(alice).post(
-        f"/api/v1/incidents/{incident.pk}/evidence/",
-        {"file": SimpleUploadedFile("fw.log", content)}, format="multipart")
+    # Committed (as the request's transaction would be): the object is under its name.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client(alice).post(
+            f"/api/v1/incidents/{incident.pk}/evidence/",
+            {"file": SimpleUploadedFile("fw.log", content)}, format="multipart")
     assert response.status_code == 201, response.content
     item = Evidence.objects.get(pk=response.json()["id"])
     stored = objects(bucket)
@@ -196,7 +199,7 @@ def test_evidence_uploaded_through_the_api_is_in_the_bucket_with_its_sha256(
 
 
 def test_a_50_mb_download_streams_in_chunks_with_bounded_memory(
-        alice, incident, bucket, tmp_path, settings):
+        alice, incident, bucket, tmp_path, settings, django_capture_on_commit_callbacks):
     settings.EVIDENCE_MAX_BYTES = 60 * 1024 * 1024
     size = 50 * 1024 * 1024
     source = tmp_path / "capture.pcap"
@@ -207,7 +210,7 @@ def test_a_50_mb_download_streams_in_chunks_with_bounded_memory(
             chunk = block[i:] + block[:i]
             digest.update(chunk)
             out.write(chunk)
-    with source.open("rb") as handle:
+    with source.open("rb") as handle, django_capture_on_commit_callbacks(execute=True):
         item = services.attach_evidence(incident, alice, File(handle, name="capture.pcap"))
     assert item.size == size and item.sha256 == digest.hexdigest()
     assert bucket.Object(item.file.name).content_length == size
@@ -244,8 +247,9 @@ def test_a_form_upload_is_staged_in_the_bucket_then_moved_to_the_report(
         client, alice, bucket, django_capture_on_commit_callbacks):
     client.force_login(alice)
     draft = str(uuid.uuid4())
-    response = client.post("/incidents/new/", {**form_data(), "draft": draft, "preview": "",
-                                               "attachments": [capture()]})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/incidents/new/", {**form_data(), "draft": draft, "preview": "",
+                                                   "attachments": [capture()]})
     assert response.status_code == 200
     staged = StagedEvidence.objects.get()
     assert list(objects(bucket)) == [staged.file.name]
@@ -283,9 +287,10 @@ def test_a_removed_or_stale_kept_file_is_deleted_from_the_bucket(
 
     client.force_login(alice)
     draft = str(uuid.uuid4())
-    client.post("/incidents/new/", {**form_data(), "draft": draft, "preview": "",
-                                    "attachments": [capture("a.pdf"),
-                                                    capture("b.pdf", b"%PDF-1.4\nother")]})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/incidents/new/", {**form_data(), "draft": draft, "preview": "",
+                                        "attachments": [capture("a.pdf"),
+                                                        capture("b.pdf", b"%PDF-1.4\nother")]})
     first, second = StagedEvidence.objects.order_by("pk")
     assert sorted(objects(bucket)) == sorted([first.file.name, second.file.name])
     with django_capture_on_commit_callbacks(execute=True):
@@ -301,11 +306,13 @@ def test_a_removed_or_stale_kept_file_is_deleted_from_the_bucket(
 # --- the hash checks read the bucket; backups say what they leave out -------------------------
 
 def test_receipts_and_the_restore_check_recompute_hashes_from_the_bucket(
-        alice, bucket, settings):
+        alice, bucket, settings, django_capture_on_commit_callbacks):
     from sentinelle.core.backup import RestoreResult, check_instance
 
     incident = file_report(alice, submit=False)
-    item = services.attach_evidence(incident, alice, SimpleUploadedFile("trace.pcap", b"x" * 999))
+    with django_capture_on_commit_callbacks(execute=True):
+        item = services.attach_evidence(incident, alice,
+                                        SimpleUploadedFile("trace.pcap", b"x" * 999))
     services.change_status(incident, alice, Status.SUBMITTED)
     receipt = incident.receipts.get()
     assert receipts.verify(receipt) == []
@@ -356,8 +363,10 @@ def _upper(job, progress):
 
 
 def test_a_jobs_input_and_output_live_in_the_bucket_and_only_its_owner_downloads(
-        alice, bob, bucket):
-    job = jobs.start("test-s3-upper", alice, upload=SimpleUploadedFile("in.txt", b"abc\n" * 99))
+        alice, bob, bucket, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        job = jobs.start("test-s3-upper", alice,
+                         upload=SimpleUploadedFile("in.txt", b"abc\n" * 99))
     job.refresh_from_db()
     assert (job.status, job.result) == ("succeeded", {"bytes": 396})
     # The input is removed when the job ends; the output is the one object left.

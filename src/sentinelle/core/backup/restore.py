@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -14,7 +13,6 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
-from django.db.models import FileField
 from django.utils.translation import gettext as _
 
 from sentinelle.core.backup.common import (
@@ -40,6 +38,7 @@ from sentinelle.core.backup.manifest import (
     _refuse_outside,
     read_manifest,
 )
+from sentinelle.core.files.check import file_fields
 
 __all__ = ["check_instance", "restore_backup", "verify_backup"]
 
@@ -187,7 +186,7 @@ def check_instance(result: RestoreResult, reporter: Reporter | None = None) -> R
     if problem is not None:
         result.problems.append(_("audit chain broken at entry #%(seq)d: %(reason)s") % {
             "seq": problem.seq, "reason": problem.reason})
-    for model, file_field, hash_field in _stored_files():
+    for model, file_field, hash_field in file_fields():
         rows = model._base_manager.exclude(**{file_field: ""}).exclude(
             **{f"{file_field}__isnull": True})
         for row in rows.iterator():
@@ -208,17 +207,3 @@ def check_instance(result: RestoreResult, reporter: Reporter | None = None) -> R
                                        {"file": label})
     result.checked = True
     return result
-
-
-def _stored_files() -> Iterator[tuple[Any, str, str | None]]:
-    """(model, file field, the field recording its SHA-256 or None) for every stored file."""
-    for model in apps.get_models():
-        if model._meta.proxy:
-            continue
-        names = {f.name for f in model._meta.concrete_fields}
-        for f in model._meta.concrete_fields:
-            if isinstance(f, FileField):
-                hash_field = next((name for name in (f"{f.name}_sha256",
-                                                     "sha256" if f.name == "file" else "")
-                                   if name and name in names), None)
-                yield model, f.name, hash_field

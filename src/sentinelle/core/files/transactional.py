@@ -24,6 +24,7 @@ commit) is found by the same command.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -186,10 +187,8 @@ class TransactionalFileSystemStorage(TransactionalMixin, FileSystemStorage):
         file_move_safe(source, target, allow_overwrite=False)
 
     def _discard(self, temp: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.remove(FileSystemStorage.path(self, temp))
-        except FileNotFoundError:
-            pass
 
 
 @functools.cache
@@ -199,13 +198,17 @@ def _s3_storage_class() -> type:
 
     class TransactionalS3Storage(TransactionalMixin, S3Storage):
         """An S3-compatible bucket: a pending object is copied inside the bucket (no download),
-        then removed. Its type and disposition are copied with it."""
+        then removed."""
 
         def _promote(self, temp: str, name: str) -> None:
             source = self._normalize_name(clean_name(temp))
             target = self.bucket.Object(self._normalize_name(clean_name(name)))
-            target.copy_from(CopySource={"Bucket": self.bucket_name, "Key": source},
-                             MetadataDirective="COPY")
+            # The managed copy (in parts above the transfer threshold, as the upload was) with
+            # the parameters an upload gets: a copy in parts does not carry the source's type
+            # and disposition, and a one-request copy of an object uploaded in parts kept its
+            # parts' checksum, which a whole read then fails (seen with moto).
+            target.copy({"Bucket": self.bucket_name, "Key": source},
+                        ExtraArgs=self._get_write_parameters(name), Config=self.transfer_config)
             S3Storage.delete(self, temp)
 
     # Named as settings name it (backups print the class of a remote storage).
