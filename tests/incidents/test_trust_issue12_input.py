@@ -12,6 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from sentinelle.core.files.transactional import final_name
 from sentinelle.incidents.models import Evidence, Incident, Message, StagedEvidence
 from tests.conftest import api_client, file_report, report_payload
 from tests.incidents.test_focal_form import form_data
@@ -206,7 +207,9 @@ def test_a_draft_that_cannot_be_attached_leaves_no_evidence_file(alice, settings
     assert "b.txt changed while it was kept" in unescape(response.content.decode())
     assert not Incident.objects.exists() and not Evidence.objects.exists()
     kept = {item.file.name for item in StagedEvidence.objects.all()}
-    on_disk = {str(p.relative_to(settings.MEDIA_ROOT)) for p in stored_files(settings)}
+    # Inside the test's transaction, kept files are still in the pending folder.
+    on_disk = {final_name(p.relative_to(settings.MEDIA_ROOT).as_posix())
+               or p.relative_to(settings.MEDIA_ROOT).as_posix() for p in stored_files(settings)}
     assert on_disk == kept
 
 
