@@ -74,7 +74,7 @@ def test_a_sound_instance_has_nothing_to_report(alice, bob, charlie,
     attach(alice, file_report(alice), b"evidence", django_capture_on_commit_callbacks)
     status, out = run()
     assert status == 0
-    assert "1 rows and 1 files checked, 1 SHA-256 recomputed." in out
+    assert "Rows checked: 1; files: 1; SHA-256 recomputed: 1." in out
 
 
 def test_check_lists_every_problem_and_changes_nothing(damaged):

@@ -24,6 +24,7 @@ from sentinelle.exchange.importer import import_records
 from sentinelle.incidents import services
 from sentinelle.incidents.models import Evidence, Incident
 from tests.conftest import file_report
+from tests.core.test_storage_s3 import bucket, moto_endpoint, objects  # noqa: F401 - fixtures
 from tests.format_helpers import OONI_MEASUREMENT
 
 MEASUREMENT = json.loads(OONI_MEASUREMENT.read_text())
@@ -146,3 +147,19 @@ def test_a_failing_commit_hook_does_not_lose_a_committed_file(alice, bob, charli
     item = Evidence.objects.get(pk=item.pk)
     with item.file.open("rb") as handle:
         assert handle.read() == b"committed"
+
+
+def test_in_a_bucket_a_rolled_back_attach_leaves_no_object_and_a_committed_one_its_own(
+        alice, bob, charlie, bucket, django_capture_on_commit_callbacks):  # noqa: F811
+    incident = file_report(alice)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.attach_evidence(incident, alice, SimpleUploadedFile("a.log", b"gone"))
+        assert [key.split("/", 1)[0] for key in objects(bucket)] == [transactional.PENDING]
+        raise RuntimeError
+    assert objects(bucket) == {}
+    with django_capture_on_commit_callbacks(execute=True):   # as a committed request
+        item = services.attach_evidence(incident, alice, SimpleUploadedFile("b.log", b"kept"))
+    assert objects(bucket) == {item.file.name: b"kept"}
+    web = Client()
+    web.force_login(charlie)
+    assert b"".join(web.get(f"/evidence/{item.pk}/download/").streaming_content) == b"kept"

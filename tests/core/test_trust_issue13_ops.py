@@ -178,16 +178,20 @@ def test_a_redis_server_that_does_not_answer_cannot_hang_healthz(monkeypatch, ur
         importlib.reload(settings_module)
 
 
-def test_an_object_in_the_bucket_is_never_rendered_by_a_browser(alice, incident, bucket):  # noqa: F811
+def test_an_object_in_the_bucket_is_never_rendered_by_a_browser(
+        alice, incident, bucket, django_capture_on_commit_callbacks):  # noqa: F811
     # The platform streams downloads with its own headers; but a bucket URL can still escape
     # (the admin's file widget links a presigned URL, a shared link, a public bucket by
     # mistake). Opened from there, an HTML file a focal point uploaded must download, not run.
     from sentinelle.incidents.models import Evidence
 
-    response = api_client(alice).post(
-        f"/api/v1/incidents/{incident.pk}/evidence/",
-        {"file": SimpleUploadedFile("invoice.html", b"<script>alert(document.domain)</script>",
-                                    content_type="text/html")}, format="multipart")
+    # Committed: the object was copied from the pending prefix under its name, headers too.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client(alice).post(
+            f"/api/v1/incidents/{incident.pk}/evidence/",
+            {"file": SimpleUploadedFile("invoice.html",
+                                        b"<script>alert(document.domain)</script>",
+                                        content_type="text/html")}, format="multipart")
     assert response.status_code == 201, response.content
     item = Evidence.objects.get(pk=response.json()["id"])
     head = bucket.Object(item.file.name).get()

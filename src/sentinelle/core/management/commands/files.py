@@ -5,7 +5,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from rich.progress import Progress
 
 from sentinelle.core.files import check as files_check
@@ -61,14 +61,15 @@ class Command(BaseCommand):
             self._table(report, found, options["repair"], options["grace"] * 60)
         if report.findings:
             # Exit 1 when anything was found, repaired or not: the run is worth a look.
-            raise CommandError(_("%(count)d problems found (see above).") % {
-                "count": len(report.findings)})
+            raise CommandError(ngettext("%(count)d problem found (see above).",
+                                        "%(count)d problems found (see above).",
+                                        len(report.findings)) % {"count": len(report.findings)})
 
     def _table(self, report: files_check.Report, found: dict[str, int], repaired: bool,
                grace: float) -> None:
         rows = [(str(KIND_LABELS[f.kind]), f.name, f.row or "-", _age(f.age),
                  self._action(f, repaired, grace)) for f in report.findings]
-        header = (_("problem"), _("file"), _("row"), _("age"), _("action"))
+        header = (_("problem"), _("file"), _("row"), _("age"), _("repair"))
         if rows:
             widths = [max(len(line[i]) for line in [header, *rows]) for i in range(5)]
             for line in [header, *rows]:
@@ -76,8 +77,8 @@ class Command(BaseCommand):
                                             for cell, width in zip(line, widths, strict=True))
                                   .rstrip())
             self.stdout.write("")
-        self.stdout.write(_("%(rows)d rows and %(files)d files checked, %(hashed)d SHA-256 "
-                            "recomputed.") % {"rows": report.rows, "files": report.files,
+        self.stdout.write(_("Rows checked: %(rows)d; files: %(files)d; SHA-256 recomputed: "
+                            "%(hashed)d.") % {"rows": report.rows, "files": report.files,
                                               "hashed": report.hashed})
         self.stdout.write("; ".join(f"{KIND_LABELS[kind]}: {count}"
                                     for kind, count in found.items()))
