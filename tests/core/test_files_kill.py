@@ -83,7 +83,8 @@ class Platform:
         return done
 
     def counts(self) -> str:
-        return self.run("shell", "-c", COUNTS).stdout.strip()
+        # The last line: Django's shell may first say what it imported.
+        return self.run("shell", "-c", COUNTS).stdout.strip().splitlines()[-1]
 
     def files(self) -> list[Path]:
         return sorted(p for p in self.media.rglob("*") if p.is_file()) \
