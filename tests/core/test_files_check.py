@@ -19,6 +19,7 @@ from sentinelle.core.files.transactional import pending_name
 from sentinelle.incidents import services
 from sentinelle.incidents.models import Evidence
 from tests.conftest import file_report
+from tests.core.test_storage_s3 import bucket, moto_endpoint, objects  # noqa: F401 - fixtures
 
 
 def attach(user, incident, data: bytes, commit) -> Evidence:
@@ -136,3 +137,21 @@ def test_every_file_field_writes_under_a_checked_folder():
         upload_to = model._meta.get_field(name).upload_to
         assert callable(upload_to), (model, name)
         assert upload_to(probe, "x.bin").split("/", 1)[0] in files_check.FOLDERS, (model, name)
+
+
+def test_in_a_bucket_check_and_repair_work_as_on_disk(alice, bob, charlie, bucket,  # noqa: F811
+                                                      django_capture_on_commit_callbacks):
+    item = attach(alice, file_report(alice), b"sound", django_capture_on_commit_callbacks)
+    bucket.put_object(Key="evidence/ab/" + "0" * 32, Body=b"no row")
+    bucket.put_object(Key=pending_name("evidence/cd/" + "1" * 32), Body=b"a killed import's")
+    status, out = run("--format", "json")
+    assert status == 1
+    report = json.loads(out)
+    assert (report["rows"], report["hashed"]) == (1, 1)
+    assert report["found"] == {"missing": 0, "mismatch": 0, "unmoved": 0, "orphan": 1,
+                               "pending": 1}
+    run("--repair")   # both just written: younger than the grace period, left
+    assert len(objects(bucket)) == 3
+    run("--repair", "--grace", "0")
+    assert objects(bucket) == {item.file.name: b"sound"}
+    assert run()[0] == 0
