@@ -378,6 +378,14 @@ def run_audit_checkpoint(block: Block, demo: Demo) -> None:
     assert (where / "instance.pub").read_text().startswith("-----BEGIN PUBLIC KEY-----")
 
 
+def run_files_check(block: Block, demo: Demo) -> None:
+    where = demo.workdir("files")
+    check, repair = block.commands()
+    for command in (check, repair):   # the demo's files and rows agree: nothing to report
+        done = demo.sh(command, where)
+        assert "Rows checked: " in done.stdout and "file, no row: 0" in done.stdout, done.stdout
+
+
 def run_evidence(block: Block, demo: Demo) -> None:
     from sentinelle.evidence import bundle, keys
 
@@ -547,6 +555,8 @@ RUNNERS = {
     "TOKEN=$(sentinelle token create --user fp-cu --expires-days 90)": run_rest_api,
     "sentinelle audit checkpoint --output audit-2026-12-02.json   # the head's sequence and "
     "hash, signed": run_audit_checkpoint,
+    "sentinelle files check            # rows whose file is missing, files no row names, "
+    "pending copies, SHA-256 mismatches": run_files_check,
     "sentinelle evidence keygen --out cirt.key            # private key cirt.key (0600), "
     "public cirt.key.pub": run_evidence,
     "# at the control vantage point (another country):": run_probe,

@@ -37,7 +37,8 @@ class Command(BaseCommand):
         run.add_argument("--grace", type=int, default=60, metavar="MINUTES",
                          help="files younger than this are left alone by --repair: a running "
                               "import's (default: 60)")
-        run.add_argument("--format", choices=("text", "json"), default="text")
+        run.add_argument("--format", choices=("text", "json"), default="text",
+                         help="text (a table and counts, the default) or json")
 
     def handle(self, *args, **options):
         if options["grace"] < 0:
