@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.test import Client
 
@@ -163,3 +164,24 @@ def test_in_a_bucket_a_rolled_back_attach_leaves_no_object_and_a_committed_one_i
     web = Client()
     web.force_login(charlie)
     assert b"".join(web.get(f"/evidence/{item.pk}/download/").streaming_content) == b"kept"
+
+
+@committing
+def test_a_move_that_fails_after_the_commit_keeps_the_file_readable_and_reported(
+        alice, bob, charlie, settings, monkeypatch, caplog):
+    def refuse(self, temp, name):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(transactional.TransactionalFileSystemStorage, "_promote", refuse)
+    incident = file_report(alice)
+    caplog.set_level(logging.CRITICAL)
+    with transaction.atomic():   # the commit itself succeeds; the failure is logged
+        item = services.attach_evidence(incident, alice, SimpleUploadedFile("a.log", b"safe"))
+    monkeypatch.undo()
+    with Evidence.objects.get(pk=item.pk).file.open("rb") as handle:
+        assert handle.read() == b"safe"
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("files", "check", "--repair", stdout=out)
+    assert "committed, still pending" in out.getvalue()
+    assert (Path(settings.MEDIA_ROOT) / item.file.name).read_bytes() == b"safe"

@@ -30,6 +30,7 @@ import logging
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from django.core.files.move import file_move_safe
@@ -78,21 +79,18 @@ class _Pending:
         self.settled = True
 
 
-class _OnCommit:
-    """The on-commit callback of one pending file. It holds the only reference Django keeps
-    (see the module docstring): freed unrun means rolled back."""
+def _on_commit(pending: _Pending) -> Callable[[], None]:
+    """The on-commit callback of one pending file. Django's list holds the only reference to it
+    (see the module docstring): freed unrun means rolled back. A function, not an object with
+    __call__: Django names a failing robust callback by its __qualname__."""
 
-    __slots__ = ("__weakref__", "pending")
-
-    def __init__(self, pending: _Pending) -> None:
-        self.pending = pending
-
-    def __call__(self) -> None:
-        pending = self.pending
+    def move_pending_file() -> None:
         if pending.settled:
             return
         pending.finish()
         pending.storage._promote(pending.temp, pending.name)
+
+    return move_pending_file
 
 
 def _dropped(pending: _Pending) -> None:
@@ -122,7 +120,7 @@ class TransactionalMixin:
         temp = super()._save(pending_name(name), content)
         pending = _Pending(self, name, temp, connection)
         _pending()[name] = pending
-        callback = _OnCommit(pending)
+        callback = _on_commit(pending)
         weakref.finalize(callback, _dropped, pending)
         # robust: another callback failing does not stop this one.
         transaction.on_commit(callback, robust=True)
