@@ -155,3 +155,13 @@ def test_in_a_bucket_check_and_repair_work_as_on_disk(alice, bob, charlie, bucke
     run("--repair", "--grace", "0")
     assert objects(bucket) == {item.file.name: b"sound"}
     assert run()[0] == 0
+
+
+def test_repair_never_removes_a_file_a_row_came_to_name_after_the_check(damaged):
+    report = files_check.check()
+    orphan = "evidence/ab/" + "0" * 32
+    assert orphan in {f.name for f in report.findings if f.kind == files_check.ORPHAN}
+    Evidence.objects.filter(pk=damaged.sound.pk).update(file=orphan)   # committed meanwhile
+    files_check.repair(report, grace=0)
+    assert damaged.orphan.exists()
+    assert [f.note for f in report.findings if f.name == orphan] == ["a row names it now"]

@@ -143,9 +143,11 @@ def check(storage: Storage | None = None, *, hashes: bool = True,
             report.rows += 1
             name, label = row[file_field], f"{model._meta.label} #{row['pk']}"
             named.add(name)
-            if name in stored or (name.split("/", 1)[0] not in FOLDERS and exists(name)):
+            # Asked again when not listed: written (or moved) since the listing, or kept
+            # outside FOLDERS.
+            if name in stored or exists(name):
                 where = name
-            elif name in pending or exists(pending_name(name)):
+            elif exists(pending_name(name)):
                 where = pending_name(name)
                 report.findings.append(Finding(UNMOVED, name, label))
             else:
@@ -169,6 +171,11 @@ def check(storage: Storage | None = None, *, hashes: bool = True,
     return report
 
 
+def _named(name: str) -> bool:
+    return any(model._base_manager.filter(**{file_field: name}).exists()
+               for model, file_field, _hash in file_fields())
+
+
 def repair(report: Report, grace: float, storage: Storage | None = None) -> Report:
     """Move committed pending files under their names; remove orphan and pending files older
     than `grace` seconds. Rows, missing files and hash mismatches are never touched."""
@@ -184,6 +191,9 @@ def repair(report: Report, grace: float, storage: Storage | None = None) -> Repo
             elif finding.kind in (ORPHAN, STALE_PENDING):
                 if finding.age is None or finding.age < grace:
                     finding.note = _("younger than the grace period")
+                    continue
+                if _named(finding.name):   # committed since the check: it is not an orphan
+                    finding.note = _("a row names it now")
                     continue
                 delete(finding.name if finding.kind == ORPHAN else pending_name(finding.name))
                 finding.repaired = True
