@@ -276,25 +276,22 @@ cdef class Renderer:
         if mtype != 2:
             self._count(typ, sub)
             return 0  # OPEN, NOTIFICATION, KEEPALIVE, ROUTE-REFRESH: no routes
-        if size >= 18:
-            mend = q + size - 19
-            if mend > end:
-                mend = end
-        else:
-            mend = end
-        if q >= mend:
-            return -1  # the general decoder reads this one
-        # the attribute block, from the cache or decoded
+        # the lengths must agree with the bytes (else the Python decoder refuses the record):
+        # the BGP length with the record's, withdrawn and attribute lengths inside the
+        # message, the NLRI whole prefixes of at most 32 bits
+        if size != end - q + 19 or size < 23:
+            return -1
+        mend = end
         wlen = self._u16(d, q, mend)
         wend = q + 2 + wlen
-        if wend > mend:
-            wend = mend
-        if q + 2 > wend:
-            wend = q + 2  # withdrawn = () when p > mend: nothing read before the attributes
+        if wend + 2 > mend:
+            return -1
         alen = self._u16(d, wend, mend)
         aend = wend + 2 + alen
         if aend > mend:
-            aend = mend
+            return -1
+        if not nlri_whole(d, q + 2, wend, 32) or not nlri_whole(d, aend, mend, 32):
+            return -1
         cache = _CACHE4 if asn_len == 4 else _CACHE2
         if wend + 2 < aend:
             blob = PyBytes_FromStringAndSize(<const char*>d + wend + 2, aend - wend - 2)
@@ -425,6 +422,8 @@ cdef class Renderer:
         if end < 17:
             return -1
         plen = d[16]
+        if plen > (32 if afi == 1 else 128):
+            return -1  # the Python decoder refuses the record
         nb = (plen + 7) >> 3
         if 17 + nb + 2 > end:
             return -1
@@ -464,6 +463,8 @@ cdef class Renderer:
             blocks.append(blk)
             indexes.append(index)
             p = q
+        if p != end:
+            return -1  # bytes after the entries: the Python decoder refuses the record
         self._count(ACCEL_TABLE_DUMP_V2, sub)
         if peers is not self.peers:
             self.peers = peers

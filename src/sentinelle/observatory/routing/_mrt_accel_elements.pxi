@@ -287,24 +287,22 @@ cdef class ElementReader:
         if mtype != 2:
             count_record(stats, typ, sub)
             return []
-        if size >= 18:
-            mend = q + size - 19
-            if mend > end:
-                mend = end
-        else:
-            mend = end
-        if q >= mend:
+        # the lengths must agree with the bytes (else the Python decoder refuses the record):
+        # the BGP length with the record's, withdrawn and attribute lengths inside the
+        # message, the NLRI whole prefixes of at most 32 bits
+        if size != end - q + 19 or size < 23:
             return None
+        mend = end
         wlen = u16_padded(d, q, mend)
         wend = q + 2 + wlen
-        if wend > mend:
-            wend = mend
-        if q + 2 > wend:
-            wend = q + 2
+        if wend + 2 > mend:
+            return None
         alen = u16_padded(d, wend, mend)
         aend = wend + 2 + alen
         if aend > mend:
-            aend = mend
+            return None
+        if not nlri_whole(d, q + 2, wend, 32) or not nlri_whole(d, aend, mend, 32):
+            return None
         if wend + 2 < aend:
             blob = PyBytes_FromStringAndSize(<const char*>d + wend + 2, aend - wend - 2)
         else:
@@ -396,6 +394,8 @@ cdef class ElementReader:
             blocks.append(blk)
             indexes.append(index)
             p = q
+        if p != end:
+            return None
         stats = self.ctx.stats
         count_record(stats, ACCEL_TABLE_DUMP_V2, sub)
         prefix = ascii_text(pfx, n)
