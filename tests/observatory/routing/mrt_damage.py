@@ -152,10 +152,8 @@ def _table_dump_v2(fields: list, d: bytes, s: int, end: int, rec: int, sub: int)
 def _table_dump(fields: list, d: bytes, s: int, end: int, rec: int, sub: int) -> None:
     width = 4 if sub in (1, 3) else 16
     asn_len = 4 if sub in (3, 4) else 2
-    p = s + 16
-    fields.append(Field(p + width, 1, "TABLE_DUMP prefix length", rec, d[p + width],
-                        32 if width == 4 else 128))
-    p += width + 6 + width + asn_len
+    # the prefix length here is a value (the address field has its fixed size): not walked
+    p = s + 16 + width + 6 + width + asn_len
     alen = _U16(d, p)[0]
     fields.append(Field(p, 2, "TABLE_DUMP attribute length", rec, alen))
     _attributes(fields, d, p + 2, p + 2 + alen, rec, asn_len, False)

@@ -69,6 +69,7 @@ cdef class _Block:
     cdef readonly list unreach
     cdef readonly bint has_reach
     cdef readonly bint has_unreach
+    cdef readonly bint reach_unknown  # MP_REACH of no AFI/SAFI read: damage in a RIB entry
     cdef readonly tuple as_path  # None: the element fields are not made yet
     cdef readonly tuple comms
     cdef readonly str nh0  # NEXT_HOP text (bgpdump's 255.255.255.255 without one)
@@ -99,6 +100,7 @@ cdef _Block decode_block(const u8* d, Py_ssize_t end, int asn_len, _Block blk=No
         blk = _Block()
     blk.has_reach = w.has_reach
     blk.has_unreach = w.has_unreach
+    blk.reach_unknown = reach_unknown(&w)
     for slot in range(6):
         if w.r_set[slot]:
             if slot < 3:
@@ -460,6 +462,8 @@ cdef class Renderer:
                     if len(cache) > _CACHE_MAX:
                         cache.clear()
                     cache[blob] = blk
+            if blk.reach_unknown:
+                return -1  # mrt_records._table_dump_v2 refuses the record
             blocks.append(blk)
             indexes.append(index)
             p = q

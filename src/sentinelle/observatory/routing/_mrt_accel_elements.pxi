@@ -198,6 +198,7 @@ cdef int block_elements(_Block blk, const u8* d, Py_ssize_t end, int asn_len) ex
                 n = fmt_ipv6(text, w.r_nh[slot])
             blk.bad_reach += prefix_texts(blk.el_reach, d, w.r_off[slot], w.r_end[slot],
                                           1 if slot < 3 else 2, ascii_text(text, n))
+    blk.reach_unknown = reach_unknown(&w)
     blk.comms = tuple(comms)
     blk.as_path = tuple(path)  # set last: as_path not None means the fields are made
     return 1
@@ -390,6 +391,8 @@ cdef class ElementReader:
                                4)
             if blk is None:
                 self.fallbacks += 1
+                return None
+            if blk.reach_unknown:
                 return None
             blocks.append(blk)
             indexes.append(index)

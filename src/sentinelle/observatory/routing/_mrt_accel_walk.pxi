@@ -181,3 +181,15 @@ cdef bint walk_block(const u8* d, Py_ssize_t end, int asn_len, Walk* w) noexcept
                 and 2 + d[w.path_off + 1] * asn_len == w.path_len):
             return False  # sets, confederations, several segments, damage: Python
     return True
+
+
+cdef inline bint reach_unknown(Walk* w) noexcept:
+    """An MP_REACH_NLRI was there but no (AFI, SAFI) of it was read (another family): in a
+    TABLE_DUMP_V2 RIB entry that is damage (mrt_records._table_dump_v2 refuses it)."""
+    cdef int slot
+    if not w.has_reach:
+        return False
+    for slot in range(6):
+        if w.r_set[slot]:
+            return False
+    return True

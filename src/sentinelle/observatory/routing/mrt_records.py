@@ -193,6 +193,8 @@ def _table_dump_v2(raw: bytes, ts: int, sub: int, ctx: Context) -> list[Row]:
             a = cached_elsewhere(cache, blob, 4, addpath)
         if a.damage is not None:
             raise Damaged(a.damage)
+        if a.has_mp_reach and not a.mp_reach:  # no AFI/SAFI of a RIB entry's family
+            raise Damaged("MP_REACH_NLRI of another address family in a RIB entry")
         p = q
         if index < npeers:
             peer_ip, peer_as = peers[index]  # type: ignore[index]
@@ -230,6 +232,8 @@ def _table_dump(raw: bytes, ts: int, sub: int, ctx: Context) -> list[Row]:
     afi = 1 if alen_ip == 4 else 2
     end = len(raw)
     p = 16  # after view and sequence
+    if end - p < 2 * alen_ip + 12 + asn_len:
+        raise Damaged("no whole RIB entry in the record")
     rows = []
     first = True
     tt = str(ts)
@@ -252,10 +256,14 @@ def _table_dump(raw: bytes, ts: int, sub: int, ctx: Context) -> list[Row]:
         p += alen
         nbytes = min((mask + 7) >> 3, alen_ip)
         prefix, valid = prefix_text(bytes((mask,)) + pfx[:nbytes], afi)
+        if not valid:
+            raise Damaged(f"prefix length {mask} beyond its address family")
         nh = a.mp6_nexthop if a.mp6_nexthop is not None else a.nexthop
         rows.append(("B", "TABLE_DUMP", ts, tt, peer_ip, peer_as, prefix, None, a, nh, 0,
                      valid, nh, first, f"TABLE_DUMP|{tt}|B|{peer_ip}|{peer_as}|"))
         first = False
+    if p != end:
+        raise Damaged(f"{end - p} bytes after the RIB entries")
     return rows
 
 
@@ -461,7 +469,11 @@ def _bgp4mp_entry(raw: bytes, ts: int, usec: int | None, p: int, ctx: Context) -
         return []
     p += nhlen
     nb = (raw[p] + 7) >> 3
+    if p + 1 + nb > len(raw):
+        raise Damaged("prefix runs past the record")
     prefix, valid = prefix_text(raw[p:p + 1 + nb], rafi)
+    if not valid:
+        raise Damaged(f"prefix length {raw[p]} beyond its address family")
     p += 1 + nb
     alen = _u16(raw, p)[0]
     p += 2
