@@ -96,6 +96,13 @@ def _first_difference(ours: list[str], expected: list[str]) -> str | None:
     return None
 
 
+# Where we part from bgpdump on purpose (issue 20: a route is printed only when its record
+# decodes whole). The one record of this file ends its NLRI with a lone byte (0x0b: a /11
+# whose address bytes are missing); bgpdump prints the /13 before it, we skip the record and
+# report its byte range.
+NOT_WHOLE = {"updates.nlri_mask_trailing_bits.gz": (0, 88)}
+
+
 @needs_shared
 @pytest.mark.parametrize("name", _oracle_names())
 def test_bgpdump_oracle(name: str) -> None:
@@ -103,6 +110,11 @@ def test_bgpdump_oracle(name: str) -> None:
     ours = list(bgpdump_lines(ORACLE / "test_data" / name, stats, extended=False))
     with gzip.open(ORACLE / "test_expect" / f"{name}.bgp.gz", "rt", encoding="ascii") as f:
         expected = f.read().splitlines()
+    if name in NOT_WHOLE:
+        assert ours == [] and len(expected) == 1
+        assert stats.malformed_records == 1 and stats.skipped_ranges == [NOT_WHOLE[name]]
+        assert "at offset 0 (88 bytes, to 88) does not decode whole" in stats.warnings[0]
+        return
     problem = _first_difference(ours, expected)
     assert problem is None, f"{name}: {problem}"
     documented = DOCUMENTED_RECORDS.get(f"ripe-ncc-bgpdump/test_data/{name}")
@@ -121,7 +133,8 @@ def test_oracle_covers_all_test_data() -> None:
 
 @needs_shared
 @pytest.mark.parametrize(
-    "path", [p for p in _mrt_files() if p.name != "bview.20000111.0032.gz"], ids=_id)
+    "path", [p for p in _mrt_files()
+             if p.name not in ("bview.20000111.0032.gz", "bird_bgp", "bird6_bgp")], ids=_id)
 def test_other_mrt_files_read(path: Path) -> None:
     """Every other MRT file reads without exception and yields elements (the short-declared
     bview has its own test below)."""
@@ -208,8 +221,10 @@ def _normalised(line: str) -> list[str]:
 
 
 def _live_files() -> list[Path]:
-    # bgpdump has no framing recovery: on these two it stops (or reads garbage) at the damage
-    broken = {"bview.20000111.0032.gz", "updates.20000325.0345.gz"}
+    # bgpdump has no framing recovery: on these two it stops (or reads garbage) at the damage.
+    # The BIRD samples put ADD-PATH NLRI under subtypes without ADD-PATH: bgpdump prints
+    # routes that are not in them (0.0.0.0/0 ...), we skip those records and say so.
+    broken = {"bview.20000111.0032.gz", "updates.20000325.0345.gz", "bird_bgp", "bird6_bgp"}
     return [p for p in _mrt_files() if p.name not in broken]
 
 
@@ -253,8 +268,10 @@ FIXTURE_COUNTS = {  # file: (records, elements)
     "mrtparse-samples/openbgpd_rib_table-v2": (24, 31),
     "mrtparse-samples/quagga_rib": (7, 9),
     "mrtparse-samples/quagga_bgp": (67, 18),
-    "mrtparse-samples/bird_bgp": (29, 24),
-    "mrtparse-samples/bird6_bgp": (29, 28),
+    # ADD-PATH NLRI under subtypes without ADD-PATH: the 6 UPDATEs of each do not decode
+    # whole (their routes were misread before issue 20): test_routing_mrt_damage.py
+    "mrtparse-samples/bird_bgp": (29, 0),
+    "mrtparse-samples/bird6_bgp": (29, 0),
     "mrtparse-samples/bird6-mrtdump_rib": (9, 10),
     "mrtparse-samples/openbgpd_bgp": (87, 93),
 }
@@ -527,10 +544,18 @@ def test_bad_marker_is_malformed_not_fatal() -> None:
     assert stats.malformed_records == 1 and len(els) == 3
 
 
-def test_truncated_attribute_keeps_the_record() -> None:
+def test_truncated_attribute_skips_the_record_and_says_where() -> None:
+    # Before issue 20 the route was kept with an empty AS path: an altered route. A record
+    # that does not decode whole gives no route; its byte range is reported.
     attrs = _attr(0x40, 1, b"\x00") + b"\x40\x02\x30\x02"  # AS_PATH says 48 bytes, 1 present
-    els, stats = _read(_update(1_700_000_000, attrs, nlri=_nlri("198.51.100.0/24")))
-    assert [e.prefix for e in els] == ["198.51.100.0/24"] and els[0].as_path == ()
+    good = _basic_update(1_699_999_999)
+    els, stats = _read(good + _update(1_700_000_000, attrs, nlri=_nlri("192.0.2.0/24")))
+    assert len(els) == 3 and "192.0.2.0/24" not in {e.prefix for e in els}
+    assert stats.malformed_records == 1
+    assert stats.skipped_ranges == [(len(good), stats.skipped_ranges[0][1])]
+    assert f"at offset {len(good)} (" in stats.warnings[0]
+    assert "attribute type 2 truncated" in stats.warnings[0]
+
 
 
 # --------------------------------------------------------------------------- command

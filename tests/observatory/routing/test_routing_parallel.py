@@ -156,8 +156,10 @@ def test_rib_peer_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert _dump(["--jobs", "2", *both]) == _dump(both)
 
 
-def test_repeated_damaged_attributes_warned_once(tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_damaged_record_reported_with_its_range(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # Since issue 20 a record that does not decode whole is reported each time, with its
+    # offsets (before, a damaged attribute block was warned about once, and its routes kept).
     monkeypatch.setattr(parallel, "BATCH_BYTES", 1)
     records = _records(QUAGGA_RIB.read_bytes())
     broken = []
@@ -167,8 +169,11 @@ def test_repeated_damaged_attributes_warned_once(tmp_path: Path,
     path = tmp_path / "attrs.mrt"
     path.write_bytes(b"".join([records[0]] + broken * 4))
     n1, out1, s1 = _stats(path, 1)
-    assert [w for w in s1.warnings if "attribute type 2 truncated" in w] == s1.warnings
-    assert len(s1.warnings) == 1 and n1 == 12
+    assert all("attribute type 2 truncated" in w for w in s1.warnings)
+    assert len(s1.warnings) == len(s1.skipped_ranges) == s1.malformed_records == 12
+    assert n1 == 0
+    starts = [start for start, _end in s1.skipped_ranges]
+    assert all(f"at offset {start} (" in w for start, w in zip(starts, s1.warnings, strict=True))
     n2, out2, s2 = _stats(path, 2)  # 12 batches over 2 workers, each caching the block
     assert (n1, out1, dataclasses.asdict(s1)) == (n2, out2, dataclasses.asdict(s2))
     assert _dump(["--jobs", "2", str(path)]) == _dump([str(path)])

@@ -69,6 +69,7 @@ cdef class _Block:
     cdef readonly list unreach
     cdef readonly bint has_reach
     cdef readonly bint has_unreach
+    cdef readonly bint reach_unknown  # MP_REACH of no AFI/SAFI read: damage in a RIB entry
     cdef readonly tuple as_path  # None: the element fields are not made yet
     cdef readonly tuple comms
     cdef readonly str nh0  # NEXT_HOP text (bgpdump's 255.255.255.255 without one)
@@ -99,6 +100,7 @@ cdef _Block decode_block(const u8* d, Py_ssize_t end, int asn_len, _Block blk=No
         blk = _Block()
     blk.has_reach = w.has_reach
     blk.has_unreach = w.has_unreach
+    blk.reach_unknown = reach_unknown(&w)
     for slot in range(6):
         if w.r_set[slot]:
             if slot < 3:
@@ -276,25 +278,22 @@ cdef class Renderer:
         if mtype != 2:
             self._count(typ, sub)
             return 0  # OPEN, NOTIFICATION, KEEPALIVE, ROUTE-REFRESH: no routes
-        if size >= 18:
-            mend = q + size - 19
-            if mend > end:
-                mend = end
-        else:
-            mend = end
-        if q >= mend:
-            return -1  # the general decoder reads this one
-        # the attribute block, from the cache or decoded
+        # the lengths must agree with the bytes (else the Python decoder refuses the record):
+        # the BGP length with the record's, withdrawn and attribute lengths inside the
+        # message, the NLRI whole prefixes of at most 32 bits
+        if size != end - q + 19 or size < 23:
+            return -1
+        mend = end
         wlen = self._u16(d, q, mend)
         wend = q + 2 + wlen
-        if wend > mend:
-            wend = mend
-        if q + 2 > wend:
-            wend = q + 2  # withdrawn = () when p > mend: nothing read before the attributes
+        if wend + 2 > mend:
+            return -1
         alen = self._u16(d, wend, mend)
         aend = wend + 2 + alen
         if aend > mend:
-            aend = mend
+            return -1
+        if not nlri_whole(d, q + 2, wend, 32) or not nlri_whole(d, aend, mend, 32):
+            return -1
         cache = _CACHE4 if asn_len == 4 else _CACHE2
         if wend + 2 < aend:
             blob = PyBytes_FromStringAndSize(<const char*>d + wend + 2, aend - wend - 2)
@@ -425,6 +424,8 @@ cdef class Renderer:
         if end < 17:
             return -1
         plen = d[16]
+        if plen > (32 if afi == 1 else 128):
+            return -1  # the Python decoder refuses the record
         nb = (plen + 7) >> 3
         if 17 + nb + 2 > end:
             return -1
@@ -461,9 +462,13 @@ cdef class Renderer:
                     if len(cache) > _CACHE_MAX:
                         cache.clear()
                     cache[blob] = blk
+            if blk.reach_unknown:
+                return -1  # mrt_records._table_dump_v2 refuses the record
             blocks.append(blk)
             indexes.append(index)
             p = q
+        if p != end:
+            return -1  # bytes after the entries: the Python decoder refuses the record
         self._count(ACCEL_TABLE_DUMP_V2, sub)
         if peers is not self.peers:
             self.peers = peers

@@ -198,6 +198,7 @@ cdef int block_elements(_Block blk, const u8* d, Py_ssize_t end, int asn_len) ex
                 n = fmt_ipv6(text, w.r_nh[slot])
             blk.bad_reach += prefix_texts(blk.el_reach, d, w.r_off[slot], w.r_end[slot],
                                           1 if slot < 3 else 2, ascii_text(text, n))
+    blk.reach_unknown = reach_unknown(&w)
     blk.comms = tuple(comms)
     blk.as_path = tuple(path)  # set last: as_path not None means the fields are made
     return 1
@@ -287,24 +288,22 @@ cdef class ElementReader:
         if mtype != 2:
             count_record(stats, typ, sub)
             return []
-        if size >= 18:
-            mend = q + size - 19
-            if mend > end:
-                mend = end
-        else:
-            mend = end
-        if q >= mend:
+        # the lengths must agree with the bytes (else the Python decoder refuses the record):
+        # the BGP length with the record's, withdrawn and attribute lengths inside the
+        # message, the NLRI whole prefixes of at most 32 bits
+        if size != end - q + 19 or size < 23:
             return None
+        mend = end
         wlen = u16_padded(d, q, mend)
         wend = q + 2 + wlen
-        if wend > mend:
-            wend = mend
-        if q + 2 > wend:
-            wend = q + 2
+        if wend + 2 > mend:
+            return None
         alen = u16_padded(d, wend, mend)
         aend = wend + 2 + alen
         if aend > mend:
-            aend = mend
+            return None
+        if not nlri_whole(d, q + 2, wend, 32) or not nlri_whole(d, aend, mend, 32):
+            return None
         if wend + 2 < aend:
             blob = PyBytes_FromStringAndSize(<const char*>d + wend + 2, aend - wend - 2)
         else:
@@ -393,9 +392,13 @@ cdef class ElementReader:
             if blk is None:
                 self.fallbacks += 1
                 return None
+            if blk.reach_unknown:
+                return None
             blocks.append(blk)
             indexes.append(index)
             p = q
+        if p != end:
+            return None
         stats = self.ctx.stats
         count_record(stats, ACCEL_TABLE_DUMP_V2, sub)
         prefix = ascii_text(pfx, n)

@@ -22,6 +22,39 @@ cdef struct Walk:
     int r_nhlen[6]
 
 
+cdef bint nlri_whole(const u8* d, Py_ssize_t off, Py_ssize_t end, int limit) noexcept:
+    """Whether the NLRI range d[off:end] is whole prefixes of at most `limit` bits (what
+    nlri_prefixes(..., strict=True) accepts without ADD-PATH)."""
+    cdef Py_ssize_t nxt
+    while off < end:
+        if d[off] > limit:
+            return False
+        nxt = next_prefix(d, off, end)
+        if nxt < 0:
+            return False
+        off = nxt
+    return True
+
+
+cdef inline bint fixed_length(int typ, Py_ssize_t alen) noexcept:
+    """bgp_attributes._FIXED: the attribute lengths the RFCs fix, and communities' units."""
+    if typ == 1:
+        return alen == 1
+    if typ == 3 or typ == 4 or typ == 5:
+        return alen == 4
+    if typ == 6:
+        return alen == 0
+    if typ == 7:
+        return alen == 6 or alen == 8
+    if typ == 18:
+        return alen == 8
+    if typ == 8:
+        return alen % 4 == 0
+    if typ == 32:
+        return alen % 12 == 0
+    return True
+
+
 cdef bint walk_block(const u8* d, Py_ssize_t end, int asn_len, Walk* w) noexcept:
     """Walk the attribute block d[0:end] of a session with `asn_len`-byte AS numbers into w;
     False when the Python decoder must take it (see the module docstring)."""
@@ -36,12 +69,12 @@ cdef bint walk_block(const u8* d, Py_ssize_t end, int asn_len, Walk* w) noexcept
         w.u_set[i] = False
     while off < end:
         if off + 3 > end:
-            break
+            return False  # a cut attribute header: the Python decoder refuses the record
         flags = d[off]
         typ = d[off + 1]
         if flags & 0x10:
             if off + 4 > end:
-                break
+                return False
             alen = (<Py_ssize_t>d[off + 2] << 8) | d[off + 3]
             off += 4
         else:
@@ -49,7 +82,16 @@ cdef bint walk_block(const u8* d, Py_ssize_t end, int asn_len, Walk* w) noexcept
             off += 3
         vend = off + alen
         if vend > end:
-            return False  # "attribute type N truncated": the Python decoder warns
+            return False  # "attribute type N truncated": the Python decoder refuses it
+        if not fixed_length(typ, alen):
+            return False
+        # bgp_attributes._WELL_KNOWN: flags transitive and not optional for these, optional
+        # for every other attribute
+        if typ == 1 or typ == 2 or typ == 3 or typ == 5 or typ == 6:
+            if flags & 0xC0 != 0x40:
+                return False
+        elif not flags & 0x80:
+            return False
         if typ == 2:
             w.has_path = True
             w.path_off = off
@@ -84,46 +126,52 @@ cdef bint walk_block(const u8* d, Py_ssize_t end, int asn_len, Walk* w) noexcept
         elif typ == 14:
             w.has_reach = True
             if off >= vend:
-                pass
+                return False
             elif d[off] != 0:
                 # RFC 6396 4.3.4 abbreviated form: next hop length + IPv6 next hop only
+                if off + 1 + d[off] != vend:
+                    return False
                 if not w.r_set[3]:
                     w.r_set[3] = True
                     copy_padded(w.r_nh[3], d, off + 1, vend, 16)
                     w.r_nhlen[3] = 16
                     w.r_off[3] = 0
                     w.r_end[3] = 0
-            elif off + 4 <= vend:
+            elif off + 4 > vend:
+                return False
+            else:
                 afi = (d[off] << 8) | d[off + 1]
                 safi = d[off + 2]
                 nhlen = d[off + 3]
                 if 1 <= afi <= 2 and 1 <= safi <= 3 and not w.r_set[(afi - 1) * 3 + safi - 1]:
+                    # bgp_attributes._mp_reach: next hop lengths, the reserved byte 0
+                    if not (nhlen == 16 or nhlen == 32 or (nhlen == 4 and afi == 1)):
+                        return False
+                    if off + 5 + nhlen > vend or d[off + 4 + nhlen] != 0:
+                        return False
                     slot = (afi - 1) * 3 + safi - 1
                     w.r_set[slot] = True
                     p = off + 4
                     copy_padded(w.r_nh[slot], d, p, vend, 16)
                     w.r_nhlen[slot] = nhlen
-                    p += nhlen
-                    if p < vend:
-                        k = d[p]
-                        for i in range(k):  # SNPAs (obsolete)
-                            p += 1
-                            if p >= vend:
-                                break
-                            p += d[p]
-                        p += 1
+                    p += nhlen + 1
+                    if not nlri_whole(d, p, vend, 32 if afi == 1 else 128):
+                        return False
                     w.r_off[slot] = p
                     w.r_end[slot] = vend
         elif typ == 15:
             w.has_unreach = True
-            if alen >= 3:
-                afi = (d[off] << 8) | d[off + 1]
-                safi = d[off + 2]
-                if 1 <= afi <= 2 and 1 <= safi <= 3 and not w.u_set[(afi - 1) * 3 + safi - 1]:
-                    slot = (afi - 1) * 3 + safi - 1
-                    w.u_set[slot] = True
-                    w.u_off[slot] = off + 3
-                    w.u_end[slot] = vend
+            if alen < 3:
+                return False
+            afi = (d[off] << 8) | d[off + 1]
+            safi = d[off + 2]
+            if 1 <= afi <= 2 and 1 <= safi <= 3 and not w.u_set[(afi - 1) * 3 + safi - 1]:
+                if not nlri_whole(d, off + 3, vend, 32 if afi == 1 else 128):
+                    return False
+                slot = (afi - 1) * 3 + safi - 1
+                w.u_set[slot] = True
+                w.u_off[slot] = off + 3
+                w.u_end[slot] = vend
         elif typ == 17 or typ == 18:
             if asn_len == 2:
                 return False  # the RFC 6793 merge: the Python decoder does it
@@ -132,4 +180,16 @@ cdef bint walk_block(const u8* d, Py_ssize_t end, int asn_len, Walk* w) noexcept
         if not (w.path_len >= 2 and d[w.path_off] == 2
                 and 2 + d[w.path_off + 1] * asn_len == w.path_len):
             return False  # sets, confederations, several segments, damage: Python
+    return True
+
+
+cdef inline bint reach_unknown(Walk* w) noexcept:
+    """An MP_REACH_NLRI was there but no (AFI, SAFI) of it was read (another family): in a
+    TABLE_DUMP_V2 RIB entry that is damage (mrt_records._table_dump_v2 refuses it)."""
+    cdef int slot
+    if not w.has_reach:
+        return False
+    for slot in range(6):
+        if w.r_set[slot]:
+            return False
     return True

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AS_CONFED_SEQUENCE", "AS_CONFED_SET", "AS_SEQUENCE", "AS_SET", "ATTR_CACHE_SIZE",
-    "Attrs", "attr_caches", "cache_attrs", "cached_elsewhere", "fmt_ipv6", "nlri_prefixes",
-    "padded", "parse_attrs", "prefix_text",
+    "Attrs", "Damaged", "attr_caches", "cache_attrs", "cached_elsewhere", "fmt_ipv6",
+    "nlri_prefixes", "padded", "parse_attrs", "prefix_text",
 ]
 
 _U16 = struct.Struct(">H")
@@ -28,6 +28,13 @@ _u16 = _U16.unpack_from
 _u32 = _U32.unpack_from
 
 _ZEROS = bytes(32)
+
+
+class Damaged(ValueError):
+    """A length field of a record disagrees with the bytes around it: the record does not
+    decode whole, and none of its routes may be shown (issue 20: a damaged length must never
+    turn into an altered route)."""
+
 _NO_IP = b"\xff\xff\xff\xff"  # bgpdump's INADDR_NONE: what it prints for a missing NEXT_HOP
 
 
@@ -103,8 +110,11 @@ _SLASH = tuple(f"/{i}" for i in range(256))
 _LOW_BITS = (0, 0x7F, 0x3F, 0x1F, 0x0F, 0x07, 0x03, 0x01)  # host bits of the last byte
 
 
-def nlri_prefixes(data: bytes, off: int, end: int, afi: int, addpath: bool) -> list:
-    """NLRI list -> [(text, path_id or None, valid)]; a truncated last prefix is dropped."""
+def nlri_prefixes(data: bytes, off: int, end: int, afi: int, addpath: bool,
+                  strict: bool = False) -> list:
+    """NLRI list -> [(text, path_id or None, valid)]; a truncated last prefix is dropped, or
+    with `strict` raises Damaged, as does a prefix longer than its family (the MRT decoders
+    show a record's routes only when its NLRI fill their range exactly)."""
     out = []
     append = out.append
     if afi == 1 and not addpath:
@@ -114,12 +124,16 @@ def nlri_prefixes(data: bytes, off: int, end: int, afi: int, addpath: bool) -> l
             nb = (plen + 7) >> 3
             nxt = off + 1 + nb
             if nxt > end:
+                if strict:
+                    raise Damaged(f"prefix length {plen} runs past its NLRI")
                 break
             if nb <= 4 and not (plen & 7 and data[nxt - 1] & _LOW_BITS[plen & 7]):
                 # no host bits (nearly all): no cache, updates rarely repeat a prefix
                 append((inet_ntoa(data[off + 1:nxt] + _PAD4[nb]) + _SLASH[plen], None, True))
             else:
                 hit = _cached_prefix(data[off:nxt], 1)
+                if strict and not hit[1]:
+                    raise Damaged(f"prefix length {plen} beyond its address family")
                 append((hit[0], None, hit[1]))
             off = nxt
         return out
@@ -127,6 +141,8 @@ def nlri_prefixes(data: bytes, off: int, end: int, afi: int, addpath: bool) -> l
     while off < end:
         if addpath:
             if off + 5 > end:
+                if strict:
+                    raise Damaged("path identifier runs past its NLRI")
                 break
             path_id = _u32(data, off)[0]
             off += 4
@@ -134,11 +150,15 @@ def nlri_prefixes(data: bytes, off: int, end: int, afi: int, addpath: bool) -> l
         nb = (plen + 7) >> 3
         nxt = off + 1 + nb
         if nxt > end:
+            if strict:
+                raise Damaged(f"prefix length {plen} runs past its NLRI")
             break
         if afi == 1 and nb <= 4 and not (plen & 7 and data[nxt - 1] & _LOW_BITS[plen & 7]):
             append((inet_ntoa(data[off + 1:nxt] + _PAD4[nb]) + _SLASH[plen], path_id, True))
         else:
             hit = _cached_prefix(data[off:nxt], afi)
+            if strict and not hit[1]:
+                raise Damaged(f"prefix length {plen} beyond its address family")
             append((hit[0], path_id, hit[1]))
         off = nxt
     return out
@@ -287,6 +307,7 @@ class Attrs:
     has_mp_reach = False
     has_mp_unreach = False
     mp6_nexthop: str | None = None
+    damage: str | None = None  # why the block does not decode whole (see Damaged)
     _segs: list | None | bool = False  # False: no AS_PATH; None: undecodable
     _aspath: str | None = None
     _as_path: tuple | None = None
@@ -399,20 +420,41 @@ def cache_attrs(cache: dict[bytes, Attrs], blob: bytes, asn_len: int, addpath: b
     return a
 
 
+# Attribute lengths RFC 4271/1997/6793/8092 fix: a block where one of these is otherwise had a
+# length field damaged (the value lengths the dump would print are checked, not guessed).
+_FIXED = {1: (1,), 3: (4,), 4: (4,), 5: (4,), 6: (0,), 7: (6, 8), 18: (8,)}
+# RFC 4271 6.3: ORIGIN, AS_PATH, NEXT_HOP, LOCAL_PREF and ATOMIC_AGGREGATE are well-known
+# (flags: transitive, not optional), every other attribute optional. Every attribute of the
+# real RIS and RouteViews files follows this; bytes read as an attribute header after a
+# damaged length mostly do not.
+_WELL_KNOWN = frozenset((1, 2, 3, 5, 6))
+
+
 def _decode_attrs(d: bytes, asn_len: int, addpath: bool, stats: ReadStats | None) -> Attrs:
+    """The Attrs of a block; one that does not decode whole carries why in `damage` (it is
+    cached like any other: the record decoders refuse it each time they meet it)."""
     a = Attrs()
+    try:
+        _walk_attrs(a, d, asn_len, addpath)
+    except Damaged as exc:
+        a.damage = str(exc)
+    return a
+
+
+def _walk_attrs(a: Attrs, d: bytes, asn_len: int, addpath: bool) -> None:
     off, end = 0, len(d)
     path_blob = None
     as4_blob = None
     agg = agg4 = None
     u32 = _u32
+    fixed, well_known = _FIXED, _WELL_KNOWN
     while off < end:
         if off + 3 > end:
-            break
+            raise Damaged(f"{end - off} bytes after the last attribute")
         flags, typ = d[off], d[off + 1]
         if flags & 0x10:
             if off + 4 > end:
-                break
+                raise Damaged(f"{end - off} bytes after the last attribute")
             alen = _u16(d, off + 2)[0]
             off += 4
         else:
@@ -420,10 +462,13 @@ def _decode_attrs(d: bytes, asn_len: int, addpath: bool, stats: ReadStats | None
             off += 3
         vend = off + alen
         if vend > end:
-            if stats is not None:
-                stats.warn(f"attribute type {typ} truncated: {alen} bytes declared, "
-                           f"{end - off} present")
-            break
+            raise Damaged(f"attribute type {typ} truncated: {alen} bytes declared, "
+                          f"{end - off} present")
+        if flags & 0xC0 != 0x40 if typ in well_known else not flags & 0x80:
+            raise Damaged(f"attribute type {typ} with flags {flags:#04x}")
+        sizes = fixed.get(typ)
+        if sizes is not None and alen not in sizes:
+            raise Damaged(f"attribute type {typ} of {alen} bytes")
         if typ == 2:
             path_blob = d[off:vend]
         elif typ == 1:
@@ -436,6 +481,8 @@ def _decode_attrs(d: bytes, asn_len: int, addpath: bool, stats: ReadStats | None
         elif typ == 5:
             a.local_pref = u32(d, off)[0] if alen == 4 else u32(padded(d, off, vend, 4))[0]
         elif typ == 8:
+            if alen & 3:
+                raise Damaged(f"communities of {alen} bytes")
             a._comms = _asns(d, off, alen // 4, 4)
         elif typ == 6:
             a.atomic = True
@@ -449,23 +496,29 @@ def _decode_attrs(d: bytes, asn_len: int, addpath: bool, stats: ReadStats | None
             _mp_reach(a, d, off, vend, addpath)
         elif typ == 15:
             a.has_mp_unreach = True
-            if alen >= 3:
-                afi, safi = _u16(d, off)[0], d[off + 2]
-                if 1 <= afi <= 2 and 1 <= safi <= 3 and (afi, safi) not in a.mp_unreach:
-                    if not a.mp_unreach:
-                        a.mp_unreach = {}
-                    a.mp_unreach[(afi, safi)] = nlri_prefixes(d, off + 3, vend, afi, addpath)
+            if alen < 3:
+                raise Damaged(f"MP_UNREACH_NLRI of {alen} bytes")
+            afi, safi = _u16(d, off)[0], d[off + 2]
+            if 1 <= afi <= 2 and 1 <= safi <= 3 and (afi, safi) not in a.mp_unreach:
+                if not a.mp_unreach:
+                    a.mp_unreach = {}
+                a.mp_unreach[(afi, safi)] = nlri_prefixes(d, off + 3, vend, afi, addpath,
+                                                          True)
         elif typ == 17:
             as4_blob = d[off:vend]
         elif typ == 18:
             raw = padded(d, off, vend, 8)
             agg4 = (u32(raw)[0], raw[4:])
         elif typ == 32:
+            if alen % 12:
+                raise Damaged(f"large communities of {alen} bytes")
             a._large = _asns(d, off, (alen // 12) * 3, 4)
         off = vend
 
     if path_blob is not None:
         segs, count = _path_segments(path_blob, asn_len)
+        if segs is None:
+            raise Damaged("AS_PATH segments do not fill the attribute")
         # RFC 6793 merge for 2-byte sessions, skipped (as bgpdump and the RFC do) when an
         # AGGREGATOR other than AS_TRANS comes with an AS4_AGGREGATOR.
         merge = asn_len == 2 and as4_blob is not None
@@ -476,6 +529,8 @@ def _decode_attrs(d: bytes, asn_len: int, addpath: bool, stats: ReadStats | None
                 agg = agg4
         if merge and segs is not None:
             new, new_count = _path_segments(as4_blob, 4)  # type: ignore[arg-type]
+            if new is None:
+                raise Damaged("AS4_PATH segments do not fill the attribute")
             if count >= new_count:
                 segs = _merge_as4(segs, new) if new is not None else None
         a._segs = segs if path_blob else []
@@ -490,10 +545,12 @@ def _decode_attrs(d: bytes, asn_len: int, addpath: bool, stats: ReadStats | None
 
 def _mp_reach(a: Attrs, d: bytes, off: int, end: int, addpath: bool) -> None:
     if off >= end:
-        return
+        raise Damaged("empty MP_REACH_NLRI")
     if not a.mp_reach:
         a.mp_reach = {}  # the class-level default is shared
     if d[off] != 0:
+        if off + 1 + d[off] != end:
+            raise Damaged(f"MP_REACH_NLRI next hop of {d[off]} bytes in {end - off - 1}")
         # RFC 6396 4.3.4 abbreviated form in RIB entries: next hop length + next hop only
         if (2, 1) not in a.mp_reach:
             nh = fmt_ipv6(padded(d, off + 1, end, 16))
@@ -501,10 +558,16 @@ def _mp_reach(a: Attrs, d: bytes, off: int, end: int, addpath: bool) -> None:
             a.mp6_nexthop = nh
         return
     if off + 4 > end:
-        return
+        raise Damaged(f"MP_REACH_NLRI of {end - off} bytes")
     afi, safi, nhlen = _u16(d, off)[0], d[off + 2], d[off + 3]
     if not (1 <= afi <= 2 and 1 <= safi <= 3) or (afi, safi) in a.mp_reach:
         return
+    # RFC 4760/2545/5549: an IPv6 next hop is 16 or 32 bytes, an IPv4 route's 4 (or an IPv6
+    # one), and the reserved byte after it (RFC 2858's SNPA count) is 0, as in every real file
+    if nhlen not in ((4, 16, 32) if afi == 1 else (16, 32)):
+        raise Damaged(f"MP_REACH_NLRI next hop of {nhlen} bytes")
+    if off + 5 + nhlen > end or d[off + 4 + nhlen] != 0:
+        raise Damaged("MP_REACH_NLRI reserved byte missing or not 0")
     p = off + 4
     if afi == 1:
         shown = inet_ntoa(padded(d, p, end, 4))
@@ -514,14 +577,8 @@ def _mp_reach(a: Attrs, d: bytes, off: int, end: int, addpath: bool) -> None:
     else:
         shown = nh = fmt_ipv6(padded(d, p, end, 16))
         p += nhlen if nhlen not in (16, 32) else nhlen
-    if p < end:
-        for _ in range(d[p]):  # SNPAs (obsolete)
-            p += 1
-            if p >= end:
-                break
-            p += d[p]
-        p += 1
-    a.mp_reach[(afi, safi)] = (shown, nh, nlri_prefixes(d, p, end, afi, addpath))
+    p += 1  # the reserved byte
+    a.mp_reach[(afi, safi)] = (shown, nh, nlri_prefixes(d, p, end, afi, addpath, True))
     if (afi, safi) == (2, 1):
         a.mp6_nexthop = shown
 

@@ -1,9 +1,11 @@
 """`sentinelle routing dump FILE...`: MRT files as `bgpdump -m` lines on stdout.
 
 Problems with the input (truncated downloads, damaged framing, records that cannot be decoded,
-unknown MRT types) are reported on stderr, one summary per file plus its first warnings; the
-lines themselves are what bgpdump prints, plus the routes bgpdump does not decode (see
-`bgpdump_format`).
+unknown MRT types) are reported on stderr, one summary per file plus its first warnings, each
+naming the byte range it skipped (offsets in the decompressed stream); the lines themselves
+are what bgpdump prints, plus the routes bgpdump does not decode (see `bgpdump_format`), and
+only from records that decode whole: a record with a length field that disagrees with its
+bytes gives no line at all (issue 20), where bgpdump may print routes misread from it.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ def _problems(stats: ReadStats) -> list[str]:
                             "skipped", stats.skipped_records) % {"count": stats.skipped_records}
                    + f" ({stats.skipped_bytes} bytes, {stats.resyncs} resyncs)")
     if stats.repaired_records:
-        out.append(f"{stats.repaired_records} short-declared records repaired")
+        out.append(f"{stats.repaired_records} records whose declared length was wrong read "
+                   "to the next valid header")
     if stats.malformed_records:
-        out.append(f"{stats.malformed_records} malformed records or routes dropped")
+        out.append(f"{stats.malformed_records} records that do not decode whole skipped")
     if stats.unknown_types:
         kinds = ", ".join(f"type {t}: {n}" for t, n in sorted(stats.unknown_types.items()))
         out.append(f"unknown MRT types skipped ({kinds})")

@@ -4,7 +4,11 @@ Reads gzip, bzip2 or plain MRT files chunk by chunk, never the whole file, and t
 record into *rows*: one per route announced, withdrawn or dumped, plus BGP state changes.
 `read_elements` makes `Element`s of them for the detectors; `bgpdump_format` renders the same
 rows as `bgpdump -m` lines, which is how the decoding is checked field by field against the
-C reference parser. Damaged input never raises; what was dropped is counted in `ReadStats`.
+C reference parser. Damaged input never raises; what was dropped is counted in `ReadStats`,
+and every byte range skipped is in `ReadStats.skipped_ranges` and named by a warning. A record
+gives rows only when it decodes whole: one length field that disagrees with the bytes around it
+(record, BGP message, withdrawn routes, attributes, AS path segments, next hop, NLRI, RIB
+entries) and the whole record is skipped, so a damaged length never becomes an altered route.
 
 The work is done in three stages, one module each:
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 __all__ = [
-    "BGP", "BGP4MP", "BGP4MP_ET", "CHUNK", "MAX_RECORD", "MAX_WARNINGS", "TABLE_DUMP",
+    "BGP", "BGP4MP", "BGP4MP_ET", "CHUNK", "MAX_RANGES", "MAX_RECORD", "MAX_WARNINGS", "TABLE_DUMP",
     "TABLE_DUMP_V2", "WINDOW", "ReadStats", "iter_records", "open_input", "decompressed",
 ]
 
@@ -47,6 +47,7 @@ CHUNK = 1 << 18  # compressed bytes read at a time
 MAX_RECORD = 32 << 20  # a declared length above this is framing damage, not a record
 WINDOW = 7 * 86400  # seconds two consecutive records may be apart before framing is doubted
 MAX_WARNINGS = 50  # further warnings are only counted
+MAX_RANGES = 10_000  # skipped byte ranges kept in ReadStats (the counts go on)
 # Decompression is bounded two ways. Output comes in pieces of at most OUT_CHUNK bytes (one
 # decompress() call once turned a 1 MB gzip of zeros into 1 GB at once). And the output may not
 # exceed MAX_RATIO times the compressed bytes read plus RATIO_SLACK: MRT compresses 5 to 15
@@ -99,12 +100,21 @@ class ReadStats:
     warnings: list[str] = field(default_factory=list)
     suppressed_warnings: int = 0
     peer_index_record: bytes | None = None  # last TABLE_DUMP_V2 PEER_INDEX_TABLE, raw
+    # [start, end) offsets in the decompressed stream of every region skipped by the framing
+    # and of every record dropped whole because it did not decode whole (the first
+    # MAX_RANGES; the warnings name the same offsets)
+    skipped_ranges: list[tuple[int, int]] = field(default_factory=list)
+    offset: int = 0  # where the record being decoded starts (set by iter_records)
 
     def warn(self, message: str) -> None:
         if len(self.warnings) < MAX_WARNINGS:
             self.warnings.append(message)
         else:
             self.suppressed_warnings += 1
+
+    def skipped(self, start: int, end: int) -> None:
+        if len(self.skipped_ranges) < MAX_RANGES:
+            self.skipped_ranges.append((start, end))
 
 
 # --------------------------------------------------------------------------- input
@@ -272,6 +282,39 @@ class _Framer:
             self.fill(need)
 
 
+_U16 = struct.Struct(">H").unpack_from
+PEER_TABLE_MAX = 12 + 8 + 0xFFFF + 0xFFFF * 25  # the most a PEER_INDEX_TABLE can hold
+
+
+def _peer_table_length(fr: _Framer, pos: int) -> int | None:
+    """The body length a TABLE_DUMP_V2 PEER_INDEX_TABLE at pos gives itself (collector,
+    view name, peer count, peers of the sizes their type says), None if the input ends first.
+    The RIB entries after it name their peers by index in it: when its length field is
+    damaged, reading it by its own fields keeps every later entry printable."""
+    want = 4096
+    while True:
+        buf = fr.buf
+        p = pos + 16
+        if p + 2 <= len(buf):
+            p += 2 + _U16(buf, p)[0]
+            if p + 2 <= len(buf):
+                count = _U16(buf, p)[0]
+                p += 2
+                for _ in range(count):
+                    if p >= len(buf):
+                        break
+                    kind = buf[p]
+                    p += 5 + (16 if kind & 1 else 4) + (4 if kind & 2 else 2)
+                else:
+                    if p <= len(buf):
+                        return p - pos - 12
+        if fr.eof or want > PEER_TABLE_MAX:
+            return None
+        want *= 4
+        fr.fill(want)
+        pos = fr.pos
+
+
 def _followed(fr: _Framer, pos: int, ts: int, length: int) -> bool:
     """Whether a header the strict check rejects (an unknown type, say) is nevertheless a
     record: sane length and a strictly valid header right after it."""
@@ -285,6 +328,19 @@ def _followed(fr: _Framer, pos: int, ts: int, length: int) -> bool:
     return nxt is not None and -WINDOW <= nxt[0] - ts <= WINDOW
 
 
+def _starts_record(fr: _Framer, at: int, ts: int) -> bool:
+    """Whether a strictly valid header within WINDOW of ts starts at buf[at] (or the input
+    ends exactly there). `at` is relative to fr.buf, which this may refill."""
+    pos = fr.pos
+    if len(fr.buf) < at + 12 and not fr.eof:
+        fr.fill(at + 12 - pos)
+        at += fr.pos - pos
+    if len(fr.buf) == at and fr.eof:
+        return True
+    head = _strict_header(fr.buf, at) if len(fr.buf) >= at + 12 else None
+    return head is not None and -WINDOW <= head[0] - ts <= WINDOW
+
+
 def iter_records(
     chunks: Iterable[bytes], stats: ReadStats, name: str = ""
 ) -> Iterator[tuple[bytes, int, int, int]]:
@@ -294,7 +350,12 @@ def iter_records(
     timestamp within WINDOW of this one) or the input must end right there; otherwise the
     framing is resynchronised on the next offset where two strictly valid headers follow each
     other. Early RIS TABLE_DUMP files declare each record 4 bytes shorter than written; such a
-    record is extended to the next valid header (counted in `repaired_records`)."""
+    record is extended to the next valid header (counted in `repaired_records`). A record
+    whose declared length runs past the next valid header is read up to that header (the
+    decoders show it only if it then decodes whole), and a PEER_INDEX_TABLE by its own fields
+    (the RIB entries after it need it); both are counted in `repaired_records`. Every region
+    skipped is in `stats.skipped_ranges`, and `stats.offset` is where the record just yielded
+    starts (the decoders report a record that does not decode whole there)."""
     fr = _Framer(chunks)
     fr.fill(12)
     unpack = _HDR.unpack_from
@@ -309,10 +370,21 @@ def iter_records(
                 if avail:
                     stats.truncated = True
                     stats.skipped_bytes += avail
+                    stats.skipped(fr.base + pos, fr.base + pos + avail)
                     stats.warn(f"{name}: {avail} trailing bytes at offset {fr.base + pos} are "
                                "not a complete MRT header (truncated file)")
                 return
         ts, typ, sub, length = unpack(buf, pos)
+        if typ == TABLE_DUMP_V2 and sub == 1:
+            own = _peer_table_length(fr, pos)  # may refill: reload buf and pos
+            buf, pos = fr.buf, fr.pos
+            if own is not None and own != length and _starts_record(fr, pos + 12 + own, ts):
+                buf, pos = fr.buf, fr.pos
+                stats.repaired_records += 1
+                stats.warn(f"{name}: PEER_INDEX_TABLE at offset {fr.base + pos} declares "
+                           f"{length} bytes, its peer entries end after {own}: read as {own}")
+                length = own
+                checked = True
         if not checked and _strict_header(buf, pos) is None:
             record = _followed(fr, pos, ts, length)  # may refill: reload buf and pos
             buf, pos = fr.buf, fr.pos
@@ -322,11 +394,15 @@ def iter_records(
                 stats.resyncs += 1
                 stats.skipped_records += 1
                 if q is None:
-                    stats.skipped_bytes += fr.base + len(fr.buf) - start
+                    total = fr.base + len(fr.buf)
+                    stats.skipped_bytes += total - start
+                    stats.skipped(start, total)
                     stats.warn(f"{name}: implausible MRT header at offset {start} and no valid "
-                               "record after it; rest of the input skipped")
+                               f"record after it; rest of the input skipped ({total - start} "
+                               "bytes)")
                     return
                 stats.skipped_bytes += q - start
+                stats.skipped(start, q)
                 stats.warn(f"{name}: no valid MRT header at offset {start}; skipped "
                            f"{q - start} bytes to the next valid record")
                 fr.pos = q - fr.base
@@ -347,6 +423,7 @@ def iter_records(
                 end += 4
         if good:
             stats.records += 1
+            stats.offset = fr.base + pos
             yield buf[pos:end], ts, typ, sub
             fr.pos = end
             checked = True
@@ -364,24 +441,40 @@ def iter_records(
             total = fr.base + len(buf)
             if have:
                 stats.records += 1
+                stats.offset = start
                 yield buf[rel:rel + 12 + length], ts, typ, sub
                 rest = total - end_abs
                 if rest:
                     stats.skipped_records += 1
                     stats.skipped_bytes += rest
+                    stats.skipped(end_abs, total)
                     stats.warn(f"{name}: {rest} bytes after offset {end_abs} hold no valid MRT "
                                "record; skipped")
             else:
                 stats.truncated = True
                 stats.skipped_records += 1
                 stats.skipped_bytes += total - start
+                stats.skipped(start, total)
                 stats.warn(f"{name}: record at offset {start} declares {length} bytes, only "
                            f"{total - start - 12} remain (truncated or damaged); skipped")
             return
-        if q < end_abs or not have:
+        if q < end_abs and q - start >= 12 + _MIN_LENGTH.get(typ, 4) and (
+                sub in _VALID_SUBTYPES.get(typ, ())):
+            # The next valid record starts inside this one: its length field is damaged. The
+            # bytes up to that header are read as the record; the decoders show its routes
+            # only if it decodes whole (which a record cut short or run together with
+            # garbage does not), else report it skipped.
+            stats.repaired_records += 1
+            stats.warn(f"{name}: record at offset {start} declares {length} bytes but the "
+                       f"next valid header is at {q}; read as {q - start - 12} bytes")
+            stats.records += 1
+            stats.offset = start
+            yield buf[rel:q - fr.base], ts, typ, sub
+        elif q < end_abs or not have:
             # the next valid record starts inside this one: its length field is damaged
             stats.skipped_records += 1
             stats.skipped_bytes += q - start
+            stats.skipped(start, q)
             stats.warn(f"{name}: record at offset {start} ({length} bytes declared) overlaps "
                        f"the next valid header at {q}; skipped {q - start} bytes")
         elif typ == TABLE_DUMP and q - end_abs <= 16:
@@ -391,13 +484,16 @@ def iter_records(
                            "the next header")
             stats.repaired_records += 1
             stats.records += 1
+            stats.offset = start
             yield buf[rel:q - fr.base], ts, typ, sub
         else:
             stats.records += 1
+            stats.offset = start
             yield buf[rel:rel + 12 + length], ts, typ, sub
             if q > end_abs:
                 stats.skipped_records += 1
                 stats.skipped_bytes += q - end_abs
+                stats.skipped(end_abs, q)
                 stats.warn(f"{name}: {q - end_abs} bytes of damaged framing after offset "
                            f"{end_abs} skipped")
         fr.pos = q - fr.base

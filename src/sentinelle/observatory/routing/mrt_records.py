@@ -5,6 +5,9 @@ record into rows (one per route announced, withdrawn or dumped, plus BGP state c
 the order and with the conventions of bgpdump (what it prints when an attribute is missing,
 which records it drops) so that `bgpdump_format` can be checked line by line against it;
 where bgpdump reads past an attribute or misparses, these decoders stay within the record.
+Unlike bgpdump they give a record's rows only when it decodes whole (`Damaged`): every length
+must agree with the bytes (the BGP length with the record's, the NLRI filling their range
+with prefixes of their family), else the record is skipped and its byte range reported.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from socket import inet_ntoa
 
 from .bgp_attributes import (
     Attrs,
+    Damaged,
     attr_caches,
     cache_attrs,
     cached_elsewhere,
@@ -59,7 +63,9 @@ class Context:
 
 
 def decode(raw: bytes, ts: int, typ: int, sub: int, ctx: Context) -> list[Row]:
-    """Rows of one framed record (empty for records that carry no routes)."""
+    """Rows of one framed record (empty for records that carry no routes). A record that
+    does not decode whole (a length field that disagrees with the bytes, a read past its
+    end) gives no row at all: it is counted as malformed and its byte range reported."""
     stats = ctx.stats
     stats.record_types[(typ, sub)] += 1
     try:
@@ -71,13 +77,23 @@ def decode(raw: bytes, ts: int, typ: int, sub: int, ctx: Context) -> list[Row]:
             return _table_dump(raw, ts, sub, ctx)
         if typ == BGP:
             return _mrtd_bgp(raw, ts, sub, ctx)
+    except Damaged as exc:
+        _skip(raw, typ, sub, ctx, str(exc))
+        return []
     except Exception as exc:  # noqa: BLE001 - hostile input must never stop the reader
-        stats.malformed_records += 1
-        stats.warn(f"{ctx.name}: malformed {typ}/{sub} record at time {ts}: "
-                   f"{type(exc).__name__}: {exc}")
+        _skip(raw, typ, sub, ctx, f"{type(exc).__name__}: {exc}")
         return []
     stats.unknown_types[typ] += 1
     return []
+
+
+def _skip(raw: bytes, typ: int, sub: int, ctx: Context, why: str) -> None:
+    stats = ctx.stats
+    start = stats.offset
+    stats.malformed_records += 1
+    stats.skipped(start, start + len(raw))
+    stats.warn(f"{ctx.name}: {typ}/{sub} record at offset {start} ({len(raw)} bytes, to "
+               f"{start + len(raw)}) does not decode whole ({why}); skipped")
 
 
 def _peer_table(raw: bytes, ctx: Context) -> None:
@@ -103,6 +119,8 @@ def _peer_table(raw: bytes, ctx: Context) -> None:
             asn = _u16(raw, p)[0]
             p += 2
         peers.append((ip, asn))
+    if p != len(raw):
+        raise Damaged(f"{count} peers end at byte {p} of {len(raw)}")
     ctx.peers = peers
     ctx.heads_key = None
     ctx.stats.peer_index_record = raw
@@ -135,8 +153,10 @@ def _table_dump_v2(raw: bytes, ts: int, sub: int, ctx: Context) -> list[Row]:
     nb = (raw[p] + 7) >> 3
     key = raw[p:p + 1 + nb]
     if len(key) != 1 + nb:
-        raise ValueError("prefix runs past the record")
+        raise Damaged("prefix runs past the record")
     prefix, valid = prefix_text(key, afi)
+    if not valid:
+        raise Damaged(f"prefix length {key[0]} beyond its address family")
     p += 1 + nb
     count = _u16(raw, p)[0]
     p += 2
@@ -150,6 +170,7 @@ def _table_dump_v2(raw: bytes, ts: int, sub: int, ctx: Context) -> list[Row]:
     rows: list[Row] = []
     append = rows.append
     path_id = None
+    unknown = False
     # the line start of each peer, reused while the dump time and format stay the same
     if ctx.heads_key != (tt, fmt):
         ctx.heads_key = (tt, fmt)
@@ -163,28 +184,39 @@ def _table_dump_v2(raw: bytes, ts: int, sub: int, ctx: Context) -> list[Row]:
         p += head
         q = p + alen
         if q > end:
-            raise ValueError("RIB entry runs past the record")
+            raise Damaged("RIB entry runs past the record")
         blob = raw[p:q]
         a = cache.get(blob)
         if a is None:
             a = cache_attrs(cache, blob, 4, addpath, stats)
         elif a.__class__ is not Attrs:
             a = cached_elsewhere(cache, blob, 4, addpath)
+        if a.damage is not None:
+            raise Damaged(a.damage)
+        if a.has_mp_reach and not a.mp_reach:  # no AFI/SAFI of a RIB entry's family
+            raise Damaged("MP_REACH_NLRI of another address family in a RIB entry")
         p = q
         if index < npeers:
             peer_ip, peer_as = peers[index]  # type: ignore[index]
         else:
             peer_ip, peer_as = None, 0
+            unknown = True
             if not ctx.missing_peers_warned:
                 ctx.missing_peers_warned = True
                 stats.warn(f"{ctx.name}: RIB entries refer to peer {index} but no "
-                           "PEER_INDEX_TABLE lists it; their peer is unknown")
+                           "PEER_INDEX_TABLE lists it (first in the record at offset "
+                           f"{stats.offset}); their peer is unknown and the dump leaves them "
+                           "out")
         nh = a.mp6_nexthop or a.nexthop
         line_head = heads.get(index)
         if line_head is None and peer_ip is not None:
             line_head = heads[index] = f"{fmt}|{tt}|B|{peer_ip}|{peer_as}|"
         append(("B", fmt, ts, tt, peer_ip, peer_as, prefix, path_id, a, nh, 0, valid, nh,
                 compat, line_head))
+    if p != end:
+        raise Damaged(f"{end - p} bytes after the {count} RIB entries")
+    if unknown:  # the dump cannot print these entries: their record's range is reported
+        stats.skipped(stats.offset, stats.offset + end)
     return rows
 
 
@@ -200,6 +232,8 @@ def _table_dump(raw: bytes, ts: int, sub: int, ctx: Context) -> list[Row]:
     afi = 1 if alen_ip == 4 else 2
     end = len(raw)
     p = 16  # after view and sequence
+    if end - p < 2 * alen_ip + 12 + asn_len:
+        raise Damaged("no whole RIB entry in the record")
     rows = []
     first = True
     tt = str(ts)
@@ -215,17 +249,21 @@ def _table_dump(raw: bytes, ts: int, sub: int, ctx: Context) -> list[Row]:
         alen = _u16(raw, p)[0]
         p += 2
         if p + alen > end:
-            if first:
-                raise ValueError("attributes run past the record")
-            break
+            raise Damaged("attributes run past the record")
         a = parse_attrs(raw, p, p + alen, asn_len, False, ctx.stats)
+        if a.damage is not None:
+            raise Damaged(a.damage)
         p += alen
         nbytes = min((mask + 7) >> 3, alen_ip)
         prefix, valid = prefix_text(bytes((mask,)) + pfx[:nbytes], afi)
+        if not valid:
+            raise Damaged(f"prefix length {mask} beyond its address family")
         nh = a.mp6_nexthop if a.mp6_nexthop is not None else a.nexthop
         rows.append(("B", "TABLE_DUMP", ts, tt, peer_ip, peer_as, prefix, None, a, nh, 0,
                      valid, nh, first, f"TABLE_DUMP|{tt}|B|{peer_ip}|{peer_as}|"))
         first = False
+    if p != end:
+        raise Damaged(f"{end - p} bytes after the RIB entries")
     return rows
 
 
@@ -277,20 +315,18 @@ def _bgp4mp(raw: bytes, ts: int, typ: int, sub: int, ctx: Context) -> list[Row]:
                 if mtype != 2:
                     return []  # OPEN, NOTIFICATION, KEEPALIVE, ROUTE-REFRESH: no routes
                 q = p + head4.size
-                mend = min(end, q + size - 19) if size >= 18 else end
-                if q < mend:
-                    return _update(raw, q, mend, ts, usec, fmt, inet_ntoa(ip), peer_as,
-                                   asn_len, addpath, ctx)
+                _message_length(size, end - q + 19)
+                return _update(raw, q, end, ts, usec, fmt, inet_ntoa(ip), peer_as,
+                               asn_len, addpath, ctx)
         elif end >= p + head6.size and raw[at] == 0 and raw[at + 1] == 2:
             peer_as, _, _, _, ip, _, marker, size, mtype = head6.unpack_from(raw, p)
             if marker == _MARKER:
                 if mtype != 2:
                     return []
                 q = p + head6.size
-                mend = min(end, q + size - 19) if size >= 18 else end
-                if q < mend:
-                    return _update(raw, q, mend, ts, usec, fmt, fmt_ipv6(ip), peer_as,
-                                   asn_len, addpath, ctx)
+                _message_length(size, end - q + 19)
+                return _update(raw, q, end, ts, usec, fmt, fmt_ipv6(ip), peer_as,
+                               asn_len, addpath, ctx)
         return _message(raw, ts, typ, sub, usec, p, ctx)
     asn_len = 4 if sub in _AS4 else 2
     if sub == 0 or sub == 5:
@@ -299,6 +335,13 @@ def _bgp4mp(raw: bytes, ts: int, typ: int, sub: int, ctx: Context) -> list[Row]:
         return _bgp4mp_entry(raw, ts, usec, p, ctx)
     ctx.stats.unsupported[f"{typ}/{sub}"] += 1
     return []
+
+
+def _message_length(size: int, have: int) -> None:
+    """An UPDATE's BGP length must be the bytes the MRT record holds for it (and at least
+    the 23 of an empty UPDATE): otherwise one of the two lengths is damaged."""
+    if size != have or size < 23:
+        raise Damaged(f"BGP message length {size}, {have} bytes in the record")
 
 
 def _message(raw: bytes, ts: int, typ: int, sub: int, usec: int | None, p: int,
@@ -326,37 +369,41 @@ def _message(raw: bytes, ts: int, typ: int, sub: int, usec: int | None, p: int,
         peer_ip = "0.0.0.0"  # noqa: S104 - an address to print, nothing binds to it
         p -= 4
     else:
-        ctx.stats.malformed_records += 1
-        ctx.stats.warn(f"{ctx.name}: BGP4MP message with unsupported AFI {afi} at time {ts}")
-        return []
+        raise Damaged(f"BGP4MP message with unsupported AFI {afi}")
     if raw[p:p + 16] != _MARKER:
-        ctx.stats.malformed_records += 1
-        ctx.stats.warn(f"{ctx.name}: BGP message with a bad marker at time {ts}")
-        return []
+        raise Damaged("BGP message with a bad marker")
     size = _u16(raw, p + 16)[0]
     p += 18
-    mend = min(end, p + size - 18) if size >= 18 else end
-    if p >= mend or raw[p] != 2:
+    if p >= end or raw[p] != 2:
         return []  # OPEN, NOTIFICATION, KEEPALIVE, ROUTE-REFRESH: no routes
+    _message_length(size, end - p + 18)
     p += 1
     local = sub in _LOCAL
     addpath = sub >= 8
     fmt = _FORMATS[(typ, local, addpath)]
-    return _update(raw, p, mend, ts, usec, fmt, peer_ip, peer_as, asn_len, addpath, ctx)
+    return _update(raw, p, end, ts, usec, fmt, peer_ip, peer_as, asn_len, addpath, ctx)
 
 
 def _update(raw: bytes, p: int, mend: int, ts: int, usec: int | None, fmt: str, peer_ip: str,
             peer_as: int, asn_len: int, addpath: bool, ctx: Context) -> list[Row]:
     """The body of a BGP UPDATE (after the type byte) -> W rows then A rows, in bgpdump's
     order: plain NLRI, then MP_(UN)REACH IPv4 unicast/multicast/both, then IPv6."""
-    wlen = _u16(raw, p)[0] if p + 2 <= mend else _u16(padded(raw, p, mend, 2))[0]
+    # every length must land inside the message, and the NLRI fill theirs exactly: a record
+    # where one does not gives no route (see Damaged)
+    if p + 4 > mend:
+        raise Damaged(f"UPDATE of {mend - p} bytes")
+    wlen = _u16(raw, p)[0]
     p += 2
-    wend = min(p + wlen, mend)
-    withdrawn = nlri_prefixes(raw, p, wend, 1, addpath) if wlen else ()
+    wend = p + wlen
+    if wend + 2 > mend:
+        raise Damaged(f"withdrawn routes length {wlen} runs past the message")
+    withdrawn = nlri_prefixes(raw, p, wend, 1, addpath, True) if wlen else ()
     p = wend
-    alen = _u16(raw, p)[0] if p + 2 <= mend else _u16(padded(raw, p, mend, 2))[0]
+    alen = _u16(raw, p)[0]
     p += 2
-    aend = min(p + alen, mend)
+    aend = p + alen
+    if aend > mend:
+        raise Damaged(f"path attributes length {alen} runs past the message")
     blob = raw[p:aend]
     cache = attr_caches[(asn_len, addpath)]
     a = cache.get(blob)
@@ -364,8 +411,10 @@ def _update(raw: bytes, p: int, mend: int, ts: int, usec: int | None, fmt: str, 
         a = cache_attrs(cache, blob, asn_len, addpath, ctx.stats)
     elif a.__class__ is not Attrs:
         a = cached_elsewhere(cache, blob, asn_len, addpath)
+    if a.damage is not None:
+        raise Damaged(a.damage)
     p = aend
-    announced = nlri_prefixes(raw, p, mend, 1, addpath) if p < mend else ()
+    announced = nlri_prefixes(raw, p, mend, 1, addpath, True) if p < mend else ()
     rows: list[Row] = []
     append = rows.append
     tt = str(ts) if usec is None else f"{ts}.{usec:06d}"
@@ -407,8 +456,7 @@ def _bgp4mp_entry(raw: bytes, ts: int, usec: int | None, p: int, ctx: Context) -
         peer_ip = fmt_ipv6(raw[p:p + 16])
         p += 32
     else:
-        ctx.stats.malformed_records += 1
-        return []
+        raise Damaged(f"BGP4MP_ENTRY with unsupported AFI {afi}")
     p += 8  # view, status, time of last change
     rafi, _safi, nhlen = _u16(raw, p)[0], raw[p + 2], raw[p + 3]
     p += 4
@@ -421,13 +469,19 @@ def _bgp4mp_entry(raw: bytes, ts: int, usec: int | None, p: int, ctx: Context) -
         return []
     p += nhlen
     nb = (raw[p] + 7) >> 3
+    if p + 1 + nb > len(raw):
+        raise Damaged("prefix runs past the record")
     prefix, valid = prefix_text(raw[p:p + 1 + nb], rafi)
+    if not valid:
+        raise Damaged(f"prefix length {raw[p]} beyond its address family")
     p += 1 + nb
     alen = _u16(raw, p)[0]
     p += 2
     if p + alen > len(raw):
-        raise ValueError("attributes run past the record")
+        raise Damaged("attributes run past the record")
     a = parse_attrs(raw, p, p + alen, 2, False, ctx.stats)
+    if a.damage is not None:
+        raise Damaged(a.damage)
     tt = str(ts) if usec is None else f"{ts}.{usec:06d}"
     return [("B", "BGP4MP_ENTRY", ts, tt, peer_ip, peer_as, prefix, None, a, nh, 0, valid,
              nh, False, f"BGP4MP_ENTRY|{tt}|B|{peer_ip}|{peer_as}|")]
@@ -453,9 +507,7 @@ def _state_change(raw: bytes, ts: int, typ: int, usec: int | None, p: int, asn_l
         ip = fmt_ipv6(raw[p:p + 16])
         p += 32
     else:
-        ctx.stats.malformed_records += 1
-        ctx.stats.warn(f"{ctx.name}: state change with AFI {afi} and length {body} at time {ts}")
-        return []
+        raise Damaged(f"state change with AFI {afi} and length {body}")
     old, new = _U16x2.unpack_from(raw, p)
     tt = str(ts) if usec is None else f"{ts}.{usec:06d}"
     return [("STATE", fmt, ts, tt, ip, peer_as, old, new)]

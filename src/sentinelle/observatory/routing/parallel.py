@@ -23,18 +23,13 @@ What makes the output the same as one process's, byte for byte:
   merging them gives the sequential order, the same first `MAX_WARNINGS` and the same count of
   suppressed ones. The warning about RIB entries whose peer no PEER_INDEX_TABLE lists is given
   once per file sequentially; each batch reports its own, the merge keeps the first.
-
-The "attribute type N truncated" warning is raised when an attribute block is first decoded,
-which one process's attribute cache decides; each worker has its own cache, so the workers
-say which block each such warning comes from and the main process gives it once per run. One
-difference remains, documented rather than removed: one process forgets its cache every
-`ATTR_CACHE_SIZE` new blocks and then warns again about a damaged block it meets again; the
-parallel dump does not (the lines and the counts are unaffected either way).
+* The offset of each record travels with it, so that a record that does not decode whole is
+  reported with the same byte range; the skipped ranges of the framing and of the batches are
+  merged in offset order, which is the order one process finds them in.
 """
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 import struct
@@ -44,7 +39,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any
 
-from . import bgp_attributes, mrt_accel, mrt_records
+from . import mrt_accel
 from .bgpdump_format import render_rows
 from .mrt_framing import (
     MAX_WARNINGS,
@@ -64,7 +59,8 @@ IN_FLIGHT_PER_JOB = 2  # batches queued or decoding per worker
 _HEAD = struct.Struct(">IHH").unpack_from
 
 # ReadStats fields merged apart from the plain counts (ints, Counters, the truncated flag).
-_APART = frozenset(("warnings", "suppressed_warnings", "peer_index_record"))
+_APART = frozenset(("warnings", "suppressed_warnings", "peer_index_record", "skipped_ranges",
+                    "offset"))
 _COUNTS = tuple(f.name for f in fields(ReadStats) if f.name not in _APART)
 
 
@@ -96,7 +92,6 @@ class _BatchStats(ReadStats):
 
     at: int = 0
     ctx: Any = None
-    blob: Any = None  # the attribute block being decoded (see _cache_attrs_tracked)
     events: list = field(default_factory=list)
     kept: int = 0
     overflow: int = 0
@@ -104,12 +99,7 @@ class _BatchStats(ReadStats):
 
     def warn(self, message: str) -> None:
         ctx = self.ctx
-        if self.blob is not None:
-            # raised on the first decoding of an attribute block: merged apart, once a run
-            asn_len, addpath, blob = self.blob
-            key = hashlib.blake2b(bytes((asn_len, addpath)) + blob, digest_size=16).digest()
-            self.events.append((self.at, 1, message, key))
-        elif ctx is not None and ctx.missing_peers_warned and not self.peer_warned:
+        if ctx is not None and ctx.missing_peers_warned and not self.peer_warned:
             # the once-per-file warning about unknown peers: merged apart, first one kept
             self.peer_warned = True
             self.events.append((self.at, 1, message, _PEER))
@@ -130,28 +120,6 @@ _PEER = "peer"
 _worker: dict[str, Any] = {"key": None, "ctx": None, "peer_raw": None}
 
 
-_cache_attrs = bgp_attributes.cache_attrs
-
-
-def _cache_attrs_tracked(cache: dict, blob: bytes, asn_len: int, addpath: bool,
-                         stats: ReadStats | None) -> Any:
-    """`bgp_attributes.cache_attrs` in the workers: tells the batch's stats which attribute
-    block a warning comes from, so that the main process can give it once, as the one
-    process whose attribute cache remembers the block does."""
-    if type(stats) is not _BatchStats:
-        return _cache_attrs(cache, blob, asn_len, addpath, stats)
-    stats.blob = (asn_len, addpath, blob)
-    try:
-        return _cache_attrs(cache, blob, asn_len, addpath, stats)
-    finally:
-        stats.blob = None
-
-
-def _init_worker() -> None:
-    bgp_attributes.cache_attrs = _cache_attrs_tracked  # type: ignore[assignment]
-    mrt_records.cache_attrs = _cache_attrs_tracked  # type: ignore[assignment]
-
-
 def _peers_of(raw: bytes, name: str) -> list | None:
     scratch = Context(ReadStats(), name)
     ts, typ, sub = _HEAD(raw, 0)
@@ -161,7 +129,7 @@ def _peers_of(raw: bytes, name: str) -> list | None:
 
 def _decode_batch(task: tuple) -> tuple:
     """Decode and render one batch: (encoded or str block, lines, counts, warnings, overflow)."""
-    key, name, extended, encoding, errors, peer_raw, base, blob, lengths = task
+    key, name, extended, encoding, errors, peer_raw, base, blob, lengths, offsets = task
     stats = _BatchStats()
     state = _worker
     if state["key"] != key:
@@ -184,11 +152,12 @@ def _decode_batch(task: tuple) -> tuple:
     # is decoded here with the warnings tagged as above)
     fast = mrt_accel.renderer(ctx)
     n = 0
-    for length in lengths:
+    for length, offset in zip(lengths, offsets, strict=True):
         end = off + length
         raw = blob[off:end]
         ts, typ, sub = _HEAD(blob, off)
         stats.at = at
+        stats.offset = offset
         k = fast.record(raw, ts, typ, sub) if fast is not None else -1
         if k >= 0:
             n += k
@@ -213,7 +182,7 @@ def _decode_batch(task: tuple) -> tuple:
         text = "\n".join(lines)
     data: str | bytes = text.encode(encoding, errors) if encoding else text
     counts = {f: getattr(stats, f) for f in _COUNTS}
-    return data, n, counts, stats.events, stats.overflow
+    return data, n, counts, stats.events, stats.overflow, stats.skipped_ranges
 
 
 # --------------------------------------------------------------------------- main side
@@ -240,9 +209,8 @@ class ParallelDump:
         self.jobs = jobs
         self.batch_bytes = batch_bytes if batch_bytes is not None else BATCH_BYTES
         self.in_flight = in_flight if in_flight is not None else IN_FLIGHT_PER_JOB * jobs
-        self.pool = mp.Pool(jobs, initializer=_init_worker)
+        self.pool = mp.Pool(jobs)
         self._files = 0
-        self._attr_warned: set[bytes] = set()  # attribute blocks warned about in this run
         self._broken = False  # a write stopped half-way: batches may still be queued
 
     def __enter__(self) -> ParallelDump:
@@ -283,6 +251,8 @@ class ParallelDump:
         n = 0
         parts: list[bytes] = []
         lengths = array("I")
+        offsets = array("Q")
+        ranges: list = []
         size = 0
         batch_peer: bytes | None = None
         base = 0
@@ -290,7 +260,8 @@ class ParallelDump:
 
         def collect() -> None:
             nonlocal n, overflow
-            data, lines, counts, events, over = pending.popleft().get()
+            data, lines, counts, events, over, skipped = pending.popleft().get()
+            ranges.extend(skipped)
             if data:
                 sink(data)
             n += lines
@@ -299,10 +270,10 @@ class ParallelDump:
             overflow += over
 
         def submit() -> None:
-            nonlocal parts, lengths, size
+            nonlocal parts, lengths, offsets, size
             task = (key, name, extended, encoding, errors, batch_peer, base, b"".join(parts),
-                    lengths)
-            parts, lengths, size = [], array("I"), 0
+                    lengths, offsets)
+            parts, lengths, offsets, size = [], array("I"), array("Q"), 0
             while len(pending) >= limit:
                 collect()
             pending.append(pool.apply_async(_decode_batch, (task,)))
@@ -315,6 +286,7 @@ class ParallelDump:
                     base = framing.records - 1
                 parts.append(raw)
                 lengths.append(len(raw))
+                offsets.append(framing.offset)
                 size += len(raw)
                 if typ == TABLE_DUMP_V2 and sub == 1:
                     scratch.stats = ReadStats()
@@ -334,22 +306,22 @@ class ParallelDump:
             if close:
                 fp.close()
         _merge_counts(stats, {f: getattr(framing, f) for f in _COUNTS})
+        stats.offset = framing.offset
+        ranges.extend(framing.skipped_ranges)
+        ranges.sort()
+        for start, end in ranges:
+            stats.skipped(start, end)
         if peer_raw is not None:
             stats.peer_index_record = peer_raw
         # Warnings in the order one process raises them: by record, framing before decoding.
         events = framing.events + batch_events
         events.sort(key=lambda e: (e[0], e[1]))  # stable: a record's warnings keep their order
         peer_warned = False
-        attr_warned = self._attr_warned
         for _at, _kind, message, tag in events:
             if tag == _PEER:
                 if peer_warned:
                     continue
                 peer_warned = True
-            elif tag is not None:
-                if tag in attr_warned:
-                    continue
-                attr_warned.add(tag)
             stats.warn(message)
         stats.suppressed_warnings += framing.overflow + overflow
         return n

@@ -198,6 +198,7 @@ def collector_for(directory: Path, name: str) -> str:
 def _items(record: _Record, ctx: Context, source: str, collector: str, file_name: str,
            now: float) -> list[SourceItem]:
     items = []
+    ctx.stats.offset = record.offset  # a record that does not decode whole is reported there
     for r in decode(record.raw, record.ts, record.typ, record.sub, ctx):
         if r[0] == "STATE":
             _, _, _, _, peer_ip, peer_as, old, new = r
