@@ -64,6 +64,7 @@ from sentinelle.exchange.identity import (
 from sentinelle.exchange.import_summary import ON_INVALID, ImportSummary
 from sentinelle.exchange.indicator_rows import Row
 from sentinelle.exchange.models import SharedIndicator
+from sentinelle.exchange.reading import read_ahead
 from sentinelle.exchange.records import IndicatorRecord, Rejection, ReportRecord, holds_nul
 from sentinelle.incidents import fields, services, workflow
 from sentinelle.incidents.indicators import IndicatorError, normalise
@@ -436,9 +437,13 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
                                             rejected_refs=rejected_refs, pulled=pulled)
         return importers[state.pk]
 
+    records, progress = read_ahead(records, progress)
     stored: list[str] = []
     try:
-        with transaction.atomic():
+        # The audit entries of the whole import are chained together as it ends: the chain's
+        # lock (core/audit.py, held to the commit: every audited writer waits on it) is taken
+        # then, not at the first report of a file whose reports come first.
+        with transaction.atomic(), audit.batch():
             try:
                 with indicator_rows.streaming():   # COPY beside the parsing (PostgreSQL)
                     _read(records, importer_for, default, route, summary, progress)
