@@ -34,6 +34,8 @@ BIN = Path(sys.executable).parent
 STATE = "CU"
 USER = "stress-cu"
 NAMESPACE = uuid.UUID("5d0c8f44-3f0b-4b8e-a1f6-6c1d2f6e7a01")
+OONI_EXAMPLE = (ROOT / "tests" / "fixtures" / "probe" / "ooni-spec-examples"
+               / "ts-017-web-connectivity.measurement.json")
 STAMP = {"spec_version": "2.1", "created": "2026-01-01T00:00:00.000Z",
          "modified": "2026-01-01T00:00:00.000Z"}
 
@@ -61,10 +63,22 @@ def write_bundle(path: Path, indicators: int, reports: int) -> None:
                                 "objects": objects}))
 
 
+def write_ooni(path: Path, reports: int, per_report: int = 2) -> None:
+    """OONI measurements (OONI's own example, ~30 kB each): each run of `per_report` lines on
+    one URL is a report with its measurements as evidence files, written as they are read."""
+    measurement = json.loads(OONI_EXAMPLE.read_text())
+    with open(path, "w") as out:
+        for n in range(reports):
+            for _ in range(per_report):
+                out.write(json.dumps({**measurement, "probe_cc": STATE,
+                                      "input": f"https://site{n}.example/"}) + "\n")
+
+
 class Instance:
     """A Sentinelle deployment in subprocesses, on `database_url` (made empty first)."""
 
-    def __init__(self, root: Path, database_url: str = "", src: Path | None = None):
+    def __init__(self, root: Path, database_url: str = "", src: Path | None = None,
+                 env: dict[str, str] | None = None):
         self.root = root
         self.src = src or ROOT / "src"
         if not database_url:
@@ -76,7 +90,7 @@ class Instance:
                     "SENTINELLE_ALLOWED_HOSTS": "127.0.0.1,localhost",
                     "SENTINELLE_REQUIRE_2FA": "false", "DJANGO_SETTINGS_MODULE":
                     "sentinelle.settings",
-                    "PYTHONPATH": os.pathsep.join([str(self.src), str(ROOT)])}
+                    "PYTHONPATH": os.pathsep.join([str(self.src), str(ROOT)]), **(env or {})}
         self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         self.token = ""
 
@@ -209,16 +223,21 @@ def submit(port: int, token: str, n: int) -> tuple[str, float, str]:
     return status, time.monotonic() - started, body
 
 
-def run(instance: Instance, port: int, seconds: float, *, clients: int = 16,
-        pause: float = 0.5, indicators: int = 3000, reports: int = 30) -> Result:
-    """Warm every client up, start the import, have `clients` submit every `pause` s until it
-    ends; only the submissions started while it ran are counted."""
-    bundle = instance.root / "feed.json"
-    write_bundle(bundle, indicators, reports)
+def run(instance: Instance, port: int, seconds: float, *, fmt: str = "stix",
+        clients: int = 16, pause: float = 0.5, indicators: int = 3000,
+        reports: int = 30) -> Result:
+    """Warm every client up, start the import (`fmt`: a STIX bundle of `indicators` and
+    `reports`, or OONI measurements making `reports` reports), have `clients` submit every
+    `pause` s until it ends."""
+    bundle = instance.root / f"feed.{fmt}"
+    if fmt == "stix":
+        write_bundle(bundle, indicators, reports)
+    else:
+        write_ooni(bundle, reports)
     for n in range(clients):   # each worker's first request loads the application
         submit(port, instance.token, n)
     importer = subprocess.Popen(
-        [sys.executable, "-m", "tests.exchange.import_stress", "import", str(bundle), USER,
+        [sys.executable, "-m", "tests.exchange.import_stress", "import", fmt, str(bundle), USER,
          str(seconds)], env=instance.env, cwd=ROOT, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     result = Result(0.0, {})
@@ -258,7 +277,7 @@ def run(instance: Instance, port: int, seconds: float, *, clients: int = 16,
     return result
 
 
-def _import(path: str, username: str, seconds: float) -> None:
+def _import(fmt: str, path: str, username: str, seconds: float) -> None:
     """The import itself, in its own process (the worker that runs an import job)."""
     import django
 
@@ -269,7 +288,7 @@ def _import(path: str, username: str, seconds: float) -> None:
 
     user = User.objects.get(username=username)
     with open(path, "rb") as stream:
-        _fmt, records = open_records(stream, "stix", Path(path).name)
+        _fmt, records = open_records(stream, fmt, Path(path).name)
         items = list(records)   # parsed once here; handed over at the pace of a slow source
     pause = seconds / max(1, len(items))
 
@@ -285,7 +304,8 @@ def _import(path: str, username: str, seconds: float) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "import":
-        _import(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+    if len(sys.argv) == 6 and sys.argv[1] == "import":
+        _import(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]))
     else:
-        raise SystemExit("usage: python -m tests.exchange.import_stress import FILE USER SECONDS")
+        raise SystemExit("usage: python -m tests.exchange.import_stress import stix|ooni FILE "
+                         "USER SECONDS")

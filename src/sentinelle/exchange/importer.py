@@ -452,7 +452,13 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
             except BaseException:
                 stored.extend(_stored_files(importers.values(), summary.created_ids))
                 raise
-            _finish(summary, source_name, source_sha256)
+            if not summary.written:
+                # Rolled back by the exception; audit.batch() writes nothing on the way out
+                # (a rollback flag instead would leave it writing in a doomed transaction).
+                raise _NothingStays
+            _record_import(summary, source_name, source_sha256)
+    except _NothingStays:
+        pass
     except BaseException:
         # A file that breaks half way (FormatError from a truncated input, any error): the
         # transaction is rolled back, and the evidence files stored before must go with it.
@@ -490,20 +496,20 @@ def _read(records: Iterable, importer_for: Callable[[MemberState], _Importer],
             progress(1)
 
 
-def _finish(summary: ImportSummary, source_name: str, source_sha256: str) -> None:
-    """Inside the import's transaction: the audit entry if something stays written, else the
-    rollback."""
-    if summary.written:
-        after = {k: v for k, v in summary.as_dict().items()
-                 if k not in ("rejected", "created_ids")}
-        if source_sha256:   # the uploaded file itself is removed when its job ends
-            after["sha256"] = source_sha256
-        if summary.rejected:   # skip: what was left out is part of what happened
-            after["rejected"] = summary.rejected_list()
-        audit.record("exchange.import", (source_name or "import")[:64], object_type="import",
-                     after=after)
-    else:
-        transaction.set_rollback(True)
+class _NothingStays(Exception):  # noqa: N818 - a signal, not an error
+    """A dry run, or an import refused whole: its transaction is rolled back."""
+
+
+def _record_import(summary: ImportSummary, source_name: str, source_sha256: str) -> None:
+    """Inside the import's transaction, once something stays written: its audit entry."""
+    after = {k: v for k, v in summary.as_dict().items()
+             if k not in ("rejected", "created_ids")}
+    if source_sha256:   # the uploaded file itself is removed when its job ends
+        after["sha256"] = source_sha256
+    if summary.rejected:   # skip: what was left out is part of what happened
+        after["rejected"] = summary.rejected_list()
+    audit.record("exchange.import", (source_name or "import")[:64], object_type="import",
+                 after=after)
 
 
 def _stored_files(importers: Iterable[_Importer], created_ids: list[int]) -> list[str]:
