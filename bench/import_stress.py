@@ -5,6 +5,10 @@ p99 of the submissions for each feed.
     .venv/bin/python bench/import_stress.py [--seconds 60] [--feeds stix,ooni]
         [--database-url postgres://sentinelle:sentinelle@127.0.0.1:5432/sentinelle_stress]
         [--src OTHER_CHECKOUT/src] [--clients 16] [--pause 0.5] [--json FILE]
+        [--indicators N] [--reports N]
+
+--seconds 0 hands the records over as fast as they are read: the import's length is then its
+own work, and what other writers wait for is the part of it spent writing.
 
 Without --database-url the instance is SQLite in a temporary directory; with it, that
 PostgreSQL database is dropped, re-created and dropped at the end. --src runs another
@@ -37,8 +41,17 @@ def main() -> int:
     parser.add_argument("--src", type=Path, default=None)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--pause", type=float, default=0.5)
+    parser.add_argument("--indicators", type=int, default=None,
+                        help="the STIX feed's indicators (3,000)")
+    parser.add_argument("--reports", type=int, default=None,
+                        help="the feed's reports (STIX 30, OONI 60)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    for fmt in FEEDS:
+        if args.reports is not None:
+            FEEDS[fmt]["reports"] = args.reports
+    if args.indicators is not None:
+        FEEDS["stix"]["indicators"] = args.indicators
     rows, failed = [], False
     print(f"{'feed':5} {'db':10} {'import s':>8} {'ok/n':>9} {'errors':>6} {'p50 ms':>7} "
           f"{'p99 ms':>7} {'max ms':>7}  statuses")
@@ -66,7 +79,7 @@ def main() -> int:
               f"{n - result.errors:>4}/{n:<4} {result.errors:6} {row['p50_ms']:7} "
               f"{row['p99_ms']:7} {row['max_ms']:7}  {result.statuses}", flush=True)
         for body in result.bodies[:2]:
-            print(f"      first errors: {body[:200]}")
+            print(f"      first errors: {' '.join(body.split())[:200]}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 1 if failed else 0
