@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import sqlite3
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -27,13 +28,14 @@ pytestmark = pytest.mark.skipif(not (BIN / "gunicorn").exists(),
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 
 
-@pytest.fixture
-def instance(tmp_path):
-    url = os.environ.get("DATABASE_URL", "")
-    if url.startswith(("postgres://", "postgresql://")):
-        url = url.rsplit("/", 1)[0] + "/" + (url.rsplit("/", 1)[1] + "_stress")[:60]
-    else:
-        url = ""
+@pytest.fixture(scope="module")
+def instance(tmp_path_factory):
+    """One instance for both feeds (a migration is seconds of the suite's time)."""
+    tmp_path = tmp_path_factory.mktemp("stress")
+    url = ""
+    if ON_POSTGRES:   # a database of its own beside the suite's, on the same server
+        parts = urlsplit(os.environ["DATABASE_URL"])
+        url = urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}_stress"[:61]))
     instance = Instance(tmp_path / "instance", url)
     instance.create()
     try:
