@@ -106,6 +106,9 @@ class _Importer:
         self.scope = self.state.alpha2
         self.user_id = user.pk   # user.pk is a property (Model._get_pk_val): once per import
         self.tlps: dict[str | None, str] = {}   # _tlp's answers
+        # Reference rows by code, each looked up once: the writing is done under SQLite's
+        # only write lock (issue 20), and a feed's reports name the same few codes.
+        self.references: dict[tuple[Callable, str], object] = {}
 
     def _ids(self, kind: str, record: ReportRecord | IndicatorRecord,
              fallback: str) -> tuple[str, str | None]:
@@ -165,6 +168,15 @@ class _Importer:
             raise ValidationError(_("unknown sharing group “%(name)s”") % {"name": name})
         return self.groups[name]
 
+    def _reference(self, parse: Callable, code: str):  # noqa: ANN202 - parse's own type
+        """parse(code), remembered when it succeeds (a refusal is raised each time)."""
+        if type(code) is not str:   # whatever a parser let through: parse() answers it
+            return parse(code)
+        key = (parse, code)
+        if key not in self.references:
+            self.references[key] = parse(code)
+        return self.references[key]
+
     def _cleaned(self, record: ReportRecord) -> dict:
         started = _aware(record.started_at or record.detected_at or record.ended_at)
         if started is None:
@@ -172,8 +184,9 @@ class _Importer:
         indicators = fields.parse_indicators(record.indicators, label="indicator")
         return {
             "title": (record.title or "").strip()[:200] or "(untitled)",
-            "category": fields.parse_category(record.category or DEFAULT_CATEGORY),
-            "rsit_type": fields.parse_rsit(record.rsit or DEFAULT_RSIT),
+            "category": self._reference(fields.parse_category,
+                                        record.category or DEFAULT_CATEGORY),
+            "rsit_type": self._reference(fields.parse_rsit, record.rsit or DEFAULT_RSIT),
             "tlp": self._tlp(record.tlp),
             "severity": record.severity if record.severity in Severity.values
             else Severity.MEDIUM,
@@ -182,7 +195,8 @@ class _Importer:
             "detected_at": _aware(record.detected_at),
             "affected_services": fields.parse_services(record.affected_services),
             "users_affected": record.users_affected,
-            "alleged_origin_state": fields.parse_state(record.alleged_origin_state)
+            "alleged_origin_state": self._reference(fields.parse_state,
+                                                    record.alleged_origin_state)
             if record.alleged_origin_state else None,
             "description": record.description or record.title or "",
             "narrative_language": record.narrative_language or "en",
