@@ -3,9 +3,12 @@ clients submitting reports over HTTP all get their 201, the slowest 1 % within 2
 
 Before: on SQLite the import held the database's one write lock from its first record to its
 commit, so every submission waited for it and, past the 20 s busy timeout, answered 500
-"database is locked". Runs on the database the suite runs on (DATABASE_URL): SQLite in a file
-(the suite's own in-memory database has no cross-process locking to measure), or a PostgreSQL
-database made for the run. SENTINELLE_STRESS_SECONDS sets the import's length (the issue's 60 s
+"database is locked"; on PostgreSQL an import whose reports come first (OONI) took the audit
+chain's lock at its first report and every submission waited for its commit.
+
+Runs on the database the suite runs on (DATABASE_URL): SQLite in a file (the suite's own
+in-memory database has no cross-process locking to measure), or a PostgreSQL database made for
+the run. SENTINELLE_STRESS_SECONDS sets the import's length (the issue's 60 s
 is bench/import_stress.py)."""
 
 from __future__ import annotations
