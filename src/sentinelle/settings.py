@@ -72,6 +72,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that the latency it records (/metrics) covers every other layer.
     "sentinelle.core.metrics.RequestMetricsMiddleware",
+    # A view's "database is locked" (SQLite's busy timeout ran out) is a 503 with Retry-After.
+    "sentinelle.core.busy.DatabaseBusyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -124,9 +126,11 @@ except ValueError as exc:
 # Not left as a setting: Django's error pages hide settings named like *PASS*, not *_URL.
 del _DATABASE_URL
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # WAL lets readers proceed during a write; the timeout rides out short write bursts.
+    # WAL lets readers proceed during a write; the timeout rides out short write bursts
+    # (imports hold the lock only while they write, exchange/reading.py); past it a request
+    # answers 503 with Retry-After (core/busy.py).
     DATABASES["default"]["OPTIONS"] = {
-        "timeout": 20,
+        "timeout": env_int("SENTINELLE_DB_BUSY_TIMEOUT", 20),
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
     }

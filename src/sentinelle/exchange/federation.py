@@ -60,6 +60,7 @@ from sentinelle.exchange.exporters.stix import state_identity_id
 from sentinelle.exchange.formats import stix
 from sentinelle.exchange.importer import import_records
 from sentinelle.exchange.models import FederationCursor, FederationRemote, normalise_remote
+from sentinelle.exchange.reading import read_ahead
 from sentinelle.exchange.records import IndicatorRecord, ReportRecord
 from sentinelle.exchange.taxii import collections as tc
 from sentinelle.incidents import visibility, workflow
@@ -307,10 +308,11 @@ def pull(*, remote: str, api_root: str, collection: str, user, token: str | None
             raise FederationError(f"{remote}: {exc}") from None
         spool.write(b"\n]}")
         spool.seek(0)
+        records, _none = read_ahead(stix.parse(spool))   # SQLite: parsed before the lock
         with transaction.atomic():
             result.conflicts = _record_conflicts(incidents, user, remote, trust)
             try:
-                summary = import_records(stix.parse(spool), user=user, dry_run=dry_run,
+                summary = import_records(records, user=user, dry_run=dry_run,
                                          channel="federation", on_invalid=on_invalid,
                                          source_name=f"taxii-pull:{collection}"[:64],
                                          route=trust.route(result), pulled=True)

@@ -64,6 +64,7 @@ from sentinelle.exchange.identity import (
 from sentinelle.exchange.import_summary import ON_INVALID, ImportSummary
 from sentinelle.exchange.indicator_rows import Row
 from sentinelle.exchange.models import SharedIndicator
+from sentinelle.exchange.reading import read_ahead
 from sentinelle.exchange.records import IndicatorRecord, Rejection, ReportRecord, holds_nul
 from sentinelle.incidents import fields, services, workflow
 from sentinelle.incidents.indicators import IndicatorError, normalise
@@ -105,6 +106,9 @@ class _Importer:
         self.scope = self.state.alpha2
         self.user_id = user.pk   # user.pk is a property (Model._get_pk_val): once per import
         self.tlps: dict[str | None, str] = {}   # _tlp's answers
+        # Reference rows by code, each looked up once: the writing is done under SQLite's
+        # only write lock (issue 20), and a feed's reports name the same few codes.
+        self.references: dict[tuple[Callable, str], object] = {}
 
     def _ids(self, kind: str, record: ReportRecord | IndicatorRecord,
              fallback: str) -> tuple[str, str | None]:
@@ -164,6 +168,15 @@ class _Importer:
             raise ValidationError(_("unknown sharing group “%(name)s”") % {"name": name})
         return self.groups[name]
 
+    def _reference(self, parse: Callable, code: str):  # noqa: ANN202 - parse's own type
+        """parse(code), remembered when it succeeds (a refusal is raised each time)."""
+        if type(code) is not str:   # whatever a parser let through: parse() answers it
+            return parse(code)
+        key = (parse, code)
+        if key not in self.references:
+            self.references[key] = parse(code)
+        return self.references[key]
+
     def _cleaned(self, record: ReportRecord) -> dict:
         started = _aware(record.started_at or record.detected_at or record.ended_at)
         if started is None:
@@ -171,8 +184,9 @@ class _Importer:
         indicators = fields.parse_indicators(record.indicators, label="indicator")
         return {
             "title": (record.title or "").strip()[:200] or "(untitled)",
-            "category": fields.parse_category(record.category or DEFAULT_CATEGORY),
-            "rsit_type": fields.parse_rsit(record.rsit or DEFAULT_RSIT),
+            "category": self._reference(fields.parse_category,
+                                        record.category or DEFAULT_CATEGORY),
+            "rsit_type": self._reference(fields.parse_rsit, record.rsit or DEFAULT_RSIT),
             "tlp": self._tlp(record.tlp),
             "severity": record.severity if record.severity in Severity.values
             else Severity.MEDIUM,
@@ -181,7 +195,8 @@ class _Importer:
             "detected_at": _aware(record.detected_at),
             "affected_services": fields.parse_services(record.affected_services),
             "users_affected": record.users_affected,
-            "alleged_origin_state": fields.parse_state(record.alleged_origin_state)
+            "alleged_origin_state": self._reference(fields.parse_state,
+                                                    record.alleged_origin_state)
             if record.alleged_origin_state else None,
             "description": record.description or record.title or "",
             "narrative_language": record.narrative_language or "en",
@@ -436,9 +451,13 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
                                             rejected_refs=rejected_refs, pulled=pulled)
         return importers[state.pk]
 
+    records, progress = read_ahead(records, progress)
     stored: list[str] = []
     try:
-        with transaction.atomic():
+        # The audit entries of the whole import are chained together as it ends: the chain's
+        # lock (core/audit.py, held to the commit: every audited writer waits on it) is taken
+        # then, not at the first report of a file whose reports come first.
+        with transaction.atomic(), audit.batch():
             try:
                 with indicator_rows.streaming():   # COPY beside the parsing (PostgreSQL)
                     _read(records, importer_for, default, route, summary, progress)
@@ -447,7 +466,13 @@ def import_records(records: Iterable, *, user, default_tlp: str | None = None,
             except BaseException:
                 stored.extend(_stored_files(importers.values(), summary.created_ids))
                 raise
-            _finish(summary, source_name, source_sha256)
+            if not summary.written:
+                # Rolled back by the exception; audit.batch() writes nothing on the way out
+                # (a rollback flag instead would leave it writing in a doomed transaction).
+                raise _NothingStays
+            _record_import(summary, source_name, source_sha256)
+    except _NothingStays:
+        pass
     except BaseException:
         # A file that breaks half way (FormatError from a truncated input, any error): the
         # transaction is rolled back, and the evidence files stored before must go with it.
@@ -485,20 +510,20 @@ def _read(records: Iterable, importer_for: Callable[[MemberState], _Importer],
             progress(1)
 
 
-def _finish(summary: ImportSummary, source_name: str, source_sha256: str) -> None:
-    """Inside the import's transaction: the audit entry if something stays written, else the
-    rollback."""
-    if summary.written:
-        after = {k: v for k, v in summary.as_dict().items()
-                 if k not in ("rejected", "created_ids")}
-        if source_sha256:   # the uploaded file itself is removed when its job ends
-            after["sha256"] = source_sha256
-        if summary.rejected:   # skip: what was left out is part of what happened
-            after["rejected"] = summary.rejected_list()
-        audit.record("exchange.import", (source_name or "import")[:64], object_type="import",
-                     after=after)
-    else:
-        transaction.set_rollback(True)
+class _NothingStays(Exception):  # noqa: N818 - a signal, not an error
+    """A dry run, or an import refused whole: its transaction is rolled back."""
+
+
+def _record_import(summary: ImportSummary, source_name: str, source_sha256: str) -> None:
+    """Inside the import's transaction, once something stays written: its audit entry."""
+    after = {k: v for k, v in summary.as_dict().items()
+             if k not in ("rejected", "created_ids")}
+    if source_sha256:   # the uploaded file itself is removed when its job ends
+        after["sha256"] = source_sha256
+    if summary.rejected:   # skip: what was left out is part of what happened
+        after["rejected"] = summary.rejected_list()
+    audit.record("exchange.import", (source_name or "import")[:64], object_type="import",
+                 after=after)
 
 
 def _stored_files(importers: Iterable[_Importer], created_ids: list[int]) -> list[str]:

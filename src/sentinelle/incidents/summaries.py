@@ -129,12 +129,16 @@ def template_csv() -> str:
     return out.getvalue()
 
 
-@transaction.atomic
 def submit_return(user, year: int, lines: list[ReturnLine], notes: str = "") -> SummaryReturn:
     """Add a return for the user's State; a second one for the same year is a new version."""
     if not (user.is_authenticated and user.is_focal_point):
         raise Refused(_("Only a Member State's focal point can send a summary return."))
-    check_lines(lines)
+    check_lines(lines)   # before the transaction: SQLite's write lock is held only to write
+    with transaction.atomic():
+        return _write_return(user, year, lines, notes)
+
+
+def _write_return(user, year: int, lines: list[ReturnLine], notes: str) -> SummaryReturn:
     last = SummaryReturn.objects.filter(
         state_id=user.state_id, year=year).aggregate(v=Max("version"))["v"]
     summary = SummaryReturn.objects.create(state_id=user.state_id, year=year,

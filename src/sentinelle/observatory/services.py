@@ -154,7 +154,9 @@ def _write(handler, user, path: Path, filename: str, digest: str, manifest: dict
     prepared = handler.prepare(manifest)
     evidence = None
     try:
-        with transaction.atomic(), open(path, "rb") as handle:
+        # audit.batch: the chain's lock (PostgreSQL) is taken as the transaction ends, not at
+        # the report's creation and held while the evidence is stored and the rows written.
+        with transaction.atomic(), audit.batch(), open(path, "rb") as handle:
             incident = incident_services.create_report(
                 user, parsed.cleaned, submit=False, channel=Channel.OBSERVATORY,
                 note=_("Made from an evidence bundle (SHA-256 %(sha256)s).") % {

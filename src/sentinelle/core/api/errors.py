@@ -8,6 +8,7 @@ from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from sentinelle.core.busy import RETRY_AFTER, DatabaseBusy, is_busy
 from sentinelle.core.errors import Refused, TooLarge
 
 
@@ -25,6 +26,8 @@ def exception_handler(exc, context):
     elif isinstance(exc, Http404):
         # DRF answers it as NotFound but without its code: the one body has "code" everywhere.
         exc = exceptions.NotFound()
+    elif is_busy(exc):   # "database is locked" past the busy timeout: 503, not 500
+        exc = DatabaseBusy()
     elif isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors":
                                                                         exc.messages}
@@ -32,6 +35,8 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "detail" in response.data:
         response.data.setdefault("code", getattr(exc, "default_code", "error"))
+    if isinstance(exc, DatabaseBusy):
+        response["Retry-After"] = str(RETRY_AFTER)
     return response
 
 
