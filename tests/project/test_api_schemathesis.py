@@ -1,5 +1,6 @@
-"""Schemathesis against one live server (loopback) on demo data: every operation of /api/schema/
-in every phase, as every role and anonymously, failing on any check that fails (issue 19).
+"""Schemathesis against one live server (loopback) on demo data: every operation of /api/schema/,
+as every role and anonymously, in all four phases between them, failing on any check that fails
+(issue 19).
 
 Identities and phases (IDENTITIES below), chosen to fit the 5-minute budget of `make test` on
 the 2-core machine. The coverage phase (boundary and invalid values of every parameter, ~3,000
