@@ -17,8 +17,9 @@ token, where it checks on every boundary input that what needs a token answers 4
 - State B's focal point and a Council reader: fuzzing. No token: coverage and fuzzing. Every
   run with a token also checks `ignored_auth` (what needs a token refuses a missing or bad one).
 
-Measured on the 2-core machine while other test suites ran (load average 7 to 9): 139 s for
-the six runs, 4.5 s for the demo data (seed-demo with DEMO_REPORTS reports, seed-observatory).
+Measured on the 2-core machine while other test suites ran (load average 5 to 9): 137-139 s for
+the six runs on SQLite, 164 s on PostgreSQL, 2-4.5 s for the demo data (seed-demo with
+DEMO_REPORTS reports, seed-observatory).
 The `examples` phase finds no examples in the schema today and costs nothing; it runs so that
 examples added later are tried.
 
