@@ -213,8 +213,7 @@ class EvidenceViewSet(viewsets.GenericViewSet):
     queryset = Evidence.objects.none()
     serializer_class = s.EvidenceSerializer
 
-    # The file comes back with its own type when that type is passive (a PDF, an image, text:
-    # downloads.py), as application/octet-stream otherwise: the schema lists every one.
+    # The file's own type when a browser cannot run it, else opaque bytes (downloads.py).
     @extend_schema(responses={(200, content_type): bytes for content_type in
                               sorted({*PASSIVE_TYPES, "application/octet-stream"})})
     @action(detail=True, methods=["get"])
