@@ -303,7 +303,9 @@ SPECTACULAR_SETTINGS = {
     # Enums of the filters that accept a closed set, from the database (incidents/api/schema.py);
     # the first hook is drf-spectacular's default, kept.
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "sentinelle.incidents.api.schema.closed_vocabularies"],
+                             "sentinelle.incidents.api.schema.closed_vocabularies",
+                             # OpenAPI links between operations (core/api/links.py).
+                             "sentinelle.core.api.links.operation_links"],
     # core/api/converters.py's row id: an integer, as long as the route accepts.
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0,
                                         "maximum": 10**18 - 1}},

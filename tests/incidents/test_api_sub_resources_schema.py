@@ -78,3 +78,22 @@ def test_an_amendment_with_half_an_indicator_is_400_not_500(alice):
     assert response.json() == {"indicators": ["Give each indicator a type and a value."]}
     incident.refresh_from_db()
     assert incident.version == 1
+
+
+def test_evidence_download_types_are_documented(alice):
+    """A file is served with its own type when that type is passive (text/plain here), which
+    the schema must list: it said application/octet-stream only (Schemathesis, ST105)."""
+    document = schema_document()
+    incident = file_report(alice, tlp="amber")
+    owner = api_client(alice)
+    for name, body in (("log.txt", b"a log"), ("tool.exe", b"MZ\x90\x00")):
+        created = owner.post(f"{URL}{incident.pk}/evidence/",
+                             {"file": SimpleUploadedFile(name, body)}, format="multipart")
+        assert created.status_code == 201, created.content
+        download = owner.get(f"/api/v1/evidence/{created.json()['id']}/download/")
+        assert download.status_code == 200
+        served = download["Content-Type"].split(";")[0]
+        documented = document["paths"]["/api/v1/evidence/{id}/download/"]["get"][
+            "responses"]["200"]["content"]
+        assert served in documented, (name, served, sorted(documented))
+        assert b"".join(download.streaming_content) == body

@@ -496,3 +496,23 @@ def test_what_the_monitors_platform_destination_sends_is_accepted(alice, tmp_pat
     alert = LiveRoutingAlert.objects.get()
     assert alert.status == "resolved"
     assert Evidence.objects.filter(incident=alert.incident).count() == 2
+
+
+def test_watch_list_yaml_matches_its_documented_schema(alice):
+    """The watch list is YAML; the schema described it as a string, while a client (and
+    Schemathesis, which parses YAML bodies) reads an object: the schema now says the object."""
+    import yaml
+    from openapi_schema_validator import OAS30ReadValidator
+
+    from sentinelle.core.models import MemberState
+    from tests.openapi_helpers import schema_document
+
+    watch = WATCH + ("      - prefix: 169.158.0.0/16\n        origins: [27725]\n"
+                     "        max_length: 24\n")
+    RoutingWatch.objects.create(state=MemberState.objects.get(alpha2="CU"), yaml=watch)
+    document = schema_document()
+    content = document["paths"][WATCH_URL]["get"]["responses"]["200"]["content"]
+    parsed = yaml.safe_load(api_client(alice).get(WATCH_URL).content)
+    validator = OAS30ReadValidator(content["application/yaml"]["schema"])
+    assert not list(validator.iter_errors(parsed))
+    assert not validator.is_valid("states: not a mapping")

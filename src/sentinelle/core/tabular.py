@@ -10,6 +10,7 @@ from typing import Any
 
 from django.http import HttpResponse, StreamingHttpResponse
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
@@ -18,6 +19,16 @@ def neutralise(value: Any) -> Any:
     """``value``, with a leading apostrophe if a spreadsheet would read it as a formula."""
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
+    return value
+
+
+def xlsx_cell(value: Any) -> Any:
+    """``value`` neutralised, without the control characters an XLSX cell cannot hold (XML 1.0
+    has no C0 control but tab and newlines): a report's text may have them, and openpyxl
+    refused the whole export (a 500 found by Schemathesis)."""
+    value = neutralise(value)
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
     return value
 
 
@@ -44,7 +55,7 @@ def xlsx_response(filename: str, header: list[str], rows: Iterable[list]) -> Htt
     sheet = workbook.create_sheet(filename[:31])
     sheet.append(header)
     for row in rows:
-        sheet.append([neutralise(v) for v in row])
+        sheet.append([xlsx_cell(v) for v in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     response = HttpResponse(

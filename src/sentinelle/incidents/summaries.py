@@ -40,9 +40,18 @@ def parse_rsit_class(code: str) -> RsitClass:
     return found
 
 
+# More user-hours than everyone alive spends in a year (8.1 billion × 8,784 h ≈ 7.1e13): no line
+# can count more. Without a bound, two lines near the float maximum summed to infinity and the
+# statistics API, which cannot write it as JSON, answered 500 (Schemathesis, issue 19).
+MAX_USER_HOURS = 1e14
+
+
 def check_lines(lines: list[ReturnLine]) -> None:
     seen = set()
     for number, line in enumerate(lines, start=1):
+        if not 0 <= line.user_hours <= MAX_USER_HOURS:
+            raise ValidationError(_("Line %(n)s: user_hours must be between 0 and %(max)s.") % {
+                "n": number, "max": f"{MAX_USER_HOURS:.0e}"})
         key = (line.category.pk, line.rsit_class.pk)
         if key in seen:
             raise ValidationError(_("Line %(n)s repeats %(category)s × %(rsit)s.") % {

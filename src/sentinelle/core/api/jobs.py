@@ -15,6 +15,10 @@ class JobSerializer(serializers.ModelSerializer):
                   "progress_done", "progress_total", "message", "failure", "result",
                   "created_at",
                   "started_at", "finished_at", "output"]
+        # Another's job shows these as null (PRIVATE_FIELDS below): the schema must say so.
+        extra_kwargs = {name: {"allow_null": True} for name in
+                        ("input_name", "input_size", "input_sha256", "message", "failure",
+                         "result")}
 
     def get_output(self, job) -> str | None:
         if not job.output or job.status != Job.Status.SUCCEEDED:

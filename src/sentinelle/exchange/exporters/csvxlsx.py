@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 from django.utils.translation import get_language
 from openpyxl import Workbook
 
-from sentinelle.core.tabular import neutralise
+from sentinelle.core.tabular import neutralise, xlsx_cell
 from sentinelle.exchange.formats.csvxlsx import COLUMNS
 from sentinelle.exchange.templates_csv import header
 
@@ -80,11 +80,11 @@ def export_xlsx(incidents: Iterable, indicators: Iterable, stream: BinaryIO) -> 
     reports = workbook.create_sheet("reports")
     reports.append(header(get_language() or "en"))
     for values in _rows(incidents):
-        reports.append(values)
+        reports.append([xlsx_cell(v) for v in values])
     shared = workbook.create_sheet("indicators")
     shared.append(list(INDICATOR_COLUMNS))
     for item in indicators:
-        shared.append([neutralise(v) for v in (
+        shared.append([xlsx_cell(v) for v in (
             item.type, item.value, item.tlp, item.name, item.description,
             _when(item.valid_from), _when(item.valid_until), item.stix_id)])
     workbook.save(stream)

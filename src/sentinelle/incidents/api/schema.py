@@ -26,6 +26,7 @@ VOCABULARIES: dict[str, Callable[[], list[str]]] = {
 CLOSED_PARAMETERS: dict[str, tuple[str, ...]] = {
     "/api/v1/incidents/": ("state", "category", "rsit_class"),   # incidents/filters.py
     "/api/v1/observatory/access-index/": ("state",),             # observatory/forms.py
+    "/api/v1/exports/": ("category",),                           # exchange/api/views.py
 }
 
 

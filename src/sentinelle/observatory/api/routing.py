@@ -147,6 +147,28 @@ def _requested_state(request) -> str:
     return code
 
 
+_ASNS = {"type": "array", "items": {"type": "integer", "minimum": 0}}
+# The YAML document, described as what a YAML reader gets from it (observatory/routing/
+# watchlist.py's shape): a client or tester that parses the body checks it against this; "a
+# string" was not what it parses to.
+WATCH_LIST_SCHEMA = {
+    "type": "object",
+    "description": "A routing watch list (YAML): each State's ASNs and prefixes to watch.",
+    "properties": {"states": {"type": "object", "additionalProperties": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"}, "asns": _ASNS, "neighbors": _ASNS,
+            "prefixes": {"type": "array", "items": {"oneOf": [
+                {"type": "string", "description": "a prefix: origins = the State's ASNs"},
+                {"type": "object", "required": ["prefix"], "properties": {
+                    "prefix": {"type": "string"}, "origins": _ASNS,
+                    "max_length": {"type": "integer", "minimum": 0, "maximum": 128},
+                    "neighbors": _ASNS, "note": {"type": "string"}}},
+            ]}},
+        }}}},
+}
+
+
 class RoutingWatchView(APIView):
     authentication_classes = AUTHENTICATION
     permission_classes = [IsAuthenticated, TokenScopePermission]
@@ -158,7 +180,7 @@ class RoutingWatchView(APIView):
         parameters=[OpenApiParameter("state", OpenApiTypes.STR,
                                      description="ISO alpha-2 (the Secretariat); a focal "
                                                  "point gets its own State's")],
-        responses={(200, "application/yaml"): OpenApiTypes.STR})
+        responses={(200, "application/yaml"): WATCH_LIST_SCHEMA})
     def get(self, request: Request) -> HttpResponse:
         watch = get_object_or_404(RoutingWatch.objects.for_user(request.user).select_related(
             "state"), state__alpha2=_requested_state(request))
