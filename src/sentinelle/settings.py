@@ -270,12 +270,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [
         "sentinelle.core.api.permissions.TokenScopePermission",
     ],
-    # Our JSON parser: depth, size, numbers and surrogates checked (core/api/parsers.py).
-    "DEFAULT_PARSER_CLASSES": ["sentinelle.core.api.parsers.JSONParser",
-                               "rest_framework.parsers.FormParser",
-                               "rest_framework.parsers.MultiPartParser"],
+    # Our JSON parser: depth, size, numbers and surrogates checked (core/api/parsers.py). JSON
+    # only: a form cannot carry the nested fields (indicators, summary lines) the schema
+    # documents; the upload views add multipart themselves (issue 19).
+    "DEFAULT_PARSER_CLASSES": ["sentinelle.core.api.parsers.JSONParser"],
+    # Tests: APIClient.post(url, dict) sends JSON, as clients do; uploads say format="multipart".
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "sentinelle.core.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     # drf-spectacular's, with each operation's errors and anonymous reads (core/api/schema.py)
     "DEFAULT_SCHEMA_CLASS": "sentinelle.core.api.schema.SentinelleAutoSchema",
