@@ -282,6 +282,34 @@ REST_FRAMEWORK = {
     # drf-spectacular's, with each operation's errors and anonymous reads (core/api/schema.py)
     "DEFAULT_SCHEMA_CLASS": "sentinelle.core.api.schema.SentinelleAutoSchema",
     "EXCEPTION_HANDLER": "sentinelle.core.api.errors.exception_handler",
+    # Request rates (core/api/throttling.py; API_RATES below); 429 with Retry-After beyond.
+    "DEFAULT_THROTTLE_CLASSES": ["sentinelle.core.api.throttling.AnonRateThrottle",
+                                 "sentinelle.core.api.throttling.UserRateThrottle",
+                                 "sentinelle.core.api.throttling.UploadRateThrottle"],
+    # Anonymous callers are counted by address: by the connection's (0) unless N reverse
+    # proxies in front set X-Forwarded-For, whose N-th address from the right is the caller's.
+    "NUM_PROXIES": env_int("SENTINELLE_API_PROXIES", 0),
+}
+
+
+def _rate(name: str, default: str) -> str | None:
+    """A rate as DRF reads it, N/second|minute|hour|day ("off": no limit); refused at start."""
+    value = env_str(name, default).strip().lower()
+    if value == "off":
+        return None
+    count, _slash, period = value.partition("/")
+    if not (count.isdecimal() and period in ("s", "sec", "second", "m", "min", "minute",
+                                             "h", "hour", "d", "day")):
+        raise SettingError(f"{name}={value!r} is not a rate such as 60/min (or off)")
+    return value
+
+
+# Per scope (core/api/throttling.py). A CIRT's script reading page after page stays far below
+# the signed-in rate; uploads are bounded apart, as each may carry tens of MiB.
+API_RATES = {
+    "anon": _rate("SENTINELLE_API_RATE_ANON", "60/min"),
+    "user": _rate("SENTINELLE_API_RATE_USER", "1200/min"),
+    "upload": _rate("SENTINELLE_API_RATE_UPLOAD", "30/min"),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Sentinelle API",

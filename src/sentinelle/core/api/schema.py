@@ -43,7 +43,7 @@ ERROR_SCHEMA = {
                                                   "not_authenticated, authentication_failed, "
                                                   "permission_denied, not_found, "
                                                   "conflict, too_large, "
-                                                  "unsupported_media_type, …"},
+                                                  "unsupported_media_type, throttled, …"},
         "fields": {"type": "object", "additionalProperties": {}},
     },
     "required": ["detail", "code"],
@@ -59,7 +59,11 @@ _ERROR_DESCRIPTIONS = {
     409: "The request is well formed but the object's present state does not allow it "
          "(a status its current one does not lead to, a report no longer amendable).",
     415: "The request's content type is not one this operation reads.",
+    429: "Too many requests: wait the seconds `Retry-After` says (docs/api.md, *Rate "
+         "limits*).",
 }
+_RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer", "minimum": 0},
+                                "description": "Seconds to wait before the next request."}}
 
 
 def _allows_anonymous(permission, method: str, action: str | None) -> bool:
@@ -109,6 +113,8 @@ class SentinelleAutoSchema(AutoSchema):
             # Also those a view declared with a description only (the imports' 413).
             if int(status) >= 400 and not response.get("content"):
                 response["content"] = {"application/json": {"schema": component.ref}}
+        if "429" in responses:
+            responses["429"].setdefault("headers", _RETRY_AFTER)
         return responses
 
     def _error_statuses(self) -> set[int]:
@@ -127,6 +133,8 @@ class SentinelleAutoSchema(AutoSchema):
             statuses.add(403)
         if "{" in self.path:
             statuses.add(404)
+        if self.view.get_throttles():   # core/api/throttling.py
+            statuses.add(429)
         if writes and self.method != "DELETE":
             statuses.add(415)
             if (_upload_cap(self.view, action) is not None
