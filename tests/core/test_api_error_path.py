@@ -123,3 +123,11 @@ def test_a_nested_field_error_keeps_its_place_under_fields(alice):
     assert response.status_code == 400
     assert response.json()["fields"] == {
         "indicators": {"0": {"type": ["\"bitcoin\" is not a valid choice."]}}}
+
+
+def test_an_unacceptable_accept_is_406_with_the_error_body(alice):
+    # DRF's content negotiation; documented on every operation (test_api_throttling.py).
+    response = api_client(alice).get(URL, HTTP_ACCEPT="text/csv")
+    assert response.status_code == 406
+    assert response.json() == {"detail": "Could not satisfy the request Accept header.",
+                               "code": "not_acceptable"}

@@ -66,7 +66,7 @@ def test_off_lifts_a_scope_s_limit(db, settings):
     assert {client.get(URL).status_code for _ in range(5)} == {200}
 
 
-def test_every_operation_documents_429_with_retry_after(db):
+def test_every_operation_documents_429_with_retry_after_and_406(db):
     schema = SchemaGenerator().get_schema(request=None, public=True)
     operations = [(path, method, operation) for path, item in schema["paths"].items()
                   for method, operation in item.items() if path.startswith("/api/v1/")]
@@ -76,6 +76,7 @@ def test_every_operation_documents_429_with_retry_after(db):
         assert "Retry-After" in responses["429"]["headers"], (path, method)
         assert responses["429"]["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/Error"}, (path, method)
+        assert "406" in responses, (path, method)
 
 
 @pytest.mark.parametrize("value", ["lots", "60/fortnight", "-1/min", "60"])

@@ -42,7 +42,7 @@ ERROR_SCHEMA = {
         "code": {"type": "string", "description": "machine-readable: invalid, parse_error, "
                                                   "not_authenticated, authentication_failed, "
                                                   "permission_denied, not_found, "
-                                                  "conflict, too_large, "
+                                                  "not_acceptable, conflict, too_large, "
                                                   "unsupported_media_type, throttled, …"},
         "fields": {"type": "object", "additionalProperties": {}},
     },
@@ -58,6 +58,7 @@ _ERROR_DESCRIPTIONS = {
     413: "The request is larger than this operation accepts; nothing was stored.",
     409: "The request is well formed but the object's present state does not allow it "
          "(a status its current one does not lead to, a report no longer amendable).",
+    406: "The `Accept` header allows no type this operation answers with (JSON).",
     415: "The request's content type is not one this operation reads.",
     429: "Too many requests: wait the seconds `Retry-After` says (docs/api.md, *Rate "
          "limits*).",
@@ -133,6 +134,9 @@ class SentinelleAutoSchema(AutoSchema):
             statuses.add(403)
         if "{" in self.path:
             statuses.add(404)
+        # DRF's content negotiation: an Accept that allows no renderer of the view.
+        if self.view.get_renderers():
+            statuses.add(406)
         if self.view.get_throttles():   # core/api/throttling.py
             statuses.add(429)
         if writes and self.method != "DELETE":
