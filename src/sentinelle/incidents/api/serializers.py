@@ -143,7 +143,8 @@ class IncidentSerializer(serializers.Serializer):
     version = serializers.IntegerField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
-    submitted_at = serializers.DateTimeField(read_only=True)
+    # Null while the report is a draft (submit=false).
+    submitted_at = serializers.DateTimeField(read_only=True, allow_null=True)
     channel = serializers.ChoiceField(choices=Channel.choices, read_only=True, help_text=_(
         "How the report arrived: web, api, import, federation, observatory, or unknown for "
         "reports filed before it was recorded."))

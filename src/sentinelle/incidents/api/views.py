@@ -18,7 +18,7 @@ from sentinelle.exchange import uploads
 from sentinelle.incidents import services, summaries
 from sentinelle.incidents.api import rows
 from sentinelle.incidents.api import serializers as s
-from sentinelle.incidents.downloads import evidence_response
+from sentinelle.incidents.downloads import PASSIVE_TYPES, evidence_response
 from sentinelle.incidents.filters import ApiIncidentFilter
 from sentinelle.incidents.models import (
     Category,
@@ -220,7 +220,9 @@ class EvidenceViewSet(viewsets.GenericViewSet):
     queryset = Evidence.objects.none()
     serializer_class = s.EvidenceSerializer
 
-    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    # The file's own type when a browser cannot run it, else opaque bytes (downloads.py).
+    @extend_schema(responses={(200, content_type): bytes for content_type in
+                              sorted({*PASSIVE_TYPES, "application/octet-stream"})})
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):
         item = get_object_or_404(Evidence.objects.for_user(request.user), pk=pk)
