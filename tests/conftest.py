@@ -29,6 +29,9 @@ def _media_and_email(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Jobs run inside the request in tests; test_jobs.py runs the database worker for real.
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    # The API's request rates, raised: tests call it thousands of times a minute as the same
+    # users (tests/core/test_api_throttling.py proves the real ones answer 429).
+    settings.API_RATES = {"anon": "100000/min", "user": "100000/min", "upload": "100000/min"}
 
 
 @pytest.fixture(autouse=True)

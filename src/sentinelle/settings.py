@@ -274,16 +274,46 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [
         "sentinelle.core.api.permissions.TokenScopePermission",
     ],
-    # Our JSON parser: depth, size, numbers and surrogates checked (core/api/parsers.py).
-    "DEFAULT_PARSER_CLASSES": ["sentinelle.core.api.parsers.JSONParser",
-                               "rest_framework.parsers.FormParser",
-                               "rest_framework.parsers.MultiPartParser"],
+    # Our JSON parser: depth, size, numbers and surrogates checked (core/api/parsers.py). JSON
+    # only: a form cannot carry the nested fields (indicators, summary lines) the schema
+    # documents; the upload views add multipart themselves (issue 19).
+    "DEFAULT_PARSER_CLASSES": ["sentinelle.core.api.parsers.JSONParser"],
+    # Tests: APIClient.post(url, dict) sends JSON, as clients do; uploads say format="multipart".
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "sentinelle.core.api.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     # drf-spectacular's, with each operation's errors and anonymous reads (core/api/schema.py)
     "DEFAULT_SCHEMA_CLASS": "sentinelle.core.api.schema.SentinelleAutoSchema",
     "EXCEPTION_HANDLER": "sentinelle.core.api.errors.exception_handler",
+    # Request rates (core/api/throttling.py; API_RATES below); 429 with Retry-After beyond.
+    "DEFAULT_THROTTLE_CLASSES": ["sentinelle.core.api.throttling.AnonRateThrottle",
+                                 "sentinelle.core.api.throttling.UserRateThrottle",
+                                 "sentinelle.core.api.throttling.UploadRateThrottle"],
+    # Anonymous callers are counted by address: by the connection's (0) unless N reverse
+    # proxies in front set X-Forwarded-For, whose N-th address from the right is the caller's.
+    "NUM_PROXIES": env_int("SENTINELLE_API_PROXIES", 0),
+}
+
+
+def _rate(name: str, default: str) -> str | None:
+    """A rate as DRF reads it, N/second|minute|hour|day ("off": no limit); refused at start."""
+    value = env_str(name, default).strip().lower()
+    if value == "off":
+        return None
+    count, _slash, period = value.partition("/")
+    if not (count.isdecimal() and period in ("s", "sec", "second", "m", "min", "minute",
+                                             "h", "hour", "d", "day")):
+        raise SettingError(f"{name}={value!r} is not a rate such as 60/min (or off)")
+    return value
+
+
+# Per scope (core/api/throttling.py). A CIRT's script reading page after page stays far below
+# the signed-in rate; uploads are bounded apart, as each may carry tens of MiB.
+API_RATES = {
+    "anon": _rate("SENTINELLE_API_RATE_ANON", "60/min"),
+    "user": _rate("SENTINELLE_API_RATE_USER", "1200/min"),
+    "upload": _rate("SENTINELLE_API_RATE_UPLOAD", "30/min"),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Sentinelle API",

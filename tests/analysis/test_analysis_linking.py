@@ -361,7 +361,7 @@ def test_api_links_and_unlinks_for_the_secretariat_only(botnet, alice, charlie):
 def test_api_refuses_malformed_input_naming_the_field(botnet, charlie, payload):
     response = api_client(charlie).post("/api/v1/linked-incidents/", payload, format="json")
     assert response.status_code == 400
-    assert set(response.json()) & {"reports", "label"}
+    assert set(response.json()["fields"]) & {"reports", "label"}
     assert not IncidentCluster.objects.exists()
 
 
@@ -369,7 +369,7 @@ def test_api_refuses_a_link_without_a_name(botnet, charlie):
     a, b, _other = botnet
     response = api_client(charlie).post("/api/v1/linked-incidents/",
                                         {"reports": [a.pk, b.pk]}, format="json")
-    assert response.status_code == 400 and "label" in response.json()
+    assert response.status_code == 400 and "label" in response.json()["fields"]
 
 
 def test_openapi_documents_the_linked_incident_endpoints_and_field(client, db):

@@ -224,7 +224,7 @@ def test_a_report_taken_between_the_check_and_the_write_is_refused_not_a_500(
                                         {"reports": [a.pk, b.pk], "label": "Second"},
                                         format="json")
     assert response.status_code == 400, response.content
-    assert "reports" in response.json()
+    assert "reports" in response.json()["fields"]
     assert list(IncidentCluster.objects.all()) == [other]
 
 

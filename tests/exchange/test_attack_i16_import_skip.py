@@ -263,7 +263,7 @@ def test_api_bad_on_invalid_is_400_naming_the_field(alice, value):
     response = api_client(alice).post("/api/v1/imports/", {
         "file": SimpleUploadedFile("e.json", misp_events()), "on_invalid": value},
         format="multipart")
-    assert response.status_code == 400 and "on_invalid" in response.json()
+    assert response.status_code == 400 and "on_invalid" in response.json()["fields"]
     assert not Job.objects.exists()
 
 

@@ -161,7 +161,7 @@ def test_api_default_still_fails_the_job_and_refuses_bad_values(alice):
     upload = SimpleUploadedFile("poisonivy.json", POISON_IVY.read_bytes())
     response = client.post("/api/v1/imports/", {"file": upload, "on_invalid": "maybe"},
                            format="multipart")
-    assert response.status_code == 400 and "on_invalid" in response.json()
+    assert response.status_code == 400 and "on_invalid" in response.json()["fields"]
     assert not SharedIndicator.objects.exists()
 
 

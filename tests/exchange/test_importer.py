@@ -140,7 +140,7 @@ def test_api_import_refuses_unknown_format_and_non_focal_points(alice, charlie):
     upload = SimpleUploadedFile("r.jsonl", lines(REPORT))
     response = api_client(alice).post("/api/v1/imports/", {"file": upload, "format": "nope"},
                                       format="multipart")
-    assert response.status_code == 400 and "format" in response.json()
+    assert response.status_code == 400 and "format" in response.json()["fields"]
     upload = SimpleUploadedFile("r.jsonl", lines(REPORT))
     assert api_client(charlie).post("/api/v1/imports/", {"file": upload},
                                     format="multipart").status_code == 403

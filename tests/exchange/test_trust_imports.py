@@ -173,7 +173,7 @@ def test_the_web_page_refuses_an_import_over_the_cap_with_413(alice, settings):
     client = Client()
     client.force_login(alice)
     response = client.post("/exchange/", {"file": SimpleUploadedFile(
-        "big.xml", iodef("1", text="x" * 8000)), "format": "auto", "dry_run": "on"})
+        "big.xml", iodef("1", text="x" * 8000)), "format": "auto", "dry_run": "true"})
     assert response.status_code == 413
     assert "4096" in response.content.decode()
     assert not Job.objects.exists() and job_files(settings) == []

@@ -193,7 +193,7 @@ def test_missing_file_is_400(alice, incident):
     response = api_client(alice).post(f"/api/v1/incidents/{incident.pk}/evidence/",
                                       {"description": "no file"}, format="multipart")
     assert response.status_code == 400
-    assert "file" in response.json()
+    assert "file" in response.json()["fields"]
 
 
 def test_read_only_token_cannot_upload(alice, incident):

@@ -34,4 +34,4 @@ def test_every_format_answers(alice, fmt):
 
 def test_an_unknown_format_is_a_400_naming_the_field(alice):
     response = api_client(alice).get("/api/v1/exports/", {"format": "nope"})
-    assert response.status_code == 400 and "format" in response.json()
+    assert response.status_code == 400 and "format" in response.json()["fields"]

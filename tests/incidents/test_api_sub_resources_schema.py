@@ -75,7 +75,8 @@ def test_an_amendment_with_half_an_indicator_is_400_not_500(alice):
     response = api_client(alice).patch(f"{URL}{incident.pk}/", {"indicators": [{"type": "ipv4"}]},
                                        format="json")
     assert response.status_code == 400
-    assert response.json() == {"indicators": ["Give each indicator a type and a value."]}
+    assert response.json()["fields"] == {
+        "indicators": ["Give each indicator a type and a value."]}
     incident.refresh_from_db()
     assert incident.version == 1
 

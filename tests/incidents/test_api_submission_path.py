@@ -51,7 +51,7 @@ def test_an_inactive_category_is_refused_as_before(alice):
     assert fields.parse_taxonomy("trust-security", "availability:ddos") is None
     response = api_client(alice).post(URL, data=report_payload(), format="json")
     assert response.status_code == 400
-    assert response.json()["category"] == ["Unknown category “trust-security”."]
+    assert response.json()["fields"]["category"] == ["Unknown category “trust-security”."]
 
 
 @pytest.mark.parametrize("overrides,field", [
@@ -60,7 +60,7 @@ def test_an_inactive_category_is_refused_as_before(alice):
 def test_unknown_taxonomy_gets_the_same_errors(alice, overrides, field):
     response = api_client(alice).post(URL, data=report_payload(**overrides), format="json")
     assert response.status_code == 400
-    body = response.json()
+    body = response.json()["fields"]
     assert set(body) == {field}
     if field == "category":
         assert body[field] == [f"Unknown category “{overrides['category']}”."]

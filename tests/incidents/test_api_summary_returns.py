@@ -84,7 +84,7 @@ def test_bad_returns_are_refused_and_nothing_is_written(alice, body_change, fiel
     response = api_client(alice).post(URL, body, format="json")
     assert response.status_code == 400, response.content
     if field:
-        assert field in response.json()
+        assert field in response.json()["fields"]
     assert SummaryReturn.objects.count() == 0
     assert SummaryLine.objects.count() == 0
 

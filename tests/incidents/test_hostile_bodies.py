@@ -69,7 +69,7 @@ def test_a_surrogate_pair_is_ordinary_text(alice):
 def test_users_affected_out_of_the_columns_range_is_a_400_naming_it(alice, literal):
     response = post_raw(alice, with_value("users_affected", literal))
     assert response.status_code == 400, response.content
-    assert "users_affected" in response.json(), response.content
+    assert "users_affected" in response.json()["fields"], response.content
     assert not Incident.objects.exists()
 
 
@@ -87,7 +87,7 @@ def test_a_broken_url_indicator_is_a_400_naming_the_indicator(alice, url):
     body = json.dumps(report_payload(indicators=[{"type": "url", "value": url}]))
     response = post_raw(alice, body)
     assert response.status_code == 400, response.content
-    assert "indicators" in response.json(), response.content
+    assert "indicators" in response.json()["fields"], response.content
 
 
 @pytest.mark.parametrize("analysts", [["x" * 100] * 5_000, [{"a": 1}], [None], [2**70],
@@ -96,7 +96,7 @@ def test_hostile_named_analysts_are_a_400(alice, analysts):
     body = json.dumps(report_payload(named_analysts=analysts))
     response = post_raw(alice, body)
     assert response.status_code == 400, response.content
-    assert "named_analysts" in response.json(), response.content
+    assert "named_analysts" in response.json()["fields"], response.content
 
 
 def test_a_body_that_is_not_json_or_not_utf8_is_a_400(alice):
@@ -256,7 +256,7 @@ def test_summary_form_nul_in_a_code_is_a_form_error(alice):
 def test_api_nul_in_a_code_is_a_400_naming_it(alice, field):
     response = post_raw(alice, json.dumps(report_payload(**{field: "CH\x00"})))
     assert response.status_code == 400, response.content
-    assert field in response.json()
+    assert field in response.json()["fields"]
 
 
 def test_a_body_over_the_upload_limit_is_refused(alice, settings):
@@ -276,7 +276,7 @@ def test_summary_return_api_non_finite_hours_is_a_400_naming_lines(alice, litera
     response = api_client(alice).generic("POST", "/api/v1/summary-returns/", body,
                                          content_type="application/json")
     assert response.status_code == 400, response.content
-    assert "lines[0].user_hours" in response.json()["lines"][0]
+    assert "lines[0].user_hours" in response.json()["fields"]["lines"][0]
     assert not SummaryReturn.objects.exists()
 
 
@@ -286,7 +286,7 @@ def test_a_huge_named_analysts_list_is_refused_before_any_lookup(alice, charlie,
     with django_assert_max_num_queries(10):
         response = post_raw(alice, body)
     assert response.status_code == 400, response.content
-    assert "200" in response.json()["named_analysts"][0]
+    assert "200" in response.json()["fields"]["named_analysts"][0]
     # The same analyst named once is accepted.
     response = post_raw(alice, json.dumps(report_payload(named_analysts=[charlie.username])))
     assert response.status_code == 201, response.content

@@ -114,7 +114,7 @@ def test_an_ipv6_range_over_the_bound_is_refused_naming_q(alice, cuban, client, 
     monkeypatch.setattr(search, "MAX_IPV6_SCAN", 1)
     response = api_client(alice).get("/api/v1/incidents/", {"q": "2a05::/16"})
     assert response.status_code == 400
-    assert "too many addresses" in response.json()["q"][0]
+    assert "too many addresses" in response.json()["fields"]["q"][0]
     client.force_login(alice)
     html = web_refs(client, "2a05::/16")
     assert "This IPv6 range holds too many addresses to search" in html

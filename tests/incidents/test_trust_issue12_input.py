@@ -53,7 +53,7 @@ def test_a_100kb_search_is_refused_naming_q(alice, client):
     assert "at most 2048 characters" in unescape(response.content.decode())
     api = api_client(alice).get("/api/v1/incidents/", {"q": "a" * 100_000})
     assert api.status_code == 400
-    assert "at most 2048 characters" in api.json()["q"][0]
+    assert "at most 2048 characters" in api.json()["fields"]["q"][0]
 
 
 # Search: a domain is stored as typed; its other IDN spelling found nothing.
@@ -111,7 +111,7 @@ def test_an_empty_file_refuses_the_api_message(alice, settings):
         f"/api/v1/incidents/{incident.pk}/messages/",
         {"body": "Here.", "files": [SimpleUploadedFile("empty.txt", b"")]}, format="multipart")
     assert response.status_code == 400
-    assert response.json()["files"] == ["empty.txt is empty."]
+    assert response.json()["fields"]["files"] == ["empty.txt is empty."]
     assert not Message.objects.exists() and not Evidence.objects.exists()
     assert stored_files(settings) == []
 
@@ -170,7 +170,7 @@ def test_a_title_with_line_breaks_is_refused_naming_title(alice):
                                       {**report_payload(title=title), "submit": True},
                                       format="json")
     assert response.status_code == 400
-    assert response.json()["title"] == ["The title must be one line, without control "
+    assert response.json()["fields"]["title"] == ["The title must be one line, without control "
                                         "characters."]
     page = client_for(alice).post("/incidents/new/", {**form_data(title=title), "submit": ""})
     assert page.status_code == 200
@@ -186,7 +186,7 @@ def test_the_api_caps_a_message_as_the_form_does(alice):
     response = api_client(alice).post(f"/api/v1/incidents/{incident.pk}/messages/",
                                       {"body": "x" * 20_001}, format="json")
     assert response.status_code == 400
-    assert "20000" in response.json()["body"][0]
+    assert "20000" in response.json()["fields"]["body"][0]
     assert not Message.objects.exists()
 
 
@@ -254,7 +254,7 @@ def test_a_superscript_as_number_is_just_text(alice, client):
     created = api_client(alice).post("/api/v1/incidents/", report_payload(
         indicators=[{"type": "asn", "value": "AS²"}]), format="json")
     assert created.status_code == 400
-    assert "is not an AS number" in str(created.json()["indicators"])
+    assert "is not an AS number" in str(created.json()["fields"]["indicators"])
     page = client.post("/incidents/new/", {**form_data(indicators="asn AS²"), "save": ""})
     assert page.status_code == 200 and "is not an AS number" in unescape(page.content.decode())
     assert Incident.objects.count() == 1 and incident.pk
@@ -294,5 +294,5 @@ def test_an_empty_file_is_refused_by_the_api_evidence_upload(alice, settings):
                                       {"file": SimpleUploadedFile("empty.txt", b"")},
                                       format="multipart")
     assert response.status_code == 400
-    assert response.json()["file"] == ["empty.txt is empty."]
+    assert response.json()["fields"]["file"] == ["empty.txt is empty."]
     assert not Evidence.objects.exists() and stored_files(settings) == []

@@ -119,18 +119,18 @@ def test_read_only_tokens_analysts_and_council_may_not_submit(alice, charlie, co
 def test_bad_input_is_refused_naming_the_field(alice, tmp_path, settings):
     path = access_bundle(tmp_path / "run.zip")
     response = _post(alice, {"expect": "probe"})
-    assert response.status_code == 400 and "file" in response.json()
+    assert response.status_code == 400 and "file" in response.json()["fields"]
     response = _post(alice, {"file": _upload(path), "expect": "mrt"})
-    assert response.status_code == 400 and list(response.json()) == ["expect"]
+    assert response.status_code == 400 and list(response.json()["fields"]) == ["expect"]
     settings.EVIDENCE_MAX_BYTES = 100
     response = _post(alice, {"file": _upload(path)})
     assert response.status_code == 400
-    assert "the limit is 100 bytes" in response.json()["file"][0]
+    assert "the limit is 100 bytes" in response.json()["fields"]["file"][0]
     assert not Job.objects.exists()
     for query, field in (({"year": "soon"}, "year"), ({"by": "state,planet"}, "by"),
                          ({"state": "CUB"}, "state")):
         response = api_client(alice).get(INDEX, query)
-        assert response.status_code == 400 and list(response.json()) == [field], query
+        assert response.status_code == 400 and list(response.json()["fields"]) == [field], query
 
 
 def test_outsiders_get_404_and_do_not_list_another_states_submission(alice, bob, charlie,

@@ -197,7 +197,7 @@ def test_a_resolved_bundle_signed_by_another_key_is_refused(alice, tmp_path):
     resolved = event("resolved")
     response = post(client, resolved, bundle(tmp_path / "s.zip", resolved,
                                              key=Ed25519PrivateKey.generate()))
-    assert response.status_code == 400 and "bundle" in response.json()
+    assert response.status_code == 400 and "bundle" in response.json()["fields"]
     assert counts() == before
     assert LiveRoutingAlert.objects.get().status == "raised"
 
@@ -227,7 +227,7 @@ def test_a_bundle_about_another_alert_is_refused_and_nothing_written(alice, tmp_
     other = event(alert_id=f"ffffffffffffffffffff@{T0}")
     response = post(api_client(alice), event(), bundle(tmp_path / "o.zip", other))
     assert response.status_code == 400
-    assert "bundle" in response.json()
+    assert "bundle" in response.json()["fields"]
     assert counts() == (0, 0, 0, 0, 0)
 
 
@@ -239,7 +239,7 @@ def test_a_tampered_bundle_is_refused_and_nothing_written(alice, tmp_path):
     flip_byte(path, "alerts.jsonl")
     response = post(api_client(alice), ev, path)
     assert response.status_code == 400
-    assert "bundle" in response.json()
+    assert "bundle" in response.json()["fields"]
     assert counts() == (0, 0, 0, 0, 0)
 
 
@@ -316,7 +316,7 @@ def test_malformed_fields_are_400_naming_the_field(alice, change, field):
     data = {**event().to_dict(), **change}
     response = post(api_client(alice), data, key="k" * 32)
     assert response.status_code == 400, response.content
-    assert field in response.json(), response.json()
+    assert field in response.json()["fields"], response.json()
     assert counts() == (0, 0, 0, 0, 0)
 
 
@@ -325,7 +325,7 @@ def test_missing_fields_are_named(alice):
     del data["alert_id"], data["type"]
     response = post(api_client(alice), data, key="k" * 32)
     assert response.status_code == 400
-    assert {"alert_id", "type"} <= set(response.json())
+    assert {"alert_id", "type"} <= set(response.json()["fields"])
 
 
 @pytest.mark.parametrize("body", ["{not json", "[1, 2]", "[" * 5000, "[" * 100_000, '"x"',
@@ -333,7 +333,7 @@ def test_missing_fields_are_named(alice):
 def test_event_that_is_not_a_json_object_is_400(alice, body):
     response = post(api_client(alice), body, key="k" * 32)
     assert response.status_code == 400
-    assert "event" in response.json()
+    assert "event" in response.json()["fields"]
     assert counts() == (0, 0, 0, 0, 0)
 
 
@@ -344,19 +344,19 @@ def test_the_event_may_also_come_as_a_json_body(alice):
     assert response.status_code == 201
     assert client.post(URL, [1], format="json").status_code == 400
     bad = client.post(URL, {**ev.to_dict(), "peers": "many"}, format="json")
-    assert bad.status_code == 400 and "peers" in bad.json()
+    assert bad.status_code == 400 and "peers" in bad.json()["fields"]
     assert LiveRoutingEvent.objects.count() == 1
 
 
 def test_no_event_field_is_400(alice):
     response = api_client(alice).post(URL, {}, format="multipart")
-    assert response.status_code == 400 and "event" in response.json()
+    assert response.status_code == 400 and "event" in response.json()["fields"]
 
 
 def test_huge_event_is_400(alice):
     data = event(details={"note": "x" * 200_000}).to_dict()
     response = post(api_client(alice), data, key="k" * 32)
-    assert response.status_code == 400 and "event" in response.json()
+    assert response.status_code == 400 and "event" in response.json()["fields"]
     assert counts() == (0, 0, 0, 0, 0)
 
 
@@ -364,17 +364,17 @@ def test_a_bundle_over_the_limit_is_400(alice, tmp_path, settings):
     settings.EVIDENCE_MAX_BYTES = 1000
     ev = event()
     response = post(api_client(alice), ev, bundle(tmp_path / "r.zip", ev))
-    assert response.status_code == 400 and "bundle" in response.json()
+    assert response.status_code == 400 and "bundle" in response.json()["fields"]
     assert counts() == (0, 0, 0, 0, 0)
 
 
 def test_idempotency_key_must_match_the_event(alice):
     ev = event()
     response = post(api_client(alice), ev, key="0" * 32)
-    assert response.status_code == 400 and "Idempotency-Key" in response.json()
+    assert response.status_code == 400 and "Idempotency-Key" in response.json()["fields"]
     data = {**ev.to_dict(), "idempotency_key": "0" * 32}
     response = post(api_client(alice), data, key=ev.idempotency_key)
-    assert response.status_code == 400 and "idempotency_key" in response.json()
+    assert response.status_code == 400 and "idempotency_key" in response.json()["fields"]
     assert counts() == (0, 0, 0, 0, 0)
 
 
@@ -426,7 +426,7 @@ def test_an_event_field_beyond_djangos_upload_limit_is_400_naming_it(alice, sett
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100_000
     data = {**event().to_dict(), "details": {"note": "x" * 150_000}}
     response = post(api_client(alice), data, key="k" * 32)
-    assert response.status_code == 400 and "event" in response.json()
+    assert response.status_code == 400 and "event" in response.json()["fields"]
     assert counts() == (0, 0, 0, 0, 0)
 
 

@@ -31,7 +31,10 @@ def test_the_page_is_linked_from_the_readme_and_quotes_the_real_limits():
     assert f"`limit` defaults to {page_size}" in text
     assert f"{taxii.max_content_length():,} bytes" in text
     assert f"`limit` defaults to {paging.DEFAULT_LIMIT}, at most {paging.MAX_LIMIT}" in text
-    assert "DEFAULT_THROTTLE_RATES" not in settings.REST_FRAMEWORK   # the page says: none
+    assert settings.REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"]       # the page says the rates
+    for name in ("SENTINELLE_API_RATE_ANON", "SENTINELLE_API_RATE_USER",
+                 "SENTINELLE_API_RATE_UPLOAD", "SENTINELLE_API_PROXIES"):
+        assert f"`{name}`" in text, name
     assert taxii.MEDIA_TAXII in text
 
 

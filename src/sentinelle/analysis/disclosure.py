@@ -42,7 +42,6 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef
 from django.http import QueryDict
 from django.utils import timezone
@@ -57,6 +56,7 @@ from sentinelle.analysis.statistics import (
     counted_incidents,
     small_count_threshold,
 )
+from sentinelle.core.errors import Refused
 from sentinelle.incidents.models import Evidence, Incident, Status, Transition
 
 __all__ = ["PUBLIC_PARAMETERS", "current_year", "display", "is_full_view", "named_states",
@@ -89,19 +89,15 @@ def current_year() -> int:
 
 
 def public_year(query: QueryDict) -> int:
-    """The year a public reader asks for (this year by default); ValidationError names every
-    other parameter, which only the Secretariat may use."""
+    """The year a public reader asks for (this year by default). Refused (403: a role's
+    limit, not a bad value) names every other parameter given, which only the Secretariat
+    may use; a ValidationError names a year that is no year."""
     refused = {name: [_("The public figures are published for whole calendar years only: "
                         "choose a year, not “%(name)s”.") % {"name": name}]
                for name in _NARROWING if any(v.strip() for v in query.getlist(name))}
-    year = None
-    try:
-        year = filter_from_query(query).year
-    except ValidationError as exc:
-        refused = {**exc.message_dict, **refused}
     if refused:
-        raise ValidationError(refused)
-    return year or current_year()
+        raise Refused(refused)
+    return filter_from_query(query).year or current_year()
 
 
 def statistics_for(user, query: QueryDict) -> Stats:

@@ -18,3 +18,9 @@ class Refused(ValidationError, PermissionDenied):
 
 class TooLarge(ValidationError):
     """More bytes than the limit allows: 413."""
+
+
+class Conflict(ValidationError):
+    """A well-formed request that the object's present state does not allow (a report moved to
+    a status its current one does not lead to, a closed report amended): 409. The same request
+    may succeed on another object, or later, so it is no fault of the request's fields (400)."""

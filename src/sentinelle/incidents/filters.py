@@ -76,3 +76,15 @@ class IncidentFilter(django_filters.FilterSet):
             except search.TooBroad:   # said on the form by _resolve_q, when it could run
                 return queryset.none()
         return queryset.filter(by_text | by_indicator)
+
+
+class ApiIncidentFilter(IncidentFilter):
+    """The API's: a parameter sent empty (`?started_before=`) is refused naming it, where the
+    web list's form (which sends every field, empty ones too) reads it as "any". Only `q` may be
+    empty: the schema documents it as free text, and an empty search is no search."""
+
+    def is_valid(self) -> bool:
+        for name in self.base_filters:
+            if name != "q" and name in self.data and not self.data.get(name, "").strip():
+                self.form.add_error(name, _("Give a value, or leave the parameter out."))
+        return super().is_valid()

@@ -213,7 +213,7 @@ def amend_report(incident: Incident, user, changes: dict, note: str = "") -> Inc
         raise workflow.WorkflowError(
             _("The Secretariat may change only the classification of a report."))
     if incident.status not in workflow.AMENDABLE:
-        raise workflow.WorkflowError(
+        raise workflow.NotNow(
             _("A closed, duplicate or withdrawn report cannot be amended."))
     base = current_content(incident)
     cleaned = {**base, **changes}

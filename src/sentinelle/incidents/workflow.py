@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from sentinelle.core.errors import Refused
+from sentinelle.core.errors import Conflict, Refused
 from sentinelle.incidents.models import Status
 
 STATE, SECRETARIAT = "state", "secretariat"
@@ -36,6 +36,10 @@ class WorkflowError(ValidationError):
     pass
 
 
+class NotNow(WorkflowError, Conflict):
+    """A move or an amendment the report's present status does not allow: 409 in the API."""
+
+
 def party(user, incident) -> str | None:
     if user.is_authenticated and user.is_secretariat:
         return SECRETARIAT
@@ -54,7 +58,7 @@ def check(user, incident, to_status: str) -> None:
         raise WorkflowError(_("Unknown status “%(status)s”.") % {"status": to_status})
     needed = ALLOWED.get((incident.status, to_status))
     if needed is None:
-        raise WorkflowError(_("A report cannot go from “%(from)s” to “%(to)s”.") % {
+        raise NotNow(_("A report cannot go from “%(from)s” to “%(to)s”.") % {
             "from": Status(incident.status).label, "to": Status(to_status).label})
     if party(user, incident) != needed:
         # The move is the other party's (the Secretariat's or the State's): a role, 403.

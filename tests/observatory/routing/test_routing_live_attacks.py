@@ -35,7 +35,7 @@ def post_json(client, body: str):
 def test_deeply_nested_json_body_is_400_not_a_server_error(alice):
     response = post_json(api_client(alice), "[" * 100_000 + "]" * 100_000)
     assert response.status_code == 400, response.status_code
-    assert "event" in response.json()
+    assert "event" in response.json()["fields"]
     assert counts() == (0, 0, 0, 0, 0)
 
 
@@ -44,7 +44,7 @@ def test_json_body_over_the_event_limit_is_refused_like_the_form_field(alice):
     data = {**event().to_dict(), "details": {"notes": ["x" * 1900] * (MAX_EVENT_BYTES // 1900 + 2)}}
     response = post_json(api_client(alice), json.dumps(data))
     assert response.status_code == 400, response.status_code
-    assert "event" in response.json()
+    assert "event" in response.json()["fields"]
     assert counts() == (0, 0, 0, 0, 0)
 
 
@@ -92,7 +92,7 @@ def test_a_bundle_naming_the_alert_as_another_states_is_refused(bob, tmp_path):
         writer.set("summary", {"alerts": [cu_alert, ch_alert], "sources": [{"name": "x"}]})
     response = post(api_client(bob), swiss, path)
     assert response.status_code == 400, response.content
-    assert "bundle" in response.json()
+    assert "bundle" in response.json()["fields"]
     assert counts() == (0, 0, 0, 0, 0)
 
 
@@ -100,7 +100,7 @@ def test_a_bundle_whose_only_alert_is_another_states_is_refused(bob, tmp_path):
     swiss = event(state="CH")
     path = bundle(tmp_path / "b.zip", event(state="CU"))
     response = post(api_client(bob), swiss, path)
-    assert response.status_code == 400 and "bundle" in response.json()
+    assert response.status_code == 400 and "bundle" in response.json()["fields"]
     assert counts() == (0, 0, 0, 0, 0) and Incident.objects.count() == 0
 
 
@@ -121,7 +121,7 @@ def test_a_zip_bomb_or_traversal_name_in_the_bundle_is_refused_and_nothing_writt
                 handle.write(b" " * 1024 * 1024)
     assert path.stat().st_size < 1024 * 1024
     response = post(api_client(alice), event(), path)
-    assert response.status_code == 400 and "bundle" in response.json()
+    assert response.status_code == 400 and "bundle" in response.json()["fields"]
     assert counts() == (0, 0, 0, 0, 0)
 
 

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from sentinelle.analysis import linking
 from sentinelle.analysis.models import IncidentCluster
+from sentinelle.core.api.fields import StrictCharField, StrictIntegerField
 from sentinelle.core.api.permissions import TokenScopePermission, role_permission
 from sentinelle.core.roles import SECRETARIAT
 from sentinelle.incidents.models import Incident
@@ -33,18 +34,18 @@ _LINKED = inline_serializer("LinkedIncident", fields={
 
 
 class LinkInput(serializers.Serializer):
-    reports = serializers.ListField(child=serializers.IntegerField(min_value=1,
-                                                                   max_value=2 ** 63 - 1),
+    reports = serializers.ListField(child=StrictIntegerField(min_value=1,
+                                                             max_value=2 ** 63 - 1),
                                     min_length=1, max_length=linking.MAX_MEMBERS,
                                     help_text="report ids (the number in /incidents/{id}/)")
-    label = serializers.CharField(required=False, default="", allow_blank=True,
-                                  max_length=linking.MAX_LABEL,
-                                  help_text="name of a new linked incident")
-    note = serializers.CharField(required=False, default="", allow_blank=True,
-                                 max_length=linking.MAX_NOTE)
-    cluster = serializers.IntegerField(required=False, allow_null=True, default=None,
-                                       min_value=1, max_value=2 ** 63 - 1,
-                                       help_text="add to this linked incident instead")
+    label = StrictCharField(required=False, default="", allow_blank=True,
+                            max_length=linking.MAX_LABEL,
+                            help_text="name of a new linked incident")
+    note = StrictCharField(required=False, default="", allow_blank=True,
+                           max_length=linking.MAX_NOTE)
+    cluster = StrictIntegerField(required=False, allow_null=True, default=None,
+                                 min_value=1, max_value=2 ** 63 - 1,
+                                 help_text="add to this linked incident instead")
 
 
 # The Secretariat's endpoints: anyone else signed in gets 403 (core/roles.py); a report or a

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -41,11 +42,14 @@ _BODY = inline_serializer("Statistics", fields={
 
 
 def _param(name: str, description: str, many: bool = False,
-           kind: OpenApiTypes = OpenApiTypes.STR) -> OpenApiParameter:
+           kind: OpenApiTypes | dict = OpenApiTypes.STR) -> OpenApiParameter:
     return OpenApiParameter(name, kind, description=description, many=many)
 
 
 class StatisticsView(APIView):
+    # A reader outside the Secretariat narrowing the public figures (disclosure.public_year).
+    extra_error_statuses = (403,)
+
     @extend_schema(
         operation_id="statistics", tags=["analysis"], responses={200: _BODY},
         summary="Incident statistics (the dashboards' figures)",
@@ -56,12 +60,14 @@ class StatisticsView(APIView):
             "summary returns by max() per State × year × category × RSIT class. The Secretariat "
             "sees precise figures of the reports it may see, with every filter. Everyone else "
             "reads the public figures of one calendar year (the README's disclosure rule): only "
-            "`year` may be given (other parameters answer 400 naming them), counts below the "
+            "`year` may be given (other parameters answer 403 naming them), counts below the "
             "small-count threshold, and those that would let one be recovered, are null with "
             "suppressed=true, and only States that consented are named. A focal point reads "
             "its own State's figures precisely with `state=<its own>` and any filter."),
         parameters=[
-            _param("year", "Calendar year of the incidents' start", kind=OpenApiTypes.INT),
+            # The years analysis/filters.py reads (four digits, 1900-2999).
+            _param("year", "Calendar year of the incidents' start",
+                   kind={"type": "integer", "minimum": 1900, "maximum": 2999}),
             _param("date_from", "First day (YYYY-MM-DD)", kind=OpenApiTypes.DATE),
             _param("date_to", "Last day (YYYY-MM-DD)", kind=OpenApiTypes.DATE),
             _param("state", "ISO alpha-2 code(s) of reporting States", many=True),
@@ -70,9 +76,16 @@ class StatisticsView(APIView):
             _param("region", "ITU-D region or administrative region letter(s)", many=True),
         ])
     def get(self, request: Request) -> Response:
-        try:
-            stats = disclosure.statistics_for(request.user, request.query_params)
-        except ValidationError as exc:
-            return Response(exc.message_dict, status=400)
+        # A bad value is a 400 and a parameter this reader may not use a 403, each naming the
+        # parameters (core/api/errors.py).
+        # Sent empty, a date or a year is no value the schema allows: said, not ignored (the
+        # web page's form, which sends every field, reads empty as "any").
+        empty = {name: [_("Give a value, or leave the parameter out.")]
+                 for name in ("year", "date_from", "date_to")
+                 if name in request.query_params
+                 and not all(v.strip() for v in request.query_params.getlist(name))}
+        if empty:
+            raise ValidationError(empty)
+        stats = disclosure.statistics_for(request.user, request.query_params)
         return Response({**stats.as_dict(),
                          "small_count_threshold": disclosure.small_count_threshold()})

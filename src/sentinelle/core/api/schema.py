@@ -6,6 +6,7 @@ from __future__ import annotations
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework import serializers
 from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticatedOrReadOnly
 
 from sentinelle.core.api.permissions import RolePermission, TokenScopePermission
@@ -28,21 +29,24 @@ class VerifiedSessionScheme(OpenApiAuthenticationExtension):
         return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
 
 
-# The one error body (core/api/errors.py): {"detail", "code"} for an error of the request as a
-# whole, or the refused fields, each with its messages (a nested object for a nested field).
+# The one error body (core/api/errors.py): `detail` and `code` always; `fields` when the
+# request's fields or parameters were refused, each with its messages.
 ERROR_SCHEMA = {
     "type": "object",
-    "description": "An error. Either `detail` and `code`, or the request's fields that were "
-                   "refused, each with its messages (`non_field_errors`: the request as a "
-                   "whole).",
+    "description": "An error. `detail` says what went wrong and `code` is for programs; a "
+                   "refused request (400, and a 403 naming parameters) also has `fields`: "
+                   "each refused field or query parameter with its messages (`non_field_errors`"
+                   ": the request as a whole; a nested field's value is an object or a list).",
     "properties": {
         "detail": {"type": "string"},
-        "code": {"type": "string", "description": "machine-readable: not_authenticated, "
-                                                  "authentication_failed, permission_denied, "
-                                                  "not_found, too_large, parse_error, …"},
-        "non_field_errors": {"type": "array", "items": {"type": "string"}},
+        "code": {"type": "string", "description": "machine-readable: invalid, parse_error, "
+                                                  "not_authenticated, authentication_failed, "
+                                                  "permission_denied, not_found, "
+                                                  "not_acceptable, conflict, too_large, "
+                                                  "unsupported_media_type, throttled, …"},
+        "fields": {"type": "object", "additionalProperties": {}},
     },
-    "additionalProperties": {},
+    "required": ["detail", "code"],
 }
 
 _ERROR_DESCRIPTIONS = {
@@ -52,9 +56,15 @@ _ERROR_DESCRIPTIONS = {
     404: "Nothing there that the caller may see (another State's restricted report is "
          "answered as if it did not exist).",
     413: "The request is larger than this operation accepts; nothing was stored.",
+    409: "The request is well formed but the object's present state does not allow it "
+         "(a status its current one does not lead to, a report no longer amendable).",
+    406: "The `Accept` header allows no type this operation answers with (JSON).",
     415: "The request's content type is not one this operation reads.",
+    429: "Too many requests: wait the seconds `Retry-After` says (docs/api.md, *Rate "
+         "limits*).",
 }
-_PAGING = {"limit", "offset"}
+_RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer", "minimum": 0},
+                                "description": "Seconds to wait before the next request."}}
 
 
 def _allows_anonymous(permission, method: str, action: str | None) -> bool:
@@ -69,7 +79,8 @@ class SentinelleAutoSchema(AutoSchema):
     """drf-spectacular's schema, plus what it cannot see from a view: the errors an operation
     can answer, all with the one error component, and optional security (`{}`) where an
     anonymous caller may read (TLP:CLEAR material). A view may add statuses its code raises
-    with `extra_error_statuses`; `extend_schema(auth=[...])` still overrides the security."""
+    with `extra_error_statuses` (or per action, `action_error_statuses`);
+    `extend_schema(auth=[...])` still overrides the security."""
 
     def get_auth(self) -> list[dict]:
         auths = [auth for auth in super().get_auth() if auth]
@@ -78,6 +89,19 @@ class SentinelleAutoSchema(AutoSchema):
                             for p in self.view.get_permissions()):
             auths.append({})
         return auths
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        # drf-spectacular leaves out a nested list's bounds (a summary return's lines, a
+        # report's indicators), which the serializer enforces: a 400 the schema did not say.
+        if isinstance(field, serializers.ListSerializer) and schema.get("type") == "array":
+            minimum = field.min_length if field.min_length is not None else (
+                0 if field.allow_empty else 1)
+            if minimum:
+                schema["minItems"] = minimum
+            if field.max_length is not None:
+                schema["maxItems"] = field.max_length
+        return schema
 
     def _get_response_bodies(self, direction: str = "response") -> dict:
         responses = super()._get_response_bodies(direction)
@@ -90,14 +114,18 @@ class SentinelleAutoSchema(AutoSchema):
             # Also those a view declared with a description only (the imports' 413).
             if int(status) >= 400 and not response.get("content"):
                 response["content"] = {"application/json": {"schema": component.ref}}
+        if "429" in responses:
+            responses["429"].setdefault("headers", _RETRY_AFTER)
         return responses
 
     def _error_statuses(self) -> set[int]:
-        statuses = set(getattr(self.view, "extra_error_statuses", ()))
         writes = self.method not in SAFE_METHODS
         action = getattr(self.view, "action", None)
-        if writes or any(p["in"] == "query" and p["name"] not in _PAGING
-                         for p in self._get_parameters()):
+        statuses = set(getattr(self.view, "extra_error_statuses", ()))
+        # An action's own (a workflow move's 409), by action name.
+        statuses.update(getattr(self.view, "action_error_statuses", {}).get(action, ()))
+        # Paging too: a `limit` or `offset` that is no count is refused (core/api/pagination.py).
+        if writes or any(p["in"] == "query" for p in self._get_parameters()):
             statuses.add(400)
         if self.view.get_authenticators():
             statuses.add(401)   # a bad token is refused whatever the operation
@@ -106,6 +134,11 @@ class SentinelleAutoSchema(AutoSchema):
             statuses.add(403)
         if "{" in self.path:
             statuses.add(404)
+        # DRF's content negotiation: an Accept that allows no renderer of the view.
+        if self.view.get_renderers():
+            statuses.add(406)
+        if self.view.get_throttles():   # core/api/throttling.py
+            statuses.add(429)
         if writes and self.method != "DELETE":
             statuses.add(415)
             if (_upload_cap(self.view, action) is not None

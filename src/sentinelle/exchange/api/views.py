@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from sentinelle.core import jobs
 from sentinelle.core.api.errors import PayloadTooLarge
+from sentinelle.core.api.fields import StrictBooleanField
 from sentinelle.core.api.jobs import JobSerializer
 from sentinelle.core.api.permissions import TokenScopePermission, role_permission
 from sentinelle.core.roles import FOCAL_POINT
@@ -22,11 +23,26 @@ from sentinelle.exchange.exporting import EXPORTERS, export_response
 from sentinelle.incidents.models import TLP, Category
 
 
+class FormatField(serializers.ChoiceField):
+    """`auto` or a format's name: an enum in the schema, and any other value (an empty one
+    too) a 400 that lists the known ones."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=["auto", *formats.FORMAT_MODULES], **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or data not in self.choices:
+            raise serializers.ValidationError(
+                _("Unknown format “%(format)s”. Known: %(known)s.") % {
+                    "format": data, "known": ", ".join(self.choices)})
+        return data
+
+
 class ImportSerializer(serializers.Serializer):
     file = serializers.FileField()
-    format = serializers.CharField(default="auto")
+    format = FormatField(default="auto")
     tlp = serializers.ChoiceField(choices=TLP.choices, required=False)
-    dry_run = serializers.BooleanField(default=False)
+    dry_run = StrictBooleanField(default=False)
     on_invalid = serializers.ChoiceField(
         choices=[("refuse", _("refuse the whole file")), ("skip", _("skip invalid items"))],
         default="refuse",
@@ -34,12 +50,14 @@ class ImportSerializer(serializers.Serializer):
                     "valid item is written; the job's result lists each rejected one with "
                     "its place and reason."))
 
-    def validate_format(self, value: str) -> str:
-        if value != "auto" and value not in formats.FORMAT_MODULES:
-            raise serializers.ValidationError(
-                _("Unknown format “%(format)s”. Known: %(known)s.") % {
-                    "format": value, "known": ", ".join(["auto", *formats.FORMAT_MODULES])})
-        return value
+    def to_internal_value(self, data):
+        # A form sends a field left empty as "": DRF would take the default; the schema allows
+        # no empty value, so it is refused by name, as a query parameter sent empty is.
+        empty = {name: [_("Give a value, or leave the parameter out.")]
+                 for name in ("format", "tlp", "dry_run", "on_invalid") if data.get(name) == ""}
+        if empty:
+            raise serializers.ValidationError(empty)
+        return super().to_internal_value(data)
 
     def validate_file(self, upload):
         # Not a field error (400): the same 413 the middleware gives a larger declared body.

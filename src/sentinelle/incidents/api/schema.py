@@ -11,7 +11,7 @@ from collections.abc import Callable
 from django.db import DatabaseError
 
 from sentinelle.core.models import MemberState
-from sentinelle.incidents.models import Category, RsitClass
+from sentinelle.incidents.models import Category, RsitClass, RsitType
 
 VOCABULARIES: dict[str, Callable[[], list[str]]] = {
     "state": lambda: list(MemberState.objects.order_by("alpha2")
@@ -20,6 +20,11 @@ VOCABULARIES: dict[str, Callable[[], list[str]]] = {
     "category": lambda: list(Category.objects.order_by("code").values_list("code", flat=True)),
     "rsit_class": lambda: list(RsitClass.objects.order_by("code")
                                .values_list("code", flat=True)),
+    # What a report or a summary line may name (incidents/fields.py): active categories only.
+    "active_category": lambda: list(Category.objects.filter(active=True).order_by("code")
+                                    .values_list("code", flat=True)),
+    "rsit": lambda: [f"{c}:{t}" for c, t in RsitType.objects.order_by(
+        "rsit_class__code", "code").values_list("rsit_class__code", "code")],
 }
 
 # path -> its query parameters that take one of a vocabulary's values and refuse the others.
@@ -30,9 +35,33 @@ CLOSED_PARAMETERS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Request bodies' fields the serializers look up in the same tables (incidents/api/serializers.py):
+# component -> {property: vocabulary}. A value outside them is a 400 naming the field.
+_REPORT_FIELDS = {"category": "active_category", "rsit": "rsit",
+                  "alleged_origin_state": "state"}
+CLOSED_PROPERTIES: dict[str, dict[str, str]] = {
+    "IncidentRequest": _REPORT_FIELDS,
+    "PatchedIncidentRequest": _REPORT_FIELDS,
+    "SummaryLineRequest": {"category": "active_category", "rsit_class": "rsit_class"},
+}
+
+
 def closed_vocabularies(result: dict, generator, request, public) -> dict:
-    """POSTPROCESSING_HOOKS entry: each listed parameter's schema gets its vocabulary's enum."""
+    """POSTPROCESSING_HOOKS entry: each listed parameter's or request field's schema gets its
+    vocabulary's enum."""
     values: dict[str, list[str]] = {}
+    components = result.get("components", {}).get("schemas", {})
+    for component, properties in CLOSED_PROPERTIES.items():
+        for name, vocabulary in properties.items():
+            schema = components.get(component, {}).get("properties", {}).get(name)
+            if schema is None:
+                continue
+            if vocabulary not in values:
+                values[vocabulary] = _read(VOCABULARIES[vocabulary])
+            if values[vocabulary]:
+                # A nullable field's enum lists null too, or a validator refuses the null.
+                schema["enum"] = [*values[vocabulary], *([None] if schema.get("nullable")
+                                                         else [])]
     for path, names in CLOSED_PARAMETERS.items():
         for operation in result["paths"].get(path, {}).values():
             for parameter in operation.get("parameters", []):

@@ -1,11 +1,19 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.relations import MANY_RELATION_KWARGS
 
+from sentinelle.core.api.fields import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+)
 from sentinelle.core.limits import column_bounds
 from sentinelle.core.models import User
 from sentinelle.incidents import fields
@@ -79,9 +87,24 @@ class StateField(serializers.Field):
         return _django_to_drf(fields.parse_state, data)
 
 
+class _AnalystList(serializers.ManyRelatedField):
+    def to_internal_value(self, data):
+        # DRF's takes any iterable but a string: a JSON object {} would read as no analysts.
+        if not isinstance(data, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
 class AnalystField(serializers.SlugRelatedField):
     """A named analyst by username. A NUL is refused here: PostgreSQL refuses it in a query
     parameter with a DataError (a 500), which DRF's lookup does not catch."""
+
+    @classmethod
+    def many_init(cls, *args, **kwargs):
+        # DRF's own, with the list that takes lists only.
+        list_kwargs = {"child_relation": cls(*args, **kwargs)}
+        list_kwargs.update({k: v for k, v in kwargs.items() if k in MANY_RELATION_KWARGS})
+        return _AnalystList(**list_kwargs)
 
     def to_internal_value(self, data):
         if isinstance(data, str) and "\x00" in data:
@@ -92,7 +115,7 @@ class AnalystField(serializers.SlugRelatedField):
 
 class IndicatorSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=Indicator.Type.choices)
-    value = serializers.CharField(max_length=2048, trim_whitespace=True)
+    value = StrictCharField(max_length=2048, trim_whitespace=True)
 
 
 class IncidentListSerializer(serializers.ListSerializer):
@@ -126,7 +149,7 @@ class IncidentSerializer(serializers.Serializer):
         "How the report arrived: web, api, import, federation, observatory, or unknown for "
         "reports filed before it was recorded."))
 
-    title = serializers.CharField(max_length=200, validators=[fields.validate_single_line])
+    title = StrictCharField(max_length=200, validators=[fields.validate_single_line])
     category = CategoryField()
     rsit = RsitField(source="rsit_type")
     tlp = serializers.ChoiceField(choices=TLP.choices)
@@ -134,26 +157,26 @@ class IncidentSerializer(serializers.Serializer):
     started_at = serializers.DateTimeField()
     ended_at = serializers.DateTimeField(required=False, allow_null=True)
     detected_at = serializers.DateTimeField(required=False, allow_null=True)
-    description = serializers.CharField(max_length=100_000)
-    narrative_language = serializers.CharField(max_length=10, default="en")
-    affected_services = serializers.ListField(child=serializers.CharField(max_length=200),
+    description = StrictCharField(max_length=100_000)
+    narrative_language = StrictCharField(max_length=10, default="en")
+    affected_services = serializers.ListField(child=StrictCharField(max_length=200),
                                               required=False, default=list,
                                               max_length=fields.MAX_SERVICES)
-    users_affected = serializers.IntegerField(required=False, allow_null=True,
+    users_affected = StrictIntegerField(required=False, allow_null=True,
                                               **column_bounds(Incident, "users_affected"))
     # Null until the report has an end (and users affected): the schema must say so.
     duration_hours = serializers.FloatField(read_only=True, allow_null=True)
     user_hours = serializers.FloatField(read_only=True, allow_null=True)
     alleged_origin_state = StateField(required=False, allow_null=True)
-    consent_to_name = serializers.BooleanField(default=False)
+    consent_to_name = StrictBooleanField(default=False)
     indicators = IndicatorSerializer(many=True, required=False, default=list,
                                      max_length=fields.MAX_INDICATORS)
     named_analysts = AnalystField(
         slug_field="username", many=True, required=False,
         queryset=User.objects.filter(role__in=("analyst", "admin"), is_active=True))
-    submit = serializers.BooleanField(default=True, write_only=True, help_text=_(
+    submit = StrictBooleanField(default=True, write_only=True, help_text=_(
         "Submit at once (default) or keep as a draft."))
-    note = serializers.CharField(max_length=500, required=False, default="", write_only=True,
+    note = StrictCharField(max_length=500, required=False, default="", write_only=True,
                                  help_text=_("Reason for an amendment."))
 
     linked_incident = serializers.SerializerMethodField(help_text=_(
@@ -243,8 +266,8 @@ class TransitionSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor.username", read_only=True)
     from_status = serializers.CharField(read_only=True)
     to = serializers.ChoiceField(source="to_status", choices=Status.choices)
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
-    duplicate_of = serializers.IntegerField(required=False, write_only=True,
+    note = StrictCharField(required=False, allow_blank=True, default="", max_length=10_000)
+    duplicate_of = StrictIntegerField(required=False, write_only=True,
                                             **column_bounds(Incident, "id"))
 
     class Meta:
@@ -262,6 +285,9 @@ class MessageFileSerializer(serializers.Serializer):
 
 
 class MessageSerializer(serializers.ModelSerializer):
+    # The body is text: a JSON number is refused, not stored as its digits.
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
+                                models.TextField: StrictCharField}
     author = serializers.CharField(source="author.username", read_only=True)
     files = serializers.SerializerMethodField(
         help_text="Files sent with the message (evidence of the report) the caller may see.")
@@ -306,9 +332,9 @@ class EvidenceSerializer(serializers.ModelSerializer):
 class SummaryLineSerializer(serializers.Serializer):
     category = CategoryField()
     rsit_class = serializers.CharField()
-    incidents = serializers.IntegerField(min_value=0, max_value=min(
+    incidents = StrictIntegerField(min_value=0, max_value=min(
         10_000_000, column_bounds(SummaryLine, "incidents")["max_value"]))
-    user_hours = serializers.FloatField(min_value=0, default=0)
+    user_hours = StrictFloatField(min_value=0, default=0)
 
 
 class SummaryReturnSerializer(serializers.ModelSerializer):
@@ -328,9 +354,9 @@ class SummaryReturnSerializer(serializers.ModelSerializer):
 
 
 class SummaryReturnInputSerializer(serializers.Serializer):
-    year = serializers.IntegerField(min_value=2000, max_value=2100)
-    notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
-    lines = SummaryLineSerializer(many=True, max_length=1000)
+    year = StrictIntegerField(min_value=2000, max_value=2100)
+    notes = StrictCharField(required=False, allow_blank=True, default="", max_length=10_000)
+    lines = SummaryLineSerializer(many=True, min_length=1, max_length=1000)
 
 
 def linked_incident_data(user, incident: Incident) -> dict | None:

@@ -19,7 +19,7 @@ from sentinelle.incidents import services, summaries
 from sentinelle.incidents.api import rows
 from sentinelle.incidents.api import serializers as s
 from sentinelle.incidents.downloads import PASSIVE_TYPES, evidence_response
-from sentinelle.incidents.filters import IncidentFilter
+from sentinelle.incidents.filters import ApiIncidentFilter
 from sentinelle.incidents.models import (
     Category,
     Channel,
@@ -47,7 +47,7 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
     """Incident reports. Reads are scoped to what the caller may see; a PATCH adds a version."""
 
     serializer_class = s.IncidentSerializer
-    filterset_class = IncidentFilter
+    filterset_class = ApiIncidentFilter
     # Only a focal point reports; the Secretariat and the reporting State act on a report.
     # Another role gets 403 before anything is read (core/roles.py).
     permission_classes = [
@@ -58,6 +58,8 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
         role_permission(FOCAL_POINT, SECRETARIAT, methods=("POST", "PATCH", "PUT")),
     ]
     http_method_names = ["get", "post", "patch", "head", "options"]
+    # A move or an amendment the report's present status does not allow (workflow.NotNow).
+    action_error_statuses = {"transitions": (409,), "partial_update": (409,)}
 
     def get_queryset(self):
         # Only the latest version's indicators, without the versions' JSON content.
@@ -75,7 +77,7 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
         # the queryset as it is; building it (a form, copies of its fields) is most of the cost
         # of a page's set-up.
         params = self.request.query_params
-        if not any(name in params for name in IncidentFilter.base_filters):
+        if not any(name in params for name in ApiIncidentFilter.base_filters):
             return queryset
         return super().filter_queryset(queryset)
 
@@ -157,7 +159,7 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
     @extend_schema(methods=["POST"], request=s.MessageSerializer,
                    responses={201: s.MessageSerializer})
     @action(detail=True, methods=["get", "post"], **SUB_LIST,
-            parser_classes=[JSONParser, parsers.MultiPartParser, parsers.FormParser])
+            parser_classes=[JSONParser, parsers.MultiPartParser])
     def messages(self, request, pk=None):
         incident = self.get_object()
         # The thread is between the Secretariat and the reporting State, whatever the TLP.
@@ -180,7 +182,7 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
     @extend_schema(methods=["POST"], request={"multipart/form-data": s.EvidenceSerializer},
                    responses={201: s.EvidenceSerializer})
     @action(detail=True, methods=["get", "post"], **SUB_LIST,
-            parser_classes=[parsers.MultiPartParser, parsers.FormParser])
+            parser_classes=[parsers.MultiPartParser])
     def evidence(self, request, pk=None):
         incident = self.get_object()
         if request.method == "POST":
@@ -191,8 +193,13 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
                 raise ValidationError({"file": [_("%(name)s is empty.") % {
                     "name": services.safe_filename(upload.name)}]})
             # Not a party (403) or over the limit (413): core/api/errors.py answers.
-            item = services.attach_evidence(incident, request.user, upload,
-                                            request.data.get("description", ""))
+            # Its length as the schema says (the serializer's field), a 400 naming it.
+            try:
+                description = s.EvidenceSerializer().fields["description"].run_validation(
+                    request.data.get("description", ""))
+            except ValidationError as exc:
+                raise ValidationError({"description": exc.detail}) from None
+            item = services.attach_evidence(incident, request.user, upload, description)
             context = {"request": request}
             return Response(s.EvidenceSerializer(item, context=context).data,
                             status=status.HTTP_201_CREATED)

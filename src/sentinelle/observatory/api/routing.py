@@ -21,6 +21,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, parsers, serializers, status, viewsets
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import get_object_or_404
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -111,13 +112,13 @@ class RoutingEventView(APIView):
             created, answer = live.record_event(
                 user, data, key=request.headers.get("Idempotency-Key", "").strip() or None,
                 bundle=bundle)
+        # Raised, not answered here: core/api/errors.py gives them the API's one error body.
         except EventInvalid as exc:
-            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+            raise ValidationError(exc.errors) from None
         except live.OtherState as exc:
-            return Response({"detail": str(exc), "code": "other-state"},
-                            status=status.HTTP_403_FORBIDDEN)
+            raise PermissionDenied(str(exc), code="other-state") from None
         except live.BundleInvalid as exc:
-            return Response(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
+            raise ValidationError(exc.message_dict) from None
         if created:
             return Response(answer, status=status.HTTP_201_CREATED)
         return Response(answer, status=status.HTTP_200_OK,
