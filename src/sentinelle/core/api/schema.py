@@ -62,6 +62,8 @@ _ERROR_DESCRIPTIONS = {
     415: "The request's content type is not one this operation reads.",
     429: "Too many requests: wait the seconds `Retry-After` says (docs/api.md, *Rate "
          "limits*).",
+    503: "The database stayed busy with another writer past its timeout (SQLite, during an "
+         "import's commit): nothing was saved; retry after the seconds `Retry-After` says.",
 }
 _RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer", "minimum": 0},
                                 "description": "Seconds to wait before the next request."}}
@@ -114,8 +116,9 @@ class SentinelleAutoSchema(AutoSchema):
             # Also those a view declared with a description only (the imports' 413).
             if int(status) >= 400 and not response.get("content"):
                 response["content"] = {"application/json": {"schema": component.ref}}
-        if "429" in responses:
-            responses["429"].setdefault("headers", _RETRY_AFTER)
+        for status in ("429", "503"):
+            if status in responses:
+                responses[status].setdefault("headers", _RETRY_AFTER)
         return responses
 
     def _error_statuses(self) -> set[int]:
@@ -139,6 +142,9 @@ class SentinelleAutoSchema(AutoSchema):
             statuses.add(406)
         if self.view.get_throttles():   # core/api/throttling.py
             statuses.add(429)
+        # Any operation may write (a token's last use is recorded on reads too), so any may
+        # find SQLite's write lock held past the busy timeout (core/busy.py).
+        statuses.add(503)
         if writes and self.method != "DELETE":
             statuses.add(415)
             if (_upload_cap(self.view, action) is not None
