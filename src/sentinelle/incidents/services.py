@@ -41,6 +41,11 @@ CONTENT_FIELDS = (
 SECRETARIAT_FIELDS = ("category", "rsit_type", "severity")
 
 
+class NothingChanged(ValidationError):
+    """An amendment that would leave the report as it is: no version is added. The web form
+    says so; the API answers the report unchanged (a PATCH is idempotent)."""
+
+
 class EvidenceTooLarge(TooLarge):
     pass
 
@@ -222,7 +227,7 @@ def amend_report(incident: Incident, user, changes: dict, note: str = "") -> Inc
         raise ValidationError(errors)
     before = snapshot(base)
     if snapshot(cleaned) == before:
-        raise ValidationError(_("Nothing was changed."))
+        raise NothingChanged(_("Nothing was changed."))
     incident.version += 1
     _mirror(incident, cleaned)
     incident.save()

@@ -110,7 +110,10 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
         changes = dict(serializer.validated_data)
         changes.pop("submit", None)
         note = changes.pop("note", "")
-        services.amend_report(incident, request.user, changes, note=note)
+        try:
+            services.amend_report(incident, request.user, changes, note=note)
+        except services.NothingChanged:
+            pass   # the report is already as asked: 200 with it, no new version
         # Fetch again: refresh_from_db() would keep the prefetched, now stale, indicators.
         incident = self.get_object()
         return Response(self.get_serializer(incident).data)
