@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+
 from django.conf import settings
 from django.db.models import F, Prefetch
 from django.utils.translation import gettext as _
@@ -110,10 +112,9 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
         changes = dict(serializer.validated_data)
         changes.pop("submit", None)
         note = changes.pop("note", "")
-        try:
+        # A report already as asked: 200 with it and no new version (a PATCH is idempotent).
+        with contextlib.suppress(services.NothingChanged):
             services.amend_report(incident, request.user, changes, note=note)
-        except services.NothingChanged:
-            pass   # the report is already as asked: 200 with it, no new version
         # Fetch again: refresh_from_db() would keep the prefetched, now stale, indicators.
         incident = self.get_object()
         return Response(self.get_serializer(incident).data)
