@@ -65,6 +65,8 @@ _ERROR_DESCRIPTIONS = {
     503: "The database stayed busy with another writer past its timeout (SQLite, during an "
          "import's commit): nothing was saved; retry after the seconds `Retry-After` says.",
 }
+# Any text but NUL (U+0000), in the ECMA-262 dialect JSON Schema uses.
+NO_NUL_PATTERN = "^[^\\u0000]*$"
 _RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer", "minimum": 0},
                                 "description": "Seconds to wait before the next request."}}
 
@@ -96,6 +98,11 @@ class SentinelleAutoSchema(AutoSchema):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         # drf-spectacular leaves out a nested list's bounds (a summary return's lines, a
         # report's indicators), which the serializer enforces: a 400 the schema did not say.
+        # DRF refuses a NUL in any text field (PostgreSQL cannot store one): a 400 the schema
+        # must say, as a pattern, unless the field has a pattern of its own.
+        if (isinstance(field, serializers.CharField) and schema.get("type") == "string"
+                and "pattern" not in schema and "format" not in schema):
+            schema["pattern"] = NO_NUL_PATTERN
         if isinstance(field, serializers.ListSerializer) and schema.get("type") == "array":
             minimum = field.min_length if field.min_length is not None else (
                 0 if field.allow_empty else 1)
@@ -104,6 +111,16 @@ class SentinelleAutoSchema(AutoSchema):
             if field.max_length is not None:
                 schema["maxItems"] = field.max_length
         return schema
+
+    def _insert_field_validators(self, field, schema) -> None:
+        super()._insert_field_validators(field, schema)
+        # drf-spectacular offers a blank field with a pattern `oneOf: [the pattern, ""]`; ""
+        # matches the NUL pattern too, so a blank value would match both: keep the one schema.
+        choices = schema.get("oneOf")
+        if (choices and len(choices) == 2 and choices[0].get("pattern") == NO_NUL_PATTERN
+                and not {"format", "minLength"} & set(choices[0])):
+            del schema["oneOf"]
+            schema.update(choices[0])
 
     def _get_response_bodies(self, direction: str = "response") -> dict:
         responses = super()._get_response_bodies(direction)
