@@ -103,7 +103,7 @@ def test_check_lists_every_problem_and_changes_nothing(damaged):
 def test_repair_moves_and_removes_what_is_safe_and_leaves_the_rest_to_a_human(damaged):
     rows = sorted(Evidence.objects.values_list("pk", "file", "sha256"))
     status, out = run("--repair")
-    assert status == 1   # something was found
+    assert status == 1   # two are left for a human: the missing file and the altered one
     assert "Repaired: 3." in out
     assert not damaged.orphan.exists() and not damaged.left.exists()
     with Evidence.objects.get(pk=damaged.unmoved.pk).file.open("rb") as handle:
@@ -125,6 +125,18 @@ def test_repair_leaves_young_files_a_running_import_may_still_commit(damaged):
     assert "younger than the grace period" in out
     run("--repair", "--grace", "0")
     assert not damaged.orphan.exists() and not damaged.left.exists()
+
+
+def test_a_repair_that_fixed_everything_it_found_exits_0(alice, django_capture_on_commit_callbacks,
+                                                          settings):
+    # A nightly `files check --repair` is a success when nothing is left for a person.
+    attach(alice, file_report(alice), b"evidence", django_capture_on_commit_callbacks)
+    orphan = Path(settings.MEDIA_ROOT) / "evidence" / "ab" / ("0" * 32)
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"no row")
+    aged(orphan)
+    status, out = run("--repair")
+    assert status == 0 and "Repaired: 1." in out and not orphan.exists()
 
 
 def test_every_file_field_writes_under_a_checked_folder():

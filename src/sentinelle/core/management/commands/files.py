@@ -60,11 +60,13 @@ class Command(BaseCommand):
                 "findings": [f.as_dict() for f in report.findings]}, indent=1))
         else:
             self._table(report, found, options["repair"], options["grace"] * 60)
-        if report.findings:
-            # Exit 1 when anything was found, repaired or not: the run is worth a look.
+        # Exit 1 while anything is left for a person (a check, or what a repair could not or
+        # would not do): a nightly `--repair` that fixed everything it found is a success.
+        left = [f for f in report.findings if not f.repaired]
+        if left:
             raise CommandError(ngettext("%(count)d problem found (see above).",
                                         "%(count)d problems found (see above).",
-                                        len(report.findings)) % {"count": len(report.findings)})
+                                        len(left)) % {"count": len(left)})
 
     def _table(self, report: files_check.Report, found: dict[str, int], repaired: bool,
                grace: float) -> None:
