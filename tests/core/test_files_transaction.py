@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
 
@@ -181,7 +181,6 @@ def test_a_move_that_fails_after_the_commit_keeps_the_file_readable_and_reported
     with Evidence.objects.get(pk=item.pk).file.open("rb") as handle:
         assert handle.read() == b"safe"
     out = io.StringIO()
-    with pytest.raises(CommandError):
-        call_command("files", "check", "--repair", stdout=out)
+    call_command("files", "check", "--repair", stdout=out)   # repaired all: exits 0
     assert "committed, still pending" in out.getvalue()
     assert (Path(settings.MEDIA_ROOT) / item.file.name).read_bytes() == b"safe"
