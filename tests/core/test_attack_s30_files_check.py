@@ -109,7 +109,7 @@ def test_a_name_that_is_not_utf8_is_reported_and_repaired_without_a_crash(alice,
     past = time.time() - 3 * 3600
     os.utime(raw, (past, past))
     status, out = run()
-    assert status == 1 and "evidence/ab/bad" in out
+    assert status == 1 and "evidence/ab/bad\\xff\\xfename" in out   # its bytes, shown
     status, out = run("--repair", "--grace", "0")
     assert status == 1 and "Repaired: 1." in out
     assert not os.path.exists(raw)

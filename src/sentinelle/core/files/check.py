@@ -17,6 +17,7 @@ storage API, so the local disk and a bucket are checked alike. Findings:
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -83,6 +84,10 @@ def _rows(model: Any, file_field: str) -> Any:
 
 
 def _walk(storage: Storage, folder: str, advance: Callable[[int], None]) -> Iterator[str]:
+    # The platform never makes a link below its folders: one there leads elsewhere (the
+    # repair would remove files outside MEDIA_ROOT) or back up the tree (a loop).
+    if _linked(storage, folder):
+        return
     try:
         directories, files = storage.listdir(folder)
     except FileNotFoundError:
@@ -92,6 +97,20 @@ def _walk(storage: Storage, folder: str, advance: Callable[[int], None]) -> Iter
         yield f"{folder}/{name}"
     for directory in sorted(directories):
         yield from _walk(storage, f"{folder}/{directory}", advance)
+
+
+def _linked(storage: Storage, name: str) -> bool:
+    """Whether `name`, or a folder of its path, is a symbolic link; a top folder may be one
+    (evidence kept on another disk), the pending tree the platform makes itself may not."""
+    from sentinelle.core.storage import is_local
+
+    if not is_local(storage):
+        return False
+    parts = name.split("/")
+    skip = 1 if parts[0] == PENDING else 2
+    root = _raw(storage, "path")("")
+    return any(os.path.islink(os.path.join(root, *parts[:end]))
+               for end in range(skip, len(parts) + 1))
 
 
 def _raw(storage: Storage, method: str) -> Callable:
@@ -172,6 +191,10 @@ def check(storage: Storage | None = None, *, hashes: bool = True,
 
 
 def _named(name: str) -> bool:
+    try:
+        name.encode()
+    except UnicodeEncodeError:   # a name on disk that is not UTF-8: no row can hold it
+        return False
     return any(model._base_manager.filter(**{file_field: name}).exists()
                for model, file_field, _hash in file_fields())
 
@@ -195,7 +218,11 @@ def repair(report: Report, grace: float, storage: Storage | None = None) -> Repo
                 if _named(finding.name):   # committed since the check: it is not an orphan
                     finding.note = _("a row names it now")
                     continue
-                delete(finding.name if finding.kind == ORPHAN else pending_name(finding.name))
+                name = finding.name if finding.kind == ORPHAN else pending_name(finding.name)
+                if _linked(storage, name.rsplit("/", 1)[0]):   # linked since the listing
+                    finding.note = _("a folder of its path is a symbolic link")
+                    continue
+                delete(name)
                 finding.repaired = True
         except OSError as exc:
             finding.note = str(exc)
