@@ -86,10 +86,10 @@ def test_a_row_whose_file_is_gone_is_not_a_server_error(alice, bob, charlie, set
     (Path(settings.MEDIA_ROOT) / item.file.name).unlink()
     web_answer = web(alice).get(f"/evidence/{item.pk}/download/")
     api_answer = api_client(alice).get(f"/api/v1/evidence/{item.pk}/download/")
-    # The row is there, its file is not: "not found" (files check lists it for a human),
-    # not a server error; and another State's answer is the same 404 as for any row it
-    # cannot see.
+    # The row is there, its file is not: "not found" (files check lists it for a human, the
+    # log names it), not a server error; another State's answer is the same 404 as for any
+    # row it cannot see.
     assert web_answer.status_code == 404, web_answer.status_code
     assert api_answer.status_code == 404, api_answer.status_code
-    assert "missing" in api_answer.json()["detail"]
+    assert api_answer.json()["code"] == "not_found"
     assert web(bob).get(f"/evidence/{item.pk}/download/").status_code == 404
