@@ -85,3 +85,23 @@ def test_a_token_read_is_served_when_its_last_use_cannot_be_written(alice, bob, 
     with mock.patch.object(QuerySet, "update", busy_for_tokens):
         response = client.get("/api/v1/incidents/")
     assert response.status_code == 200, response.content[:300]
+
+
+def test_a_command_on_a_locked_database_says_so_in_one_line(alice, bob, charlie, tmp_path,
+                                                            capsys):
+    """An operator's `sentinelle import` while another writer (a backup, a large import) holds
+    SQLite past the busy timeout: one line and a status a script can retry on, no traceback."""
+    from sentinelle import cli
+
+    feed = tmp_path / "feed.csv"
+    feed.write_text("title,started_at\nx,2024-01-01T00:00:00Z\n")
+
+    def locked(*args, **kwargs):
+        raise LOCKED
+
+    with (mock.patch("sentinelle.exchange.management.commands.import.import_records", locked),
+          pytest.raises(SystemExit) as ended):
+        cli.main(["sentinelle", "import", str(feed), "--user", "alice"])
+    err = capsys.readouterr().err
+    assert ended.value.code == 75, ended.value.code   # EX_TEMPFAIL: try again later
+    assert "Traceback" not in err and "busy" in err and len(err.strip().splitlines()) == 1
