@@ -146,3 +146,37 @@ def test_checking_a_large_folder_keeps_memory_flat(alice, bob, charlie, media):
         tracemalloc.stop()
     assert report.files == 20_000
     assert peak < 2_000_000, f"{peak / 1e6:.1f} MB for 20,000 files"
+
+
+@pytest.mark.skipif(os.environ.get("DATABASE_URL", "")[:8] not in ("postgres", "postgres:"),
+                    reason="a second open transaction beside the test's: PostgreSQL")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_repair_leaves_the_pending_file_of_a_transaction_still_open(alice, bob, charlie, media,
+                                                                    django_capture_on_commit_callbacks):
+    """An import longer than --grace (or --grace 0 during one): its pending files have no row
+    yet because its transaction has not committed. Removing them makes its rows, once
+    committed, name files that are gone."""
+    import psycopg
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.db import connection
+
+    from sentinelle.core.files.transactional import pending_name
+    from sentinelle.incidents import services
+    from tests.conftest import file_report
+
+    item = services.attach_evidence(file_report(alice), alice,
+                                    SimpleUploadedFile("a.log", b"first"))
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    table = item._meta.db_table
+    later = "evidence/ab/" + "2" * 32
+    with psycopg.connect(**params) as other:   # the import, in its own transaction
+        other.execute(f"UPDATE {table} SET file = %s WHERE id = %s",  # noqa: S608
+                      (later, item.pk))
+        written = media / pending_name(later)
+        written.parent.mkdir(parents=True, exist_ok=True)
+        written.write_bytes(b"the import's evidence")
+        run("--repair", "--grace", "0")
+        other.commit()
+    assert written.exists(), "the committed row's file was removed by the repair"
