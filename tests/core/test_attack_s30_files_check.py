@@ -66,6 +66,21 @@ def test_repair_never_removes_the_target_of_a_symlinked_file(alice, bob, charlie
     assert target.read_bytes() == b"kept"
 
 
+def test_a_top_folder_kept_on_another_disk_through_a_link_is_still_checked(alice, bob, charlie,
+                                                                           media, tmp_path):
+    """The operator's own layout (evidence on a larger disk): the link is MEDIA_ROOT/evidence
+    itself, which the platform does not make, so it is followed."""
+    disk = tmp_path / "big-disk"
+    (disk / "ab").mkdir(parents=True)
+    (disk / "ab" / "orphan").write_bytes(b"no row")
+    old(disk / "ab" / "orphan")
+    (media / "evidence").rmdir()
+    (media / "evidence").symlink_to(disk, target_is_directory=True)
+    status, out = run("--repair", "--grace", "0")
+    assert status == 1 and "evidence/ab/orphan" in out and "Repaired: 1." in out
+    assert not (disk / "ab" / "orphan").exists()
+
+
 def test_a_symlink_loop_does_not_crash_the_command(alice, bob, charlie, media):
     (media / "evidence" / "loop").symlink_to(media / "evidence", target_is_directory=True)
     (media / "evidence" / "aa").mkdir()
