@@ -27,9 +27,10 @@ committing = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.xfail(strict=True, reason=(
     "transactional.py decides 'rolled back' from the connection's state when the callback is "
     "freed, not when it was dropped: a failed commit's exception kept past the next "
-    "transaction removes the committed row's file. Needs the drop recorded where Django drops "
-    "it (e.g. the move registered robust at the front, or a commit-time marker), not a small "
-    "local change."))
+    "transaction removes the committed row's file. Moving the file's callback to the front of "
+    "connection.run_on_commit was tried: it breaks django_capture_on_commit_callbacks (which "
+    "takes the queue's tail) and costs a scan per file; the drop must be recorded where Django "
+    "drops it, not a small local change."))
 def test_a_committed_file_survives_its_failed_commit_hooks_exception_being_kept(
         alice, bob, charlie, caplog):
     incident = file_report(alice)
