@@ -19,6 +19,9 @@ import importlib
 import os
 import sys
 
+# sysexits.h: a temporary failure, worth retrying (the database was busy).
+EX_TEMPFAIL = 75
+
 PLAIN_GROUPS = {
     "probe": "sentinelle.observatory.access.cli",
     "routing": "sentinelle.observatory.routing.cli",
@@ -128,6 +131,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(module.main(rest))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sentinelle.settings")
     from django.core.management import execute_from_command_line
+    from django.db import OperationalError
 
     from sentinelle.core.instance_keys import InstanceKeyError
     from sentinelle.env import SettingError
@@ -143,6 +147,17 @@ def main(argv: list[str] | None = None) -> None:
         # A setting the operator gave (or a key file in the data directory) is wrong: say which,
         # in one line, as every other bad input is reported.
         sys.exit(f"sentinelle: configuration: {exc}")
+    except OperationalError as exc:
+        from sentinelle.core.busy import is_busy
+
+        if not is_busy(exc):
+            raise
+        # Another writer (a backup, a large import) held SQLite past the busy timeout: the
+        # command's transaction did not commit. One line, and EX_TEMPFAIL for a script's retry.
+        print("sentinelle: the database stayed busy with another writer past its timeout "
+              "(SENTINELLE_DB_BUSY_TIMEOUT); what was being written was not saved. Run the "
+              "command again.", file=sys.stderr)
+        sys.exit(EX_TEMPFAIL)
 
 
 if __name__ == "__main__":

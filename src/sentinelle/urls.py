@@ -7,6 +7,8 @@ from sentinelle.core import views as core_views
 
 # An API client gets JSON for a path no route matches, as for any other API error.
 handler404 = "sentinelle.core.api.errors.page_not_found"
+# A busy database outside a view (the session saved after it) is a 503, as inside one.
+handler500 = "sentinelle.core.busy.server_error"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),

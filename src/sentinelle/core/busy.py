@@ -10,12 +10,15 @@ written (the request's transaction did not commit)."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Callable
 
 from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
+from django.views import defaults
 from rest_framework import exceptions, status
 
 RETRY_AFTER = 5   # seconds: a few imports' publishing, well under the busy timeout
@@ -24,7 +27,7 @@ RETRY_AFTER = 5   # seconds: a few imports' publishing, well under the busy time
 _BUSY = ("database is locked", "database table is locked")
 
 
-def is_busy(exc: BaseException) -> bool:
+def is_busy(exc: BaseException | None) -> bool:
     return isinstance(exc, OperationalError) and str(exc) in _BUSY
 
 
@@ -46,12 +49,26 @@ class DatabaseBusyMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not is_busy(exception):
-            return None
-        if request.path.startswith("/api/"):
-            response = JsonResponse({"detail": str(DatabaseBusy.default_detail),
-                                     "code": DatabaseBusy.default_code}, status=503)
-        else:
-            response = render(request, "503.html", status=503)
-        response["Retry-After"] = str(RETRY_AFTER)
-        return response
+        return busy_response(request) if is_busy(exception) else None
+
+
+def busy_response(request: HttpRequest) -> HttpResponse:
+    """503 with Retry-After: the API's error body under /api/, the translated page elsewhere."""
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": str(DatabaseBusy.default_detail),
+                                 "code": DatabaseBusy.default_code}, status=503)
+    else:
+        response = render(request, "503.html", status=503)
+    response["Retry-After"] = str(RETRY_AFTER)
+    return response
+
+
+def server_error(request: HttpRequest, template_name: str = "500.html") -> HttpResponse:
+    """handler500. A middleware's own write (SessionMiddleware saves the session after the
+    view) raises outside process_exception's reach: Django turns it into this handler's answer,
+    with the exception still being handled (sys.exc_info), so a busy database is told apart
+    here too and answers 503 rather than 500."""
+    if is_busy(sys.exc_info()[1]):
+        with contextlib.suppress(Exception):   # the page itself failing: the plain 500 below
+            return busy_response(request)
+    return defaults.server_error(request, template_name)

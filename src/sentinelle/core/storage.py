@@ -11,6 +11,7 @@ No Django import at module level: settings.py imports this module.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -21,6 +22,8 @@ from sentinelle.env import SettingError, env_int, env_secret, env_str
 
 if TYPE_CHECKING:
     from django.http import FileResponse
+
+log = logging.getLogger(__name__)
 
 FILESYSTEM = "filesystem"
 S3 = "s3"
@@ -104,10 +107,18 @@ def is_local(storage: Any) -> bool:
 
 def file_response(field_file: Any, *, filename: str,
                   content_type: str | None = None) -> FileResponse:
-    """A download of a stored file (as an attachment), streamed from its storage in chunks."""
-    from django.http import FileResponse
+    """A download of a stored file (as an attachment), streamed from its storage in chunks.
+    A row whose file is gone (deleted by hand, a lost disk: `sentinelle files check` lists it
+    for a human) answers 404, as the file is not found, and the log says which; not a server
+    error."""
+    from django.http import FileResponse, Http404
 
-    stream = download_stream(field_file)
+    try:
+        stream = download_stream(field_file)
+    except FileNotFoundError:
+        log.error("%s: a row names it, the storage does not hold it (see 'sentinelle files "
+                  "check')", field_file.name)
+        raise Http404 from None
     response = FileResponse(stream, as_attachment=True, filename=filename,
                             content_type=content_type)
     if isinstance(stream, _Body):

@@ -3,11 +3,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
 from sentinelle.core.audit import set_actor
+from sentinelle.core.busy import is_busy
 from sentinelle.core.models import ApiToken
 
 # last_used_at is informative; writing it on every request would turn reads into writes.
@@ -32,7 +34,15 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(_("Invalid, expired or revoked token."))
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
-            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            try:
+                # A savepoint inside a caller's transaction: what fails here is undone alone.
+                with transaction.atomic():
+                    ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            except OperationalError as exc:
+                # Informative only: a read is not refused because the database is busy
+                # writing something else (SQLite's lock, core/busy.py).
+                if not is_busy(exc):
+                    raise
         set_actor(token.user)
         return token.user, token
 

@@ -16,7 +16,9 @@ storage API, so the local disk and a bucket are checked alike. Findings:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -24,6 +26,7 @@ from typing import Any
 
 from django.apps import apps
 from django.core.files.storage import Storage, storages
+from django.db import connection, transaction
 from django.db.models import FileField
 from django.utils.translation import gettext as _
 
@@ -58,6 +61,7 @@ class Report:
     rows: int = 0
     files: int = 0
     hashed: int = 0
+    at: float = 0.0           # when the check began (time.time()): ages are counted from it
 
     def counts(self) -> dict[str, int]:
         return {kind: sum(1 for f in self.findings if f.kind == kind) for kind in KINDS}
@@ -83,6 +87,10 @@ def _rows(model: Any, file_field: str) -> Any:
 
 
 def _walk(storage: Storage, folder: str, advance: Callable[[int], None]) -> Iterator[str]:
+    # The platform never makes a link below its folders: one there leads elsewhere (the
+    # repair would remove files outside MEDIA_ROOT) or back up the tree (a loop).
+    if _linked(storage, folder):
+        return
     try:
         directories, files = storage.listdir(folder)
     except FileNotFoundError:
@@ -92,6 +100,20 @@ def _walk(storage: Storage, folder: str, advance: Callable[[int], None]) -> Iter
         yield f"{folder}/{name}"
     for directory in sorted(directories):
         yield from _walk(storage, f"{folder}/{directory}", advance)
+
+
+def _linked(storage: Storage, name: str) -> bool:
+    """Whether `name`, or a folder of its path, is a symbolic link; a top folder may be one
+    (evidence kept on another disk), the pending tree the platform makes itself may not."""
+    from sentinelle.core.storage import is_local
+
+    if not is_local(storage):
+        return False
+    parts = name.split("/")
+    skip = 1 if parts[0] == PENDING else 2
+    root = _raw(storage, "path")("")
+    return any(os.path.islink(os.path.join(root, *parts[:end]))
+               for end in range(skip, len(parts) + 1))
 
 
 def _raw(storage: Storage, method: str) -> Callable:
@@ -127,6 +149,7 @@ def check(storage: Storage | None = None, *, hashes: bool = True,
     storage = storage or storages["default"]
     start = start or (lambda description, total: lambda n: None)
     report, now = Report(), time.time()
+    report.at = now
     listing = start(_("listing files"), None)
     stored = {name for folder in FOLDERS for name in _walk(storage, folder, listing)}
     pending = {final_name(name) for folder in FOLDERS
@@ -172,34 +195,79 @@ def check(storage: Storage | None = None, *, hashes: bool = True,
 
 
 def _named(name: str) -> bool:
+    try:
+        name.encode()
+    except UnicodeEncodeError:   # a name on disk that is not UTF-8: no row can hold it
+        return False
     return any(model._base_manager.filter(**{file_field: name}).exists()
                for model, file_field, _hash in file_fields())
 
 
+# Clocks of the database server and of this machine may differ by this much.
+CLOCK_SKEW = 60.0
+
+
+def _open_since() -> float | None:
+    """When the oldest transaction still open on the database, other than this connection's,
+    began (seconds since the epoch), on PostgreSQL; None when there is none, or on SQLite."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extract(epoch FROM min(xact_start)) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                       "AND backend_type = 'client backend'")
+        (value,) = cursor.fetchone()
+    return None if value is None else float(value)
+
+
 def repair(report: Report, grace: float, storage: Storage | None = None) -> Report:
     """Move committed pending files under their names; remove orphan and pending files older
-    than `grace` seconds. Rows, missing files and hash mismatches are never touched."""
+    than `grace` seconds. Rows, missing files and hash mismatches are never touched.
+
+    A pending file with no row may belong to a transaction still open (an import that runs
+    longer than the grace period): its rows are not visible until it commits, and removing
+    its files would leave them naming nothing. On PostgreSQL a pending file written after the
+    oldest transaction still open began is left; on SQLite every transaction that writes holds
+    the one write lock (transaction_mode IMMEDIATE), so the repair takes it: while it holds it,
+    no writer is open and a pending file with no row is its killed writer's."""
     storage = storage or storages["default"]
-    delete = _raw(storage, "delete")
-    for finding in report.findings:
-        try:
-            if finding.kind == UNMOVED:
-                promote = getattr(storage, "_promote", None)
-                if promote is not None:
-                    promote(pending_name(finding.name), finding.name)
-                    finding.repaired = True
-            elif finding.kind in (ORPHAN, STALE_PENDING):
-                if finding.age is None or finding.age < grace:
-                    finding.note = _("younger than the grace period")
-                    continue
-                if _named(finding.name):   # committed since the check: it is not an orphan
-                    finding.note = _("a row names it now")
-                    continue
-                delete(finding.name if finding.kind == ORPHAN else pending_name(finding.name))
-                finding.repaired = True
-        except OSError as exc:
-            finding.note = str(exc)
+    open_since = _open_since()
+    with transaction.atomic() if connection.vendor == "sqlite" else contextlib.nullcontext():
+        for finding in report.findings:
+            _repair_one(finding, storage, grace,
+                        None if open_since is None else open_since - CLOCK_SKEW, report.at)
     return report
+
+
+def _repair_one(finding: Finding, storage: Storage, grace: float, open_since: float | None,
+                checked_at: float) -> None:
+    delete = _raw(storage, "delete")
+    try:
+        if finding.kind == UNMOVED:
+            promote = getattr(storage, "_promote", None)
+            if promote is not None:
+                promote(pending_name(finding.name), finding.name)
+                finding.repaired = True
+        elif finding.kind in (ORPHAN, STALE_PENDING):
+            if finding.age is None or finding.age < grace:
+                finding.note = _("younger than the grace period")
+                return
+            if (finding.kind == STALE_PENDING and open_since is not None
+                    and checked_at - finding.age >= open_since):
+                finding.note = _("a transaction open since before it was written may "
+                                 "still commit it")
+                return
+            if _named(finding.name):   # committed since the check: it is not an orphan
+                finding.note = _("a row names it now")
+                return
+            name = finding.name if finding.kind == ORPHAN else pending_name(finding.name)
+            if _linked(storage, name.rsplit("/", 1)[0]):   # linked since the listing
+                finding.note = _("a folder of its path is a symbolic link")
+                return
+            delete(name)
+            finding.repaired = True
+    except OSError as exc:
+        finding.note = str(exc)
 
 
 __all__ = ["FOLDERS", "KINDS", "PENDING", "Finding", "Report", "check", "file_fields",
