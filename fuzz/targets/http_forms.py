@@ -215,7 +215,7 @@ def _make_clients() -> None:
 
     from sentinelle.actionplan.models import Indicator
     from sentinelle.analysis import linking
-    from sentinelle.core.models import ApiToken, MemberState, Role, User
+    from sentinelle.core.models import ApiToken, MemberState, Role, SharingGroup, User
     from sentinelle.gateway.models import Initiative
     from sentinelle.incidents.models import Incident
     from sentinelle.observatory.models import BundleSubmission
@@ -244,12 +244,15 @@ def _make_clients() -> None:
                            f"{answer.content[:500]!r}")
     # A linked incident, so that the report's page has the Secretariat's unlink form.
     linking.link(analyst, list(Incident.objects.order_by("-pk")[:2]), label="fuzz")
+    # A sharing group of the focal point's State: its TAXII collection takes objects.
+    group = SharingGroup.objects.create(name="fuzz")
+    group.states.add(state)
     entry = Initiative.objects.order_by("pk").first()
     indicator = Indicator.objects.exclude(kind="computed").order_by("pk").first()
     ids = {"incident": Incident.objects.filter(state=state).latest("pk").pk,
            "kind": entry.KIND, "entry": entry.pk, "action": indicator.action.code,
            "indicator": indicator.code,
-           "submission": BundleSubmission.objects.order_by("pk").first().pk}
+           "group": group.pk, "submission": BundleSubmission.objects.order_by("pk").first().pk}
     forms, found, unreached = [], set(), []
     for role, page in PAGES:
         path = page.format(**ids)
@@ -370,10 +373,12 @@ def _api(data: bytes) -> None:
         body, content_type = _multipart(pairs)
         http_bodies.check(path, focal.generic("POST", path, body, content_type=content_type))
         _check_jobs(path)
-    path = "/taxii2/sentinelle/collections/reports/objects/"
-    http_bodies.check(path, focal.generic(
+    path = f"/taxii2/group-{ids['group']}/collections/shared/objects/"
+    code = http_bodies.check(path, focal.generic(
         "POST", path, data, content_type="application/taxii+json;version=2.1",
         HTTP_ACCEPT="application/taxii+json;version=2.1"))
+    if code in (403, 404, 415):
+        raise RuntimeError(f"POST {path} answered {code}: the collection is not reached")
 
 
 def run(data: bytes) -> None:
