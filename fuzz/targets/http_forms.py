@@ -177,9 +177,12 @@ class _Forms(HTMLParser):
 
 
 def _make_template(path) -> None:  # noqa: ANN001 - a Path
+    from django.conf import settings
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    # seed_observatory keeps its demo key in DATA_DIR: the fuzz's folder, not the project's var/.
+    settings.DATA_DIR = http_bodies.WORK / "data"
     # The demo's action plan, gateway entries and observatory bundles: something to edit.
     # Their progress lines must not reach the harness's pipe.
     with contextlib.redirect_stdout(io.StringIO()):
@@ -189,7 +192,11 @@ def _make_template(path) -> None:  # noqa: ANN001 - a Path
 
 def setup() -> None:
     http_bodies.setup_django()
-    template = http_bodies.template(_make_template, "forms")
+    # The seed commands' sources are part of the template's name: changed, it is made again.
+    seeds = hashlib.sha256(b"".join(
+        path.read_bytes() for path in sorted((ROOT / "src" / "sentinelle").glob(
+            "*/management/commands/seed_*.py")))).hexdigest()[:8]
+    template = http_bodies.template(_make_template, f"forms-{seeds}")
     mine = http_bodies.WORK / f"child-{os.getpid()}.sqlite3"
     shutil.copyfile(template, mine)
     http_bodies.use_database(mine)
