@@ -121,3 +121,13 @@ def test_an_overlong_user_name_is_refused_and_counted_not_a_500(client, db, sett
     response = sign_in(client, name, "wrong")
     assert response.status_code == 200
     assert "Too many failed sign-ins" in response.content.decode()
+
+
+def test_a_user_name_over_64_characters_is_audited_not_a_500(client, db):
+    """The audit entry's object id holds 64 characters: on PostgreSQL a failed sign-in with a
+    longer name answered 500. The entry keeps the whole (stored) name in its details."""
+    name = "b" * 100
+    assert sign_in(client, name, "wrong").status_code == 200
+    entry = AuditEntry.objects.get(action="signin.failure")
+    assert entry.object_id == name[:64]
+    assert entry.after["username"] == name

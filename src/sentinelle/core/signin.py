@@ -9,7 +9,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from sentinelle.core import audit
-from sentinelle.core.models import SignInFailure
+from sentinelle.core.models import AuditEntry, SignInFailure
+
+OBJECT_ID_LENGTH = AuditEntry._meta.get_field("object_id").max_length
 
 
 def _stored(username: str) -> str:
@@ -30,9 +32,15 @@ def is_locked(username: str) -> bool:
 
 
 def record_failure(username: str, address: str | None, reason: str) -> None:
-    SignInFailure.objects.create(username=_stored(username), address=address or None)
-    audit.record("signin.failure", _stored(username), object_type="signin",
-                 after={"reason": reason, "address": address}, actor="anonymous")
+    name = _stored(username)
+    SignInFailure.objects.create(username=name, address=address or None)
+    # The audit's object id holds 64 characters (PostgreSQL refused a longer one: a 500 for
+    # any name over 64); a longer name is kept whole in the entry's details.
+    after = {"reason": reason, "address": address}
+    if len(name) > OBJECT_ID_LENGTH:
+        after["username"] = name
+    audit.record("signin.failure", name[:OBJECT_ID_LENGTH], object_type="signin",
+                 after=after, actor="anonymous")
 
 
 def clear(username: str) -> None:
