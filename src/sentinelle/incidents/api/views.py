@@ -5,7 +5,7 @@ from django.db.models import F, Prefetch
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, parsers, serializers, status, viewsets
+from rest_framework import mixins, parsers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import get_object_or_404  # DRF's: "null,null" is a 404, not 500
@@ -40,10 +40,6 @@ from sentinelle.incidents.permissions import (
 
 # A report's sub-resources (versions, transitions, messages, evidence): whole arrays.
 SUB_LIST = {"pagination_class": None, "filter_backends": []}
-
-
-# An evidence file's description (the service keeps its first 500 characters).
-DESCRIPTION = serializers.CharField(allow_blank=True, trim_whitespace=False)
 
 
 class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
@@ -194,12 +190,13 @@ class IncidentViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Ret
             if not upload.size:   # as the web form (and a message) refuses it
                 raise ValidationError({"file": [_("%(name)s is empty.") % {
                     "name": services.safe_filename(upload.name)}]})
-            # As the web form: no NUL or lone surrogate (PostgreSQL refused the NUL: a 500).
+            # Not a party (403) or over the limit (413): core/api/errors.py answers.
+            # Its length as the schema says (the serializer's field), a 400 naming it.
             try:
-                description = DESCRIPTION.run_validation(request.data.get("description", ""))
+                description = s.EvidenceSerializer().fields["description"].run_validation(
+                    request.data.get("description", ""))
             except ValidationError as exc:
                 raise ValidationError({"description": exc.detail}) from None
-            # Not a party (403) or over the limit (413): core/api/errors.py answers.
             item = services.attach_evidence(incident, request.user, upload, description)
             context = {"request": request}
             return Response(s.EvidenceSerializer(item, context=context).data,
