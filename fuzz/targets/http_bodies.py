@@ -56,7 +56,7 @@ def _remove_stale() -> None:
             pass
 
 
-def _use_database(path: Path) -> None:
+def use_database(path: Path) -> None:
     from django.conf import settings
     from django.db import connections
     from django.db.backends.base.base import BaseDatabaseWrapper
@@ -76,7 +76,8 @@ def _use_database(path: Path) -> None:
         del connections["default"]
 
 
-def setup() -> None:
+def setup_django() -> None:
+    """Django set up for posting in this child: settings, loggers, stale databases gone."""
     WORK.mkdir(parents=True, exist_ok=True)
     if not os.environ.get("DJANGO_SETTINGS_MODULE"):
         # make fuzz: the project's settings, with nothing written where the demo keeps data.
@@ -103,19 +104,33 @@ def setup() -> None:
     logging.getLogger("django.request").setLevel(logging.CRITICAL)
     logging.getLogger("django.security").setLevel(logging.CRITICAL)
     _remove_stale()
-    template = WORK / f"template-{_template_key()}.sqlite3"
+
+
+def _migrate(_path: Path) -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def template(fill=_migrate, name: str = "template") -> Path:  # noqa: ANN001 - fill(path)
+    """The migrated database every child copies, made once per set of migrations."""
+    template = WORK / f"{name}-{_template_key()}.sqlite3"
     if not template.exists():
         making = WORK / f"child-{os.getpid()}.making.sqlite3"
         making.unlink(missing_ok=True)
-        _use_database(making)
-        from django.core.management import call_command
-        call_command("migrate", verbosity=0)
+        use_database(making)
+        fill(making)
         from django.db import connections
         connections.close_all()
         os.replace(making, template)
+    return template
+
+
+def setup() -> None:
+    setup_django()
     mine = WORK / f"child-{os.getpid()}.sqlite3"
-    shutil.copyfile(template, mine)
-    _use_database(mine)
+    shutil.copyfile(template(), mine)
+    use_database(mine)
     _make_clients()
 
 
@@ -146,16 +161,16 @@ def _make_clients() -> None:
                            f"{answer.content[:500]!r}")
 
 
-def _check(path: str, response) -> int:  # noqa: ANN001 - a test client response
+def check(path: str, response) -> int:  # noqa: ANN001 - a test client response
     if response.status_code >= 500:
         raise AssertionError(f"{path} answered {response.status_code}: "
                              f"{response.content[:300]!r}")
     return response.status_code
 
 
-def _form_value(value: object) -> list[bytes]:
+def form_value(value: object) -> list[bytes]:
     if isinstance(value, list):
-        return [item for element in value[:2000] for item in _form_value(element)]
+        return [item for element in value[:2000] for item in form_value(element)]
     if isinstance(value, str):
         return [value.encode("utf-8", "surrogatepass")]
     if value is None:
@@ -166,7 +181,7 @@ def _form_value(value: object) -> list[bytes]:
 def _form_body(data: bytes, fields: object) -> bytes:
     if isinstance(fields, dict):
         pairs = [(str(key).encode("utf-8", "surrogatepass"), item)
-                 for key, value in fields.items() for item in _form_value(value)]
+                 for key, value in fields.items() for item in form_value(value)]
     else:
         # Not an object: the bytes as the report's free text, where a user types anything.
         pairs = [(name, data) for name in (b"title", b"description", b"indicators",
@@ -174,6 +189,11 @@ def _form_body(data: bytes, fields: object) -> bytes:
         pairs += [(b"category", b"trust-security"), (b"rsit", b"availability:ddos"),
                   (b"tlp", b"amber"), (b"started_at", b"2026-03-01T08:00"),
                   (b"narrative_language", b"en"), (b"year", b"2026")]
+    return urlencode(pairs)
+
+
+def urlencode(pairs: list[tuple[bytes, bytes]]) -> bytes:
+    """Raw bytes percent-encoded as they are: invalid UTF-8 reaches the form too."""
     return b"&".join(quote_from_bytes(k).encode() + b"=" + quote_from_bytes(v).encode()
                      for k, v in pairs)
 
@@ -182,11 +202,11 @@ def run(data: bytes) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     api, web = _clients["api"], _clients["web"]
-    code = _check("/api/v1/incidents/", api.post("/api/v1/incidents/", data,
+    code = check("/api/v1/incidents/", api.post("/api/v1/incidents/", data,
                                                  content_type="application/json"))
-    _check("/api/v1/summary-returns/", api.post("/api/v1/summary-returns/", data,
+    check("/api/v1/summary-returns/", api.post("/api/v1/summary-returns/", data,
                                                 content_type="application/json"))
-    _check("/returns/upload/", web.post("/returns/upload/", {
+    check("/returns/upload/", web.post("/returns/upload/", {
         "year": "2026", "notes": "", "file": SimpleUploadedFile("return.csv", data, "text/csv")}))
     try:
         fields = json.loads(data)
@@ -194,7 +214,7 @@ def run(data: bytes) -> None:
         fields = None
     body = _form_body(data, fields)
     for path in ("/incidents/new/", "/returns/new/"):
-        _check(path, web.generic("POST", path, body,
+        check(path, web.generic("POST", path, body,
                                  content_type="application/x-www-form-urlencoded"))
     if 400 <= code < 500:
         raise BodyRefused(code)

@@ -82,6 +82,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     # Before the CSRF check, which reads the whole body: a capped upload is refused unread.
     "sentinelle.exchange.uploads.UploadCapMiddleware",
+    # A form body decoded without the standard library's memory blow-up (core/formbody.py).
+    "sentinelle.core.formbody.FormBodyMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",

@@ -106,3 +106,28 @@ def test_api_session_needs_the_second_factor_too(client, alice, settings):
     client.post("/account/two-factor/", {"code": code_for(device), "next": "/"})
     response = client.post("/api/v1/incidents/", {}, content_type="application/json")
     assert response.status_code == 400  # now authenticated: the empty body is refused
+
+
+def test_an_overlong_user_name_is_refused_and_counted_not_a_500(client, db, settings):
+    """Issue 20: a 60,000-character user name made SQLite's LIKE fail ("pattern too complex")
+    while the lock-out counted failures: the sign-in answered 500. The name is counted as it
+    is stored (its first 150 characters), so the lock-out still applies to it."""
+    settings.LOCKOUT_ATTEMPTS = 2
+    name = "a" * 60_000
+    for _ in range(2):
+        response = sign_in(client, name, "wrong")
+        assert response.status_code == 200
+        assert "Too many failed sign-ins" not in response.content.decode()
+    response = sign_in(client, name, "wrong")
+    assert response.status_code == 200
+    assert "Too many failed sign-ins" in response.content.decode()
+
+
+def test_a_user_name_over_64_characters_is_audited_not_a_500(client, db):
+    """The audit entry's object id holds 64 characters: on PostgreSQL a failed sign-in with a
+    longer name answered 500. The entry keeps the whole (stored) name in its details."""
+    name = "b" * 100
+    assert sign_in(client, name, "wrong").status_code == 200
+    entry = AuditEntry.objects.get(action="signin.failure")
+    assert entry.object_id == name[:64]
+    assert entry.after["username"] == name

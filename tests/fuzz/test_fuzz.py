@@ -31,8 +31,40 @@ def test_every_reachable_parser_has_a_target():
     expected = {"stix", "misp", "veris", "ooni", "rislive", "watchlist", "fingerprints",
                 "iodef", "arf", "xarf", "csvxlsx", "mrt", "bundle", "campaign_config",
                 # issue 20: the bodies posted to the report and summary-return endpoints
-                "http_bodies"}
+                "http_bodies", "http_forms"}
     assert not expected - set(TARGETS), expected - set(TARGETS)
+
+
+def _routes(resolver, prefix: str = ""):
+    from django.urls import URLResolver
+
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            namespace = f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix
+            yield from _routes(pattern, namespace)
+        elif pattern.name:
+            yield f"{prefix}{pattern.name}"
+        else:
+            yield f"{prefix}{pattern.lookup_str}"
+
+
+def test_every_route_is_fuzzed_or_excluded_with_a_reason():
+    """Issue 20: every body a user can send is fuzzed. A new route must be put in the
+    http_forms target's COVERED (and be reached by it: its set-up fails on a covered form it
+    does not find) or in EXCLUDED with the reason it takes no body."""
+    from django.urls import get_resolver
+
+    forms = harness.load_target("http_forms")
+    module = sys.modules["fuzz.targets.http_forms"]
+    names = {name for name in _routes(get_resolver())
+             if not name.startswith(module.EXCLUDED_PREFIXES)}
+    both = set(module.COVERED) & set(module.EXCLUDED)
+    assert not both, f"both covered and excluded: {sorted(both)}"
+    unlisted = names - set(module.COVERED) - set(module.EXCLUDED)
+    assert not unlisted, f"routes neither fuzzed nor excluded: {sorted(unlisted)}"
+    stale = (set(module.COVERED) | set(module.EXCLUDED)) - names
+    assert not stale, f"no such route any more: {sorted(stale)}"
+    assert all(module.EXCLUDED.values()) and forms.name == "http_forms"
 
 
 @pytest.mark.parametrize("name", TARGETS)

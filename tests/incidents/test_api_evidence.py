@@ -212,3 +212,13 @@ def test_secretariat_may_add_evidence(charlie, incident):
 
 def test_unknown_evidence_id_is_404(alice):
     assert api_client(alice).get("/api/v1/evidence/999999/download/").status_code == 404
+
+
+def test_a_description_with_a_nul_byte_is_a_400_naming_it(alice, incident):
+    """Issue 20: the API passed the description as it came, and PostgreSQL refused the NUL
+    byte (a 500); the web form already refused it. Nothing is stored."""
+    response = upload(alice, incident, "log.txt", b"data", description="bad\x00byte")
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert "description" in body.get("fields", body)   # the error shape of main, or before it
+    assert not Evidence.objects.filter(incident=incident).exists()

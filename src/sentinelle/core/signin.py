@@ -9,7 +9,16 @@ from django.conf import settings
 from django.utils import timezone
 
 from sentinelle.core import audit
-from sentinelle.core.models import SignInFailure
+from sentinelle.core.models import AuditEntry, SignInFailure
+
+OBJECT_ID_LENGTH = AuditEntry._meta.get_field("object_id").max_length
+
+
+def _stored(username: str) -> str:
+    # Failures are kept under the name's first 150 characters (the column's length): count and
+    # clear them under the same key. A longer name whole would also be a LIKE pattern that
+    # SQLite refuses past 50,000 bytes ("pattern too complex"), a 500 at the sign-in.
+    return username[:SignInFailure._meta.get_field("username").max_length]
 
 
 def _window_start():
@@ -17,15 +26,22 @@ def _window_start():
 
 
 def is_locked(username: str) -> bool:
-    recent = SignInFailure.objects.filter(username__iexact=username, at__gte=_window_start())
+    recent = SignInFailure.objects.filter(username__iexact=_stored(username),
+                                          at__gte=_window_start())
     return recent.count() >= settings.LOCKOUT_ATTEMPTS
 
 
 def record_failure(username: str, address: str | None, reason: str) -> None:
-    SignInFailure.objects.create(username=username[:150], address=address or None)
-    audit.record("signin.failure", username[:150], object_type="signin",
-                 after={"reason": reason, "address": address}, actor="anonymous")
+    name = _stored(username)
+    SignInFailure.objects.create(username=name, address=address or None)
+    # The audit's object id holds 64 characters (PostgreSQL refused a longer one: a 500 for
+    # any name over 64); a longer name is kept whole in the entry's details.
+    after = {"reason": reason, "address": address}
+    if len(name) > OBJECT_ID_LENGTH:
+        after["username"] = name
+    audit.record("signin.failure", name[:OBJECT_ID_LENGTH], object_type="signin",
+                 after=after, actor="anonymous")
 
 
 def clear(username: str) -> None:
-    SignInFailure.objects.filter(username__iexact=username).delete()
+    SignInFailure.objects.filter(username__iexact=_stored(username)).delete()
