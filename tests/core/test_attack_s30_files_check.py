@@ -8,20 +8,11 @@ from __future__ import annotations
 import json
 import os
 import time
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import CommandError, call_command
 
-
-def run(*args: str) -> tuple[int, str]:
-    out = StringIO()
-    try:
-        call_command("files", "check", *args, stdout=out)
-    except CommandError:
-        return 1, out.getvalue()
-    return 0, out.getvalue()
+from tests.core.test_files_check import run
 
 
 def old(path: Path) -> Path:
