@@ -118,6 +118,10 @@ def test_text_fields_say_nul_is_refused_and_it_is(alice):
     note = document["components"]["schemas"]["Transition"]["properties"]["note"]
     assert body["pattern"] == note["pattern"] == "^[^\\u0000]*$"
     assert "oneOf" not in note   # a blank note matches the one schema, not two
+    search = next(p for p in document["paths"]["/api/v1/incidents/"]["get"]["parameters"]
+                  if p["name"] == "q")
+    assert search["schema"]["pattern"] == body["pattern"]
+    assert api_client(alice).get("/api/v1/incidents/", {"q": "a\x00"}).status_code == 400
     incident = file_report(alice)
     answer = api_client(alice).post(f"/api/v1/incidents/{incident.pk}/messages/",
                                     {"body": "a\x00b"}, format="json")

@@ -112,6 +112,24 @@ class SentinelleAutoSchema(AutoSchema):
                 schema["maxItems"] = field.max_length
         return schema
 
+    def _get_parameters(self) -> list[dict]:
+        parameters = super()._get_parameters()
+        # A text filter's form field refuses NUL and what is over its max_length, as a body's
+        # text field does: the schema says both (other views read their parameters themselves).
+        filterset = getattr(self.view, "filterset_class", None)
+        filters = filterset.base_filters if filterset is not None else {}
+        for parameter in parameters:
+            schema = parameter.get("schema", {})
+            declared = filters.get(parameter.get("name"))
+            if (declared is None or parameter.get("in") != "query"
+                    or schema.get("type") != "string"
+                    or {"enum", "format", "pattern"} & set(schema)):
+                continue
+            schema["pattern"] = NO_NUL_PATTERN
+            if declared.extra.get("max_length"):
+                schema.setdefault("maxLength", declared.extra["max_length"])
+        return parameters
+
     def _insert_field_validators(self, field, schema) -> None:
         super()._insert_field_validators(field, schema)
         # drf-spectacular offers a blank field with a pattern `oneOf: [the pattern, ""]`; ""
