@@ -516,3 +516,11 @@ def test_watch_list_yaml_matches_its_documented_schema(alice):
     validator = OAS30ReadValidator(content["application/yaml"]["schema"])
     assert not list(validator.iter_errors(parsed))
     assert not validator.is_valid("states: not a mapping")
+
+
+def test_a_nul_in_the_alert_filters_finds_nothing_rather_than_a_500(alice):
+    # PostgreSQL refuses NUL in a string: it answered 500 (Schemathesis on PostgreSQL).
+    client = api_client(alice)
+    for query in ({"state": "C\x00U"}, {"status": "raised\x00"}):
+        answer = client.get("/api/v1/observatory/routing/alerts/", query)
+        assert answer.status_code == 200 and answer.json()["results"] == []

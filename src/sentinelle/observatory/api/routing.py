@@ -142,7 +142,8 @@ class RoutingEventView(APIView):
 
 def _requested_state(request) -> str:
     """The State asked for: ``?state=`` (the Secretariat), else the focal point's own."""
-    code = (request.GET.get("state") or "").strip().upper()
+    # A NUL (PostgreSQL refuses it in a string) stands for a character no State code has.
+    code = (request.GET.get("state") or "").strip().upper().replace("\x00", "?")
     if not code and getattr(request.user, "is_focal_point", False):
         code = request.user.state.alpha2
     return code
@@ -224,10 +225,11 @@ class LiveAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
             return LiveRoutingAlert.objects.none()
         rows = LiveRoutingAlert.objects.for_user(self.request.user).select_related(
             "state", "incident")
-        code = (self.request.query_params.get("state") or "").strip().upper()
+        # A NUL (PostgreSQL refuses it in a string) stands for a character no value has.
+        code = (self.request.query_params.get("state") or "").strip().upper().replace("\x00", "?")
         if code and self.action == "list":
             rows = rows.filter(state__alpha2=code)
-        status_ = self.request.query_params.get("status")
+        status_ = (self.request.query_params.get("status") or "").replace("\x00", "?")
         if status_ and self.action == "list":
             rows = rows.filter(status=status_)
         return rows
