@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"sentinelle probe campaign: error: {exc}", file=sys.stderr)
         return 1
     finally:
+        campaign.log_stop()
         campaign.close()
 
 

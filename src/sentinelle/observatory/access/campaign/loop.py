@@ -23,7 +23,6 @@ import random
 import signal
 import stat
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +32,7 @@ from .config import CampaignConfig
 from .outbox import Outbox
 from .platform import Platform, TokenRefused
 from .schedule import next_round
+from .stopping import StopFlag
 
 __all__ = ["Campaign", "CampaignError", "Stopped"]
 
@@ -56,7 +56,8 @@ class Campaign:
         self.rng = rng or random.Random()
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.progress = progress
-        self.stop = threading.Event()
+        self.stop = StopFlag()
+        self._stop_logged = False
         self.in_round = False
         self._lock_handle: Any = None
         self.outbox: Outbox | None = None
@@ -122,17 +123,25 @@ class Campaign:
             self.outbox.close()
         if self._lock_handle is not None:
             self._lock_handle.close()
+        self.stop.close()
 
     def install_signals(self) -> None:
+        # The handler only sets the flag (and ends a round): logging from it could re-enter a
+        # write to stderr the main thread was in the middle of.
         def handler(signum: int, _frame: Any) -> None:
-            log.info("signal %d: stopping", signum)
-            self.stop.set()
+            self.stop.set(signum)
             if self.in_round:
                 raise Stopped()
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
 
     # --- the loop ------------------------------------------------------------------------------
+
+    def log_stop(self) -> None:
+        """Say once which signal stopped the process (from the main loop, not the handler)."""
+        if self.stop.signum is not None and not self._stop_logged:
+            self._stop_logged = True
+            log.info("signal %d: stopping", self.stop.signum)
 
     def run_forever(self) -> None:
         assert self.outbox is not None
@@ -144,6 +153,7 @@ class Campaign:
             self.deliver(until=planned[1])
             if not self.stop.is_set():
                 self._sleep_until(min(planned[1], self._next_delivery()))
+        self.log_stop()
 
     def run_once(self) -> int:
         """One round now, then one delivery pass; 0 when the outbox is empty after it, 3 when
@@ -211,6 +221,7 @@ class Campaign:
             finally:
                 self.in_round = False
         except Stopped:
+            self.log_stop()
             self.outbox.end_round(number, "abandoned", "stopped by a signal")
             log.warning("round %d abandoned (stopped)", number)
             _cleanup(work)
