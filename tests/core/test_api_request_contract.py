@@ -165,3 +165,30 @@ def test_the_schema_says_what_the_code_checks(db):
     for path, method in (("/api/v1/incidents/{id}/transitions/", "post"),
                          ("/api/v1/incidents/{id}/", "patch")):
         assert "409" in schema["paths"][path][method]["responses"], path
+
+
+def test_a_text_field_counts_the_characters_sent_not_those_left_after_trimming(alice):
+    # Schemathesis sent "\u0085" + ten characters to the ten-character narrative_language:
+    # DRF trimmed it to ten and stored it, though the schema's maxLength refuses it.
+    response = api_client(alice).post(URL, report_payload(narrative_language="\u0085" + "e" * 10),
+                                      format="json")
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["narrative_language"]
+    response = api_client(alice).post(URL, report_payload(narrative_language=" fr "),
+                                      format="json")
+    assert response.status_code == 201 and response.json()["narrative_language"] == "fr"
+
+
+def test_the_search_filter_counts_the_characters_sent(alice):
+    from sentinelle.incidents.indicators import MAX_VALUE_LENGTH
+
+    response = api_client(alice).get(URL, {"q": " " + "a" * MAX_VALUE_LENGTH})
+    assert response.status_code == 400 and list(response.json()["fields"]) == ["q"]
+    assert api_client(alice).get(URL, {"q": "a" * MAX_VALUE_LENGTH}).status_code == 200
+
+
+def test_a_message_of_whitespace_only_is_refused_as_the_schema_says(alice):
+    report = file_report(alice)
+    response = api_client(alice).post(f"{URL}{report.pk}/messages/", {"body": "\t\u3000 "},
+                                      format="json")
+    assert response.status_code == 400 and list(response.json()["fields"]) == ["body"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
 from sentinelle.core import signin
@@ -17,6 +18,17 @@ def add_validation_error(form: forms.BaseForm, exc: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, exc)
+
+
+class SentLengthCharField(forms.CharField):
+    """Text whose ``max_length`` counts the characters sent, before stripping: the API schema's
+    maxLength says so of a query parameter, and Django would count after stripping (a value
+    padded past the bound was taken although the schema refuses it)."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and self.max_length is not None:
+            MaxLengthValidator(self.max_length)(value)
+        return super().to_python(value)
 
 
 def client_address(request) -> str | None:

@@ -9,16 +9,21 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from sentinelle.core.forms import SentLengthCharField
 from sentinelle.core.models import MemberState
 from sentinelle.incidents import search
 from sentinelle.incidents.indicators import MAX_VALUE_LENGTH
 from sentinelle.incidents.models import TLP, Category, Incident, RsitClass, Status
 
 
+class _TextFilter(django_filters.CharFilter):
+    field_class = SentLengthCharField
+
+
 class IncidentFilter(django_filters.FilterSet):
     # Bounded as an indicator value is: a longer text cannot be one, and SQLite refuses a LIKE
     # pattern over 50,000 bytes (a 500 on the list).
-    q = django_filters.CharFilter(
+    q = _TextFilter(
         method="search", label=_("Search"), max_length=MAX_VALUE_LENGTH,
         help_text=_("Words of the title or narrative, or an indicator: an IP address or range "
                     "(CIDR), a domain, URL, e-mail address, AS number or hash."),

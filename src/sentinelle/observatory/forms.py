@@ -7,6 +7,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from sentinelle.core.forms import SentLengthCharField
 from sentinelle.core.models import MemberState
 from sentinelle.observatory import bundles, live
 
@@ -27,10 +28,15 @@ class SubmitForm(forms.Form):
         return upload
 
 
+SERVICE_MAX_LENGTH = 255
+
+
 class IndexFilterForm(forms.Form):
     year = forms.IntegerField(label=_("Year"), required=False, min_value=1990, max_value=2100)
     state = forms.ChoiceField(label=_("Member State"), required=False)
-    service = forms.CharField(label=_("Service"), required=False, max_length=255)
+    # The length sent is counted, as the API schema's maxLength says.
+    service = SentLengthCharField(label=_("Service"), required=False,
+                                  max_length=SERVICE_MAX_LENGTH)
 
     def __init__(self, *args, states: Iterable[MemberState] = (), **kwargs) -> None:
         """``states``: the Member States offered, named in the active language, in its

@@ -25,7 +25,16 @@ class StrictBooleanField(serializers.BooleanField):
 
 class StrictCharField(serializers.CharField):
     """Text: a JSON string. DRF's own turns a JSON number into text (`0` becomes "0"), so a
-    client that sends the wrong type never hears of it; here that is a 400 naming the field."""
+    client that sends the wrong type never hears of it; here that is a 400 naming the field.
+
+    ``max_length`` counts the characters sent, as the schema's maxLength does: DRF counts them
+    after trimming, so a value padded past the bound was stored although the schema refuses it
+    (Schemathesis sent U+0085 and ten characters to a ten-character field)."""
+
+    def run_validation(self, data=serializers.empty):
+        if isinstance(data, str) and self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().run_validation(data)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):

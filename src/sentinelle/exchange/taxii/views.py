@@ -79,6 +79,11 @@ def _error(exc: TaxiiError) -> HttpResponse:
     return response
 
 
+def refused_parameter(request: HttpRequest, name: str, message: str) -> HttpResponse:
+    """core.querystring's answer under /taxii2/ to a query parameter it refuses."""
+    return _error(TaxiiError(400, _("Bad request."), f"{name}: {message}"))
+
+
 def _accepts_taxii(header: str) -> bool:
     for part in header.split(","):
         media, *params = [p.strip().lower() for p in part.split(";")]

@@ -312,6 +312,9 @@ class MessageSerializer(serializers.ModelSerializer):
 
 
 class EvidenceSerializer(serializers.ModelSerializer):
+    # The description is text, its length counted as sent (core/api/fields.py).
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
+                                models.CharField: StrictCharField}
     uploaded_by = serializers.CharField(source="uploaded_by.username", read_only=True)
     download = serializers.SerializerMethodField()
     file = serializers.FileField(write_only=True)

@@ -142,8 +142,7 @@ class RoutingEventView(APIView):
 
 def _requested_state(request) -> str:
     """The State asked for: ``?state=`` (the Secretariat), else the focal point's own."""
-    # A NUL (PostgreSQL refuses it in a string) stands for a character no State code has.
-    code = (request.GET.get("state") or "").strip().upper().replace("\x00", "?")
+    code = (request.GET.get("state") or "").strip().upper()
     if not code and getattr(request.user, "is_focal_point", False):
         code = request.user.state.alpha2
     return code
@@ -225,11 +224,11 @@ class LiveAlertViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
             return LiveRoutingAlert.objects.none()
         rows = LiveRoutingAlert.objects.for_user(self.request.user).select_related(
             "state", "incident")
-        # A NUL (PostgreSQL refuses it in a string) stands for a character no value has.
-        code = (self.request.query_params.get("state") or "").strip().upper().replace("\x00", "?")
+        # A NUL never reaches here (core/querystring.py): PostgreSQL could not compare it.
+        code = (self.request.query_params.get("state") or "").strip().upper()
         if code and self.action == "list":
             rows = rows.filter(state__alpha2=code)
-        status_ = (self.request.query_params.get("status") or "").replace("\x00", "?")
+        status_ = self.request.query_params.get("status") or ""
         if status_ and self.action == "list":
             rows = rows.filter(status=status_)
         return rows

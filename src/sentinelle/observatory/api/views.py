@@ -20,11 +20,12 @@ from rest_framework.views import APIView
 from sentinelle.core import jobs
 from sentinelle.core.api.jobs import JobSerializer
 from sentinelle.core.api.permissions import TokenScopePermission, role_permission
+from sentinelle.core.api.schema import comma_list_pattern
 from sentinelle.core.models import MemberState
 from sentinelle.core.roles import FOCAL_POINT
 from sentinelle.observatory.access_index import DIMENSIONS, IndexFilter, compute_index
 from sentinelle.observatory.api import serializers as s
-from sentinelle.observatory.forms import IndexFilterForm
+from sentinelle.observatory.forms import SERVICE_MAX_LENGTH, IndexFilterForm
 from sentinelle.observatory.models import BundleSubmission
 from sentinelle.observatory.tasks import KIND
 
@@ -136,8 +137,9 @@ class AccessIndexView(APIView):
                                          "omitted)"),
             OpenApiParameter("state", OpenApiTypes.STR,
                              description="ISO alpha-2 code of the affected State"),
-            OpenApiParameter("service", OpenApiTypes.STR, description="Service host"),
-            OpenApiParameter("by", OpenApiTypes.STR,
+            OpenApiParameter("service", {"type": "string", "maxLength": SERVICE_MAX_LENGTH},
+                             description="Service host"),
+            OpenApiParameter("by", {"type": "string", "pattern": comma_list_pattern(DIMENSIONS)},
                              description="Grouping, comma-separated, any of state,service,month "
                                          "(default: all three)"),
         ])

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import sys
-import unicodedata
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
@@ -10,6 +9,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from rich.progress import Progress
 
 from sentinelle.core.files import check as files_check
+from sentinelle.core.terminal import printable
 
 # Translators: the kinds of problem `sentinelle files check` reports, in its table.
 KIND_LABELS = {
@@ -71,8 +71,8 @@ class Command(BaseCommand):
 
     def _table(self, report: files_check.Report, found: dict[str, int], repaired: bool,
                grace: float) -> None:
-        rows = [(str(KIND_LABELS[f.kind]), _shown(f.name), f.row or "-", _age(f.age),
-                 _shown(self._action(f, repaired, grace))) for f in report.findings]
+        rows = [(str(KIND_LABELS[f.kind]), printable(f.name), f.row or "-", _age(f.age),
+                 printable(self._action(f, repaired, grace))) for f in report.findings]
         header = (_("problem"), _("file"), _("row"), _("age"), _("repair"))
         if rows:
             widths = [max(len(line[i]) for line in [header, *rows]) for i in range(5)]
@@ -113,23 +113,3 @@ def _age(seconds: float | None) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.0f} h"
-
-
-def _shown(text: str) -> str:
-    """`text` with what a terminal would act on escaped: a file name is anyone's to choose (a
-    newline would add a forged line to the report, a carriage return or an escape sequence
-    draw over one, a right-to-left override reverse it). Backslashes are doubled so that an
-    escape cannot be forged either; a byte that is not UTF-8 shows as \\xNN. The JSON report
-    keeps names exactly (JSON escapes them itself)."""
-    out = []
-    for char in text:
-        code = ord(char)
-        if char == "\\":
-            out.append("\\\\")
-        elif 0xDC80 <= code <= 0xDCFF:   # a byte os.listdir could not decode (surrogateescape)
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(char)
-    return "".join(out)

@@ -1,27 +1,18 @@
 from __future__ import annotations
 
 import os
-import re
 
 from django.core.management.base import BaseCommand, CommandError
 from rich.progress import Progress
 
 from sentinelle.core import audit
+from sentinelle.core.terminal import printable
 from sentinelle.exchange import formats
 from sentinelle.exchange.accounts import acting_user
 from sentinelle.exchange.importer import ON_INVALID, import_records
 from sentinelle.exchange.reading import open_records
 from sentinelle.exchange.records import FormatError
 from sentinelle.incidents.models import TLP
-
-# C0 and C1 controls (ESC, BEL, CSI…), line breaks and bidi overrides: a rejection's reason
-# quotes the file, and printed raw an escape sequence would drive the operator's terminal
-# (clear it, retitle it, hide lines), a line break forge a line of the summary.
-_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: str) -> str:
-    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class Command(BaseCommand):

@@ -1,0 +1,27 @@
+"""Text printed to an operator's terminal by a command, made safe to print."""
+
+from __future__ import annotations
+
+import unicodedata
+
+__all__ = ["printable"]
+
+
+def printable(text: str) -> str:
+    """`text` with what a terminal would act on escaped: a file name or an imported file's text
+    is anyone's to choose (a newline would add a forged line to a report, a carriage return or
+    an escape sequence draw over one, a right-to-left override reverse it). Backslashes are
+    doubled so that an escape cannot be forged either; a byte that is not UTF-8 (a name
+    os.listdir decoded with surrogateescape) shows as \\xNN."""
+    out = []
+    for char in text:
+        code = ord(char)
+        if char == "\\":
+            out.append("\\\\")
+        elif 0xDC80 <= code <= 0xDCFF:   # a byte os.listdir could not decode (surrogateescape)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
