@@ -80,8 +80,6 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    # A NUL in the query string is refused (400 naming the parameter) before any view reads it.
-    "sentinelle.core.querystring.NulQueryMiddleware",
     # Before the CSRF check, which reads the whole body: a capped upload is refused unread.
     "sentinelle.exchange.uploads.UploadCapMiddleware",
     # A form body decoded without the standard library's memory blow-up (core/formbody.py).
@@ -92,6 +90,9 @@ MIDDLEWARE = [
     "sentinelle.core.middleware.RequestIdMiddleware",
     "sentinelle.core.middleware.TwoFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A NUL in the query string is refused (400 naming the parameter) before any view reads
+    # it; after the sign-in, so that the page shows who is signed in.
+    "sentinelle.core.querystring.NulQueryMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]

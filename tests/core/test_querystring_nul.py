@@ -42,6 +42,8 @@ def test_a_page_answers_the_translated_400_page(client: Client, alice):
     assert answer.status_code == 400
     assert "Findable report" not in text and "« q »" in text
     assert "L’adresse ne peut pas être lue" in text and "(U+0000) n’est pas accepté" in text
+    # The page knows who is signed in (the check runs after the sign-in middleware).
+    assert "alice" in text
 
 
 def test_taxii_answers_its_own_error_message(alice):
@@ -81,3 +83,11 @@ def test_the_schema_says_nul_is_refused_on_every_text_query_parameter(alice):
                 seen += 1
                 assert {"enum", "format", "pattern"} & set(text), (method, path, parameter)
     assert seen > 20
+
+
+def test_the_page_shows_a_hostile_parameter_name_as_text(client: Client, alice):
+    client.force_login(alice)
+    answer = client.get("/incidents/?%3Cscript%3Ealert(1)%3C%2Fscript%3E=%00")
+    text = answer.content.decode()
+    assert answer.status_code == 400
+    assert "<script>alert(1)" not in text and "&lt;script&gt;alert(1)" in text
