@@ -7,16 +7,18 @@ import unicodedata
 __all__ = ["printable"]
 
 
-def printable(text: str) -> str:
+def printable(text: str, *, escape_backslash: bool = True) -> str:
     """`text` with what a terminal would act on escaped: a file name or an imported file's text
     is anyone's to choose (a newline would add a forged line to a report, a carriage return or
     an escape sequence draw over one, a right-to-left override reverse it). Backslashes are
-    doubled so that an escape cannot be forged either; a byte that is not UTF-8 (a name
-    os.listdir decoded with surrogateescape) shows as \\xNN."""
+    doubled so that an escape cannot be forged either (``escape_backslash=False`` where the text
+    quotes code, such as an import's reasons quoting a regular expression, and reading it
+    matters more); a byte that is not UTF-8 (a name os.listdir decoded with surrogateescape)
+    shows as \\xNN."""
     out = []
     for char in text:
         code = ord(char)
-        if char == "\\":
+        if char == "\\" and escape_backslash:
             out.append("\\\\")
         elif 0xDC80 <= code <= 0xDCFF:   # a byte os.listdir could not decode (surrogateescape)
             out.append(f"\\x{code - 0xDC00:02x}")

@@ -66,7 +66,8 @@ class Command(BaseCommand):
         verb = "would skip" if skip and options["dry_run"] else (
             "skipped" if skip and summary.succeeded else "rejected")
         for rejection in listed:
-            out.write(printable(f"{verb} {rejection.where}: {rejection.reason}"))
+            out.write(printable(f"{verb} {rejection.where}: {rejection.reason}",
+                                escape_backslash=False))
         if summary.rejected_total > len(listed):
             out.write(f"… and {summary.rejected_total - len(listed)} more rejected, not listed")
         counts = (f"reports: {summary.reports_created} created, {summary.reports_merged} "
