@@ -154,3 +154,16 @@ def test_a_child_posts_into_its_own_postgresql_database_dropped_when_it_ends():
     assert "DDoS against the national portal" in titles
     assert sorted(users) == ["fuzz-admin", "fuzz-analyst", "fuzz-focal"]
     assert database not in postgres.databases()
+
+
+@pytest.mark.django_db
+def test_a_child_leaves_the_suites_own_connection_open():
+    """A child forked from pytest inherits pytest's connection to the test database: closing
+    it there would end the parent's session on PostgreSQL (psycopg sends Terminate over the
+    shared socket), and the next test's first query would fail."""
+    from sentinelle.core.models import MemberState
+
+    before = MemberState.objects.count()
+    result = harness.run_inputs(harness.load_target("http_bodies"), [b"{}"], save=False)
+    assert not result.failures, _report(result)
+    assert MemberState.objects.count() == before > 0
