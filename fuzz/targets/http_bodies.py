@@ -140,8 +140,9 @@ def _migrate(_path: Path) -> None:
     call_command("migrate", verbosity=0)
 
 
-def template(fill=_migrate, name: str = "template") -> Path:  # noqa: ANN001 - fill(path)
-    """The migrated database every child copies, made once per set of migrations."""
+def template(fill=_migrate, name: str = "template") -> Path | str:  # noqa: ANN001 - fill(db)
+    """The migrated database every child copies, made once per set of migrations: a SQLite
+    file, or with a PostgreSQL URL the name of a template database on that server."""
     if _postgres.url():
         return _postgres.template(f"{name}-{_template_key()}", fill, use_database)
     template = WORK / f"{name}-{_template_key()}.sqlite3"

@@ -174,7 +174,7 @@ class _Forms(HTMLParser):
             self._textarea = None
 
 
-def _make_template(path) -> None:  # noqa: ANN001 - a Path
+def _make_template(_database) -> None:  # noqa: ANN001 - a Path, or a PostgreSQL name
     from django.conf import settings
     from django.core.management import call_command
 
