@@ -49,11 +49,10 @@ class Target:
     ``kind`` guides the structure-aware mutations: "json", "xml", "yaml", "text" or "binary".
     ``seeds`` are glob patterns relative to the repository root; ``fuzz/corpus/<name>/**`` is
     always added (saved crashes included). ``generated`` makes more seeds in code: inputs too
-    big to keep as files (a 200k-character STIX pattern of each hostile shape). ``setup``, if
-    given, runs once in each child before its first input and before its baseline memory is
-    taken (a database to post into: a target must not do such work when it is imported, which
-    the parent process does too); what it returns is kept in ``Result.setups``. ``teardown``
-    runs when the child stops (not when it is killed after a hang: ``setup`` cleans those).
+    big to keep as files (a 200k-character STIX pattern of each hostile shape). ``setup`` runs
+    in each child before its first input and baseline memory (a database to post into: never
+    at import, which the parent does too); it answers what ``Result.setups`` keeps. ``teardown``
+    runs when the child stops (not when killed after a hang: ``setup`` cleans those).
     """
 
     name: str
