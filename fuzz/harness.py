@@ -49,10 +49,10 @@ class Target:
     ``kind`` guides the structure-aware mutations: "json", "xml", "yaml", "text" or "binary".
     ``seeds`` are glob patterns relative to the repository root; ``fuzz/corpus/<name>/**`` is
     always added (saved crashes included). ``generated`` makes more seeds in code: inputs too
-    big to keep as files (a 200k-character STIX pattern of each hostile shape). ``setup``, if
-    given, runs once in each child before its first input and before its baseline memory is
-    taken (a database to post into: a target must not do such work when it is imported, which
-    the parent process does too).
+    big to keep as files (a 200k-character STIX pattern of each hostile shape). ``setup`` runs
+    in each child before its first input and baseline memory (a database to post into: never
+    at import, which the parent does too); it answers what ``Result.setups`` keeps. ``teardown``
+    runs when the child stops (not when killed after a hang: ``setup`` cleans those).
     """
 
     name: str
@@ -63,6 +63,7 @@ class Target:
     max_input: int = MAX_INPUT
     generated: Callable[[], list[bytes]] | None = None
     setup: Callable[[], object] | None = None
+    teardown: Callable[[], object] | None = None
 
     def corpus_dir(self) -> Path:
         return CORPUS / self.name
@@ -336,6 +337,7 @@ class Result:
     peak: int = 0             # bytes over the child's baseline RSS
     seconds: float = 0.0
     failures: list[Failure] = field(default_factory=list)
+    setups: list = field(default_factory=list)   # what each child's Target.setup returned
 
     def count(self, kind: str) -> int:
         return sum(1 for f in self.failures if f.kind == kind)
@@ -376,16 +378,23 @@ def _child(target_module: str, conn, memory_cap: int) -> None:  # noqa: ANN001 -
     # re's "possible set difference" on a fuzzed pattern, thousands of times: noise.
     warnings.filterwarnings("ignore", category=FutureWarning)
     target: Target = importlib.import_module(target_module).TARGET
-    if target.setup is not None:
-        target.setup()
+    info = target.setup() if target.setup is not None else None
+    try:
+        _serve(target, conn, memory_cap, info)
+    finally:
+        if target.teardown is not None:
+            target.teardown()
+
+
+def _serve(target: Target, conn, memory_cap: int, info: object) -> None:  # noqa: ANN001
     baseline_vm = _status_kb("VmSize") * 1024
     resource.setrlimit(resource.RLIMIT_AS, (baseline_vm + memory_cap + 64 * MiB,
                                             resource.RLIM_INFINITY))
     can_reset = _reset_peak()
     baseline = _status_kb("VmRSS") * 1024
-    conn.send(("ready", baseline))
+    conn.send(("ready", baseline, info))
     while True:
-        data = conn.recv_bytes()
+        data = conn.recv_bytes()      # EOFError when the parent is gone: teardown still runs
         if data == b"\x00stop":
             return
         if can_reset:
@@ -407,8 +416,8 @@ def _child(target_module: str, conn, memory_cap: int) -> None:  # noqa: ANN001 -
         conn.send((*outcome, peak))
 
 
-class _Worker:
-    """One child process, fed one input at a time."""
+class Worker:
+    """One child process, fed one input at a time; ``info`` is what its setup returned."""
 
     def __init__(self, target_module: str, memory_cap: int) -> None:
         methods = multiprocessing.get_all_start_methods()
@@ -421,7 +430,7 @@ class _Worker:
         try:
             if not self.conn.poll(120):
                 raise EOFError
-            _ready, self.baseline = self.conn.recv()
+            _ready, self.baseline, self.info = self.conn.recv()
         except (EOFError, OSError):
             self.close()
             raise RuntimeError(f"the fuzz child for {target_module} did not start (an import "
@@ -431,7 +440,7 @@ class _Worker:
         try:
             self.conn.send_bytes(data)
             if not self.conn.poll(timeout):
-                self.close()
+                self.close(grace=0)
                 return ("hang", f"no answer within {timeout:g} s", "", 0)
             return self.conn.recv()
         except (EOFError, OSError, BrokenPipeError):
@@ -440,11 +449,13 @@ class _Worker:
             self.close()
             return ("crash", f"the child process died (exit code {code})", "", 0)
 
-    def close(self) -> None:
+    def close(self, grace: float = 10) -> None:
+        """Stop the child, ``grace`` seconds to tear down; a hung one (0) is killed at once."""
         if self.process.is_alive():
-            with contextlib.suppress(OSError):
-                self.conn.send_bytes(b"\x00stop")
-            self.process.join(0.2)
+            if grace:
+                with contextlib.suppress(OSError):
+                    self.conn.send_bytes(b"\x00stop")
+            self.process.join(grace)
             if self.process.is_alive():
                 self.process.kill()
                 self.process.join(5)
@@ -504,7 +515,7 @@ def run_inputs(target: Target, inputs: Iterable[bytes], *, seconds: float | None
     module = _module_of(target)
     result = result or Result(target.name)
     started = time.monotonic()
-    worker: _Worker | None = None
+    worker: Worker | None = None
     seen_failures: set[bytes] = set()
     signatures: dict[tuple[str, str, str], int] = {}
     try:
@@ -514,7 +525,8 @@ def run_inputs(target: Target, inputs: Iterable[bytes], *, seconds: float | None
             if seconds is not None and time.monotonic() - started >= seconds:
                 break
             if worker is None or not worker.alive:
-                worker = _Worker(module, memory_cap)
+                worker = Worker(module, memory_cap)
+                result.setups.append(worker.info)
             status, detail, trace, peak = worker.run(data, timeout)
             result.inputs += 1
             if status in ("hang", "crash") and not worker.alive:
@@ -525,7 +537,7 @@ def run_inputs(target: Target, inputs: Iterable[bytes], *, seconds: float | None
                     result.peak = max(result.peak, peak)
                     continue
             # Re-run alone, in a fresh child: the failure must belong to this input.
-            alone = _Worker(module, memory_cap)
+            alone = Worker(module, memory_cap)
             try:
                 status2, detail2, trace2, peak2 = alone.run(data, timeout)
             finally:

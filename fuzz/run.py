@@ -9,12 +9,14 @@ fuzz/corpus/<name>/crashes/.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fuzz import harness  # noqa: E402 - after the path is set
+from fuzz.targets import _postgres  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,7 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-mib", type=int, default=harness.MEMORY_CAP // harness.MiB,
                         help="memory cap over the baseline, MiB")
     parser.add_argument("--no-save", action="store_true", help="do not save failing inputs")
+    parser.add_argument("--database-url", metavar="URL",
+                        help="postgres://… : the HTTP targets post into PostgreSQL databases "
+                             "made on that server (default: DATABASE_URL when it is a postgres "
+                             "URL, else SQLite files); sqlite: forces SQLite")
     args = parser.parse_args(argv)
+    if args.database_url:
+        # Read by the children (fuzz/targets/_postgres.py), which inherit the environment.
+        os.environ[_postgres.URL_VARIABLE] = args.database_url
     failed = False
     for name in args.target or harness.target_names():
         result = harness.campaign(harness.load_target(name), seconds=args.seconds,

@@ -11,7 +11,9 @@ text values, percent-encoded, so invalid UTF-8 reaches the form too), anything e
 report's free-text fields.
 
 Each child process posts into its own SQLite database, copied from a migrated template made
-once per set of migrations (``setup``): never the project's or the test suite's database."""
+once per set of migrations (``setup``): never the project's or the test suite's database.
+With a PostgreSQL URL (``fuzz/run.py --database-url``, or a postgres ``DATABASE_URL``) the
+template and each child's copy are PostgreSQL databases instead (``targets/_postgres.py``)."""
 
 from __future__ import annotations
 
@@ -26,10 +28,16 @@ from pathlib import Path
 from urllib.parse import quote_from_bytes
 
 from fuzz.harness import ROOT, Target
+from fuzz.targets import _postgres
 
 WORK = Path(tempfile.gettempdir()) / "sentinelle-fuzz-http"
 STATE = "CU"
 _clients: dict = {}
+# The connections a forked child inherits from its parent (pytest's, on the test database):
+# kept, never closed. Closing one would send the server a Terminate over the parent's own
+# socket and end the parent's session (psycopg's close() does not check the pid).
+_inherited: list = []
+_owner: list[int] = []
 
 
 class BodyRefused(Exception):
@@ -56,20 +64,38 @@ def _remove_stale() -> None:
             pass
 
 
-def use_database(path: Path) -> None:
+def _detach_inherited() -> None:
+    from django.db import connections
+
+    if _owner == [os.getpid()]:
+        return
+    _owner[:] = [os.getpid()]
+    for wrapper in connections.all(initialized_only=True):
+        if wrapper.connection is not None:
+            _inherited.append(wrapper.connection)
+            wrapper.connection = None
+
+
+def use_database(path: Path | str) -> None:
+    """Point Django's "default" at ``path``: a SQLite file, or (a str) the name of one of the
+    fuzz's PostgreSQL databases on the server of ``_postgres.url()``."""
     from django.conf import settings
     from django.db import connections
     from django.db.backends.base.base import BaseDatabaseWrapper
 
     # Forked from pytest, the child inherits pytest-django's block on database access (and
-    # the suite's test database): lift the block, and point "default" at this child's file.
+    # the suite's test database): lift the block, and point "default" at this child's own.
     blocked = BaseDatabaseWrapper.__dict__.get("ensure_connection")
     real = getattr(getattr(blocked, "__self__", None), "_real_ensure_connection", None)
     if real is not None:
         BaseDatabaseWrapper.ensure_connection = real
+    _detach_inherited()
     connections.close_all()
-    database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path),
-                "CONN_MAX_AGE": None, "OPTIONS": {"timeout": 20}}
+    if isinstance(path, str):
+        database = _postgres.database_settings(path)
+    else:
+        database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path),
+                    "CONN_MAX_AGE": None, "OPTIONS": {"timeout": 20}}
     settings.DATABASES = {"default": database}
     connections.settings = connections.configure_settings(settings.DATABASES)
     with contextlib.suppress(AttributeError):
@@ -104,6 +130,8 @@ def setup_django() -> None:
     logging.getLogger("django.request").setLevel(logging.CRITICAL)
     logging.getLogger("django.security").setLevel(logging.CRITICAL)
     _remove_stale()
+    if _postgres.url():
+        _postgres.remove_stale()
 
 
 def _migrate(_path: Path) -> None:
@@ -112,8 +140,11 @@ def _migrate(_path: Path) -> None:
     call_command("migrate", verbosity=0)
 
 
-def template(fill=_migrate, name: str = "template") -> Path:  # noqa: ANN001 - fill(path)
-    """The migrated database every child copies, made once per set of migrations."""
+def template(fill=_migrate, name: str = "template") -> Path | str:  # noqa: ANN001 - fill(db)
+    """The migrated database every child copies, made once per set of migrations: a SQLite
+    file, or with a PostgreSQL URL the name of a template database on that server."""
+    if _postgres.url():
+        return _postgres.template(f"{name}-{_template_key()}", fill, use_database)
     template = WORK / f"{name}-{_template_key()}.sqlite3"
     if not template.exists():
         making = WORK / f"child-{os.getpid()}.making.sqlite3"
@@ -126,12 +157,32 @@ def template(fill=_migrate, name: str = "template") -> Path:  # noqa: ANN001 - f
     return template
 
 
-def setup() -> None:
-    setup_django()
-    mine = WORK / f"child-{os.getpid()}.sqlite3"
-    shutil.copyfile(template(), mine)
+def child_database(template_made: Path | str) -> dict:
+    """This child's own copy of the template, in use; what it is, for the harness's record."""
+    if isinstance(template_made, str):
+        mine: Path | str = _postgres.child(template_made)
+    else:
+        mine = WORK / f"child-{os.getpid()}.sqlite3"
+        shutil.copyfile(template_made, mine)
     use_database(mine)
+    from django.db import connection
+
+    connection.ensure_connection()
+    return {"vendor": connection.vendor, "database": str(connection.settings_dict["NAME"])}
+
+
+def teardown() -> None:
+    """The child is ending: drop its PostgreSQL database (a SQLite file is removed as stale
+    by the next child, as before)."""
+    if _postgres.url():
+        _postgres.drop_child()
+
+
+def setup() -> dict:
+    setup_django()
+    used = child_database(template())
     _make_clients()
+    return used
 
 
 def _make_clients() -> None:
@@ -227,4 +278,5 @@ TARGET = Target(
     refusals=(BodyRefused,),
     kind="json",
     setup=setup,
+    teardown=teardown,
 )

@@ -20,9 +20,7 @@ import hashlib
 import io
 import json
 import logging
-import os
 import random
-import shutil
 from html.parser import HTMLParser
 
 from fuzz.harness import ROOT, Target
@@ -176,7 +174,7 @@ class _Forms(HTMLParser):
             self._textarea = None
 
 
-def _make_template(path) -> None:  # noqa: ANN001 - a Path
+def _make_template(_database) -> None:  # noqa: ANN001 - a Path, or a PostgreSQL name
     from django.conf import settings
     from django.core.management import call_command
 
@@ -190,18 +188,17 @@ def _make_template(path) -> None:  # noqa: ANN001 - a Path
             call_command(command, verbosity=0, stdout=io.StringIO())
 
 
-def setup() -> None:
+def setup() -> dict:
     http_bodies.setup_django()
     # The seed commands' sources are part of the template's name: changed, it is made again.
     seeds = hashlib.sha256(b"".join(
         path.read_bytes() for path in sorted((ROOT / "src" / "sentinelle").glob(
             "*/management/commands/seed_*.py")))).hexdigest()[:8]
     template = http_bodies.template(_make_template, f"forms-{seeds}")
-    mine = http_bodies.WORK / f"child-{os.getpid()}.sqlite3"
-    shutil.copyfile(template, mine)
-    http_bodies.use_database(mine)
+    used = http_bodies.child_database(template)
     _make_clients()
     _watch_jobs()
+    return used
 
 
 def _watch_jobs() -> None:
@@ -432,4 +429,5 @@ TARGET = Target(
     refusals=(),
     kind="json",
     setup=setup,
+    teardown=http_bodies.teardown,
 )

@@ -101,3 +101,69 @@ def test_the_harness_sees_each_kind_of_failure(tmp_path):
     kinds = sorted(f.kind for f in result.failures)
     assert kinds == ["hang", "out-of-memory", "unexpected"], _report(result)
     assert result.refused == 1
+
+
+def _postgres():
+    from fuzz.targets import _postgres
+
+    return _postgres
+
+
+@pytest.mark.parametrize("name", ["http_bodies", "http_forms"])
+def test_http_targets_post_into_the_database_the_suite_runs_on(name):
+    """On CI's PostgreSQL pass the HTTP targets post into PostgreSQL (errors only it raises:
+    a NUL in text, a varchar or integer out of range), on the SQLite pass into SQLite files;
+    each child into its own database, never the suite's test database."""
+    from django.conf import settings
+
+    postgres = _postgres()
+    result = harness.run_inputs(harness.load_target(name), [b"{}"], save=False)
+    assert result.inputs == 1 and not result.failures, _report(result)
+    [used] = result.setups
+    if postgres.url():
+        assert used["vendor"] == "postgresql"
+        assert used["database"] == postgres.name("c", used["database"].rsplit("_", 1)[1])
+    else:
+        assert used["vendor"] == "sqlite"
+        assert used["database"].endswith(".sqlite3")
+    assert used["database"] != settings.DATABASES["default"]["NAME"]
+
+
+def test_a_child_posts_into_its_own_postgresql_database_dropped_when_it_ends():
+    postgres = _postgres()
+    if not postgres.url():
+        pytest.skip("no PostgreSQL URL: set DATABASE_URL=postgres://… (CI's second pass) or "
+                    f"{postgres.URL_VARIABLE} to fuzz into PostgreSQL")
+    import psycopg
+
+    harness.load_target("http_bodies")
+    worker = harness.Worker("fuzz.targets.http_bodies", harness.MEMORY_CAP)
+    try:
+        database = worker.info["database"]
+        assert database in postgres.databases()
+        assert worker.run(b'{"title": "x"}', 30)[0] in ("ok", "refused")
+        settings = postgres.database_settings(database)
+        with psycopg.connect(dbname=database, host=settings["HOST"], port=settings["PORT"],
+                             user=settings["USER"], password=settings["PASSWORD"]) as conn:
+            # The set-up's seed report, posted through the API: in this database.
+            titles = [row[0] for row in conn.execute("SELECT title FROM incidents_incident")]
+            users = [row[0] for row in conn.execute(
+                "SELECT username FROM core_user WHERE username LIKE 'fuzz-%'")]
+    finally:
+        worker.close()
+    assert "DDoS against the national portal" in titles
+    assert sorted(users) == ["fuzz-admin", "fuzz-analyst", "fuzz-focal"]
+    assert database not in postgres.databases()
+
+
+@pytest.mark.django_db
+def test_a_child_leaves_the_suites_own_connection_open():
+    """A child forked from pytest inherits pytest's connection to the test database: closing
+    it there would end the parent's session on PostgreSQL (psycopg sends Terminate over the
+    shared socket), and the next test's first query would fail."""
+    from sentinelle.core.models import MemberState
+
+    before = MemberState.objects.count()
+    result = harness.run_inputs(harness.load_target("http_bodies"), [b"{}"], save=False)
+    assert not result.failures, _report(result)
+    assert MemberState.objects.count() == before > 0

@@ -196,3 +196,19 @@ def test_form_return_with_no_line_is_refused(alice):
     assert response.status_code == 200
     assert "at least one line" in response.content.decode()
     assert SummaryReturn.objects.count() == 0
+
+
+def test_a_forged_line_count_is_refused_without_building_more_than_200_lines(alice):
+    """Found by the fuzz (http_bodies): a TOTAL_FORMS of 20 digits built and re-rendered
+    Django's own cap of 1,200 lines (max_num + 1,000), each with its two selects: 6 s of work
+    for a 474-byte post, a hang under load. A return has at most 200 lines: the page answers
+    that, building no more than that."""
+    data = {"year": 2026, "lines-TOTAL_FORMS": "9" * 20, "lines-INITIAL_FORMS": 0,
+            "lines-0-category": "trust-security", "lines-0-rsit_class": "availability",
+            "lines-0-incidents": 3, "lines-0-user_hours": 12.5}
+    response = client_for(alice).post("/returns/new/", data)
+    assert response.status_code == 200
+    assert len(response.context["formset"].forms) <= 200
+    html = response.content.decode()
+    assert "at most 200" in html and 'name="lines-200-category"' not in html
+    assert SummaryReturn.objects.count() == 0

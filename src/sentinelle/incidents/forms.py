@@ -182,5 +182,7 @@ class SummaryLineForm(forms.Form):
     user_hours = forms.FloatField(label=_("User-hours"), min_value=0, initial=0)
 
 
+# absolute_max: the lines built from a posted TOTAL_FORMS. Django's default (max_num + 1,000)
+# let a forged count build and re-render 1,200 lines, seconds of work for a tiny post.
 SummaryLineFormSet = forms.formset_factory(SummaryLineForm, extra=3, max_num=200,
-                                           validate_max=True)
+                                           absolute_max=200, validate_max=True)
