@@ -53,4 +53,7 @@ class NulQueryMiddleware:
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": _("Invalid query parameter: %(name)s.") % {"name": name},
                                  "code": "invalid", "fields": {name: [message]}}, status=400)
-        return render(request, "400.html", {"parameter": name, "message": message}, status=400)
+        # Not "400.html": Django's own bad_request handler renders that name for every other
+        # 400 (too many parameters...), which would then speak of a NUL.
+        return render(request, "query_refused.html", {"parameter": name, "message": message},
+                      status=400)
