@@ -39,11 +39,15 @@ class StopFlag:
     def wait(self, timeout: float) -> bool:
         """Sleep up to ``timeout`` seconds or until set; True when set. A signal that arrives
         between the check and ``select`` has already written its byte, so it is not missed."""
-        if not self._set:
+        if not self._set and self._read >= 0:
             select.select([self._read], [], [], max(0.0, timeout))
         return self._set
 
     def close(self) -> None:
-        for fd in (self._read, self._write):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        # Forget the descriptors before closing them: the handler stays installed, and a signal
+        # after close() would otherwise write its byte into whatever file reused the number.
+        fds, self._read, self._write = (self._read, self._write), -1, -1
+        for fd in fds:
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
