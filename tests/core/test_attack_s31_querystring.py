@@ -84,3 +84,24 @@ def test_an_undecodable_escape_beside_a_nul_is_named_replaced(alice):
     assert answer.status_code == 400
     assert list(answer.json()["fields"]) == ["\ufffd\\0"]
     assert api_client(alice).get("/api/v1/incidents/?q=%ff").status_code == 200
+
+
+def test_a_password_only_session_is_not_shown_the_signed_in_page(client: Client, alice,
+                                                                 settings):
+    # Every other page sends a password-only session to the second factor (process_view); the
+    # NUL check answers before that, and its page showed the signed-in menu and the name.
+    settings.REQUIRE_2FA = True
+    client.force_login(alice)
+    assert client.get("/incidents/")["Location"].startswith("/account/two-factor/")
+    answer = client.get("/incidents/?q=%00")
+    text = answer.content.decode()
+    assert answer.status_code == 400 and NUL_PAGE in text
+    assert "alice" not in text and "/account/tokens/" not in text
+    assert "/incidents/new/" not in text
+
+
+def test_a_verified_session_still_sees_who_is_signed_in(client: Client, alice, settings):
+    settings.REQUIRE_2FA = False
+    client.force_login(alice)
+    text = client.get("/incidents/?q=%00").content.decode()
+    assert "alice" in text
