@@ -105,3 +105,13 @@ def test_a_verified_session_still_sees_who_is_signed_in(client: Client, alice, s
     client.force_login(alice)
     text = client.get("/incidents/?q=%00").content.decode()
     assert "alice" in text
+
+
+@pytest.mark.parametrize("path", ["/incidents/?q=%00", "/api/v1/incidents/?q=%00",
+                                  "/taxii2/?q=%00"])
+def test_the_refusal_keeps_the_framing_protections_of_every_answer(client: Client, alice, path):
+    client.force_login(alice)
+    answer = client.get(path)
+    assert answer.status_code == 400
+    assert answer["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in answer["Content-Security-Policy"]
