@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import threading
 import time
+
+import pytest
 
 from sentinelle.observatory.access.campaign.stopping import StopFlag
 
@@ -82,3 +85,21 @@ def test_a_storm_of_real_signals_ends_the_wait_and_keeps_the_first_signal():
         for s, handler in previous.items():
             signal.signal(s, handler)
         flag.close()
+
+
+def test_the_flag_waits_and_wakes_with_a_descriptor_past_1024():
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        pytest.skip(f"only {soft} files may be open")
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    flag = StopFlag()
+    try:
+        started = time.monotonic()
+        assert flag.wait(0.05) is False
+        assert time.monotonic() - started >= 0.04
+        flag.set(signal.SIGTERM)
+        assert flag.wait(30) is True
+    finally:
+        flag.close()
+        for fd in held:
+            os.close(fd)

@@ -4,7 +4,7 @@
 between two bytecodes, possibly inside ``Event.wait`` while it holds the event's lock, and
 ``set()`` then waits for that lock forever (the process logs "stopping" and never stops; seen in
 CI). This flag only assigns a boolean and writes one byte to a pipe, both safe at any point; the
-loop sleeps in ``select`` on the pipe, so a signal ends the sleep at once.
+loop sleeps in ``poll`` on the pipe, so a signal ends the sleep at once.
 """
 
 from __future__ import annotations
@@ -38,9 +38,13 @@ class StopFlag:
 
     def wait(self, timeout: float) -> bool:
         """Sleep up to ``timeout`` seconds or until set; True when set. A signal that arrives
-        between the check and ``select`` has already written its byte, so it is not missed."""
+        between the check and ``poll`` has already written its byte, so it is not missed."""
         if not self._set and self._read >= 0:
-            select.select([self._read], [], [], max(0.0, timeout))
+            # poll, not select: select refuses a descriptor numbered 1024 or more (a flag made
+            # in a process with many files open raised ValueError instead of sleeping).
+            waiter = select.poll()
+            waiter.register(self._read, select.POLLIN)
+            waiter.poll(max(0.0, timeout) * 1000)
         return self._set
 
     def close(self) -> None:
