@@ -115,3 +115,16 @@ def test_the_refusal_keeps_the_framing_protections_of_every_answer(client: Clien
     assert answer.status_code == 400
     assert answer["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in answer["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("query", ["q=a\x00b", "q\x00=1", "a=1&a=\x00", "q=%ff\x00"])
+def test_a_raw_nul_byte_in_the_query_string_is_refused_as_its_escape_is(alice, query):
+    # A server may hand the query string over undecoded: the byte itself, not %00.
+    answer = api_client(alice).get("/api/v1/incidents/", QUERY_STRING=query)
+    assert answer.status_code == 400 and answer.json()["code"] == "invalid"
+
+
+def test_an_overlong_query_with_a_nul_at_its_end_is_refused_by_name(alice):
+    query = "&".join(f"p{i}={'x' * 1000}" for i in range(900)) + "&last=%00"
+    answer = api_client(alice).get("/api/v1/incidents/?" + query)
+    assert answer.status_code == 400 and list(answer.json()["fields"]) == ["last"]
