@@ -90,10 +90,11 @@ MIDDLEWARE = [
     "sentinelle.core.middleware.RequestIdMiddleware",
     "sentinelle.core.middleware.TwoFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    # A NUL in the query string is refused (400 naming the parameter) before any view reads
-    # it; after the sign-in, so that the page shows who is signed in.
-    "sentinelle.core.querystring.NulQueryMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A NUL in the query string is refused (400 naming the parameter) before any view reads
+    # it; after the sign-in, so that the page shows who is signed in, and inside the framing
+    # protection, which its answer needs as any page does.
+    "sentinelle.core.querystring.NulQueryMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 

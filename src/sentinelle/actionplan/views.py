@@ -67,11 +67,18 @@ def action_edit(request: HttpRequest, code: str | None = None) -> HttpResponse:
         "cancel": action.get_absolute_url() if action else "/action-plan/"})
 
 
+def _indicator_or_404(code: str, **filters) -> Indicator:
+    # A code from the path may hold NUL (%00), which no code has and PostgreSQL cannot compare.
+    if "\x00" in code:
+        raise Http404
+    return get_object_or_404(Indicator.objects.select_related("action"), code=code, **filters)
+
+
 @role_required(SECRETARIAT)
 def indicator_edit(request: HttpRequest, code: str, indicator: str | None = None
                    ) -> HttpResponse:
     action = get_object_or_404(Action, code=code)
-    instance = get_object_or_404(Indicator, code=indicator, action=action) if indicator \
+    instance = _indicator_or_404(indicator, action=action) if indicator \
         else Indicator(action=action)
     before = services.snapshot(instance) if indicator else None
     form = IndicatorForm(request.POST or None, instance=instance)
@@ -87,7 +94,7 @@ def indicator_edit(request: HttpRequest, code: str, indicator: str | None = None
 
 @role_required(SECRETARIAT)
 def update_create(request: HttpRequest, indicator: str) -> HttpResponse:
-    instance = get_object_or_404(Indicator.objects.select_related("action"), code=indicator)
+    instance = _indicator_or_404(indicator)
     form = ProgressUpdateForm(request.POST or None, request.FILES or None,
                               initial={"date": dt.date.today()})
     if request.method == "POST" and form.is_valid():

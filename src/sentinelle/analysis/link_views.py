@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from sentinelle.analysis import linking
 from sentinelle.analysis.models import IncidentCluster
+from sentinelle.core.forms import posted_text
 from sentinelle.core.redirects import safe_next
 from sentinelle.core.roles import SECRETARIAT, role_required
 from sentinelle.incidents.models import Incident
@@ -91,8 +92,8 @@ def link(request: HttpRequest) -> HttpResponse:
             except (ValueError, IncidentCluster.DoesNotExist):
                 raise Http404 from None
         cluster = linking.link(request.user, reports, cluster=cluster,
-                               label=request.POST.get("label", ""),
-                               note=request.POST.get("note", ""))
+                               label=posted_text(request, "label"),
+                               note=posted_text(request, "note"))
     except PermissionDenied:
         raise Http404 from None
     except ValidationError as exc:
@@ -113,7 +114,7 @@ def unlink(request: HttpRequest) -> HttpResponse:
     except (TypeError, ValueError, Incident.DoesNotExist):
         raise Http404 from None
     try:
-        linking.unlink(request.user, report, note=request.POST.get("note", ""))
+        linking.unlink(request.user, report, note=posted_text(request, "note"))
     except PermissionDenied:
         raise Http404 from None
     except ValidationError as exc:

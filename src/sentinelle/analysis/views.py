@@ -20,7 +20,7 @@ from sentinelle.analysis.forms import HandlingExpectationForm
 from sentinelle.analysis.statistics import Stats, StatsFilter
 from sentinelle.analysis.tables import EXPORTABLE, TITLES, table
 from sentinelle.core import tabular
-from sentinelle.core.forms import add_validation_error
+from sentinelle.core.forms import add_validation_error, posted_text
 from sentinelle.core.models import MemberState
 from sentinelle.core.models.states import ADMIN_REGIONS, ITU_D_REGIONS
 from sentinelle.core.redirects import safe_next
@@ -148,7 +148,7 @@ def merge(request: HttpRequest) -> HttpResponse:
         raise Http404 from None
     try:
         services.change_status(duplicate, request.user, "duplicate",
-                               note=request.POST.get("note", ""), duplicate_of=primary)
+                               note=posted_text(request, "note"), duplicate_of=primary)
     except ValidationError as exc:
         for message in exc.messages:
             messages.error(request, message)

@@ -31,6 +31,15 @@ class SentLengthCharField(forms.CharField):
         return super().to_python(value)
 
 
+def posted_text(request, name: str) -> str:
+    """``request.POST[name]`` (or ""), for a view that reads a text without a form: a NUL, which
+    a form field refuses and PostgreSQL cannot store (a 500 there), is a ValidationError."""
+    value = request.POST.get(name, "")
+    if "\x00" in value:
+        raise ValidationError(_("The NUL character (U+0000) is not allowed here."))
+    return value
+
+
 def client_address(request) -> str | None:
     return request.META.get("REMOTE_ADDR") if request is not None else None
 

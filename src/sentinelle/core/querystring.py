@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+
+from sentinelle.core.middleware import second_factor_pending
 
 __all__ = ["NulQueryMiddleware", "nul_parameter", "register_answer"]
 
@@ -53,4 +56,11 @@ class NulQueryMiddleware:
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": _("Invalid query parameter: %(name)s.") % {"name": name},
                                  "code": "invalid", "fields": {name: [message]}}, status=400)
-        return render(request, "400.html", {"parameter": name, "message": message}, status=400)
+        # This answer comes before the second-factor check (a process_view): a password-only
+        # session is shown the page as anyone is, not the signed-in menu and name.
+        if second_factor_pending(request):
+            request.user = AnonymousUser()
+        # Not "400.html": Django's own bad_request handler renders that name for every other
+        # 400 (too many parameters...), which would then speak of a NUL.
+        return render(request, "query_refused.html", {"parameter": name, "message": message},
+                      status=400)

@@ -23,7 +23,9 @@ def printable(text: str, *, escape_backslash: bool = True) -> str:
         elif 0xDC80 <= code <= 0xDCFF:   # a byte os.listdir could not decode (surrogateescape)
             out.append(f"\\x{code - 0xDC00:02x}")
         elif unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+            # Past U+FFFF, \U and eight digits, as Python writes it: "\ue0001" is U+E000, "1".
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code <= 0xFFFF
+                       else f"\\U{code:08x}")
         else:
             out.append(char)
     return "".join(out)

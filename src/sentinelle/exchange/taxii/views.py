@@ -120,6 +120,10 @@ def taxii_view(methods: tuple[str, ...] = ("GET",)):
                     raise TaxiiError(406, _("Not acceptable."),
                                      _("Accept %(media)s.") % {"media": MEDIA_TAXII})
                 request.taxii_user, request.taxii_token = _authenticate(request)
+                # A NUL in the path (a status or object id) names nothing, and PostgreSQL
+                # cannot compare text holding one (a 500 there).
+                if any("\x00" in value for value in kwargs.values() if isinstance(value, str)):
+                    raise TaxiiError(404, _("No such TAXII endpoint."))
                 return view(request, *args, **kwargs)
             except TaxiiError as exc:
                 return _error(exc)

@@ -57,7 +57,8 @@ class Command(BaseCommand):
                                          submit=not options["draft"],
                                          source_name=os.path.basename(path))
             except FormatError as exc:
-                raise CommandError(f"{path}: {exc}") from None
+                # The reason quotes the file (a CSV header cell, an XML element name).
+                raise CommandError(printable(f"{path}: {exc}", escape_backslash=False)) from None
         skip = options["on_invalid"] == "skip"
         # With skip every rejection is part of the outcome, so all are listed (on stdout, with
         # the counts); all or nothing lists the first 50 as the reasons for refusing.

@@ -4,7 +4,7 @@
 between two bytecodes, possibly inside ``Event.wait`` while it holds the event's lock, and
 ``set()`` then waits for that lock forever (the process logs "stopping" and never stops; seen in
 CI). This flag only assigns a boolean and writes one byte to a pipe, both safe at any point; the
-loop sleeps in ``select`` on the pipe, so a signal ends the sleep at once.
+loop sleeps in ``poll`` on the pipe, so a signal ends the sleep at once.
 """
 
 from __future__ import annotations
@@ -38,12 +38,20 @@ class StopFlag:
 
     def wait(self, timeout: float) -> bool:
         """Sleep up to ``timeout`` seconds or until set; True when set. A signal that arrives
-        between the check and ``select`` has already written its byte, so it is not missed."""
-        if not self._set:
-            select.select([self._read], [], [], max(0.0, timeout))
+        between the check and ``poll`` has already written its byte, so it is not missed."""
+        if not self._set and self._read >= 0:
+            # poll, not select: select refuses a descriptor numbered 1024 or more (a flag made
+            # in a process with many files open raised ValueError instead of sleeping).
+            waiter = select.poll()
+            waiter.register(self._read, select.POLLIN)
+            waiter.poll(max(0.0, timeout) * 1000)
         return self._set
 
     def close(self) -> None:
-        for fd in (self._read, self._write):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        # Forget the descriptors before closing them: the handler stays installed, and a signal
+        # after close() would otherwise write its byte into whatever file reused the number.
+        fds, self._read, self._write = (self._read, self._write), -1, -1
+        for fd in fds:
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
