@@ -7,7 +7,7 @@ from sentinelle.core.terminal import printable
 def test_controls_line_breaks_and_bidi_overrides_are_shown_escaped():
     shown = printable("a\x1b[2J\nFORGED\r\u202eevil\u2028\x85")
     assert "\x1b" not in shown and "\n" not in shown and "\r" not in shown
-    assert shown == "a\\x1b[2J\\x0aFORGED\\x0d\\u202eevil\\u2028\\x85"
+    assert shown == "a\\x1b[2J\\x0aFORGED\\x0d\\u202eevil\\u2028\\u0085"
 
 
 def test_bytes_that_are_not_utf8_show_as_their_value():

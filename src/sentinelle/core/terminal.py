@@ -24,7 +24,10 @@ def printable(text: str, *, escape_backslash: bool = True) -> str:
             out.append(f"\\x{code - 0xDC00:02x}")
         elif unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
             # Past U+FFFF, \U and eight digits, as Python writes it: "\ue0001" is U+E000, "1".
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code <= 0xFFFF
+            # \xNN is kept for a byte that is not UTF-8 (above) and the C0 controls and DEL:
+            # a C1 control (U+0080-U+009F) is a character, written \u0085, so that a file name
+            # holding the byte 0x85 and one holding U+0085 do not look alike.
+            out.append(f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}" if code <= 0xFFFF
                        else f"\\U{code:08x}")
         else:
             out.append(char)
